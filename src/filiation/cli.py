@@ -1,0 +1,557 @@
+"""The ``filiation`` command: each command is one call to :class:`filiation.Genealogy`.
+
+Human output is drawn with rich (tables, trees); ``--json`` prints the same result as the
+Python API's ``to_dict()`` / ``model_dump()``, documented in ``docs/json.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.tree import Tree
+from typer.core import TyperGroup
+
+from filiation import __version__
+from filiation.domain import Relation
+from filiation.errors import FiliationError
+from filiation.lineage.index import DEFAULT_RANKING, RANKING_KEYS
+from filiation.results import Lineage, NodeDetails
+from filiation.service import ENV_DB, Genealogy
+
+
+class _Group(TyperGroup):
+    """Turns filiation's own errors into a one-line message and an exit code, everywhere."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FiliationError as exc:
+            err.print(f"[red]Error:[/] {escape(str(exc))}")
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="filiation",
+    help="Trace the genealogy of AI models: ancestors, descendants, training data, publishers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+ingest_app = typer.Typer(
+    help="Load a source into the store as a new dated snapshot.", no_args_is_help=True
+)
+app.add_typer(ingest_app, name="ingest")
+
+out = Console(soft_wrap=False, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class State:
+    db: str | None = None
+    quiet: bool = False
+
+
+state = State()
+
+RELATION_HELP = (
+    "Relation types to follow (repeat or comma-separate): "
+    + ", ".join(r.value for r in Relation)
+    + ". Default: the model-to-model ones."
+)
+RelationOpt = Annotated[list[str] | None, typer.Option("--relation", "-r", help=RELATION_HELP)]
+DepthOpt = Annotated[
+    int | None, typer.Option("--max-depth", "-d", min=0, help="Stop after this many generations.")
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option("--limit", "-n", min=0, help="Return at most this many nodes (best known first)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/json.md).")]
+TreeOpt = Annotated[bool, typer.Option("--tree", help="Draw the result as a tree.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"filiation {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar=ENV_DB,
+            help="Store: a SQLite file path or a database URL. Default: filiation.sqlite in "
+            "the user data directory.",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    state.db = db
+    state.quiet = quiet
+
+
+@contextmanager
+def _steps() -> Iterator[Callable[[str], None]]:
+    """A spinner for long steps whose size is unknown (building the index...)."""
+    if state.quiet or not err.is_terminal:
+        yield lambda _msg: None
+        return
+    with err.status("working…") as status:
+        yield lambda msg: status.update(escape(msg) + "…")
+
+
+def _open() -> Genealogy:
+    g = Genealogy(state.db)
+    return g
+
+
+def _ensure_index(g: Genealogy) -> None:
+    with _steps() as say:
+        g._step = say
+        _ = g.index
+        g._step = None
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def _num(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+# -- ingest ---------------------------------------------------------------------------------
+def _ingest_progress(total_rows: int | None) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=state.quiet,
+        transient=False,
+    )
+
+
+def _print_report(report: Any) -> None:
+    data = report.as_dict()
+    table = Table(
+        title=f"Snapshot {data['snapshot_id']} — {escape(data['source'])}", show_header=False
+    )
+    table.add_row("read from", escape(data["label"]))
+    table.add_row("rows read", _num(data["rows_read"]))
+    table.add_row("nodes stored", _num(data["nodes"]))
+    table.add_row("links stored", _num(data["links"]))
+    for reason, count in data["skipped"].items():
+        table.add_row("[yellow]skipped[/]", f"{count:,} {escape(reason)}")
+    for what, count in data["notes"].items():
+        table.add_row("noted", f"{count:,} {escape(what)}")
+    err.print(table)
+
+
+@ingest_app.command("hub-stats")
+def ingest_hub_stats(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A models.parquet in the hub-stats schema. Without it, the current "
+            "dump is downloaded from the Hub."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest the Hub's metadata dump (cfahlgren1/hub-stats models.parquet)."""
+    from filiation.sources import hub_stats
+
+    g = _open()
+    if path is None:
+        err.print(f"Downloading {hub_stats.HUB_STATS_REPO}/{hub_stats.HUB_STATS_FILE}…")
+        path = hub_stats.download()
+    import pyarrow.parquet as pq
+
+    try:
+        total = pq.ParquetFile(path).metadata.num_rows
+    except Exception:
+        total = None
+    with _ingest_progress(total) as progress:
+        task = progress.add_task("reading", total=total)
+        records = hub_stats.read(path, progress=lambda k: progress.advance(task, k))
+        store_task = progress.add_task(
+            "storing", total=records.nodes.num_rows + records.links.num_rows
+        )
+        report = g._ingest(records, progress=lambda k: progress.advance(store_task, k))
+    g.store.prune(keep=2)
+    _ensure_index(g)
+    _finish_ingest(report, as_json)
+
+
+@ingest_app.command("edges")
+def ingest_edges(
+    edges: Annotated[Path, typer.Argument(help="CSV of links: parent_id,child_id,relation.")],
+    nodes: Annotated[
+        Path | None, typer.Option("--nodes", help="CSV of nodes: id,owner,... .")
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Name of this source (default: the file name); ingesting "
+            "the same name again replaces its previous snapshot.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest an edge list people compiled themselves."""
+    from filiation.sources import edge_csv
+
+    g = _open()
+    records = edge_csv.read(edges, nodes, name=name)
+    report = g._ingest(records)
+    g.store.prune(keep=2)
+    _ensure_index(g)
+    _finish_ingest(report, as_json)
+
+
+def _finish_ingest(report: Any, as_json: bool) -> None:
+    if as_json:
+        _print_json(report.as_dict())
+    elif not state.quiet:
+        _print_report(report)
+
+
+# -- questions -------------------------------------------------------------------------------
+def _lineage_table(lin: Lineage) -> Table:
+    table = Table(title=f"{lin.direction} of {escape(lin.root)}: {len(lin):,} nodes")
+    for col, justify in (
+        ("depth", "right"),
+        ("id", "left"),
+        ("kind", "left"),
+        ("relation", "left"),
+        ("from", "left"),
+        ("declared", "left"),
+        ("downloads", "right"),
+        ("descendants", "right"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for rec in lin.nodes[len(lin.roots) :]:
+        table.add_row(
+            str(rec["depth"]),
+            escape(rec["id"]) + (" [dim](stub)[/]" if rec["stub"] else ""),
+            rec["kind"],
+            rec["relation"] or "",
+            escape(rec["via"] or ""),
+            "yes" if rec["declared"] else "no",
+            _num(rec["downloads"]),
+            _num(rec["descendants"]),
+        )
+    return table
+
+
+def _lineage_tree(lin: Lineage, max_nodes: int = 2000) -> Tree:
+    """Draw each node under the node it was reached from (its first link)."""
+    nodes = lin.nodes
+    tree = Tree(f"[bold]{escape(lin.root)}[/]")
+    branches: dict[str, Tree] = {nodes[0]["id"]: tree} if nodes else {}
+    shown = 0
+    for rec in sorted(nodes[len(lin.roots) :], key=lambda r: abs(r["depth"])):
+        parent = branches.get(rec["via"])
+        if parent is None:
+            continue
+        if shown >= max_nodes:
+            tree.add(f"[dim]… {len(nodes) - 1 - shown:,} more (use --json or a table)[/]")
+            break
+        label = f"{escape(rec['id'])} [dim]{rec['relation']}"
+        if rec["downloads"]:
+            label += f", {rec['downloads']:,} downloads"
+        label += "[/]"
+        branches[rec["id"]] = parent.add(label)
+        shown += 1
+    return tree
+
+
+def _print_lineage(lin: Lineage, as_json: bool, tree: bool) -> None:
+    if as_json:
+        _print_json(lin.to_dict())
+        return
+    out.print(_lineage_tree(lin) if tree else _lineage_table(lin))
+    counts = lin.relation_counts()
+    if counts:
+        out.print("by relation: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    if lin.truncated:
+        out.print(f"[yellow]truncated: more nodes exist beyond --limit ({len(lin):,} shown)[/]")
+    if lin.depth_cut:
+        out.print("[yellow]more generations exist beyond --max-depth[/]")
+
+
+def _run(fn: Callable[[Genealogy], Any]) -> Any:
+    g = _open()
+    _ensure_index(g)
+    return fn(g)
+
+
+@app.command()
+def ancestors(
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="A model id, e.g. author/name.")],
+    relation: RelationOpt = None,
+    max_depth: DepthOpt = None,
+    limit: LimitOpt = None,
+    as_json: JsonOpt = False,
+    tree: TreeOpt = False,
+) -> None:
+    """Everything a model derives from, nearest first."""
+    lin = _run(lambda g: g.ancestors(node_id, relations=relation, max_depth=max_depth, limit=limit))
+    _print_lineage(lin, as_json, tree)
+
+
+@app.command()
+def descendants(
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="A model id, e.g. author/name.")],
+    relation: RelationOpt = None,
+    max_depth: DepthOpt = None,
+    limit: LimitOpt = None,
+    as_json: JsonOpt = False,
+    tree: TreeOpt = False,
+) -> None:
+    """Everything derived from a model, nearest first, best known first."""
+    lin = _run(
+        lambda g: g.descendants(node_id, relations=relation, max_depth=max_depth, limit=limit)
+    )
+    _print_lineage(lin, as_json, tree)
+
+
+@app.command()
+def impact(
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="A data set id, e.g. HuggingFaceH4/ultrachat_200k.")
+    ],
+    relation: RelationOpt = None,
+    max_depth: DepthOpt = None,
+    limit: LimitOpt = None,
+    as_json: JsonOpt = False,
+    tree: TreeOpt = False,
+) -> None:
+    """Every model trained on a data set, and all their descendants."""
+    lin = _run(lambda g: g.impact(dataset, relations=relation, max_depth=max_depth, limit=limit))
+    _print_lineage(lin, as_json, tree)
+
+
+@app.command()
+def path(
+    source: Annotated[str, typer.Argument(metavar="A", help="The supposed origin.")],
+    target: Annotated[str, typer.Argument(metavar="B", help="The supposed derivative.")],
+    relation: RelationOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How B derives from A, if it does: a shortest chain of links."""
+    result = _run(lambda g: g.path(source, target, relations=relation))
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    if not result.found:
+        out.print(
+            f"{escape(result.target)} does not derive from {escape(result.source)} "
+            "(through the relations followed)."
+        )
+        raise typer.Exit(1)
+    out.print(f"[bold]{escape(result.source)}[/]")
+    for link in result.links:
+        decl = "declared" if link.declared else "inferred"
+        out.print(f"  └─ {link.relation.value} ({decl}) → [bold]{escape(link.child)}[/]")
+
+
+@app.command()
+def show(
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="A model, data set or author id.")],
+    relation: RelationOpt = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="How many important parents and children.")
+    ] = 10,
+    rank_by: Annotated[
+        str,
+        typer.Option(
+            "--rank-by",
+            help="Comma-separated ranking keys for 'important' (" + ", ".join(RANKING_KEYS) + ").",
+        ),
+    ] = ",".join(DEFAULT_RANKING),
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="model, dataset or author, when ids clash.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A model's indicators, direct family per relation, important parents and children."""
+    ranking = [k.strip() for k in rank_by.split(",") if k.strip()]
+    details: NodeDetails = _run(
+        lambda g: g.show(node_id, relations=relation, limit=limit, ranking=ranking, kind=kind)
+    )
+    if as_json:
+        _print_json(details.model_dump(mode="json"))
+        return
+    _print_details(details)
+
+
+def _print_details(d: NodeDetails) -> None:
+    stub = ", stub: only named by a link" if d.stub else ""
+    head = Table(
+        title=f"{escape(d.id)} ({d.kind.value}{stub})",
+        show_header=False,
+    )
+    rows = [
+        ("author", d.author),
+        ("published", d.created_at.date().isoformat() if d.created_at else None),
+        ("last modified", d.last_modified.date().isoformat() if d.last_modified else None),
+        ("task", d.pipeline_tag),
+        ("library", d.library_name),
+        ("licence", d.license),
+        ("parameters", _num(d.parameters) if d.parameters is not None else None),
+        ("downloads (30 days)", _num(d.downloads) if d.downloads is not None else None),
+        (
+            "downloads (all time)",
+            _num(d.downloads_all_time) if d.downloads_all_time is not None else None,
+        ),
+        ("likes", _num(d.likes) if d.likes is not None else None),
+        ("parents", ", ".join(f"{k} {v:,}" for k, v in d.parents_by_relation.items()) or "none"),
+        ("children", ", ".join(f"{k} {v:,}" for k, v in d.children_by_relation.items()) or "none"),
+        ("descendants", f"{d.descendants:,} over {d.generations} generation(s)"),
+        ("trained on", ", ".join(x.id for x in d.datasets) or None),
+        ("on the Hub", d.url),
+    ]
+    rows += [(k, str(v)) for k, v in d.extra.items()]
+    for key, value in rows:
+        if value is not None:
+            head.add_row(key, escape(str(value)))
+    out.print(head)
+    rule = ", then ".join(d.ranking)
+    for title, items in (
+        ("Important parents", d.important_parents),
+        ("Important children", d.important_children),
+    ):
+        if not items:
+            continue
+        table = Table(title=f"{title} (by {rule})")
+        for col in ("id", "relation", "declared", "descendants", "downloads", "likes"):
+            table.add_column(
+                col, justify="left" if col in ("id", "relation", "declared") else "right"
+            )
+        for n in items:
+            table.add_row(
+                escape(n.id),
+                n.relation.value,
+                "yes" if n.declared else "no",
+                _num(n.descendants),
+                _num(n.downloads),
+                _num(n.likes),
+            )
+        out.print(table)
+
+
+@app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="Part of an id or author name (case-insensitive).")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 20,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="Only these kinds: model, dataset, author.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find ids and authors containing TEXT, best known first."""
+    hits = _run(lambda g: g.search(text, limit=limit, kinds=kind))
+    if as_json:
+        _print_json([h.model_dump(mode="json") for h in hits])
+        return
+    table = Table(title=f"{len(hits)} result(s) for {escape(text)!s}")
+    for col in ("id", "kind", "downloads", "likes", "descendants"):
+        table.add_column(col, justify="left" if col in ("id", "kind") else "right")
+    for h in hits:
+        table.add_row(
+            escape(h.id), h.kind.value, _num(h.downloads), _num(h.likes), _num(h.descendants)
+        )
+    out.print(table)
+
+
+@app.command()
+def stats(as_json: JsonOpt = False) -> None:
+    """What is loaded: nodes per kind, links per relation, snapshots, cycles."""
+    s = _run(lambda g: g.stats())
+    if as_json:
+        _print_json(s.model_dump(mode="json"))
+        return
+    table = Table(title=f"Genealogy in {escape(s.store)}", show_header=False)
+    for k, v in s.nodes_by_kind.items():
+        table.add_row(f"{k} nodes", _num(v))
+    for k, v in s.stubs_by_kind.items():
+        if v:
+            table.add_row(f"  of which {k}s only named by a link", _num(v))
+    for k, v in s.links_by_relation.items():
+        table.add_row(f"{k} links", _num(v))
+    table.add_row("links whose relation was declared", _num(s.declared_links))
+    table.add_row(
+        "cycles (strongly connected groups)", f"{s.cycles:,} ({s.nodes_in_cycles:,} nodes)"
+    )
+    for snap in s.snapshots:
+        taken = snap["taken_at"].date().isoformat() if snap["taken_at"] else "undated"
+        table.add_row(
+            f"snapshot {snap['id']}",
+            f"{escape(snap['source'])}, data of {taken}: {escape(snap['label'])}",
+        )
+    out.print(table)
+
+
+@app.command()
+def snapshots(as_json: JsonOpt = False) -> None:
+    """Every snapshot in the store, and which ones make up the current genealogy."""
+    snaps = _open().snapshots()
+    if as_json:
+        _print_json(snaps)
+        return
+    table = Table(title="Snapshots")
+    for col in ("id", "source", "data of", "ingested", "status", "current", "label"):
+        table.add_column(col)
+    for s in snaps:
+        table.add_row(
+            str(s["id"]),
+            escape(s["source"]),
+            s["taken_at"].date().isoformat() if s["taken_at"] else "—",
+            s["finished_at"].isoformat(timespec="seconds") if s["finished_at"] else "—",
+            s["status"],
+            "yes" if s["current"] else "",
+            escape(s["label"]),
+        )
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("[yellow]Interrupted; nothing half-written was kept.[/]")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The vocabulary of a genealogy: kinds of node, kinds of link, and how outside names map onto them.
+
+Every source speaks its own dialect (the Hub says ``finetune``, edge lists say ``finetuned``,
+people write ``fine-tune``); everything inside filiation uses the enums below, so a
+relation is normalised exactly once, where a record enters.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class NodeKind(StrEnum):
+    MODEL = "model"
+    DATASET = "dataset"
+    AUTHOR = "author"
+
+
+class Relation(StrEnum):
+    """A link points from the derived thing (child) to its origin (parent)."""
+
+    FINETUNE = "finetune"
+    QUANTIZED = "quantized"
+    ADAPTER = "adapter"
+    MERGE = "merge"
+    UNSPECIFIED = "unspecified"
+    TRAINED_ON = "trained_on"
+    PUBLISHED_BY = "published_by"
+
+
+#: Model-to-model relations: what "ancestors" and "descendants" follow unless told otherwise.
+LINEAGE_RELATIONS: tuple[Relation, ...] = (
+    Relation.FINETUNE,
+    Relation.QUANTIZED,
+    Relation.ADAPTER,
+    Relation.MERGE,
+    Relation.UNSPECIFIED,
+)
+
+#: Stable small integers used in the lineage index; never renumber, only append.
+RELATION_CODES: dict[Relation, int] = {rel: code for code, rel in enumerate(Relation)}
+RELATIONS_BY_CODE: tuple[Relation, ...] = tuple(Relation)
+KIND_CODES: dict[NodeKind, int] = {kind: code for code, kind in enumerate(NodeKind)}
+KINDS_BY_CODE: tuple[NodeKind, ...] = tuple(NodeKind)
+
+_ALIASES: dict[str, Relation] = {
+    "finetune": Relation.FINETUNE,
+    "finetuned": Relation.FINETUNE,
+    "fine-tune": Relation.FINETUNE,
+    "fine-tuned": Relation.FINETUNE,
+    "fine_tune": Relation.FINETUNE,
+    "fine_tuned": Relation.FINETUNE,
+    "ft": Relation.FINETUNE,
+    "quantized": Relation.QUANTIZED,
+    "quantised": Relation.QUANTIZED,
+    "quantization": Relation.QUANTIZED,
+    "quantize": Relation.QUANTIZED,
+    "quant": Relation.QUANTIZED,
+    "adapter": Relation.ADAPTER,
+    "adapters": Relation.ADAPTER,
+    "lora": Relation.ADAPTER,
+    "peft": Relation.ADAPTER,
+    "merge": Relation.MERGE,
+    "merged": Relation.MERGE,
+    "merges": Relation.MERGE,
+    "unspecified": Relation.UNSPECIFIED,
+    "unknown": Relation.UNSPECIFIED,
+    "base": Relation.UNSPECIFIED,
+    "base_model": Relation.UNSPECIFIED,
+    "trained_on": Relation.TRAINED_ON,
+    "trained-on": Relation.TRAINED_ON,
+    "dataset": Relation.TRAINED_ON,
+    "published_by": Relation.PUBLISHED_BY,
+}
+
+
+def normalise_relation(name: str | None) -> Relation | None:
+    """Map a relation name from any source onto a :class:`Relation`, or ``None`` if unknown.
+
+    Unknown names are not guessed: the caller counts them as skipped so that a typo in an
+    edge list is reported instead of silently turned into a wrong kind of link.
+    """
+    if name is None:
+        return None
+    return _ALIASES.get(name.strip().lower().replace(" ", "_"))
+
+
+def parse_relations(names: list[str] | tuple[str, ...] | None) -> tuple[Relation, ...] | None:
+    """Turn user-given relation names (CLI ``--relation``, API ``relations=``) into relations.
+
+    Accepts repeated values and comma-separated lists; raises on unknown names with the list
+    of valid ones, because a misspelt filter would otherwise silently return nothing.
+    """
+    from filiation.errors import InvalidArgumentError
+
+    if not names:
+        return None
+    out: list[Relation] = []
+    for raw in names:
+        for part in str(raw).split(","):
+            if not part.strip():
+                continue
+            rel = normalise_relation(part)
+            if rel is None:
+                valid = ", ".join(r.value for r in Relation)
+                raise InvalidArgumentError(
+                    f"unknown relation {part.strip()!r}; use one of: {valid}"
+                )
+            if rel not in out:
+                out.append(rel)
+    return tuple(out) or None
+
+
+def author_of(hub_id: str) -> str | None:
+    """The publisher part of a Hub id (``author/name``); legacy ids without a slash have none."""
+    head, sep, _ = hub_id.partition("/")
+    return head if sep and head else None

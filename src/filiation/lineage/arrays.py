@@ -1,0 +1,159 @@
+"""The lineage index as plain arrays, saved as ``.npy`` files and memory-mapped back.
+
+Opening an index is mapping files, not parsing them: a process answers its first question
+on the full Hub in well under a second, and several processes share the same pages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: Stands for "unknown" in integer columns (downloads of a stub node, a missing date...).
+NULL_INT = np.iinfo(np.int64).min
+FORMAT_VERSION = 1
+SEPARATOR = 0x0A  # "\n" between ids in the blobs; ids never contain control characters.
+
+
+@dataclass
+class IndexArrays:
+    # nodes, numbered by renown (0 = best known)
+    kind: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    stub: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    downloads: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    downloads_all_time: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    likes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    parameters: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    trending: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    created: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    modified: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    pipeline_tag: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    library_name: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    license: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    descendants: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    author: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    generations: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # ids: display form and lower-case form, "\n"-separated, with start offsets (n + 1)
+    id_blob: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    id_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    lower_blob: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    lower_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    by_lower: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # links, in canonical order, and both adjacency layouts pointing into it
+    edge_child: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    edge_parent: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    edge_rel: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    edge_declared: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    edge_source: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    edge_evidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    down_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    down_nbr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    down_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    down_rel: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    up_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    up_nbr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    up_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    up_rel: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    search_bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
+    # small things: vocabularies of coded columns, counts, provenance
+    vocab: dict[str, list[str]] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> IndexArrays:
+        return cls()
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.kind)
+
+    # -- ids ----------------------------------------------------------------------------
+    def set_ids(self, ids: pa.Array, lower: pa.Array) -> None:
+        self.id_blob, self.id_off = _blob(ids)
+        self.lower_blob, self.lower_off = _blob(lower)
+        # Sorted by lower-case bytes, then kind, for binary-search look-ups.
+        order = pc.sort_indices(
+            pa.table({"k": pc.cast(lower, pa.binary()), "c": pa.array(self.kind)}),
+            sort_keys=[("k", "ascending"), ("c", "ascending")],
+        )
+        self.by_lower = order.to_numpy().astype(np.int32)
+
+    def id_of(self, node: int) -> str:
+        return bytes(self.id_blob[self.id_off[node] : self.id_off[node + 1] - 1]).decode()
+
+    def lower_of(self, node: int) -> bytes:
+        return bytes(self.lower_blob[self.lower_off[node] : self.lower_off[node + 1] - 1])
+
+    def ids_of(self, nodes: np.ndarray) -> list[str]:
+        off = self.id_off
+        blob = self.id_blob
+        return [
+            bytes(blob[a : b - 1]).decode()
+            for a, b in zip(off[nodes].tolist(), off[np.asarray(nodes) + 1].tolist(), strict=True)
+        ]
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, target: Path) -> None:
+        """Write to a temporary folder, then rename: readers never see half an index."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent))
+        try:
+            for f in fields(self):
+                value = getattr(self, f.name)
+                if isinstance(value, np.ndarray):
+                    np.save(tmp / f"{f.name}.npy", value, allow_pickle=False)
+            meta = {"format": FORMAT_VERSION, "vocab": self.vocab, "meta": self.meta}
+            (tmp / "meta.json").write_text(json.dumps(meta))
+            try:
+                os.rename(tmp, target)
+            except OSError:
+                if (target / "meta.json").exists():  # another process won the race
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, folder: Path) -> IndexArrays:
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("format") != FORMAT_VERSION:
+            raise ValueError("index format changed")
+        out = cls()
+        for f in fields(cls):
+            path = folder / f"{f.name}.npy"
+            if path.exists():
+                setattr(out, f.name, np.load(path, mmap_mode="r", allow_pickle=False))
+            elif f.name not in ("vocab", "meta"):
+                raise ValueError(f"index file {path.name} is missing")
+        out.vocab = meta["vocab"]
+        out.meta = meta["meta"]
+        return out
+
+
+def _blob(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate strings with a separator after each; offsets give where each starts."""
+    values = pc.cast(values, pa.large_string())
+    joined = pc.binary_join_element_wise(
+        values, pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
+    )
+    arr = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    blob = (
+        np.frombuffer(data_buf, dtype=np.uint8)[: offsets[-1]]
+        if data_buf
+        else np.zeros(0, np.uint8)
+    )
+    return blob.copy(), (offsets - offsets[0]).copy()

@@ -1,0 +1,332 @@
+"""Typed results of the service: what the CLI prints, the API serialises and the web renders.
+
+Traversals can return tens of thousands of nodes, so :class:`Lineage` keeps them as arrays
+and builds records only when asked; its JSON form is stable and documented in
+``docs/json.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from filiation.domain import KINDS_BY_CODE, RELATIONS_BY_CODE, NodeKind, Relation
+from filiation.lineage.arrays import NULL_INT
+
+if TYPE_CHECKING:
+    from filiation.lineage.index import LineageIndex
+    from filiation.lineage.traverse import Walk
+
+HUB = "https://huggingface.co"
+
+
+def hub_url(kind: NodeKind, node_id: str) -> str | None:
+    if kind is NodeKind.MODEL:
+        return f"{HUB}/{node_id}"
+    if kind is NodeKind.DATASET:
+        return f"{HUB}/datasets/{node_id}"
+    if kind is NodeKind.AUTHOR:
+        return f"{HUB}/{node_id}"
+    return None
+
+
+class NodeSummary(BaseModel):
+    """A node as listed among others: enough to recognise and rank it."""
+
+    id: str
+    kind: NodeKind
+    author: str | None = None
+    downloads: int | None = None
+    likes: int | None = None
+    descendants: int = 0
+    stub: bool = Field(False, description="named as a parent but absent from every source")
+
+
+class Link(BaseModel):
+    """A typed parent→child link and who said so."""
+
+    parent: str
+    child: str
+    relation: Relation
+    declared: bool = Field(description="relation stated by the publisher, not inferred")
+    source: str = Field(description="the snapshot that holds this link")
+    evidence: str | None = Field(None, description="the field or file the link was read from")
+
+
+class Neighbour(NodeSummary):
+    relation: Relation
+    declared: bool
+
+
+class SearchHit(NodeSummary):
+    pass
+
+
+class NodeDetails(BaseModel):
+    """Everything ``show`` says about one node."""
+
+    id: str
+    kind: NodeKind
+    stub: bool
+    url: str | None
+    author: str | None = None
+    created_at: datetime | None = None
+    last_modified: datetime | None = None
+    pipeline_tag: str | None = None
+    library_name: str | None = None
+    license: str | None = None
+    downloads: int | None = None
+    downloads_all_time: int | None = None
+    likes: int | None = None
+    trending_score: float | None = None
+    parameters: int | None = None
+    parents: list[Neighbour]
+    parents_by_relation: dict[str, int]
+    children_by_relation: dict[str, int]
+    children: int
+    datasets: list[Neighbour]
+    descendants: int
+    generations: int
+    important_parents: list[Neighbour]
+    important_children: list[Neighbour]
+    ranking: list[str]
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class PathResult(BaseModel):
+    source: str
+    target: str
+    found: bool
+    links: list[Link]
+
+
+class Stats(BaseModel):
+    nodes_by_kind: dict[str, int]
+    stubs_by_kind: dict[str, int] = Field(
+        description="nodes only named by a link (a parent absent from the dump, a data set)"
+    )
+    links_by_relation: dict[str, int]
+    declared_links: int
+    cycles: int
+    nodes_in_cycles: int
+    snapshots: list[dict[str, Any]]
+    store: str
+
+
+def _opt(value: Any) -> int | None:
+    v = int(value)
+    return None if v == NULL_INT else v
+
+
+def summary_fields(index: LineageIndex, node: int) -> dict[str, Any]:
+    a = index.a
+    return {
+        "id": a.id_of(node),
+        "kind": KINDS_BY_CODE[int(a.kind[node])],
+        "author": author_name(index, node),
+        "downloads": _opt(a.downloads[node]),
+        "likes": _opt(a.likes[node]),
+        "descendants": int(a.descendants[node]),
+        "stub": bool(a.stub[node]),
+    }
+
+
+def author_name(index: LineageIndex, node: int) -> str | None:
+    """The author a model or data set is published by, if any."""
+    author = int(index.a.author[node])
+    return index.a.id_of(author) if author >= 0 else None
+
+
+def link_of(index: LineageIndex, edge: int) -> Link:
+    a = index.a
+    src = int(a.edge_source[edge])
+    return Link(
+        parent=a.id_of(int(a.edge_parent[edge])),
+        child=a.id_of(int(a.edge_child[edge])),
+        relation=RELATIONS_BY_CODE[int(a.edge_rel[edge])],
+        declared=bool(a.edge_declared[edge]),
+        source=a.vocab["sources"][src] if src >= 0 else "derived",
+        evidence=a.vocab["evidence"][int(a.edge_evidence[edge])] or None,
+    )
+
+
+class Lineage:
+    """The nodes a traversal reached and the links it followed.
+
+    ``len(lineage)`` counts the nodes found, without the starting node(s). Depth is the
+    shortest number of links from the start; in :meth:`Genealogy.lineage`, ancestors have
+    negative depths and descendants positive ones.
+    """
+
+    def __init__(
+        self,
+        index: LineageIndex,
+        *,
+        root: str,
+        direction: str,
+        relations: list[Relation],
+        roots: np.ndarray,
+        nodes: np.ndarray,
+        depth: np.ndarray,
+        via: np.ndarray,
+        edges: np.ndarray,
+        truncated: bool,
+        depth_cut: bool = False,
+    ) -> None:
+        self._index = index
+        self.root = root
+        self.direction = direction
+        self.relations = relations
+        self.roots = roots
+        self.node_index = nodes
+        self.depth = depth
+        self.via = via
+        self.edge_index = edges
+        self.truncated = truncated
+        self.depth_cut = depth_cut
+
+    @classmethod
+    def from_walk(
+        cls, index: LineageIndex, root: str, direction: str, relations: list[Relation], walk: Walk
+    ) -> Lineage:
+        return cls(
+            index,
+            root=root,
+            direction=direction,
+            relations=relations,
+            roots=walk.roots,
+            nodes=walk.nodes,
+            depth=walk.depth,
+            via=walk.via,
+            edges=walk.edges,
+            truncated=walk.truncated,
+            depth_cut=walk.depth_cut,
+        )
+
+    def __len__(self) -> int:
+        return len(self.node_index)
+
+    def __repr__(self) -> str:
+        return (
+            f"Lineage(root={self.root!r}, direction={self.direction!r}, nodes={len(self)}, "
+            f"truncated={self.truncated})"
+        )
+
+    def ids(self) -> list[str]:
+        return self._index.a.ids_of(self.node_index)
+
+    @property
+    def max_depth(self) -> int:
+        return int(np.abs(self.depth).max()) if len(self.depth) else 0
+
+    def relation_counts(self) -> dict[str, int]:
+        if not len(self.via):
+            return {}
+        codes = np.asarray(self._index.a.edge_rel)[self.via]
+        counts = np.bincount(codes, minlength=len(RELATIONS_BY_CODE))
+        return {RELATIONS_BY_CODE[i].value: int(c) for i, c in enumerate(counts) if c}
+
+    @cached_property
+    def nodes(self) -> list[dict[str, Any]]:
+        """One record per node: the root(s) at depth 0, then every node found."""
+        index = self._index
+        a = index.a
+        out: list[dict[str, Any]] = []
+        for r in self.roots.tolist():
+            fields = summary_fields(index, r)
+            out.append(
+                {
+                    "id": fields["id"],
+                    "kind": fields["kind"].value,
+                    "author": fields["author"],
+                    "depth": 0,
+                    "relation": None,
+                    "via": None,
+                    "declared": None,
+                    "downloads": fields["downloads"],
+                    "likes": fields["likes"],
+                    "descendants": fields["descendants"],
+                    "stub": fields["stub"],
+                }
+            )
+        if not len(self.node_index):
+            return out
+        ids = a.ids_of(self.node_index)
+        kinds = np.asarray(a.kind)[self.node_index].tolist()
+        dls = np.asarray(a.downloads)[self.node_index].tolist()
+        likes = np.asarray(a.likes)[self.node_index].tolist()
+        desc = np.asarray(a.descendants)[self.node_index].tolist()
+        stub = np.asarray(a.stub)[self.node_index].tolist()
+        author_idx = np.asarray(a.author)[self.node_index]
+        has_author = author_idx >= 0
+        authors: list[str | None] = [None] * len(ids)
+        for i, name in zip(
+            np.flatnonzero(has_author).tolist(), a.ids_of(author_idx[has_author]), strict=True
+        ):
+            authors[i] = name
+        rel = np.asarray(a.edge_rel)[self.via].tolist()
+        decl = np.asarray(a.edge_declared)[self.via].tolist()
+        down = self.depth >= 0
+        other = np.where(
+            down, np.asarray(a.edge_parent)[self.via], np.asarray(a.edge_child)[self.via]
+        )
+        other_ids = a.ids_of(other)
+        for i, node_id in enumerate(ids):
+            out.append(
+                {
+                    "id": node_id,
+                    "kind": KINDS_BY_CODE[kinds[i]].value,
+                    "author": authors[i],
+                    "depth": int(self.depth[i]),
+                    "relation": RELATIONS_BY_CODE[rel[i]].value,
+                    "via": other_ids[i],
+                    "declared": bool(decl[i]),
+                    "downloads": None if dls[i] == NULL_INT else dls[i],
+                    "likes": None if likes[i] == NULL_INT else likes[i],
+                    "descendants": desc[i],
+                    "stub": bool(stub[i]),
+                }
+            )
+        return out
+
+    @cached_property
+    def edges(self) -> list[dict[str, Any]]:
+        a = self._index.a
+        if not len(self.edge_index):
+            return []
+        e = np.unique(self.edge_index)
+        parents = a.ids_of(np.asarray(a.edge_parent)[e])
+        children = a.ids_of(np.asarray(a.edge_child)[e])
+        rels = np.asarray(a.edge_rel)[e].tolist()
+        decl = np.asarray(a.edge_declared)[e].tolist()
+        srcs = np.asarray(a.edge_source)[e].tolist()
+        labels = a.vocab["sources"]
+        return [
+            {
+                "parent": p,
+                "child": c,
+                "relation": RELATIONS_BY_CODE[r].value,
+                "declared": bool(d),
+                "source": labels[s] if s >= 0 else "derived",
+            }
+            for p, c, r, d, s in zip(parents, children, rels, decl, srcs, strict=True)
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "direction": self.direction,
+            "relations": [r.value for r in self.relations],
+            "nodes": self.nodes,
+            "edges": self.edges,
+            "truncated": self.truncated,
+            "depth_limited": self.depth_cut,
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=str)

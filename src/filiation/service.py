@@ -1,0 +1,618 @@
+"""The facade every interface calls: ingest sources, then ask lineage questions.
+
+``filiation.open(db)`` returns a :class:`Genealogy`. The CLI, the JSON API and the web pages
+are thin layers over these methods, so each question is answered in exactly one place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from filiation import __version__
+from filiation.domain import (
+    KINDS_BY_CODE,
+    LINEAGE_RELATIONS,
+    RELATION_CODES,
+    RELATIONS_BY_CODE,
+    NodeKind,
+    Relation,
+    parse_relations,
+)
+from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.lineage.arrays import NULL_INT, IndexArrays
+from filiation.lineage.build import SourceTables, build
+from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
+from filiation.results import (
+    Lineage,
+    Neighbour,
+    NodeDetails,
+    PathResult,
+    SearchHit,
+    Stats,
+    hub_url,
+    link_of,
+    summary_fields,
+)
+from filiation.sources.records import IngestReport, Records
+from filiation.store.store import Store
+
+ENV_DB = "FILIATION_DB"
+BUNDLED = "hub-stats-sample.parquet"
+BUNDLED_LABEL = "bundled sample of cfahlgren1/hub-stats (Apache-2.0)"
+
+Step = Callable[[str], None]
+RelationsArg = Sequence[str | Relation] | str | None
+
+
+def default_db() -> str:
+    """``$FILIATION_DB``, else ``filiation.sqlite`` in the user's data directory."""
+    env = os.environ.get(ENV_DB)
+    if env:
+        return env
+    from platformdirs import user_data_dir
+
+    return str(Path(user_data_dir("filiation", appauthor=False)) / "filiation.sqlite")
+
+
+def bundled_snapshot() -> Path:
+    return Path(str(resources.files("filiation") / "data" / BUNDLED))
+
+
+def _relations(value: RelationsArg) -> tuple[Relation, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    return parse_relations([v.value if isinstance(v, Relation) else v for v in value])
+
+
+def _check_bounds(max_depth: int | None, limit: int | None) -> None:
+    if max_depth is not None and max_depth < 0:
+        raise InvalidArgumentError(f"max_depth must be 0 or more, not {max_depth}")
+    if limit is not None and limit < 0:
+        raise InvalidArgumentError(f"limit must be 0 or more, not {limit}")
+
+
+class Genealogy:
+    """A genealogy of models, data sets and authors, backed by a store.
+
+    The lineage index is built from the store's current snapshots the first time a question
+    needs it (and cached beside the store); an empty store is first filled with the bundled
+    sample so that every question has an answer out of the box.
+    """
+
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        *,
+        load_bundled: bool = True,
+        step: Step | None = None,
+    ) -> None:
+        self.store = Store(db if db is not None else default_db())
+        self.load_bundled = load_bundled
+        self._step = step
+        self._index: LineageIndex | None = None
+        self._fingerprint: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Genealogy({self.store.describe()!r})"
+
+    # -- the index ------------------------------------------------------------------------
+    @property
+    def index(self) -> LineageIndex:
+        if self._index is None:
+            self._index = self._load_index()
+        return self._index
+
+    def _say(self, msg: str) -> None:
+        if self._step:
+            self._step(msg)
+
+    def _current_fingerprint(self) -> tuple[str, list[Any]]:
+        snaps = self.store.current_snapshots()
+        return f"v{__version__}-" + "-".join(str(s.id) for s in snaps), snaps
+
+    def _load_index(self) -> LineageIndex:
+        if self.load_bundled and self.store.is_empty():
+            self._say("the store is empty: loading the bundled sample")
+            self._ingest(self._bundled_records())
+        fingerprint, snaps = self._current_fingerprint()
+        folder = self.store.index_dir() / fingerprint
+        arrays: IndexArrays | None = None
+        if (folder / "meta.json").exists():
+            try:
+                arrays = IndexArrays.load(folder)
+            except (ValueError, OSError):
+                shutil.rmtree(folder, ignore_errors=True)
+        if arrays is None:
+            arrays = self._build_index(snaps)
+            try:
+                arrays.save(folder)
+                self._clean_old_indexes(keep=folder)
+                arrays = IndexArrays.load(folder)
+            except OSError:
+                pass  # a read-only place: keep the index in memory
+        self._fingerprint = fingerprint
+        return LineageIndex(arrays)
+
+    def _build_index(self, snaps: list[Any]) -> IndexArrays:
+        tables = []
+        # hub-stats first: its rows are the fullest description of a model.
+        ordered = sorted(snaps, key=lambda s: (s.source != "hub-stats", -s.id))
+        for snap in ordered:
+            self._say(f"reading snapshot {snap.id} ({snap.source})")
+            tables.append(
+                SourceTables(
+                    snapshot_id=snap.id,
+                    source=snap.source,
+                    label=snap.label,
+                    nodes=self.store.read_nodes(snap.id),
+                    links=self.store.read_links(snap.id),
+                )
+            )
+        arrays = build(tables, step=self._say)
+        arrays.meta["snapshots"] = [
+            {
+                "id": s.id,
+                "source": s.source,
+                "label": s.label,
+                "taken_at": s.taken_at.isoformat() if s.taken_at else None,
+            }
+            for s in snaps
+        ]
+        arrays.meta["built_at"] = datetime.now(UTC).isoformat()
+        return arrays
+
+    def _clean_old_indexes(self, keep: Path) -> None:
+        for other in keep.parent.iterdir():
+            if other != keep and other.is_dir() and not other.name.endswith(".tmp"):
+                shutil.rmtree(other, ignore_errors=True)
+
+    def refresh(self) -> bool:
+        """Pick up a snapshot another process ingested; True if the index changed."""
+        fingerprint, _ = self._current_fingerprint()
+        if fingerprint == self._fingerprint:
+            return False
+        self._index = None
+        _ = self.index
+        return True
+
+    # -- ingest ---------------------------------------------------------------------------
+    def _bundled_records(self) -> Records:
+        from filiation.sources import hub_stats
+
+        records = hub_stats.read(bundled_snapshot())
+        records.label = BUNDLED_LABEL
+        records.report.label = BUNDLED_LABEL
+        return records
+
+    def _ingest(
+        self, records: Records, progress: Callable[[int], None] | None = None
+    ) -> IngestReport:
+        self.store.write_snapshot(records, progress=progress)
+        self._index = None
+        return records.report
+
+    def ingest(
+        self, records: Records, progress: Callable[[int], None] | None = None
+    ) -> IngestReport:
+        """Store a source's records as a new snapshot and rebuild the index for it."""
+        report = self._ingest(records, progress)
+        self.store.prune(keep=2)
+        _ = self.index
+        return report
+
+    def ingest_hub_stats(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest a hub-stats ``models.parquet``; without a path, download the current one."""
+        from filiation.sources import hub_stats
+
+        source = Path(path) if path is not None else hub_stats.download()
+        return self.ingest(hub_stats.read(source, progress=progress))
+
+    def ingest_edges(
+        self,
+        edges: str | os.PathLike[str],
+        nodes: str | os.PathLike[str] | None = None,
+        *,
+        name: str | None = None,
+    ) -> IngestReport:
+        """Ingest a lineage edge list (``parent_id,child_id,relation``) and optional nodes."""
+        from filiation.sources import edge_csv
+
+        return self.ingest(edge_csv.read(edges, nodes, name=name))
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        current = {s.id for s in self.store.current_snapshots()}
+        return [
+            {
+                "id": s.id,
+                "source": s.source,
+                "label": s.label,
+                "taken_at": s.taken_at,
+                "finished_at": s.finished_at,
+                "status": s.status,
+                "current": s.id in current,
+                "report": s.report,
+            }
+            for s in self.store.snapshots()
+        ]
+
+    # -- look-ups -------------------------------------------------------------------------
+    def _node(self, node_id: str, kind: NodeKind | None = None) -> int:
+        if not isinstance(node_id, str) or not node_id.strip():
+            raise InvalidArgumentError("give a non-empty id")
+        node = self.index.lookup(node_id, kind)
+        if node is None:
+            raise NodeNotFoundError(node_id, self._suggest(node_id, kind))
+        return node
+
+    def _suggest(self, node_id: str, kind: NodeKind | None, k: int = 5) -> list[str]:
+        """Near ids for a typo: search ever shorter prefixes of the name, keep the closest."""
+        import difflib
+
+        name = node_id.strip().split("/")[-1]
+        kinds = [kind] if kind else None
+        candidates: list[str] = []
+        for cut in range(len(name), max(2, len(name) // 2) - 1, -1):
+            candidates = [self.index.a.id_of(n) for n in self.index.search(name[:cut], 50, kinds)]
+            if candidates:
+                break
+        return difflib.get_close_matches(node_id, candidates, n=k, cutoff=0.5)
+
+    def resolve(self, node_id: str, kind: NodeKind | str | None = None) -> str:
+        """The id as published, for an id given in any case."""
+        node = self._node(node_id, NodeKind(kind) if kind else None)
+        return self.index.a.id_of(node)
+
+    # -- questions ------------------------------------------------------------------------
+    def ancestors(
+        self,
+        node_id: str,
+        *,
+        relations: RelationsArg = None,
+        max_depth: int | None = None,
+        limit: int | None = None,
+    ) -> Lineage:
+        """Everything ``node_id`` derives from, nearest first."""
+        return self._walk(
+            node_id, down=False, relations=relations, max_depth=max_depth, limit=limit
+        )
+
+    def descendants(
+        self,
+        node_id: str,
+        *,
+        relations: RelationsArg = None,
+        max_depth: int | None = None,
+        limit: int | None = None,
+    ) -> Lineage:
+        """Everything derived from ``node_id``, nearest first, best known first within a level."""
+        return self._walk(node_id, down=True, relations=relations, max_depth=max_depth, limit=limit)
+
+    def _walk(
+        self,
+        node_id: str,
+        *,
+        down: bool,
+        relations: RelationsArg,
+        max_depth: int | None,
+        limit: int | None,
+    ) -> Lineage:
+        _check_bounds(max_depth, limit)
+        rels = _relations(relations)
+        node = self._node(node_id)
+        walk = self.index.walk([node], down=down, relations=rels, max_depth=max_depth, limit=limit)
+        return Lineage.from_walk(
+            self.index,
+            self.index.a.id_of(node),
+            "descendants" if down else "ancestors",
+            list(rels or LINEAGE_RELATIONS),
+            walk,
+        )
+
+    def lineage(
+        self,
+        node_id: str,
+        *,
+        relations: RelationsArg = None,
+        max_depth: int | None = None,
+        limit: int | None = None,
+    ) -> Lineage:
+        """Ancestors (negative depths) and descendants (positive depths) together."""
+        _check_bounds(max_depth, limit)
+        rels = _relations(relations)
+        node = self._node(node_id)
+        up = self.index.walk([node], down=False, relations=rels, max_depth=max_depth, limit=limit)
+        down = self.index.walk([node], down=True, relations=rels, max_depth=max_depth, limit=limit)
+        return Lineage(
+            self.index,
+            root=self.index.a.id_of(node),
+            direction="both",
+            relations=list(rels or LINEAGE_RELATIONS),
+            roots=up.roots,
+            nodes=np.concatenate([up.nodes, down.nodes]),
+            depth=np.concatenate([-up.depth, down.depth]),
+            via=np.concatenate([up.via, down.via]),
+            edges=np.concatenate([up.edges, down.edges]),
+            truncated=up.truncated or down.truncated,
+            depth_cut=up.depth_cut or down.depth_cut,
+        )
+
+    def impact(
+        self,
+        dataset: str,
+        *,
+        relations: RelationsArg = None,
+        max_depth: int | None = None,
+        limit: int | None = None,
+    ) -> Lineage:
+        """Every model trained on ``dataset`` and everything derived from them.
+
+        This is the set of models a person whose data is in the data set is concerned by.
+        Depth 1 is the models trained on it; ``max_depth`` counts from the data set.
+        """
+        _check_bounds(max_depth, limit)
+        rels = _relations(relations)
+        node = self._node(dataset, NodeKind.DATASET)
+        index = self.index
+        trained, trained_edges = index.neighbours(node, down=True, relations=(Relation.TRAINED_ON,))
+        roots = trained.astype(np.int64)
+        if limit is not None and len(roots) > limit:
+            roots = roots[:limit]
+            trained_edges = trained_edges[:limit]
+        if max_depth == 0 or len(roots) == 0:
+            below = index.walk([], down=True, relations=rels, max_depth=0)
+        else:
+            rest = None if limit is None else limit - len(roots)
+            below = index.walk(
+                roots.tolist(),
+                down=True,
+                relations=rels,
+                max_depth=max_depth,
+                limit=rest,
+                start_depth=1,
+            )
+        # The trained models themselves are found at depth 1, through their trained_on link.
+        first_nodes = roots if max_depth != 0 else roots[:0]
+        first_edges = trained_edges if max_depth != 0 else trained_edges[:0]
+        truncated = below.truncated or (limit is not None and len(trained) > len(roots))
+        return Lineage(
+            index,
+            root=index.a.id_of(node),
+            direction="impact",
+            relations=[Relation.TRAINED_ON, *(rels or LINEAGE_RELATIONS)],
+            roots=np.asarray([node], np.int64),
+            nodes=np.concatenate([first_nodes, below.nodes]).astype(np.int64),
+            depth=np.concatenate([np.ones(len(first_nodes), np.int32), below.depth]),
+            via=np.concatenate([first_edges, below.via]).astype(np.int64),
+            edges=np.concatenate([first_edges, below.edges]).astype(np.int64),
+            truncated=truncated,
+            depth_cut=below.depth_cut or (max_depth == 0 and len(trained) > 0),
+        )
+
+    def path(self, source: str, target: str, *, relations: RelationsArg = None) -> PathResult:
+        """How ``target`` derives from ``source``: a shortest chain of links, if there is one."""
+        rels = _relations(relations)
+        a_node = self._node(source)
+        b_node = self._node(target)
+        chain = self.index.path(a_node, b_node, rels)
+        return PathResult(
+            source=self.index.a.id_of(a_node),
+            target=self.index.a.id_of(b_node),
+            found=chain is not None,
+            links=[link_of(self.index, e) for e in chain or []],
+        )
+
+    def children(
+        self,
+        node_id: str,
+        *,
+        relations: RelationsArg = None,
+        limit: int | None = 50,
+        ranking: Sequence[str] = ("downloads",),
+    ) -> list[Neighbour]:
+        """Direct children, best known first (or under another ranking)."""
+        return self._neighbours(node_id, True, relations, limit, ranking)
+
+    def parents(
+        self,
+        node_id: str,
+        *,
+        relations: RelationsArg = None,
+        limit: int | None = None,
+        ranking: Sequence[str] = ("downloads",),
+    ) -> list[Neighbour]:
+        return self._neighbours(node_id, False, relations, limit, ranking)
+
+    def _neighbours(
+        self,
+        node_id: str,
+        down: bool,
+        relations: RelationsArg,
+        limit: int | None,
+        ranking: Sequence[str],
+        node: int | None = None,
+    ) -> list[Neighbour]:
+        _check_bounds(None, limit)
+        if node is None:
+            node = self._node(node_id)
+        nodes, edges, _ = self.index.top_neighbours(
+            node,
+            down=down,
+            relations=_relations(relations),
+            limit=limit if limit is not None else 1 << 62,
+            ranking=ranking,
+        )
+        a = self.index.a
+        return [
+            Neighbour(
+                **summary_fields(self.index, n),
+                relation=RELATIONS_BY_CODE[int(a.edge_rel[e])],
+                declared=bool(a.edge_declared[e]),
+            )
+            for n, e in zip(nodes.tolist(), edges.tolist(), strict=True)
+        ]
+
+    def show(
+        self,
+        node_id: str,
+        *,
+        relations: RelationsArg = None,
+        limit: int = 10,
+        ranking: Sequence[str] = DEFAULT_RANKING,
+        kind: NodeKind | str | None = None,
+    ) -> NodeDetails:
+        """A node's indicators, its direct family counted per relation, and the important
+        parents and children under ``ranking`` (default: descendants, downloads, likes)."""
+        _check_bounds(None, limit)
+        node = self._node(node_id, NodeKind(kind) if kind else None)
+        index = self.index
+        a = index.a
+        rels = _relations(relations)
+
+        def per_relation(ptr: np.ndarray, rel: np.ndarray) -> dict[str, int]:
+            s, e = ptr[node : node + 2].tolist()
+            counts = np.bincount(np.asarray(rel[s:e]), minlength=len(RELATIONS_BY_CODE))
+            return {
+                RELATIONS_BY_CODE[i].value: int(c)
+                for i, c in enumerate(counts)
+                if c and RELATIONS_BY_CODE[i] is not Relation.PUBLISHED_BY
+            }
+
+        children_by = per_relation(a.down_ptr, a.down_rel)
+        lineage_names = {r.value for r in (rels or LINEAGE_RELATIONS)}
+        kind_ = KINDS_BY_CODE[int(a.kind[node])]
+        nid = a.id_of(node)
+
+        def vocab(name: str) -> str | None:
+            code = int(getattr(a, name)[node])
+            return a.vocab[name][code] if code >= 0 else None
+
+        def when(value: int) -> datetime | None:
+            v = int(value)
+            return (
+                None if v == NULL_INT else datetime.fromtimestamp(v / 1e6, UTC).replace(tzinfo=None)
+            )
+
+        trending = float(a.trending[node])
+        return NodeDetails(
+            id=nid,
+            kind=kind_,
+            stub=bool(a.stub[node]),
+            url=None if a.stub[node] and kind_ is NodeKind.DATASET else hub_url(kind_, nid),
+            author=summary_fields(index, node)["author"],
+            created_at=when(a.created[node]),
+            last_modified=when(a.modified[node]),
+            pipeline_tag=vocab("pipeline_tag"),
+            library_name=vocab("library_name"),
+            license=vocab("license"),
+            downloads=_opt(a.downloads[node]),
+            downloads_all_time=_opt(a.downloads_all_time[node]),
+            likes=_opt(a.likes[node]),
+            trending_score=None if np.isnan(trending) else trending,
+            parameters=_opt(a.parameters[node]),
+            parents=self._neighbours(nid, False, rels, None, ("downloads",), node=node),
+            parents_by_relation=per_relation(a.up_ptr, a.up_rel),
+            children_by_relation=children_by,
+            children=sum(v for k, v in children_by.items() if k in lineage_names),
+            datasets=self._neighbours(
+                nid, False, [Relation.TRAINED_ON], None, ("downloads",), node=node
+            ),
+            descendants=int(a.descendants[node]),
+            generations=int(a.generations[node]),
+            important_parents=self._neighbours(nid, False, rels, limit, ranking, node=node),
+            important_children=self._neighbours(nid, True, rels, limit, ranking, node=node),
+            ranking=list(ranking),
+            extra=self._extra(nid, kind_),
+        )
+
+    def _extra(self, node_id: str, kind: NodeKind) -> dict[str, Any]:
+        """Source-specific fields (architecture from an edge list...), read from the store."""
+        from sqlalchemy import select
+
+        from filiation.store import schema
+
+        current = [s.id for s in self.store.current_snapshots()]
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(schema.nodes.c.extra).where(
+                    schema.nodes.c.snapshot_id.in_(current),
+                    schema.nodes.c.kind == kind.value,
+                    schema.nodes.c.key == node_id.lower(),
+                    schema.nodes.c.extra.is_not(None),
+                )
+            ).all()
+        out: dict[str, Any] = {}
+        for (text,) in rows:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    out.setdefault(k, v)
+        return out
+
+    def search(
+        self, text: str, *, limit: int = 20, kinds: Sequence[NodeKind | str] | None = None
+    ) -> list[SearchHit]:
+        """Ids (and authors) containing ``text``, case-insensitive, best known first."""
+        _check_bounds(None, limit)
+        if not isinstance(text, str):
+            raise InvalidArgumentError("search text must be a string")
+        kinds_ = [NodeKind(k) for k in kinds] if kinds else None
+        hits = self.index.search(text, limit, kinds_)
+        return [SearchHit(**summary_fields(self.index, n)) for n in hits]
+
+    def stats(self) -> Stats:
+        a = self.index.a
+        kinds = np.bincount(np.asarray(a.kind), minlength=len(KINDS_BY_CODE))
+        rels = np.bincount(np.asarray(a.edge_rel), minlength=len(RELATIONS_BY_CODE))
+        return Stats(
+            nodes_by_kind={KINDS_BY_CODE[i].value: int(c) for i, c in enumerate(kinds)},
+            stubs_by_kind={
+                KINDS_BY_CODE[i].value: int(c)
+                for i, c in enumerate(
+                    np.bincount(
+                        np.asarray(a.kind)[np.asarray(a.stub)], minlength=len(KINDS_BY_CODE)
+                    )
+                )
+            },
+            links_by_relation={RELATIONS_BY_CODE[i].value: int(c) for i, c in enumerate(rels) if c},
+            declared_links=int(
+                np.asarray(a.edge_declared)[
+                    np.asarray(a.edge_rel) != RELATION_CODES[Relation.PUBLISHED_BY]
+                ].sum()
+            ),
+            cycles=int(a.meta.get("cycles", 0)),
+            nodes_in_cycles=int(a.meta.get("nodes_in_cycles", 0)),
+            snapshots=[s for s in self.snapshots() if s["current"]],
+            store=self.store.describe(),
+        )
+
+
+def _opt(value: Any) -> int | None:
+    v = int(value)
+    return None if v == NULL_INT else v
+
+
+def open(
+    db: str | os.PathLike[str] | None = None, *, load_bundled: bool = True
+) -> Genealogy:
+    """Open the genealogy stored at ``db`` (a path or SQLAlchemy URL; default: see
+    :func:`default_db`)."""
+    return Genealogy(db, load_bundled=load_bundled)

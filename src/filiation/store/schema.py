@@ -1,0 +1,87 @@
+"""The store's tables: dated snapshots of nodes and links, one row per fact and source.
+
+The store is the record of what each source said and when; it is not queried for lineage
+(the in-memory index is). It keeps whole snapshots so that an ingest is one transaction and
+two snapshots can be compared later.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "filiation_meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("taken_at", DateTime),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False),
+    Column("report", Text),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("id", Text, nullable=False),
+    Column("author", Text),
+    Column("created_at", DateTime),
+    Column("last_modified", DateTime),
+    Column("pipeline_tag", Text),
+    Column("library_name", Text),
+    Column("license", Text),
+    Column("downloads", BigInteger),
+    Column("downloads_all_time", BigInteger),
+    Column("likes", BigInteger),
+    Column("trending_score", Float),
+    Column("parameters", BigInteger),
+    Column("extra", Text),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), nullable=False),
+    Column("child_kind", String(16), nullable=False),
+    Column("child_key", Text, nullable=False),
+    Column("child_id", Text, nullable=False),
+    Column("parent_kind", String(16), nullable=False),
+    Column("parent_key", Text, nullable=False),
+    Column("parent_id", Text, nullable=False),
+    Column("relation", String(32), nullable=False),
+    Column("declared", Boolean, nullable=False),
+    Column("evidence", Text),
+    Index("links_snapshot", "snapshot_id"),
+)
+
+NODE_COLUMNS = [c.name for c in nodes.columns if c.name != "snapshot_id"]
+LINK_COLUMNS = [c.name for c in links.columns if c.name != "snapshot_id"]
