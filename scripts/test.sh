@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-python -m ruff check src tests benchmarks
+python -m ruff check .
 python -m pytest "$@"
