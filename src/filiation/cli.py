@@ -146,7 +146,7 @@ def _num(value: int | None) -> str:
 
 
 # -- ingest ---------------------------------------------------------------------------------
-def _ingest_progress(total_rows: int | None) -> Progress:
+def _ingest_progress() -> Progress:
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -187,27 +187,28 @@ def ingest_hub_stats(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest the Hub's metadata dump (cfahlgren1/hub-stats models.parquet)."""
+    import pyarrow.parquet as pq
+
     from filiation.sources import hub_stats
 
     g = _open()
     if path is None:
         err.print(f"Downloading {hub_stats.HUB_STATS_REPO}/{hub_stats.HUB_STATS_FILE}…")
         path = hub_stats.download()
-    import pyarrow.parquet as pq
-
     try:
         total = pq.ParquetFile(path).metadata.num_rows
     except Exception:
-        total = None
-    with _ingest_progress(total) as progress:
-        task = progress.add_task("reading", total=total)
-        records = hub_stats.read(path, progress=lambda k: progress.advance(task, k))
-        store_task = progress.add_task(
-            "storing", total=records.nodes.num_rows + records.links.num_rows
-        )
-        report = g._ingest(records, progress=lambda k: progress.advance(store_task, k))
-    g.store.prune(keep=2)
-    _ensure_index(g)
+        total = None  # the ingest itself reports what is wrong with the file
+    with _ingest_progress() as progress:
+        task = progress.add_task("reading and storing rows", total=total)
+        step = progress.add_task("", total=None, visible=False)
+
+        def say(msg: str) -> None:
+            progress.update(step, description=escape(msg), visible=True)
+
+        g._step = say
+        report = g.ingest_hub_stats(path, progress=lambda k: progress.advance(task, k))
+        progress.update(step, description="done", total=1, completed=1)
     _finish_ingest(report, as_json)
 
 
@@ -228,13 +229,10 @@ def ingest_edges(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest an edge list people compiled themselves."""
-    from filiation.sources import edge_csv
-
     g = _open()
-    records = edge_csv.read(edges, nodes, name=name)
-    report = g._ingest(records)
-    g.store.prune(keep=2)
-    _ensure_index(g)
+    with _steps() as say:
+        g._step = say
+        report = g.ingest_edges(edges, nodes, name=name)
     _finish_ingest(report, as_json)
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from filiation import __version__
 from filiation.domain import (
@@ -42,7 +43,7 @@ from filiation.results import (
     link_of,
     summary_fields,
 )
-from filiation.sources.records import IngestReport, Records
+from filiation.sources.records import IngestReport, Records, empty_links, empty_nodes
 from filiation.store.store import Store
 
 ENV_DB = "FILIATION_DB"
@@ -124,53 +125,21 @@ class Genealogy:
     def _load_index(self) -> LineageIndex:
         if self.load_bundled and self.store.is_empty():
             self._say("the store is empty: loading the bundled sample")
-            self._ingest(self._bundled_records())
+            self.ingest(self._bundled_records())
+            assert self._index is not None
+            return self._index
         fingerprint, snaps = self._current_fingerprint()
         folder = self.store.index_dir() / fingerprint
-        arrays: IndexArrays | None = None
         if (folder / "meta.json").exists():
             try:
-                arrays = IndexArrays.load(folder)
+                self._fingerprint = fingerprint
+                return LineageIndex(IndexArrays.load(folder))
             except (ValueError, OSError):
                 shutil.rmtree(folder, ignore_errors=True)
-        if arrays is None:
-            arrays = self._build_index(snaps)
-            try:
-                arrays.save(folder)
-                self._clean_old_indexes(keep=folder)
-                arrays = IndexArrays.load(folder)
-            except OSError:
-                pass  # a read-only place: keep the index in memory
-        self._fingerprint = fingerprint
-        return LineageIndex(arrays)
-
-    def _build_index(self, snaps: list[Any]) -> IndexArrays:
-        tables = []
-        # hub-stats first: its rows are the fullest description of a model.
         ordered = sorted(snaps, key=lambda s: (s.source != "hub-stats", -s.id))
-        for snap in ordered:
-            self._say(f"reading snapshot {snap.id} ({snap.source})")
-            tables.append(
-                SourceTables(
-                    snapshot_id=snap.id,
-                    source=snap.source,
-                    label=snap.label,
-                    nodes=self.store.read_nodes(snap.id),
-                    links=self.store.read_links(snap.id),
-                )
-            )
-        arrays = build(tables, step=self._say)
-        arrays.meta["snapshots"] = [
-            {
-                "id": s.id,
-                "source": s.source,
-                "label": s.label,
-                "taken_at": s.taken_at.isoformat() if s.taken_at else None,
-            }
-            for s in snaps
-        ]
-        arrays.meta["built_at"] = datetime.now(UTC).isoformat()
-        return arrays
+        self._publish(build([self._read_snapshot(s) for s in ordered], step=self._say))
+        assert self._index is not None
+        return self._index
 
     def _clean_old_indexes(self, keep: Path) -> None:
         for other in keep.parent.iterdir():
@@ -195,21 +164,16 @@ class Genealogy:
         records.report.label = BUNDLED_LABEL
         return records
 
-    def _ingest(
-        self, records: Records, progress: Callable[[int], None] | None = None
-    ) -> IngestReport:
-        self.store.write_snapshot(records, progress=progress)
-        self._index = None
-        return records.report
-
-    def ingest(
-        self, records: Records, progress: Callable[[int], None] | None = None
-    ) -> IngestReport:
-        """Store a source's records as a new snapshot and rebuild the index for it."""
-        report = self._ingest(records, progress)
-        self.store.prune(keep=2)
-        _ = self.index
-        return report
+    def ingest(self, records: Records) -> IngestReport:
+        """Store a source's records as its new snapshot and index the new genealogy."""
+        return self._ingest_stream(
+            records.report,
+            records.source,
+            records.label,
+            records.taken_at,
+            iter([(records.nodes, records.links)]),
+            rows=records.nodes.num_rows + records.links.num_rows,
+        )
 
     def ingest_hub_stats(
         self,
@@ -221,7 +185,15 @@ class Genealogy:
         from filiation.sources import hub_stats
 
         source = Path(path) if path is not None else hub_stats.download()
-        return self.ingest(hub_stats.read(source, progress=progress))
+        scan = hub_stats.open_dump(source)
+        return self._ingest_stream(
+            scan.report,
+            hub_stats.SOURCE,
+            str(source),
+            scan.taken_at,
+            hub_stats.batches(scan, progress=progress),
+            rows=len(scan.keep),
+        )
 
     def ingest_edges(
         self,
@@ -234,6 +206,88 @@ class Genealogy:
         from filiation.sources import edge_csv
 
         return self.ingest(edge_csv.read(edges, nodes, name=name))
+
+    def _ingest_stream(
+        self,
+        report: IngestReport,
+        source: str,
+        label: str,
+        taken_at: datetime | None,
+        parts: Iterator[tuple[pa.Table, pa.Table]],
+        rows: int,
+    ) -> IngestReport:
+        """Store the parts as one snapshot while indexing them, then publish both.
+
+        The rows go to the store (in another process when they are many) while this process
+        builds the lineage index of the new genealogy from the same parts in memory, so the
+        store is never read back. Nothing is visible until the store commits.
+        """
+        from filiation.store.writer import open_writer
+
+        others = [s for s in self.store.current_snapshots() if s.source != source]
+        node_parts: list[pa.Table] = []
+        link_parts: list[pa.Table] = []
+        with open_writer(self.store, source, label, taken_at, rows) as writer:
+            for nodes, links in parts:
+                writer.write(nodes, links)
+                node_parts.append(nodes)
+                link_parts.append(links)
+            new = SourceTables(
+                snapshot_id=0,
+                source=source,
+                label=label,
+                nodes=pa.concat_tables(node_parts) if node_parts else empty_nodes(),
+                links=pa.concat_tables(link_parts) if link_parts else empty_links(),
+            )
+            del node_parts, link_parts
+            tables = [new, *(self._read_snapshot(s) for s in others)]
+            tables.sort(key=lambda t: (t.source != "hub-stats", -(t.snapshot_id or 1 << 62)))
+            self._say("indexing")
+            arrays = build(tables, step=self._say)
+            del tables, new
+            self._say("waiting for the store to commit")
+            snap_id = writer.commit(report.as_dict())
+        report.snapshot_id = snap_id
+        arrays.vocab["sources"] = [
+            lbl.replace("#0", f"#{snap_id}") if lbl == f"{source}#0" else lbl
+            for lbl in arrays.vocab["sources"]
+        ]
+        self._publish(arrays)
+        self.store.prune(keep=2)
+        return report
+
+    def _read_snapshot(self, snap: Any) -> SourceTables:
+        self._say(f"reading snapshot {snap.id} ({snap.source})")
+        return SourceTables(
+            snapshot_id=snap.id,
+            source=snap.source,
+            label=snap.label,
+            nodes=self.store.read_nodes(snap.id),
+            links=self.store.read_links(snap.id),
+        )
+
+    def _publish(self, arrays: IndexArrays) -> None:
+        """Record which snapshots an index covers, cache it, and start using it."""
+        fingerprint, snaps = self._current_fingerprint()
+        arrays.meta["snapshots"] = [
+            {
+                "id": s.id,
+                "source": s.source,
+                "label": s.label,
+                "taken_at": s.taken_at.isoformat() if s.taken_at else None,
+            }
+            for s in snaps
+        ]
+        arrays.meta["built_at"] = datetime.now(UTC).isoformat()
+        folder = self.store.index_dir() / fingerprint
+        try:
+            arrays.save(folder)
+            self._clean_old_indexes(keep=folder)
+            arrays = IndexArrays.load(folder)
+        except OSError:
+            pass  # a read-only place: keep the index in memory
+        self._fingerprint = fingerprint
+        self._index = LineageIndex(arrays)
 
     def snapshots(self) -> list[dict[str, Any]]:
         current = {s.id for s in self.store.current_snapshots()}
@@ -610,9 +664,7 @@ def _opt(value: Any) -> int | None:
     return None if v == NULL_INT else v
 
 
-def open(
-    db: str | os.PathLike[str] | None = None, *, load_bundled: bool = True
-) -> Genealogy:
+def open(db: str | os.PathLike[str] | None = None, *, load_bundled: bool = True) -> Genealogy:
     """Open the genealogy stored at ``db`` (a path or SQLAlchemy URL; default: see
     :func:`default_db`)."""
     return Genealogy(db, load_bundled=load_bundled)

@@ -81,11 +81,9 @@ class IndexArrays:
     def set_ids(self, ids: pa.Array, lower: pa.Array) -> None:
         self.id_blob, self.id_off = _blob(ids)
         self.lower_blob, self.lower_off = _blob(lower)
-        # Sorted by lower-case bytes, then kind, for binary-search look-ups.
-        order = pc.sort_indices(
-            pa.table({"k": pc.cast(lower, pa.binary()), "c": pa.array(self.kind)}),
-            sort_keys=[("k", "ascending"), ("c", "ascending")],
-        )
+        # Sorted by lower-case bytes for binary-search look-ups (equal keys of different
+        # kinds sit side by side; ``lookup`` scans them).
+        order = pc.array_sort_indices(pc.cast(lower, pa.binary()))
         self.by_lower = order.to_numpy().astype(np.int32)
 
     def id_of(self, node: int) -> str:
@@ -134,7 +132,10 @@ class IndexArrays:
         for f in fields(cls):
             path = folder / f"{f.name}.npy"
             if path.exists():
-                setattr(out, f.name, np.load(path, mmap_mode="r", allow_pickle=False))
+                # A plain ndarray view of the mapping: numpy's memmap subclass costs a
+                # microsecond on every slice, which small traversals do by the dozen.
+                mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+                setattr(out, f.name, np.asarray(mapped))
             elif f.name not in ("vocab", "meta"):
                 raise ValueError(f"index file {path.name} is missing")
         out.vocab = meta["vocab"]

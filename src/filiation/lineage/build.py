@@ -70,182 +70,190 @@ def _int(col: pa.ChunkedArray | pa.Array, dtype: type = np.int64) -> np.ndarray:
     return pc.fill_null(col, NULL_INT).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
 
 
-def build(sources: Sequence[SourceTables], step: Step | None = None) -> IndexArrays:
-    say = step or (lambda _msg: None)
-    say("unifying nodes")
-    # -- 1. nodes: one per (kind, key); earlier sources in `sources` win --------------------
-    node_parts = []
-    for rank, src in enumerate(sources):
-        t = src.nodes.append_column("prio", pa.array(np.full(src.nodes.num_rows, rank, np.int32)))
-        node_parts.append(t)
-    link_parts = []
-    source_labels = [f"{s.source}#{s.snapshot_id}" for s in sources]
-    for rank, src in enumerate(sources):
-        t = src.links.append_column("src", pa.array(np.full(src.links.num_rows, rank, np.int16)))
-        link_parts.append(t)
+def _prefix(ids: pa.Array) -> pa.Array:
+    """The ``author`` part of ``author/name`` ids, null for ids without one."""
+    head = pc.list_element(pc.split_pattern(ids, "/", max_splits=1), 0)
+    ok = pc.and_(pc.match_substring(ids, "/"), pc.greater(pc.utf8_length(head), 0))
+    return pc.if_else(ok, head, pa.scalar(None, pa.string()))
 
+
+def _concat(parts: list[pa.Array | pa.ChunkedArray], type_: pa.DataType) -> pa.Array:
+    chunks: list[pa.Array] = []
+    for part in parts:
+        if isinstance(part, pa.ChunkedArray):
+            chunks += [c.cast(type_) for c in part.chunks]
+        else:
+            chunks.append(part.cast(type_))
+    return pa.concat_arrays(chunks) if chunks else pa.array([], type_)
+
+
+def build(sources: Sequence[SourceTables], step: Step | None = None) -> IndexArrays:
+    """Number every node once and lay out the links; see the module docstring.
+
+    All id work is done once, on one Arrow dictionary of every key that appears (node rows,
+    both ends of every link, authors); from there on, everything is integer arrays.
+    """
+    say = step or (lambda _msg: None)
     from filiation.sources.records import empty_links, empty_nodes
 
-    nodes = (
-        pa.concat_tables(node_parts)
-        if node_parts
-        else empty_nodes().append_column("prio", pa.array([], pa.int32()))
+    say("unifying nodes")
+    # Earlier sources win when several describe the same node: keep their order.
+    nodes = pa.concat_tables([s.nodes for s in sources]) if sources else empty_nodes()
+    links = pa.concat_tables([s.links for s in sources]) if sources else empty_links()
+    source_labels = [f"{s.source}#{s.snapshot_id}" for s in sources]
+    link_src = np.concatenate(
+        [np.full(s.links.num_rows, i, np.int16) for i, s in enumerate(sources)]
+        or [np.zeros(0, np.int16)]
     )
-    links = (
-        pa.concat_tables(link_parts)
-        if link_parts
-        else empty_links().append_column("src", pa.array([], pa.int16()))
+    n_rows, m = nodes.num_rows, links.num_rows
+    row_kind = _codes(nodes["kind"], _KIND_ORDER)
+    child_kind = _codes(links["child_kind"], _KIND_ORDER)
+    parent_kind = _codes(links["parent_kind"], _KIND_ORDER)
+    author_code = KIND_CODES[NodeKind.AUTHOR]
+
+    # Authors: the row's author column, else the id's prefix; for link ends, the prefix.
+    row_author = pc.coalesce(nodes["author"], _prefix(_concat([nodes["id"]], pa.string())))
+    row_author = pc.if_else(
+        pa.array(row_kind == author_code), pa.scalar(None, pa.string()), row_author
     )
-    nodes = nodes.append_column(
-        "full", pc.binary_join_element_wise(nodes["kind"], nodes["key"], "\x1f")
-    )
-    nodes = _first_per_key(nodes, "full", "prio")
-    nodes = nodes.append_column("stub", pa.array(np.zeros(nodes.num_rows, bool)))
-
-    # -- 2. stubs for link endpoints no source described -----------------------------------
-    say("adding parents absent from the sources")
-    child_full = pc.binary_join_element_wise(links["child_kind"], links["child_key"], "\x1f")
-    parent_full = pc.binary_join_element_wise(links["parent_kind"], links["parent_key"], "\x1f")
-    stubs = []
-    for kind_col, key_col, id_col, full in (
-        ("parent_kind", "parent_key", "parent_id", parent_full),
-        ("child_kind", "child_key", "child_id", child_full),
-    ):
-        missing = pc.invert(pc.is_in(full, value_set=nodes["full"].combine_chunks()))
-        t = pa.table(
-            {
-                "kind": links[kind_col],
-                "key": links[key_col],
-                "id": links[id_col],
-                "full": full,
-            }
-        ).filter(missing)
-        stubs.append(t)
-    stub_t = pa.concat_tables(stubs)
-    if stub_t.num_rows:
-        stub_t = stub_t.append_column("prio", pa.array(np.zeros(stub_t.num_rows, np.int32)))
-        stub_t = _first_per_key(stub_t, "full", "prio").drop_columns(["prio"])
-        nodes = _append_partial(nodes, stub_t, stub=True)
-
-    # -- 3. authors, and their published_by links -------------------------------------------
-    say("deriving authors")
-    from filiation.domain import author_of
-
-    author_col = nodes["author"].to_pylist()
-    ids_py = nodes["id"].to_pylist()
-    kinds_py = nodes["kind"].to_pylist()
-    pub_child_full: list[str] = []
-    pub_author: list[str] = []
-    fulls_py = nodes["full"].to_pylist()
-    for full, kind, nid, author in zip(fulls_py, kinds_py, ids_py, author_col, strict=True):
-        if kind == NodeKind.AUTHOR.value:
-            continue
-        name = author or author_of(nid)
-        if name:
-            pub_child_full.append(full)
-            pub_author.append(name)
-    author_ids = pa.array(pub_author, pa.string())
-    author_keys = pc.utf8_lower(author_ids)
-    author_full = pc.binary_join_element_wise(NodeKind.AUTHOR.value, author_keys, "\x1f")
-    new_authors = pa.table(
-        {
-            "kind": pa.array([NodeKind.AUTHOR.value] * len(pub_author), pa.string()),
-            "key": author_keys,
-            "id": author_ids,
-            "full": author_full,
-        }
-    ).filter(pc.invert(pc.is_in(author_full, value_set=nodes["full"].combine_chunks())))
-    if new_authors.num_rows:
-        new_authors = new_authors.append_column(
-            "prio", pa.array(np.zeros(new_authors.num_rows, np.int32))
+    author_enc = pc.dictionary_encode(
+        _concat(
+            [
+                row_author,
+                _prefix(_concat([links["child_id"]], pa.string())),
+                _prefix(_concat([links["parent_id"]], pa.string())),
+            ],
+            pa.string(),
         )
-        new_authors = _first_per_key(new_authors, "full", "prio").drop_columns(["prio"])
-        nodes = _append_partial(nodes, new_authors, stub=False)
+    )
+    author_names = author_enc.dictionary
+    author_of_elem = author_enc.indices.to_numpy(zero_copy_only=False)
+    author_of_elem = (
+        np.where(np.isnan(author_of_elem), -1, author_of_elem).astype(np.int64)
+        if author_of_elem.dtype.kind == "f"
+        else author_of_elem.astype(np.int64)
+    )
+    n_auth = len(author_names)
 
-    # -- 4. provisional numbering and edge endpoints ---------------------------------------
     say("numbering nodes")
-    full_all = nodes["full"].combine_chunks()
-    n = len(full_all)
-    e_child = pc.index_in(child_full, value_set=full_all).to_numpy(zero_copy_only=False)
-    e_parent = pc.index_in(parent_full, value_set=full_all).to_numpy(zero_copy_only=False)
+    keys = _concat(
+        [nodes["key"], links["child_key"], links["parent_key"], pc.utf8_lower(author_names)],
+        pa.string(),
+    )
+    display = _concat(
+        [nodes["id"], links["child_id"], links["parent_id"], author_names], pa.string()
+    )
+    kinds = np.concatenate(
+        [row_kind, child_kind, parent_kind, np.full(n_auth, author_code, np.int8)]
+    ).astype(np.int64)
+    enc = pc.dictionary_encode(keys)
+    key_code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    combo = key_code * len(KIND_CODES) + kinds
+    del key_code
+    uniq, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
+    del combo
+    # Provisional numbers in order of first appearance: rows (by source priority), then
+    # link ends no row describes (stubs), then authors.
+    appearance = np.argsort(first, kind="stable")
+    prov_of_uniq = np.empty(len(uniq), np.int64)
+    prov_of_uniq[appearance] = np.arange(len(uniq))
+    elem = prov_of_uniq[inverse]  # provisional node of every element of `keys`
+    del inverse, prov_of_uniq
+    first_pos = first[appearance]
+    n = len(first_pos)
+    is_row = first_pos < n_rows
+    stub = ~is_row & (first_pos < n_rows + 2 * m)
+    kind_p = kinds[first_pos].astype(np.int8)
+    row_of = np.where(is_row, first_pos, -1)
+
+    # Links, then published_by links for rows kept and for stubs.
+    e_child = elem[n_rows : n_rows + m]
+    e_parent = elem[n_rows + m : n_rows + 2 * m]
     e_rel = _codes(links["relation"], _REL_ORDER)
     e_decl = pc.fill_null(links["declared"], False).to_numpy(zero_copy_only=False).astype(bool)
-    e_src = links["src"].to_numpy().astype(np.int16)
     ev_codes, evidences = _dict_encode(pc.fill_null(links["evidence"], ""))
-    p_child = pc.index_in(pa.array(pub_child_full, pa.string()), value_set=full_all).to_numpy(
-        zero_copy_only=False
-    )
-    p_author = pc.index_in(author_full, value_set=full_all).to_numpy(zero_copy_only=False)
+    author_node = elem[n_rows + 2 * m :]  # provisional node of each author name
+    owner_pos = np.concatenate([first_pos[is_row], first_pos[stub]])
+    owner_author = author_of_elem[owner_pos]
+    has = owner_author >= 0
+    p_child = elem[owner_pos[has]]
+    p_parent = author_node[owner_author[has]]
     pub_ev = len(evidences)
     evidences.append("author")
-    e_child = np.concatenate([e_child, p_child]).astype(np.int64)
-    e_parent = np.concatenate([e_parent, p_author]).astype(np.int64)
+    e_child = np.concatenate([e_child, p_child])
+    e_parent = np.concatenate([e_parent, p_parent])
     e_rel = np.concatenate(
         [e_rel, np.full(len(p_child), RELATION_CODES[Relation.PUBLISHED_BY], np.int8)]
     )
     e_decl = np.concatenate([e_decl, np.ones(len(p_child), bool)])
-    e_src = np.concatenate([e_src, np.full(len(p_child), -1, np.int16)])
+    e_src = np.concatenate([link_src, np.full(len(p_child), -1, np.int16)])
     e_ev = np.concatenate([ev_codes, np.full(len(p_child), pub_ev, np.int32)])
+    del elem
 
     # Deduplicate links (same child, parent and relation): the first source wins.
     n_rel = len(RELATION_CODES)
-    combo = (e_child * n + e_parent) * n_rel + e_rel
-    _, first = np.unique(combo, return_index=True)
-    first.sort()
+    _, keep = np.unique((e_child * n + e_parent) * n_rel + e_rel, return_index=True)
+    keep.sort()
     e_child, e_parent, e_rel, e_decl, e_src, e_ev = (
-        a[first] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev)
+        a[keep] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev)
     )
 
-    # -- 5. renown and final numbering --------------------------------------------------------
     say("ranking nodes")
-    kind = _codes(nodes["kind"], _KIND_ORDER)
-    downloads = _int(nodes["downloads"])
-    likes = _int(nodes["likes"])
+
+    def pick(values: np.ndarray, null: float) -> np.ndarray:
+        """Per node, the value of the row describing it (``null`` for stubs and authors)."""
+        if len(values) == 0:
+            return np.full(len(row_of), null, dtype=values.dtype)
+        return np.where(is_row, values[np.maximum(row_of, 0)], null)
+
+    def from_rows(col: pa.ChunkedArray) -> np.ndarray:
+        return pick(_int(col), NULL_INT)
+
+    downloads = from_rows(nodes["downloads"])
+    likes = from_rows(nodes["likes"])
     score = np.maximum(downloads, 0).astype(np.float64)
-    agg = kind != KIND_CODES[NodeKind.MODEL]
-    if agg.any():
+    aggregated = kind_p != KIND_CODES[NodeKind.MODEL]
+    if aggregated.any():
         # Authors and data sets rank by the downloads of the models that point to them.
-        contrib = np.maximum(downloads[e_child], 0).astype(np.float64)
-        sums = np.bincount(e_parent, weights=contrib, minlength=n)
-        score = np.where(agg, sums, score)
-    lower = nodes["key"].combine_chunks()
-    tie = pc.sort_indices(pa.table({"k": lower}), sort_keys=[("k", "ascending")]).to_numpy()
-    tie_rank = np.empty(n, np.int64)
-    tie_rank[tie] = np.arange(n)
-    order = np.lexsort((tie_rank, -np.maximum(likes, 0), -score))
+        sums = np.bincount(e_parent, weights=score[e_child], minlength=n)
+        score = np.where(aggregated, sums, score)
+    # Best known first: score, then likes, then first appearance (stable sorts).
+    order = np.argsort(-np.maximum(likes, 0), kind="stable")
+    order = order[np.argsort(-score[order], kind="stable")]
     new_of_old = np.empty(n, np.int64)
     new_of_old[order] = np.arange(n)
-
-    def per_node(a: np.ndarray) -> np.ndarray:
-        return a[order]
-
     e_child = new_of_old[e_child]
     e_parent = new_of_old[e_parent]
-    nodes = nodes.take(pa.array(order))
-    kind = per_node(kind)
 
     say("laying out links")
     arrays = IndexArrays.empty()
-    arrays.kind = kind
-    arrays.stub = nodes["stub"].to_numpy(zero_copy_only=False).astype(bool)
-    arrays.downloads = _int(nodes["downloads"])
-    arrays.downloads_all_time = _int(nodes["downloads_all_time"])
-    arrays.likes = _int(nodes["likes"])
-    arrays.parameters = _int(nodes["parameters"])
-    arrays.trending = (
-        pc.fill_null(nodes["trending_score"], np.nan)
-        .to_numpy(zero_copy_only=False)
-        .astype(np.float32)
-    )
-    arrays.created = _int(pc.cast(nodes["created_at"], pa.int64()))
-    arrays.modified = _int(pc.cast(nodes["last_modified"], pa.int64()))
+    arrays.kind = kind_p[order]
+    arrays.stub = stub[order]
     arrays.score = score[order]
+    arrays.downloads = downloads[order]
+    arrays.likes = likes[order]
+    row_of = row_of[order]
+    is_row = is_row[order]
+    del downloads, likes, score
+    for name, col in (
+        ("downloads_all_time", "downloads_all_time"),
+        ("parameters", "parameters"),
+        ("created", "created_at"),
+        ("modified", "last_modified"),
+    ):
+        values = nodes[col]
+        if pa.types.is_timestamp(values.type):
+            values = pc.cast(values, pa.int64())
+        setattr(arrays, name, pick(_int(values), NULL_INT))
+    trending = pc.fill_null(nodes["trending_score"], np.nan).to_numpy(zero_copy_only=False)
+    arrays.trending = pick(trending.astype(np.float64), np.nan).astype(np.float32)
     for name in ("pipeline_tag", "library_name", "license"):
         codes, vocab = _dict_encode(nodes[name])
         arrays.vocab[name] = vocab
-        setattr(arrays, name, codes)
-    arrays.set_ids(nodes["id"].combine_chunks(), nodes["key"].combine_chunks())
-
+        setattr(arrays, name, pick(codes, -1).astype(np.int32))
+    final_pos = pa.array(first_pos[order])
+    arrays.set_ids(pc.take(display, final_pos), pc.take(keys, final_pos))
+    del display, keys, final_pos
     m = len(e_child)
     arrays.edge_child = e_child.astype(np.int32)
     arrays.edge_parent = e_parent.astype(np.int32)
@@ -256,8 +264,9 @@ def build(sources: Sequence[SourceTables], step: Step | None = None) -> IndexArr
     arrays.vocab["sources"] = source_labels
     arrays.vocab["evidence"] = evidences
     # Children of a node in renown order, parents likewise: "top k" is then a prefix.
-    down = np.lexsort((e_child, e_parent))
-    up = np.lexsort((e_parent, e_child))
+    # Links are unique per (child, parent, relation): sorting one combined key is enough.
+    down = np.argsort((e_parent * n + e_child) * n_rel + e_rel)
+    up = np.argsort((e_child * n + e_parent) * n_rel + e_rel)
     arrays.down_ptr = _indptr(e_parent, n)
     arrays.down_nbr = e_child[down].astype(np.int32)
     arrays.down_edge = down.astype(np.int32)
@@ -290,34 +299,6 @@ def _indptr(owner: np.ndarray, n: int) -> np.ndarray:
     ptr = np.zeros(n + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
     return ptr
-
-
-def _first_per_key(table: pa.Table, key: str, prio: str) -> pa.Table:
-    """Keep one row per key: the one with the lowest priority number (then the first seen)."""
-    if table.num_rows == 0:
-        return table
-    pos = pa.array(np.arange(table.num_rows, dtype=np.int64))
-    t = table.append_column("_pos", pos)
-    t = t.sort_by([(key, "ascending"), (prio, "ascending"), ("_pos", "ascending")])
-    k = t[key].combine_chunks()
-    first = np.ones(len(k), bool)
-    if len(k) > 1:
-        first[1:] = pc.not_equal(k.slice(1), k.slice(0, len(k) - 1)).to_numpy(zero_copy_only=False)
-    t = t.filter(pa.array(first))
-    t = t.sort_by("_pos")
-    return t.drop_columns(["_pos"])
-
-
-def _append_partial(nodes: pa.Table, extra: pa.Table, *, stub: bool) -> pa.Table:
-    cols = {}
-    for field in nodes.schema:
-        if field.name in extra.column_names:
-            cols[field.name] = extra[field.name].cast(field.type)
-        elif field.name == "stub":
-            cols[field.name] = pa.array(np.full(extra.num_rows, stub, bool))
-        else:
-            cols[field.name] = pa.nulls(extra.num_rows, field.type)
-    return pa.concat_tables([nodes, pa.table(cols, schema=nodes.schema)])
 
 
 def _descendant_counts(

@@ -15,8 +15,8 @@ import numpy as np
 
 from filiation.lineage.arrays import IndexArrays
 
-#: Frontier size above which a level is expanded with array operations.
-VECTOR_THRESHOLD = 64
+#: Number of links out of a level above which it is expanded with array operations.
+VECTOR_THRESHOLD = 256
 
 
 @dataclass
@@ -70,12 +70,12 @@ class Traverser:
             if max_depth is not None and depth >= max_depth:
                 depth_cut = self._has_more(frontier, ptr, rel, allowed)
                 break
-            if len(frontier) > VECTOR_THRESHOLD:
+            spans = [ptr[v : v + 2].tolist() for v in frontier]
+            if sum(e - s for s, e in spans) > VECTOR_THRESHOLD:
                 vector_state = (frontier, depth)
                 break
             nxt: list[int] = []
-            for v in frontier:
-                s, e = ptr[v : v + 2].tolist()
+            for s, e in spans:
                 if s == e:
                     continue
                 for u, r, ed in zip(
@@ -125,11 +125,11 @@ class Traverser:
             order.sort()
             nodes, depths, via = nodes[order], depths[order], via[order]
             truncated = True
-        if with_edges and len(edge_arr):
-            keep = set(nodes.tolist()) | set(roots)
-            if truncated:
-                child = a.edge_child[edge_arr] if down else a.edge_parent[edge_arr]
-                edge_arr = edge_arr[np.isin(child, list(keep))]
+        if with_edges and truncated and len(edge_arr):
+            # Only links whose far end made it into the answer.
+            keep = np.concatenate([nodes, np.asarray(roots, np.int64)])
+            far = a.edge_child[edge_arr] if down else a.edge_parent[edge_arr]
+            edge_arr = edge_arr[np.isin(far, keep)]
         return Walk(
             roots=np.asarray(roots, np.int64),
             nodes=nodes,

@@ -1,33 +1,35 @@
 """Read the Hub's public metadata dump (``cfahlgren1/hub-stats``, ``models.parquet``).
 
-The dump is read in record batches and parsed column-wise with Arrow compute, so that the
-3 million rows of the full Hub fit in a minute and a few GB. Only the model-card JSON that
-can matter (rows whose card names a base model, a relation or data sets) is parsed in Python.
+The dump is streamed in record batches and parsed column-wise with Arrow compute, so the
+3 million rows of the full Hub take well under a minute and memory stays bounded by the
+batch size plus the compact result. Model-card JSON is parsed only for rows whose card can
+add something (training data sets, or a parent nothing else names).
 
 Where parents come from, in order of trust:
 1. ``baseModels``: the Hub's own typed parent list;
 2. the ``base_model:<relation>:<id>`` / ``base_model:<id>`` tags;
-3. ``cardData.base_model`` (the publisher's front matter), typed ``unspecified``
-   unless the card also says ``base_model_relation``.
+3. ``cardData.base_model`` (the publisher's front matter), typed by the card's
+   ``base_model_relation`` when present, else ``merge`` for several parents and
+   ``unspecified`` for one (the Hub's own rule).
 A relation is *declared* when the card states ``base_model_relation`` and it agrees with the
 link; otherwise it was left to the Hub (or to us) to infer.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from filiation.domain import NodeKind, Relation, author_of, normalise_relation
+from filiation.domain import NodeKind, Relation, normalise_relation
 from filiation.errors import SourceError
 from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA, IngestReport, Records
 
@@ -57,9 +59,19 @@ _PARENT_COLUMNS = ("baseModels", "tags", "cardData")
 
 #: Hub ids are short and printable; anything else is not an id we can show or look up safely.
 MAX_ID_LENGTH = 512
-_BAD_ID = re.compile(r"[\x00-\x1f\x7f]")
-_TAG_PARENT = re.compile(r"^base_model:(?:([A-Za-z_\-]+):)?(.+)$")
+_CONTROL = r"[\x00-\x1f\x7f]"
+_TAG_PARENT = r"^base_model:(?:(?P<rel>[A-Za-z_\-]+):)?(?P<pid>[^:].*)$"
+_CARD_RELATION = r'"base_model_relation"\s*:\s*"(?P<rel>[^"]*)"'
 _GGUF_TOTAL = r'"total"\s*:\s*(?P<total>\d+)'
+
+SKIP_EMPTY_ID = "rows with an empty id"
+SKIP_BAD_ID = "rows with an unusable id (control characters or over-long)"
+SKIP_DUPLICATE = "duplicate rows for the same id (kept the most recently modified)"
+SKIP_SELF_LOOP = "self-loops (a model naming itself as its parent)"
+SKIP_BAD_PARENT = "parent or data set names that are not usable ids"
+NOTE_BROKEN_CARD = "model cards whose JSON is broken (row kept, card ignored)"
+NOTE_UNKNOWN_RELATION = "links with an unknown relation (kept as 'unspecified')"
+NOTE_JUNK_DATASET = "dataset names in model cards that are not strings"
 
 ProgressCallback = Callable[[int], None]
 
@@ -85,18 +97,38 @@ def clean_id(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    if not value or len(value) > MAX_ID_LENGTH or _BAD_ID.search(value):
+    if not value or len(value) > MAX_ID_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in value):
         return None
     return value
 
 
-def read(
-    path: str | Path,
-    *,
-    batch_size: int = 250_000,
-    progress: ProgressCallback | None = None,
-) -> Records:
-    """Parse a ``models.parquet`` in the hub-stats schema into records."""
+def clean_ids(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Vectorised :func:`clean_id`: trimmed ids and a mask of the usable ones."""
+    if not pa.types.is_string(values.type):
+        values = pc.cast(values, pa.string())
+    trimmed = pc.utf8_trim_whitespace(values)
+    length = pc.utf8_length(trimmed)
+    ok = pc.and_(
+        pc.and_(pc.greater(length, 0), pc.less_equal(length, MAX_ID_LENGTH)),
+        pc.invert(pc.match_substring_regex(trimmed, _CONTROL)),
+    )
+    return trimmed, pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+
+
+@dataclass
+class Scan:
+    """An open dump: its report so far and the rows to keep (one per id)."""
+
+    path: Path
+    file: pq.ParquetFile
+    columns: list[str]
+    keep: np.ndarray
+    report: IngestReport
+    taken_at: datetime | None
+
+
+def open_dump(path: str | Path) -> Scan:
+    """Check the file and decide which rows to keep, reading only the id and date columns."""
     path = Path(path)
     report = IngestReport(source=SOURCE, label=str(path))
     try:
@@ -122,50 +154,87 @@ def read(
     for col in COLUMNS:
         if col not in present:
             report.note(f"column {col} missing from the dump")
-    columns = [c for c in COLUMNS if c in present]
-
-    node_parts: list[pa.Table] = []
-    link_parts: list[pa.Table] = []
-    row_offset = 0
+    dates = [c for c in ("lastModified", "createdAt") if c in present]
     try:
-        for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
-            nodes, links = _parse_batch(batch, row_offset, report)
-            node_parts.append(nodes)
-            link_parts.append(links)
-            row_offset += batch.num_rows
+        head = pf.read(columns=["id", *dates])
+    except (pa.ArrowException, OSError) as exc:
+        raise SourceError(
+            f"{path} is damaged ({exc}); nothing was stored. Download the dump again"
+        ) from exc
+    ids, usable = clean_ids(head["id"].combine_chunks())
+    n = len(ids)
+    empty = pc.fill_null(pc.equal(pc.utf8_length(ids), 0), True).to_numpy(zero_copy_only=False)
+    report.skip(SKIP_EMPTY_ID, int(empty.sum()))
+    report.skip(SKIP_BAD_ID, int((~usable & ~empty).sum()))
+    modified = _as_timestamp(head, "lastModified", n)
+    keep = usable.copy()
+    keys = pc.utf8_lower(ids)
+    if pc.count_distinct(pc.filter(keys, pa.array(usable))).as_py() != int(usable.sum()):
+        # Several rows for one id: keep the most recently modified, then the last one.
+        rows = np.arange(n, dtype=np.int64)
+        order = pa.table({"k": keys, "m": modified, "r": rows, "u": pa.array(usable)}).sort_by(
+            [("u", "descending"), ("k", "ascending"), ("m", "descending"), ("r", "descending")]
+        )
+        k = order["k"].combine_chunks()
+        first = np.ones(n, bool)
+        if n > 1:
+            first[1:] = pc.fill_null(pc.not_equal(k.slice(1), k.slice(0, n - 1)), True).to_numpy(
+                zero_copy_only=False
+            )
+        chosen = order["r"].to_numpy()[first & order["u"].to_numpy(zero_copy_only=False)]
+        keep = np.zeros(n, bool)
+        keep[chosen] = True
+        report.skip(SKIP_DUPLICATE, int(usable.sum() - keep.sum()))
+    taken = [pc.max(_as_timestamp(head, c, n)).as_py() for c in dates]
+    taken_at = max((t for t in taken if t is not None), default=None)
+    return Scan(path, pf, [c for c in COLUMNS if c in present], keep, report, taken_at)
+
+
+def _as_timestamp(table: pa.Table, name: str, n: int) -> pa.Array:
+    if name not in table.column_names:
+        return pa.nulls(n, pa.timestamp("us"))
+    col = table[name].combine_chunks()
+    try:
+        return pc.cast(col, pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.nulls(n, pa.timestamp("us"))
+
+
+def batches(
+    scan: Scan, *, batch_size: int = 65_536, progress: ProgressCallback | None = None
+) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Parse the dump batch by batch into (nodes, links) tables in the store's schema."""
+    offset = 0
+    try:
+        for batch in scan.file.iter_batches(batch_size=batch_size, columns=scan.columns):
+            keep = scan.keep[offset : offset + batch.num_rows]
+            nodes, links = _parse_batch(batch, keep, scan.report)
+            offset += batch.num_rows
+            scan.report.rows_read = offset
+            scan.report.nodes += nodes.num_rows
+            scan.report.links += links.num_rows
             if progress:
                 progress(batch.num_rows)
+            yield nodes, links
     except pa.ArrowException as exc:
         raise SourceError(
-            f"{path} is damaged after row {row_offset} ({exc}); nothing was stored. "
+            f"{scan.path} is damaged after row {offset} ({exc}); nothing was stored. "
             "Download the dump again"
         ) from exc
-    report.rows_read = row_offset
-
-    nodes = pa.concat_tables(node_parts) if node_parts else _empty_rows()
-    links = pa.concat_tables(link_parts) if link_parts else _empty_row_links()
-    nodes, links = _drop_duplicates(nodes, links, report)
-    taken_at = _dump_date(nodes)
-    report.nodes = nodes.num_rows
-    report.links = links.num_rows
-    return Records(
-        source=SOURCE,
-        label=str(path),
-        taken_at=taken_at,
-        nodes=nodes.drop_columns(["row"]).cast(NODE_SCHEMA),
-        links=links.drop_columns(["row"]).cast(LINK_SCHEMA),
-        report=report,
-    )
 
 
-def _empty_rows() -> pa.Table:
-    return NODE_SCHEMA.append(pa.field("row", pa.int64())).empty_table()
+def read(
+    path: str | Path, *, batch_size: int = 65_536, progress: ProgressCallback | None = None
+) -> Records:
+    """Parse a whole ``models.parquet`` into records (the streaming path is :func:`batches`)."""
+    scan = open_dump(path)
+    parts = list(batches(scan, batch_size=batch_size, progress=progress))
+    nodes = pa.concat_tables([p[0] for p in parts]) if parts else NODE_SCHEMA.empty_table()
+    links = pa.concat_tables([p[1] for p in parts]) if parts else LINK_SCHEMA.empty_table()
+    return Records(SOURCE, str(path), scan.taken_at, nodes, links, scan.report)
 
 
-def _empty_row_links() -> pa.Table:
-    return LINK_SCHEMA.append(pa.field("row", pa.int64())).empty_table()
-
-
+# -- one batch ------------------------------------------------------------------------------
 def _column(batch: pa.RecordBatch, name: str, type_: pa.DataType) -> pa.Array:
     """A column cast to the type we store, or nulls when the dump lacks it or has another type."""
     if name not in batch.schema.names:
@@ -182,39 +251,47 @@ def _column(batch: pa.RecordBatch, name: str, type_: pa.DataType) -> pa.Array:
 def _first_tag_value(tags: pa.Array, prefix: str, n: int) -> pa.Array:
     """For each row, the value of the first tag ``prefix<value>`` (e.g. ``license:``), or null."""
     flat = pc.list_flatten(tags)
-    parents = pc.list_parent_indices(tags)
-    mask = pc.starts_with(flat, prefix)
+    parents = pc.list_parent_indices(tags).to_numpy(zero_copy_only=False)
+    mask = pc.fill_null(pc.starts_with(flat, prefix), False)
     values = pc.utf8_slice_codeunits(pc.filter(flat, mask), len(prefix))
-    rows = pc.filter(parents, mask).to_numpy(zero_copy_only=False)
-    out = np.full(n, -1, dtype=np.int64)
-    # Assign in reverse so the first tag of each row wins.
-    order = np.arange(len(rows))[::-1]
-    out[rows[order]] = order
-    taken = pc.take(values, pa.array(np.where(out >= 0, out, 0)))
-    return pc.if_else(pa.array(out >= 0), taken, pa.nulls(n, pa.string()))
+    rows = parents[mask.to_numpy(zero_copy_only=False)]
+    pick = np.full(n, -1, dtype=np.int64)
+    order = np.arange(len(rows))[::-1]  # assigned last = first tag of the row
+    pick[rows[order]] = order
+    taken = pc.take(values, pa.array(np.where(pick >= 0, pick, 0))) if len(values) else None
+    if taken is None:
+        return pa.nulls(n, pa.string())
+    return pc.if_else(pa.array(pick >= 0), taken, pa.nulls(n, pa.string()))
+
+
+def _relation_codes(values: pa.Array, report: IngestReport) -> pa.Array:
+    """Normalise relation names (the dump's or the tags'); unknown ones become unspecified."""
+    uniques = pc.unique(values).to_pylist()
+    mapped: list[str | None] = []
+    for raw in uniques:
+        rel = normalise_relation(raw) if isinstance(raw, str) else None
+        if rel in (None, Relation.TRAINED_ON, Relation.PUBLISHED_BY):
+            rel = None
+        mapped.append(rel.value if rel else None)
+    idx = pc.index_in(values, value_set=pa.array(uniques, pa.string()))
+    out = pc.take(pa.array(mapped, pa.string()), idx)
+    unknown = pc.and_(pc.is_valid(values), pc.is_null(out))
+    report.note(NOTE_UNKNOWN_RELATION, pc.sum(pc.cast(unknown, pa.int64())).as_py() or 0)
+    return pc.fill_null(out, Relation.UNSPECIFIED.value)
 
 
 def _parse_batch(
-    batch: pa.RecordBatch, row_offset: int, report: IngestReport
+    batch: pa.RecordBatch, keep: np.ndarray, report: IngestReport
 ) -> tuple[pa.Table, pa.Table]:
     n = batch.num_rows
-    raw_ids = batch.column("id").to_pylist()
-    ids: list[str | None] = [clean_id(v) for v in raw_ids]
-    valid = np.fromiter((i is not None for i in ids), dtype=bool, count=n)
-    bad = int(n - valid.sum())
-    if bad:
-        empty = sum(1 for v in raw_ids if v is None or (isinstance(v, str) and not v.strip()))
-        report.skip("rows with an empty id", empty)
-        report.skip("rows with an unusable id (control characters or over-long)", bad - empty)
-    id_arr = pa.array(ids, pa.string())
-    keys = pc.utf8_lower(id_arr)
-
+    ids, _ = clean_ids(batch.column("id"))
+    keys = pc.utf8_lower(ids)
     tags = _column(batch, "tags", pa.list_(pa.string()))
     card = _column(batch, "cardData", pa.string())
     author = _column(batch, "author", pa.string())
-    author = pc.if_else(
-        pc.is_null(author), pa.array([author_of(i) if i else None for i in ids]), author
-    )
+    prefix = pc.list_element(pc.split_pattern(ids, "/", max_splits=1), 0)
+    has_slash = pc.match_substring(ids, "/")
+    author = pc.coalesce(author, pc.if_else(has_slash, prefix, pa.nulls(n, pa.string())))
     license_ = _first_tag_value(tags, "license:", n)
 
     params = pa.nulls(n, pa.int64())
@@ -227,44 +304,209 @@ def _parse_batch(
         total = pc.struct_field(pc.extract_regex(gg, _GGUF_TOTAL), "total")
         params = pc.coalesce(params, pc.cast(total, pa.int64()))
 
-    rows = pa.array(np.arange(row_offset, row_offset + n, dtype=np.int64))
-    kind = pa.array(np.full(n, NodeKind.MODEL.value, dtype=object), pa.string())
+    found = pc.extract_regex(card, _CARD_RELATION)
+    null_str = pa.scalar(None, pa.string())
+    card_rel_raw = pc.if_else(pc.is_valid(found), pc.struct_field(found, "rel"), null_str)
+    card_rel = pc.if_else(
+        pc.is_valid(card_rel_raw), _relation_codes(card_rel_raw, report), null_str
+    )
 
-    # --- model cards: parse only those that can say something about lineage ---------------
-    cards: dict[int, dict[str, Any]] = {}
-    if card.null_count < n:
-        interesting = pc.or_(
-            pc.match_substring(card, '"base_model'), pc.match_substring(card, '"datasets"')
+    parts: list[pa.Table] = []
+    has_parent = np.zeros(n, bool)
+    junk = 0
+
+    # 1. baseModels, the Hub's own typed list.
+    if "baseModels" in batch.schema.names and pa.types.is_struct(batch.column("baseModels").type):
+        bm = batch.column("baseModels")
+        models = pc.struct_field(bm, "models")
+        flat = pc.list_flatten(models)
+        if len(flat):
+            owner = pc.list_parent_indices(models).to_numpy(zero_copy_only=False)
+            pid, ok = clean_ids(pc.struct_field(flat, "id"))
+            ok &= keep[owner]
+            junk += int((~ok & keep[owner]).sum())
+            sel = pa.array(ok)
+            owner_sel = owner[ok]
+            rel = _relation_codes(
+                pc.take(pc.struct_field(bm, "relation"), pa.array(owner_sel)), report
+            )
+            parts.append(
+                _link_part(
+                    owner_sel, pc.filter(pid, sel), rel, card_rel, "baseModels", NodeKind.MODEL
+                )
+            )
+            has_parent[owner_sel] = True
+
+    # 2. base_model tags, for rows the Hub gave no typed list for.
+    flat_tags = pc.list_flatten(tags)
+    tag_rows = pc.list_parent_indices(tags).to_numpy(zero_copy_only=False)
+    is_bm = pc.fill_null(pc.starts_with(flat_tags, "base_model:"), False).to_numpy(
+        zero_copy_only=False
+    )
+    need = is_bm & keep[tag_rows] & ~has_parent[tag_rows]
+    if need.any():
+        parsed = pc.extract_regex(pc.filter(flat_tags, pa.array(need)), _TAG_PARENT)
+        rows = tag_rows[need]
+        pid, ok = clean_ids(pc.struct_field(parsed, "pid"))
+        junk += int((~ok).sum())
+        raw_rel = pc.struct_field(parsed, "rel")
+        # Per row and parent, a typed tag wins over a plain one; the card's relation types
+        # a parent named only by a plain tag.
+        table = pa.table(
+            {
+                "row": pa.array(rows[ok]),
+                "key": pc.utf8_lower(pc.filter(pid, pa.array(ok))),
+                "pid": pc.filter(pid, pa.array(ok)),
+                "rel": pc.filter(
+                    pc.if_else(pc.equal(raw_rel, ""), null_str, raw_rel), pa.array(ok)
+                ),
+            }
         )
-        interesting = pc.and_(pc.fill_null(interesting, False), pa.array(valid))
-        idx = np.flatnonzero(interesting.to_numpy(zero_copy_only=False))
-        if len(idx):
-            texts = pc.take(card, pa.array(idx)).to_pylist()
-            broken = 0
-            for i, text in zip(idx.tolist(), texts, strict=True):
-                try:
-                    value = json.loads(text)
-                except (ValueError, RecursionError):
-                    broken += 1
-                    continue
-                if isinstance(value, dict):
-                    cards[i] = value
-                else:
-                    broken += 1
-            report.note("model cards whose JSON is broken (row kept, card ignored)", broken)
-        card_license = [None] * n
-        for i, value in cards.items():
-            lic = value.get("license")
-            if isinstance(lic, str):
-                card_license[i] = lic
-        license_ = pc.coalesce(license_, pa.array(card_license, pa.string()))
+        table = table.sort_by([("row", "ascending"), ("key", "ascending"), ("rel", "descending")])
+        grouped = table.group_by(["row", "key"], use_threads=False).aggregate(
+            [("pid", "first"), ("rel", "first")]
+        )
+        g_rows = grouped["row"].to_numpy()
+        typed = _relation_codes(grouped["rel_first"].combine_chunks(), report)
+        typed = pc.if_else(
+            pc.is_valid(grouped["rel_first"]),
+            typed,
+            pc.coalesce(pc.take(card_rel, pa.array(g_rows)), Relation.UNSPECIFIED.value),
+        )
+        parts.append(
+            _link_part(
+                g_rows,
+                grouped["pid_first"].combine_chunks(),
+                typed,
+                card_rel,
+                "tags",
+                NodeKind.MODEL,
+            )
+        )
+        has_parent[g_rows] = True
+
+    # 3. the card's own base_model, and its training data sets: parse only those cards.
+    mentions_base = pc.fill_null(pc.match_substring(card, '"base_model"'), False).to_numpy(
+        zero_copy_only=False
+    )
+    mentions_ds = pc.fill_null(pc.match_substring(card, '"datasets"'), False).to_numpy(
+        zero_copy_only=False
+    )
+    wanted = keep & ((mentions_base & ~has_parent) | mentions_ds)
+    card_rows: list[int] = []
+    card_pids: list[str] = []
+    card_rels: list[str] = []
+    ds_rows: list[int] = []
+    ds_names: list[str] = []
+    broken = 0
+    junk_ds = 0
+    if wanted.any():
+        idx = np.flatnonzero(wanted)
+        texts = pc.take(card, pa.array(idx)).to_pylist()
+        declared = pc.take(card_rel, pa.array(idx)).to_pylist()
+        for row, text, decl in zip(idx.tolist(), texts, declared, strict=True):
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                broken += 1
+                continue
+            if not isinstance(value, dict):
+                broken += 1
+                continue
+            if not has_parent[row] and "base_model" in value:
+                pids, bad = _as_id_list(value["base_model"])
+                junk += bad
+                rel = decl or (
+                    Relation.MERGE.value if len(pids) > 1 else Relation.UNSPECIFIED.value
+                )
+                for pid in pids:
+                    card_rows.append(row)
+                    card_pids.append(pid)
+                    card_rels.append(rel)
+            if "datasets" in value:
+                names, bad = _as_id_list(value["datasets"])
+                junk_ds += bad
+                ds_rows += [row] * len(names)
+                ds_names += names
+    report.note(NOTE_BROKEN_CARD, broken)
+    report.note(NOTE_JUNK_DATASET, junk_ds)
+    if card_rows:
+        parts.append(
+            _link_part(
+                np.asarray(card_rows, np.int64),
+                pa.array(card_pids, pa.string()),
+                pa.array(card_rels, pa.string()),
+                card_rel,
+                "cardData.base_model",
+                NodeKind.MODEL,
+            )
+        )
+
+    # Training data sets: dataset: tags, then the card's list; once per model and data set.
+    is_ds = pc.fill_null(pc.starts_with(flat_tags, "dataset:"), False).to_numpy(
+        zero_copy_only=False
+    )
+    is_ds &= keep[tag_rows]
+    ds_parts = []
+    if is_ds.any():
+        names, ok = clean_ids(
+            pc.utf8_slice_codeunits(pc.filter(flat_tags, pa.array(is_ds)), len("dataset:"))
+        )
+        junk += int((~ok).sum())
+        ds_parts.append(
+            pa.table(
+                {
+                    "row": pa.array(tag_rows[is_ds][ok]),
+                    "pid": pc.filter(names, pa.array(ok)),
+                    "ev": pa.array(np.full(int(ok.sum()), 0, np.int8)),
+                }
+            )
+        )
+    if ds_rows:
+        ds_parts.append(
+            pa.table(
+                {
+                    "row": pa.array(np.asarray(ds_rows, np.int64)),
+                    "pid": pa.array(ds_names, pa.string()),
+                    "ev": pa.array(np.full(len(ds_rows), 1, np.int8)),
+                }
+            )
+        )
+    if ds_parts:
+        ds = pa.concat_tables(ds_parts)
+        ds = ds.append_column("key", pc.utf8_lower(ds["pid"]))
+        ds = ds.append_column("pos", pa.array(np.arange(ds.num_rows, dtype=np.int64)))
+        grouped = ds.group_by(["row", "key"], use_threads=False).aggregate([("pos", "min")])
+        first = ds.take(grouped["pos_min"])
+        evidence = pc.take(
+            pa.array(["tags", "cardData.datasets"]), pc.cast(first["ev"], pa.int32())
+        )
+        part = _link_part(
+            first["row"].to_numpy(),
+            first["pid"].combine_chunks(),
+            pa.array(np.full(first.num_rows, Relation.TRAINED_ON.value, object), pa.string()),
+            None,
+            "",
+            NodeKind.DATASET,
+        )
+        part = part.set_column(part.schema.get_field_index("evidence"), "evidence", evidence)
+        parts.append(part)
+    report.skip(SKIP_BAD_PARENT, junk)
+
+    links = pa.concat_tables(parts) if parts else _empty_links_with_row()
+    child_rows = links["row"].to_numpy()
+    links = links.drop_columns(["row"])
+    child_ids = pc.take(ids, pa.array(child_rows))
+    links = links.set_column(1, "child_key", pc.utf8_lower(child_ids))
+    links = links.set_column(2, "child_id", child_ids)
+    links = drop_self_loops(links, report)
 
     extra = pa.nulls(n, pa.string())
     nodes = pa.table(
         {
-            "kind": kind,
+            "kind": pa.array(np.full(n, NodeKind.MODEL.value, dtype=object), pa.string()),
             "key": keys,
-            "id": id_arr,
+            "id": ids,
             "author": author,
             "created_at": _column(batch, "createdAt", pa.timestamp("us")),
             "last_modified": _column(batch, "lastModified", pa.timestamp("us")),
@@ -277,19 +519,45 @@ def _parse_batch(
             "trending_score": _column(batch, "trendingScore", pa.float64()),
             "parameters": params,
             "extra": extra,
-            "row": rows,
+        },
+        schema=NODE_SCHEMA,
+    ).filter(pa.array(keep))
+    return nodes, links.cast(LINK_SCHEMA)
+
+
+def _empty_links_with_row() -> pa.Table:
+    return LINK_SCHEMA.append(pa.field("row", pa.int64())).empty_table()
+
+
+def _link_part(
+    rows: np.ndarray,
+    parent_ids: pa.Array,
+    relations: pa.Array,
+    card_rel: pa.Array | None,
+    evidence: str,
+    parent_kind: NodeKind,
+) -> pa.Table:
+    """Links from the given rows; ``declared`` where the card's relation equals the link's."""
+    m = len(rows)
+    row_arr = pa.array(np.asarray(rows, np.int64))
+    if card_rel is None:
+        declared = pa.array(np.ones(m, bool))
+    else:
+        declared = pc.fill_null(pc.equal(pc.take(card_rel, row_arr), relations), False)
+    return pa.table(
+        {
+            "child_kind": pa.array(np.full(m, NodeKind.MODEL.value, object), pa.string()),
+            "child_key": pa.nulls(m, pa.string()),
+            "child_id": pa.nulls(m, pa.string()),
+            "parent_kind": pa.array(np.full(m, parent_kind.value, object), pa.string()),
+            "parent_key": pc.utf8_lower(parent_ids),
+            "parent_id": parent_ids,
+            "relation": relations,
+            "declared": declared,
+            "evidence": pa.array(np.full(m, evidence, object), pa.string()),
+            "row": row_arr,
         }
-    ).filter(pa.array(valid))
-
-    links = _links(batch, ids, valid, tags, cards, row_offset, report)
-    return nodes, links
-
-
-def _declared_relation(card: dict[str, Any] | None) -> Relation | None:
-    if not card:
-        return None
-    value = card.get("base_model_relation")
-    return normalise_relation(value) if isinstance(value, str) else None
+    )
 
 
 def _as_id_list(value: Any) -> tuple[list[str], int]:
@@ -308,194 +576,17 @@ def _as_id_list(value: Any) -> tuple[list[str], int]:
     return out, junk
 
 
-def _links(
-    batch: pa.RecordBatch,
-    ids: list[str | None],
-    valid: np.ndarray,
-    tags: pa.Array,
-    cards: dict[int, dict[str, Any]],
-    row_offset: int,
-    report: IngestReport,
-) -> pa.Table:
-    n = batch.num_rows
-    child_rows: list[int] = []
-    parent_ids: list[str] = []
-    relations: list[str] = []
-    declared: list[bool] = []
-    evidence: list[str] = []
-    parent_kind: list[str] = []
-    has_parent = np.zeros(n, dtype=bool)
-
-    def add(row: int, pid: str, rel: Relation, decl: bool, ev: str, kind: NodeKind) -> None:
-        child_rows.append(row)
-        parent_ids.append(pid)
-        relations.append(rel.value)
-        declared.append(decl)
-        evidence.append(ev)
-        parent_kind.append(kind.value)
-
-    unknown_rel = 0
-    junk_parent = 0
-    # 1. baseModels, the Hub's own typed list.
-    if "baseModels" in batch.schema.names and pa.types.is_struct(batch.column("baseModels").type):
-        bm = batch.column("baseModels")
-        rel_col = pc.struct_field(bm, "relation").to_pylist()
-        models = pc.struct_field(bm, "models")
-        flat = pc.list_flatten(models)
-        owners = pc.list_parent_indices(models).to_numpy(zero_copy_only=False)
-        pids = pc.struct_field(flat, "id").to_pylist()
-        for row, pid in zip(owners.tolist(), pids, strict=True):
-            if not valid[row]:
-                continue
-            cleaned = clean_id(pid)
-            if cleaned is None:
-                junk_parent += 1
-                continue
-            raw_rel = rel_col[row]
-            rel = normalise_relation(raw_rel)
-            if rel is None or rel in (Relation.TRAINED_ON, Relation.PUBLISHED_BY):
-                unknown_rel += 1
-                rel = Relation.UNSPECIFIED
-            card_rel = _declared_relation(cards.get(row))
-            add(row, cleaned, rel, card_rel == rel, "baseModels", NodeKind.MODEL)
-            has_parent[row] = True
-
-    # 2. base_model tags, for rows the Hub gave no typed list for.
-    flat_tags = pc.list_flatten(tags)
-    tag_rows = pc.list_parent_indices(tags)
-    is_bm = pc.fill_null(pc.starts_with(flat_tags, "base_model:"), False)
-    bm_rows = pc.filter(tag_rows, is_bm).to_numpy(zero_copy_only=False)
-    need = ~has_parent[bm_rows] & valid[bm_rows] if len(bm_rows) else np.zeros(0, bool)
-    if need.any():
-        sel = np.flatnonzero(need)
-        values = pc.take(pc.filter(flat_tags, is_bm), pa.array(sel)).to_pylist()
-        per_row: dict[int, dict[str, Relation | None]] = {}
-        for row, tag in zip(bm_rows[sel].tolist(), values, strict=True):
-            m = _TAG_PARENT.match(tag)
-            if not m:
-                continue
-            rel_name, pid = m.group(1), clean_id(m.group(2))
-            if pid is None:
-                junk_parent += 1
-                continue
-            entry = per_row.setdefault(row, {})
-            if rel_name is None:
-                entry.setdefault(pid, None)
-            else:
-                rel = normalise_relation(rel_name)
-                if rel is None:
-                    unknown_rel += 1
-                    rel = Relation.UNSPECIFIED
-                entry[pid] = rel
-        for row, parents in per_row.items():
-            card_rel = _declared_relation(cards.get(row))
-            for pid, rel in parents.items():
-                final = rel or card_rel or Relation.UNSPECIFIED
-                add(row, pid, final, card_rel == final, "tags", NodeKind.MODEL)
-            has_parent[row] = True
-
-    # 3. cardData.base_model, the publisher's own words, when nothing else named a parent.
-    for row, card in cards.items():
-        if has_parent[row] or "base_model" not in card:
-            continue
-        pids, junk = _as_id_list(card.get("base_model"))
-        junk_parent += junk
-        card_rel = _declared_relation(card)
-        raw = card.get("base_model_relation")
-        if raw is not None and card_rel is None:
-            unknown_rel += 1
-        for pid in pids:
-            rel = card_rel or (Relation.MERGE if len(pids) > 1 else Relation.UNSPECIFIED)
-            add(row, pid, rel, card_rel is not None, "cardData.base_model", NodeKind.MODEL)
-
-    # Training data sets: dataset: tags and cardData.datasets, deduplicated per model.
-    is_ds = pc.fill_null(pc.starts_with(flat_tags, "dataset:"), False)
-    ds_rows = pc.filter(tag_rows, is_ds).to_numpy(zero_copy_only=False)
-    seen: set[tuple[int, str]] = set()
-    if len(ds_rows):
-        ds_vals = pc.utf8_slice_codeunits(pc.filter(flat_tags, is_ds), len("dataset:")).to_pylist()
-        for row, ds in zip(ds_rows.tolist(), ds_vals, strict=True):
-            cleaned = clean_id(ds)
-            if not valid[row] or cleaned is None or (row, cleaned.lower()) in seen:
-                continue
-            seen.add((row, cleaned.lower()))
-            add(row, cleaned, Relation.TRAINED_ON, True, "tags", NodeKind.DATASET)
-    for row, card in cards.items():
-        if "datasets" not in card:
-            continue
-        dss, junk = _as_id_list(card.get("datasets"))
-        report.note("dataset names in model cards that are not strings", junk)
-        for ds in dss:
-            if (row, ds.lower()) in seen:
-                continue
-            seen.add((row, ds.lower()))
-            add(row, ds, Relation.TRAINED_ON, True, "cardData.datasets", NodeKind.DATASET)
-
-    report.note("links with an unknown relation (kept as 'unspecified')", unknown_rel)
-    report.skip("parent or data set names that are not usable ids", junk_parent)
-
-    rows_np = np.asarray(child_rows, dtype=np.int64)
-    child_ids = [ids[r] for r in child_rows]
-    links = pa.table(
-        {
-            "child_kind": pa.array([NodeKind.MODEL.value] * len(child_rows), pa.string()),
-            "child_key": pc.utf8_lower(pa.array(child_ids, pa.string())),
-            "child_id": pa.array(child_ids, pa.string()),
-            "parent_kind": pa.array(parent_kind, pa.string()),
-            "parent_key": pc.utf8_lower(pa.array(parent_ids, pa.string())),
-            "parent_id": pa.array(parent_ids, pa.string()),
-            "relation": pa.array(relations, pa.string()),
-            "declared": pa.array(declared, pa.bool_()),
-            "evidence": pa.array(evidence, pa.string()),
-            "row": pa.array(rows_np + row_offset),
-        }
-    )
-    return drop_self_loops(links, report)
-
-
 def drop_self_loops(links: pa.Table, report: IngestReport) -> pa.Table:
     """A model cannot derive from itself; such links are counted and left out."""
     if not links.num_rows:
         return links
-    loop = pc.and_(
-        pc.equal(links["child_key"], links["parent_key"]),
-        pc.equal(links["child_kind"], links["parent_kind"]),
+    loop = pc.fill_null(
+        pc.and_(
+            pc.equal(links["child_key"], links["parent_key"]),
+            pc.equal(links["child_kind"], links["parent_kind"]),
+        ),
+        False,
     )
     count = pc.sum(pc.cast(loop, pa.int64())).as_py() or 0
-    report.skip("self-loops (a model naming itself as its parent)", count)
+    report.skip(SKIP_SELF_LOOP, count)
     return links.filter(pc.invert(loop)) if count else links
-
-
-def _drop_duplicates(
-    nodes: pa.Table, links: pa.Table, report: IngestReport
-) -> tuple[pa.Table, pa.Table]:
-    """Keep one row per id (case-insensitive): the most recently modified, then the last seen."""
-    if not nodes.num_rows:
-        return nodes, links
-    keys = nodes["key"].combine_chunks()
-    if pc.count_distinct(keys).as_py() == nodes.num_rows:
-        return nodes, links
-    ordered = nodes.sort_by(
-        [("key", "ascending"), ("last_modified", "descending"), ("row", "descending")]
-    )
-    k = ordered["key"].combine_chunks()
-    first = np.ones(len(k), dtype=bool)
-    if len(k) > 1:
-        first[1:] = pc.not_equal(k.slice(1), k.slice(0, len(k) - 1)).to_numpy(zero_copy_only=False)
-    kept = ordered.filter(pa.array(first))
-    report.skip(
-        "duplicate rows for the same id (kept the most recently modified)", len(k) - len(kept)
-    )
-    kept_rows = kept["row"].combine_chunks()
-    links = links.filter(pc.is_in(links["row"], value_set=kept_rows))
-    return kept.sort_by("row"), links
-
-
-def _dump_date(nodes: pa.Table) -> datetime | None:
-    """The dump carries no date of its own; its newest modification time is the best proxy."""
-    if not nodes.num_rows:
-        return None
-    latest = pc.max(nodes["last_modified"]).as_py()
-    created = pc.max(nodes["created_at"]).as_py()
-    dates = [d for d in (latest, created) if d is not None]
-    return max(dates) if dates else None

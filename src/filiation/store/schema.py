@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 SCHEMA_VERSION = 1
@@ -46,12 +47,14 @@ snapshots = Table(
     Column("report", Text),
 )
 
+# No primary key on purpose: sources deduplicate ids before writing, and a B-tree on
+# (snapshot, kind, key) would double the cost of storing the 3 million rows of a full dump.
 nodes = Table(
     "nodes",
     metadata,
-    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), primary_key=True),
-    Column("kind", String(16), primary_key=True),
-    Column("key", Text, primary_key=True),
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("key", Text, nullable=False),
     Column("id", Text, nullable=False),
     Column("author", Text),
     Column("created_at", DateTime),
@@ -65,6 +68,16 @@ nodes = Table(
     Column("trending_score", Float),
     Column("parameters", BigInteger),
     Column("extra", Text),
+    Index("nodes_snapshot", "snapshot_id"),
+    # Only rows with source-specific fields are looked up one by one (``show``).
+    Index(
+        "nodes_extra",
+        "snapshot_id",
+        "kind",
+        "key",
+        sqlite_where=text("extra IS NOT NULL"),
+        postgresql_where=text("extra IS NOT NULL"),
+    ),
 )
 
 links = Table(

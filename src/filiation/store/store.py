@@ -162,69 +162,30 @@ class Store:
             ).scalar_one()
         return count == 0
 
+    def begin_snapshot(
+        self, source: str, label: str, taken_at: datetime | None
+    ) -> SnapshotTransaction:
+        """Start writing a snapshot; it becomes visible only when the transaction commits."""
+        return SnapshotTransaction(self, source, label, taken_at)
+
     def write_snapshot(self, records: Records, progress: ProgressCallback | None = None) -> int:
         """Store a source's records as its new snapshot, all or nothing."""
-        now = datetime.now(UTC).replace(tzinfo=None)
+        tx = self.begin_snapshot(records.source, records.label, records.taken_at)
         try:
-            with self.engine.begin() as conn:
-                snap_id = conn.execute(
-                    schema.snapshots.insert().values(
-                        source=records.source,
-                        label=records.label,
-                        taken_at=records.taken_at,
-                        started_at=now,
-                        status="loading",
-                    )
-                ).inserted_primary_key[0]
-                self._bulk(
-                    conn, schema.nodes, schema.NODE_COLUMNS, records.nodes, snap_id, progress
-                )
-                self._bulk(
-                    conn, schema.links, schema.LINK_COLUMNS, records.links, snap_id, progress
-                )
-                records.report.snapshot_id = snap_id
-                conn.execute(
-                    schema.snapshots.update()
-                    .where(schema.snapshots.c.id == snap_id)
-                    .values(
-                        status="complete",
-                        finished_at=datetime.now(UTC).replace(tzinfo=None),
-                        report=json.dumps(records.report.as_dict()),
-                    )
-                )
-        except (OperationalError, DatabaseError) as exc:
-            raise StoreError(self._explain(exc) + " (nothing was stored)") from exc
-        return int(snap_id)
-
-    def _bulk(
-        self,
-        conn: Any,
-        table: Any,
-        columns: list[str],
-        data: pa.Table,
-        snap_id: int,
-        progress: ProgressCallback | None,
-    ) -> None:
-        names = ", ".join(["snapshot_id", *columns])
-        marks = ", ".join(["?"] * (len(columns) + 1))
-        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-        if conn.dialect.name != "sqlite":
-            sql = table.insert()
-        for chunk in data.to_batches(max_chunksize=CHUNK):
-            cols = []
-            for name in columns:
-                col = chunk.column(name)
-                if pa.types.is_timestamp(col.type):
-                    col = pc.strftime(col, format="%Y-%m-%d %H:%M:%S")
-                cols.append(col.to_pylist())
-            rows = list(zip([snap_id] * chunk.num_rows, *cols, strict=True))
-            if isinstance(sql, str):
-                conn.exec_driver_sql(sql, rows)
-            else:
-                keys = ["snapshot_id", *columns]
-                conn.execute(sql, [dict(zip(keys, r, strict=True)) for r in rows])
-            if progress:
-                progress(chunk.num_rows)
+            for batch_nodes in records.nodes.to_batches(max_chunksize=CHUNK):
+                tx.write(pa.Table.from_batches([batch_nodes]), None)
+                if progress:
+                    progress(batch_nodes.num_rows)
+            for batch_links in records.links.to_batches(max_chunksize=CHUNK):
+                tx.write(None, pa.Table.from_batches([batch_links]))
+                if progress:
+                    progress(batch_links.num_rows)
+            snap_id = tx.commit(records.report.as_dict())
+        except BaseException:
+            tx.rollback()
+            raise
+        records.report.snapshot_id = snap_id
+        return snap_id
 
     def prune(self, keep: int = 2) -> list[int]:
         """Delete all but the ``keep`` newest complete snapshots of each source."""
@@ -294,3 +255,84 @@ def _timestamps(values: tuple[Any, ...]) -> pa.Array:
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), pa.timestamp("us"))
     return pc.cast(arr, pa.timestamp("us"))
+
+
+def _bulk(conn: Any, table: Any, columns: list[str], data: pa.Table, snap_id: int) -> None:
+    """Insert Arrow rows through the driver's executemany, a column chunk at a time."""
+    names = ", ".join(["snapshot_id", *columns])
+    marks = ", ".join(["?"] * (len(columns) + 1))
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+    for chunk in data.to_batches(max_chunksize=CHUNK):
+        cols = []
+        for name in columns:
+            col = chunk.column(name)
+            if pa.types.is_timestamp(col.type):
+                col = pc.strftime(col, format="%Y-%m-%d %H:%M:%S")
+            cols.append(col.to_pylist())
+        rows = list(zip([snap_id] * chunk.num_rows, *cols, strict=True))
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(sql, rows)
+        else:
+            keys = ["snapshot_id", *columns]
+            conn.execute(table.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
+
+
+class SnapshotTransaction:
+    """One snapshot being written: a database transaction held open until commit."""
+
+    def __init__(self, store: Store, source: str, label: str, taken_at: datetime | None) -> None:
+        self.store = store
+        self._conn = store.engine.connect()
+        self._tx = self._conn.begin()
+        try:
+            self.snapshot_id = int(
+                self._conn.execute(
+                    schema.snapshots.insert().values(
+                        source=source,
+                        label=label,
+                        taken_at=taken_at,
+                        started_at=datetime.now(UTC).replace(tzinfo=None),
+                        status="loading",
+                    )
+                ).inserted_primary_key[0]
+            )
+        except (OperationalError, DatabaseError) as exc:
+            self.rollback()
+            raise StoreError(store._explain(exc) + " (nothing was stored)") from exc
+
+    def write(self, nodes: pa.Table | None, links: pa.Table | None) -> None:
+        try:
+            if nodes is not None and nodes.num_rows:
+                _bulk(self._conn, schema.nodes, schema.NODE_COLUMNS, nodes, self.snapshot_id)
+            if links is not None and links.num_rows:
+                _bulk(self._conn, schema.links, schema.LINK_COLUMNS, links, self.snapshot_id)
+        except (OperationalError, DatabaseError) as exc:
+            self.rollback()
+            raise StoreError(self.store._explain(exc) + " (nothing was stored)") from exc
+
+    def commit(self, report: dict[str, Any]) -> int:
+        report = {**report, "snapshot_id": self.snapshot_id}
+        try:
+            self._conn.execute(
+                schema.snapshots.update()
+                .where(schema.snapshots.c.id == self.snapshot_id)
+                .values(
+                    status="complete",
+                    finished_at=datetime.now(UTC).replace(tzinfo=None),
+                    report=json.dumps(report),
+                )
+            )
+            self._tx.commit()
+        except (OperationalError, DatabaseError) as exc:
+            self.rollback()
+            raise StoreError(self.store._explain(exc) + " (nothing was stored)") from exc
+        finally:
+            self._conn.close()
+        return self.snapshot_id
+
+    def rollback(self) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self._conn.close()

@@ -1,0 +1,214 @@
+"""Write one snapshot, all or nothing, while the caller goes on parsing and indexing.
+
+Storing millions of rows is the slowest step of an ingest, and it is independent of building
+the lineage index. For large inputs the rows are therefore written by a separate process fed
+through a pipe (the machine's second core does it); small inputs are written in-process. In
+both cases the snapshot is one transaction, committed only when :meth:`commit` is called: if
+the caller dies, the writer sees the pipe close and rolls back.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import traceback
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from filiation.errors import StoreError
+
+#: Inputs with at least this many rows are written by a separate process.
+PROCESS_THRESHOLD = 200_000
+
+_NODES = b"N"
+_LINKS = b"L"
+_COMMIT = b"C"
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as stream:
+        stream.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _from_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+class SnapshotWriter:
+    """Stores a snapshot's nodes and links; nothing is visible before :meth:`commit`."""
+
+    def __init__(self, store: Any, source: str, label: str, taken_at: datetime | None) -> None:
+        self.store = store
+        self.source = source
+        self.label = label
+        self.taken_at = taken_at
+
+    def write(self, nodes: pa.Table | None = None, links: pa.Table | None = None) -> None:
+        raise NotImplementedError
+
+    def commit(self, report: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+class InProcessWriter(SnapshotWriter):
+    def __init__(self, store: Any, source: str, label: str, taken_at: datetime | None) -> None:
+        super().__init__(store, source, label, taken_at)
+        self._tx = store.begin_snapshot(source, label, taken_at)
+
+    def write(self, nodes: pa.Table | None = None, links: pa.Table | None = None) -> None:
+        self._tx.write(nodes, links)
+
+    def commit(self, report: dict[str, Any]) -> int:
+        return self._tx.commit(report)
+
+    def abort(self) -> None:
+        self._tx.rollback()
+
+
+class ProcessWriter(SnapshotWriter):
+    """A child process owns the transaction; a sender thread keeps the caller from waiting.
+
+    The child is a plain ``python -m filiation.store.writer`` fed framed Arrow IPC on its
+    standard input (not multiprocessing, which would re-run the caller's script).
+    """
+
+    def __init__(self, store: Any, source: str, label: str, taken_at: datetime | None) -> None:
+        super().__init__(store, source, label, taken_at)
+        args = json.dumps(
+            {
+                "url": store.url,
+                "source": source,
+                "label": label,
+                "taken_at": taken_at.isoformat() if taken_at else None,
+            }
+        )
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "filiation.store.writer", args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._sender = threading.Thread(target=self._send, name="filiation-sender", daemon=True)
+        self._sender.start()
+
+    def _send(self) -> None:
+        assert self._proc.stdin is not None
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    break
+                self._proc.stdin.write(item)
+            self._proc.stdin.close()
+        except (OSError, ValueError):
+            pass  # the writer died; commit() reports why
+
+    def _frame(self, tag: bytes, body: bytes) -> None:
+        self._queue.put(tag + struct.pack("<Q", len(body)) + body)
+
+    def write(self, nodes: pa.Table | None = None, links: pa.Table | None = None) -> None:
+        if nodes is not None and nodes.num_rows:
+            self._frame(_NODES, _ipc(nodes))
+        if links is not None and links.num_rows:
+            self._frame(_LINKS, _ipc(links))
+
+    def commit(self, report: dict[str, Any]) -> int:
+        self._frame(_COMMIT, json.dumps(report).encode())
+        self._queue.put(None)
+        self._sender.join()
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        out = self._proc.stdout.read()  # the child writes one line, then exits
+        errors = self._proc.stderr.read()
+        self._proc.wait()
+        try:
+            answer = json.loads(out.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            detail = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+            raise StoreError(
+                f"the snapshot writer stopped unexpectedly (exit code {self._proc.returncode}: "
+                f"{detail[0]}); nothing was stored"
+            ) from None
+        if "error" in answer:
+            raise StoreError(answer["error"])
+        return int(answer["ok"])
+
+    def abort(self) -> None:
+        self._queue.put(None)
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait(10)
+
+
+def open_writer(
+    store: Any, source: str, label: str, taken_at: datetime | None, rows: int
+) -> SnapshotWriter:
+    cls = ProcessWriter if rows >= PROCESS_THRESHOLD else InProcessWriter
+    return cls(store, source, label, taken_at)
+
+
+def _read_exact(stream: Any, size: int) -> bytes | None:
+    data = stream.read(size)
+    return data if data is not None and len(data) == size else None
+
+
+def _child_main(args: dict[str, Any]) -> int:
+    from filiation.store.store import Store
+
+    out = sys.stdout
+    stream = sys.stdin.buffer
+    taken_at = datetime.fromisoformat(args["taken_at"]) if args["taken_at"] else None
+    try:
+        store = Store(args["url"])
+        tx = store.begin_snapshot(args["source"], args["label"], taken_at)
+    except Exception as exc:
+        out.write(json.dumps({"error": str(exc)}) + "\n")
+        return 1
+    try:
+        while True:
+            head = _read_exact(stream, 9)
+            body = _read_exact(stream, struct.unpack("<Q", head[1:])[0]) if head else None
+            if head is None or body is None:
+                tx.rollback()  # the caller is gone: keep nothing
+                return 3
+            tag = head[:1]
+            if tag == _NODES:
+                tx.write(_from_ipc(body), None)
+            elif tag == _LINKS:
+                tx.write(None, _from_ipc(body))
+            elif tag == _COMMIT:
+                snap_id = tx.commit(json.loads(body))
+                out.write(json.dumps({"ok": snap_id}) + "\n")
+                return 0
+    except StoreError as exc:
+        tx.rollback()
+        out.write(json.dumps({"error": str(exc)}) + "\n")
+        return 1
+    except Exception:
+        tx.rollback()
+        out.write(
+            json.dumps({"error": "the snapshot writer failed: " + traceback.format_exc()}) + "\n"
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child_main(json.loads(sys.argv[1])))
