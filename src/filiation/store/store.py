@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import NullPool
 
@@ -81,6 +82,12 @@ class Store:
     # -- set-up ---------------------------------------------------------------------------
     def _ensure_schema(self) -> None:
         try:
+            existing = set(inspect(self.engine).get_table_names())
+            if existing and schema.meta.name not in existing:
+                raise StoreError(
+                    f"{self.describe()} is a database of another application (it has tables "
+                    f"{', '.join(sorted(existing)[:5])}); give filiation a file of its own"
+                )
             schema.metadata.create_all(self.engine)
             with self.engine.begin() as conn:
                 row = conn.execute(
@@ -309,6 +316,12 @@ class SnapshotTransaction:
         except (OperationalError, DatabaseError) as exc:
             self.rollback()
             raise StoreError(self.store._explain(exc) + " (nothing was stored)") from exc
+        except BaseException as exc:
+            # An interrupt inside the driver: SQLAlchemy closes the connection, but SQLite
+            # keeps its lock until the cursor held by the traceback is freed.
+            traceback.clear_frames(exc.__traceback__)
+            self.rollback()
+            raise
 
     def commit(self, report: dict[str, Any]) -> int:
         report = {**report, "snapshot_id": self.snapshot_id}
@@ -332,7 +345,7 @@ class SnapshotTransaction:
 
     def rollback(self) -> None:
         try:
-            if self._tx.is_active:
+            if not self._conn.invalidated and self._tx.is_active:
                 self._tx.rollback()
         finally:
             self._conn.close()
