@@ -7,12 +7,12 @@ and builds records only when asked; its JSON form is stable and documented in
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 from pydantic import BaseModel, Field
 
 from filiation.domain import KINDS_BY_CODE, RELATIONS_BY_CODE, NodeKind, Relation
@@ -276,14 +276,17 @@ class Lineage:
             down, np.asarray(a.edge_parent)[self.via], np.asarray(a.edge_child)[self.via]
         )
         other_ids = a.ids_of(other)
+        kind_names = [k.value for k in KINDS_BY_CODE]
+        rel_names = [r.value for r in RELATIONS_BY_CODE]
+        depths = self.depth.tolist()
         for i, node_id in enumerate(ids):
             out.append(
                 {
                     "id": node_id,
-                    "kind": KINDS_BY_CODE[kinds[i]].value,
+                    "kind": kind_names[kinds[i]],
                     "author": authors[i],
-                    "depth": int(self.depth[i]),
-                    "relation": RELATIONS_BY_CODE[rel[i]].value,
+                    "depth": depths[i],
+                    "relation": rel_names[rel[i]],
                     "via": other_ids[i],
                     "declared": bool(decl[i]),
                     "downloads": None if dls[i] == NULL_INT else dls[i],
@@ -306,11 +309,12 @@ class Lineage:
         decl = np.asarray(a.edge_declared)[e].tolist()
         srcs = np.asarray(a.edge_source)[e].tolist()
         labels = a.vocab["sources"]
+        rel_names = [r.value for r in RELATIONS_BY_CODE]
         return [
             {
                 "parent": p,
                 "child": c,
-                "relation": RELATIONS_BY_CODE[r].value,
+                "relation": rel_names[r],
                 "declared": bool(d),
                 "source": labels[s] if s >= 0 else "derived",
             }
@@ -328,5 +332,6 @@ class Lineage:
             "depth_limited": self.depth_cut,
         }
 
-    def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, default=str)
+    def to_json(self, indent: bool = False) -> str:
+        option = orjson.OPT_INDENT_2 if indent else 0
+        return orjson.dumps(self.to_dict(), option=option).decode()

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 #: Stands for "unknown" in integer columns (downloads of a stub node, a missing date...).
 NULL_INT = np.iinfo(np.int64).min
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SEPARATOR = 0x0A  # "\n" between ids in the blobs; ids never contain control characters.
 
 
@@ -68,6 +68,7 @@ class IndexArrays:
     # small things: vocabularies of coded columns, counts, provenance
     vocab: dict[str, list[str]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    _ids: pa.LargeStringArray | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def empty(cls) -> IndexArrays:
@@ -79,26 +80,32 @@ class IndexArrays:
 
     # -- ids ----------------------------------------------------------------------------
     def set_ids(self, ids: pa.Array, lower: pa.Array) -> None:
-        self.id_blob, self.id_off = _blob(ids)
-        self.lower_blob, self.lower_off = _blob(lower)
+        self.id_blob, self.id_off = _blob(ids, separator="")
+        self.lower_blob, self.lower_off = _blob(lower, separator="\n")
         # Sorted by lower-case bytes for binary-search look-ups (equal keys of different
         # kinds sit side by side; ``lookup`` scans them).
         order = pc.array_sort_indices(pc.cast(lower, pa.binary()))
         self.by_lower = order.to_numpy().astype(np.int32)
 
     def id_of(self, node: int) -> str:
-        return bytes(self.id_blob[self.id_off[node] : self.id_off[node + 1] - 1]).decode()
+        start, end = self.id_off[node : node + 2].tolist()
+        return bytes(self.id_blob[start:end]).decode()
 
     def lower_of(self, node: int) -> bytes:
         return bytes(self.lower_blob[self.lower_off[node] : self.lower_off[node + 1] - 1])
 
+    def id_array(self) -> pa.LargeStringArray:
+        """Every id as one Arrow array over the (mapped) blob, without copying it."""
+        if self._ids is None:
+            self._ids = pa.LargeStringArray.from_buffers(
+                self.n_nodes, pa.py_buffer(self.id_off), pa.py_buffer(self.id_blob)
+            )
+        return self._ids
+
     def ids_of(self, nodes: np.ndarray) -> list[str]:
-        off = self.id_off
-        blob = self.id_blob
-        return [
-            bytes(blob[a : b - 1]).decode()
-            for a, b in zip(off[nodes].tolist(), off[np.asarray(nodes) + 1].tolist(), strict=True)
-        ]
+        if len(nodes) == 0:
+            return []
+        return self.id_array().take(pa.array(np.asarray(nodes, np.int64))).to_pylist()
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, target: Path) -> None:
@@ -136,18 +143,18 @@ class IndexArrays:
                 # microsecond on every slice, which small traversals do by the dozen.
                 mapped = np.load(path, mmap_mode="r", allow_pickle=False)
                 setattr(out, f.name, np.asarray(mapped))
-            elif f.name not in ("vocab", "meta"):
+            elif f.name not in ("vocab", "meta", "_ids"):
                 raise ValueError(f"index file {path.name} is missing")
         out.vocab = meta["vocab"]
         out.meta = meta["meta"]
         return out
 
 
-def _blob(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate strings with a separator after each; offsets give where each starts."""
+def _blob(values: pa.Array, separator: str) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate strings, each followed by ``separator``; offsets give where each starts."""
     values = pc.cast(values, pa.large_string())
     joined = pc.binary_join_element_wise(
-        values, pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
+        values, pa.scalar("", pa.large_string()), pa.scalar(separator, pa.large_string())
     )
     arr = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
     _, offsets_buf, data_buf = arr.buffers()
