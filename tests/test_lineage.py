@@ -50,6 +50,12 @@ def test_ancestors_of_merges_include_every_parent_line(sample, hub_sample: Path)
         assert {i.lower() for i in lin.ids()} == nx.ancestors(ref, child)
         parents = {r["id"].lower() for r in lin.nodes[1:] if r["depth"] == 1}
         assert parents == set(ref.predecessors(child))
+        depth = {r["id"].lower(): r["depth"] for r in lin.nodes}
+        for rec in lin.nodes[1:]:
+            # Each ancestor was reached from a node one generation nearer, its child.
+            via = rec["via"].lower()
+            assert depth[via] == rec["depth"] - 1
+            assert ref.edges[rec["id"].lower(), via]["relation"] == rec["relation"]
 
 
 def test_descendant_counts_and_generations_are_exact(sample, hub_sample: Path) -> None:

@@ -62,7 +62,7 @@ ingest_app = typer.Typer(
 app.add_typer(ingest_app, name="ingest")
 
 out = Console(soft_wrap=False, highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class State:

@@ -271,9 +271,15 @@ class Lineage:
             authors[i] = name
         rel = np.asarray(a.edge_rel)[self.via].tolist()
         decl = np.asarray(a.edge_declared)[self.via].tolist()
-        down = self.depth >= 0
+        # The node each one was reached from: the parent going down, the child going up.
+        if self.direction == "ancestors":
+            up = np.ones(len(self.depth), bool)
+        elif self.direction == "both":
+            up = self.depth < 0
+        else:
+            up = np.zeros(len(self.depth), bool)
         other = np.where(
-            down, np.asarray(a.edge_parent)[self.via], np.asarray(a.edge_child)[self.via]
+            up, np.asarray(a.edge_child)[self.via], np.asarray(a.edge_parent)[self.via]
         )
         other_ids = a.ids_of(other)
         kind_names = [k.value for k in KINDS_BY_CODE]

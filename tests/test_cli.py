@@ -1,0 +1,153 @@
+"""The command line, as a user types it, on the real sample."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import filiation
+from filiation.cli import app
+
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@pytest.fixture()
+def cli(sample_db: Path):
+    runner = CliRunner()
+
+    def run(*args: str, db: Path | None = None) -> tuple[int, str, str]:
+        result = runner.invoke(app, ["--db", str(db or sample_db), *args])
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+def test_descendants_json_is_the_python_api_result(cli, sample) -> None:
+    code, out, _ = cli("descendants", LLAMA, "-r", "finetune", "--max-depth", "2", "--json")
+    assert code == 0
+    data = json.loads(out)
+    expected = sample.descendants(LLAMA, relations=["finetune"], max_depth=2).to_dict()
+    assert data == json.loads(json.dumps(expected))
+    assert data["root"] == LLAMA and data["truncated"] is False
+
+
+def test_ancestors_tree_draws_every_ancestor(cli, sample) -> None:
+    child = "arcee-ai/Llama-3.1-SuperNova-Lite"
+    code, out, _ = cli("ancestors", child, "--tree")
+    assert code == 0
+    for ancestor in sample.ancestors(child).ids():
+        assert ancestor in out
+
+
+def test_descendants_table_reports_truncation(cli) -> None:
+    code, out, _ = cli("descendants", LLAMA, "--limit", "5")
+    assert code == 0
+    assert "truncated" in out
+
+
+def test_show_prints_indicators_and_important_children(cli, sample) -> None:
+    code, out, _ = cli("show", LLAMA, "-n", "3")
+    assert code == 0
+    details = sample.show(LLAMA, limit=3)
+    assert f"{details.downloads:,}" in out
+    assert "llama3.1" in out and "text-generation" in out
+    assert "Important children (by descendants, then downloads, then likes)" in out
+    code, out, _ = cli("show", LLAMA, "-n", "3", "--rank-by", "likes", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["ranking"] == ["likes"]
+    likes = [c["likes"] for c in data["important_children"]]
+    assert likes == sorted(likes, reverse=True)
+
+
+def test_path_and_no_path(cli) -> None:
+    code, out, _ = cli("path", "meta-llama/Llama-3.1-8B", "arcee-ai/Llama-3.1-SuperNova-Lite")
+    assert code == 0 and "finetune" in out and "SuperNova-Lite" in out
+    code, out, _ = cli("path", "arcee-ai/Llama-3.1-SuperNova-Lite", "meta-llama/Llama-3.1-8B")
+    assert code == 1 and "does not derive" in out
+
+
+def test_impact_lists_models_trained_on_a_dataset(cli, sample) -> None:
+    dataset = sample.search("ultrafeedback", kinds=["dataset"])[0].id
+    code, out, _ = cli("impact", "--dataset", dataset, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["nodes"][0]["kind"] == "dataset"
+    assert {n["id"] for n in data["nodes"][1:]} == set(sample.impact(dataset).ids())
+
+
+def test_search_and_stats(cli, sample) -> None:
+    code, out, _ = cli("search", "qwen2.5-7b", "--json")
+    assert code == 0
+    hits = json.loads(out)
+    assert [h["id"] for h in hits] == [h.id for h in sample.search("qwen2.5-7b")]
+    code, out, _ = cli("stats", "--json")
+    assert code == 0
+    assert json.loads(out)["nodes_by_kind"]["model"] == sample.stats().nodes_by_kind["model"]
+    code, out, _ = cli("stats")
+    assert code == 0 and "merge links" in out
+
+
+def test_errors_are_one_clear_line_with_an_exit_code(cli) -> None:
+    code, _, err = cli("show", "meta-llama/Llama-3.1-8B-Instructt")
+    assert code == 3
+    assert "not in the loaded genealogy" in err and "did you mean" in err
+    assert "Traceback" not in err
+    code, _, err = cli("descendants", LLAMA, "-r", "sibling")
+    assert code == 2 and "unknown relation 'sibling'" in err
+    code, _, err = cli("descendants", LLAMA, "--max-depth", "-1")
+    assert code == 2
+
+
+def test_ingest_edges_then_query(cli, tmp_path: Path, lineage_csv) -> None:
+    edges, nodes = lineage_csv
+    db = tmp_path / "edges.sqlite"
+    code, out, err = cli("ingest", "edges", str(edges), "--nodes", str(nodes), "--json", db=db)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["links"] > 29_000 and report["source"] == "edges:edges"
+    code, out, _ = cli("show", "unsloth/llama-3-8b-bnb-4bit", "--json", db=db)
+    assert code == 0
+    data = json.loads(out)
+    assert sum(data["children_by_relation"].values()) == data["children"] > 500
+    code, out, _ = cli("snapshots", "--json", db=db)
+    assert [s["source"] for s in json.loads(out)] == ["edges:edges"]
+
+
+def test_ingest_bad_file_fails_cleanly_and_keeps_the_store(cli, tmp_path: Path, sample_db) -> None:
+    bad = tmp_path / "models.parquet"
+    bad.write_text("this is not parquet")
+    before = filiation.open(sample_db).stats()
+    code, _, err = cli("ingest", "hub-stats", str(bad))
+    assert code == 4 and "not a readable Parquet file" in err
+    assert filiation.open(sample_db).stats() == before
+
+
+def test_readme_demo_command_works_offline(tmp_path: Path) -> None:
+    """The README's first command, on an empty store with no network: the bundled sample."""
+    env = {
+        **os.environ,
+        "FILIATION_DB": str(tmp_path / "demo.sqlite"),
+        "HF_HUB_OFFLINE": "1",
+        "COLUMNS": "200",
+    }
+    cmd = [sys.executable, "-m", "filiation.cli"]
+    shown = subprocess.run(
+        [*cmd, "show", LLAMA], env=env, capture_output=True, text=True, check=True
+    )
+    assert "meta-llama" in shown.stdout and "descendants" in shown.stdout
+    tree = subprocess.run(
+        [*cmd, "descendants", LLAMA, "--max-depth", "2", "--tree"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert tree.stdout.splitlines()[0].strip() == LLAMA
+    assert "arcee-ai/Llama-3.1-SuperNova-Lite" in tree.stdout
