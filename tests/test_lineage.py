@@ -309,12 +309,12 @@ def test_a_long_chain_is_walked_and_bounded(tmp_path: Path) -> None:
 def test_the_index_is_cached_and_rebuilt_only_for_new_snapshots(
     sample_db: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import filiation.service as service
+    import filiation.lineage.build as build_mod
 
     def fail(*_a, **_k):
         raise AssertionError("the index was rebuilt although no snapshot changed")
 
-    monkeypatch.setattr(service, "build", fail)
+    monkeypatch.setattr(build_mod, "build", fail)
     g = filiation.open(sample_db)
     assert len(g.descendants(LLAMA)) > 100
 

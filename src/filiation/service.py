@@ -30,7 +30,6 @@ from filiation.domain import (
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.lineage.arrays import NULL_INT, IndexArrays
-from filiation.lineage.build import SourceTables, build
 from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
 from filiation.results import (
     Lineage,
@@ -136,6 +135,8 @@ class Genealogy:
                 return LineageIndex(IndexArrays.load(folder))
             except (ValueError, OSError):
                 shutil.rmtree(folder, ignore_errors=True)
+        from filiation.lineage.build import build
+
         ordered = sorted(snaps, key=lambda s: (s.source != "hub-stats", -s.id))
         self._publish(build([self._read_snapshot(s) for s in ordered], step=self._say))
         assert self._index is not None
@@ -222,6 +223,7 @@ class Genealogy:
         builds the lineage index of the new genealogy from the same parts in memory, so the
         store is never read back. Nothing is visible until the store commits.
         """
+        from filiation.lineage.build import SourceTables, build
         from filiation.store.writer import open_writer
 
         others = [s for s in self.store.current_snapshots() if s.source != source]
@@ -256,7 +258,9 @@ class Genealogy:
         self.store.prune(keep=2)
         return report
 
-    def _read_snapshot(self, snap: Any) -> SourceTables:
+    def _read_snapshot(self, snap: Any) -> Any:
+        from filiation.lineage.build import SourceTables
+
         self._say(f"reading snapshot {snap.id} ({snap.source})")
         return SourceTables(
             snapshot_id=snap.id,

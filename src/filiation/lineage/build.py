@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from filiation.domain import (
     KIND_CODES,
@@ -310,6 +308,10 @@ def _descendant_counts(
     with several parents) and cycles would be counted twice that way, so every ancestor of
     such a model gets an exact traversal instead; on the real Hub that is a few percent of nodes.
     """
+    # scipy is only needed here; importing it lazily keeps queries' start-up short.
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     from filiation.lineage.traverse import Traverser
 
     desc = np.zeros(n, np.int64)
