@@ -1,0 +1,329 @@
+"""Ingesting lineage edge lists (``parent_id,child_id,relation``) and their node lists.
+
+Expectations are counted here from the real llm-lineage CSV files with the csv module;
+filiation's answers are read back through ``filiation.open(db, load_bundled=False)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+import filiation
+
+#: The edge list's relation names and the names filiation uses for them.
+RELATION_NAMES = {
+    "finetuned": "finetune",
+    "merged": "merge",
+    "quantized": "quantized",
+    "adapter": "adapter",
+}
+
+
+def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    return rows[0], rows[1:]
+
+
+def unique_links(edges: list[list[str]]) -> set[tuple[str, str, str]]:
+    """(parent lower, child lower, normalised relation), self-loops left out."""
+    return {
+        (p.lower(), c.lower(), RELATION_NAMES[r]) for p, c, r in edges if p.lower() != c.lower()
+    }
+
+
+@pytest.fixture(scope="module")
+def raw(lineage_csv: tuple[Path, Path]) -> dict[str, list[list[str]]]:
+    edges_path, nodes_path = lineage_csv
+    edge_header, edges = read_csv(edges_path)
+    node_header, nodes = read_csv(nodes_path)
+    assert edge_header == ["parent_id", "child_id", "relation"]
+    assert node_header[0] == "id"
+    return {"edges": edges, "nodes": nodes, "node_header": [node_header]}
+
+
+@pytest.fixture(scope="module")
+def lineage(
+    tmp_path_factory: pytest.TempPathFactory, lineage_csv: tuple[Path, Path]
+) -> tuple[filiation.Genealogy, Any]:
+    """The real edge list ingested once; returns the genealogy and its ingest report."""
+    db = tmp_path_factory.mktemp("lineage") / "lineage.sqlite"
+    g = filiation.open(db, load_bundled=False)
+    report = g.ingest_edges(*lineage_csv)
+    return g, report
+
+
+def reason(mapping: dict[str, int], *words: str) -> tuple[str, int]:
+    keys = [k for k in mapping if all(w in k for w in words)]
+    assert len(keys) == 1, f"expected one entry about {words} in {mapping}"
+    return keys[0], mapping[keys[0]]
+
+
+def write_edges(tmp_path: Path, lines: list[str], name: str = "edges.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# -- the real edge list ---------------------------------------------------------------------------
+
+
+def test_report_counts_match_the_files(lineage, raw) -> None:
+    _, report = lineage
+    edges = raw["edges"]
+    loops = sum(1 for p, c, _ in edges if p.lower() == c.lower())
+    node_ids = {row[0].lower() for row in raw["nodes"]}
+    assert report.rows_read == len(edges)
+    assert report.links == len(unique_links(edges))
+    assert reason(report.skipped, "self-loop")[1] == loops
+    assert report.nodes == len(node_ids)
+    assert reason(report.skipped, "duplicate node")[1] == len(raw["nodes"]) - len(node_ids)
+
+
+def test_relation_names_are_normalised(lineage, raw) -> None:
+    g, _ = lineage
+    expected = Counter(rel for _, _, rel in unique_links(raw["edges"]))
+    stats = g.stats()
+    lineage_links = {k: v for k, v in stats.links_by_relation.items() if k != "published_by"}
+    assert lineage_links == dict(expected)
+    assert "finetuned" not in stats.links_by_relation and "merged" not in stats.links_by_relation
+    # one merged and one finetuned link, followed through the API
+    for raw_rel in ("merged", "finetuned"):
+        i, (parent, child, _) = next(
+            (i, e) for i, e in enumerate(raw["edges"]) if e[2] == raw_rel and e[0] != e[1]
+        )
+        (link,) = g.path(parent, child).links
+        assert link.relation.value == RELATION_NAMES[raw_rel]
+        assert link.evidence == f"edges.csv:{i + 2}"  # provenance: file and line (header is 1)
+
+
+def test_biggest_families_have_the_children_of_the_csv(lineage, raw) -> None:
+    g, _ = lineage
+    children: dict[str, Counter[str]] = {}
+    for parent, _child, rel in unique_links(raw["edges"]):
+        children.setdefault(parent, Counter())[rel] += 1
+    biggest = sorted(children, key=lambda p: -sum(children[p].values()))[:3]
+    for parent in biggest:
+        shown = g.show(parent)
+        assert shown.children_by_relation == dict(children[parent])
+        listed = g.children(parent, limit=None)
+        assert len(listed) == sum(children[parent].values())
+        expected_ids = {c for p, c, _ in unique_links(raw["edges"]) if p == parent}
+        assert {n.id.lower() for n in listed} == expected_ids
+        assert len(g.descendants(parent, max_depth=1)) == len(expected_ids)
+
+
+def test_descendants_are_everything_reachable_in_the_csv(lineage, raw) -> None:
+    g, _ = lineage
+    below: dict[str, set[str]] = {}
+    above: dict[str, set[str]] = {}
+    for p, c, _ in unique_links(raw["edges"]):
+        below.setdefault(p, set()).add(c)
+        above.setdefault(c, set()).add(p)
+
+    def reach(start: str, graph: dict[str, set[str]]) -> set[str]:
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), ()):
+                if nxt not in seen and nxt != start:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    roots = sorted(below, key=lambda p: -len(below[p]))[:3]
+    for root in roots:
+        assert {i.lower() for i in g.descendants(root).ids()} == reach(root, below)
+    # the deepest model of the biggest family: all its ancestors, across generations
+    family = reach(roots[0], below)
+    deepest = max(family, key=lambda n: len(reach(n, above)))
+    ancestors = reach(deepest, above)
+    assert len(ancestors) > 1
+    assert {i.lower() for i in g.ancestors(deepest).ids()} == ancestors
+
+
+def test_node_list_fields_are_kept(lineage, raw) -> None:
+    g, _ = lineage
+    header = raw["node_header"][0]
+    seen: set[str] = set()
+    checked = 0
+    for row in raw["nodes"]:
+        key = row[0].lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        if checked >= 40:
+            continue
+        record = dict(zip(header, row, strict=True))
+        shown = g.show(record["id"])
+        assert shown.id == record["id"]
+        assert shown.author == record["owner"]
+        assert shown.extra == {k: v for k, v in record.items() if k not in ("id", "owner") and v}
+        assert shown.stub is False
+        checked += 1
+    assert checked == 40
+
+
+# -- damaged edge lists ---------------------------------------------------------------------------
+
+
+def test_malformed_rows_are_reported_with_line_numbers(
+    tmp_path: Path, lineage_csv: tuple[Path, Path], raw
+) -> None:
+    header = "parent_id,child_id,relation"
+    good = [",".join(e) for e in raw["edges"][:40] if e[0].lower() != e[1].lower()]
+    lines = [header, *good]
+    bad = {
+        5: "onlyparent/without-child",  # missing columns
+        9: f"{raw['edges'][8][0]},{raw['edges'][8][1]}",  # missing relation column
+        14: f",{raw['edges'][13][1]},finetuned",  # empty parent
+        20: f"{raw['edges'][19][0]},,merged",  # empty child
+        27: f"   ,{raw['edges'][26][1]},quantized",  # blank parent
+        33: f"evil/\x01bell,{raw['edges'][32][1]},adapter",  # control character
+    }
+    for line_no, text in sorted(bad.items()):
+        lines.insert(line_no - 1, text)  # line 1 is the header
+    path = write_edges(tmp_path, lines)
+    for line_no, text in bad.items():
+        assert lines[line_no - 1] == text
+    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    report = g.ingest_edges(path)
+    key, count = reason(report.skipped, "lines")
+    assert count == len(bad)
+    assert [int(n) for n in key.split("lines ")[1].rstrip(")").split(", ")] == sorted(bad)
+    assert report.links == len(
+        {tuple(x.lower() for x in e) for e in (g_.split(",") for g_ in good)}
+    )
+    for text in good:
+        parent, child, _ = text.split(",")
+        assert child.lower() in {c.id.lower() for c in g.children(parent, limit=None)}
+    assert g.snapshots()[-1]["report"]["skipped"] == report.skipped
+
+
+def test_many_malformed_rows_are_all_counted(tmp_path: Path, raw) -> None:
+    lines = ["parent_id,child_id,relation"]
+    for p, c, r in raw["edges"][:30]:
+        lines.append(f"{p},{c},{r}")
+        lines.append(f",{c},{r}")
+    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    report = g.ingest_edges(write_edges(tmp_path, lines))
+    key, count = reason(report.skipped, "lines")
+    assert count == 30
+    assert key.split("lines ")[1].startswith("3, 5, 7")  # the first ones are named
+
+
+def test_unknown_relation_is_kept_as_unspecified_and_noted(tmp_path: Path, raw) -> None:
+    edges = [e for e in raw["edges"][:50] if e[0].lower() != e[1].lower()]
+    odd = {3: "distilled", 7: "distilled", 11: "pruned"}
+    lines = ["parent_id,child_id,relation"]
+    for i, (p, c, r) in enumerate(edges):
+        lines.append(f"{p},{c},{odd.get(i, r)}")
+    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    report = g.ingest_edges(write_edges(tmp_path, lines))
+    assert reason(report.notes, "distilled")[1] == 2
+    assert reason(report.notes, "pruned")[1] == 1
+    assert report.links == len(edges)
+    for i in odd:
+        p, c, _ = edges[i]
+        links = g.path(p, c).links
+        assert [(link.relation.value, link.declared) for link in links] == [("unspecified", False)]
+        assert c in g.descendants(p).ids()
+
+
+def test_csv_without_parent_and_child_columns_is_a_source_error(tmp_path: Path, raw) -> None:
+    lines = ["from_model;to_model;kind"] + [";".join(e) for e in raw["edges"][:10]]
+    path = write_edges(tmp_path, lines)
+    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    with pytest.raises(filiation.SourceError) as err:
+        g.ingest_edges(path)
+    assert "parent" in str(err.value) and "child" in str(err.value)
+    assert "from_model" in str(err.value)  # shows the header it found
+    assert g.snapshots() == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\xff\xfe\x00p\x00a\x00r\x00e\x00n\x00t\x80\x81"],
+    ids=["empty", "not-utf8"],
+)
+def test_unreadable_csv_is_a_source_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "edges.csv"
+    path.write_bytes(content)
+    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    with pytest.raises(filiation.SourceError, match=r"edges\.csv"):
+        g.ingest_edges(path)
+    assert g.snapshots() == []
+
+
+def test_other_header_names_and_no_relation_column(tmp_path: Path, raw) -> None:
+    edges = [e for e in raw["edges"][:25] if e[0].lower() != e[1].lower()]
+    lines = ["Source , Target"] + [f"{p},{c}" for p, c, _ in edges]
+    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    report = g.ingest_edges(write_edges(tmp_path, lines), name="mine")
+    assert report.links == len(edges)
+    assert reason(report.notes, "relation")[1] == 1
+    assert g.stats().links_by_relation.get("unspecified") == len(edges)
+    assert [s["source"] for s in g.snapshots()] == ["edges:mine"]
+
+
+# -- an edge list beside the hub-stats dump -------------------------------------------------------
+
+
+def test_edge_list_and_hub_stats_together(
+    tmp_path: Path, hub_sample: Path, sample_db: Path, lineage_csv: tuple[Path, Path], raw
+) -> None:
+    rows = pq.read_table(hub_sample, columns=["id", "baseModels"]).to_pylist()
+    hub_ids = {r["id"].lower() for r in rows}
+    hub_links = {
+        (m["id"].lower(), r["id"].lower())
+        for r in rows
+        if r["baseModels"]
+        for m in r["baseModels"]["models"]
+    }
+    hub_parents: dict[str, set[str]] = {}
+    for p, c in hub_links:
+        hub_parents.setdefault(c, set()).add(p)
+    # A link only in the edge list, from a model the dump describes and that has parents there.
+    parent, child, rel = next(
+        (p, c, r)
+        for p, c, r in raw["edges"]
+        if p.lower() in hub_parents
+        and (p.lower(), c.lower()) not in hub_links
+        and c.lower() not in hub_ids
+        and p.lower() != c.lower()
+    )
+    store = tmp_path / "store.sqlite"
+    for suffix in ("", "-wal", "-shm"):  # the hub-stats sample, already ingested
+        if Path(f"{sample_db}{suffix}").exists():
+            shutil.copyfile(f"{sample_db}{suffix}", f"{store}{suffix}")
+    g = filiation.open(store, load_bundled=False)
+    assert [s["source"] for s in g.snapshots()] == ["hub-stats"]
+    g.ingest_edges(*lineage_csv)
+    sources = {s["source"] for s in g.stats().snapshots}
+    assert sources == {"hub-stats", "edges:edges"}
+    assert all(s["current"] for s in g.stats().snapshots)
+
+    assert child.lower() in {c.id.lower() for c in g.children(parent, limit=None)}
+    ancestors = {a.lower() for a in g.ancestors(child).ids()}
+    # the walk crosses from the edge list into the dump: the parent's own parents are found
+    assert parent.lower() in ancestors
+    assert hub_parents[parent.lower()] <= ancestors
+    (link,) = g.path(parent, child).links
+    assert link.source.startswith("edges:edges")
+    assert link.relation.value == RELATION_NAMES[rel]
+    # a model both sources describe keeps the dump's indicators and the node list's fields
+    header = raw["node_header"][0]
+    described = {row[0].lower(): dict(zip(header, row, strict=True)) for row in raw["nodes"]}
+    full = pq.read_table(hub_sample, columns=["id", "downloads"]).to_pylist()
+    both = next(r for r in full if r["id"].lower() in described and r["downloads"])
+    shown = g.show(both["id"])
+    assert shown.downloads == both["downloads"]
+    record = described[both["id"].lower()]
+    assert shown.extra == {k: v for k, v in record.items() if k not in ("id", "owner") and v}
