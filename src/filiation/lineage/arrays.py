@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 #: Stands for "unknown" in integer columns (downloads of a stub node, a missing date...).
 NULL_INT = np.iinfo(np.int64).min
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 SEPARATOR = 0x0A  # "\n" between ids in the blobs; ids never contain control characters.
 
 

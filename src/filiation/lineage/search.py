@@ -1,36 +1,45 @@
 """Substring search over every id, best known first, fast enough to type into.
 
 Ids are kept lower-cased in one byte string, in order of renown, cut into blocks of
-``BLOCK`` ids. Each block has a small bit filter of the 2- and 3-byte sequences it contains,
+``BLOCK`` ids. Each block has a bit filter of the 3- to 5-byte sequences it contains,
 so a query only scans the blocks that may hold it; and since blocks come in order of renown,
 a frequent query stops after its first matches. A rare query still touches only a few
-blocks. No posting lists: the filter of the whole Hub is about 16 MB.
+blocks. No posting lists: the filter of the whole Hub is about 60 MB.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-BLOCK = 2048
-BITS = 1 << 16
+BLOCK = 1024
+LOG_BITS = 17
+BITS = 1 << LOG_BITS
+#: Lengths of the byte sequences each block's filter records. Bigrams and trigrams alone
+#: are useless here: some id of almost every block contains each common one, so a rare
+#: query made of common trigrams would still scan everything; 4- and 5-grams are selective.
+GRAMS = (3, 4, 5)
 _MULT = np.uint32(2654435761)
 _SEP = 0x0A
 
 
 def _hashes(b: np.ndarray) -> np.ndarray:
-    """Hash every 2- and 3-byte window of ``b`` that does not cross an id boundary."""
-    if len(b) < 2:
-        return np.zeros(0, np.uint32)
+    """Hash every 3-, 4- and 5-byte window of ``b`` that does not cross an id boundary."""
+    n = len(b)
     b32 = b.astype(np.uint32)
     sep = b == _SEP
-    ok2 = ~(sep[:-1] | sep[1:])
-    h2 = ((b32[:-1] << 8) | b32[1:] | np.uint32(1 << 24)) * _MULT
-    out = [h2[ok2]]
-    if len(b) >= 3:
-        ok3 = ok2[:-1] & ~sep[2:]
-        h3 = ((b32[:-2] << 16) | (b32[1:-1] << 8) | b32[2:]) * _MULT
-        out.append(h3[ok3])
-    return (np.concatenate(out) >> np.uint32(16)).astype(np.uint32)
+    out = []
+    for g in GRAMS:
+        if n < g:
+            break
+        ok = np.ones(n - g + 1, bool)
+        h = np.zeros(n - g + 1, np.uint32)
+        for j in range(g):
+            ok &= ~sep[j : n - g + 1 + j]
+            h = h * np.uint32(257) + b32[j : n - g + 1 + j]
+        out.append(((h + np.uint32(g << 24)) * _MULT)[ok])
+    if not out:
+        return np.zeros(0, np.uint32)
+    return (np.concatenate(out) >> np.uint32(32 - LOG_BITS)).astype(np.uint32)
 
 
 def build_filter(blob: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, int]:
@@ -46,22 +55,25 @@ def build_filter(blob: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, int
             hi = offsets[min(n, (blk + 1) * BLOCK)]
             dense[blk - g0, _hashes(np.asarray(blob[lo:hi]))] = True
         bits[g0:g1] = np.packbits(dense, axis=1)
-    return bits, BLOCK
+    # Stored transposed: a query reads one contiguous row of block flags per hash.
+    return np.ascontiguousarray(bits.T), BLOCK
 
 
 def query_hashes(needle: bytes) -> np.ndarray:
-    return _hashes(np.frombuffer(needle, np.uint8)) if len(needle) >= 2 else np.zeros(0, np.uint32)
+    return _hashes(np.frombuffer(needle, np.uint8))
 
 
 def candidate_blocks(bits: np.ndarray, needle: bytes) -> np.ndarray:
+    """Blocks whose filter holds every sequence of ``needle`` (``bits`` is hash-byte major)."""
+    n_blocks = bits.shape[1] if bits.ndim == 2 else 0
     hashes = np.unique(query_hashes(needle))
-    if len(bits) == 0:
+    if n_blocks == 0:
         return np.zeros(0, np.int64)
     if len(hashes) == 0:
-        return np.arange(len(bits))
-    cols = (hashes >> 3).astype(np.int64)
+        return np.arange(n_blocks)
+    rows = bits[(hashes >> 3).astype(np.int64)]
     masks = (np.uint8(0x80) >> (hashes & 7).astype(np.uint8)).astype(np.uint8)
-    ok = np.all((bits[:, cols] & masks) != 0, axis=1)
+    ok = np.all((rows & masks[:, None]) != 0, axis=0)
     return np.flatnonzero(ok)
 
 
