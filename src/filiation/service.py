@@ -244,9 +244,9 @@ class Genealogy:
             del node_parts, link_parts
             tables = [new, *(self._read_snapshot(s) for s in others)]
             tables.sort(key=lambda t: (t.source != "hub-stats", -(t.snapshot_id or 1 << 62)))
+            del new  # build() empties `tables`, freeing the parsed rows as it goes
             self._say("indexing")
             arrays = build(tables, step=self._say)
-            del tables, new
             self._say("waiting for the store to commit")
             snap_id = writer.commit(report.as_dict())
         report.snapshot_id = snap_id

@@ -153,15 +153,18 @@ class IndexArrays:
 def _blob(values: pa.Array, separator: str) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate strings, each followed by ``separator``; offsets give where each starts."""
     values = pc.cast(values, pa.large_string())
-    joined = pc.binary_join_element_wise(
-        values, pa.scalar("", pa.large_string()), pa.scalar(separator, pa.large_string())
-    )
-    arr = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
-    _, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    blob = (
-        np.frombuffer(data_buf, dtype=np.uint8)[: offsets[-1]]
-        if data_buf
-        else np.zeros(0, np.uint8)
-    )
-    return blob.copy(), (offsets - offsets[0]).copy()
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if separator:
+        values = pc.binary_join_element_wise(
+            values, pa.scalar("", pa.large_string()), pa.scalar(separator, pa.large_string())
+        )
+    if values.offset or values.null_count:
+        values = pc.fill_null(values, "").take(pa.array(np.arange(len(values))))
+    _, offsets_buf, data_buf = values.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[: len(values) + 1]
+    if data_buf is None or offsets[-1] == 0:
+        return np.zeros(0, np.uint8), np.zeros(len(values) + 1, np.int64)
+    base = int(offsets[0])
+    blob = np.frombuffer(data_buf, dtype=np.uint8, count=int(offsets[-1]) - base, offset=base)
+    return blob, (offsets - base if base else offsets)

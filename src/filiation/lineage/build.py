@@ -10,7 +10,7 @@ descendants and generations exactly, find cycles, and prepare the search filter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,21 +75,55 @@ def _prefix(ids: pa.Array) -> pa.Array:
     return pc.if_else(ok, head, pa.scalar(None, pa.string()))
 
 
-def _concat(parts: list[pa.Array | pa.ChunkedArray], type_: pa.DataType) -> pa.Array:
+def _chunked(parts: list[pa.Array | pa.ChunkedArray]) -> pa.ChunkedArray:
+    """Several string columns as one chunked array, without copying them."""
     chunks: list[pa.Array] = []
     for part in parts:
-        if isinstance(part, pa.ChunkedArray):
-            chunks += [c.cast(type_) for c in part.chunks]
-        else:
-            chunks.append(part.cast(type_))
-    return pa.concat_arrays(chunks) if chunks else pa.array([], type_)
+        for chunk in part.chunks if isinstance(part, pa.ChunkedArray) else [part]:
+            chunks.append(chunk if chunk.type == pa.string() else chunk.cast(pa.string()))
+    return pa.chunked_array(chunks, type=pa.string())
 
 
-def build(sources: Sequence[SourceTables], step: Step | None = None) -> IndexArrays:
+def _encode(parts: list[pa.Array | pa.ChunkedArray]) -> tuple[np.ndarray, pa.Array]:
+    """Integer codes of every value (-1 for null) and the shared dictionary of values."""
+    enc = pc.dictionary_encode(_chunked(parts))
+    codes = [
+        pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        for c in enc.chunks
+    ]
+    dictionary = enc.chunks[0].dictionary if enc.num_chunks else pa.array([], pa.string())
+    return (np.concatenate(codes) if codes else np.zeros(0, np.int64)), dictionary
+
+
+def _take_sections(sections: list[pa.Array | pa.ChunkedArray], positions: np.ndarray) -> pa.Array:
+    """``concat(sections).take(positions)`` without building the concatenation."""
+    sizes = np.array([len(x) for x in sections], np.int64)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    which = np.searchsorted(bounds, positions, side="right") - 1
+    parts: list[pa.Array] = []
+    where: list[np.ndarray] = []
+    for i, section in enumerate(sections):
+        sel = np.flatnonzero(which == i)
+        if len(sel):
+            taken = pc.take(section, pa.array(positions[sel] - bounds[i]))
+            parts.append(taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken)
+            where.append(sel)
+    if not parts:
+        return pa.array([], pa.string())
+    combined = pa.concat_arrays([p.cast(pa.string()) for p in parts])
+    order = np.concatenate(where)
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return pc.take(combined, pa.array(inverse))
+
+
+def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     """Number every node once and lay out the links; see the module docstring.
 
     All id work is done once, on one Arrow dictionary of every key that appears (node rows,
     both ends of every link, authors); from there on, everything is integer arrays.
+    The list of sources is emptied as soon as its tables are no longer needed, so that a
+    caller that keeps no other reference gets their memory back during the build.
     """
     say = step or (lambda _msg: None)
     from filiation.sources.records import empty_links, empty_nodes
@@ -103,6 +137,7 @@ def build(sources: Sequence[SourceTables], step: Step | None = None) -> IndexArr
         [np.full(s.links.num_rows, i, np.int16) for i, s in enumerate(sources)]
         or [np.zeros(0, np.int16)]
     )
+    sources.clear()
     n_rows, m = nodes.num_rows, links.num_rows
     row_kind = _codes(nodes["kind"], _KIND_ORDER)
     child_kind = _codes(links["child_kind"], _KIND_ORDER)
@@ -110,44 +145,27 @@ def build(sources: Sequence[SourceTables], step: Step | None = None) -> IndexArr
     author_code = KIND_CODES[NodeKind.AUTHOR]
 
     # Authors: the row's author column, else the id's prefix; for link ends, the prefix.
-    row_author = pc.coalesce(nodes["author"], _prefix(_concat([nodes["id"]], pa.string())))
+    row_author = pc.coalesce(nodes["author"], _prefix(_chunked([nodes["id"]])))
     row_author = pc.if_else(
         pa.array(row_kind == author_code), pa.scalar(None, pa.string()), row_author
     )
-    author_enc = pc.dictionary_encode(
-        _concat(
-            [
-                row_author,
-                _prefix(_concat([links["child_id"]], pa.string())),
-                _prefix(_concat([links["parent_id"]], pa.string())),
-            ],
-            pa.string(),
-        )
-    )
-    author_names = author_enc.dictionary
-    author_of_elem = author_enc.indices.to_numpy(zero_copy_only=False)
-    author_of_elem = (
-        np.where(np.isnan(author_of_elem), -1, author_of_elem).astype(np.int64)
-        if author_of_elem.dtype.kind == "f"
-        else author_of_elem.astype(np.int64)
+    author_of_elem, author_names = _encode(
+        [
+            row_author,
+            _prefix(_chunked([links["child_id"]])),
+            _prefix(_chunked([links["parent_id"]])),
+        ]
     )
     n_auth = len(author_names)
 
     say("numbering nodes")
-    keys = _concat(
-        [nodes["key"], links["child_key"], links["parent_key"], pc.utf8_lower(author_names)],
-        pa.string(),
-    )
-    display = _concat(
-        [nodes["id"], links["child_id"], links["parent_id"], author_names], pa.string()
+    key_code, key_values = _encode(
+        [nodes["key"], links["child_key"], links["parent_key"], pc.utf8_lower(author_names)]
     )
     kinds = np.concatenate(
         [row_kind, child_kind, parent_kind, np.full(n_auth, author_code, np.int8)]
     ).astype(np.int64)
-    enc = pc.dictionary_encode(keys)
-    key_code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     combo = key_code * len(KIND_CODES) + kinds
-    del key_code
     uniq, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
     del combo
     # Provisional numbers in order of first appearance: rows (by source priority), then
@@ -155,9 +173,11 @@ def build(sources: Sequence[SourceTables], step: Step | None = None) -> IndexArr
     appearance = np.argsort(first, kind="stable")
     prov_of_uniq = np.empty(len(uniq), np.int64)
     prov_of_uniq[appearance] = np.arange(len(uniq))
-    elem = prov_of_uniq[inverse]  # provisional node of every element of `keys`
-    del inverse, prov_of_uniq
+    elem = prov_of_uniq[inverse]  # provisional node of every key element
+    del inverse, prov_of_uniq, uniq
     first_pos = first[appearance]
+    node_key = key_code[first_pos]
+    del key_code, first, appearance
     n = len(first_pos)
     is_row = first_pos < n_rows
     stub = ~is_row & (first_pos < n_rows + 2 * m)
@@ -249,9 +269,11 @@ def build(sources: Sequence[SourceTables], step: Step | None = None) -> IndexArr
         codes, vocab = _dict_encode(nodes[name])
         arrays.vocab[name] = vocab
         setattr(arrays, name, pick(codes, -1).astype(np.int32))
-    final_pos = pa.array(first_pos[order])
-    arrays.set_ids(pc.take(display, final_pos), pc.take(keys, final_pos))
-    del display, keys, final_pos
+    display = _take_sections(
+        [nodes["id"], links["child_id"], links["parent_id"], author_names], first_pos[order]
+    )
+    arrays.set_ids(display, pc.take(key_values, pa.array(node_key[order])))
+    del display, key_values
     m = len(e_child)
     arrays.edge_child = e_child.astype(np.int32)
     arrays.edge_parent = e_parent.astype(np.int32)
@@ -276,6 +298,9 @@ def build(sources: Sequence[SourceTables], step: Step | None = None) -> IndexArr
     pub = e_rel == RELATION_CODES[Relation.PUBLISHED_BY]
     arrays.author = np.full(n, -1, np.int32)
     arrays.author[e_child[pub]] = e_parent[pub]
+
+    del nodes, links, author_names, row_author
+    pa.default_memory_pool().release_unused()
 
     say("counting descendants and cycles")
     lineage_mask = np.zeros(n_rel, bool)

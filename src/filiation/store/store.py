@@ -274,7 +274,9 @@ def _bulk(conn: Any, table: Any, columns: list[str], data: pa.Table, snap_id: in
         for name in columns:
             col = chunk.column(name)
             if pa.types.is_timestamp(col.type):
-                col = pc.strftime(col, format="%Y-%m-%d %H:%M:%S")
+                # The text SQLAlchemy's DateTime stores in SQLite ("YYYY-MM-DD HH:MM:SS.ffffff");
+                # a cast is ten times faster than strftime.
+                col = pc.cast(col, pa.string())
             cols.append(col.to_pylist())
         rows = list(zip([snap_id] * chunk.num_rows, *cols, strict=True))
         if conn.dialect.name == "sqlite":

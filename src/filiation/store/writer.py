@@ -106,7 +106,9 @@ class ProcessWriter(SnapshotWriter):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        # Tables, not bytes: the caller keeps the tables anyway, so a writer that lags behind
+        # costs no memory; each is serialised only when the pipe is ready for it.
+        self._queue: queue.Queue[tuple[bytes, pa.Table | bytes] | None] = queue.Queue()
         self._sender = threading.Thread(target=self._send, name="filiation-sender", daemon=True)
         self._sender.start()
 
@@ -117,22 +119,22 @@ class ProcessWriter(SnapshotWriter):
                 item = self._queue.get()
                 if item is None:
                     break
-                self._proc.stdin.write(item)
+                tag, payload = item
+                body = payload if isinstance(payload, bytes) else _ipc(payload)
+                self._proc.stdin.write(tag + struct.pack("<Q", len(body)) + body)
+                del body, payload, item
             self._proc.stdin.close()
         except (OSError, ValueError):
             pass  # the writer died; commit() reports why
 
-    def _frame(self, tag: bytes, body: bytes) -> None:
-        self._queue.put(tag + struct.pack("<Q", len(body)) + body)
-
     def write(self, nodes: pa.Table | None = None, links: pa.Table | None = None) -> None:
         if nodes is not None and nodes.num_rows:
-            self._frame(_NODES, _ipc(nodes))
+            self._queue.put((_NODES, nodes))
         if links is not None and links.num_rows:
-            self._frame(_LINKS, _ipc(links))
+            self._queue.put((_LINKS, links))
 
     def commit(self, report: dict[str, Any]) -> int:
-        self._frame(_COMMIT, json.dumps(report).encode())
+        self._queue.put((_COMMIT, json.dumps(report).encode()))
         self._queue.put(None)
         self._sender.join()
         assert self._proc.stdout is not None and self._proc.stderr is not None
