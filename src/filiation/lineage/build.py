@@ -88,11 +88,11 @@ def _encode(parts: list[pa.Array | pa.ChunkedArray]) -> tuple[np.ndarray, pa.Arr
     """Integer codes of every value (-1 for null) and the shared dictionary of values."""
     enc = pc.dictionary_encode(_chunked(parts))
     codes = [
-        pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
         for c in enc.chunks
     ]
     dictionary = enc.chunks[0].dictionary if enc.num_chunks else pa.array([], pa.string())
-    return (np.concatenate(codes) if codes else np.zeros(0, np.int64)), dictionary
+    return (np.concatenate(codes) if codes else np.zeros(0, np.int32)), dictionary
 
 
 def _take_sections(sections: list[pa.Array | pa.ChunkedArray], positions: np.ndarray) -> pa.Array:
@@ -164,18 +164,18 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     )
     kinds = np.concatenate(
         [row_kind, child_kind, parent_kind, np.full(n_auth, author_code, np.int8)]
-    ).astype(np.int64)
-    combo = key_code * len(KIND_CODES) + kinds
+    )
+    combo = key_code.astype(np.int64) * len(KIND_CODES) + kinds
     uniq, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
     del combo
     # Provisional numbers in order of first appearance: rows (by source priority), then
     # link ends no row describes (stubs), then authors.
     appearance = np.argsort(first, kind="stable")
-    prov_of_uniq = np.empty(len(uniq), np.int64)
-    prov_of_uniq[appearance] = np.arange(len(uniq))
+    prov_of_uniq = np.empty(len(uniq), np.int32)
+    prov_of_uniq[appearance] = np.arange(len(uniq), dtype=np.int32)
     elem = prov_of_uniq[inverse]  # provisional node of every key element
     del inverse, prov_of_uniq, uniq
-    first_pos = first[appearance]
+    first_pos = first[appearance].astype(np.int32)
     node_key = key_code[first_pos]
     del key_code, first, appearance
     n = len(first_pos)
@@ -210,7 +210,7 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
 
     # Deduplicate links (same child, parent and relation): the first source wins.
     n_rel = len(RELATION_CODES)
-    _, keep = np.unique((e_child * n + e_parent) * n_rel + e_rel, return_index=True)
+    _, keep = np.unique(_combine(e_child, e_parent, e_rel, n), return_index=True)
     keep.sort()
     e_child, e_parent, e_rel, e_decl, e_src, e_ev = (
         a[keep] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev)
@@ -238,8 +238,8 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     # Best known first: score, then likes, then first appearance (stable sorts).
     order = np.argsort(-np.maximum(likes, 0), kind="stable")
     order = order[np.argsort(-score[order], kind="stable")]
-    new_of_old = np.empty(n, np.int64)
-    new_of_old[order] = np.arange(n)
+    new_of_old = np.empty(n, np.int32)
+    new_of_old[order] = np.arange(n, dtype=np.int32)
     e_child = new_of_old[e_child]
     e_parent = new_of_old[e_parent]
 
@@ -285,8 +285,8 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     arrays.vocab["evidence"] = evidences
     # Children of a node in renown order, parents likewise: "top k" is then a prefix.
     # Links are unique per (child, parent, relation): sorting one combined key is enough.
-    down = np.argsort((e_parent * n + e_child) * n_rel + e_rel)
-    up = np.argsort((e_child * n + e_parent) * n_rel + e_rel)
+    down = np.argsort(_combine(e_parent, e_child, e_rel, n))
+    up = np.argsort(_combine(e_child, e_parent, e_rel, n))
     arrays.down_ptr = _indptr(e_parent, n)
     arrays.down_nbr = e_child[down].astype(np.int32)
     arrays.down_edge = down.astype(np.int32)
@@ -315,6 +315,11 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
         arrays.lower_blob, arrays.lower_off
     )
     return arrays
+
+
+def _combine(a: np.ndarray, b: np.ndarray, rel: np.ndarray, n: int) -> np.ndarray:
+    """One int64 sort key for (a, b, relation)."""
+    return (a.astype(np.int64) * n + b) * len(RELATION_CODES) + rel
 
 
 def _indptr(owner: np.ndarray, n: int) -> np.ndarray:
