@@ -85,9 +85,11 @@ def download(revision: str | None = None, token: str | None = None) -> Path:
             HUB_STATS_REPO, HUB_STATS_FILE, repo_type="dataset", revision=revision, token=token
         )
     except Exception as exc:  # the client raises many types; all mean "could not download"
+        first_line = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
         raise SourceError(
-            f"could not download {HUB_STATS_REPO}/{HUB_STATS_FILE} from the Hub ({exc}); "
-            "check the network, or pass the path of a models.parquet you already have"
+            f"could not download {HUB_STATS_REPO}/{HUB_STATS_FILE} from the Hub "
+            f"({type(exc).__name__}: {first_line}); check the network, or pass the path of a "
+            "models.parquet you already have"
         ) from exc
     return Path(path)
 
