@@ -324,3 +324,21 @@ def test_an_empty_store_starts_with_the_bundled_sample(tmp_path: Path) -> None:
     assert len(g.descendants(LLAMA)) > 100
     (snap,) = g.snapshots()
     assert "cfahlgren1/hub-stats" in snap["label"] and snap["current"]
+
+
+def test_an_id_shared_by_a_model_and_a_dataset_resolves_by_kind(tmp_path: Path) -> None:
+    """On the Hub a data set and a model may share an id; models come first unless asked."""
+    edges = tmp_path / "e.csv"
+    edges.write_text(
+        "parent_id,child_id,relation\n"
+        "org/shared,org/child,finetune\n"
+        "org/shared,org/trained,trained_on\n"
+        "org/other,org/shared,finetune\n"
+    )
+    g = filiation.open(tmp_path / "k.sqlite", load_bundled=False)
+    g.ingest_edges(edges)
+    assert g.show("org/shared").kind.value == "model"
+    assert g.show("ORG/SHARED", kind="dataset").kind.value == "dataset"
+    assert g.impact("org/shared").ids() == ["org/trained"]
+    assert g.descendants("org/shared").ids() == ["org/child"]
+    assert g.ancestors("org/shared").ids() == ["org/other"]

@@ -57,14 +57,18 @@ class LineageIndex:
             else:
                 hi = mid
         want = KIND_CODES[kind] if kind is not None else None
+        best: int | None = None
         while lo < len(order):
             node = int(order[lo])
             if a.lower_of(node) != target:
-                return None
-            if want is None or int(a.kind[node]) == want:
+                break
+            code = int(a.kind[node])
+            if want is not None and code == want:
                 return node
+            if want is None and (best is None or code < int(a.kind[best])):
+                best = node
             lo += 1
-        return None
+        return best
 
     def kind_of(self, node: int) -> NodeKind:
         from filiation.domain import KINDS_BY_CODE
