@@ -216,6 +216,7 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
         a[keep] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev)
     )
 
+    pa.default_memory_pool().release_unused()
     say("ranking nodes")
 
     def pick(values: np.ndarray, null: float) -> np.ndarray:
@@ -243,6 +244,7 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     e_child = new_of_old[e_child]
     e_parent = new_of_old[e_parent]
 
+    pa.default_memory_pool().release_unused()
     say("laying out links")
     arrays = IndexArrays.empty()
     arrays.kind = kind_p[order]
