@@ -150,6 +150,13 @@ class IndexArrays:
         return out
 
 
+def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i] .. starts[i] + lengths[i] - 1`` for every i, concatenated:
+    all adjacency entries of a set of nodes in one array operation."""
+    total = int(lengths.sum())
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+
+
 def _blob(values: pa.Array, separator: str) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate strings, each followed by ``separator``; offsets give where each starts."""
     values = pc.cast(values, pa.large_string())

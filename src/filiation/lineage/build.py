@@ -25,7 +25,7 @@ from filiation.domain import (
     Relation,
 )
 from filiation.lineage import search as search_mod
-from filiation.lineage.arrays import NULL_INT, IndexArrays
+from filiation.lineage.arrays import NULL_INT, IndexArrays, spans
 
 Step = Callable[[str], None]
 
@@ -382,7 +382,7 @@ def _descendant_counts(
         lens = ends - starts
         if lens.sum() == 0:
             break
-        idx = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
+        idx = spans(starts, lens)
         nxt = np.unique(up_nbr[idx])
         needs_exact[nxt] = True
         frontier = nxt[~seen[nxt]]
@@ -399,7 +399,7 @@ def _descendant_counts(
         total = int(lens.sum())
         if total == 0:
             break
-        idx = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
+        idx = spans(starts, lens)
         src = np.repeat(frontier, lens)
         par = up_nbr[idx]
         np.add.at(desc, par, desc[src] + 1)

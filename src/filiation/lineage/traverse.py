@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from filiation.lineage.arrays import IndexArrays
+from filiation.lineage.arrays import IndexArrays, spans
 
 #: Number of links out of a level above which it is expanded with array operations.
 VECTOR_THRESHOLD = 256
@@ -192,7 +192,7 @@ class Traverser:
             total = int(lens.sum())
             if total == 0:
                 break
-            idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)
+            idx = spans(starts, lens)
             if not all_allowed:
                 idx = idx[allowed[rel[idx]]]
             targets = nbr[idx]
