@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from filiation import __version__
 from filiation.domain import (
     KINDS_BY_CODE,
     LINEAGE_RELATIONS,
@@ -29,7 +28,7 @@ from filiation.domain import (
     parse_relations,
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
-from filiation.lineage.arrays import NULL_INT, IndexArrays
+from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays
 from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
 from filiation.results import (
     Lineage,
@@ -119,7 +118,9 @@ class Genealogy:
 
     def _current_fingerprint(self) -> tuple[str, list[Any]]:
         snaps = self.store.current_snapshots()
-        return f"v{__version__}-" + "-".join(str(s.id) for s in snaps), snaps
+        # Keyed by the index format, not the package version: an upgrade that keeps the
+        # format reuses the cached index instead of rebuilding it from the store.
+        return f"f{FORMAT_VERSION}-" + "-".join(str(s.id) for s in snaps), snaps
 
     def _load_index(self) -> LineageIndex:
         if self.load_bundled and self.store.is_empty():
