@@ -151,3 +151,16 @@ def test_readme_demo_command_works_offline(tmp_path: Path) -> None:
     )
     assert tree.stdout.splitlines()[0].strip() == LLAMA
     assert "arcee-ai/Llama-3.1-SuperNova-Lite" in tree.stdout
+
+
+def test_show_an_author_and_a_dataset(cli, sample, hub_sample) -> None:
+    from tests import reference
+
+    code, out, _ = cli("show", "meta-llama", "--kind", "author", "--json")
+    assert code == 0
+    data = json.loads(out)
+    published = [r for r in reference.rows(hub_sample) if r["author"] == "meta-llama"]
+    assert data["kind"] == "author" and data["children_by_relation"]["published_by"] >= len(published)
+    dataset, models = max(reference.trained_on(hub_sample).items(), key=lambda kv: len(kv[1]))
+    code, out, _ = cli("show", dataset, "--kind", "dataset")
+    assert code == 0 and "models trained on it" in out and f"{len(models):,}" in out

@@ -30,7 +30,7 @@ from rich.tree import Tree
 from typer.core import TyperGroup
 
 from filiation import __version__
-from filiation.domain import Relation
+from filiation.domain import LINEAGE_RELATIONS, Relation
 from filiation.errors import FiliationError
 from filiation.lineage.index import DEFAULT_RANKING, RANKING_KEYS
 from filiation.results import Lineage, NodeDetails
@@ -143,6 +143,11 @@ def _print_json(value: Any) -> None:
 
 def _num(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
+
+
+def _count(value: int | None) -> str | None:
+    """A count worth a row of its own, or None to leave the row out."""
+    return f"{value:,}" if value else None
 
 
 # -- ingest ---------------------------------------------------------------------------------
@@ -413,6 +418,13 @@ def show(
     _print_details(details)
 
 
+LINEAGE_ONLY = frozenset(r.value for r in LINEAGE_RELATIONS)
+
+
+def _relation_counts(counts: dict[str, int], keep: frozenset[str]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in counts.items() if k in keep)
+
+
 def _print_details(d: NodeDetails) -> None:
     stub = ", stub: only named by a link" if d.stub else ""
     head = Table(
@@ -433,8 +445,10 @@ def _print_details(d: NodeDetails) -> None:
             _num(d.downloads_all_time) if d.downloads_all_time is not None else None,
         ),
         ("likes", _num(d.likes) if d.likes is not None else None),
-        ("parents", ", ".join(f"{k} {v:,}" for k, v in d.parents_by_relation.items()) or "none"),
-        ("children", ", ".join(f"{k} {v:,}" for k, v in d.children_by_relation.items()) or "none"),
+        ("parents", _relation_counts(d.parents_by_relation, LINEAGE_ONLY) or "none"),
+        ("children", _relation_counts(d.children_by_relation, LINEAGE_ONLY) or "none"),
+        ("published", _count(d.children_by_relation.get("published_by"))),
+        ("models trained on it", _count(d.children_by_relation.get("trained_on"))),
         ("descendants", f"{d.descendants:,} over {d.generations} generation(s)"),
         ("trained on", ", ".join(x.id for x in d.datasets) or None),
         ("on the Hub", d.url),

@@ -543,16 +543,17 @@ class Genealogy:
         a = index.a
         rels = _relations(relations)
 
-        def per_relation(ptr: np.ndarray, rel: np.ndarray) -> dict[str, int]:
+        def per_relation(ptr: np.ndarray, rel: np.ndarray, skip: Relation | None) -> dict[str, int]:
             s, e = ptr[node : node + 2].tolist()
             counts = np.bincount(np.asarray(rel[s:e]), minlength=len(RELATIONS_BY_CODE))
             return {
                 RELATIONS_BY_CODE[i].value: int(c)
                 for i, c in enumerate(counts)
-                if c and RELATIONS_BY_CODE[i] is not Relation.PUBLISHED_BY
+                if c and RELATIONS_BY_CODE[i] is not skip
             }
 
-        children_by = per_relation(a.down_ptr, a.down_rel)
+        # Below an author: what it published; below a data set: the models trained on it.
+        children_by = per_relation(a.down_ptr, a.down_rel, None)
         lineage_names = {r.value for r in (rels or LINEAGE_RELATIONS)}
         kind_ = KINDS_BY_CODE[int(a.kind[node])]
         nid = a.id_of(node)
@@ -585,7 +586,7 @@ class Genealogy:
             trending_score=None if np.isnan(trending) else trending,
             parameters=_opt(a.parameters[node]),
             parents=self._neighbours(nid, False, rels, None, ("downloads",), node=node),
-            parents_by_relation=per_relation(a.up_ptr, a.up_rel),
+            parents_by_relation=per_relation(a.up_ptr, a.up_rel, Relation.PUBLISHED_BY),
             children_by_relation=children_by,
             children=sum(v for k, v in children_by.items() if k in lineage_names),
             datasets=self._neighbours(
