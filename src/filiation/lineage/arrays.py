@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 #: Stands for "unknown" in integer columns (downloads of a stub node, a missing date...).
 NULL_INT = np.iinfo(np.int64).min
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 SEPARATOR = 0x0A  # "\n" between ids in the blobs; ids never contain control characters.
 
 
@@ -48,7 +48,9 @@ class IndexArrays:
     id_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     lower_blob: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     lower_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    by_lower: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # look-ups: a 64-bit hash of each lower-case id, sorted, and the node of each hash
+    id_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    id_hash_node: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     # links, in canonical order, and both adjacency layouts pointing into it
     edge_child: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     edge_parent: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
@@ -82,10 +84,10 @@ class IndexArrays:
     def set_ids(self, ids: pa.Array, lower: pa.Array) -> None:
         self.id_blob, self.id_off = _blob(ids, separator="")
         self.lower_blob, self.lower_off = _blob(lower, separator="\n")
-        # Sorted by lower-case bytes for binary-search look-ups (equal keys of different
-        # kinds sit side by side; ``lookup`` scans them).
-        order = pc.array_sort_indices(pc.cast(lower, pa.binary()))
-        self.by_lower = order.to_numpy().astype(np.int32)
+        hashes = hash_ids(self.lower_blob, self.lower_off)
+        order = np.argsort(hashes, kind="stable")
+        self.id_hash = hashes[order]
+        self.id_hash_node = order.astype(np.int32)
 
     def id_of(self, node: int) -> str:
         start, end = self.id_off[node : node + 2].tolist()
@@ -148,6 +150,47 @@ class IndexArrays:
         out.vocab = meta["vocab"]
         out.meta = meta["meta"]
         return out
+
+
+#: Multiplier of the polynomial id hash (the 64-bit FNV prime); arithmetic wraps at 2**64.
+HASH_BASE = 1099511628211
+_MASK = (1 << 64) - 1
+_MAX_ID = 4096
+
+
+def hash_id(key: bytes) -> int:
+    """The look-up hash of one lower-case id; :func:`hash_ids` computes the same for all."""
+    h = 0
+    for byte in key:
+        h = (h * HASH_BASE + byte) & _MASK
+    return h
+
+
+def hash_ids(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Hash every id of a separator-terminated blob at once (array operations, in chunks)."""
+    n = len(offsets) - 1
+    out = np.zeros(n, np.uint64)
+    if n == 0:
+        return out
+    ends = offsets[1:] - 1  # position of each id's separator
+    step = 1 << 17
+    with np.errstate(over="ignore"):
+        powers = np.ones(_MAX_ID + 1, np.uint64)
+        for k in range(1, _MAX_ID + 1):
+            powers[k] = powers[k - 1] * np.uint64(HASH_BASE)  # wraps, as in hash_id
+        for first in range(0, n, step):
+            last = min(n, first + step)
+            lo, hi = int(offsets[first]), int(offsets[last])
+            chunk = np.asarray(blob[lo:hi]).astype(np.uint64)
+            owner = np.repeat(np.arange(first, last), np.diff(offsets[first : last + 1]))
+            from_end = ends[owner] - np.arange(lo, hi) - 1  # -1 on separators
+            keep = from_end >= 0
+            terms = np.zeros(hi - lo, np.uint64)
+            terms[keep] = chunk[keep] * powers[np.minimum(from_end[keep], _MAX_ID)]
+            starts = offsets[first:last] - lo
+            out[first:last] = np.add.reduceat(terms, starts)
+            out[first:last][offsets[first + 1 : last + 1] - offsets[first:last] == 1] = 0
+    return out
 
 
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

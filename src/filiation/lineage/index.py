@@ -18,7 +18,7 @@ from filiation.domain import (
     Relation,
 )
 from filiation.lineage import search as search_mod
-from filiation.lineage.arrays import IndexArrays
+from filiation.lineage.arrays import IndexArrays, hash_id
 from filiation.lineage.traverse import Traverser, Walk
 
 #: What "important" means unless the caller says otherwise: most descendants first, then
@@ -48,27 +48,22 @@ class LineageIndex:
         """The node with this id (case-insensitive); models before data sets before authors."""
         target = node_id.strip().lower().encode()
         a = self.a
-        order = a.by_lower
-        lo, hi = 0, len(order)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if a.lower_of(int(order[mid])) < target:
-                lo = mid + 1
-            else:
-                hi = mid
+        hashes = a.id_hash
+        h = np.uint64(hash_id(target))
+        lo = int(np.searchsorted(hashes, h, side="left"))
         want = KIND_CODES[kind] if kind is not None else None
         best: int | None = None
-        while lo < len(order):
-            node = int(order[lo])
+        while lo < len(hashes) and hashes[lo] == h:
+            node = int(a.id_hash_node[lo])
+            lo += 1
             if a.lower_of(node) != target:
-                break
+                continue  # a hash collision
             code = int(a.kind[node])
             if want is not None and code == want:
                 return node
             if want is None and (best is None or code < int(a.kind[best])):
                 best = node
-            lo += 1
-        return best
+        return best if want is None else None
 
     def kind_of(self, node: int) -> NodeKind:
         from filiation.domain import KINDS_BY_CODE
