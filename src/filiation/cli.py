@@ -261,7 +261,9 @@ def _lineage_table(lin: Lineage) -> Table:
         ("downloads", "right"),
         ("descendants", "right"),
     ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        # Ids are never cut: a truncated id cannot be copied into the next command.
+        overflow = "fold" if col in ("id", "from") else "ellipsis"
+        table.add_column(col, justify=justify, overflow=overflow)  # type: ignore[arg-type]
     for rec in lin.nodes[len(lin.roots) :]:
         table.add_row(
             str(rec["depth"]),
@@ -383,9 +385,10 @@ def path(
         )
         raise typer.Exit(1)
     out.print(f"[bold]{escape(result.source)}[/]")
-    for link in result.links:
+    for step, link in enumerate(result.links, start=1):
         decl = "declared" if link.declared else "inferred"
-        out.print(f"  └─ {link.relation.value} ({decl}) → [bold]{escape(link.child)}[/]")
+        pad = "   " * step
+        out.print(f"{pad}└─ {link.relation.value} ({decl}) → [bold]{escape(link.child)}[/]")
 
 
 @app.command()
@@ -468,7 +471,9 @@ def _print_details(d: NodeDetails) -> None:
         table = Table(title=f"{title} (by {rule})")
         for col in ("id", "relation", "declared", "descendants", "downloads", "likes"):
             table.add_column(
-                col, justify="left" if col in ("id", "relation", "declared") else "right"
+                col,
+                justify="left" if col in ("id", "relation", "declared") else "right",
+                overflow="fold" if col == "id" else "ellipsis",
             )
         for n in items:
             table.add_row(
@@ -498,7 +503,11 @@ def search(
         return
     table = Table(title=f"{len(hits)} result(s) for {escape(text)!s}")
     for col in ("id", "kind", "downloads", "likes", "descendants"):
-        table.add_column(col, justify="left" if col in ("id", "kind") else "right")
+        table.add_column(
+            col,
+            justify="left" if col in ("id", "kind") else "right",
+            overflow="fold" if col == "id" else "ellipsis",
+        )
     for h in hits:
         table.add_row(
             escape(h.id), h.kind.value, _num(h.downloads), _num(h.likes), _num(h.descendants)
