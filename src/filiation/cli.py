@@ -566,6 +566,63 @@ def snapshots(as_json: JsonOpt = False) -> None:
     out.print(table)
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
+    ] = 8000,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Store to serve (default: the global --db).")
+    ] = None,
+) -> None:
+    """Serve the JSON API with uvicorn (interactive documentation at /docs)."""
+    import socket
+
+    import uvicorn
+
+    from filiation.api import create_app
+    from filiation.errors import InvalidArgumentError
+
+    g = Genealogy(db or state.db)
+    _ensure_index(g)
+    application = create_app(g)
+    # Bind here rather than in uvicorn: a busy port is one clear line, and --port 0 can say
+    # which port it got.
+    sock: socket.socket | None = None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        if sock is not None:
+            sock.close()
+        raise InvalidArgumentError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    err.print(
+        f"filiation API on http://{shown}:{bound_port}/api, documentation on "
+        f"http://{shown}:{bound_port}/docs (Ctrl-C to stop)",
+        markup=False,
+    )
+    config = uvicorn.Config(
+        application,
+        log_level="warning" if state.quiet else "info",
+        access_log=not state.quiet,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])
+
+
 def main() -> None:
     try:
         app()

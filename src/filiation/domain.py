@@ -111,6 +111,19 @@ def parse_relations(names: list[str] | tuple[str, ...] | None) -> tuple[Relation
     return tuple(out) or None
 
 
+def parse_kind(value: NodeKind | str | None) -> NodeKind | None:
+    """A user-given node kind, or a clear error listing the valid ones."""
+    from filiation.errors import InvalidArgumentError
+
+    if value is None or isinstance(value, NodeKind):
+        return value
+    try:
+        return NodeKind(str(value).strip().lower())
+    except ValueError:
+        valid = ", ".join(k.value for k in NodeKind)
+        raise InvalidArgumentError(f"unknown kind {value!r}; use one of: {valid}") from None
+
+
 def author_of(hub_id: str) -> str | None:
     """The publisher part of a Hub id (``author/name``); legacy ids without a slash have none."""
     head, sep, _ = hub_id.partition("/")

@@ -25,6 +25,7 @@ from filiation.domain import (
     RELATIONS_BY_CODE,
     NodeKind,
     Relation,
+    parse_kind,
     parse_relations,
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
@@ -320,21 +321,26 @@ class Genealogy:
         return node
 
     def _suggest(self, node_id: str, kind: NodeKind | None, k: int = 5) -> list[str]:
-        """Near ids for a typo: search ever shorter prefixes of the name, keep the closest."""
+        """Near ids for a typo: search ever shorter prefixes of the name, keep the closest.
+
+        Bounded: at most a dozen searches on at most 128 characters, whatever the input.
+        """
         import difflib
 
-        name = node_id.strip().split("/")[-1]
+        name = node_id.strip().split("/")[-1][:128]
         kinds = [kind] if kind else None
         candidates: list[str] = []
-        for cut in range(len(name), max(2, len(name) // 2) - 1, -1):
+        floor = max(2, len(name) // 2)
+        step = max(1, (len(name) - floor) // 12)
+        for cut in range(len(name), floor - 1, -step):
             candidates = [self.index.a.id_of(n) for n in self.index.search(name[:cut], 50, kinds)]
             if candidates:
                 break
-        return difflib.get_close_matches(node_id, candidates, n=k, cutoff=0.5)
+        return difflib.get_close_matches(node_id[:256], candidates, n=k, cutoff=0.5)
 
     def resolve(self, node_id: str, kind: NodeKind | str | None = None) -> str:
         """The id as published, for an id given in any case."""
-        node = self._node(node_id, NodeKind(kind) if kind else None)
+        node = self._node(node_id, parse_kind(kind))
         return self.index.a.id_of(node)
 
     # -- questions ------------------------------------------------------------------------
@@ -538,10 +544,10 @@ class Genealogy:
         """A node's indicators, its direct family counted per relation, and the important
         parents and children under ``ranking`` (default: descendants, downloads, likes)."""
         _check_bounds(None, limit)
-        node = self._node(node_id, NodeKind(kind) if kind else None)
+        rels = _relations(relations)
+        node = self._node(node_id, parse_kind(kind))
         index = self.index
         a = index.a
-        rels = _relations(relations)
 
         def per_relation(ptr: np.ndarray, rel: np.ndarray, skip: Relation | None) -> dict[str, int]:
             s, e = ptr[node : node + 2].tolist()
@@ -634,7 +640,7 @@ class Genealogy:
         _check_bounds(None, limit)
         if not isinstance(text, str):
             raise InvalidArgumentError("search text must be a string")
-        kinds_ = [NodeKind(k) for k in kinds] if kinds else None
+        kinds_ = [k for k in (parse_kind(k) for k in kinds) if k] if kinds else None
         hits = self.index.search(text, limit, kinds_)
         return [SearchHit(**summary_fields(self.index, n)) for n in hits]
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,9 +41,10 @@ def _pick(header: list[str], names: tuple[str, ...]) -> int | None:
     return None
 
 
-def _open(path: Path) -> tuple[list[str], csv.reader]:  # type: ignore[type-arg]
+def _open(path: Path, files: ExitStack) -> tuple[list[str], Any]:
+    """The header and a reader of a CSV file; ``files`` closes it when the read is over."""
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        handle = files.enter_context(path.open(newline="", encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise SourceError(f"{path} does not exist") from exc
     except OSError as exc:
@@ -62,12 +65,23 @@ def read(
     *,
     name: str | None = None,
 ) -> Records:
+    """Read an edge list and, if given, a node list into records."""
+    with ExitStack() as files:
+        return _read(edges, nodes, name, files)
+
+
+def _read(
+    edges: str | os.PathLike[str],
+    nodes: str | os.PathLike[str] | None,
+    name: str | None,
+    files: ExitStack,
+) -> Records:
     edges_path = Path(edges)
     source = f"edges:{name or edges_path.stem}"
     label = str(edges_path) + (f" + {nodes}" if nodes else "")
     report = IngestReport(source=source, label=label)
 
-    header, reader = _open(edges_path)
+    header, reader = _open(edges_path, files)
     ip = _pick(header, EDGE_COLUMNS["parent"])
     ic = _pick(header, EDGE_COLUMNS["child"])
     ir = _pick(header, EDGE_COLUMNS["relation"])
@@ -125,7 +139,7 @@ def read(
     links = pa.table(cols, schema=LINK_SCHEMA)
     links = _dedupe_links(links, report)
     links = drop_self_loops(links, report)
-    node_table = _read_nodes(Path(nodes), report) if nodes else NODE_SCHEMA.empty_table()
+    node_table = _read_nodes(Path(nodes), report, files) if nodes else NODE_SCHEMA.empty_table()
     report.nodes = node_table.num_rows
     report.links = links.num_rows
     return Records(
@@ -157,8 +171,8 @@ def _dedupe_links(links: pa.Table, report: IngestReport) -> pa.Table:
     return links.filter(pa.array(keep))
 
 
-def _read_nodes(path: Path, report: IngestReport) -> pa.Table:
-    header, reader = _open(path)
+def _read_nodes(path: Path, report: IngestReport, files: ExitStack) -> pa.Table:
+    header, reader = _open(path, files)
     iid = _pick(header, NODE_ID_COLUMNS)
     if iid is None:
         raise SourceError(f"{path} needs an 'id' column; its header is: {', '.join(header)}")

@@ -1,0 +1,206 @@
+"""The FastAPI application: one :class:`Genealogy`, the API routes, errors, headers, docs.
+
+``create_app(genealogy_or_db)`` loads the genealogy's lineage index before returning, so
+that requests only read it: the index is a set of read-only (memory-mapped) arrays and each
+traversal keeps its state in local variables, so one ``Genealogy`` serves concurrent
+requests from uvicorn's thread pool without a lock. Store reads (``show``'s extra fields,
+``stats``, ``snapshots``) open a connection per call. Nothing in the app ingests or calls
+``Genealogy.refresh()``, the two operations that replace the index: restart the server to
+serve a newer snapshot.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from filiation import __version__
+from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundError, StoreError
+from filiation.service import Genealogy
+
+from . import routes
+
+log = logging.getLogger("filiation.api")
+
+#: Every response: only this origin's scripts, styles, images and connections; no plugins,
+#: no framing, no <base> rewriting.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+#: /docs only: Swagger UI's stylesheet draws its icons as data: SVG images. Its scripts are
+#: served from this origin (the swagger-ui-bundle package), not from a CDN, and started from
+#: a file, so scripts stay 'self'.
+DOCS_CSP = CSP.replace("img-src 'self'", "img-src 'self' data:")
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, and turns an unexpected exception into
+    a JSON 500 (logged here, never shown to the client)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        csp = DOCS_CSP if path == "/docs" or path.startswith("/docs/") else CSP
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = csp
+                for name, value in HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unexpected error on %s", path)
+            if started:
+                raise
+            response = _error(500, "internal_error", "internal error; see the server's log")
+            await response(scope, receive, send_with_headers)
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(NodeNotFoundError)
+    async def not_found(_: Request, exc: NodeNotFoundError) -> Response:
+        return _error(404, "not_found", str(exc), suggestions=exc.suggestions)
+
+    @app.exception_handler(InvalidArgumentError)
+    async def invalid(_: Request, exc: InvalidArgumentError) -> Response:
+        return _error(422, "invalid_argument", str(exc))
+
+    @app.exception_handler(StoreError)
+    async def store(_: Request, exc: StoreError) -> Response:
+        log.error("store error: %s", exc)
+        return _error(503, "store_unavailable", "the genealogy store cannot be read")
+
+    @app.exception_handler(FiliationError)
+    async def other(_: Request, exc: FiliationError) -> Response:
+        log.error("%s: %s", type(exc).__name__, exc)
+        return _error(500, "internal_error", "internal error; see the server's log")
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(_: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(x) for x in e.get("loc", ())[1:]) or "request"
+            parts.append(f"{where}: {e.get('msg', 'invalid')}")
+        return _error(422, "invalid_argument", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http(_: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = "no such endpoint; see /docs" if exc.status_code == 404 else str(exc.detail)
+        return _error(exc.status_code, code, message)
+
+
+# -- /docs: Swagger UI from the swagger-ui-bundle package, no CDN -------------------------------
+DOCS_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "favicon-32x32.png": "image/png",
+}
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>filiation API</title>
+<link rel="stylesheet" href="{root}/docs/assets/swagger-ui.css">
+<link rel="icon" type="image/png" href="{root}/docs/assets/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{root}/openapi.json"></div>
+<script src="{root}/docs/assets/swagger-ui-bundle.js"></script>
+<script src="{root}/docs/docs.js"></script>
+</body>
+</html>
+"""
+
+
+def _swagger_dir() -> Path:
+    from swagger_ui_bundle import swagger_ui_path
+
+    return Path(str(swagger_ui_path))
+
+
+def _install_docs(app: FastAPI) -> None:
+    cache = {"Cache-Control": "public, max-age=86400"}
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> Response:
+        root = html.escape(request.scope.get("root_path", "").rstrip("/"), quote=True)
+        return HTMLResponse(DOCS_PAGE.format(root=root))
+
+    @app.get("/docs/docs.js", include_in_schema=False)
+    async def docs_js() -> Response:
+        script = resources.files("filiation.api") / "static" / "docs.js"
+        return Response(script.read_bytes(), media_type="text/javascript", headers=cache)
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> Response:
+        if name not in DOCS_ASSETS:
+            raise StarletteHTTPException(404)
+        return FileResponse(_swagger_dir() / name, media_type=DOCS_ASSETS[name], headers=cache)
+
+
+DESCRIPTION = """\
+The genealogy of AI models, from the Hugging Face Hub's metadata: ancestors, descendants,
+training data sets and publishers. Every endpoint is one call of filiation's Python API and
+takes the CLI's parameters (`relation` repeated or comma-separated, `max_depth`, `limit`,
+`rank_by`, `kind`). Traversals answer the JSON documented in docs/json.md.
+"""
+
+
+def create_app(genealogy: Genealogy | str | os.PathLike[str] | None = None) -> FastAPI:
+    """The API over ``genealogy`` (a :class:`Genealogy`, or a store path or URL; default:
+    the default store, filled with the bundled sample when empty)."""
+    g = genealogy if isinstance(genealogy, Genealogy) else Genealogy(genealogy)
+    _ = g.index  # load (or build) the index now, once, before any request reads it
+    app = FastAPI(
+        title="filiation",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.genealogy = g
+    app.include_router(routes.router)
+    _install_docs(app)
+    _install_errors(app)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,414 @@
+"""The JSON API's endpoints: each one is a call to :class:`filiation.Genealogy`.
+
+Parameters are the CLI's: ``relation`` (repeat or comma-separate), ``max_depth``, ``limit``,
+``rank_by`` (comma-separated ranking keys) and ``kind``. Ids are taken from the rest of the
+path, so they may hold ``/``, dots and any character; the sub-resource routes
+(``.../descendants``) are declared before the plain ones so that they match first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import Response
+
+from filiation import __version__
+from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation, parse_relations
+from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.lineage.index import DEFAULT_RANKING, RANKING_KEYS
+from filiation.results import Lineage, NodeDetails, PathResult, SearchHit, Stats
+from filiation.service import Genealogy
+from filiation.sources.hub_stats import MAX_ID_LENGTH
+
+from .schemas import ErrorOut, Health, LineageOut, NeighbourPage, SnapshotOut
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "Unknown id (with near ids as suggestions)"},
+    422: {"model": ErrorOut, "description": "Invalid parameter"},
+}
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+def genealogy(request: Request) -> Genealogy:
+    """The one :class:`Genealogy` of the app (see :func:`filiation.api.create_app`)."""
+    return request.app.state.genealogy  # type: ignore[no-any-return]
+
+
+G = Annotated[Genealogy, Depends(genealogy)]
+
+RelationQ = Annotated[
+    list[str] | None,
+    Query(
+        description="Relation types to follow (repeat or comma-separate): "
+        + ", ".join(r.value for r in Relation)
+        + ". Default: the model-to-model ones.",
+    ),
+]
+NodeId = Annotated[
+    str,
+    PathParam(
+        description="The id as published (author/name, or a legacy id without a slash), in "
+        "any case; the slash needs no escaping.",
+        examples=["meta-llama/Llama-3.1-8B-Instruct"],
+    ),
+]
+MaxDepthQ = Annotated[int | None, Query(ge=0, description="Stop after this many generations.")]
+LimitQ = Annotated[
+    int | None, Query(ge=0, description="Return at most this many nodes (best known first).")
+]
+RankByQ = Annotated[
+    list[str] | None,
+    Query(
+        description="Ranking keys, comma-separated or repeated, each descending: "
+        + ", ".join(RANKING_KEYS)
+        + "."
+    ),
+]
+OffsetQ = Annotated[int, Query(ge=0, description="How many items of the ranking to skip.")]
+PageLimitQ = Annotated[int, Query(ge=0, le=1000, description="Page size.")]
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _json(value: Any) -> Response:
+    return Response(orjson.dumps(value), media_type="application/json")
+
+
+def _lineage(lin: Lineage) -> Response:
+    """A traversal as its documented JSON; orjson keeps tens of thousands of nodes fast."""
+    return _json(lin.to_dict())
+
+
+#: Ids longer than this get no near-id suggestions when unknown: the service's suggestions
+#: search ever shorter prefixes of the id, a cost that grows with its length, and no Hub id
+#: is that long (names have at most 96 characters).
+SUGGEST_MAX = 160
+
+
+def _resolve(g: Genealogy, node_id: str, kind: NodeKind | None = None) -> str:
+    """``Genealogy.resolve``, but a long id is looked up by one search and, if unknown, gets
+    no suggestions."""
+    text = node_id.strip()
+    if len(text) <= SUGGEST_MAX:
+        return g.resolve(node_id, kind)
+    if len(text) <= MAX_ID_LENGTH:  # no source keeps a longer id
+        want = text.lower()
+        for hit in g.search(text, limit=5, kinds=[kind] if kind else None):
+            if hit.id.lower() == want:
+                return hit.id
+    raise NodeNotFoundError(text[:SUGGEST_MAX] + "…")
+
+
+def _check_id(g: Genealogy, node_id: str, kind: NodeKind | None = None) -> None:
+    """Refuse a long unknown id here; shorter ones go on to the service."""
+    if len(node_id.strip()) > SUGGEST_MAX:
+        _resolve(g, node_id, kind)
+
+
+def _ranking(values: Sequence[str] | None, default: Sequence[str]) -> list[str]:
+    keys = [k.strip() for v in values or () for k in v.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in RANKING_KEYS]
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown ranking key {unknown[0]!r}; use one of: {', '.join(RANKING_KEYS)}"
+        )
+    return keys or list(default)
+
+
+def _kinds(values: Sequence[str] | None) -> list[NodeKind] | None:
+    names = [k.strip().lower() for v in values or () for k in v.split(",") if k.strip()]
+    out: list[NodeKind] = []
+    for name in names:
+        try:
+            out.append(NodeKind(name))
+        except ValueError:
+            raise InvalidArgumentError(
+                f"unknown kind {name!r}; use one of: {', '.join(k.value for k in NodeKind)}"
+            ) from None
+    return out or None
+
+
+def _relations(values: Sequence[str] | None) -> list[Relation]:
+    return list(parse_relations(list(values) if values else None) or LINEAGE_RELATIONS)
+
+
+def _target(
+    g: Genealogy, kind: NodeKind, node_id: str, sub: str, relation: Sequence[str] | None = None
+) -> str | Response:
+    """The published id of the ``kind`` node under a sub-resource route, e.g. the model of
+    ``/api/models/{id}/descendants``.
+
+    A node whose own id ends with ``/descendants`` (or another sub-resource name) would be
+    unreachable through the plain route, so when ``{id}`` is unknown but ``{id}/{sub}`` is
+    a node of that kind, its ``show`` is answered instead. Parameters are checked first, as
+    the service does: a bad relation is a 422 even for an unknown id.
+    """
+    _relations(relation)
+    try:
+        return _resolve(g, node_id, kind)
+    except NodeNotFoundError as exc:
+        try:
+            published = _resolve(g, f"{node_id}/{sub}", kind)
+        except NodeNotFoundError:
+            raise exc from None
+        return _json(g.show(published, kind=kind).model_dump(mode="json"))
+
+
+def _page(
+    node: str,
+    items: list[Any],
+    relations: list[Relation],
+    ranking: list[str],
+    offset: int,
+    limit: int | None,
+    total: int | None = None,
+) -> NeighbourPage:
+    end = None if limit is None else offset + limit
+    return NeighbourPage(
+        id=node,
+        relations=relations,
+        ranking=ranking,
+        offset=offset,
+        limit=limit,
+        total=total,
+        has_more=end is not None and len(items) > end,
+        items=items[offset:end],
+    )
+
+
+# -- search, path, stats -----------------------------------------------------------------------
+@router.get("/search", response_model=list[SearchHit], tags=["search"])
+def search(
+    g: G,
+    q: Annotated[
+        str,
+        Query(
+            max_length=MAX_ID_LENGTH,
+            description="Part of an id or author name (case-insensitive).",
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    kind: Annotated[
+        list[str] | None, Query(description="Only these kinds: model, dataset, author.")
+    ] = None,
+) -> Any:
+    """Ids and authors containing `q`, best known first (an exact id first)."""
+    return g.search(q, limit=limit, kinds=_kinds(kind))
+
+
+@router.get("/path", response_model=PathResult, tags=["lineage"])
+def path(
+    g: G,
+    source: Annotated[str, Query(description="The supposed origin.")],
+    target: Annotated[str, Query(description="The supposed derivative.")],
+    relation: RelationQ = None,
+) -> Any:
+    """How `target` derives from `source`, if it does: a shortest chain of links."""
+    _check_id(g, source)
+    _check_id(g, target)
+    return g.path(source, target, relations=relation)
+
+
+@router.get("/stats", response_model=Stats, tags=["genealogy"])
+def stats(g: G) -> Any:
+    """What is loaded: nodes per kind, links per relation, snapshots, cycles."""
+    return g.stats()
+
+
+@router.get("/snapshots", response_model=list[SnapshotOut], tags=["genealogy"])
+def snapshots(g: G) -> Any:
+    """Every snapshot in the store, and which ones make up the current genealogy."""
+    return g.snapshots()
+
+
+@router.get("/health", response_model=Health, tags=["genealogy"])
+async def health() -> Any:
+    """Answers as soon as the server is up (the genealogy is loaded before it starts)."""
+    return {"status": "ok", "version": __version__}
+
+
+# -- models: sub-resources first, then the plain route -----------------------------------------
+@router.get("/models/{node_id:path}/ancestors", response_model=LineageOut, tags=["models"])
+def model_ancestors(
+    g: G,
+    node_id: NodeId,
+    relation: RelationQ = None,
+    max_depth: MaxDepthQ = None,
+    limit: LimitQ = None,
+) -> Any:
+    """Everything the model derives from, nearest first."""
+    node = _target(g, NodeKind.MODEL, node_id, "ancestors", relation)
+    if isinstance(node, Response):
+        return node
+    return _lineage(g.ancestors(node, relations=relation, max_depth=max_depth, limit=limit))
+
+
+@router.get("/models/{node_id:path}/descendants", response_model=LineageOut, tags=["models"])
+def model_descendants(
+    g: G,
+    node_id: NodeId,
+    relation: RelationQ = None,
+    max_depth: MaxDepthQ = None,
+    limit: LimitQ = None,
+) -> Any:
+    """Everything derived from the model, nearest first, best known first."""
+    node = _target(g, NodeKind.MODEL, node_id, "descendants", relation)
+    if isinstance(node, Response):
+        return node
+    return _lineage(g.descendants(node, relations=relation, max_depth=max_depth, limit=limit))
+
+
+@router.get("/models/{node_id:path}/lineage", response_model=LineageOut, tags=["models"])
+def model_lineage(
+    g: G,
+    node_id: NodeId,
+    relation: RelationQ = None,
+    max_depth: MaxDepthQ = None,
+    limit: LimitQ = None,
+) -> Any:
+    """Ancestors (negative depths) and descendants (positive depths) together."""
+    node = _target(g, NodeKind.MODEL, node_id, "lineage", relation)
+    if isinstance(node, Response):
+        return node
+    return _lineage(g.lineage(node, relations=relation, max_depth=max_depth, limit=limit))
+
+
+@router.get("/models/{node_id:path}/children", response_model=NeighbourPage, tags=["models"])
+def model_children(
+    g: G,
+    node_id: NodeId,
+    relation: RelationQ = None,
+    limit: PageLimitQ = 50,
+    offset: OffsetQ = 0,
+    rank_by: RankByQ = None,
+) -> Any:
+    """Direct children, one page at a time (default ranking: downloads)."""
+    ranking = _ranking(rank_by, ("downloads",))
+    node = _target(g, NodeKind.MODEL, node_id, "children", relation)
+    if isinstance(node, Response):
+        return node
+    items = g.children(node, relations=relation, limit=offset + limit + 1, ranking=ranking)
+    return _page(node, items, _relations(relation), ranking, offset, limit)
+
+
+@router.get("/models/{node_id:path}/parents", response_model=NeighbourPage, tags=["models"])
+def model_parents(
+    g: G,
+    node_id: NodeId,
+    relation: RelationQ = None,
+    limit: Annotated[
+        int | None, Query(ge=0, le=1000, description="Page size (default: all).")
+    ] = None,
+    offset: OffsetQ = 0,
+    rank_by: RankByQ = None,
+) -> Any:
+    """Direct parents (a merge has several), ranked like children."""
+    ranking = _ranking(rank_by, ("downloads",))
+    node = _target(g, NodeKind.MODEL, node_id, "parents", relation)
+    if isinstance(node, Response):
+        return node
+    want = None if limit is None else offset + limit + 1
+    items = g.parents(node, relations=relation, limit=want, ranking=ranking)
+    return _page(node, items, _relations(relation), ranking, offset, limit)
+
+
+def _show(
+    g: Genealogy,
+    kind: NodeKind,
+    node_id: str,
+    relation: list[str] | None,
+    limit: int,
+    rank_by: list[str] | None,
+) -> NodeDetails:
+    ranking = _ranking(rank_by, DEFAULT_RANKING)
+    _relations(relation)
+    _check_id(g, node_id, kind)
+    return g.show(node_id, relations=relation, limit=limit, ranking=ranking, kind=kind)
+
+
+ShowLimitQ = Annotated[
+    int, Query(ge=0, le=1000, description="How many important parents and children.")
+]
+
+
+@router.get("/models/{node_id:path}", response_model=NodeDetails, tags=["models"])
+def model(
+    g: G,
+    node_id: NodeId,
+    relation: RelationQ = None,
+    limit: ShowLimitQ = 10,
+    rank_by: RankByQ = None,
+) -> Any:
+    """A model's indicators, direct family per relation, important parents and children
+    (default ranking: descendants, downloads, likes)."""
+    return _show(g, NodeKind.MODEL, node_id, relation, limit, rank_by)
+
+
+# -- data sets ----------------------------------------------------------------------------------
+@router.get("/datasets/{node_id:path}/impact", response_model=LineageOut, tags=["datasets"])
+def dataset_impact(
+    g: G,
+    node_id: NodeId,
+    relation: RelationQ = None,
+    max_depth: MaxDepthQ = None,
+    limit: LimitQ = None,
+) -> Any:
+    """Every model trained on the data set (depth 1) and everything derived from them."""
+    node = _target(g, NodeKind.DATASET, node_id, "impact", relation)
+    if isinstance(node, Response):
+        return node
+    return _lineage(g.impact(node, relations=relation, max_depth=max_depth, limit=limit))
+
+
+@router.get("/datasets/{node_id:path}", response_model=NodeDetails, tags=["datasets"])
+def dataset(
+    g: G,
+    node_id: NodeId,
+    relation: RelationQ = None,
+    limit: ShowLimitQ = 10,
+    rank_by: RankByQ = None,
+) -> Any:
+    """A data set: who publishes it, how many models were trained on it."""
+    return _show(g, NodeKind.DATASET, node_id, relation, limit, rank_by)
+
+
+# -- authors ------------------------------------------------------------------------------------
+@router.get("/authors/{node_id:path}/models", response_model=NeighbourPage, tags=["authors"])
+def author_models(
+    g: G,
+    node_id: NodeId,
+    limit: PageLimitQ = 50,
+    offset: OffsetQ = 0,
+    rank_by: RankByQ = None,
+) -> Any:
+    """What the author published (models, and data sets when a source names them), one page
+    at a time (default ranking: downloads); `total` counts them all."""
+    ranking = _ranking(rank_by, ("downloads",))
+    node = _target(g, NodeKind.AUTHOR, node_id, "models")
+    if isinstance(node, Response):
+        return node
+    published = [Relation.PUBLISHED_BY]
+    # `show` is the service call that looks the id up as an author even when a model or a
+    # data set has the same id, and it counts what the author published.
+    details = g.show(
+        node, kind=NodeKind.AUTHOR, relations=published, limit=offset + limit + 1, ranking=ranking
+    )
+    total = details.children_by_relation.get(Relation.PUBLISHED_BY.value, 0)
+    return _page(details.id, details.important_children, published, ranking, offset, limit, total)
+
+
+@router.get("/authors/{node_id:path}", response_model=NodeDetails, tags=["authors"])
+def author(
+    g: G,
+    node_id: NodeId,
+    relation: RelationQ = None,
+    limit: ShowLimitQ = 10,
+    rank_by: RankByQ = None,
+) -> Any:
+    """An author: how many models and data sets it published (`children_by_relation`);
+    `relation=published_by` lists the most important ones, `/models` pages through all."""
+    return _show(g, NodeKind.AUTHOR, node_id, relation, limit, rank_by)

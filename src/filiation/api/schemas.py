@@ -1,0 +1,92 @@
+"""Response shapes of the JSON API that ``filiation.results`` does not already define.
+
+Show, search, path and stats answer with the service's own pydantic models
+(:class:`~filiation.results.NodeDetails`...). Traversals are serialised straight from
+:meth:`~filiation.results.Lineage.to_dict` with orjson; the models below only describe that
+JSON for OpenAPI (docs/json.md is the reference) and are never built per request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from filiation.domain import NodeKind, Relation
+from filiation.results import Neighbour
+
+
+class LineageNode(BaseModel):
+    id: str
+    kind: NodeKind
+    author: str | None
+    depth: int = Field(
+        description="shortest number of links from the root; negative for ancestors in /lineage"
+    )
+    relation: Relation | None = Field(description="the link by which the node was first reached")
+    via: str | None = Field(description="the node at the other end of that link")
+    declared: bool | None = Field(description="whether the publisher declared that relation")
+    downloads: int | None
+    likes: int | None
+    descendants: int = Field(description="the node's own number of descendants")
+    stub: bool = Field(description="named by a link but described by no source")
+
+
+class LineageEdge(BaseModel):
+    parent: str
+    child: str
+    relation: Relation
+    declared: bool
+    source: str = Field(description="the snapshot holding the link, or 'derived'")
+
+
+class LineageOut(BaseModel):
+    """A traversal: ``Lineage.to_dict()`` (docs/json.md)."""
+
+    root: str
+    direction: str = Field(description="ancestors, descendants, both or impact")
+    relations: list[Relation]
+    nodes: list[LineageNode] = Field(
+        description="the root first (depth 0), then nearest generation first, best known first"
+    )
+    edges: list[LineageEdge] = Field(description="every link followed between nodes of the answer")
+    truncated: bool = Field(description="`limit` cut the answer")
+    depth_limited: bool = Field(description="more generations exist beyond `max_depth`")
+
+
+class NeighbourPage(BaseModel):
+    """One page of a node's direct children (or parents), in ranking order."""
+
+    id: str = Field(description="the node, as published")
+    relations: list[Relation] = Field(description="the relations followed")
+    ranking: list[str] = Field(description="the ranking keys, in order")
+    offset: int
+    limit: int | None
+    total: int | None = Field(
+        None, description="how many there are in all, when known without listing them"
+    )
+    has_more: bool = Field(description="more items follow this page")
+    items: list[Neighbour]
+
+
+class SnapshotOut(BaseModel):
+    id: int
+    source: str
+    label: str
+    taken_at: datetime | None
+    finished_at: datetime | None
+    status: str
+    current: bool = Field(description="part of the genealogy being served")
+    report: dict[str, Any] = Field(description="the ingest report")
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="not_found, invalid_argument, method_not_allowed, ...")
+    message: str
+    suggestions: list[str] | None = Field(None, description="near ids, for an unknown id")
