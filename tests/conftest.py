@@ -1,13 +1,24 @@
-"""Shared fixtures: the real sample files and genealogies built from them."""
+"""Shared fixtures: the real sample files and genealogies built from them, on both back ends.
+
+Every fixture that gives a store (``sample_db``, ``fresh_db``, ``new_db``, ``stores``) depends
+on ``backend``, a session fixture with two values, ``sqlite`` and ``postgresql``: each test
+that uses a store runs once on a SQLite file and once on a database of a throw-away
+PostgreSQL cluster that the session starts (``pg_cluster``; the run fails if it cannot).
+Each test gets stores of its own (a new file, or a new database: ``CREATE DATABASE`` takes
+a few milliseconds). ``tests.backends.only_sqlite`` / ``only_postgresql`` keep a test to one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import filiation
 from filiation.service import bundled_snapshot
+from tests.backends import BACKENDS, PostgresCluster, Stores
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -34,24 +45,69 @@ def lineage_csv() -> tuple[Path, Path]:
     return _need(LINEAGE_EDGES), _need(LINEAGE_NODES)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Indexes of database stores go to the user cache directory: a private one here (the
+    suite's subprocesses inherit it)."""
+    cache = tmp_path_factory.mktemp("user-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(cache))
+        yield cache
+
+
 @pytest.fixture(scope="session")
-def sample_db(tmp_path_factory: pytest.TempPathFactory, hub_sample: Path) -> Path:
-    """A store holding the real hub-stats sample, ingested once for the session."""
-    db = tmp_path_factory.mktemp("sample") / "sample.sqlite"
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of the session's own; the run fails if it cannot start."""
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def stores(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Stores:
+    pg = request.getfixturevalue("pg_cluster") if backend == "postgresql" else None
+    return Stores(backend, tmp_path_factory, pg)
+
+
+@pytest.fixture(scope="session")
+def sample_db(stores: Stores, hub_sample: Path) -> Any:
+    """A store holding the real hub-stats sample, ingested once per back end."""
+    db = stores.new("sample")
     g = filiation.open(db, load_bundled=False)
     g.ingest_hub_stats(hub_sample)
     return db
 
 
 @pytest.fixture(scope="session")
-def sample(sample_db: Path) -> filiation.Genealogy:
+def sample(sample_db: Any) -> filiation.Genealogy:
     """Read-only genealogy of the real sample: do not ingest into it."""
     return filiation.open(sample_db)
 
 
 @pytest.fixture()
-def fresh_db(tmp_path: Path) -> Path:
-    return tmp_path / "fresh.sqlite"
+def new_db(stores: Stores, tmp_path: Path) -> Callable[[str], Any]:
+    """Make a new, empty store: ``new_db("name")`` (a file in ``tmp_path``, or a database)."""
+
+    def make(name: str = "store") -> Any:
+        return stores.new(name, folder=tmp_path)
+
+    return make
+
+
+@pytest.fixture()
+def fresh_db(new_db: Callable[[str], Any]) -> Any:
+    """A new, empty store of the test's own."""
+    return new_db("fresh")
 
 
 def test_bundled_snapshot_is_the_real_sample(hub_sample: Path) -> None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -18,10 +19,10 @@ LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 
 
 @pytest.fixture()
-def cli(sample_db: Path):
+def cli(sample_db: Any):
     runner = CliRunner()
 
-    def run(*args: str, db: Path | None = None) -> tuple[int, str, str]:
+    def run(*args: str, db: Any = None) -> tuple[int, str, str]:
         result = runner.invoke(app, ["--db", str(db or sample_db), *args])
         return result.exit_code, result.stdout, result.stderr
 
@@ -105,9 +106,9 @@ def test_errors_are_one_clear_line_with_an_exit_code(cli) -> None:
     assert code == 2
 
 
-def test_ingest_edges_then_query(cli, tmp_path: Path, lineage_csv) -> None:
+def test_ingest_edges_then_query(cli, new_db, lineage_csv) -> None:
     edges, nodes = lineage_csv
-    db = tmp_path / "edges.sqlite"
+    db = new_db("edges")
     code, out, err = cli("ingest", "edges", str(edges), "--nodes", str(nodes), "--json", db=db)
     assert code == 0, err
     report = json.loads(out)
@@ -129,11 +130,13 @@ def test_ingest_bad_file_fails_cleanly_and_keeps_the_store(cli, tmp_path: Path, 
     assert filiation.open(sample_db).stats() == before
 
 
-def test_readme_demo_command_works_offline(tmp_path: Path) -> None:
-    """The README's first command, on an empty store with no network: the bundled sample."""
+def test_readme_demo_command_works_offline(new_db) -> None:
+    """The README's first command, on an empty store with no network: the bundled sample.
+
+    The store is named by ``$FILIATION_DB`` (a file path, or a PostgreSQL URL)."""
     env = {
         **os.environ,
-        "FILIATION_DB": str(tmp_path / "demo.sqlite"),
+        "FILIATION_DB": str(new_db("demo")),
         "HF_HUB_OFFLINE": "1",
         "COLUMNS": "200",
     }
@@ -160,8 +163,9 @@ def test_show_an_author_and_a_dataset(cli, sample, hub_sample) -> None:
     assert code == 0
     data = json.loads(out)
     published = [r for r in reference.rows(hub_sample) if r["author"] == "meta-llama"]
-    assert data["kind"] == "author"
-    assert data["children_by_relation"]["published_by"] >= len(published)
+    assert data["kind"] == "author" and data["children_by_relation"]["published_by"] >= len(
+        published
+    )
     dataset, models = max(reference.trained_on(hub_sample).items(), key=lambda kv: len(kv[1]))
     code, out, _ = cli("show", dataset, "--kind", "dataset")
     assert code == 0 and "models trained on it" in out and f"{len(models):,}" in out

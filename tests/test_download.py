@@ -130,7 +130,7 @@ class Run:
     hf_home: Path
 
 
-def _ingest_download(db: Path, endpoint: str, hf_home: Path) -> Run:
+def _ingest_download(db: Any, endpoint: str, hf_home: Path) -> Run:
     """`filiation --db DB ingest hub-stats --json`, as a user runs it, against ``endpoint``."""
     env = {
         k: v
@@ -161,24 +161,24 @@ def _error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("Error:")]
 
 
-def _state(db: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _state(db: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Everything a user can see of the store: its statistics and every snapshot, current or not."""
     g = filiation.open(db, load_bundled=False)
     return g.stats().model_dump(), g.snapshots()
 
 
 @pytest.fixture()
-def filled_db(tmp_path: Path, hub_sample: Path) -> Path:
+def filled_db(new_db, hub_sample: Path) -> Any:
     """A store that already holds the sample, which a failed download must leave alone."""
-    db = tmp_path / "filled.sqlite"
+    db = new_db("filled")
     filiation.open(db, load_bundled=False).ingest_hub_stats(hub_sample)
     return db
 
 
 def test_ingest_without_path_downloads_the_dump_and_ingests_it(
-    fake_hub: FakeHub, tmp_path: Path, hub_sample: Path
+    fake_hub: FakeHub, tmp_path: Path, new_db, hub_sample: Path
 ) -> None:
-    db = tmp_path / "downloaded.sqlite"
+    db = new_db("downloaded")
     run = _ingest_download(db, fake_hub.url, tmp_path / "hf-home")
     assert run.code == 0, run.err
 
@@ -200,7 +200,7 @@ def test_ingest_without_path_downloads_the_dump_and_ingests_it(
     assert downloaded.read_bytes() == hub_sample.read_bytes()
 
     # And downloading gives the same genealogy as ingesting the file one already has.
-    local = filiation.open(tmp_path / "local.sqlite", load_bundled=False)
+    local = filiation.open(new_db("local"), load_bundled=False)
     expected = local.ingest_hub_stats(hub_sample).as_dict()
     for key in ("rows_read", "nodes", "links", "skipped", "notes"):
         assert report[key] == expected[key], key
@@ -213,7 +213,7 @@ def test_ingest_without_path_downloads_the_dump_and_ingests_it(
 
 @pytest.mark.parametrize("mode", ["head-500", "get-500"])
 def test_download_failure_is_one_clear_line_and_keeps_the_store(
-    fake_hub: FakeHub, filled_db: Path, tmp_path: Path, mode: str
+    fake_hub: FakeHub, filled_db: Any, tmp_path: Path, mode: str
 ) -> None:
     fake_hub.mode = mode
     before = _state(filled_db)
@@ -237,7 +237,7 @@ def test_download_failure_is_one_clear_line_and_keeps_the_store(
 
 
 def test_truncated_download_fails_clearly_and_stores_nothing(
-    fake_hub: FakeHub, filled_db: Path, tmp_path: Path
+    fake_hub: FakeHub, filled_db: Any, tmp_path: Path
 ) -> None:
     fake_hub.mode = "truncated"
     before = _state(filled_db)

@@ -7,7 +7,6 @@ filiation's answers are read back through ``filiation.open(db, load_bundled=Fals
 from __future__ import annotations
 
 import csv
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -50,11 +49,9 @@ def raw(lineage_csv: tuple[Path, Path]) -> dict[str, list[list[str]]]:
 
 
 @pytest.fixture(scope="module")
-def lineage(
-    tmp_path_factory: pytest.TempPathFactory, lineage_csv: tuple[Path, Path]
-) -> tuple[filiation.Genealogy, Any]:
+def lineage(stores, lineage_csv: tuple[Path, Path]) -> tuple[filiation.Genealogy, Any]:
     """The real edge list ingested once; returns the genealogy and its ingest report."""
-    db = tmp_path_factory.mktemp("lineage") / "lineage.sqlite"
+    db = stores.new("lineage")
     g = filiation.open(db, load_bundled=False)
     report = g.ingest_edges(*lineage_csv)
     return g, report
@@ -175,7 +172,7 @@ def test_node_list_fields_are_kept(lineage, raw) -> None:
 
 
 def test_malformed_rows_are_reported_with_line_numbers(
-    tmp_path: Path, lineage_csv: tuple[Path, Path], raw
+    tmp_path: Path, fresh_db, lineage_csv: tuple[Path, Path], raw
 ) -> None:
     header = "parent_id,child_id,relation"
     good = [",".join(e) for e in raw["edges"][:40] if e[0].lower() != e[1].lower()]
@@ -193,7 +190,7 @@ def test_malformed_rows_are_reported_with_line_numbers(
     path = write_edges(tmp_path, lines)
     for line_no, text in bad.items():
         assert lines[line_no - 1] == text
-    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    g = filiation.open(fresh_db, load_bundled=False)
     report = g.ingest_edges(path)
     key, count = reason(report.skipped, "lines")
     assert count == len(bad)
@@ -207,25 +204,25 @@ def test_malformed_rows_are_reported_with_line_numbers(
     assert g.snapshots()[-1]["report"]["skipped"] == report.skipped
 
 
-def test_many_malformed_rows_are_all_counted(tmp_path: Path, raw) -> None:
+def test_many_malformed_rows_are_all_counted(tmp_path: Path, fresh_db, raw) -> None:
     lines = ["parent_id,child_id,relation"]
     for p, c, r in raw["edges"][:30]:
         lines.append(f"{p},{c},{r}")
         lines.append(f",{c},{r}")
-    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    g = filiation.open(fresh_db, load_bundled=False)
     report = g.ingest_edges(write_edges(tmp_path, lines))
     key, count = reason(report.skipped, "lines")
     assert count == 30
     assert key.split("lines ")[1].startswith("3, 5, 7")  # the first ones are named
 
 
-def test_unknown_relation_is_kept_as_unspecified_and_noted(tmp_path: Path, raw) -> None:
+def test_unknown_relation_is_kept_as_unspecified_and_noted(tmp_path: Path, fresh_db, raw) -> None:
     edges = [e for e in raw["edges"][:50] if e[0].lower() != e[1].lower()]
     odd = {3: "distilled", 7: "distilled", 11: "pruned"}
     lines = ["parent_id,child_id,relation"]
     for i, (p, c, r) in enumerate(edges):
         lines.append(f"{p},{c},{odd.get(i, r)}")
-    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    g = filiation.open(fresh_db, load_bundled=False)
     report = g.ingest_edges(write_edges(tmp_path, lines))
     assert reason(report.notes, "distilled")[1] == 2
     assert reason(report.notes, "pruned")[1] == 1
@@ -237,10 +234,12 @@ def test_unknown_relation_is_kept_as_unspecified_and_noted(tmp_path: Path, raw) 
         assert c in g.descendants(p).ids()
 
 
-def test_csv_without_parent_and_child_columns_is_a_source_error(tmp_path: Path, raw) -> None:
+def test_csv_without_parent_and_child_columns_is_a_source_error(
+    tmp_path: Path, fresh_db, raw
+) -> None:
     lines = ["from_model;to_model;kind"] + [";".join(e) for e in raw["edges"][:10]]
     path = write_edges(tmp_path, lines)
-    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    g = filiation.open(fresh_db, load_bundled=False)
     with pytest.raises(filiation.SourceError) as err:
         g.ingest_edges(path)
     assert "parent" in str(err.value) and "child" in str(err.value)
@@ -253,19 +252,19 @@ def test_csv_without_parent_and_child_columns_is_a_source_error(tmp_path: Path, 
     [b"", b"\xff\xfe\x00p\x00a\x00r\x00e\x00n\x00t\x80\x81"],
     ids=["empty", "not-utf8"],
 )
-def test_unreadable_csv_is_a_source_error(tmp_path: Path, content: bytes) -> None:
+def test_unreadable_csv_is_a_source_error(tmp_path: Path, fresh_db, content: bytes) -> None:
     path = tmp_path / "edges.csv"
     path.write_bytes(content)
-    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    g = filiation.open(fresh_db, load_bundled=False)
     with pytest.raises(filiation.SourceError, match=r"edges\.csv"):
         g.ingest_edges(path)
     assert g.snapshots() == []
 
 
-def test_other_header_names_and_no_relation_column(tmp_path: Path, raw) -> None:
+def test_other_header_names_and_no_relation_column(tmp_path: Path, fresh_db, raw) -> None:
     edges = [e for e in raw["edges"][:25] if e[0].lower() != e[1].lower()]
     lines = ["Source , Target"] + [f"{p},{c}" for p, c, _ in edges]
-    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    g = filiation.open(fresh_db, load_bundled=False)
     report = g.ingest_edges(write_edges(tmp_path, lines), name="mine")
     assert report.links == len(edges)
     assert reason(report.notes, "relation")[1] == 1
@@ -277,7 +276,7 @@ def test_other_header_names_and_no_relation_column(tmp_path: Path, raw) -> None:
 
 
 def test_edge_list_and_hub_stats_together(
-    tmp_path: Path, hub_sample: Path, sample_db: Path, lineage_csv: tuple[Path, Path], raw
+    tmp_path: Path, stores, hub_sample: Path, sample_db, lineage_csv: tuple[Path, Path], raw
 ) -> None:
     rows = pq.read_table(hub_sample, columns=["id", "baseModels"]).to_pylist()
     hub_ids = {r["id"].lower() for r in rows}
@@ -299,10 +298,7 @@ def test_edge_list_and_hub_stats_together(
         and c.lower() not in hub_ids
         and p.lower() != c.lower()
     )
-    store = tmp_path / "store.sqlite"
-    for suffix in ("", "-wal", "-shm"):  # the hub-stats sample, already ingested
-        if Path(f"{sample_db}{suffix}").exists():
-            shutil.copyfile(f"{sample_db}{suffix}", f"{store}{suffix}")
+    store = stores.copy(sample_db, tmp_path)  # the hub-stats sample, already ingested
     g = filiation.open(store, load_bundled=False)
     assert [s["source"] for s in g.snapshots()] == ["hub-stats"]
     g.ingest_edges(*lineage_csv)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections import Counter
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +156,8 @@ def write(tmp_path: Path, rows: list[Row], schema: pa.Schema, name: str = "model
     return path
 
 
-def ingest(tmp_path: Path, parquet: Path) -> tuple[filiation.Genealogy, Any]:
-    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+def ingest(db: Any, parquet: Path) -> tuple[filiation.Genealogy, Any]:
+    g = filiation.open(db, load_bundled=False)
     report = g.ingest_hub_stats(parquet)
     return g, report
 
@@ -257,7 +255,7 @@ def test_declared_exactly_when_card_states_the_relation(
 
 
 def test_card_relation_disagreeing_with_the_hub_is_not_declared(
-    tmp_path: Path, table: pa.Table, rows: list[Row]
+    tmp_path: Path, fresh_db, table: pa.Table, rows: list[Row]
 ) -> None:
     stated = [i for i, r in enumerate(rows) if r["baseModels"] and _card_relation(_card(r))]
     changed = copy_rows([rows[i] for i in stated])
@@ -268,7 +266,7 @@ def test_card_relation_disagreeing_with_the_hub_is_not_declared(
             "adapter" if r["baseModels"]["relation"] != "adapter" else "merge"
         )
         r["cardData"] = json.dumps(card)
-    g, _ = ingest(tmp_path, write(tmp_path, changed, table.schema))
+    g, _ = ingest(fresh_db, write(tmp_path, changed, table.schema))
     expected, _ = expected_parents(changed)
     assert actual_parents(g, [r["id"] for r in changed]) == expected
     for r in flipped:
@@ -382,11 +380,13 @@ def test_reading_in_small_batches_gives_the_same_records(hub_sample: Path) -> No
     assert batched.report.as_dict() == whole.report.as_dict()
 
 
-def test_models_without_licence_tag_load(tmp_path: Path, table: pa.Table, rows: list[Row]) -> None:
+def test_models_without_licence_tag_load(
+    tmp_path: Path, fresh_db, table: pa.Table, rows: list[Row]
+) -> None:
     """Real rows, unmodified: the models of the sample that carry no license: tag."""
     unlicensed = [r for r in rows if not any(t.startswith("license:") for t in r["tags"])]
     assert unlicensed
-    g, report = ingest(tmp_path, write(tmp_path, unlicensed, table.schema))
+    g, report = ingest(fresh_db, write(tmp_path, unlicensed, table.schema))
     assert report.nodes == len(unlicensed)
     expected, _ = expected_parents(unlicensed)
     assert actual_parents(g, [r["id"] for r in unlicensed]) == expected
@@ -396,55 +396,59 @@ def test_models_without_licence_tag_load(tmp_path: Path, table: pa.Table, rows: 
 # -- unreadable files -----------------------------------------------------------------------------
 
 
-def _assert_nothing_stored(tmp_path: Path) -> None:
-    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+def _assert_nothing_stored(db: Any) -> None:
+    g = filiation.open(db, load_bundled=False)
     assert g.snapshots() == []
 
 
-def test_truncated_parquet_is_a_clear_source_error(tmp_path: Path, hub_sample: Path) -> None:
+def test_truncated_parquet_is_a_clear_source_error(
+    tmp_path: Path, fresh_db, hub_sample: Path
+) -> None:
     data = hub_sample.read_bytes()
     cut = tmp_path / "models.parquet"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(filiation.SourceError) as err:
-        ingest(tmp_path, cut)
+        ingest(fresh_db, cut)
     assert str(cut) in str(err.value)
     assert "truncated" in str(err.value) or "download" in str(err.value).lower()
-    _assert_nothing_stored(tmp_path)
+    _assert_nothing_stored(fresh_db)
 
 
-def test_text_file_named_parquet_is_a_source_error(tmp_path: Path, rows: list[Row]) -> None:
+def test_text_file_named_parquet_is_a_source_error(
+    tmp_path: Path, fresh_db, rows: list[Row]
+) -> None:
     fake = tmp_path / "models.parquet"
     fake.write_text("id,downloads\n" + "".join(f"{r['id']},{r['downloads']}\n" for r in rows[:200]))
     with pytest.raises(filiation.SourceError) as err:
-        ingest(tmp_path, fake)
+        ingest(fresh_db, fake)
     assert str(fake) in str(err.value)
     assert "Parquet" in str(err.value)
-    _assert_nothing_stored(tmp_path)
+    _assert_nothing_stored(fresh_db)
 
 
-def test_missing_file_is_a_source_error(tmp_path: Path) -> None:
+def test_missing_file_is_a_source_error(tmp_path: Path, fresh_db) -> None:
     with pytest.raises(filiation.SourceError, match="does not exist"):
-        ingest(tmp_path, tmp_path / "nowhere.parquet")
+        ingest(fresh_db, tmp_path / "nowhere.parquet")
 
 
-def test_parquet_without_id_column_is_rejected(tmp_path: Path, table: pa.Table) -> None:
+def test_parquet_without_id_column_is_rejected(tmp_path: Path, fresh_db, table: pa.Table) -> None:
     path = tmp_path / "models.parquet"
     pq.write_table(table.drop_columns(["id"]), path)
     with pytest.raises(filiation.SourceError) as err:
-        ingest(tmp_path, path)
+        ingest(fresh_db, path)
     assert "'id'" in str(err.value)
-    _assert_nothing_stored(tmp_path)
+    _assert_nothing_stored(fresh_db)
 
 
 # -- dumps with fewer columns ---------------------------------------------------------------------
 
 
 def test_without_basemodels_parents_come_from_tags_with_same_relations(
-    tmp_path: Path, table: pa.Table, rows: list[Row]
+    tmp_path: Path, fresh_db, table: pa.Table, rows: list[Row]
 ) -> None:
     path = tmp_path / "models.parquet"
     pq.write_table(table.drop_columns(["baseModels"]), path)
-    g, report = ingest(tmp_path, path)
+    g, report = ingest(fresh_db, path)
     full, loops = expected_parents(rows)  # what baseModels says
     stripped = [{k: v for k, v in r.items() if k != "baseModels"} for r in rows]
     from_tags, _ = expected_parents(stripped)
@@ -458,11 +462,11 @@ def test_without_basemodels_parents_come_from_tags_with_same_relations(
 
 
 def test_without_basemodels_and_tags_parents_come_from_card(
-    tmp_path: Path, table: pa.Table, rows: list[Row]
+    tmp_path: Path, fresh_db, table: pa.Table, rows: list[Row]
 ) -> None:
     path = tmp_path / "models.parquet"
     pq.write_table(table.drop_columns(["baseModels", "tags"]), path)
-    g, report = ingest(tmp_path, path)
+    g, report = ingest(fresh_db, path)
     stripped = [{k: v for k, v in r.items() if k not in ("baseModels", "tags")} for r in rows]
     expected, loops = expected_parents(stripped)
     assert len(expected) > 2000  # cards name the base model of most derived models
@@ -476,7 +480,7 @@ def test_without_basemodels_and_tags_parents_come_from_card(
 
 
 def test_broken_card_json_keeps_rows_and_is_counted(
-    tmp_path: Path, table: pa.Table, rows: list[Row]
+    tmp_path: Path, fresh_db, table: pa.Table, rows: list[Row]
 ) -> None:
     """Cards the reader must parse (data sets listed, or the only source of a parent)."""
 
@@ -499,7 +503,7 @@ def test_broken_card_json_keeps_rows_and_is_counted(
     for i in targets:
         broken[i]["cardData"] = broken[i]["cardData"][:-1]  # drop the closing brace
         assert not _card(broken[i])
-    g, report = ingest(tmp_path, write(tmp_path, broken, table.schema))
+    g, report = ingest(fresh_db, write(tmp_path, broken, table.schema))
     assert report.nodes == len(rows)
     assert reason(report.notes, "broken") == len(targets)
     for i in targets:
@@ -513,13 +517,13 @@ def test_broken_card_json_keeps_rows_and_is_counted(
 
 
 def test_unknown_relation_is_kept_as_unspecified_and_counted(
-    tmp_path: Path, table: pa.Table, rows: list[Row]
+    tmp_path: Path, fresh_db, table: pa.Table, rows: list[Row]
 ) -> None:
     changed = copy_rows(rows)
     targets = rows_with_parents(rows, 6)
     for i in targets:
         changed[i]["baseModels"] = {**rows[i]["baseModels"], "relation": "distillation"}
-    g, report = ingest(tmp_path, write(tmp_path, changed, table.schema))
+    g, report = ingest(fresh_db, write(tmp_path, changed, table.schema))
     n_links = sum(len(rows[i]["baseModels"]["models"]) for i in targets)
     assert reason(report.notes, "unknown relation") == n_links
     for i in targets:
@@ -535,7 +539,7 @@ def test_unknown_relation_is_kept_as_unspecified_and_counted(
 
 
 def test_self_loops_are_skipped_and_counted(
-    tmp_path: Path, table: pa.Table, rows: list[Row]
+    tmp_path: Path, fresh_db, table: pa.Table, rows: list[Row]
 ) -> None:
     _, loops = expected_parents(rows)
     changed = copy_rows(rows)
@@ -544,7 +548,7 @@ def test_self_loops_are_skipped_and_counted(
         bm = rows[i]["baseModels"]
         own = {"_id": "x", "id": rows[i]["id"].upper()}  # the model itself, in another case
         changed[i]["baseModels"] = {**bm, "models": [*bm["models"], own]}
-    g, report = ingest(tmp_path, write(tmp_path, changed, table.schema))
+    g, report = ingest(fresh_db, write(tmp_path, changed, table.schema))
     assert reason(report.skipped, "self-loop") == loops + len(targets)
     for i in targets:
         me = rows[i]["id"].lower()
@@ -555,7 +559,7 @@ def test_self_loops_are_skipped_and_counted(
 
 
 def test_duplicate_ids_differing_in_case_keep_the_newest(
-    tmp_path: Path, table: pa.Table, rows: list[Row]
+    tmp_path: Path, fresh_db, table: pa.Table, rows: list[Row]
 ) -> None:
     changed = copy_rows(rows)
     newer, older = rows_with_parents(rows, 2)
@@ -566,7 +570,7 @@ def test_duplicate_ids_differing_in_case_keep_the_newest(
     earlier = dict(rows[older], id=rows[older]["id"].swapcase(), downloads=1)
     earlier["lastModified"] = rows[older]["lastModified"] - dt.timedelta(days=3)
     changed += [later, earlier]
-    g, report = ingest(tmp_path, write(tmp_path, changed, table.schema))
+    g, report = ingest(fresh_db, write(tmp_path, changed, table.schema))
     assert reason(report.skipped, "duplicate") == 2
     assert report.nodes == len(rows)
     assert report.rows_read == len(rows) + 2
@@ -583,7 +587,7 @@ def test_duplicate_ids_differing_in_case_keep_the_newest(
 
 
 def test_empty_and_control_character_ids_are_skipped(
-    tmp_path: Path, table: pa.Table, rows: list[Row]
+    tmp_path: Path, fresh_db, stores, table: pa.Table, rows: list[Row]
 ) -> None:
     parents = referenced(rows)
     victims = [i for i, r in enumerate(rows) if r["id"].lower() not in parents][:7]
@@ -599,15 +603,14 @@ def test_empty_and_control_character_ids_are_skipped(
     ]
     for i, bad in zip(victims, bad_ids, strict=True):
         changed[i]["id"] = bad
-    g, report = ingest(tmp_path, write(tmp_path, changed, table.schema))
+    g, report = ingest(fresh_db, write(tmp_path, changed, table.schema))
     assert reason(report.skipped, "empty id") == 3
     assert reason(report.skipped, "unusable id") == 4
     assert report.nodes == len(rows) - len(victims)
     for i in victims:
         with pytest.raises(filiation.NodeNotFoundError):
             g.show(rows[i]["id"])
-    with closing(sqlite3.connect(tmp_path / "store.sqlite")) as conn:
-        stored = [i for (i,) in conn.execute("SELECT id FROM nodes")]
+    stored = [i for (i,) in stores.rows(fresh_db, "SELECT id FROM nodes")]
     assert len(stored) == len(rows) - len(victims)
     assert not any(c < " " or c == "\x7f" for s in stored for c in s)
     assert all(len(s) <= 512 for s in stored)
@@ -618,7 +621,7 @@ def test_empty_and_control_character_ids_are_skipped(
 
 
 def test_hostile_text_is_stored_as_plain_data(
-    tmp_path: Path, table: pa.Table, rows: list[Row]
+    tmp_path: Path, fresh_db, stores, table: pa.Table, rows: list[Row]
 ) -> None:
     changed = copy_rows(rows)
     parents = referenced(rows)
@@ -629,7 +632,7 @@ def test_hostile_text_is_stored_as_plain_data(
     card = _card(rows[card_i])
     card["datasets"] = evil_sets
     changed[card_i]["cardData"] = json.dumps(card)
-    g, report = ingest(tmp_path, write(tmp_path, changed, table.schema))
+    g, report = ingest(fresh_db, write(tmp_path, changed, table.schema))
     assert report.nodes == len(rows)
     assert g.show(evil_id).id == evil_id
     assert g.resolve(evil_id.upper()) == evil_id
@@ -640,5 +643,4 @@ def test_hostile_text_is_stored_as_plain_data(
         assert rows[card_i]["id"] in g.impact(name).ids()
     assert [h.id for h in g.search("<script>", kinds=["dataset"])] == [evil_sets[0]]
     # the SQL-looking name did nothing to the store
-    with closing(sqlite3.connect(tmp_path / "store.sqlite")) as conn:
-        assert conn.execute("SELECT count(*) FROM nodes").fetchone()[0] == len(rows)
+    assert stores.rows(fresh_db, "SELECT count(*) FROM nodes") == [(len(rows),)]

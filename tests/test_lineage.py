@@ -264,7 +264,7 @@ def write_edges(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     return path
 
 
-def test_cycles_self_loops_and_merges_are_handled(tmp_path: Path) -> None:
+def test_cycles_self_loops_and_merges_are_handled(tmp_path: Path, fresh_db) -> None:
     rows = [
         ("org/a", "org/b", "finetuned"),
         ("org/b", "org/c", "finetuned"),
@@ -275,7 +275,7 @@ def test_cycles_self_loops_and_merges_are_handled(tmp_path: Path) -> None:
         ("org/f", "org/f", "quantized"),  # self-loop
         ("org/e", "org/g", "adapter"),
     ]
-    g = filiation.open(tmp_path / "c.sqlite", load_bundled=False)
+    g = filiation.open(fresh_db, load_bundled=False)
     report = g.ingest_edges(write_edges(tmp_path / "edges.csv", rows))
     assert sum(v for k, v in report.skipped.items() if "self-loop" in k) == 1
     ref = nx.DiGraph([(p, c) for p, c, _ in rows if p != c])
@@ -295,9 +295,9 @@ def test_cycles_self_loops_and_merges_are_handled(tmp_path: Path) -> None:
     ]
 
 
-def test_a_long_chain_is_walked_and_bounded(tmp_path: Path) -> None:
+def test_a_long_chain_is_walked_and_bounded(tmp_path: Path, fresh_db) -> None:
     chain = [(f"org/m{i}", f"org/m{i + 1}", "finetune") for i in range(120)]
-    g = filiation.open(tmp_path / "chain.sqlite", load_bundled=False)
+    g = filiation.open(fresh_db, load_bundled=False)
     g.ingest_edges(write_edges(tmp_path / "chain.csv", chain))
     lin = g.descendants("org/m0")
     assert len(lin) == 120 and lin.max_depth == 120
@@ -307,7 +307,7 @@ def test_a_long_chain_is_walked_and_bounded(tmp_path: Path) -> None:
 
 
 def test_the_index_is_cached_and_rebuilt_only_for_new_snapshots(
-    sample_db: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sample_db, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import filiation.lineage.build as build_mod
 
@@ -319,14 +319,14 @@ def test_the_index_is_cached_and_rebuilt_only_for_new_snapshots(
     assert len(g.descendants(LLAMA)) > 100
 
 
-def test_an_empty_store_starts_with_the_bundled_sample(tmp_path: Path) -> None:
-    g = filiation.open(tmp_path / "new.sqlite")
+def test_an_empty_store_starts_with_the_bundled_sample(fresh_db) -> None:
+    g = filiation.open(fresh_db)
     assert len(g.descendants(LLAMA)) > 100
     (snap,) = g.snapshots()
     assert "cfahlgren1/hub-stats" in snap["label"] and snap["current"]
 
 
-def test_an_id_shared_by_a_model_and_a_dataset_resolves_by_kind(tmp_path: Path) -> None:
+def test_an_id_shared_by_a_model_and_a_dataset_resolves_by_kind(tmp_path: Path, fresh_db) -> None:
     """On the Hub a data set and a model may share an id; models come first unless asked."""
     edges = tmp_path / "e.csv"
     edges.write_text(
@@ -335,7 +335,7 @@ def test_an_id_shared_by_a_model_and_a_dataset_resolves_by_kind(tmp_path: Path) 
         "org/shared,org/trained,trained_on\n"
         "org/other,org/shared,finetune\n"
     )
-    g = filiation.open(tmp_path / "k.sqlite", load_bundled=False)
+    g = filiation.open(fresh_db, load_bundled=False)
     g.ingest_edges(edges)
     assert g.show("org/shared").kind.value == "model"
     assert g.show("ORG/SHARED", kind="dataset").kind.value == "dataset"

@@ -1,13 +1,13 @@
 """The store: snapshots, pruning, ingests that fail or are killed half-way, unusable paths.
 
 Every test starts from a copy of the session's store of the real sample (``sample_db``) or
-from files built from the real sample in ``tmp_path``.
+from files built from the real sample in ``tmp_path``, and runs on both back ends (a SQLite
+file, a PostgreSQL database) unless it is about one of them.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -28,6 +28,7 @@ from sqlalchemy import Engine, event
 import filiation
 from filiation.store import store as store_mod
 from filiation.store import writer as writer_mod
+from tests.backends import Stores, only_postgresql, only_sqlite, run_env
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +55,9 @@ def root(rows: list[dict[str, Any]]) -> str:
 
 
 @pytest.fixture()
-def db(tmp_path: Path, sample_db: Path) -> Path:
+def db(tmp_path: Path, stores: Stores, sample_db: Any) -> Any:
     """A private copy of the store holding the real sample."""
-    target = tmp_path / "store.sqlite"
-    for suffix in ("", "-wal", "-shm"):
-        src = Path(str(sample_db) + suffix)
-        if src.exists():
-            shutil.copyfile(src, Path(str(target) + suffix))
-    return target
+    return stores.copy(sample_db, tmp_path)
 
 
 def second_copy(tmp_path: Path, rows: list[dict[str, Any]], schema: pa.Schema, root: str) -> Path:
@@ -93,35 +89,25 @@ def state(g: filiation.Genealogy, root: str) -> dict[str, Any]:
     }
 
 
-def stored_snapshot_ids(path: Path) -> dict[str, set[int]]:
-    with closing(sqlite3.connect(path)) as conn:
-        return {
-            table: {i for (i,) in conn.execute(f"SELECT DISTINCT snapshot_id FROM {table}")}
-            for table in ("nodes", "links")
-        }
+def stored_snapshot_ids(stores: Stores, db: Any) -> dict[str, set[int]]:
+    return {
+        table: {i for (i,) in stores.rows(db, f"SELECT DISTINCT snapshot_id FROM {table}")}
+        for table in ("nodes", "links")
+    }
 
 
-def assert_writable(path: Path) -> None:
-    """Another writer can take the write lock at once: no transaction was left open."""
-    with closing(sqlite3.connect(path, timeout=2)) as conn:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            pytest.fail(f"the store is still locked for writing after the failed ingest: {exc}")
-        conn.rollback()
-
-
-def assert_nothing_left(path: Path, before: dict[str, Any]) -> None:
-    """An ingest is one transaction (README): none of the failed one's rows stay on disk."""
+def assert_nothing_left(stores: Stores, db: Any, before: dict[str, Any]) -> None:
+    """An ingest is one transaction (README): none of the failed one's rows stay stored."""
     kept = {s[0] for s in before["snapshots"]}
-    assert stored_snapshot_ids(path) == {"nodes": kept, "links": kept}
+    assert stored_snapshot_ids(stores, db) == {"nodes": kept, "links": kept}
+    assert {i for (i,) in stores.rows(db, "SELECT id FROM snapshots")} == kept
 
 
 # -- snapshots ------------------------------------------------------------------------------------
 
 
 def test_reingest_creates_a_new_current_snapshot(
-    db: Path, tmp_path: Path, rows: list[dict[str, Any]], schema: pa.Schema, root: str
+    db: Any, tmp_path: Path, rows: list[dict[str, Any]], schema: pa.Schema, root: str
 ) -> None:
     g = filiation.open(db, load_bundled=False)
     (old,) = g.snapshots()
@@ -154,10 +140,43 @@ def test_reingest_creates_a_new_current_snapshot(
     assert filiation.open(db, load_bundled=False).show(root).downloads == g.show(root).downloads
 
 
-def test_prune_keeps_the_two_newest_per_source(
-    tmp_path: Path, rows: list[dict[str, Any]], schema: pa.Schema, lineage_csv: tuple[Path, Path]
+def test_a_snapshot_is_invisible_until_it_commits(
+    stores: Stores, db: Any, hub_sample: Path, root: str
 ) -> None:
-    store = tmp_path / "store.sqlite"
+    """Other connections (another process, a server's readers) see the previous snapshots
+    while an ingest writes, and the new one at once when it commits."""
+    from filiation.sources import hub_stats
+
+    g = filiation.open(db, load_bundled=False)
+    before = state(g, root)
+    records = hub_stats.read(hub_sample)
+    tx = g.store.begin_snapshot(records.source, "in progress", records.taken_at)
+    try:
+        tx.write(records.nodes, records.links)
+        other = filiation.open(db, load_bundled=False)
+        assert state(other, root) == before
+        assert not other.refresh()
+        assert_nothing_left(stores, db, before)
+        snap_id = tx.commit(records.report.as_dict())
+    except BaseException:
+        tx.rollback()
+        raise
+    assert other.refresh()  # picked up without reopening the store
+    assert [s["id"] for s in other.stats().snapshots] == [snap_id]
+    assert stores.rows(db, "SELECT count(*) FROM nodes WHERE snapshot_id = :s", s=snap_id) == [
+        (records.nodes.num_rows,)
+    ]
+
+
+def test_prune_keeps_the_two_newest_per_source(
+    tmp_path: Path,
+    stores: Stores,
+    fresh_db: Any,
+    rows: list[dict[str, Any]],
+    schema: pa.Schema,
+    lineage_csv: tuple[Path, Path],
+) -> None:
+    store = fresh_db
     g = filiation.open(store, load_bundled=False)
     parts = []
     for n in range(3):
@@ -182,8 +201,8 @@ def test_prune_keeps_the_two_newest_per_source(
         str(parts[2]),
     ]
     assert {s["id"] for s in snaps if s["current"]} == {edge_id, hub_ids[2]}
-    # the pruned snapshot's rows are gone from the file, the others are all there
-    assert stored_snapshot_ids(store) == {
+    # the pruned snapshot's rows are gone from the store, the others are all there
+    assert stored_snapshot_ids(stores, store) == {
         "nodes": {hub_ids[1], hub_ids[2]},
         "links": {edge_id, hub_ids[1], hub_ids[2]},
     }
@@ -200,15 +219,32 @@ def test_prune_keeps_the_two_newest_per_source(
 
 @contextmanager
 def fail_after_first_chunk(
-    monkeypatch: pytest.MonkeyPatch, table: str, error: Callable[[], BaseException]
+    monkeypatch: pytest.MonkeyPatch, backend: str, table: str, error: Callable[[], BaseException]
 ) -> Iterator[list[int]]:
     """Make the driver raise ``error`` right after the store wrote its first chunk of ``table``.
 
-    The hook sits where the database driver returns from the bulk INSERT, so it does not
-    depend on how the store's writer is organised inside.
+    The hook sits where the database driver returns from the bulk INSERT (SQLite) or from
+    the bulk COPY (PostgreSQL), so it does not depend on how the store's writer is organised
+    inside.
     """
     monkeypatch.setattr(store_mod, "CHUNK", 500)
     written: list[int] = []
+    if backend == "postgresql":
+        import psycopg
+
+        original = psycopg.Cursor.copy
+
+        @contextmanager
+        def copy(self, statement, *args, **kwargs):  # type: ignore[no-untyped-def]
+            with original(self, statement, *args, **kwargs) as cp:
+                yield cp
+            if str(statement).startswith(f"COPY {table} "):
+                written.append(self.rowcount)
+                raise error()
+
+        monkeypatch.setattr(psycopg.Cursor, "copy", copy)
+        yield written
+        return
 
     def after(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         if executemany and statement.startswith(f"INSERT INTO {table} "):
@@ -222,23 +258,32 @@ def fail_after_first_chunk(
         event.remove(Engine, "after_cursor_execute", after)
 
 
+def disk_full(backend: str) -> BaseException:
+    """What each driver raises when the disk fills up under a write."""
+    if backend == "postgresql":
+        import psycopg
+
+        return psycopg.errors.DiskFull(
+            'could not extend file "base/16384/16390": No space left on device'
+        )
+    return sqlite3.OperationalError("database or disk is full")
+
+
 @pytest.mark.parametrize("table", ["nodes", "links"])
 @pytest.mark.parametrize(
-    ("error", "expected"),
-    [
-        (lambda: sqlite3.OperationalError("database or disk is full"), filiation.StoreError),
-        (KeyboardInterrupt, KeyboardInterrupt),
-    ],
-    ids=["disk-full", "ctrl-c"],
+    ("failure", "expected"),
+    [("disk-full", filiation.StoreError), ("ctrl-c", KeyboardInterrupt)],
 )
 def test_failed_ingest_leaves_previous_snapshot_complete(
     monkeypatch: pytest.MonkeyPatch,
-    db: Path,
+    backend: str,
+    stores: Stores,
+    db: Any,
     tmp_path: Path,
     rows: list[dict[str, Any]],
     schema: pa.Schema,
     root: str,
-    error: Callable[[], BaseException],
+    failure: str,
     expected: type[BaseException],
     table: str,
 ) -> None:
@@ -246,9 +291,10 @@ def test_failed_ingest_leaves_previous_snapshot_complete(
     before = state(g, root)
     assert len(before["descendants"]) > 50
     copy = second_copy(tmp_path, rows, schema, root)
+    error = (lambda: disk_full(backend)) if failure == "disk-full" else KeyboardInterrupt
 
     with (
-        fail_after_first_chunk(monkeypatch, table, error) as written,
+        fail_after_first_chunk(monkeypatch, backend, table, error) as written,
         pytest.raises(expected) as err,
     ):
         g.ingest_hub_stats(copy)
@@ -258,10 +304,10 @@ def test_failed_ingest_leaves_previous_snapshot_complete(
     monkeypatch.undo()
     del err  # the caller keeps nothing of the failed ingest
 
-    assert_writable(db)
+    stores.assert_writable(db)
     assert state(g, root) == before
     assert state(filiation.open(db, load_bundled=False), root) == before
-    assert_nothing_left(db, before)
+    assert_nothing_left(stores, db, before)
     # the store is still usable: the same ingest now succeeds and becomes current
     report = g.ingest_hub_stats(copy)
     assert [s["id"] for s in g.stats().snapshots] == [report.snapshot_id]
@@ -271,6 +317,7 @@ def test_failed_ingest_leaves_previous_snapshot_complete(
 KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
+    from contextlib import contextmanager
 
     from sqlalchemy import Engine, event
 
@@ -293,6 +340,21 @@ KILL_SCRIPT = textwrap.dedent(
             print(f"killed after {len(parameters)} rows of {target}", flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
 
+    if db.startswith("postgresql"):
+        import psycopg
+
+        original = psycopg.Cursor.copy
+
+        @contextmanager
+        def copy(self, statement, *args, **kwargs):
+            with original(self, statement, *args, **kwargs) as cp:
+                yield cp
+            if str(statement).startswith(f"COPY {target} "):
+                print(f"killed after {self.rowcount} rows of {target}", flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        psycopg.Cursor.copy = copy
+
     filiation.open(db, load_bundled=False).ingest_hub_stats(parquet)
     print("ingest finished", flush=True)
     """
@@ -301,31 +363,42 @@ KILL_SCRIPT = textwrap.dedent(
 
 @pytest.mark.parametrize("target", ["nodes", "links"])
 def test_killed_ingest_leaves_previous_snapshot_complete(
-    db: Path, tmp_path: Path, rows: list[dict[str, Any]], schema: pa.Schema, root: str, target: str
+    stores: Stores,
+    db: Any,
+    tmp_path: Path,
+    rows: list[dict[str, Any]],
+    schema: pa.Schema,
+    root: str,
+    target: str,
 ) -> None:
+    """SIGKILL right after the first chunk of rows reached the database."""
     g = filiation.open(db, load_bundled=False)
     before = state(g, root)
     copy = second_copy(tmp_path, rows, schema, root)
+    size_before = stores.table_size(db, target) if stores.is_pg else 0
 
-    src = str(Path(filiation.__file__).resolve().parents[1])  # the filiation under test
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
         [sys.executable, "-c", KILL_SCRIPT, str(db), str(copy), target],
         capture_output=True,
         text=True,
-        env=env,
+        env=run_env(),
         timeout=120,
         check=False,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert proc.stdout.strip() == f"killed after 500 rows of {target}"
-    wal = Path(str(db) + "-wal")
-    assert wal.exists() and wal.stat().st_size > 0  # the dead process had written to disk
+    # the dead process had written rows: to the WAL file, or to the table's pages
+    if stores.is_pg:
+        stores.assert_writable(db)  # the server has ended the dead client's transaction
+        assert stores.table_size(db, target) > size_before
+    else:
+        wal = Path(str(db) + "-wal")
+        assert wal.exists() and wal.stat().st_size > 0
 
     after = filiation.open(db, load_bundled=False)
-    assert_writable(db)
+    stores.assert_writable(db)
     assert state(after, root) == before
-    assert_nothing_left(db, before)
+    assert_nothing_left(stores, db, before)
     # and the store takes the next ingest
     report = after.ingest_hub_stats(copy)
     assert [s["id"] for s in after.stats().snapshots] == [report.snapshot_id]
@@ -345,17 +418,17 @@ def _comparable(g: filiation.Genealogy, root: str) -> dict[str, Any]:
 
 def test_writer_process_stores_the_same_genealogy(
     monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    fresh_db: Any,
     hub_sample: Path,
     sample: filiation.Genealogy,
     root: str,
 ) -> None:
     """The path the full dump takes (a writer process) gives what the in-process path gives."""
     monkeypatch.setattr(writer_mod, "PROCESS_THRESHOLD", 0)
-    g = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    g = filiation.open(fresh_db, load_bundled=False)
     report = g.ingest_hub_stats(hub_sample)
     assert report.snapshot_id == g.snapshots()[-1]["id"]
-    reopened = filiation.open(tmp_path / "store.sqlite", load_bundled=False)
+    reopened = filiation.open(fresh_db, load_bundled=False)
     assert _comparable(reopened, root) == _comparable(sample, root)
 
 
@@ -370,20 +443,38 @@ KILL_CALLER_SCRIPT = textwrap.dedent(
     writer.PROCESS_THRESHOLD = 0
     original = writer.ProcessWriter.write
 
+    def sqlite_locked():
+        conn = sqlite3.connect(db, timeout=0)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            conn.close()
+
+    def postgresql_locked():
+        # another session of this database has written to nodes and not committed
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                "WHERE d.datname = current_database() AND l.relation = 'nodes'::regclass "
+                "AND l.mode = 'RowExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid()"
+            ).fetchone()[0] > 0
+
+    locked = postgresql_locked if db.startswith("postgresql") else sqlite_locked
+
     def write(self, nodes=None, links=None):
         original(self, nodes, links)
         # wait until the writer process holds the snapshot's open transaction, then die
         deadline = time.time() + 60
         while time.time() < deadline:
-            conn = sqlite3.connect(db, timeout=0)
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.rollback()
-            except sqlite3.OperationalError:
+            if locked():
                 print(self._proc.pid, flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
-            finally:
-                conn.close()
             time.sleep(0.01)
         print("the writer never took the lock", flush=True)
 
@@ -403,20 +494,23 @@ def _running(pid: int) -> bool:
 
 
 def test_killed_caller_leaves_previous_snapshot_complete(
-    db: Path, tmp_path: Path, rows: list[dict[str, Any]], schema: pa.Schema, root: str
+    stores: Stores,
+    db: Any,
+    tmp_path: Path,
+    rows: list[dict[str, Any]],
+    schema: pa.Schema,
+    root: str,
 ) -> None:
     """The caller dies while its writer process holds the new snapshot's transaction."""
     g = filiation.open(db, load_bundled=False)
     before = state(g, root)
     copy = second_copy(tmp_path, rows, schema, root)
 
-    src = str(Path(filiation.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
         [sys.executable, "-c", KILL_CALLER_SCRIPT, str(db), str(copy)],
         capture_output=True,
         text=True,
-        env=env,
+        env=run_env(),
         timeout=120,
         check=False,
     )
@@ -429,10 +523,10 @@ def test_killed_caller_leaves_previous_snapshot_complete(
         os.kill(child, signal.SIGKILL)  # our own writer process: do not leave it behind
         pytest.fail("the writer process did not stop when its caller died")
 
-    assert_writable(db)
+    stores.assert_writable(db)
     after = filiation.open(db, load_bundled=False)
     assert state(after, root) == before
-    assert_nothing_left(db, before)
+    assert_nothing_left(stores, db, before)
     report = after.ingest_hub_stats(copy)
     assert [s["id"] for s in after.stats().snapshots] == [report.snapshot_id]
 
@@ -449,9 +543,10 @@ def test_store_path_that_is_a_directory(tmp_path: Path) -> None:
     assert "folder" in str(err.value) or "directory" in str(err.value)
 
 
+@only_sqlite
 @pytest.mark.parametrize("content", ["parquet", "csv", "truncated-store"])
 def test_file_that_is_not_a_database(
-    tmp_path: Path, hub_sample: Path, lineage_csv: tuple[Path, Path], sample_db: Path, content: str
+    tmp_path: Path, hub_sample: Path, lineage_csv: tuple[Path, Path], sample_db: Any, content: str
 ) -> None:
     path = tmp_path / "store.sqlite"
     if content == "parquet":
@@ -494,9 +589,109 @@ def test_database_of_another_application(
         assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 20
 
 
-def test_store_written_by_a_newer_filiation(db: Path) -> None:
-    with closing(sqlite3.connect(db)) as conn:
-        conn.execute("UPDATE filiation_meta SET value = '999' WHERE name = 'schema_version'")
-        conn.commit()
+def test_store_written_by_a_newer_filiation(stores: Stores, db: Any) -> None:
+    stores.rows(db, "UPDATE filiation_meta SET value = '999' WHERE name = 'schema_version'")
     with pytest.raises(filiation.StoreError, match="upgrade"):
         filiation.open(db, load_bundled=False)
+
+
+def test_store_migrated_by_a_newer_filiation(stores: Stores, db: Any) -> None:
+    """A migration this filiation does not have: it refuses the store and leaves it alone."""
+    stores.rows(db, "UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    with pytest.raises(filiation.StoreError, match=r"newer filiation.*upgrade"):
+        filiation.open(db, load_bundled=False)
+    assert stores.rows(db, "SELECT version_num FROM alembic_version") == [("9999_from_the_future",)]
+
+
+@only_postgresql
+@pytest.mark.parametrize("table", ["snapshots", "models"])
+def test_postgresql_database_of_another_application(
+    stores: Stores, fresh_db: str, rows: list[dict[str, Any]], table: str
+) -> None:
+    """A database some other tool uses (with a table named like filiation's, or not)."""
+    stores.rows(fresh_db, f"CREATE TABLE {table} (name TEXT, taken TEXT)")
+    for r in rows[:20]:
+        stores.rows(
+            fresh_db,
+            f"INSERT INTO {table} VALUES (:name, :taken)",
+            name=r["id"],
+            taken=str(r["lastModified"]),
+        )
+    with pytest.raises(filiation.StoreError) as err:
+        filiation.open(fresh_db, load_bundled=False).snapshots()
+    assert "another application" in str(err.value)
+    tables = stores.rows(
+        fresh_db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+    )
+    assert tables == [(table,)]  # left as it was
+    assert stores.rows(fresh_db, f"SELECT count(*) FROM {table}") == [(20,)]
+
+
+@only_postgresql
+@pytest.mark.parametrize("problem", ["no-such-database", "wrong-password", "nothing-listening"])
+def test_postgresql_server_that_cannot_be_used(stores: Stores, fresh_db: str, problem: str) -> None:
+    """The counterpart of a path that is no database: a clear one-line error, no password."""
+    pg = stores.pg
+    assert pg is not None
+    if problem == "no-such-database":
+        url, wanted = pg.url("nowhere"), "nowhere"
+    elif problem == "wrong-password":
+        url, wanted = pg.url(fresh_db.rsplit("/", 1)[1], password="not-the-password"), "password"
+    else:
+        from tests.backends import _free_port
+
+        url, wanted = f"postgresql://filiation:{pg.password}@127.0.0.1:{_free_port()}/x", "connect"
+    started = time.monotonic()
+    with pytest.raises(filiation.StoreError) as err:
+        filiation.open(url, load_bundled=False)
+    message = str(err.value)
+    assert time.monotonic() - started < 15
+    assert wanted in message and "\n" not in message
+    assert "127.0.0.1" in message
+    assert pg.password not in message and "not-the-password" not in message
+
+
+# -- a database server: where the index is cached, and the password ---------------------------
+
+
+@only_postgresql
+def test_index_cache_is_per_database_and_never_names_the_password(
+    stores: Stores, new_db, hub_sample: Path, _private_cache: Path
+) -> None:
+    pg = stores.pg
+    assert pg is not None
+    one, other = new_db("one"), new_db("other")
+    g1 = filiation.open(one, load_bundled=False)
+    g2 = filiation.open(other, load_bundled=False)
+    g1.ingest_hub_stats(hub_sample)
+    assert g1.store.index_dir() != g2.store.index_dir()  # same server, two databases
+    assert filiation.open(one).store.index_dir() == g1.store.index_dir()
+    assert g1.store.index_dir().is_relative_to(_private_cache)
+    assert (g1.store.index_dir()).is_dir()
+    # A database dropped and made again under the same name is another store.
+    name = one.rsplit("/", 1)[1]
+    pg.admin(f'DROP DATABASE "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}" OWNER filiation')
+    assert filiation.open(one, load_bundled=False).store.index_dir() != g1.store.index_dir()
+
+    for shown in (repr(g1), g1.store.describe(), g1.stats().store, str(g1.store.engine.url)):
+        assert pg.password not in shown and "***" in shown
+    for path in _private_cache.rglob("*"):
+        assert pg.password not in str(path)
+        if path.is_file() and path.suffix in (".json", ".txt", ""):
+            assert pg.password.encode() not in path.read_bytes(), path
+
+
+@only_postgresql
+def test_writer_process_gets_the_password_through_its_pipe(stores: Stores, fresh_db: str) -> None:
+    """The command line of a process is readable by every user of the machine."""
+    assert stores.pg is not None
+    store = filiation.open(fresh_db, load_bundled=False).store
+    writer = writer_mod.ProcessWriter(store, "hub-stats", "test", None)
+    try:
+        cmdline = Path(f"/proc/{writer._proc.pid}/cmdline").read_bytes()
+        assert b"filiation.store.writer" in cmdline
+        assert stores.pg.password.encode() not in cmdline
+        assert fresh_db.rsplit("/", 1)[1].encode() not in cmdline
+    finally:
+        writer.abort()
+    assert filiation.open(fresh_db, load_bundled=False).snapshots() == []

@@ -19,7 +19,9 @@ GENERATOR = Path(__file__).resolve().parents[1] / "benchmarks" / "synthetic.py"
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[filiation.Genealogy, dict, Path]:
+def synthetic(
+    tmp_path_factory: pytest.TempPathFactory, stores
+) -> tuple[filiation.Genealogy, dict, Path]:
     out = tmp_path_factory.mktemp("synthetic") / "hub.parquet"
     subprocess.run(
         [sys.executable, str(GENERATOR), "--models", "20000", "--out", str(out), "--seed", "5"],
@@ -28,7 +30,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[filiation.Genea
         timeout=120,
     )
     meta = json.loads(Path(str(out) + ".meta.json").read_text())
-    g = filiation.open(out.parent / "store.sqlite", load_bundled=False)
+    g = filiation.open(stores.new("synthetic", folder=out.parent), load_bundled=False)
     report = g.ingest_hub_stats(out)
     assert report.rows_read == 20_000
     return g, meta, out

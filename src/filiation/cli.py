@@ -578,7 +578,7 @@ def serve(
         str | None, typer.Option("--db", help="Store to serve (default: the global --db).")
     ] = None,
 ) -> None:
-    """Serve the JSON API with uvicorn (interactive documentation at /docs)."""
+    """Serve the web explorer and the JSON API with uvicorn (API documentation at /docs)."""
     import socket
 
     import uvicorn
@@ -608,7 +608,8 @@ def serve(
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     err.print(
-        f"filiation API on http://{shown}:{bound_port}/api, documentation on "
+        f"filiation on http://{shown}:{bound_port}/ (web explorer), API on "
+        f"http://{shown}:{bound_port}/api, documentation on "
         f"http://{shown}:{bound_port}/docs (Ctrl-C to stop)",
         markup=False,
     )

@@ -25,7 +25,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from filiation import __version__
+from filiation import __version__, web
 from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundError, StoreError
 from filiation.service import Genealogy
 
@@ -94,6 +94,14 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, docs or static files): answer in HTML."""
+    path = request.url.path[len(request.scope.get("root_path", "").rstrip("/")) :]
+    if path.startswith(("/api/", "/docs", "/openapi.json", "/static/", "/i18n/")) or path == "/api":
+        return False
+    return "text/html" in request.headers.get("accept", "") or path.startswith(("/en/", "/fr/"))
+
+
 def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(NodeNotFoundError)
     async def not_found(_: Request, exc: NodeNotFoundError) -> Response:
@@ -122,7 +130,11 @@ def _install_errors(app: FastAPI) -> None:
         return _error(422, "invalid_argument", "; ".join(parts) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and _wants_page(request):
+            from filiation.web import not_found as not_found_page
+
+            return not_found_page(request)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = "no such endpoint; see /docs" if exc.status_code == 404 else str(exc.detail)
         return _error(exc.status_code, code, message)
@@ -201,6 +213,7 @@ def create_app(genealogy: Genealogy | str | os.PathLike[str] | None = None) -> F
     app.state.genealogy = g
     app.include_router(routes.router)
     _install_docs(app)
+    web.install(app)
     _install_errors(app)
     app.add_middleware(SecurityHeaders)
     return app

@@ -23,6 +23,8 @@ from sqlalchemy import (
     text,
 )
 
+#: Bumped only by a migration that older filiations cannot read (they refuse such a store);
+#: the Alembic revision (``filiation.store.migrations.HEAD``) follows every change.
 SCHEMA_VERSION = 1
 
 metadata = MetaData()
@@ -49,6 +51,8 @@ snapshots = Table(
 
 # No primary key on purpose: sources deduplicate ids before writing, and a B-tree on
 # (snapshot, kind, key) would double the cost of storing the 3 million rows of a full dump.
+# On PostgreSQL, nodes and links have no foreign key either (migration 0003: its check per
+# row tripled the cost of a bulk COPY); the store keeps the reference by construction.
 nodes = Table(
     "nodes",
     metadata,
@@ -68,6 +72,10 @@ nodes = Table(
     Column("trending_score", Float),
     Column("parameters", BigInteger),
     Column("extra", Text),
+    # The row's position in its snapshot, written on PostgreSQL, whose tables keep no
+    # insertion order (SQLite's rowid does): reading a snapshot back gives the rows in the
+    # order the source produced them, on which the index's tie-breaks depend.
+    Column("seq", BigInteger),
     Index("nodes_snapshot", "snapshot_id"),
     # Only rows with source-specific fields are looked up one by one (``show``).
     Index(
@@ -93,8 +101,9 @@ links = Table(
     Column("relation", String(32), nullable=False),
     Column("declared", Boolean, nullable=False),
     Column("evidence", Text),
+    Column("seq", BigInteger),
     Index("links_snapshot", "snapshot_id"),
 )
 
-NODE_COLUMNS = [c.name for c in nodes.columns if c.name != "snapshot_id"]
-LINK_COLUMNS = [c.name for c in links.columns if c.name != "snapshot_id"]
+NODE_COLUMNS = [c.name for c in nodes.columns if c.name not in ("snapshot_id", "seq")]
+LINK_COLUMNS = [c.name for c in links.columns if c.name not in ("snapshot_id", "seq")]

@@ -1,32 +1,43 @@
-"""Open, write and read the store (SQLite by default, any SQLAlchemy URL in principle).
+"""Open, write and read the store: a SQLite file, or a PostgreSQL database.
 
 A snapshot is written in a single transaction: until it commits, readers (and a crash)
-see only the snapshots that were there before. Bulk rows go through the driver's
-``executemany`` on column chunks, which is what keeps millions of rows within seconds.
+see only the snapshots that were there before. Bulk rows go to SQLite through the driver's
+``executemany`` on column chunks, and to PostgreSQL through ``COPY ... FROM STDIN``, which
+is what keeps millions of rows within seconds; PostgreSQL hands snapshots back through
+``COPY ... TO STDOUT``. The schema is created and upgraded by the Alembic migrations in
+:mod:`filiation.store.migrations`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
-from sqlalchemy.exc import DatabaseError, OperationalError
+import pyarrow.csv as pa_csv
+from sqlalchemy import URL, Connection, Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from filiation.errors import StoreError
 from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA, Records
-from filiation.store import schema
+from filiation.store import migrations, schema
 
 CHUNK = 50_000
+#: The PostgreSQL advisory lock held while migrations run ("filiatio" in ASCII).
+_LOCK_KEY = 0x66696C696174696F
 ProgressCallback = Callable[[int], None]
 
 
@@ -41,14 +52,33 @@ class SnapshotInfo:
     report: dict[str, Any]
 
 
-def _url(location: str | os.PathLike[str]) -> tuple[str, Path | None]:
+#: URL schemes taken to mean PostgreSQL through psycopg (version 3).
+PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+def _url(location: str | os.PathLike[str]) -> tuple[URL, Path | None]:
+    """The SQLAlchemy URL of a store and, for a SQLite file, its path.
+
+    ``postgresql://`` and ``postgres://`` URLs are served by psycopg 3.
+    """
     text_loc = os.fspath(location)
     if "://" in text_loc:
         if text_loc.startswith("sqlite:///"):
-            return text_loc, Path(text_loc.removeprefix("sqlite:///"))
-        return text_loc, None
+            path = Path(text_loc.removeprefix("sqlite:///"))
+            return make_url(f"sqlite:///{path}"), path
+        try:
+            url = make_url(text_loc)
+        except (ArgumentError, ValueError) as exc:
+            raise StoreError(f"not a database URL: {exc}") from None
+        if url.drivername in PG_SCHEMES:
+            url = url.set(drivername="postgresql+psycopg")
+        return url, None
     path = Path(text_loc).expanduser()
-    return f"sqlite:///{path}", path
+    return make_url(f"sqlite:///{path}"), path
+
+
+def _is_psycopg(dialect: Any) -> bool:
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -66,7 +96,10 @@ class Store:
     """The durable record of every snapshot each source produced."""
 
     def __init__(self, location: str | os.PathLike[str]) -> None:
-        self.url, self.path = _url(location)
+        url, self.path = _url(location)
+        #: The full URL, password included: handed to the writer process, never printed
+        #: (:meth:`describe` is what messages show).
+        self.url = url.render_as_string(hide_password=False)
         if self.path is not None:
             if self.path.is_dir():
                 raise StoreError(f"{self.path} is a folder; give the path of a database file")
@@ -74,36 +107,100 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the folder for {self.path}: {exc}") from exc
-        self.engine: Engine = create_engine(self.url, poolclass=NullPool)
+        connect_args: dict[str, Any] = {}
+        if url.get_backend_name() == "postgresql":
+            # A server that does not answer is an error within seconds, not minutes.
+            if "connect_timeout" not in url.query:
+                connect_args["connect_timeout"] = 10
+            if "application_name" not in url.query:
+                connect_args["application_name"] = "filiation"
+            # COPY sends and receives UTF-8 bytes, whatever the server's default.
+            connect_args["client_encoding"] = "utf8"
+        if url.get_backend_name() == "sqlite":
+            # A connection per use: nothing holds the file between questions.
+            pool: dict[str, Any] = {"poolclass": NullPool}
+        else:
+            # A server connection costs a round of authentication: keep a few, and test each
+            # before use, so that a restarted server costs one reconnection, not an error.
+            pool = {"pool_size": 4, "max_overflow": 8, "pool_pre_ping": True}
+        try:
+            self.engine: Engine = create_engine(url, connect_args=connect_args, **pool)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"cannot use {url.render_as_string()}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._store_id: str | None = None
         self._ensure_schema()
 
     # -- set-up ---------------------------------------------------------------------------
+    def _schema_state(self, conn: Connection) -> tuple[str | None, dict[str, str]]:
+        """The store's Alembic revision and its ``filiation_meta`` rows.
+
+        Refuses a database of another application and a store written by a newer filiation.
+        """
+        existing = set(inspect(conn).get_table_names())
+        if existing and schema.meta.name not in existing:
+            raise StoreError(
+                f"{self.describe()} is a database of another application (it has tables "
+                f"{', '.join(sorted(existing)[:5])}); give filiation a "
+                f"{'file' if self.path is not None else 'database'} of its own"
+            )
+        if not existing:
+            return None, {}
+        values = {
+            str(name): str(value)
+            for name, value in conn.execute(select(schema.meta.c.name, schema.meta.c.value))
+        }
+        version = values.get("schema_version")
+        if version is not None and int(version) > schema.SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.describe()} was written by a newer filiation (schema {version}); "
+                "upgrade filiation to read it"
+            )
+        revision = None
+        if "alembic_version" in existing:
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return revision, values
+
     def _ensure_schema(self) -> None:
+        """Create or upgrade the schema (``alembic upgrade head``) unless it is current.
+
+        A store at the newest revision is only read (a read-only file opens); otherwise the
+        migrations run in one transaction that holds the store's write lock (SQLite) or an
+        advisory lock (PostgreSQL), so two processes opening a new store do not race.
+        """
         try:
-            existing = set(inspect(self.engine).get_table_names())
-            if existing and schema.meta.name not in existing:
-                raise StoreError(
-                    f"{self.describe()} is a database of another application (it has tables "
-                    f"{', '.join(sorted(existing)[:5])}); give filiation a file of its own"
-                )
-            schema.metadata.create_all(self.engine)
-            with self.engine.begin() as conn:
-                row = conn.execute(
-                    select(schema.meta.c.value).where(schema.meta.c.name == "schema_version")
-                ).first()
-                if row is None:
-                    conn.execute(
-                        schema.meta.insert().values(
-                            name="schema_version", value=str(schema.SCHEMA_VERSION)
-                        )
-                    )
-                elif int(row[0]) > schema.SCHEMA_VERSION:
+            with self.engine.connect() as conn:
+                revision, values = self._schema_state(conn)
+                if revision == migrations.HEAD and (self.path is not None or "store_id" in values):
+                    self._store_id = values.get("store_id")
+                    return
+                conn.rollback()
+                if self.engine.dialect.name == "sqlite":
+                    try:
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    except OperationalError as exc:
+                        if revision is None and values and "readonly" in str(exc).lower():
+                            return  # a store of before migrations, read-only: usable as is
+                        raise
+                elif self.engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+                revision, values = self._schema_state(conn)  # another process may have done it
+                if revision not in (None, migrations.HEAD) and not migrations.known(revision):
                     raise StoreError(
                         f"{self.describe()} was written by a newer filiation (schema "
-                        f"{row[0]}); upgrade filiation to read it"
+                        f"revision {revision}); upgrade filiation to read it"
                     )
+                if revision != migrations.HEAD:
+                    # A store with tables but no revision was created before filiation used
+                    # migrations: its tables are the baseline revision's.
+                    migrations.upgrade(conn, stamp_baseline=bool(values) and revision is None)
+                if "store_id" not in values:
+                    self._store_id = uuid.uuid4().hex
+                    conn.execute(schema.meta.insert().values(name="store_id", value=self._store_id))
+                else:
+                    self._store_id = values["store_id"]
+                conn.commit()
         except (OperationalError, DatabaseError) as exc:
             raise StoreError(self._explain(exc)) from exc
 
@@ -111,28 +208,49 @@ class Store:
         return str(self.path) if self.path is not None else self.engine.url.render_as_string()
 
     def _explain(self, exc: Exception) -> str:
-        msg = str(getattr(exc, "orig", exc))
+        # One line: drivers' messages may span several (hints, details).
+        msg = "; ".join(
+            line.strip() for line in str(getattr(exc, "orig", exc)).splitlines() if line.strip()
+        )
         where = self.describe()
         low = msg.lower()
         if "readonly" in low or "read-only" in low:
             return f"{where} is read-only: {msg}; use a writable --db to ingest"
-        if "disk" in low and "full" in low:
+        if ("disk" in low and "full" in low) or "no space left" in low:
             return f"the disk holding {where} is full: {msg}; free space and ingest again"
         if "not a database" in low or "malformed" in low:
             return f"{where} is not a filiation database or is damaged: {msg}"
         if "unable to open" in low:
             return f"cannot open {where}: {msg}; check the path and its permissions"
+        if "connection" in low and ("failed" in low or "refused" in low or "timeout" in low):
+            return f"cannot connect to {where}: {msg}"
         return f"{where}: {msg}"
 
     def index_dir(self) -> Path:
-        """Where the lineage index built from this store is cached."""
+        """Where the lineage index built from this store is cached.
+
+        Beside a SQLite file; for a database server, in the user cache directory, in a
+        folder named by a digest of the server, port, database and user (never the
+        password) and of the store's own id, so that two databases never share an index,
+        nor a database dropped and created again under the same name.
+        """
         if self.path is not None:
             return self.path.with_name(self.path.name + ".index")
-        import hashlib
-
         from platformdirs import user_cache_dir
 
-        digest = hashlib.sha256(self.engine.url.render_as_string().encode()).hexdigest()[:16]
+        url = self.engine.url
+        key = json.dumps(
+            [
+                url.get_backend_name(),
+                url.host,
+                url.port,
+                url.database,
+                url.username,
+                sorted((k, str(v)) for k, v in url.query.items() if k != "password"),
+                self._store_id,
+            ]
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         return Path(user_cache_dir("filiation")) / f"index-{digest}"
 
     # -- snapshots ------------------------------------------------------------------------
@@ -217,6 +335,8 @@ class Store:
 
     # -- reading --------------------------------------------------------------------------
     def _read(self, table: Any, columns: list[str], arrow_schema: pa.Schema, snap: int) -> pa.Table:
+        if _is_psycopg(self.engine.dialect):
+            return self._copy_out(table, columns, arrow_schema, snap)
         # Plain SQL: the rows go straight to Arrow, without per-value type processing.
         query = text(f"SELECT {', '.join(columns)} FROM {table.name} WHERE snapshot_id = :snap")
         parts: list[pa.RecordBatch] = []
@@ -234,6 +354,55 @@ class Store:
                         arrays.append(pa.array(values, field.type))
                 parts.append(pa.RecordBatch.from_arrays(arrays, schema=arrow_schema))
         return pa.Table.from_batches(parts, schema=arrow_schema)
+
+    def _copy_out(
+        self, table: Any, columns: list[str], arrow_schema: pa.Schema, snap: int
+    ) -> pa.Table:
+        """A snapshot's rows from PostgreSQL: ``COPY ... TO STDOUT`` as CSV, parsed by Arrow.
+
+        The CSV goes through a temporary file, so the rows are never Python objects and
+        Arrow parses them on every core. Every non-NULL value is quoted, which tells an
+        empty string (``""``) from NULL (nothing).
+        """
+        names = [*columns, "seq"]
+        sql = (
+            f"COPY (SELECT {', '.join(names)} FROM {table.name} "
+            f"WHERE snapshot_id = {int(snap)}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
+        )
+        with tempfile.TemporaryFile() as spool:
+            try:
+                with self.engine.connect() as conn:
+                    raw = conn.connection.driver_connection
+                    with raw.cursor() as cur, cur.copy(sql) as copy:
+                        for data in copy:
+                            spool.write(data)
+                    conn.rollback()
+            except (OperationalError, DatabaseError) as exc:
+                raise StoreError(self._explain(exc)) from exc
+            except Exception as exc:
+                if isinstance(exc, self.engine.dialect.loaded_dbapi.Error):
+                    raise StoreError(self._explain(exc)) from exc
+                raise
+            if spool.tell() == 0:
+                return arrow_schema.empty_table()
+            spool.seek(0)
+            got = pa_csv.read_csv(
+                spool,
+                read_options=pa_csv.ReadOptions(column_names=names),
+                parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=arrow_schema.append(pa.field("seq", pa.int64())),
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    true_values=["t"],
+                    false_values=["f"],
+                ),
+            )
+        # Back in the order the source produced the rows (a stable sort: rows without a
+        # position, if any, keep the table's order).
+        order = pc.array_sort_indices(got["seq"], null_placement="at_end")
+        return got.drop_columns(["seq"]).take(order).cast(arrow_schema).combine_chunks()
 
     def read_nodes(self, snapshot_id: int) -> pa.Table:
         return self._read(schema.nodes, schema.NODE_COLUMNS, NODE_SCHEMA, snapshot_id)
@@ -264,8 +433,14 @@ def _timestamps(values: tuple[Any, ...]) -> pa.Array:
     return pc.cast(arr, pa.timestamp("us"))
 
 
-def _bulk(conn: Any, table: Any, columns: list[str], data: pa.Table, snap_id: int) -> None:
-    """Insert Arrow rows through the driver's executemany, a column chunk at a time."""
+def _bulk(
+    conn: Any, table: Any, columns: list[str], data: pa.Table, snap_id: int, start: int = 0
+) -> None:
+    """Insert Arrow rows: ``COPY`` on PostgreSQL (rows numbered from ``start`` in ``seq``),
+    else the driver's executemany."""
+    if _is_psycopg(conn.dialect):
+        _copy_in(conn, table, columns, data, snap_id, start)
+        return
     names = ", ".join(["snapshot_id", *columns])
     marks = ", ".join(["?"] * (len(columns) + 1))
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
@@ -286,11 +461,49 @@ def _bulk(conn: Any, table: Any, columns: list[str], data: pa.Table, snap_id: in
             conn.execute(table.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
 
 
+def _copy_in(
+    conn: Any, table: Any, columns: list[str], data: pa.Table, snap_id: int, start: int
+) -> None:
+    """Send Arrow rows to PostgreSQL with ``COPY ... FROM STDIN``, one chunk per COPY.
+
+    Arrow writes each chunk as CSV (in C++, no Python object per value): strings are always
+    quoted, so an empty string stays one and NULL is the empty field. PostgreSQL's text
+    cannot hold NUL characters; they become U+FFFD.
+    """
+    names = ["snapshot_id", "seq", *columns]
+    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
+    raw = conn.connection.driver_connection
+    dbapi = conn.dialect.loaded_dbapi
+    options = pa_csv.WriteOptions(include_header=False)
+    for chunk in data.select(columns).to_batches(max_chunksize=CHUNK):
+        rows = chunk.num_rows
+        arrays = [
+            pa.array(np.full(rows, snap_id, np.int64)),
+            pa.array(np.arange(start, start + rows, dtype=np.int64)),
+        ]
+        start += rows
+        for col in chunk.columns:
+            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                col = pc.replace_substring(col, "\x00", "\ufffd")
+            arrays.append(col)
+        batch = pa.RecordBatch.from_arrays(arrays, names=names)
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(batch, sink, options)
+        body = sink.getvalue()
+        del arrays, batch, sink
+        try:
+            with raw.cursor() as cur, cur.copy(sql) as copy:
+                copy.write(memoryview(body))
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+
+
 class SnapshotTransaction:
     """One snapshot being written: a database transaction held open until commit."""
 
     def __init__(self, store: Store, source: str, label: str, taken_at: datetime | None) -> None:
         self.store = store
+        self._written = [0, 0]  # nodes, links: the position of the next row of each
         self._conn = store.engine.connect()
         self._tx = self._conn.begin()
         try:
@@ -312,9 +525,25 @@ class SnapshotTransaction:
     def write(self, nodes: pa.Table | None, links: pa.Table | None) -> None:
         try:
             if nodes is not None and nodes.num_rows:
-                _bulk(self._conn, schema.nodes, schema.NODE_COLUMNS, nodes, self.snapshot_id)
+                _bulk(
+                    self._conn,
+                    schema.nodes,
+                    schema.NODE_COLUMNS,
+                    nodes,
+                    self.snapshot_id,
+                    self._written[0],
+                )
+                self._written[0] += nodes.num_rows
             if links is not None and links.num_rows:
-                _bulk(self._conn, schema.links, schema.LINK_COLUMNS, links, self.snapshot_id)
+                _bulk(
+                    self._conn,
+                    schema.links,
+                    schema.LINK_COLUMNS,
+                    links,
+                    self.snapshot_id,
+                    self._written[1],
+                )
+                self._written[1] += links.num_rows
         except (OperationalError, DatabaseError) as exc:
             self.rollback()
             raise StoreError(self.store._explain(exc) + " (nothing was stored)") from exc
@@ -347,7 +576,11 @@ class SnapshotTransaction:
 
     def rollback(self) -> None:
         try:
-            if not self._conn.invalidated and self._tx.is_active:
+            if not self._conn.closed and not self._conn.invalidated and self._tx.is_active:
                 self._tx.rollback()
+        except Exception:
+            # A connection broken half-way (an interrupt inside the driver): dropping it
+            # ends the transaction on the server all the same.
+            self._conn.invalidate()
         finally:
             self._conn.close()

@@ -26,6 +26,7 @@ from filiation.errors import StoreError
 #: Inputs with at least this many rows are written by a separate process.
 PROCESS_THRESHOLD = 200_000
 
+_ARGS = b"A"
 _NODES = b"N"
 _LINKS = b"L"
 _COMMIT = b"C"
@@ -86,12 +87,15 @@ class InProcessWriter(SnapshotWriter):
 class ProcessWriter(SnapshotWriter):
     """A child process owns the transaction; a sender thread keeps the caller from waiting.
 
-    The child is a plain ``python -m filiation.store.writer`` fed framed Arrow IPC on its
-    standard input (not multiprocessing, which would re-run the caller's script).
+    The child is a plain ``python -m filiation.store.writer`` fed framed messages on its
+    standard input (not multiprocessing, which would re-run the caller's script): first its
+    arguments as JSON, then Arrow IPC tables, then the commit.
     """
 
     def __init__(self, store: Any, source: str, label: str, taken_at: datetime | None) -> None:
         super().__init__(store, source, label, taken_at)
+        # The arguments (the store's URL may hold a password) go through the pipe, not the
+        # command line, which every user of the machine can read.
         args = json.dumps(
             {
                 "url": store.url,
@@ -99,9 +103,9 @@ class ProcessWriter(SnapshotWriter):
                 "label": label,
                 "taken_at": taken_at.isoformat() if taken_at else None,
             }
-        )
+        ).encode()
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "filiation.store.writer", args],
+            [sys.executable, "-m", "filiation.store.writer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -109,6 +113,7 @@ class ProcessWriter(SnapshotWriter):
         # Tables, not bytes: the caller keeps the tables anyway, so a writer that lags behind
         # costs no memory; each is serialised only when the pipe is ready for it.
         self._queue: queue.Queue[tuple[bytes, pa.Table | bytes] | None] = queue.Queue()
+        self._queue.put((_ARGS, args))
         self._sender = threading.Thread(target=self._send, name="filiation-sender", daemon=True)
         self._sender.start()
 
@@ -172,11 +177,23 @@ def _read_exact(stream: Any, size: int) -> bytes | None:
     return data if data is not None and len(data) == size else None
 
 
-def _child_main(args: dict[str, Any]) -> int:
+def _read_frame(stream: Any) -> tuple[bytes, bytes] | None:
+    head = _read_exact(stream, 9)
+    body = _read_exact(stream, struct.unpack("<Q", head[1:])[0]) if head else None
+    if head is None or body is None:
+        return None
+    return head[:1], body
+
+
+def _child_main() -> int:
     from filiation.store.store import Store
 
     out = sys.stdout
     stream = sys.stdin.buffer
+    frame = _read_frame(stream)
+    if frame is None or frame[0] != _ARGS:
+        return 3  # the caller is gone before it said what to write
+    args = json.loads(frame[1])
     taken_at = datetime.fromisoformat(args["taken_at"]) if args["taken_at"] else None
     try:
         store = Store(args["url"])
@@ -195,12 +212,11 @@ def _child_main(args: dict[str, Any]) -> int:
         return 1
     try:
         while True:
-            head = _read_exact(stream, 9)
-            body = _read_exact(stream, struct.unpack("<Q", head[1:])[0]) if head else None
-            if head is None or body is None:
+            frame = _read_frame(stream)
+            if frame is None:
                 tx.rollback()  # the caller is gone: keep nothing
                 return 3
-            tag = head[:1]
+            tag, body = frame
             if tag == _NODES:
                 tx.write(_from_ipc(body), None)
             elif tag == _LINKS:
@@ -222,4 +238,4 @@ def _child_main(args: dict[str, Any]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_child_main(json.loads(sys.argv[1])))
+    raise SystemExit(_child_main())

@@ -1,0 +1,382 @@
+"""The web explorer: HTML routes through FastAPI's test client, then a real browser.
+
+The browser tests drive Debian's Chromium (``/usr/bin/chromium``, installed by
+scripts/setup-browser.sh) with Playwright against ``filiation serve`` started in a subprocess
+on a free loopback port, over a SQLite store of the bundled sample. Screenshots go to
+``artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+import filiation
+from filiation.api import create_app
+from filiation.web import i18n, pages
+
+REPO = Path(__file__).resolve().parents[1]
+WEB = REPO / "src" / "filiation" / "web"
+ARTIFACTS = REPO / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"  # 50 fine-tunes, 5 adapters, 10 merges
+DATASET = "HuggingFaceH4/ultrachat_200k"
+AUTHOR = "meta-llama"
+HOSTILE = "<script>alert(1)</script>/x\"'&"
+
+
+def page_url(lang: str, kind: str, node_id: str) -> str:
+    return f"/{lang}/{kind}/{quote(node_id, safe='/')}"
+
+
+# -- the HTML routes, through the test client ------------------------------------------------------
+@pytest.fixture(scope="module")
+def client(sample_db: Any) -> Iterator[TestClient]:
+    with TestClient(create_app(sample_db)) as c:
+        yield c
+
+
+def html(client: TestClient, url: str, status: int = 200, **headers: str) -> str:
+    r = client.get(url, headers={"accept": "text/html", **headers})
+    assert r.status_code == status, (url, r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in r.headers["content-security-policy"]
+    # Nothing inline: every script is a file, no style element or attribute, no handlers.
+    assert not re.search(r"<script(?![^>]*\bsrc=)", r.text), url
+    assert "<style" not in r.text and " style=" not in r.text, url
+    assert not re.search(r"\son[a-z]+=", r.text), url
+    return r.text
+
+
+@pytest.mark.parametrize(
+    ("accept", "lang"),
+    [
+        ("fr-FR,fr;q=0.9,en;q=0.8", "fr"),
+        ("en-GB,en;q=0.9", "en"),
+        ("de-DE,de;q=0.9,fr;q=0.5,en;q=0.4", "fr"),
+        ("de, es", "en"),
+        ("en;q=0.2, fr;q=0.8", "fr"),
+        ("", "en"),
+    ],
+)
+def test_root_sends_the_browser_to_its_language(client, accept: str, lang: str) -> None:
+    r = client.get("/", headers={"accept-language": accept}, follow_redirects=False)
+    assert r.status_code == 307
+    assert r.headers["location"] == f"/{lang}/"
+    assert "accept-language" in r.headers["vary"].lower()
+
+
+def test_home_lists_the_most_derived_families(client, sample) -> None:
+    text = html(client, "/en/")
+    assert 'lang="en"' in text and "Most derived families" in text
+    top = pages.entry_points(sample, {})["families"]
+    assert top and top[0].descendants == max(n.descendants for n in top)
+    best = (top[0].id, top[0].descendants)
+    assert best[1] >= sample.show(LLAMA).descendants
+    first = re.search(
+        r'<ol class="nodes" id="families">\s*<li[^>]*>.*?<a href="([^"]+)"', text, re.S
+    )
+    assert first and first.group(1) == page_url("en", "models", best[0])
+    assert "Familles les plus dérivées" in html(client, "/fr/")
+
+
+def test_model_page_shows_indicators_family_and_ranking(client, sample) -> None:
+    d = sample.show(LLAMA)
+    text = html(client, page_url("en", "models", LLAMA))
+    assert f'<span class="node-id">{LLAMA}</span>' in text
+    assert f'href="https://huggingface.co/{LLAMA}"' in text
+    assert f'href="/en/authors/{d.author}"' in text
+    for ds in d.datasets:
+        assert f'href="{page_url("en", "datasets", ds.id)}"' in text
+    assert f'<strong id="n-descendants">{d.descendants:,}</strong>' in text
+    assert "Ranked by number of descendants, then downloads (30 days), then likes." in text
+    for n in d.important_children:
+        assert f'href="/en{pages.node_path(n.kind, n.id)}"' in text
+    for rel, count in d.children_by_relation.items():
+        assert re.search(rf"rel-{rel}.*?</th><td>\d+</td><td>{count}</td>", text)
+    fr = html(client, page_url("fr", "models", LLAMA))
+    assert "Classés par nombre de descendants, puis téléchargements (30 jours)" in fr
+    assert f'href="{page_url("en", "models", LLAMA)}"' in fr  # the switch keeps the id
+
+
+def test_dataset_and_author_pages_page_through_everything(client, sample) -> None:
+    d = sample.show(DATASET, kind="dataset", relations=["trained_on"], limit=1000)
+    impact = sample.impact(DATASET)
+    text = html(client, page_url("en", "datasets", DATASET))
+    trained = re.findall(r'<ol class="nodes" id="trained">(.*?)</ol>', text, re.S)[0]
+    assert trained.count("<li") == min(pages.PAGE_SIZE, len(d.important_children))
+    assert f"<strong>{len(impact):,}</strong>" in text
+    published = sample.show(AUTHOR, kind="author", relations=["published_by"], limit=10_000)
+    total = published.children_by_relation["published_by"]
+    seen: list[str] = []
+    offset = 0
+    while True:
+        text = html(client, page_url("en", "authors", AUTHOR) + f"?offset={offset}")
+        block = re.findall(r'<ol class="nodes" id="published">(.*?)</ol>', text, re.S)[0]
+        seen += re.findall(r'<a href="/en/[a-z]+/[^"]+">([^<]+)</a>', block)
+        if 'class="next"' not in text:
+            break
+        offset += pages.PAGE_SIZE
+    assert len(seen) == total == len(set(seen))
+    assert seen == [n.id for n in published.important_children][: len(seen)] or set(seen) == {
+        n.id for n in published.important_children
+    }
+
+
+def test_hostile_ids_are_escaped_and_unknown_ones_get_the_404_page(client) -> None:
+    for lang in i18n.LANGUAGES:
+        for kind in ("models", "datasets", "authors"):
+            text = html(client, f"/{lang}/{kind}/" + quote(HOSTILE, safe=""), status=404)
+            assert "<script>alert" not in text
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+            assert 'href="/' + ("fr" if lang == "en" else "en") + f"/{kind}/%3Cscript" in text
+    text = html(client, page_url("en", "models", LLAMA[:-1]), status=404)
+    assert "Did you mean" in text and f'href="{page_url("en", "models", LLAMA)}"' in text
+    assert "Introuvable" in html(client, "/fr/no/such/page", status=404)
+    assert "Not found" in html(client, "/nowhere", status=404)
+    long_id = "someone/" + "v1.2-" * 60
+    html(client, page_url("en", "models", long_id), status=404)
+    # The API keeps answering JSON.
+    r = client.get("/api/nowhere", headers={"accept": "text/html"})
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert "<script>" not in html(client, "/en/search?q=" + quote(HOSTILE))
+
+
+def test_static_files_translations_and_the_graph_library(client, monkeypatch) -> None:
+    assert client.get("/static/app.css").headers["content-type"].startswith("text/css")
+    assert client.get("/static/model.js").status_code == 200
+    assert client.get("/i18n/fr.json").json()["views.tree"] == "Arbre"
+    assert client.get("/i18n/de.json").status_code == 404
+    if pages.vendor_file("cytoscape.min.js") is None:
+        pytest.fail("cytoscape is not installed: run scripts/setup-web.sh")
+    r = client.get("/static/vendor/cytoscape.min.js")
+    assert r.status_code == 200 and b"cytoscape" in r.content[:2000]
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert 'src="/static/vendor/cytoscape.min.js"' in html(client, page_url("en", "models", LLAMA))
+    monkeypatch.setitem(pages.VENDOR, "cytoscape.min.js", [Path("/nonexistent/cytoscape.js")])
+    text = html(client, page_url("en", "models", LLAMA))
+    assert 'id="graph-missing"' in text and "scripts/setup-web.sh" in text
+    assert "cytoscape.min.js" not in text
+    assert client.get("/static/vendor/cytoscape.min.js").status_code == 404
+
+
+def test_every_text_is_translated() -> None:
+    en, fr = i18n.table("en"), i18n.table("fr")
+    assert set(en) == set(fr)
+    assert all(v.strip() for v in [*en.values(), *fr.values()])
+    used: set[str] = set()
+    for path in (WEB / "templates").glob("*.html"):
+        used |= set(re.findall(r"""\bt\(\s*["']([\w.]+)["']""", path.read_text()))
+    for path in (WEB / "static").glob("*.js"):
+        used |= set(re.findall(r"""F\.t\(\s*["']([\w.]+)["']""", path.read_text()))
+    used = {k for k in used if not k.endswith((".", "_"))}  # prefixes of computed keys
+    assert used, "no translated text found"
+    assert used <= set(en), used - set(en)
+    for prefix in ("rel.", "relp.", "kind.", "rank."):
+        assert any(k.startswith(prefix) for k in en)
+    assert json.loads((WEB / "package.json").read_text())["dependencies"]["cytoscape"]
+
+
+# -- a real browser against `filiation serve` ---------------------------------------------------
+@pytest.fixture(scope="module")
+def web_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store of the bundled sample (the browser tests run on one back end)."""
+    db = tmp_path_factory.mktemp("web") / "web.sqlite"
+    _ = filiation.open(db).index
+    return db
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(web_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    cmd = [sys.executable, "-m", "filiation.cli", "--quiet", "serve"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--db", str(web_db)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/api/health", timeout=1, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("filiation serve did not start:\n" + log.read_text())
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail("no /usr/bin/chromium: run scripts/setup-browser.sh")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture()
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    problems: list[str] = []
+    pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    pg.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    pg.on("pageerror", lambda e: problems.append(str(e)))
+    pg.problems = problems
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def shot(pg: Any, name: str) -> None:
+    pg.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
+
+
+def test_browser_search_model_tree_graph_and_language(server: str, page: Any, web_db: Path) -> None:
+    g = filiation.open(web_db)
+    pg = page
+    pg.goto(server + "/")
+    assert pg.url == server + "/en/"
+    assert pg.locator("#families li").count() > 0
+    pg.fill("#q", "Llama-3.1-8B-Inst")
+    option = pg.locator("#suggest-home [role=option]", has_text=LLAMA).first
+    option.wait_for()
+    shot(pg, "1-home-suggestions")
+    option.click()
+    pg.wait_for_url(server + page_url("en", "models", LLAMA))
+    assert pg.locator("h1 .node-id").inner_text() == LLAMA
+
+    # The tree: ancestors above, descendants grouped by relation, with real children.
+    parent = g.parents(LLAMA)[0]
+    pg.locator(".ancestors .generation a", has_text=parent.id).first.wait_for()
+    small = pg.locator('#tree-descendants details.group[data-relation="adapter"]')
+    small.locator("li.node").first.wait_for()
+    adapters = [n.id for n in g.children(LLAMA, relations=["adapter"], limit=None)]
+    shown = small.locator(":scope > ul > li > a").all_inner_texts()
+    assert sorted(shown) == sorted(adapters)
+
+    # A large group is summarised, then paged on demand.
+    big = pg.locator('#tree-descendants details.group[data-relation="finetune"]')
+    finetunes = g.children(LLAMA, relations=["finetune"], limit=None)
+    assert big.get_attribute("open") is None
+    assert f"+ {len(finetunes)} fine-tunes" in big.locator("summary").inner_text()
+    big.locator("summary").click()
+    rows = big.locator(":scope > ul > li")
+    pg.wait_for_function(
+        "() => document.querySelectorAll('details[data-relation=finetune] > ul > li').length > 0"
+    )
+    first_page = rows.count()
+    assert 0 < first_page < len(finetunes)
+    more = big.locator(":scope > button.more")
+    assert more.inner_text() == f"+ {len(finetunes) - first_page} fine-tunes"
+    more.click()
+    pg.wait_for_function(
+        f"() => document.querySelectorAll('details[data-relation=finetune] > ul > li').length"
+        f" > {first_page}"
+    )
+    pg.wait_for_timeout(100)
+    ids = big.locator(":scope > ul > li > a").all_inner_texts()
+    assert ids == [n.id for n in finetunes][: len(ids)]
+    # A child opens its own children.
+    child = next(n for n in finetunes[: len(ids)] if n.descendants > 0)
+    row = big.locator(f':scope > ul > li[data-id="{child.id}"]')
+    row.locator("button.toggle").click()
+    row.locator(".subtree details.group").first.wait_for()
+    shot(pg, "2-model-tree")
+
+    # The graph: the lineage the server answers, drawn by Cytoscape.
+    pg.click("#tab-graph")
+    pg.wait_for_selector('#graph[data-ready="true"]')
+    lin = g.lineage(LLAMA, max_depth=2, limit=150)
+    count = pg.evaluate("() => window.filiationGraph.nodes().length")
+    assert count == len(lin.nodes)
+    drawn = set(pg.evaluate("() => window.filiationGraph.nodes().map(n => n.id())"))
+    assert drawn == {n["id"] for n in lin.nodes}
+    assert pg.evaluate("() => window.filiationGraph.edges().length") == len(lin.edges)
+    assert str(len(lin.nodes)) in pg.locator("#graph-status").inner_text()
+    shot(pg, "3-model-graph")
+    # Click a node at the edge of the drawing, then expand its neighbours.
+    leaf = next(n for n in reversed(lin.nodes) if n["depth"] == 2 and n["descendants"] > 0)
+    tap = "id => { window.filiationGraph.getElementById(id).emit('tap'); return true; }"
+    pg.evaluate(tap, leaf["id"])
+    assert pg.locator("#gp-id").inner_text() == leaf["id"]
+    assert pg.locator("#gp-open").get_attribute("href") == page_url("en", "models", leaf["id"])
+    pg.click("#gp-expand")
+    pg.wait_for_function(f"() => window.filiationGraph.nodes().length > {count}")
+    shot(pg, "4-graph-expanded")
+
+    # The language switch keeps the page and changes every text.
+    pg.click(".lang-switch")
+    pg.wait_for_url(server + page_url("fr", "models", LLAMA))
+    assert pg.locator("html").get_attribute("lang") == "fr"
+    assert pg.locator("#tab-tree").inner_text() == "Arbre"
+    assert pg.locator("#h-ind").inner_text() == "Indicateurs"
+    pg.locator('#tree-descendants details.group[data-relation="finetune"] summary').wait_for()
+    assert "affinages" in pg.locator("#tree-descendants").inner_text()
+    shot(pg, "5-model-fr")
+    assert pg.problems == []
+
+
+def test_browser_dataset_author_and_404_pages(server: str, page: Any) -> None:
+    pg = page
+    pg.goto(server + page_url("fr", "datasets", DATASET))
+    assert pg.locator("#trained li").count() > 0 and pg.locator("#impact li").count() > 0
+    shot(pg, "6-dataset-fr")
+    pg.goto(server + page_url("en", "authors", AUTHOR))
+    assert pg.locator("#published li").count() > 0
+    r = pg.goto(server + "/en/models/" + quote(HOSTILE, safe=""))
+    assert r is not None and r.status == 404
+    assert pg.locator("h1").inner_text() == "Not found"
+    assert HOSTILE.split("/")[0] in pg.locator(".notfound").inner_text()
+    shot(pg, "7-not-found")
+    assert pg.problems == [] or all("404" in p for p in pg.problems)
