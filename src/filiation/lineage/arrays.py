@@ -173,7 +173,7 @@ def hash_ids(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     if n == 0:
         return out
     ends = offsets[1:] - 1  # position of each id's separator
-    step = 1 << 17
+    step = 1 << 14  # ids per chunk: a few MB of temporaries, not hundreds
     with np.errstate(over="ignore"):
         powers = np.ones(_MAX_ID + 1, np.uint64)
         for k in range(1, _MAX_ID + 1):
