@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -83,10 +84,11 @@ def _is_psycopg(dialect: Any) -> bool:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # The busy timeout first: switching a new file to WAL takes a lock other openers wait for.
+    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA cache_size=-262144")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
@@ -163,6 +165,20 @@ class Store:
         return revision, values
 
     def _ensure_schema(self) -> None:
+        """:meth:`_migrate`, retried a few times when SQLite answers "locked" at once.
+
+        SQLite refuses some lock upgrades immediately instead of waiting (to avoid a
+        deadlock), which happens when several processes open a brand-new store together.
+        """
+        for attempt in range(6):
+            try:
+                return self._migrate()
+            except StoreError as exc:
+                if "locked" not in str(exc) or self.path is None or attempt == 5:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+
+    def _migrate(self) -> None:
         """Create or upgrade the schema (``alembic upgrade head``) unless it is current.
 
         A store at the newest revision is only read (a read-only file opens); otherwise the
