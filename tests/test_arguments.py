@@ -31,3 +31,19 @@ def test_absurdly_long_ids_are_not_found_quickly(sample, length: int) -> None:
     """Suggestions for a typo are bounded work, whatever the length of the input."""
     with pytest.raises(NodeNotFoundError):
         sample.show("a/" + "llama" * (length // 5))
+
+
+def test_children_pages_concatenate_to_the_full_list(sample) -> None:
+    """Paging is done by the service: pages in order make the whole ranked list."""
+    model = "meta-llama/Llama-3.1-8B-Instruct"
+    full = [c.id for c in sample.children(model, limit=None)]
+    pages = [
+        [c.id for c in sample.children(model, offset=offset, limit=7)]
+        for offset in range(0, len(full) + 7, 7)
+    ]
+    assert [i for page in pages for i in page] == full
+    assert all(len(p) == 7 for p in pages[: len(full) // 7])
+    published = sample.children("meta-llama", kind="author", relations=["published_by"], limit=None)
+    assert published and all(p.author == "meta-llama" for p in published)
+    with pytest.raises(InvalidArgumentError):
+        sample.children(model, offset=-1)

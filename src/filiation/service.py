@@ -488,10 +488,16 @@ class Genealogy:
         *,
         relations: RelationsArg = None,
         limit: int | None = 50,
+        offset: int = 0,
         ranking: Sequence[str] = ("downloads",),
+        kind: NodeKind | str | None = None,
     ) -> list[Neighbour]:
-        """Direct children, best known first (or under another ranking)."""
-        return self._neighbours(node_id, True, relations, limit, ranking)
+        """Direct children, best known first (or under another ranking), one page at a time.
+
+        Below an author, what it published (``relations=["published_by"]``); below a data
+        set, the models trained on it (``relations=["trained_on"]``).
+        """
+        return self._neighbours(node_id, True, relations, limit, ranking, offset, kind)
 
     def parents(
         self,
@@ -499,9 +505,11 @@ class Genealogy:
         *,
         relations: RelationsArg = None,
         limit: int | None = None,
+        offset: int = 0,
         ranking: Sequence[str] = ("downloads",),
+        kind: NodeKind | str | None = None,
     ) -> list[Neighbour]:
-        return self._neighbours(node_id, False, relations, limit, ranking)
+        return self._neighbours(node_id, False, relations, limit, ranking, offset, kind)
 
     def _neighbours(
         self,
@@ -510,18 +518,25 @@ class Genealogy:
         relations: RelationsArg,
         limit: int | None,
         ranking: Sequence[str],
+        offset: int = 0,
+        kind: NodeKind | str | None = None,
         node: int | None = None,
     ) -> list[Neighbour]:
         _check_bounds(None, limit)
+        if offset < 0:
+            raise InvalidArgumentError(f"offset must be 0 or more, not {offset}")
+        rels = _relations(relations)
         if node is None:
-            node = self._node(node_id)
+            node = self._node(node_id, parse_kind(kind))
         nodes, edges, _ = self.index.top_neighbours(
             node,
             down=down,
-            relations=_relations(relations),
-            limit=limit if limit is not None else 1 << 62,
+            relations=rels,
+            limit=offset + limit if limit is not None else 1 << 62,
             ranking=ranking,
         )
+        # Records only for the page asked for: a family's other tens of thousands stay arrays.
+        nodes, edges = nodes[offset:], edges[offset:]
         a = self.index.a
         return [
             Neighbour(

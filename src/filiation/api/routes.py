@@ -167,7 +167,7 @@ def _page(
     limit: int | None,
     total: int | None = None,
 ) -> NeighbourPage:
-    end = None if limit is None else offset + limit
+    """A page from ``items``: the neighbours from ``offset`` on, plus one to tell if more exist."""
     return NeighbourPage(
         id=node,
         relations=relations,
@@ -175,8 +175,8 @@ def _page(
         offset=offset,
         limit=limit,
         total=total,
-        has_more=end is not None and len(items) > end,
-        items=items[offset:end],
+        has_more=limit is not None and len(items) > limit,
+        items=items if limit is None else items[:limit],
     )
 
 
@@ -291,7 +291,14 @@ def model_children(
     node = _target(g, NodeKind.MODEL, node_id, "children", relation)
     if isinstance(node, Response):
         return node
-    items = g.children(node, relations=relation, limit=offset + limit + 1, ranking=ranking)
+    items = g.children(
+        node,
+        kind=NodeKind.MODEL,
+        relations=relation,
+        offset=offset,
+        limit=limit + 1,
+        ranking=ranking,
+    )
     return _page(node, items, _relations(relation), ranking, offset, limit)
 
 
@@ -311,8 +318,10 @@ def model_parents(
     node = _target(g, NodeKind.MODEL, node_id, "parents", relation)
     if isinstance(node, Response):
         return node
-    want = None if limit is None else offset + limit + 1
-    items = g.parents(node, relations=relation, limit=want, ranking=ranking)
+    want = None if limit is None else limit + 1
+    items = g.parents(
+        node, kind=NodeKind.MODEL, relations=relation, offset=offset, limit=want, ranking=ranking
+    )
     return _page(node, items, _relations(relation), ranking, offset, limit)
 
 
@@ -392,13 +401,17 @@ def author_models(
     if isinstance(node, Response):
         return node
     published = [Relation.PUBLISHED_BY]
-    # `show` is the service call that looks the id up as an author even when a model or a
-    # data set has the same id, and it counts what the author published.
-    details = g.show(
-        node, kind=NodeKind.AUTHOR, relations=published, limit=offset + limit + 1, ranking=ranking
+    items = g.children(
+        node,
+        kind=NodeKind.AUTHOR,
+        relations=published,
+        offset=offset,
+        limit=limit + 1,
+        ranking=ranking,
     )
-    total = details.children_by_relation.get(Relation.PUBLISHED_BY.value, 0)
-    return _page(details.id, details.important_children, published, ranking, offset, limit, total)
+    counts = g.show(node, kind=NodeKind.AUTHOR, limit=0).children_by_relation
+    total = counts.get(Relation.PUBLISHED_BY.value, 0)
+    return _page(node, items, published, ranking, offset, limit, total)
 
 
 @router.get("/authors/{node_id:path}", response_model=NodeDetails, tags=["authors"])

@@ -235,14 +235,11 @@ def _language_router(lang: str, entry_cache: dict[str, Any]) -> APIRouter:
         size = PAGE_SIZE
         off_t, off_i = offset_of(request, "trained"), offset_of(request, "impact")
         trained_on = [Relation.TRAINED_ON]
-        d = g.show(
-            node_id,
-            kind=NodeKind.DATASET,
-            relations=trained_on,
-            limit=off_t + size + 1,
-            ranking=("downloads",),
+        d = g.show(node_id, kind=NodeKind.DATASET, limit=0)
+        page = g.children(
+            d.id, kind=NodeKind.DATASET, relations=trained_on, offset=off_t, limit=size + 1
         )
-        trained: list[Neighbour] = d.important_children[off_t : off_t + size]
+        trained: list[Neighbour] = page[:size]
         total_trained = d.children_by_relation.get(Relation.TRAINED_ON.value, 0)
         full = g.impact(d.id)  # arrays only: its size, without building records
         part = g.impact(d.id, limit=off_i + size + 1)
@@ -254,9 +251,7 @@ def _language_router(lang: str, entry_cache: dict[str, Any]) -> APIRouter:
             d=d,
             trained=trained,
             total_trained=total_trained,
-            trained_pages=_page_links(
-                off_t, size, len(d.important_children) > off_t + size, "trained"
-            ),
+            trained_pages=_page_links(off_t, size, len(page) > size, "trained"),
             impact=impact,
             total_impact=len(full),
             impact_pages=_page_links(off_i, size, len(part) > off_i + size, "impact"),
@@ -265,12 +260,13 @@ def _language_router(lang: str, entry_cache: dict[str, Any]) -> APIRouter:
     def author_page(request: Request, g: Genealogy, node_id: str) -> Response:
         size = PAGE_SIZE
         off = offset_of(request, "offset")
-        d = g.show(
-            node_id,
+        d = g.show(node_id, kind=NodeKind.AUTHOR, limit=0)
+        page = g.children(
+            d.id,
             kind=NodeKind.AUTHOR,
             relations=[Relation.PUBLISHED_BY],
-            limit=off + size + 1,
-            ranking=("downloads",),
+            offset=off,
+            limit=size + 1,
         )
         total = d.children_by_relation.get(Relation.PUBLISHED_BY.value, 0)
         return render(
@@ -278,9 +274,9 @@ def _language_router(lang: str, entry_cache: dict[str, Any]) -> APIRouter:
             lang,
             "author.html",
             d=d,
-            items=d.important_children[off : off + size],
+            items=page[:size],
             total=total,
-            pages=_page_links(off, size, len(d.important_children) > off + size, "offset"),
+            pages=_page_links(off, size, len(page) > size, "offset"),
         )
 
     r.add_api_route(
