@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +19,7 @@ from typer.testing import CliRunner
 import filiation
 from filiation.api import create_app
 from filiation.cli import app as cli_app
+from tests.serving import serving
 
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 LLAMA_BASE = "meta-llama/Llama-3.1-8B"
@@ -435,46 +433,16 @@ def test_concurrent_requests_share_the_genealogy(client) -> None:
 
 
 # -- filiation serve ------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_answers_over_http(sample_db: Path, sample, tmp_path: Path) -> None:
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    cmd = [sys.executable, "-m", "filiation.cli", "--quiet", "serve"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--db", str(sample_db)]
-    base = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}
-        )
-    try:
-        with httpx.Client(base_url=base, timeout=5, trust_env=False) as http:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, log.read_text()
-                try:
-                    if http.get("/api/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the server did not answer in 30 s"
-                time.sleep(0.05)
-            r = http.get(f"/api/models/{LLAMA}/descendants", params={"max_depth": 1})
-            assert r.status_code == 200
-            assert r.json() == plain(sample.descendants(LLAMA, max_depth=1))
-            _check_headers(r)
-            assert "server" not in r.headers
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with (
+        serving(sample_db, tmp_path / "serve.log") as base,
+        httpx.Client(base_url=base, timeout=5, trust_env=False) as http,
+    ):
+        r = http.get(f"/api/models/{LLAMA}/descendants", params={"max_depth": 1})
+        assert r.status_code == 200
+        assert r.json() == plain(sample.descendants(LLAMA, max_depth=1))
+        _check_headers(r)
+        assert "server" not in r.headers
 
 
 def test_serve_on_a_busy_port_is_one_clear_error(sample_db: Path) -> None:
