@@ -567,6 +567,52 @@ def snapshots(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def export(
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="A model, data set or author id.")],
+    format: Annotated[
+        str,
+        typer.Option("--format", "-f", help="Output format (see `filiation export --help`)."),
+    ] = "json",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", dir_okay=False, help="File to write (default: standard output)."
+        ),
+    ] = None,
+    direction: Annotated[
+        str, typer.Option("--direction", help="ancestors, descendants or both (graph formats).")
+    ] = "both",
+    relation: RelationOpt = None,
+    max_depth: DepthOpt = None,
+    limit: LimitOpt = None,
+) -> None:
+    """Write a node's lineage in an exchange format (an unknown --format lists them all)."""
+    result = _run(
+        lambda g: g.export(
+            node_id,
+            format,
+            direction=direction,
+            relations=relation,
+            max_depth=max_depth,
+            limit=limit,
+        )
+    )
+    if output is None:
+        sys.stdout.buffer.write(result.content)
+        sys.stdout.buffer.flush()
+        return
+    # Written beside the target then renamed: an interrupted export leaves no half file.
+    tmp = output.with_name(f".{output.name}.part")
+    try:
+        tmp.write_bytes(result.content)
+        tmp.replace(output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise FiliationError(f"cannot write {output}: {exc.strerror or exc}") from None
+    err.print(f"wrote {escape(str(output))} ({len(result.content):,} bytes)")
+
+
+@app.command()
 def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from filiation import exports
 from filiation.domain import (
     KINDS_BY_CODE,
     LINEAGE_RELATIONS,
@@ -29,6 +30,7 @@ from filiation.domain import (
     parse_relations,
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.exports import Export, ExportScope
 from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays
 from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
 from filiation.results import (
@@ -480,6 +482,36 @@ class Genealogy:
             target=self.index.a.id_of(b_node),
             found=chain is not None,
             links=[link_of(self.index, e) for e in chain or []],
+        )
+
+    def export(
+        self,
+        node_id: str,
+        format: str = "json",
+        *,
+        direction: str = "both",
+        relations: RelationsArg = None,
+        max_depth: int | None = None,
+        limit: int | None = None,
+    ) -> Export:
+        """``node_id``'s lineage as a file in one of :func:`filiation.exports.formats`."""
+        if direction not in ("ancestors", "descendants", "both"):
+            raise InvalidArgumentError(
+                f"unknown direction {direction!r}; use ancestors, descendants or both"
+            )
+        _check_bounds(max_depth, limit)
+        fmt = exports.get(format)
+        node = self.resolve(node_id)
+        scope = ExportScope(
+            direction=direction,  # type: ignore[arg-type]
+            relations=_relations(relations),
+            max_depth=max_depth,
+            limit=limit,
+        )
+        return Export(
+            content=fmt.render(self, node, scope),
+            media_type=fmt.media_type,
+            filename=exports.filename_for(node, fmt),
         )
 
     def children(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -275,6 +276,39 @@ def model_lineage(
     if isinstance(node, Response):
         return node
     return _lineage(g.lineage(node, relations=relation, max_depth=max_depth, limit=limit))
+
+
+@router.get(
+    "/models/{node_id:path}/export",
+    tags=["models"],
+    responses={200: {"description": "The file, as an attachment", "content": {"*/*": {}}}},
+)
+def model_export(
+    g: G,
+    node_id: NodeId,
+    format: Annotated[
+        str, Query(description="Export format: an unknown one is answered with the list.")
+    ] = "json",
+    direction: Annotated[
+        str, Query(description="ancestors, descendants or both (graph formats).")
+    ] = "both",
+    relation: RelationQ = None,
+    max_depth: MaxDepthQ = None,
+    limit: LimitQ = None,
+) -> Any:
+    """The model's lineage as a file to download (the same formats as `filiation export`)."""
+    node = _target(g, NodeKind.MODEL, node_id, "export", relation)
+    if isinstance(node, Response):
+        return node
+    result = g.export(
+        node, format, direction=direction, relations=relation, max_depth=max_depth, limit=limit
+    )
+    quoted = quote(result.filename)
+    return Response(
+        result.content,
+        media_type=result.media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"},
+    )
 
 
 @router.get("/models/{node_id:path}/children", response_model=NeighbourPage, tags=["models"])

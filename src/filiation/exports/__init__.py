@@ -1,0 +1,91 @@
+"""A node's lineage in the formats people exchange.
+
+Each format is one :class:`ExportFormat` in :data:`FORMATS`, registered by the module that
+writes it (``json_lineage``, ``graph``, ``cyclonedx``, ``spdx``, ``model_card``…). The CLI's
+``filiation export``, the API's ``/api/models/{id}/export`` and the web page's download buttons
+all go through :meth:`filiation.Genealogy.export`, so a format added here appears everywhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from filiation.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from filiation.domain import Relation
+    from filiation.service import Genealogy
+
+Direction = Literal["ancestors", "descendants", "both"]
+
+
+@dataclass(frozen=True)
+class ExportScope:
+    """Which part of the genealogy around the node an export covers.
+
+    Formats that describe one model (CycloneDX, SPDX, model card) read its ancestry whatever
+    the direction; graph formats (JSON, GraphML, CSV) write exactly the traversal asked for.
+    """
+
+    direction: Direction = "both"
+    relations: tuple[Relation, ...] | None = None
+    max_depth: int | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Export:
+    """One exported file: what to write, and how to name and serve it."""
+
+    content: bytes
+    media_type: str
+    filename: str
+
+
+Renderer = Callable[["Genealogy", str, ExportScope], bytes]
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    media_type: str
+    extension: str
+    description: str
+    render: Renderer = field(repr=False)
+
+
+FORMATS: dict[str, ExportFormat] = {}
+
+#: The modules that register formats, imported on first use (some need optional libraries).
+_MODULES = ("filiation.exports.json_lineage",)
+
+
+def register(fmt: ExportFormat) -> ExportFormat:
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def formats() -> dict[str, ExportFormat]:
+    """Every known format, by name."""
+    for module in _MODULES:
+        importlib.import_module(module)
+    return FORMATS
+
+
+def get(name: str) -> ExportFormat:
+    known = formats()
+    key = name.strip().lower()
+    if key not in known:
+        raise InvalidArgumentError(
+            f"unknown export format {name!r}; use one of: {', '.join(sorted(known))}"
+        )
+    return known[key]
+
+
+def filename_for(node_id: str, fmt: ExportFormat) -> str:
+    """A safe file name: the id's characters that are not portable become ``_``."""
+    stem = "".join(c if c.isalnum() or c in "-._" else "_" for c in node_id)
+    return f"{stem.strip('._') or 'export'}.{fmt.extension}"
