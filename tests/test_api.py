@@ -396,6 +396,10 @@ def test_openapi_documents_every_endpoint_and_docs_load_locally(client) -> None:
         "relation",
         "max_depth",
         "limit",
+        "kind",
+        "min_downloads",
+        "since",
+        "until",
     }
     assert "404" in descendants["responses"]
 

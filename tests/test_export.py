@@ -60,3 +60,92 @@ def test_api_serves_an_attachment(sample) -> None:
 def test_every_registered_format_names_a_media_type() -> None:
     for name, fmt in exports.formats().items():
         assert fmt.name == name and "/" in fmt.media_type and fmt.extension
+
+
+def test_graphml_is_the_lineage_with_its_attributes(sample) -> None:
+    import io
+
+    import networkx as nx
+
+    exported = sample.export(LLAMA, "graphml", max_depth=2, min_downloads=10)
+    assert exported.filename.endswith(".graphml")
+    graph = nx.read_graphml(io.BytesIO(exported.content))
+    lin = sample.lineage(LLAMA, max_depth=2, min_downloads=10)
+    assert set(graph.nodes) == {n["id"] for n in lin.nodes}
+    assert graph.number_of_edges() == len(lin.edges)
+    for n in lin.nodes:
+        attrs = graph.nodes[n["id"]]
+        assert attrs["kind"] == n["kind"] and attrs["depth"] == n["depth"]
+        assert (
+            attrs.get("downloads") == n["downloads"] and attrs.get("created_at") == n["created_at"]
+        )
+    for e in lin.edges:
+        data = graph.edges[e["parent"], e["child"]]
+        assert data["relation"] == e["relation"] and data["declared"] == e["declared"]
+
+
+def test_csv_zip_and_single_files_parse_back(sample) -> None:
+    import csv
+    import io
+    import zipfile
+
+    lin = sample.descendants(LLAMA, max_depth=1)
+    exported = sample.export(LLAMA, "csv", direction="descendants", max_depth=1)
+    assert exported.media_type == "application/zip" and exported.filename.endswith(".csv.zip")
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as z:
+        assert sorted(z.namelist()) == ["links.csv", "nodes.csv"]
+        nodes = list(csv.DictReader(io.StringIO(z.read("nodes.csv").decode())))
+        links = list(csv.DictReader(io.StringIO(z.read("links.csv").decode())))
+    assert [r["id"] for r in nodes] == [n["id"] for n in lin.nodes]
+    assert [int(r["depth"]) for r in nodes] == [n["depth"] for n in lin.nodes]
+    assert {(r["parent"], r["child"], r["relation"]) for r in links} == {
+        (e["parent"], e["child"], e["relation"]) for e in lin.edges
+    }
+    alone = sample.export(LLAMA, "nodes-csv", direction="descendants", max_depth=1)
+    assert alone.content == zipfile.ZipFile(io.BytesIO(exported.content)).read("nodes.csv")
+
+
+def test_csv_cells_never_run_as_formulas(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    import filiation
+
+    edges = tmp_path / "edges.csv"
+    edges.write_text(
+        "parent_id,child_id,relation\n"
+        "=cmd/base,+evil/child,finetune\n"
+        "+evil/child,@sum/x,quantized\n"
+        "@sum/x,-minus/y,adapter\n",
+        encoding="utf-8",
+    )
+    g = filiation.open(tmp_path / "odd.sqlite", load_bundled=False)
+    g.ingest_edges(edges)
+    text = g.export("+evil/child", "nodes-csv").content.decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    ids = {r["id"] for r in rows}
+    assert ids == {"'+evil/child", "'=cmd/base", "'@sum/x", "'-minus/y"}
+    assert {r["depth"] for r in rows} >= {"-1", "0", "1", "2"}  # numbers stay numbers
+    links = g.export("+evil/child", "links-csv").content.decode()
+    assert not any(
+        cell.startswith(("=", "+", "-", "@"))
+        for row in csv.reader(io.StringIO(links))
+        for cell in row
+    )
+
+
+def test_api_export_honours_filters(sample) -> None:
+    import io
+
+    import networkx as nx
+
+    client = TestClient(create_app(sample))
+    r = client.get(
+        f"/api/models/{LLAMA}/export",
+        params={"format": "graphml", "max_depth": 2, "min_downloads": 100, "kind": "model"},
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/graphml")
+    graph = nx.read_graphml(io.BytesIO(r.content))
+    lin = sample.lineage(LLAMA, max_depth=2, min_downloads=100)
+    assert set(graph.nodes) == {n["id"] for n in lin.nodes}
+    assert len(graph) < len(sample.lineage(LLAMA, max_depth=2).nodes)

@@ -86,6 +86,28 @@ LimitOpt = Annotated[
     typer.Option("--limit", "-n", min=0, help="Return at most this many nodes (best known first)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/json.md).")]
+KindsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kind",
+        "-k",
+        help="Keep only these kinds (repeat or comma-separate): model, dataset, "
+        "author. With -r trained_on,published_by the walk reaches data sets and authors.",
+    ),
+]
+MinDownloadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--min-downloads", min=0, help="Keep only nodes with at least this many downloads."
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option("--since", help="Keep only nodes created on or after this date (2024-05-01)."),
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Keep only nodes created on or before this date.")
+]
 TreeOpt = Annotated[bool, typer.Option("--tree", help="Draw the result as a tree.")]
 
 
@@ -326,11 +348,20 @@ def ancestors(
     relation: RelationOpt = None,
     max_depth: DepthOpt = None,
     limit: LimitOpt = None,
+    kind: KindsOpt = None,
+    min_downloads: MinDownloadsOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     as_json: JsonOpt = False,
     tree: TreeOpt = False,
 ) -> None:
     """Everything a model derives from, nearest first."""
-    lin = _run(lambda g: g.ancestors(node_id, relations=relation, max_depth=max_depth, limit=limit))
+    filters = {"kinds": kind, "min_downloads": min_downloads, "since": since, "until": until}
+    lin = _run(
+        lambda g: g.ancestors(
+            node_id, relations=relation, max_depth=max_depth, limit=limit, **filters
+        )
+    )
     _print_lineage(lin, as_json, tree)
 
 
@@ -340,12 +371,19 @@ def descendants(
     relation: RelationOpt = None,
     max_depth: DepthOpt = None,
     limit: LimitOpt = None,
+    kind: KindsOpt = None,
+    min_downloads: MinDownloadsOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     as_json: JsonOpt = False,
     tree: TreeOpt = False,
 ) -> None:
     """Everything derived from a model, nearest first, best known first."""
+    filters = {"kinds": kind, "min_downloads": min_downloads, "since": since, "until": until}
     lin = _run(
-        lambda g: g.descendants(node_id, relations=relation, max_depth=max_depth, limit=limit)
+        lambda g: g.descendants(
+            node_id, relations=relation, max_depth=max_depth, limit=limit, **filters
+        )
     )
     _print_lineage(lin, as_json, tree)
 
@@ -585,6 +623,10 @@ def export(
     relation: RelationOpt = None,
     max_depth: DepthOpt = None,
     limit: LimitOpt = None,
+    kind: KindsOpt = None,
+    min_downloads: MinDownloadsOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
 ) -> None:
     """Write a node's lineage in an exchange format (an unknown --format lists them all)."""
     result = _run(
@@ -595,6 +637,10 @@ def export(
             relations=relation,
             max_depth=max_depth,
             limit=limit,
+            kinds=kind,
+            min_downloads=min_downloads,
+            since=since,
+            until=until,
         )
     )
     if output is None:

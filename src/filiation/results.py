@@ -7,7 +7,7 @@ and builds records only when asked; its JSON form is stable and documented in
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +123,13 @@ def _opt(value: Any) -> int | None:
     return None if v == NULL_INT else v
 
 
+def _iso(micros: int) -> str | None:
+    """A creation date from the index (microseconds since 1970, UTC) as ISO 8601."""
+    if micros == NULL_INT:
+        return None
+    return datetime.fromtimestamp(micros / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def summary_fields(index: LineageIndex, node: int) -> dict[str, Any]:
     a = index.a
     return {
@@ -189,6 +196,8 @@ class Lineage:
         self.edge_index = edges
         self.truncated = truncated
         self.depth_cut = depth_cut
+        #: The node filters applied (``filiation.lineage.filters``), empty when none.
+        self.filters: dict[str, Any] = {}
 
     @classmethod
     def from_walk(
@@ -252,6 +261,7 @@ class Lineage:
                     "likes": fields["likes"],
                     "descendants": fields["descendants"],
                     "stub": fields["stub"],
+                    "created_at": _iso(int(a.created[r])),
                 }
             )
         if not len(self.node_index):
@@ -262,6 +272,7 @@ class Lineage:
         likes = np.asarray(a.likes)[self.node_index].tolist()
         desc = np.asarray(a.descendants)[self.node_index].tolist()
         stub = np.asarray(a.stub)[self.node_index].tolist()
+        created = np.asarray(a.created)[self.node_index].tolist()
         author_idx = np.asarray(a.author)[self.node_index]
         has_author = author_idx >= 0
         authors: list[str | None] = [None] * len(ids)
@@ -299,6 +310,7 @@ class Lineage:
                     "likes": None if likes[i] == NULL_INT else likes[i],
                     "descendants": desc[i],
                     "stub": bool(stub[i]),
+                    "created_at": _iso(created[i]),
                 }
             )
         return out
@@ -336,6 +348,7 @@ class Lineage:
             "edges": self.edges,
             "truncated": self.truncated,
             "depth_limited": self.depth_cut,
+            **({"filters": self.filters} if self.filters else {}),
         }
 
     def to_json(self, indent: bool = False) -> str:

@@ -32,6 +32,7 @@ from filiation.domain import (
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.exports import Export, ExportScope
 from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays
+from filiation.lineage.filters import DateArg, NodeFilter
 from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
 from filiation.results import (
     Lineage,
@@ -53,6 +54,7 @@ BUNDLED_LABEL = "bundled sample of cfahlgren1/hub-stats (Apache-2.0)"
 
 Step = Callable[[str], None]
 RelationsArg = Sequence[str | Relation] | str | None
+KindsArg = Sequence[NodeKind | str] | str | None
 
 
 def default_db() -> str:
@@ -353,11 +355,20 @@ class Genealogy:
         relations: RelationsArg = None,
         max_depth: int | None = None,
         limit: int | None = None,
+        kinds: KindsArg = None,
+        min_downloads: int | None = None,
+        since: DateArg = None,
+        until: DateArg = None,
+        kind: NodeKind | str | None = None,
     ) -> Lineage:
-        """Everything ``node_id`` derives from, nearest first."""
-        return self._walk(
-            node_id, down=False, relations=relations, max_depth=max_depth, limit=limit
-        )
+        """Everything ``node_id`` derives from, nearest first.
+
+        ``kinds``, ``min_downloads``, ``since`` and ``until`` (creation date) keep only the
+        nodes that pass them, without stopping the walk (:mod:`filiation.lineage.filters`);
+        ``kind`` says what ``node_id`` is when a model, a data set and an author share it.
+        """
+        flt = NodeFilter.parse(kinds, min_downloads, since, until)
+        return self._walk(node_id, False, relations, max_depth, limit, flt, kind)
 
     def descendants(
         self,
@@ -366,30 +377,57 @@ class Genealogy:
         relations: RelationsArg = None,
         max_depth: int | None = None,
         limit: int | None = None,
+        kinds: KindsArg = None,
+        min_downloads: int | None = None,
+        since: DateArg = None,
+        until: DateArg = None,
+        kind: NodeKind | str | None = None,
     ) -> Lineage:
-        """Everything derived from ``node_id``, nearest first, best known first within a level."""
-        return self._walk(node_id, down=True, relations=relations, max_depth=max_depth, limit=limit)
+        """Everything derived from ``node_id``, nearest first, best known first within a level
+        (filters as in :meth:`ancestors`)."""
+        flt = NodeFilter.parse(kinds, min_downloads, since, until)
+        return self._walk(node_id, True, relations, max_depth, limit, flt, kind)
+
+    def _filtered_walk(
+        self,
+        node: int,
+        down: bool,
+        rels: tuple[Relation, ...] | None,
+        max_depth: int | None,
+        limit: int | None,
+        flt: NodeFilter,
+    ) -> Any:
+        """A walk from ``node``; with a filter, the whole walk is filtered, then cut."""
+        if not flt.active:
+            return self.index.walk(
+                [node], down=down, relations=rels, max_depth=max_depth, limit=limit
+            )
+        walk = self.index.walk([node], down=down, relations=rels, max_depth=max_depth)
+        return flt.apply(self.index.a, walk, limit)
 
     def _walk(
         self,
         node_id: str,
-        *,
         down: bool,
         relations: RelationsArg,
         max_depth: int | None,
         limit: int | None,
+        flt: NodeFilter,
+        kind: NodeKind | str | None = None,
     ) -> Lineage:
         _check_bounds(max_depth, limit)
         rels = _relations(relations)
-        node = self._node(node_id)
-        walk = self.index.walk([node], down=down, relations=rels, max_depth=max_depth, limit=limit)
-        return Lineage.from_walk(
+        node = self._node(node_id, parse_kind(kind))
+        walk = self._filtered_walk(node, down, rels, max_depth, limit, flt)
+        lin = Lineage.from_walk(
             self.index,
             self.index.a.id_of(node),
             "descendants" if down else "ancestors",
             list(rels or LINEAGE_RELATIONS),
             walk,
         )
+        lin.filters = flt.describe()
+        return lin
 
     def lineage(
         self,
@@ -398,14 +436,21 @@ class Genealogy:
         relations: RelationsArg = None,
         max_depth: int | None = None,
         limit: int | None = None,
+        kinds: KindsArg = None,
+        min_downloads: int | None = None,
+        since: DateArg = None,
+        until: DateArg = None,
+        kind: NodeKind | str | None = None,
     ) -> Lineage:
-        """Ancestors (negative depths) and descendants (positive depths) together."""
+        """Ancestors (negative depths) and descendants (positive depths) together; ``limit``
+        bounds each direction (filters as in :meth:`ancestors`)."""
         _check_bounds(max_depth, limit)
+        flt = NodeFilter.parse(kinds, min_downloads, since, until)
         rels = _relations(relations)
-        node = self._node(node_id)
-        up = self.index.walk([node], down=False, relations=rels, max_depth=max_depth, limit=limit)
-        down = self.index.walk([node], down=True, relations=rels, max_depth=max_depth, limit=limit)
-        return Lineage(
+        node = self._node(node_id, parse_kind(kind))
+        up = self._filtered_walk(node, False, rels, max_depth, limit, flt)
+        down = self._filtered_walk(node, True, rels, max_depth, limit, flt)
+        lin = Lineage(
             self.index,
             root=self.index.a.id_of(node),
             direction="both",
@@ -418,6 +463,8 @@ class Genealogy:
             truncated=up.truncated or down.truncated,
             depth_cut=up.depth_cut or down.depth_cut,
         )
+        lin.filters = flt.describe()
+        return lin
 
     def impact(
         self,
@@ -493,8 +540,13 @@ class Genealogy:
         relations: RelationsArg = None,
         max_depth: int | None = None,
         limit: int | None = None,
+        kinds: KindsArg = None,
+        min_downloads: int | None = None,
+        since: DateArg = None,
+        until: DateArg = None,
     ) -> Export:
-        """``node_id``'s lineage as a file in one of :func:`filiation.exports.formats`."""
+        """``node_id``'s lineage as a file in one of :func:`filiation.exports.formats`
+        (filters as in :meth:`ancestors`)."""
         if direction not in ("ancestors", "descendants", "both"):
             raise InvalidArgumentError(
                 f"unknown direction {direction!r}; use ancestors, descendants or both"
@@ -507,6 +559,7 @@ class Genealogy:
             relations=_relations(relations),
             max_depth=max_depth,
             limit=limit,
+            filter=NodeFilter.parse(kinds, min_downloads, since, until),
         )
         return Export(
             content=fmt.render(self, node, scope),

@@ -70,6 +70,32 @@ RankByQ = Annotated[
         + "."
     ),
 ]
+KindFilterQ = Annotated[
+    list[str] | None,
+    Query(
+        description="Keep only these node kinds (repeat or comma-separate): model, dataset, "
+        "author. The walk goes on through the others."
+    ),
+]
+MinDownloadsQ = Annotated[
+    int | None, Query(ge=0, description="Keep only nodes with at least this many downloads.")
+]
+SinceQ = Annotated[
+    str | None,
+    Query(description="Keep only nodes created on or after this date (2024-05-01 or ISO 8601)."),
+]
+UntilQ = Annotated[
+    str | None, Query(description="Keep only nodes created on or before this date (inclusive).")
+]
+
+
+def _filters(
+    kind: list[str] | None, min_downloads: int | None, since: str | None, until: str | None
+) -> dict[str, Any]:
+    """The node filters of a traversal route, as the service's keyword arguments."""
+    return {"kinds": kind, "min_downloads": min_downloads, "since": since, "until": until}
+
+
 OffsetQ = Annotated[int, Query(ge=0, description="How many items of the ranking to skip.")]
 PageLimitQ = Annotated[int, Query(ge=0, le=1000, description="Page size.")]
 
@@ -240,12 +266,17 @@ def model_ancestors(
     relation: RelationQ = None,
     max_depth: MaxDepthQ = None,
     limit: LimitQ = None,
+    kind: KindFilterQ = None,
+    min_downloads: MinDownloadsQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
 ) -> Any:
     """Everything the model derives from, nearest first."""
     node = _target(g, NodeKind.MODEL, node_id, "ancestors", relation)
     if isinstance(node, Response):
         return node
-    return _lineage(g.ancestors(node, relations=relation, max_depth=max_depth, limit=limit))
+    flt = _filters(kind, min_downloads, since, until)
+    return _lineage(g.ancestors(node, relations=relation, max_depth=max_depth, limit=limit, **flt))
 
 
 @router.get("/models/{node_id:path}/descendants", response_model=LineageOut, tags=["models"])
@@ -255,12 +286,19 @@ def model_descendants(
     relation: RelationQ = None,
     max_depth: MaxDepthQ = None,
     limit: LimitQ = None,
+    kind: KindFilterQ = None,
+    min_downloads: MinDownloadsQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
 ) -> Any:
     """Everything derived from the model, nearest first, best known first."""
     node = _target(g, NodeKind.MODEL, node_id, "descendants", relation)
     if isinstance(node, Response):
         return node
-    return _lineage(g.descendants(node, relations=relation, max_depth=max_depth, limit=limit))
+    flt = _filters(kind, min_downloads, since, until)
+    return _lineage(
+        g.descendants(node, relations=relation, max_depth=max_depth, limit=limit, **flt)
+    )
 
 
 @router.get("/models/{node_id:path}/lineage", response_model=LineageOut, tags=["models"])
@@ -270,12 +308,17 @@ def model_lineage(
     relation: RelationQ = None,
     max_depth: MaxDepthQ = None,
     limit: LimitQ = None,
+    kind: KindFilterQ = None,
+    min_downloads: MinDownloadsQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
 ) -> Any:
     """Ancestors (negative depths) and descendants (positive depths) together."""
     node = _target(g, NodeKind.MODEL, node_id, "lineage", relation)
     if isinstance(node, Response):
         return node
-    return _lineage(g.lineage(node, relations=relation, max_depth=max_depth, limit=limit))
+    flt = _filters(kind, min_downloads, since, until)
+    return _lineage(g.lineage(node, relations=relation, max_depth=max_depth, limit=limit, **flt))
 
 
 @router.get(
@@ -295,13 +338,23 @@ def model_export(
     relation: RelationQ = None,
     max_depth: MaxDepthQ = None,
     limit: LimitQ = None,
+    kind: KindFilterQ = None,
+    min_downloads: MinDownloadsQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
 ) -> Any:
     """The model's lineage as a file to download (the same formats as `filiation export`)."""
     node = _target(g, NodeKind.MODEL, node_id, "export", relation)
     if isinstance(node, Response):
         return node
     result = g.export(
-        node, format, direction=direction, relations=relation, max_depth=max_depth, limit=limit
+        node,
+        format,
+        direction=direction,
+        relations=relation,
+        max_depth=max_depth,
+        limit=limit,
+        **_filters(kind, min_downloads, since, until),
     )
     quoted = quote(result.filename)
     return Response(

@@ -31,6 +31,7 @@ class LineageNode(BaseModel):
     likes: int | None
     descendants: int = Field(description="the node's own number of descendants")
     stub: bool = Field(description="named by a link but described by no source")
+    created_at: str | None = Field(None, description="creation date (ISO 8601, UTC), if known")
 
 
 class LineageEdge(BaseModel):
@@ -53,6 +54,11 @@ class LineageOut(BaseModel):
     edges: list[LineageEdge] = Field(description="every link followed between nodes of the answer")
     truncated: bool = Field(description="`limit` cut the answer")
     depth_limited: bool = Field(description="more generations exist beyond `max_depth`")
+    filters: dict[str, Any] | None = Field(
+        None,
+        description="the node filters applied (kinds, min_downloads, since, until), when any: "
+        "nodes that fail them are left out with their links, the walk goes on through them",
+    )
 
 
 class NeighbourPage(BaseModel):

@@ -17,7 +17,15 @@ from filiation.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from filiation.domain import Relation
+    from filiation.lineage.filters import NodeFilter
     from filiation.service import Genealogy
+
+
+def _no_filter() -> NodeFilter:
+    from filiation.lineage.filters import NodeFilter
+
+    return NodeFilter()
+
 
 Direction = Literal["ancestors", "descendants", "both"]
 
@@ -34,6 +42,8 @@ class ExportScope:
     relations: tuple[Relation, ...] | None = None
     max_depth: int | None = None
     limit: int | None = None
+    #: Which nodes to keep (kind, downloads, creation date); see filiation.lineage.filters.
+    filter: NodeFilter = field(default_factory=lambda: _no_filter())
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,7 @@ class ExportFormat:
 FORMATS: dict[str, ExportFormat] = {}
 
 #: The modules that register formats, imported on first use (some need optional libraries).
-_MODULES = ("filiation.exports.json_lineage",)
+_MODULES = ("filiation.exports.json_lineage", "filiation.exports.graph")
 
 
 def register(fmt: ExportFormat) -> ExportFormat:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from filiation.exports import ExportFormat, ExportScope, register
+from filiation.lineage.filters import EPOCH
 
 if TYPE_CHECKING:
     from filiation.results import Lineage
@@ -13,7 +15,18 @@ if TYPE_CHECKING:
 
 def traverse(g: Genealogy, node_id: str, scope: ExportScope) -> Lineage:
     """The traversal a graph export writes: the scope's direction, relations and bounds."""
-    kwargs = {"relations": scope.relations, "max_depth": scope.max_depth, "limit": scope.limit}
+    f = scope.filter
+    kwargs: dict[str, Any] = {
+        "relations": scope.relations,
+        "max_depth": scope.max_depth,
+        "limit": scope.limit,
+        "kinds": f.kinds,
+        "min_downloads": f.min_downloads,
+    }
+    # The filter holds parsed bounds (microseconds); give them back as UTC date-times.
+    for name, value in (("since", f.since), ("until", f.until)):
+        if value is not None:
+            kwargs[name] = EPOCH + timedelta(microseconds=value)
     if scope.direction == "ancestors":
         return g.ancestors(node_id, **kwargs)
     if scope.direction == "descendants":

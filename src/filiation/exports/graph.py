@@ -1,0 +1,163 @@
+"""The lineage as a graph file for other tools: GraphML (Gephi, yEd, networkx) and CSV.
+
+Both write exactly the traversal of the scope (direction, relations, depth, limit and node
+filters), as the JSON export does. GraphML is written with the standard library's XML writer
+(every text escaped by it). CSV comes three ways: ``csv`` is a zip holding ``nodes.csv`` and
+``links.csv``; ``nodes-csv`` and ``links-csv`` are each file alone. Cells that a spreadsheet
+would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return) are written with a leading apostrophe, so an id like ``=HYPERLINK(...)`` stays text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree as ET
+
+from filiation.exports import ExportFormat, ExportScope, register
+from filiation.exports.json_lineage import traverse
+
+if TYPE_CHECKING:
+    from filiation.results import Lineage
+    from filiation.service import Genealogy
+
+GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
+
+#: (name, GraphML type) of the node and link attributes, in the order they are declared.
+NODE_KEYS = (
+    ("kind", "string"),
+    ("author", "string"),
+    ("depth", "int"),
+    ("relation", "string"),
+    ("via", "string"),
+    ("downloads", "long"),
+    ("likes", "long"),
+    ("descendants", "long"),
+    ("created_at", "string"),
+    ("stub", "boolean"),
+)
+EDGE_KEYS = (("relation", "string"), ("declared", "boolean"), ("source", "string"))
+
+NODE_COLUMNS = ("id", *(name for name, _ in NODE_KEYS), "declared")
+LINK_COLUMNS = ("parent", "child", "relation", "declared", "source")
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def graphml(lin: Lineage) -> bytes:
+    """One directed graph: nodes keyed by id, links from parent to child."""
+    ET.register_namespace("", GRAPHML_NS)
+    root = ET.Element(f"{{{GRAPHML_NS}}}graphml")
+    for prefix, domain, keys in (("n", "node", NODE_KEYS), ("e", "edge", EDGE_KEYS)):
+        for name, typ in keys:
+            ET.SubElement(
+                root,
+                f"{{{GRAPHML_NS}}}key",
+                {"id": f"{prefix}_{name}", "for": domain, "attr.name": name, "attr.type": typ},
+            )
+    graph = ET.SubElement(
+        root, f"{{{GRAPHML_NS}}}graph", {"id": lin.root, "edgedefault": "directed"}
+    )
+    for n in lin.nodes:
+        el = ET.SubElement(graph, f"{{{GRAPHML_NS}}}node", {"id": n["id"]})
+        for name, _ in NODE_KEYS:
+            if n.get(name) is not None:
+                data = ET.SubElement(el, f"{{{GRAPHML_NS}}}data", {"key": f"n_{name}"})
+                data.text = _text(n[name])
+    for i, e in enumerate(lin.edges):
+        el = ET.SubElement(
+            graph,
+            f"{{{GRAPHML_NS}}}edge",
+            {"id": f"e{i}", "source": e["parent"], "target": e["child"]},
+        )
+        for name, _ in EDGE_KEYS:
+            data = ET.SubElement(el, f"{{{GRAPHML_NS}}}data", {"key": f"e_{name}"})
+            data.text = _text(e[name])
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def safe_cell(value: Any) -> str:
+    """A CSV cell that no spreadsheet runs as a formula (numbers are written as they are)."""
+    text = _text(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> bytes:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([safe_cell(row.get(c)) for c in columns])
+    return buf.getvalue().encode("utf-8")
+
+
+def nodes_csv(lin: Lineage) -> bytes:
+    return _csv(lin.nodes, NODE_COLUMNS)
+
+
+def links_csv(lin: Lineage) -> bytes:
+    return _csv(lin.edges, LINK_COLUMNS)
+
+
+def csv_zip(lin: Lineage) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("nodes.csv", nodes_csv(lin))
+        z.writestr("links.csv", links_csv(lin))
+    return buf.getvalue()
+
+
+def _renderer(write: Any) -> Any:
+    def render(g: Genealogy, node_id: str, scope: ExportScope) -> bytes:
+        return bytes(write(traverse(g, node_id, scope)))
+
+    return render
+
+
+register(
+    ExportFormat(
+        name="graphml",
+        media_type="application/graphml+xml",
+        extension="graphml",
+        description="the lineage as a GraphML graph (Gephi, yEd, networkx): node kind, "
+        "downloads, likes, creation date, depth; link relation and whether it was declared",
+        render=_renderer(graphml),
+    )
+)
+register(
+    ExportFormat(
+        name="csv",
+        media_type="application/zip",
+        extension="csv.zip",
+        description="a zip of nodes.csv and links.csv (formula-safe cells)",
+        render=_renderer(csv_zip),
+    )
+)
+register(
+    ExportFormat(
+        name="nodes-csv",
+        media_type="text/csv",
+        extension="nodes.csv",
+        description="the lineage's nodes as one CSV file",
+        render=_renderer(nodes_csv),
+    )
+)
+register(
+    ExportFormat(
+        name="links-csv",
+        media_type="text/csv",
+        extension="links.csv",
+        description="the lineage's links as one CSV file",
+        render=_renderer(links_csv),
+    )
+)
