@@ -405,6 +405,30 @@ def impact(
 
 
 @app.command()
+def families(
+    author: Annotated[str, typer.Argument(metavar="AUTHOR", help="An author id, e.g. meta-llama.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="How many families.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """The families an author's models sit in: their root ancestors, most models first."""
+    result = _run(lambda g: g.families(author, limit=limit))
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    table = Table(title=f"families of {escape(result.author)}'s {result.models:,} models")
+    table.add_column("root", overflow="fold")
+    table.add_column("its models", justify="right")
+    table.add_column("family size", justify="right")
+    for f in result.families:
+        table.add_row(escape(f.root.id), f"{f.members:,}", f"{f.root.descendants + 1:,}")
+    out.print(table)
+    if result.counted < result.total:
+        out.print(
+            f"[yellow]only the {result.counted:,} best known of {result.total:,} roots counted[/]"
+        )
+
+
+@app.command()
 def path(
     source: Annotated[str, typer.Argument(metavar="A", help="The supposed origin.")],
     target: Annotated[str, typer.Argument(metavar="B", help="The supposed derivative.")],

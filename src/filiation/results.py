@@ -98,6 +98,21 @@ class NodeDetails(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
+class Family(BaseModel):
+    """A family an author's models sit in: its root ancestor and how many of them it holds."""
+
+    root: NodeSummary = Field(description="a model with no known parent, ancestor of them")
+    members: int = Field(description="how many of the author's models descend from it (or are it)")
+
+
+class Families(BaseModel):
+    author: str
+    models: int = Field(description="models the author published")
+    families: list[Family] = Field(description="most members first, then best known root")
+    total: int = Field(description="how many families were found")
+    counted: int = Field(description="how many of them were counted (the best known roots)")
+
+
 class PathResult(BaseModel):
     source: str
     target: str

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from filiation import exports
 from filiation.domain import (
+    KIND_CODES,
     KINDS_BY_CODE,
     LINEAGE_RELATIONS,
     RELATION_CODES,
@@ -31,13 +32,16 @@ from filiation.domain import (
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.exports import Export, ExportScope
-from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays
+from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays, spans
 from filiation.lineage.filters import DateArg, NodeFilter
 from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
 from filiation.results import (
+    Families,
+    Family,
     Lineage,
     Neighbour,
     NodeDetails,
+    NodeSummary,
     PathResult,
     SearchHit,
     Stats,
@@ -516,6 +520,52 @@ class Genealogy:
             edges=np.concatenate([first_edges, below.edges]).astype(np.int64),
             truncated=truncated,
             depth_cut=below.depth_cut or (max_depth == 0 and len(trained) > 0),
+        )
+
+    def families(self, author: str, *, limit: int = 20, count_at_most: int = 200) -> Families:
+        """The families an author's models sit in: the root ancestors of its models (models
+        with no known parent, its own base models included), with how many of its models
+        descend from each, most first.
+
+        A merge sits in several families. Counting walks down from each root, so only the
+        ``count_at_most`` best known roots are counted (``counted`` says how many were);
+        families made only of a cycle have no root and are not listed.
+        """
+        _check_bounds(None, limit)
+        node = self._node(author, NodeKind.AUTHOR)
+        index = self.index
+        a = index.a
+        published, _ = index.neighbours(node, down=True, relations=(Relation.PUBLISHED_BY,))
+        models = published[np.asarray(a.kind)[published] == KIND_CODES[NodeKind.MODEL]]
+        models = np.unique(models.astype(np.int64))
+        found: list[Family] = []
+        roots = np.zeros(0, np.int64)
+        if len(models):
+            up = index.walk(models.tolist(), down=False, relations=LINEAGE_RELATIONS)
+            candidates = np.unique(np.concatenate([models, up.nodes]))
+            starts = np.asarray(a.up_ptr)[candidates]
+            lens = np.asarray(a.up_ptr)[candidates + 1] - starts
+            owner = np.repeat(np.arange(len(candidates)), lens)
+            lineage_codes = [RELATION_CODES[r] for r in LINEAGE_RELATIONS]
+            is_lineage = np.isin(np.asarray(a.up_rel)[spans(starts, lens)], lineage_codes)
+            parents = np.bincount(owner[is_lineage], minlength=len(candidates))
+            roots = candidates[parents == 0]  # sorted: best known first
+            for r in roots[:count_at_most].tolist():
+                down = index.walk([r], down=True, relations=LINEAGE_RELATIONS)
+                family = np.concatenate([down.nodes, np.asarray([r], np.int64)])
+                found.append(
+                    Family(
+                        root=NodeSummary(**summary_fields(index, r)),
+                        members=int(np.isin(models, family).sum()),
+                    )
+                )
+        found.sort(key=lambda f: -f.members)  # stable: ties stay best known first
+        return Families(
+            author=a.id_of(node),
+            models=len(models),
+            families=found[:limit],
+            total=len(roots),
+            counted=min(len(roots), count_at_most),
         )
 
     def path(self, source: str, target: str, *, relations: RelationsArg = None) -> PathResult:

@@ -21,7 +21,7 @@ from filiation import __version__
 from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation, parse_relations
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.lineage.index import DEFAULT_RANKING, RANKING_KEYS
-from filiation.results import Lineage, NodeDetails, PathResult, SearchHit, Stats
+from filiation.results import Families, Lineage, NodeDetails, PathResult, SearchHit, Stats
 from filiation.service import Genealogy
 from filiation.sources.hub_stats import MAX_ID_LENGTH
 
@@ -499,6 +499,51 @@ def author_models(
     counts = g.show(node, kind=NodeKind.AUTHOR, limit=0).children_by_relation
     total = counts.get(Relation.PUBLISHED_BY.value, 0)
     return _page(node, items, published, ranking, offset, limit, total)
+
+
+@router.get("/authors/{node_id:path}/families", response_model=Families, tags=["authors"])
+def author_families(
+    g: G,
+    node_id: NodeId,
+    limit: Annotated[int, Query(ge=0, le=1000, description="How many families.")] = 20,
+) -> Any:
+    """The families the author's models sit in: their root ancestors, with how many of the
+    author's models descend from each, most first."""
+    node = _target(g, NodeKind.AUTHOR, node_id, "families")
+    if isinstance(node, Response):
+        return node
+    return g.families(node, limit=limit)
+
+
+@router.get("/authors/{node_id:path}/descendants", response_model=LineageOut, tags=["authors"])
+def author_descendants(
+    g: G,
+    node_id: NodeId,
+    relation: Annotated[
+        list[str] | None,
+        Query(
+            description="Relations to follow (repeat or comma-separate). Default: published_by "
+            "(the author's models, depth 1) and the model-to-model ones (what derives from them)."
+        ),
+    ] = None,
+    max_depth: MaxDepthQ = None,
+    limit: LimitQ = None,
+    kind: KindFilterQ = None,
+    min_downloads: MinDownloadsQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
+) -> Any:
+    """What the author published and everything derived from it, nearest first."""
+    node = _target(g, NodeKind.AUTHOR, node_id, "descendants", relation)
+    if isinstance(node, Response):
+        return node
+    rels = relation or [Relation.PUBLISHED_BY.value, *(r.value for r in LINEAGE_RELATIONS)]
+    flt = _filters(kind, min_downloads, since, until)
+    return _lineage(
+        g.descendants(
+            node, kind=NodeKind.AUTHOR, relations=rels, max_depth=max_depth, limit=limit, **flt
+        )
+    )
 
 
 @router.get("/authors/{node_id:path}", response_model=NodeDetails, tags=["authors"])

@@ -37,6 +37,7 @@ VENDOR = {
     "cytoscape.min.js": [HERE / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js"],
 }
 PAGE_SIZE = 50
+FAMILIES = 15
 ENTRY_POINTS = 12
 
 _env = Environment(
@@ -87,6 +88,9 @@ def render(
         rel_label=lambda rel: t(f"rel.{rel}"),
         kind_label=lambda kind: t(f"kind.{kind}"),
         graph_ready=vendor_file("cytoscape.min.js") is not None,
+        all_relations=[r.value for r in Relation],
+        lineage_relations=[r.value for r in LINEAGE_RELATIONS],
+        api_id=lambda node_id: quote(node_id, safe="/"),
         **context,
     )
     headers = {"Content-Language": lang, "Cache-Control": "no-store"}
@@ -224,7 +228,6 @@ def _language_router(lang: str, entry_cache: dict[str, Any]) -> APIRouter:
             "model.html",
             d=d,
             rule=ranking_rule(lang, d.ranking),
-            lineage_relations=lineage,
             family=[
                 (r, d.parents_by_relation.get(r, 0), d.children_by_relation.get(r, 0))
                 for r in lineage
@@ -274,6 +277,7 @@ def _language_router(lang: str, entry_cache: dict[str, Any]) -> APIRouter:
             lang,
             "author.html",
             d=d,
+            families=g.families(d.id, limit=FAMILIES),
             items=page[:size],
             total=total,
             pages=_page_links(off, size, len(page) > size, "offset"),

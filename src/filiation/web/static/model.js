@@ -1,6 +1,7 @@
 // The model page's two views of the genealogy, drawn from the JSON API a page at a time:
 // the tree (ancestors above, descendants below, grouped by relation) and the graph
-// (Cytoscape.js). Nothing asks the server for more nodes than the user opened.
+// (static/graph.js, drawn when its tab opens). Nothing asks the server for more nodes than
+// the user opened.
 "use strict";
 
 (function () {
@@ -12,7 +13,6 @@
   var PAGE = 25;         // children per page in the tree
   var OPEN_MAX = 12;     // groups this small start open
   var ANCESTORS = 60;    // nearest ancestors shown in the tree
-  var EXPAND = 40;       // neighbours added per expansion in the graph
   var el = F.el;
 
   function dot(kind, stub) { return el("span", { class: "dot kind-" + kind + (stub ? " stub" : ""), "aria-hidden": "true" }); }
@@ -133,111 +133,6 @@
     }).catch(function () { failed(down); });
   }
 
-  // -- graph ---------------------------------------------------------------------------------
-  var cy = null;
-  var css = getComputedStyle(document.documentElement);
-  function color(name, fallback) { return (css.getPropertyValue(name) || "").trim() || fallback; }
-
-  function nodeData(n, isRoot, base) {
-    var size = 16 + 7 * Math.log10(1 + (n.downloads || 0));
-    var ring = Math.abs(n.depth || 0) + (base || 0);
-    return { group: "nodes", data: { id: n.id, label: n.id.split("/").pop(), kind: n.kind, stub: n.stub ? 1 : 0, root: isRoot ? 1 : 0, ring: ring, downloads: n.downloads, descendants: n.descendants, size: Math.min(size, 70) } };
-  }
-  function edgeData(e) {
-    return { group: "edges", data: { id: e.parent + "\u0000" + e.child + "\u0000" + e.relation, source: e.parent, target: e.child, relation: e.relation } };
-  }
-  function elements(lin, known, base) {
-    var out = [];
-    lin.nodes.forEach(function (n) {
-      if (!known[n.id]) { known[n.id] = true; out.push(nodeData(n, n.id === rootId, base)); }
-    });
-    lin.edges.forEach(function (e) {
-      var d = edgeData(e);
-      if (known[e.parent] && known[e.child] && !known[d.data.id]) { known[d.data.id] = true; out.push(d); }
-    });
-    return out;
-  }
-  function styles() {
-    var s = [
-      { selector: "node", style: { "background-color": color("--kind-model", "#2f6fdb"), width: "data(size)", height: "data(size)", label: "data(label)", "font-size": 9, color: color("--ink", "#222"), "text-valign": "bottom", "text-margin-y": 3, "min-zoomed-font-size": 7, "border-width": 1, "border-color": "#fff" } },
-      { selector: "node[kind = \"dataset\"]", style: { "background-color": color("--kind-dataset", "#2e9e5b"), shape: "round-rectangle" } },
-      { selector: "node[kind = \"author\"]", style: { "background-color": color("--kind-author", "#d9822b"), shape: "diamond" } },
-      { selector: "node[stub = 1]", style: { "background-color": color("--stub", "#aaa"), "border-style": "dashed", "border-color": "#666", "border-width": 2 } },
-      { selector: "node[root = 1]", style: { "border-width": 4, "border-color": color("--ink", "#222"), "font-weight": "bold", "font-size": 11 } },
-      { selector: "node:selected", style: { "overlay-color": color("--accent", "#b03060"), "overlay-opacity": 0.25 } },
-      { selector: "edge", style: { width: 1.6, "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 0.8, "line-color": "#999", "target-arrow-color": "#999" } },
-    ];
-    LINEAGE.concat(["trained_on"]).forEach(function (rel) {
-      var c = color("--rel-" + rel, "#999");
-      s.push({ selector: "edge[relation = \"" + rel + "\"]", style: { "line-color": c, "target-arrow-color": c } });
-    });
-    return s;
-  }
-  // Concentric rings: the model in the middle, each generation (up or down) one ring out.
-  function layout() {
-    var far = cy.nodes().max(function (n) { return n.data("ring"); }).value || 0;
-    cy.layout({ name: "concentric", concentric: function (n) { return far - n.data("ring"); }, levelWidth: function () { return 1; }, minNodeSpacing: 6, padding: 20, animate: false }).run();
-  }
-  function status(lin) {
-    var text = F.t("graph.status", { nodes: F.num(cy.nodes().length), links: F.num(cy.edges().length) });
-    if (lin && (lin.truncated || lin.depth_limited)) { text += " — " + F.t("graph.truncated"); }
-    document.getElementById("graph-status").textContent = text;
-  }
-  function panel(node) {
-    var box = document.getElementById("graph-panel");
-    var d = node.data();
-    document.getElementById("gp-id").textContent = d.id;
-    document.getElementById("gp-meta").textContent = F.t("graph.meta", { kind: F.t("kind." + d.kind), downloads: F.num(d.downloads), descendants: F.num(d.descendants) });
-    document.getElementById("gp-open").setAttribute("href", F.page(d.kind, d.id));
-    var exp = document.getElementById("gp-expand");
-    exp.dataset.id = d.id;
-    exp.disabled = d.kind !== "model";
-    box.hidden = false;
-  }
-  var known = {};
-  function expand(id) {
-    var form = document.getElementById("graph-controls");
-    var limit = Math.min(EXPAND, Number(form.elements.limit.value));
-    var base = cy.getElementById(id).data("ring") || 0;
-    F.api("models/" + F.encId(id) + "/lineage", { max_depth: 1, limit: limit }).then(function (lin) {
-      cy.add(elements(lin, known, base));
-      layout();
-      status(lin);
-    }).catch(function () { document.getElementById("graph-status").textContent = F.t("graph.error"); });
-  }
-  function draw() {
-    var form = document.getElementById("graph-controls");
-    var container = document.getElementById("graph");
-    if (!form || !container || typeof window.cytoscape !== "function") { return; }
-    // Cytoscape adds a <style> element unless this id exists; the CSP would refuse it, and
-    // app.css already gives the container its position.
-    if (!document.getElementById("__________cytoscape_stylesheet")) {
-      document.head.appendChild(el("meta", { id: "__________cytoscape_stylesheet", name: "cytoscape-style", content: "app.css" }));
-    }
-    var params = { max_depth: form.elements.max_depth.value, limit: form.elements.limit.value };
-    document.getElementById("graph-status").textContent = F.t("graph.loading");
-    F.api("models/" + F.encId(rootId) + "/lineage", params).then(function (lin) {
-      known = {};
-      var els = elements(lin, known);
-      if (cy) { cy.destroy(); }
-      cy = window.cytoscape({ container: container, elements: els, style: styles(), wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4 });
-      window.filiationGraph = cy;
-      layout();
-      status(lin);
-      cy.on("tap", "node", function (ev) { panel(ev.target); });
-      cy.on("dbltap", "node", function (ev) { window.location.href = F.page(ev.target.data("kind"), ev.target.id()); });
-      container.dataset.ready = "true";
-    }).catch(function () { document.getElementById("graph-status").textContent = F.t("graph.error"); });
-  }
-
-  function setupGraph() {
-    var form = document.getElementById("graph-controls");
-    if (!form) { return; }
-    form.addEventListener("submit", function (ev) { ev.preventDefault(); draw(); });
-    document.getElementById("graph-fit").addEventListener("click", function () { if (cy) { cy.fit(undefined, 20); } });
-    document.getElementById("gp-expand").addEventListener("click", function (ev) { if (cy) { expand(ev.target.dataset.id); } });
-  }
-
   // -- tabs ----------------------------------------------------------------------------------
   function tabs() {
     var buttons = Array.prototype.slice.call(document.querySelectorAll(".tabs [role=tab]"));
@@ -248,10 +143,11 @@
           o.setAttribute("aria-selected", on ? "true" : "false");
           document.getElementById(o.getAttribute("aria-controls")).hidden = !on;
         });
-        if (b.id === "tab-graph" && !cy) { draw(); }
+        var graph = F.graphs && F.graphs["graph-view"];
+        if (b.id === "tab-graph" && graph && !graph.drawn()) { graph.draw(); }
       });
     });
   }
 
-  F.ready().then(function () { tabs(); setupGraph(); tree(); });
+  F.ready().then(function () { tabs(); tree(); });
 })();
