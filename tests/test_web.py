@@ -8,6 +8,7 @@ on a free loopback port, over a SQLite store of the bundled sample. Screenshots 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ LLAMA = "meta-llama/Llama-3.1-8B-Instruct"  # 50 fine-tunes, 5 adapters, 10 merg
 DATASET = "HuggingFaceH4/ultrachat_200k"
 AUTHOR = "meta-llama"
 HOSTILE = "<script>alert(1)</script>/x\"'&"
+GRAPH_READY = '#graph-view .graph[data-ready="true"]'
 
 
 def page_url(lang: str, kind: str, node_id: str) -> str:
@@ -299,22 +301,24 @@ def test_browser_search_model_tree_graph_and_language(server: str, page: Any, we
 
     # The graph: the lineage the server answers, drawn by Cytoscape.
     pg.click("#tab-graph")
-    pg.wait_for_selector('#graph[data-ready="true"]')
+    pg.wait_for_selector(GRAPH_READY)
     lin = g.lineage(LLAMA, max_depth=2, limit=150)
     count = pg.evaluate("() => window.filiationGraph.nodes().length")
     assert count == len(lin.nodes)
     drawn = set(pg.evaluate("() => window.filiationGraph.nodes().map(n => n.id())"))
     assert drawn == {n["id"] for n in lin.nodes}
     assert pg.evaluate("() => window.filiationGraph.edges().length") == len(lin.edges)
-    assert str(len(lin.nodes)) in pg.locator("#graph-status").inner_text()
+    assert str(len(lin.nodes)) in pg.locator("#graph-view .graph-status").inner_text()
     shot(pg, "3-model-graph")
     # Click a node at the edge of the drawing, then expand its neighbours.
     leaf = next(n for n in reversed(lin.nodes) if n["depth"] == 2 and n["descendants"] > 0)
     tap = "id => { window.filiationGraph.getElementById(id).emit('tap'); return true; }"
     pg.evaluate(tap, leaf["id"])
-    assert pg.locator("#gp-id").inner_text() == leaf["id"]
-    assert pg.locator("#gp-open").get_attribute("href") == page_url("en", "models", leaf["id"])
-    pg.click("#gp-expand")
+    assert pg.locator("#graph-view .gp-id").inner_text() == leaf["id"]
+    assert pg.locator("#graph-view .gp-open").get_attribute("href") == page_url(
+        "en", "models", leaf["id"]
+    )
+    pg.click("#graph-view .gp-expand")
     pg.wait_for_function(f"() => window.filiationGraph.nodes().length > {count}")
     shot(pg, "4-graph-expanded")
 
@@ -343,3 +347,151 @@ def test_browser_dataset_author_and_404_pages(server: str, page: Any) -> None:
     assert HOSTILE.split("/")[0] in pg.locator(".notfound").inner_text()
     shot(pg, "7-not-found")
     assert pg.problems == [] or all("404" in p for p in pg.problems)
+
+
+# -- expert mode, downloads, the graphs of data set and author pages ---------------------------
+def _png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (and a check that it is a PNG)."""
+    import struct
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def _drawn(pg: Any) -> set[str]:
+    return set(pg.evaluate("() => window.filiationGraph.nodes().map(n => n.id())"))
+
+
+def _download(pg: Any, selector: str) -> tuple[str, bytes]:
+    with pg.expect_download() as info:
+        pg.click(selector)
+    download = info.value
+    return download.suggested_filename, Path(download.path()).read_bytes()
+
+
+def test_browser_expert_mode_filters_table_and_downloads(
+    server: str, page: Any, web_db: Path
+) -> None:
+    import csv
+    import io
+    import zipfile
+
+    import networkx as nx
+
+    g = filiation.open(web_db)
+    pg = page
+    pg.goto(server + "/en/")
+    pg.fill("#q", "Llama-3.1-8B-Inst")
+    option = pg.locator("#suggest-home [role=option]", has_text=LLAMA).first
+    option.wait_for()
+    option.click()
+    pg.wait_for_url(server + page_url("en", "models", LLAMA))
+
+    # Both views show real nodes.
+    pg.locator("#tree-descendants details.group li.node").first.wait_for()
+    pg.click("#tab-graph")
+    pg.wait_for_selector(GRAPH_READY)
+    everything = g.lineage(LLAMA, max_depth=2, limit=150)
+    assert _drawn(pg) == {n["id"] for n in everything.nodes}
+    # Layers: ancestors above the model, each generation below the previous one.
+    ys = pg.evaluate(
+        "() => Object.fromEntries("
+        "window.filiationGraph.nodes().map(n => [n.id(), n.position('y')]))"
+    )
+    by_depth: dict[int, list[float]] = {}
+    for n in everything.nodes:
+        by_depth.setdefault(n["depth"], []).append(ys[n["id"]])
+    depths = sorted(by_depth)
+    assert depths[0] < 0 < depths[-1]
+    for upper, lower in itertools.pairwise(depths):
+        assert max(by_depth[upper]) < min(by_depth[lower]), (upper, lower)
+
+    # Expert mode: a filter applied by the server changes what is drawn and the table.
+    pg.click("#graph-view-expert summary")
+    rows = pg.locator("#graph-view .graph-table tbody tr")
+    assert rows.count() == len(everything.nodes)
+    cut = sorted(n["downloads"] or 0 for n in everything.nodes)[len(everything.nodes) * 3 // 4]
+    pg.fill("#graph-view input[name=min_downloads]", str(cut))
+    pg.uncheck('#graph-view input[name=relation][value="merge"]')
+    pg.fill("#graph-view input[name=since]", "2024-01-01")
+    pg.click("#graph-view .graph-draw")
+    rels = ["finetune", "quantized", "adapter", "unspecified"]
+    want = g.lineage(
+        LLAMA, max_depth=2, limit=150, relations=rels, min_downloads=cut, since="2024-01-01"
+    )
+    want_ids = {n["id"] for n in want.nodes}
+    assert 1 < len(want_ids) < len(everything.nodes)
+    pg.wait_for_function(f"() => window.filiationGraph.nodes().length === {len(want_ids)}")
+    assert _drawn(pg) == want_ids
+    assert rows.count() == len(want_ids)
+    # Sorting by downloads (descending first) puts the best known first.
+    pg.click('#graph-view .graph-table button.sort[data-key="downloads"]')
+    first = rows.first.locator("td a").inner_text()
+    assert first == max(want.nodes, key=lambda n: n["downloads"] or 0)["id"]
+    pg.click('#graph-view .graph-table button.sort[data-key="id"]')
+    ids = rows.locator("td:first-child a").all_inner_texts()
+    assert ids == sorted(ids, key=str.lower) or ids == sorted(ids)
+    shot(pg, "8-expert-filtered")
+
+    # Each download is a valid file holding exactly what is drawn.
+    name, data = _download(pg, '#graph-view a[data-format="json"]')
+    assert name.endswith(".json")
+    doc = json.loads(data)
+    assert {n["id"] for n in doc["nodes"]} == want_ids
+    assert doc["filters"] == {"min_downloads": cut, "since": "2024-01-01T00:00:00Z"}
+    name, data = _download(pg, '#graph-view a[data-format="graphml"]')
+    graph = nx.read_graphml(io.BytesIO(data))
+    assert name.endswith(".graphml") and set(graph.nodes) == want_ids
+    assert graph.number_of_edges() == len(want.edges)
+    assert all(graph.nodes[i]["downloads"] >= cut for i in want_ids - {LLAMA})
+    name, data = _download(pg, '#graph-view a[data-format="csv"]')
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        nodes = list(csv.DictReader(io.StringIO(z.read("nodes.csv").decode())))
+        links = list(csv.DictReader(io.StringIO(z.read("links.csv").decode())))
+    assert name.endswith(".csv.zip")
+    assert {r["id"] for r in nodes} == want_ids and len(links) == len(want.edges)
+    assert {r["relation"] for r in links} <= set(rels)
+    name, data = _download(pg, "#graph-view .download-png")
+    width, height = _png_size(data)
+    assert name.endswith(".png") and width > 200 and height > 100
+
+    # The language switch keeps the page and translates the expert mode too.
+    pg.click(".lang-switch")
+    pg.wait_for_url(server + page_url("fr", "models", LLAMA))
+    pg.click("#tab-graph")
+    pg.wait_for_selector(GRAPH_READY)
+    assert "Mode expert" in pg.locator("#graph-view-expert summary").inner_text()
+    pg.click("#graph-view-expert summary")
+    heads = pg.locator("#graph-view .graph-table thead th").all_inner_texts()
+    assert heads[:2] == ["Identifiant", "Type"]
+    assert "nœuds" in pg.locator("#graph-view .graph-status").inner_text()
+    shot(pg, "9-expert-fr")
+    assert pg.problems == []
+
+
+def test_browser_author_families_and_graphs_of_dataset_and_author(
+    server: str, page: Any, web_db: Path
+) -> None:
+    g = filiation.open(web_db)
+    pg = page
+    pg.goto(server + page_url("en", "authors", AUTHOR))
+    fam = g.families(AUTHOR, limit=pages.FAMILIES)
+    roots = pg.locator("#families tbody th a").all_inner_texts()
+    assert roots == [f.root.id for f in fam.families]
+    counts = pg.locator("#families tbody td:nth-child(2)").all_inner_texts()
+    assert counts == [f"{f.members:,}" for f in fam.families]
+    pg.wait_for_selector(GRAPH_READY)
+    rels = ["published_by", "finetune", "quantized", "adapter", "merge", "unspecified"]
+    lin = g.descendants(AUTHOR, kind="author", relations=rels, max_depth=2, limit=150)
+    assert _drawn(pg) == {n["id"] for n in lin.nodes}
+    shot(pg, "10-author")
+    pg.goto(server + page_url("fr", "datasets", DATASET))
+    pg.wait_for_selector(GRAPH_READY)
+    impact = g.impact(DATASET, max_depth=2, limit=150)
+    assert _drawn(pg) == {n["id"] for n in impact.nodes}
+    kinds = set(pg.evaluate("() => window.filiationGraph.nodes().map(n => n.data('kind'))"))
+    assert kinds == {"dataset", "model"}
+    shot(pg, "11-dataset-graph-fr")
+    assert pg.problems == []
