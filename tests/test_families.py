@@ -1,0 +1,65 @@
+"""An author's families: the root ancestors of its models, counted, in the service, the CLI,
+the JSON API; and what derives from an author's models."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from filiation.api import create_app
+from filiation.cli import app
+
+AUTHOR = "meta-llama"
+LINEAGE = ["finetune", "quantized", "adapter", "merge", "unspecified"]
+
+
+def _expected(sample, author: str) -> Counter[str]:
+    """Each model's roots found the slow way: its ancestors (and itself) with no parent."""
+    published = sample.children(author, kind="author", relations=["published_by"], limit=None)
+    counts: Counter[str] = Counter()
+    for m in published:
+        if m.kind != "model":
+            continue
+        family = [m.id, *(n["id"] for n in sample.ancestors(m.id, kind="model").nodes[1:])]
+        for node in family:
+            if not sample.parents(node, kind="model", relations=LINEAGE, limit=1):
+                counts[node] += 1
+    return counts
+
+
+def test_families_count_each_models_root_ancestors(sample) -> None:
+    want = _expected(sample, AUTHOR)
+    result = sample.families(AUTHOR, limit=1000)
+    assert result.author == AUTHOR and result.total == len(want) == result.counted
+    assert {f.root.id: f.members for f in result.families} == dict(want)
+    members = [f.members for f in result.families]
+    assert members == sorted(members, reverse=True)
+    top = sample.families(AUTHOR, limit=3)
+    assert [f.root.id for f in top.families] == [f.root.id for f in result.families[:3]]
+
+
+def test_families_through_the_cli_and_the_api(sample, sample_db: Path) -> None:
+    want = sample.families(AUTHOR, limit=5).model_dump(mode="json")
+    out = CliRunner().invoke(app, ["--db", str(sample_db), "families", AUTHOR, "-n", "5", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == want
+    client = TestClient(create_app(sample))
+    r = client.get(f"/api/authors/{AUTHOR}/families", params={"limit": 5})
+    assert r.status_code == 200 and r.json() == want
+    assert client.get("/api/authors/nobody-at-all-here/families").status_code == 404
+
+
+def test_what_derives_from_an_authors_models(sample) -> None:
+    client = TestClient(create_app(sample))
+    r = client.get(f"/api/authors/{AUTHOR}/descendants", params={"max_depth": 1})
+    assert r.status_code == 200
+    doc = r.json()
+    published = sample.children(AUTHOR, kind="author", relations=["published_by"], limit=None)
+    assert {n["id"] for n in doc["nodes"][1:]} == {m.id for m in published}
+    deeper = client.get(f"/api/authors/{AUTHOR}/descendants", params={"max_depth": 2}).json()
+    assert len(deeper["nodes"]) > len(doc["nodes"])
+    assert {n["relation"] for n in deeper["nodes"][1:]} - {"published_by"} <= set(LINEAGE)
