@@ -118,3 +118,17 @@ def test_cli_and_api_take_the_same_filters(sample, sample_db: Path) -> None:
     assert {n["kind"] for n in kinds.json()["nodes"][1:]} == {"author"}
     assert client.get(f"/api/models/{LLAMA}/lineage", params={"since": "x"}).status_code == 422
     assert client.get(f"/api/models/{LLAMA}/lineage", params={"kind": "x"}).status_code == 422
+
+
+def test_impact_takes_the_same_filters(sample) -> None:
+    dataset = "HuggingFaceH4/ultrachat_200k"
+    full = sample.impact(dataset)
+    cut = sorted(n["downloads"] or 0 for n in full.nodes[1:])[len(full) // 2]
+    kept = sample.impact(dataset, min_downloads=cut)
+    want = {n["id"] for n in full.nodes[1:] if (n["downloads"] or -1) >= cut}
+    assert {n["id"] for n in kept.nodes[1:]} == want and 0 < len(want) < len(full)
+    assert kept.nodes[0]["id"] == dataset and kept.direction == "impact"
+    assert len(sample.impact(dataset, min_downloads=cut, limit=2)) == 2
+    client = TestClient(create_app(sample))
+    r = client.get(f"/api/datasets/{dataset}/impact", params={"min_downloads": cut})
+    assert r.status_code == 200 and {n["id"] for n in r.json()["nodes"][1:]} == want

@@ -396,11 +396,18 @@ def impact(
     relation: RelationOpt = None,
     max_depth: DepthOpt = None,
     limit: LimitOpt = None,
+    kind: KindsOpt = None,
+    min_downloads: MinDownloadsOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     as_json: JsonOpt = False,
     tree: TreeOpt = False,
 ) -> None:
     """Every model trained on a data set, and all their descendants."""
-    lin = _run(lambda g: g.impact(dataset, relations=relation, max_depth=max_depth, limit=limit))
+    filters = {"kinds": kind, "min_downloads": min_downloads, "since": since, "until": until}
+    lin = _run(
+        lambda g: g.impact(dataset, relations=relation, max_depth=max_depth, limit=limit, **filters)
+    )
     _print_lineage(lin, as_json, tree)
 
 

@@ -232,6 +232,20 @@ class Lineage:
             depth_cut=walk.depth_cut,
         )
 
+    def as_walk(self) -> Walk:
+        """The arrays of this answer as a walk (to filter it, see ``lineage/filters.py``)."""
+        from filiation.lineage.traverse import Walk
+
+        return Walk(
+            roots=self.roots,
+            nodes=self.node_index,
+            depth=self.depth,
+            via=self.via,
+            edges=self.edge_index,
+            truncated=self.truncated,
+            depth_cut=self.depth_cut,
+        )
+
     def __len__(self) -> int:
         return len(self.node_index)
 

@@ -477,13 +477,25 @@ class Genealogy:
         relations: RelationsArg = None,
         max_depth: int | None = None,
         limit: int | None = None,
+        kinds: KindsArg = None,
+        min_downloads: int | None = None,
+        since: DateArg = None,
+        until: DateArg = None,
     ) -> Lineage:
         """Every model trained on ``dataset`` and everything derived from them.
 
         This is the set of models a person whose data is in the data set is concerned by.
-        Depth 1 is the models trained on it; ``max_depth`` counts from the data set.
+        Depth 1 is the models trained on it; ``max_depth`` counts from the data set. Filters
+        as in :meth:`ancestors`.
         """
         _check_bounds(max_depth, limit)
+        flt = NodeFilter.parse(kinds, min_downloads, since, until)
+        if flt.active:
+            whole = self.impact(dataset, relations=relations, max_depth=max_depth)
+            walk = flt.apply(self.index.a, whole.as_walk(), limit)
+            lin = Lineage.from_walk(self.index, whole.root, "impact", whole.relations, walk)
+            lin.filters = flt.describe()
+            return lin
         rels = _relations(relations)
         node = self._node(dataset, NodeKind.DATASET)
         index = self.index

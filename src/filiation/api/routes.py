@@ -452,12 +452,17 @@ def dataset_impact(
     relation: RelationQ = None,
     max_depth: MaxDepthQ = None,
     limit: LimitQ = None,
+    kind: KindFilterQ = None,
+    min_downloads: MinDownloadsQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
 ) -> Any:
     """Every model trained on the data set (depth 1) and everything derived from them."""
     node = _target(g, NodeKind.DATASET, node_id, "impact", relation)
     if isinstance(node, Response):
         return node
-    return _lineage(g.impact(node, relations=relation, max_depth=max_depth, limit=limit))
+    flt = _filters(kind, min_downloads, since, until)
+    return _lineage(g.impact(node, relations=relation, max_depth=max_depth, limit=limit, **flt))
 
 
 @router.get("/datasets/{node_id:path}", response_model=NodeDetails, tags=["datasets"])

@@ -14,17 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from filiation.errors import InvalidArgumentError
+from filiation.lineage.filters import NodeFilter
 
 if TYPE_CHECKING:
     from filiation.domain import Relation
-    from filiation.lineage.filters import NodeFilter
     from filiation.service import Genealogy
-
-
-def _no_filter() -> NodeFilter:
-    from filiation.lineage.filters import NodeFilter
-
-    return NodeFilter()
 
 
 Direction = Literal["ancestors", "descendants", "both"]
@@ -43,7 +37,7 @@ class ExportScope:
     max_depth: int | None = None
     limit: int | None = None
     #: Which nodes to keep (kind, downloads, creation date); see filiation.lineage.filters.
-    filter: NodeFilter = field(default_factory=lambda: _no_filter())
+    filter: NodeFilter = field(default_factory=NodeFilter)
 
 
 @dataclass(frozen=True)

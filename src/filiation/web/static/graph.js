@@ -251,8 +251,9 @@
     }
 
     form.addEventListener("submit", function (ev) { ev.preventDefault(); draw(); });
+    // Downloads follow the last drawing (updated by draw), not fields changed since.
     form.addEventListener("change", function (ev) {
-      if (ev.target.name === "layout") { if (cy) { layout(); } } else { updateDownloads(); }
+      if (ev.target.name === "layout" && cy) { layout(); }
     });
     view.querySelector(".graph-fit").addEventListener("click", function () { if (cy) { cy.fit(undefined, 20); } });
     panel.querySelector(".gp-expand").addEventListener("click", function (ev) { if (cy) { expand(ev.target.dataset.id); } });
