@@ -553,7 +553,9 @@ class Genealogy:
         found: list[Family] = []
         roots = np.zeros(0, np.int64)
         if len(models):
-            up = index.walk(models.tolist(), down=False, relations=LINEAGE_RELATIONS)
+            up = index.walk(
+                models.tolist(), down=False, relations=LINEAGE_RELATIONS, with_edges=False
+            )
             candidates = np.unique(np.concatenate([models, up.nodes]))
             starts = np.asarray(a.up_ptr)[candidates]
             lens = np.asarray(a.up_ptr)[candidates + 1] - starts
@@ -563,7 +565,7 @@ class Genealogy:
             parents = np.bincount(owner[is_lineage], minlength=len(candidates))
             roots = candidates[parents == 0]  # sorted: best known first
             for r in roots[:count_at_most].tolist():
-                down = index.walk([r], down=True, relations=LINEAGE_RELATIONS)
+                down = index.walk([r], down=True, relations=LINEAGE_RELATIONS, with_edges=False)
                 family = np.concatenate([down.nodes, np.asarray([r], np.int64)])
                 found.append(
                     Family(

@@ -80,6 +80,7 @@ class LineageIndex:
         max_depth: int | None = None,
         limit: int | None = None,
         start_depth: int = 0,
+        with_edges: bool = True,
     ) -> Walk:
         return self.traverser.run(
             roots,
@@ -88,6 +89,7 @@ class LineageIndex:
             max_depth=max_depth,
             limit=limit,
             start_depth=start_depth,
+            with_edges=with_edges,
         )
 
     def path(
