@@ -35,6 +35,7 @@ from filiation.exports import Export, ExportScope
 from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays, spans
 from filiation.lineage.filters import DateArg, NodeFilter
 from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
+from filiation.lineage.traverse import Walk
 from filiation.results import (
     Families,
     Family,
@@ -400,7 +401,7 @@ class Genealogy:
         max_depth: int | None,
         limit: int | None,
         flt: NodeFilter,
-    ) -> Any:
+    ) -> Walk:
         """A walk from ``node``; with a filter, the whole walk is filtered, then cut."""
         if not flt.active:
             return self.index.walk(
