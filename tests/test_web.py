@@ -457,13 +457,17 @@ def test_browser_expert_mode_filters_table_and_downloads(
     width, height = _png_size(data)
     assert name.endswith(".png") and width > 200 and height > 100
 
-    # The language switch keeps the page and translates the expert mode too.
+    # The settings are in the URL; the language switch keeps them and translates the page.
+    assert f"min_downloads={cut}" in pg.url and "since=2024-01-01" in pg.url
     pg.click(".lang-switch")
-    pg.wait_for_url(server + page_url("fr", "models", LLAMA))
-    pg.click("#tab-graph")
-    pg.wait_for_selector(GRAPH_READY)
+    pg.wait_for_url(server + page_url("fr", "models", LLAMA) + "?**")
+    pg.wait_for_selector(GRAPH_READY)  # the graph tab opens by itself, filters restored
+    assert pg.locator("#tab-graph").get_attribute("aria-selected") == "true"
+    assert pg.locator("#graph-view-expert").get_attribute("open") is not None
     assert "Mode expert" in pg.locator("#graph-view-expert summary").inner_text()
-    pg.click("#graph-view-expert summary")
+    assert pg.input_value("#graph-view input[name=min_downloads]") == str(cut)
+    assert not pg.is_checked('#graph-view input[name=relation][value="merge"]')
+    assert _drawn(pg) == want_ids
     heads = pg.locator("#graph-view .graph-table thead th").all_inner_texts()
     assert heads[:2] == ["Identifiant", "Type"]
     assert "nœuds" in pg.locator("#graph-view .graph-status").inner_text()

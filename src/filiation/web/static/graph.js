@@ -250,7 +250,49 @@
       }).catch(function () { statusEl.textContent = F.t("graph.error"); });
     }
 
-    form.addEventListener("submit", function (ev) { ev.preventDefault(); draw(); });
+    // The settings of a drawing the user asked for are kept in the page's URL (and in the
+    // language switch's link), so that a filtered graph can be shared or read in French.
+    var EXPERT = ["kind", "relation", "min_downloads", "since", "until"];
+    function fieldNames() {
+      var names = {};
+      Array.prototype.forEach.call(form.elements, function (f) { if (f.name) { names[f.name] = true; } });
+      return Object.keys(names);
+    }
+    function remember() {
+      var q = new URLSearchParams(window.location.search);
+      fieldNames().forEach(function (n) { q.delete(n); });
+      var p = params();
+      Object.keys(p).forEach(function (k) { q.set(k, p[k]); });
+      if (form.elements.layout) { q.set("layout", form.elements.layout.value); }
+      var search = q.toString() ? "?" + q.toString() : "";
+      window.history.replaceState(null, "", window.location.pathname + search);
+      Array.prototype.forEach.call(document.querySelectorAll("a.lang-switch"), function (a) {
+        var url = new URL(a.href);
+        url.search = search;
+        a.href = url.toString();
+      });
+    }
+    function restore() {
+      var q = new URLSearchParams(window.location.search);
+      var found = false, expert = false;
+      fieldNames().forEach(function (name) {
+        if (!q.has(name)) { return; }
+        found = true;
+        if (EXPERT.indexOf(name) >= 0) { expert = true; }
+        var value = q.get(name);
+        var wanted = value.split(",");
+        Array.prototype.forEach.call(form.elements, function (f) {
+          if (f.name !== name || f.type === "hidden") { return; }
+          if (f.type === "checkbox") { f.checked = wanted.indexOf(f.value) >= 0; }
+          else { f.value = value; }
+        });
+      });
+      var details = view.querySelector("details.expert");
+      if (expert && details) { details.open = true; }
+      return found;
+    }
+
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); remember(); draw(); });
     // Downloads follow the last drawing (updated by draw), not fields changed since.
     form.addEventListener("change", function (ev) {
       if (ev.target.name === "layout" && cy) { layout(); }
@@ -259,8 +301,9 @@
     panel.querySelector(".gp-expand").addEventListener("click", function (ev) { if (cy) { expand(ev.target.dataset.id); } });
     var pngButton = view.querySelector(".download-png");
     if (pngButton) { pngButton.addEventListener("click", png); }
+    var restored = restore();
     updateDownloads();
-    return { draw: draw, drawn: function () { return cy !== null; } };
+    return { draw: draw, drawn: function () { return cy !== null; }, restored: restored };
   }
 
   F.graphs = {};

@@ -149,5 +149,11 @@
     });
   }
 
-  F.ready().then(function () { tabs(); tree(); });
+  F.ready().then(function () {
+    tabs();
+    tree();
+    // A URL that carries graph settings (see graph.js) opens on the graph.
+    var graph = F.graphs && F.graphs["graph-view"];
+    if (graph && graph.restored) { document.getElementById("tab-graph").click(); }
+  });
 })();
