@@ -60,7 +60,12 @@ class ExportFormat:
 FORMATS: dict[str, ExportFormat] = {}
 
 #: The modules that register formats, imported on first use (some need optional libraries).
-_MODULES = ("filiation.exports.json_lineage",)
+_MODULES = (
+    "filiation.exports.json_lineage",
+    "filiation.exports.cyclonedx",
+    "filiation.exports.spdx",
+    "filiation.exports.model_card",
+)
 
 
 def register(fmt: ExportFormat) -> ExportFormat:
