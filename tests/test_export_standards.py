@@ -89,6 +89,7 @@ def test_cyclonedx_round_trip_gives_the_service_lineage(sample, model: str) -> N
     refs = {d["ref"] for d in card["modelParameters"]["datasets"]}
     assert refs == {c["bom-ref"] for c in doc["components"] if c["type"] == "data"}
     assert card["modelParameters"]["task"] == sample.show(model).pipeline_tag
+    assert card["modelParameters"]["architectureFamily"] == "meta-llama/Llama-3.1-8B"
 
 
 def test_cyclonedx_ancestry_follows_the_bounds(sample) -> None:
@@ -277,3 +278,29 @@ def test_model_card_escapes_hostile_values() -> None:
     assert "(<https://huggingface.co/datasets/a/b%0A---%0Alicense%3A%20gpl>)" in body
     assert not [line for line in body.splitlines() if line.startswith(("---", "license"))]
     assert "no base model is known" in body
+
+
+# -- the model page's download menu -----------------------------------------------------------
+
+
+def test_model_page_offers_every_format_in_both_languages(sample) -> None:
+    import html
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from filiation import exports
+    from filiation.api import create_app
+
+    client = TestClient(create_app(sample))
+    for lang, title in (("en", "Download the lineage"), ("fr", "Télécharger la filiation")):
+        page = client.get(f"/{lang}/models/{MERGE}")
+        assert page.status_code == 200
+        assert title in page.text
+        links = re.findall(r'<a href="([^"]+)" download data-format="([^"]+)">', page.text)
+        assert sorted(f for _, f in links) == sorted(exports.formats())
+        for url, fmt in links:
+            response = client.get(html.unescape(url))
+            assert response.status_code == 200, (fmt, response.text[:200])
+            assert "attachment" in response.headers["content-disposition"]
+            assert response.headers["content-type"].startswith(exports.get(fmt).media_type)

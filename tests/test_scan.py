@@ -123,24 +123,30 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
             }
         )
     )
-    # A Hugging Face cache snapshot whose card declares its base model and data set.
-    snap = root / "hub" / "models--someorg--Llama-3.1-8B-Instruct-AWQ" / "snapshots" / "0a1b2c"
+    # A Hugging Face cache snapshot whose card declares its base model and data set; as in
+    # the real cache, the snapshot's files are links to blobs.
+    repo = root / "hub" / "models--someorg--Llama-3.1-8B-Instruct-AWQ"
+    snap = repo / "snapshots" / "0a1b2c"
     snap.mkdir(parents=True)
-    (snap / "README.md").write_text(
-        "---\n"
-        + yaml.safe_dump(
-            {
-                "base_model": LLAMA,
-                "base_model_relation": "quantized",
-                "datasets": ["HuggingFaceH4/ultrachat_200k"],
-                "license": "llama3.1",
-            }
-        )
-        + "---\n# An AWQ quantization\n"
-    )
-    (snap / "config.json").write_text(
-        json.dumps({"_name_or_path": LLAMA, "quantization_config": {"quant_method": "awq"}})
-    )
+    (repo / "blobs").mkdir()
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0a1b2c")
+    card = {
+        "base_model": LLAMA,
+        "base_model_relation": "quantized",
+        "datasets": ["HuggingFaceH4/ultrachat_200k"],
+        "license": "llama3.1",
+    }
+    files = {
+        "README.md": "---\n" + yaml.safe_dump(card) + "---\n# An AWQ quantization\n",
+        "config.json": json.dumps(
+            {"_name_or_path": LLAMA, "quantization_config": {"quant_method": "awq"}}
+        ),
+    }
+    for i, (name, text) in enumerate(files.items()):
+        blob = repo / "blobs" / f"blob{i}"
+        blob.write_text(text)
+        (snap / name).symlink_to(Path("..") / ".." / "blobs" / blob.name)
     # Broken files: each must be reported, and the scan must go on.
     broken = root / "broken"
     broken.mkdir()

@@ -130,10 +130,10 @@ def _model_card(facts: ModelFacts) -> dict[str, Any]:
     if d.pipeline_tag:
         params["task"] = d.pipeline_tag
     if facts.ancestors:
-        # The root of the ancestry (depth the largest) is the architecture family's origin.
-        roots = [a.id for a in facts.ancestors if not facts.parents_of(a.id)]
+        # The farthest ancestor without parents is the family's origin (Llama-3.1-8B...).
+        roots = [a for a in facts.ancestors if not facts.parents_of(a.id)]
         if roots:
-            params["architectureFamily"] = roots[0]
+            params["architectureFamily"] = max(roots, key=lambda a: (a.depth, a.id)).id
     if facts.datasets:
         params["datasets"] = [{"ref": dataset_ref(ds)} for ds in facts.datasets]
     card: dict[str, Any] = {"bom-ref": f"model-card:{d.id}"}
