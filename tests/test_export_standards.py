@@ -110,6 +110,7 @@ def spdx_objects(g, model: str, **bounds):
 
     doc = json.loads(g.export(model, "spdx", **bounds).content)
     assert doc["@context"] == "https://spdx.org/rdf/3.0.1/spdx-context.jsonld"
+    spdx_check(doc)
     spdx, objects = spdx_python_model.load_data(doc)
     return spdx, objects
 
@@ -148,6 +149,41 @@ def test_spdx_round_trip_gives_the_service_lineage(sample, model: str) -> None:
     assert {spdx.ProfileIdentifierType.ai, spdx.ProfileIdentifierType.dataset} <= set(
         document.profileConformance
     )
+
+
+def spdx_check(doc: dict) -> None:
+    """What the SPDX bindings accept: known types and values on reading, every required
+    property and cardinality on writing the document again."""
+    import io
+
+    import spdx_python_model
+
+    model, objects = spdx_python_model.load_data(doc)
+    model.JSONLDSerializer().write(objects, io.BytesIO())
+
+
+def test_spdx_passes_the_bindings_checks_that_catch_broken_documents(sample) -> None:
+    import copy
+
+    doc = json.loads(sample.export(MERGE, "spdx").content)
+    spdx_check(doc)
+    breakages = {
+        "unknown relationship type": ("relationshipType", "descendantOf", "descendentOf"),
+        "package without creationInfo": ("type", "ai_AIPackage", None),
+        "relationship without from": ("type", "Relationship", None),
+    }
+    for what, (key, match, replacement) in breakages.items():
+        broken = copy.deepcopy(doc)
+        for obj in broken["@graph"]:
+            if obj.get(key) != match:
+                continue
+            if replacement is not None:
+                obj[key] = replacement
+            else:
+                obj.pop("creationInfo" if match == "ai_AIPackage" else "from")
+        with pytest.raises(ValueError):
+            spdx_check(broken)
+            pytest.fail(what)
 
 
 def test_spdx_declares_the_licence_as_an_expression(sample) -> None:

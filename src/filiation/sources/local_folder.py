@@ -360,7 +360,9 @@ def _gguf(cand: _Candidate, file: Path, where: str) -> None:
     except OSError as exc:
         raise _Unreadable(_os(exc)) from None
     except Exception as exc:  # the reader raises ValueError, struct/numpy errors...
-        raise _Unreadable(f"not a readable GGUF file ({type(exc).__name__}: {exc})") from None
+        raise _Unreadable(
+            f"not a readable GGUF file, truncated or corrupted ({type(exc).__name__}: {exc})"
+        ) from None
 
     def sources(prefix: str) -> Iterator[tuple[str, str]]:
         count = fields.get(f"general.{prefix}.count")
