@@ -340,3 +340,38 @@ def test_model_page_offers_every_format_in_both_languages(sample) -> None:
             assert response.status_code == 200, (fmt, response.text[:200])
             assert "attachment" in response.headers["content-disposition"]
             assert response.headers["content-type"].startswith(exports.get(fmt).media_type)
+
+
+def test_odd_ids_from_an_edge_list_still_give_valid_documents(new_db, tmp_path) -> None:
+    """Edge lists are written by people: ids with spaces, quotes, markup and '#' must not
+    break any format (nor reach the card unescaped)."""
+    import csv
+    import io
+
+    import spdx_python_model
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    import filiation
+
+    child, parent, data = 'evil org/child "x" & y', "org/base <script>", "data/set#1 ?q"
+    edges = tmp_path / "edges.csv"
+    with edges.open("w", newline="") as f:
+        csv.writer(f).writerows(
+            [
+                ["parent_id", "child_id", "relation"],
+                [parent, child, "adapter"],
+                [data, child, "trained_on"],
+            ]
+        )
+    g = filiation.open(new_db("odd"), load_bundled=False)
+    g.ingest_edges(edges)
+    bom = g.export(child, "cyclonedx").content.decode()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(bom) is None
+    assert json.loads(bom)["metadata"]["component"]["pedigree"]["ancestors"][0]["name"] == parent
+    model, objects = spdx_python_model.load_data(json.loads(g.export(child, "spdx").content))
+    model.JSONLDSerializer().write(objects, io.BytesIO())
+    assert {p.name for p in objects.foreach_type(model.ai_AIPackage)} == {child, parent}
+    meta, body = split_card(g.export(child, "model-card").content.decode())
+    assert meta == {"base_model": parent, "base_model_relation": "adapter", "datasets": [data]}
+    assert "<script>" not in body and "&lt;script&gt;" in body
