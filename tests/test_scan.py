@@ -277,3 +277,11 @@ def test_ingest_records_the_scan_as_a_snapshot_with_evidence(models: Path, new_d
     g.ingest_scan(models / "gguf")
     assert "local/lora" not in [h.id for h in g.search("local/lora")]
     assert [p.id for p in g.show("local/gguf").parents] == [LLAMA]
+    # Another name is another source: both scans stay, and a relation the card states is
+    # still recorded as inferred, the card's field named in the evidence.
+    g.ingest_scan(models / "hub", name="cache")
+    assert [p.id for p in g.show("local/gguf").parents] == [LLAMA]
+    (link,) = g.path(LLAMA, "someorg/Llama-3.1-8B-Instruct-AWQ").links
+    assert (link.relation, link.declared) == ("quantized", False)
+    assert link.source.startswith("scan:cache#")
+    assert "README.md:base_model_relation" in (link.evidence or "")

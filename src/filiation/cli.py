@@ -287,7 +287,9 @@ def scan(
             table.add_row(
                 escape(m.id) if i == 0 else "",
                 escape(link.parent) if link else "[dim]nothing found[/]",
-                (link.relation.value + (" (declared)" if link.declared else "")) if link else "",
+                (link.relation.value + (" (stated in README)" if link.declared else ""))
+                if link
+                else "",
                 escape(", ".join(link.evidence)) if link else "",
             )
     out.print(table)

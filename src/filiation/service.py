@@ -224,9 +224,8 @@ class Genealogy:
         self, scan: ScanResult | str | os.PathLike[str], *, name: str | None = None
     ) -> IngestReport:
         """Record a scan's findings as a snapshot of source ``scan`` (or ``scan:NAME``):
-        the models found, their links marked inferred (unless their README declares the
-        relation) with the file and field as evidence. A new scan of the same name replaces
-        the previous one's findings."""
+        the models found and their links, marked inferred, with the file and field as
+        evidence. A new scan of the same name replaces the previous one's findings."""
         from filiation.sources import local_folder
 
         result = scan if isinstance(scan, ScanResult) else local_folder.scan(scan)

@@ -21,8 +21,9 @@ file                      field                                          link
 ========================  =============================================  ==================
 
 A file that cannot be read or parsed is reported (one message per file) and the scan goes on.
-Every link found is *inferred* by filiation except a relation the README declares, and its
-evidence is the file (relative to the scanned folder) and field it was read from.
+Every link is recorded as *inferred* (filiation read it from a file), with the file (relative
+to the scanned folder) and field as evidence; a relation the README states
+(``base_model_relation``) wins over what other files suggest and shows in the evidence.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ class FoundLink(BaseModel):
 
     parent: str
     relation: Relation
-    declared: bool = Field(description="the README states the relation")
+    declared: bool = Field(
+        description="the README states the relation (stored as inferred all the same)"
+    )
     evidence: list[str] = Field(description="file:field that said so, relative to the scan")
 
 
@@ -152,7 +155,8 @@ def _is_model_folder(folder: Path, names: set[str]) -> bool:
 
 def _has_front_matter_lineage(readme: Path) -> bool:
     try:
-        head = readme.read_text(encoding="utf-8", errors="replace")[:20000]
+        with readme.open(encoding="utf-8", errors="replace") as f:
+            head = f.read(20000)  # a card's front matter is at its top
     except OSError:
         return True  # reported when read
     return head.startswith("---") and ("base_model" in head or "datasets" in head)
@@ -504,7 +508,9 @@ def records(result: ScanResult, *, name: str | None = None) -> Records:
             links["parent_key"].append(link.parent.lower())
             links["parent_id"].append(link.parent)
             links["relation"].append(link.relation.value)
-            links["declared"].append(link.declared)
+            # filiation read the link from a file: inferred, whatever the file says; a
+            # relation the README states stays visible in the evidence (base_model_relation).
+            links["declared"].append(False)
             links["evidence"].append("; ".join(link.evidence))
     node_table = pa.table(nodes, schema=NODE_SCHEMA)
     link_table = pa.table(links, schema=LINK_SCHEMA)
