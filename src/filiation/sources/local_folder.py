@@ -239,8 +239,10 @@ def _json_object(file: Path) -> dict[str, Any]:
 def _yaml_object(text: str, what: str) -> dict[str, Any]:
     import yaml
 
+    # libyaml's safe loader when PyYAML has it: ten times faster on a tree of cards.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""
