@@ -270,6 +270,64 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
         _print_report(report)
 
 
+@app.command()
+def scan(
+    path: Annotated[
+        Path, typer.Argument(help="A model folder, a tree of them, or the Hugging Face cache.")
+    ],
+    ingest: Annotated[
+        bool,
+        typer.Option("--ingest", help="Record the models found and their links in the store."),
+    ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="With --ingest: name of this scan (source scan:NAME); scanning under the "
+            "same name again replaces its findings. Default: source 'scan'.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find models on disk and what each derives from, with the file that says so."""
+    g = _open()
+    result = g.scan(path)
+    report = g.ingest_scan(result, name=name) if ingest else None
+    if as_json:
+        doc = result.model_dump(mode="json")
+        doc["skipped"] = result.skipped
+        if report is not None:
+            doc["ingest"] = report.as_dict()
+        _print_json(doc)
+        return
+    table = Table(title=f"models under {escape(result.root)}: {len(result.models):,}")
+    for col in ("model", "derives from", "relation", "evidence"):
+        table.add_column(col, overflow="fold")
+    for m in result.models:
+        links = [*m.parents, *m.datasets] or [None]
+        for i, link in enumerate(links):
+            table.add_row(
+                escape(m.id) if i == 0 else "",
+                escape(link.parent) if link else "[dim]nothing found[/]",
+                (link.relation.value + (" (stated in README)" if link.declared else ""))
+                if link
+                else "",
+                escape(", ".join(link.evidence)) if link else "",
+            )
+    out.print(table)
+    for m in result.models:
+        for raw in m.unresolved:
+            out.print(
+                f"[yellow]{escape(m.id)}: parent not recorded, a path outside the scan: "
+                f"{escape(raw)}[/]"
+            )
+    for problem in result.problems:
+        err.print(f"[yellow]skipped {escape(problem.file)}: {escape(problem.message)}[/]")
+    out.print(f"{result.files_read:,} files read, {result.skipped:,} skipped")
+    if report is not None and not state.quiet:
+        _print_report(report)
+
+
 # -- questions -------------------------------------------------------------------------------
 def _lineage_table(lin: Lineage) -> Table:
     table = Table(title=f"{lin.direction} of {escape(lin.root)}: {len(lin):,} nodes")

@@ -50,6 +50,7 @@ from filiation.results import (
     link_of,
     summary_fields,
 )
+from filiation.sources.local_folder import ScanResult
 from filiation.sources.records import IngestReport, Records, empty_links, empty_nodes
 from filiation.store.store import Store
 
@@ -218,6 +219,24 @@ class Genealogy:
         from filiation.sources import edge_csv
 
         return self.ingest(edge_csv.read(edges, nodes, name=name))
+
+    def scan(self, path: str | os.PathLike[str]) -> ScanResult:
+        """Models found under ``path`` (a model folder, a tree of them or the Hugging Face
+        cache) and what each derives from, with the file that says so; nothing is stored."""
+        from filiation.sources import local_folder
+
+        return local_folder.scan(path)
+
+    def ingest_scan(
+        self, scan: ScanResult | str | os.PathLike[str], *, name: str | None = None
+    ) -> IngestReport:
+        """Record a scan's findings as a snapshot of source ``scan`` (or ``scan:NAME``):
+        the models found and their links, marked inferred, with the file and field as
+        evidence. A new scan of the same name replaces the previous one's findings."""
+        from filiation.sources import local_folder
+
+        result = scan if isinstance(scan, ScanResult) else local_folder.scan(scan)
+        return self.ingest(local_folder.records(result, name=name))
 
     def _ingest_stream(
         self,

@@ -64,7 +64,13 @@ class ExportFormat:
 FORMATS: dict[str, ExportFormat] = {}
 
 #: The modules that register formats, imported on first use (some need optional libraries).
-_MODULES = ("filiation.exports.json_lineage", "filiation.exports.graph")
+_MODULES = (
+    "filiation.exports.json_lineage",
+    "filiation.exports.graph",
+    "filiation.exports.cyclonedx",
+    "filiation.exports.spdx",
+    "filiation.exports.model_card",
+)
 
 
 def register(fmt: ExportFormat) -> ExportFormat:

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from filiation import exports
 from filiation.api.routes import SUGGEST_MAX
 from filiation.domain import KIND_CODES, LINEAGE_RELATIONS, NodeKind, Relation
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
@@ -164,6 +165,22 @@ def entry_points(g: Genealogy, cache: dict[str, Any]) -> dict[str, list[NodeSumm
     return value
 
 
+def downloads(request: Request, lang: str, node_id: str) -> list[tuple[str, str, str]]:
+    """(format, label, API address) for every registered export format: the model page's
+    download menu, so that a format added to the registry appears there too."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    texts = i18n.table(lang)
+    path = quote(node_id, safe="/")
+    return [
+        (
+            name,
+            texts.get(f"export.{name}", fmt.description),
+            f"{root}/api/models/{path}/export?format={quote(name)}",
+        )
+        for name, fmt in exports.formats().items()
+    ]
+
+
 def _page_links(offset: int, size: int, has_more: bool, param: str) -> dict[str, Any]:
     return {
         "first": offset + 1,
@@ -227,6 +244,7 @@ def _language_router(lang: str, entry_cache: dict[str, Any]) -> APIRouter:
             lang,
             "model.html",
             d=d,
+            downloads=downloads(request, lang, d.id),
             rule=ranking_rule(lang, d.ranking),
             family=[
                 (r, d.parents_by_relation.get(r, 0), d.children_by_relation.get(r, 0))

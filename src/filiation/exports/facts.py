@@ -1,0 +1,110 @@
+"""What filiation knows about one model, gathered once for the formats that describe a model.
+
+CycloneDX, SPDX and the model card all say the same things in different vocabularies: the
+model's own fields (licence, task, library, size), the models it derives from (every link
+of its ancestry, with the relation and who said so) and the data sets it was trained on.
+Gathering them here keeps the three formats in agreement with each other and with
+:meth:`Genealogy.ancestors`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation
+from filiation.errors import InvalidArgumentError
+from filiation.results import NodeDetails, hub_url
+
+if TYPE_CHECKING:
+    from filiation.exports import ExportScope
+    from filiation.service import Genealogy
+
+#: The tool named as the author of every exported document.
+TOOL = "filiation"
+
+
+@dataclass(frozen=True)
+class Ancestor:
+    """A model the exported one derives from, at ``depth`` links above it."""
+
+    id: str
+    depth: int
+    author: str | None
+    stub: bool
+
+    @property
+    def url(self) -> str:
+        return hub_url(NodeKind.MODEL, self.id) or ""
+
+
+@dataclass(frozen=True)
+class DerivedFrom:
+    """One link of the ancestry: ``child`` derives from ``parent`` by ``relation``."""
+
+    child: str
+    parent: str
+    relation: Relation
+    declared: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    details: NodeDetails
+    ancestors: list[Ancestor]
+    links: list[DerivedFrom]
+    datasets: list[str]
+    truncated: bool
+
+    @property
+    def id(self) -> str:
+        return self.details.id
+
+    def parents_of(self, node_id: str) -> list[DerivedFrom]:
+        return [link for link in self.links if link.child == node_id]
+
+    @property
+    def base_models(self) -> list[DerivedFrom]:
+        """The direct parents of the model itself."""
+        return self.parents_of(self.id)
+
+
+def gather(g: Genealogy, node_id: str, scope: ExportScope) -> ModelFacts:
+    """The model's fields, its ancestry (bounded by the scope) and its training data sets."""
+    details = g.show(node_id)
+    if details.kind is not NodeKind.MODEL:
+        raise InvalidArgumentError(
+            f"{details.id} is a {details.kind.value}; this format describes a model "
+            "(use --format json, graphml or csv for the lineage of a data set or an author)"
+        )
+    relations = tuple(r for r in (scope.relations or LINEAGE_RELATIONS) if r in LINEAGE_RELATIONS)
+    ancestry = g.ancestors(
+        details.id,
+        relations=list(relations) or None,
+        max_depth=scope.max_depth,
+        limit=scope.limit,
+    )
+    ancestors = [
+        Ancestor(id=n["id"], depth=n["depth"], author=n["author"], stub=n["stub"])
+        for n in ancestry.nodes
+        if n["depth"] > 0
+    ]
+    links = [_link(e) for e in ancestry.edges]
+    return ModelFacts(
+        details=details,
+        ancestors=ancestors,
+        links=sorted(links, key=lambda k: (k.child.lower(), k.parent.lower(), k.relation)),
+        datasets=sorted((d.id for d in details.datasets), key=str.lower),
+        truncated=ancestry.truncated or ancestry.depth_cut,
+    )
+
+
+def _link(edge: dict[str, Any]) -> DerivedFrom:
+    return DerivedFrom(
+        child=edge["child"],
+        parent=edge["parent"],
+        relation=Relation(edge["relation"]),
+        declared=edge["declared"],
+        source=edge["source"],
+    )
