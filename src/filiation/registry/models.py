@@ -349,7 +349,7 @@ def parse_model(data: Mapping[str, Any]) -> dict[str, Any]:
         "derived_from": c.line("derived_from", max_len=NAME_MAX),
         "derived_relation": c.choice("derived_relation", DERIVATIONS),
     }
-    if out["weights_url"] and not out["open_weights"]:
+    if out["weights_url"] and not out["open_weights"] and "open_weights" not in c.problems:
         c.bad(
             "weights_url",
             "weights_not_open",

@@ -633,4 +633,3 @@ def _set_cookie(request: Request, resp: Response, name: str, value: str, max_age
 def install(app: FastAPI) -> None:
     for lang in i18n.LANGUAGES:
         app.include_router(_router(lang))
-
