@@ -16,15 +16,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from filiation.cli import JsonOpt, _open, _print_json, err, out
 
 from .models import LEARNING_TYPE_DEFINITIONS, AISystem, RegisteredModel, User
 from .service import Registry
 
 ENV_USER = "FILIATION_USER"
+
+# Not imported from filiation.cli, which imports this module to add it as a sub-command
+# (and runs as __main__ under `python -m filiation.cli`): the same consoles and --json.
+out = Console(soft_wrap=False, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 registry_app = typer.Typer(
     help="The registry of your AI systems and models, linked to the genealogy.",
@@ -46,6 +51,7 @@ registry_app.add_typer(dataset_app, name="dataset")
 
 class _Who:
     name: str = ""
+    db: str | None = None
 
 
 who = _Who()
@@ -53,6 +59,7 @@ who = _Who()
 
 @registry_app.callback()
 def registry_options(
+    ctx: typer.Context,
     user: Annotated[
         str | None,
         typer.Option(
@@ -65,10 +72,20 @@ def registry_options(
     ] = None,
 ) -> None:
     who.name = user or getpass.getuser()
+    who.db = ctx.find_root().params.get("db")
 
 
 def _registry() -> Registry:
-    return _open().registry
+    """The registry of the store given to ``filiation --db`` (or its default)."""
+    from filiation.service import Genealogy
+
+    return Genealogy(who.db).registry
+
+
+def _print_json(value: Any) -> None:
+    from filiation.cli import _print_json as print_json
+
+    print_json(value)
 
 
 def _actor(reg: Registry) -> User:
