@@ -78,6 +78,23 @@ def problem_text(lang: str, p: FieldProblem) -> str:
     return p.message
 
 
+def field_label(lang: str, field: str) -> str:
+    """A field's label in a history entry (its name when it has no form label)."""
+    key = f"reg.f.{field}"
+    return i18n.translate(lang, key) if key in i18n.table(lang) else field
+
+
+def shown(lang: str, value: Any) -> str:
+    """A value of a history entry as people read it."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return i18n.translate(lang, "reg.yes" if value else "reg.no")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def _form_values(form: Any, spec: list[tuple[str, str, tuple[str, ...]]]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, kind, _ in spec:
@@ -117,6 +134,8 @@ def _router(lang: str) -> APIRouter:
             csrf=who.csrf,
             reg_base=base(request) + "/registry",
             problem=lambda p: problem_text(lang, p),
+            field_label=lambda f: field_label(lang, f),
+            shown=lambda v: shown(lang, v),
             **context,
         )
 
