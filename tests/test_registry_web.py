@@ -267,6 +267,18 @@ def test_detail_pages_show_records_uses_ancestry_and_history(
     assert 'class="ancestor flagged"' in ancestry  # it declares personal data in training
     history = re.search(r'id="history">(.*?)</table>', text, re.S).group(1)
     assert "2025.03" in history and "2025.04" in history and "edith" in history
+    # Retiring from the page: kept, out of the lists, in the history.
+    editor = TestClient(client.app)
+    csrf = login(editor, "edith")
+    assert editor.post(f"/en/registry/systems/{s.id}/retire", data={"csrf": "x"}).status_code == 403
+    r = editor.post(
+        f"/en/registry/systems/{s.id}/retire", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303 and reg.systems() == []
+    assert reg.system(s.id).status == "retired" and reg.history("system", s.id)[-1].after == {
+        **reg.history("system", s.id)[-1].before,
+        "status": "retired",
+    }
     fr = page_ok(client.get(f"/fr/registry/systems/{s.id}"))
     assert "Modèles utilisés" in fr and "déployeur" not in fr and "fournisseur" in fr
 

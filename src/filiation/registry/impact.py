@@ -104,7 +104,13 @@ def _chain(models: dict[int, RegisteredModel], start: RegisteredModel) -> list[R
 def ancestry(reg: Registry, ref: Ref) -> ModelAncestry:
     start = reg.model(ref)
     models = {m.id: m for m in reg.models(include_retired=True)}
-    flagged = reg.personal_datasets()
+    return _ancestry(reg, start, models, reg.personal_datasets())
+
+
+def _ancestry(
+    reg: Registry, start: RegisteredModel, models: dict[int, RegisteredModel], flagged: set[str]
+) -> ModelAncestry:
+    """The ancestry of ``start``, with the registry read once by the caller."""
     g = reg.g
     chain = _chain(models, start)
     out: list[Ancestor] = []
@@ -223,8 +229,12 @@ def impact(
     key = target.lower()
     impacted: list[ImpactedModel] = []
     hits: list[ImpactHit] = []
-    for m in reg.models():
-        route = _route(ancestry(reg, m.id), key, dataset=kind == "dataset")
+    everything = {m.id: m for m in reg.models(include_retired=True)}
+    flagged = reg.personal_datasets()
+    for m in everything.values():
+        if m.retired:
+            continue
+        route = _route(_ancestry(reg, m, everything, flagged), key, dataset=kind == "dataset")
         if route is None:
             continue
         impacted.append(ImpactedModel(model_id=m.id, model=m.name, through=route))

@@ -436,9 +436,9 @@ class Registry:
         """A registered model by number (int or ``#12``) or by name (any case)."""
         with self.engine.connect() as conn:
             row = self._find(conn, schema.registry_models, ref, "model")
-            rows = self._model_rows(conn)
+            record = self._model_in(conn, row["id"])
             uses = self._uses(conn, model_id=row["id"])
-        return RegisteredModel(**self._as_model(row, rows), used_by=uses)
+        return record.model_copy(update={"used_by": uses})
 
     def _check_model(
         self, conn: Connection, clean: dict[str, Any], own_id: int | None
@@ -522,8 +522,14 @@ class Registry:
         return int(new_id)
 
     def _model_in(self, conn: Connection, model_id: int) -> RegisteredModel:
-        rows = self._model_rows(conn)
-        return RegisteredModel(**self._as_model(rows[model_id], rows))
+        """One model, reading only its row and its parent's (imports call this per row)."""
+        m = schema.registry_models
+        row = conn.execute(select(m).where(m.c.id == model_id)).mappings().one()
+        rows = {model_id: row}
+        if row["derived_from"] is not None:
+            parent = conn.execute(select(m).where(m.c.id == row["derived_from"])).mappings().one()
+            rows[parent["id"]] = parent
+        return RegisteredModel(**self._as_model(row, rows))
 
     def update_model(
         self, ref: Ref, changes: Mapping[str, Any], *, actor: User | None

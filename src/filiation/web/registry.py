@@ -467,6 +467,18 @@ def _router(lang: str) -> APIRouter:
             return refused(request, who, exc)
         return RedirectResponse(f"{base(request)}/registry/systems/{system_id}", status_code=303)
 
+    @r.post("/registry/systems/{system_id:int}/retire")
+    async def retire_system(request: Request, system_id: int) -> Response:
+        who = viewer(request)
+        if who is None:
+            return login_redirect(request)
+        try:
+            await checked_form(request, who)
+            registry_of(request).retire_system(system_id, actor=who.user)
+        except (PermissionDeniedError, AuthenticationError, RecordNotFoundError) as exc:
+            return refused(request, who, exc)
+        return RedirectResponse(f"{base(request)}/registry/systems/{system_id}", status_code=303)
+
     @r.post("/registry/systems/{system_id:int}/attach", response_class=HTMLResponse)
     async def attach(request: Request, system_id: int) -> Response:
         who = viewer(request)
