@@ -172,6 +172,9 @@ def test_checks_against_the_registry_and_the_genealogy(reg: Registry, editor: An
             actor=editor,
         )
     assert problems(exc) == {"derived_from": "model_unknown"}
+    with pytest.raises(RegistryValidationError) as exc:  # format and database problems at once
+        reg.create_model({"name": "", "model_card_url": "x", "hub_id": LLAMA[:-1]}, actor=editor)
+    assert problems(exc) == {"name": "required", "model_card_url": "url", "hub_id": "hub_unknown"}
     child = reg.create_model(
         {"name": "Child", "derived_from": "base", "derived_relation": "finetune"}, actor=editor
     )

@@ -27,8 +27,16 @@ class FieldProblem:
 class RegistryValidationError(InvalidArgumentError):
     """One or more fields of a record are invalid; nothing was written."""
 
-    def __init__(self, fields: dict[str, FieldProblem], what: str = "record") -> None:
+    def __init__(
+        self,
+        fields: dict[str, FieldProblem],
+        what: str = "record",
+        partial: dict[str, object] | None = None,
+    ) -> None:
         self.fields = fields
+        #: The values that passed their own checks (so that checks needing the database
+        #: can still report on them, and a form shows every problem at once).
+        self.partial = partial
         detail = "; ".join(f"{name}: {p.message}" for name, p in fields.items())
         super().__init__(f"invalid {what}: {detail}")
 

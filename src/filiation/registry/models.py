@@ -312,9 +312,9 @@ class _Check:
                 out.append(item)
         return out
 
-    def done(self, what: str) -> None:
+    def done(self, what: str, partial: dict[str, Any] | None = None) -> None:
         if self.problems:
-            raise RegistryValidationError(self.problems, what)
+            raise RegistryValidationError(self.problems, what, partial)
 
 
 def _parse_date(text: str) -> date | None:
@@ -365,7 +365,7 @@ def parse_model(data: Mapping[str, Any]) -> dict[str, Any]:
         c.bad("derived_relation", "required", "required when the model derives from another")
     if out["derived_relation"] and not out["derived_from"] and "derived_from" not in c.problems:
         c.bad("derived_from", "required", "required when a relation type is given")
-    c.done("model")
+    c.done("model", {k: (None if k in c.problems else v) for k, v in out.items()})
     return out
 
 

@@ -446,8 +446,8 @@ class Registry:
         """Checks against the database and the genealogy; returns the row's values."""
         problems: dict[str, FieldProblem] = {}
         m = schema.registry_models
-        key = clean["name"].lower()
-        taken = conn.execute(select(m.c.id).where(m.c.key == key)).scalar()
+        key = (clean["name"] or "").lower()
+        taken = conn.execute(select(m.c.id).where(m.c.key == key)).scalar() if key else None
         if taken is not None and taken != own_id:
             problems["name"] = FieldProblem("taken", "a registered model has this name")
         hub_id = clean["hub_id"]
@@ -500,10 +500,29 @@ class Registry:
     def _snapshot(record: RegisteredModel | AISystem) -> dict[str, Any]:
         return record.model_dump(mode="json", include=set(record.fields()))
 
+    def _parse_model(
+        self, conn: Connection, data: Mapping[str, Any], own_id: int | None
+    ) -> dict[str, Any]:
+        """:func:`parse_model`; when it fails, the database checks of the fields that passed
+        are reported too, so that a form shows every problem at once."""
+        try:
+            return parse_model(data)
+        except RegistryValidationError as exc:
+            if exc.partial is None:
+                raise
+            try:
+                self._check_model(conn, exc.partial, own_id)
+            except RegistryValidationError as more:
+                fields = dict(exc.fields)
+                for name, problem in more.fields.items():
+                    fields.setdefault(name, problem)
+                raise RegistryValidationError(fields, "model") from None
+            raise
+
     def create_model(self, data: Mapping[str, Any], *, actor: User | None) -> RegisteredModel:
         actor = self.require(actor, Role.EDITOR)
-        clean = parse_model(data)
         with self.engine.begin() as conn:
+            clean = self._parse_model(conn, data, None)
             new_id = self._insert_model(conn, clean, actor)
         return self.model(new_id)
 
@@ -546,7 +565,7 @@ class Registry:
     ) -> bool:
         before = self._model_in(conn, model_id)
         merged = {**before.fields(), **changes}
-        clean = parse_model(merged)
+        clean = self._parse_model(conn, merged, model_id)
         values = self._check_model(conn, clean, model_id)
         m = schema.registry_models
         conn.execute(update(m).where(m.c.id == model_id).values(**values))
