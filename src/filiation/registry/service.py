@@ -628,11 +628,16 @@ class Registry:
         with self.engine.begin() as conn:
             self._system_taken(conn, clean["name"], None)
             retired = _now() if clean["status"] == SystemStatus.RETIRED else None
-            new_id = conn.execute(
-                s.insert().values(
-                    **clean, key=clean["name"].lower(), created_at=_now(), retired_at=retired
-                )
-            ).inserted_primary_key[0]
+            try:
+                new_id = conn.execute(
+                    s.insert().values(
+                        **clean, key=clean["name"].lower(), created_at=_now(), retired_at=retired
+                    )
+                ).inserted_primary_key[0]
+            except IntegrityError:  # created by another request since the check
+                raise RegistryValidationError(
+                    {"name": FieldProblem("taken", "a system has this name")}, "system"
+                ) from None
             row = self._find(conn, s, int(new_id), "system")
             self._log(
                 conn,
