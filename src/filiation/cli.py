@@ -805,6 +805,15 @@ def serve(
         uvicorn.Server(config).run(sockets=[sock])
 
 
+def _add_registry() -> None:
+    from filiation.registry.cli import registry_app
+
+    app.add_typer(registry_app, name="registry")
+
+
+_add_registry()
+
+
 def main() -> None:
     try:
         app()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,6 +53,9 @@ from filiation.results import (
 from filiation.sources.local_folder import ScanResult
 from filiation.sources.records import IngestReport, Records, empty_links, empty_nodes
 from filiation.store.store import Store
+
+if TYPE_CHECKING:
+    from filiation.registry.service import Registry
 
 ENV_DB = "FILIATION_DB"
 BUNDLED = "hub-stats-sample.parquet"
@@ -112,9 +115,19 @@ class Genealogy:
         self._step = step
         self._index: LineageIndex | None = None
         self._fingerprint: str | None = None
+        self._registry: Registry | None = None
 
     def __repr__(self) -> str:
         return f"Genealogy({self.store.describe()!r})"
+
+    @property
+    def registry(self) -> Registry:
+        """The organisation's registry of AI systems and models, in the same store."""
+        from filiation.registry.service import Registry
+
+        if self._registry is None:
+            self._registry = Registry(self)
+        return self._registry
 
     # -- the index ------------------------------------------------------------------------
     @property

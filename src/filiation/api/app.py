@@ -29,6 +29,7 @@ from filiation import __version__, web
 from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundError, StoreError
 from filiation.service import Genealogy
 
+from . import registry as registry_api
 from . import routes
 
 log = logging.getLogger("filiation.api")
@@ -212,6 +213,7 @@ def create_app(genealogy: Genealogy | str | os.PathLike[str] | None = None) -> F
     )
     app.state.genealogy = g
     app.include_router(routes.router)
+    registry_api.install(app)
     _install_docs(app)
     web.install(app)
     _install_errors(app)

@@ -107,3 +107,106 @@ links = Table(
 
 NODE_COLUMNS = [c.name for c in nodes.columns if c.name not in ("snapshot_id", "seq")]
 LINK_COLUMNS = [c.name for c in links.columns if c.name not in ("snapshot_id", "seq")]
+
+# -- the registry (migration 0004): an organisation's AI systems and models -------------------
+# Records are never deleted: retiring sets ``retired_at``. Registered models and systems are
+# named; ``key`` is the name lower-cased, unique, so that names are matched as ids are.
+registry_users = Table(
+    "registry_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("disabled_at", DateTime),
+)
+
+# API tokens (kind "api") and web sessions (kind "session", with their CSRF token): only a
+# SHA-256 digest of the secret is kept.
+registry_tokens = Table(
+    "registry_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("registry_users.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", Text),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("csrf", String(64)),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),
+    Column("revoked_at", DateTime),
+)
+
+registry_models = Table(
+    "registry_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text),
+    Column("learning_type", String(32)),
+    Column("provider", Text),
+    Column("version", Text),
+    Column("model_card_url", Text),
+    Column("repository_url", Text),
+    Column("open_weights", Boolean, nullable=False),
+    Column("weights_url", Text),
+    Column("updated_on", DateTime),
+    Column("training_datasets", Text, nullable=False),
+    Column("personal_data", Boolean, nullable=False),
+    Column("hub_id", Text),
+    Column("derived_from", Integer, ForeignKey("registry_models.id")),
+    Column("derived_relation", String(32)),
+    Column("created_at", DateTime, nullable=False),
+    Column("retired_at", DateTime),
+)
+
+registry_systems = Table(
+    "registry_systems",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("purpose", Text),
+    Column("owner", Text),
+    Column("role", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("retired_at", DateTime),
+)
+
+# A system uses a model, with the usage description; detaching sets ``removed_at``.
+registry_uses = Table(
+    "registry_uses",
+    metadata,
+    Column("system_id", Integer, ForeignKey("registry_systems.id"), primary_key=True),
+    Column("model_id", Integer, ForeignKey("registry_models.id"), primary_key=True),
+    Column("usage", Text, nullable=False),
+    Column("removed_at", DateTime),
+)
+
+# Data sets the organisation flagged (personal data), by id lower-cased.
+registry_datasets = Table(
+    "registry_datasets",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("id", Text, nullable=False),
+    Column("personal_data", Boolean, nullable=False),
+    Column("note", Text),
+)
+
+# Append-only (triggers refuse UPDATE and DELETE): who changed what, when, before and after.
+registry_history = Table(
+    "registry_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("user_name", String(64), nullable=False),
+    Column("record_kind", String(16), nullable=False),
+    Column("record_key", String(300), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("before", Text),
+    Column("after", Text),
+    Index("registry_history_record", "record_kind", "record_key"),
+)

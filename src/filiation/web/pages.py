@@ -360,4 +360,7 @@ def install(app: FastAPI) -> None:
     entry_cache: dict[str, Any] = {}
     for lang in i18n.LANGUAGES:
         app.include_router(_language_router(lang, entry_cache))
+    from . import registry
+
+    registry.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
