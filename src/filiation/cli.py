@@ -429,10 +429,6 @@ def families(
     for f in result.families:
         table.add_row(escape(f.root.id), f"{f.members:,}", f"{f.root.descendants + 1:,}")
     out.print(table)
-    if result.counted < result.total:
-        out.print(
-            f"[yellow]only the {result.counted:,} best known of {result.total:,} roots counted[/]"
-        )
 
 
 @app.command()

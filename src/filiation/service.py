@@ -32,9 +32,10 @@ from filiation.domain import (
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.exports import Export, ExportScope
-from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays, spans
+from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays
+from filiation.lineage.families import root_members
 from filiation.lineage.filters import DateArg, NodeFilter
-from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
+from filiation.lineage.index import DEFAULT_RANKING, LineageIndex, relation_mask
 from filiation.lineage.traverse import Walk
 from filiation.results import (
     Families,
@@ -535,14 +536,14 @@ class Genealogy:
             depth_cut=below.depth_cut or (max_depth == 0 and len(trained) > 0),
         )
 
-    def families(self, author: str, *, limit: int = 20, count_at_most: int = 200) -> Families:
+    def families(self, author: str, *, limit: int = 20) -> Families:
         """The families an author's models sit in: the root ancestors of its models (models
         with no known parent, its own base models included), with how many of its models
         descend from each, most first.
 
-        A merge sits in several families. Counting walks down from each root, so only the
-        ``count_at_most`` best known roots are counted (``counted`` says how many were);
-        families made only of a cycle have no root and are not listed.
+        A merge sits in several families; families made only of a cycle have no root and are
+        not listed. Exact for every root: the walk goes up from the author's models
+        (:mod:`filiation.lineage.families`), so it costs their ancestries, not the families.
         """
         _check_bounds(None, limit)
         node = self._node(author, NodeKind.AUTHOR)
@@ -550,37 +551,17 @@ class Genealogy:
         a = index.a
         published, _ = index.neighbours(node, down=True, relations=(Relation.PUBLISHED_BY,))
         models = published[np.asarray(a.kind)[published] == KIND_CODES[NodeKind.MODEL]]
-        models = np.unique(models.astype(np.int64))
-        found: list[Family] = []
-        roots = np.zeros(0, np.int64)
-        if len(models):
-            up = index.walk(
-                models.tolist(), down=False, relations=LINEAGE_RELATIONS, with_edges=False
-            )
-            candidates = np.unique(np.concatenate([models, up.nodes]))
-            starts = np.asarray(a.up_ptr)[candidates]
-            lens = np.asarray(a.up_ptr)[candidates + 1] - starts
-            owner = np.repeat(np.arange(len(candidates)), lens)
-            lineage_codes = [RELATION_CODES[r] for r in LINEAGE_RELATIONS]
-            is_lineage = np.isin(np.asarray(a.up_rel)[spans(starts, lens)], lineage_codes)
-            parents = np.bincount(owner[is_lineage], minlength=len(candidates))
-            roots = candidates[parents == 0]  # sorted: best known first
-            for r in roots[:count_at_most].tolist():
-                down = index.walk([r], down=True, relations=LINEAGE_RELATIONS, with_edges=False)
-                family = np.concatenate([down.nodes, np.asarray([r], np.int64)])
-                found.append(
-                    Family(
-                        root=NodeSummary(**summary_fields(index, r)),
-                        members=int(np.isin(models, family).sum()),
-                    )
-                )
-        found.sort(key=lambda f: -f.members)  # stable: ties stay best known first
+        roots, members = root_members(a, models, relation_mask(LINEAGE_RELATIONS))
+        # Most members first; ties stay best known first (roots come in index order).
+        order = np.argsort(-members, kind="stable")[:limit]
         return Families(
             author=a.id_of(node),
-            models=len(models),
-            families=found[:limit],
+            models=len(models),  # an author publishes a model once: links are unique
+            families=[
+                Family(root=NodeSummary(**summary_fields(index, r)), members=int(c))
+                for r, c in zip(roots[order].tolist(), members[order].tolist(), strict=True)
+            ],
             total=len(roots),
-            counted=min(len(roots), count_at_most),
         )
 
     def path(self, source: str, target: str, *, relations: RelationsArg = None) -> PathResult:
