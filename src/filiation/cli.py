@@ -654,12 +654,22 @@ def export(
     min_downloads: MinDownloadsOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
+    node_kind: Annotated[
+        str | None,
+        typer.Option(
+            "--node-kind",
+            help="What ID is when ids clash: model, dataset or author (default: the model, "
+            "else the data set, else the author). A data set's lineage is its impact set; an "
+            "author's, its models and what derives from them.",
+        ),
+    ] = None,
 ) -> None:
     """Write a node's lineage in an exchange format (an unknown --format lists them all)."""
     result = _run(
         lambda g: g.export(
             node_id,
             format,
+            kind=node_kind,
             direction=direction,
             relations=relation,
             max_depth=max_depth,

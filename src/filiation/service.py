@@ -394,6 +394,15 @@ class Genealogy:
         flt = NodeFilter.parse(kinds, min_downloads, since, until)
         return self._walk(node_id, True, relations, max_depth, limit, flt, kind)
 
+    def _relations_from(self, node: int, relations: RelationsArg) -> tuple[Relation, ...] | None:
+        """The relations a walk from ``node`` follows: those asked for, else the lineage ones;
+        from an author, also ``published_by`` first (what it published, then what derives
+        from it), as it has no other link to follow."""
+        rels = _relations(relations)
+        if rels is None and self.index.kind_of(node) is NodeKind.AUTHOR:
+            return (Relation.PUBLISHED_BY, *LINEAGE_RELATIONS)
+        return rels
+
     def _filtered_walk(
         self,
         node: int,
@@ -422,8 +431,8 @@ class Genealogy:
         kind: NodeKind | str | None = None,
     ) -> Lineage:
         _check_bounds(max_depth, limit)
-        rels = _relations(relations)
         node = self._node(node_id, parse_kind(kind))
+        rels = self._relations_from(node, relations)
         walk = self._filtered_walk(node, down, rels, max_depth, limit, flt)
         lin = Lineage.from_walk(
             self.index,
@@ -452,8 +461,8 @@ class Genealogy:
         bounds each direction (filters as in :meth:`ancestors`)."""
         _check_bounds(max_depth, limit)
         flt = NodeFilter.parse(kinds, min_downloads, since, until)
-        rels = _relations(relations)
         node = self._node(node_id, parse_kind(kind))
+        rels = self._relations_from(node, relations)
         up = self._filtered_walk(node, False, rels, max_depth, limit, flt)
         down = self._filtered_walk(node, True, rels, max_depth, limit, flt)
         lin = Lineage(
@@ -590,27 +599,35 @@ class Genealogy:
         min_downloads: int | None = None,
         since: DateArg = None,
         until: DateArg = None,
+        kind: NodeKind | str | None = None,
     ) -> Export:
         """``node_id``'s lineage as a file in one of :func:`filiation.exports.formats`
-        (filters as in :meth:`ancestors`)."""
+        (filters as in :meth:`ancestors`).
+
+        ``kind`` says what ``node_id`` is (default: the model of that id, else the data set,
+        else the author). A data set's descendants are its :meth:`impact`; an author's, what
+        it published and what derives from it: the graphs of their web pages.
+        """
         if direction not in ("ancestors", "descendants", "both"):
             raise InvalidArgumentError(
                 f"unknown direction {direction!r}; use ancestors, descendants or both"
             )
         _check_bounds(max_depth, limit)
         fmt = exports.get(format)
-        node = self.resolve(node_id)
+        node = self._node(node_id, parse_kind(kind))
         scope = ExportScope(
+            kind=self.index.kind_of(node),
             direction=direction,  # type: ignore[arg-type]
             relations=_relations(relations),
             max_depth=max_depth,
             limit=limit,
             filter=NodeFilter.parse(kinds, min_downloads, since, until),
         )
+        published = self.index.a.id_of(node)
         return Export(
-            content=fmt.render(self, node, scope),
+            content=fmt.render(self, published, scope),
             media_type=fmt.media_type,
-            filename=exports.filename_for(node, fmt),
+            filename=exports.filename_for(published, fmt),
         )
 
     def children(
