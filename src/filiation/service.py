@@ -535,7 +535,10 @@ class Genealogy:
             index,
             root=index.a.id_of(node),
             direction="impact",
-            relations=[Relation.TRAINED_ON, *(rels or LINEAGE_RELATIONS)],
+            relations=[
+                Relation.TRAINED_ON,
+                *(r for r in rels or LINEAGE_RELATIONS if r is not Relation.TRAINED_ON),
+            ],
             roots=np.asarray([node], np.int64),
             nodes=np.concatenate([first_nodes, below.nodes]).astype(np.int64),
             depth=np.concatenate([np.ones(len(first_nodes), np.int32), below.depth]),

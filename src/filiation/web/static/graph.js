@@ -25,6 +25,9 @@
       { selector: "node[root = 1]", style: { "border-width": 4, "border-color": color("--ink", "#222"), "font-weight": "bold", "font-size": 11 } },
       { selector: "node:selected", style: { "overlay-color": color("--accent", "#b03060"), "overlay-opacity": 0.25 } },
       { selector: "edge", style: { width: 1.4, "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 0.8, "line-color": "#999", "target-arrow-color": "#999", opacity: 0.8 } },
+      // A link inside one generation's band (a merge of two models of the same generation)
+      // would run straight through the nodes between them: it arcs over them instead.
+      { selector: "edge.same-band", style: { "curve-style": "unbundled-bezier", "control-point-distances": "data(bow)", "control-point-weights": 0.5 } },
     ];
     RELATIONS.forEach(function (rel) {
       var c = color("--rel-" + rel, "#999");
@@ -66,9 +69,20 @@
       cursor += Math.ceil(bands[k].length / ROW) * ROW_GAP + LAYER_GAP;
     });
     cy.layout({ name: "preset", positions: function (n) { return { x: x[n.id()], y: y[n.id()] }; }, fit: true, padding: 24, animate: false }).run();
+    cy.edges().forEach(function (e) {
+      var s = e.source(), t = e.target();
+      if (s.data("layer") !== t.data("layer")) { e.removeClass("same-band"); return; }
+      // The control point sits this far from the line's middle, on its upper side (the
+      // labels are under the nodes); the arc rises half as much, more for longer links.
+      var dx = x[t.id()] - x[s.id()];
+      var bow = Math.min(160, 50 + 0.35 * Math.abs(dx));
+      e.data("bow", dx >= 0 ? -bow : bow);
+      e.addClass("same-band");
+    });
   }
   // Rings: the root in the middle, each generation (up or down) one ring out.
   function rings(cy) {
+    cy.edges().removeClass("same-band");
     var far = cy.nodes().max(function (n) { return Math.abs(n.data("layer")); }).value || 0;
     cy.layout({ name: "concentric", concentric: function (n) { return far - Math.abs(n.data("layer")); }, levelWidth: function () { return 1; }, minNodeSpacing: 6, padding: 20, animate: false }).run();
   }
@@ -87,6 +101,18 @@
 
     // The API parameters of the controls: checkbox groups become comma lists; a group with
     // every box ticked (kinds) or empty fields are left out.
+    // A checkbox group with no box ticked: its legend, else null. Nothing ticked would mean
+    // "nothing", which the API cannot say (an absent parameter means "the default"), so the
+    // form refuses it rather than silently drawing everything.
+    function emptyGroup() {
+      var sets = view.querySelectorAll("fieldset");
+      for (var i = 0; i < sets.length; i++) {
+        var boxes = sets[i].querySelectorAll("input[type=checkbox]");
+        var ticked = sets[i].querySelectorAll("input[type=checkbox]:checked");
+        if (boxes.length && !ticked.length) { return sets[i]; }
+      }
+      return null;
+    }
     function params() {
       var out = {};
       var groups = {};
@@ -197,17 +223,23 @@
       if (!downloads || !exportPath) { return; }
       var p = params();
       Array.prototype.forEach.call(downloads.querySelectorAll("a[data-format]"), function (a) {
-        var q = new URLSearchParams(Object.assign({ format: a.dataset.format }, p)).toString();
+        var q = new URLSearchParams(Object.assign({ format: a.dataset.format, direction: view.dataset.direction || "both" }, p)).toString();
         a.setAttribute("href", F.root + "/api/" + exportPath + "?" + q);
       });
     }
-    function png() {
-      if (!cy) { return; }
-      var blob = cy.png({ output: "blob", full: true, scale: 2, bg: "#ffffff", maxWidth: 8000, maxHeight: 8000 });
-      var a = el("a", { href: URL.createObjectURL(blob), download: (rootId.replace(/[^\w.-]+/g, "_") || "graph") + ".png", hidden: "" });
+    function save(blob, extension) {
+      var a = el("a", { href: URL.createObjectURL(blob), download: (rootId.replace(/[^\w.-]+/g, "_") || "graph") + "." + extension, hidden: "" });
       document.body.appendChild(a);
       a.click();
       setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    }
+    function png() {
+      if (!cy) { return; }
+      save(cy.png({ output: "blob", full: true, scale: 2, bg: "#ffffff", maxWidth: 8000, maxHeight: 8000 }), "png");
+    }
+    function svg() {
+      if (!cy || !F.graphSvg) { return; }
+      save(new Blob([F.graphSvg(cy, rootId)], { type: "image/svg+xml" }), "svg");
     }
 
     function expand(id) {
@@ -226,6 +258,15 @@
 
     function draw() {
       if (typeof window.cytoscape !== "function") { return; }
+      var empty = emptyGroup();
+      Array.prototype.forEach.call(view.querySelectorAll("fieldset"), function (f) { f.removeAttribute("aria-invalid"); });
+      if (empty) {
+        empty.setAttribute("aria-invalid", "true");
+        statusEl.textContent = F.t("expert.none_ticked", { group: empty.querySelector("legend").textContent });
+        statusEl.classList.add("error");
+        return;
+      }
+      statusEl.classList.remove("error");
       // Cytoscape adds a <style> element unless this id exists; the CSP would refuse it, and
       // app.css already gives the container its position.
       if (!document.getElementById("__________cytoscape_stylesheet")) {
@@ -282,7 +323,7 @@
         var value = q.get(name);
         var wanted = value.split(",");
         Array.prototype.forEach.call(form.elements, function (f) {
-          if (f.name !== name || f.type === "hidden") { return; }
+          if (f.name !== name || f.type === "hidden" || f.disabled) { return; }
           if (f.type === "checkbox") { f.checked = wanted.indexOf(f.value) >= 0; }
           else { f.value = value; }
         });
@@ -292,7 +333,11 @@
       return found;
     }
 
-    form.addEventListener("submit", function (ev) { ev.preventDefault(); remember(); draw(); });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!emptyGroup()) { remember(); }
+      draw();
+    });
     // Downloads follow the last drawing (updated by draw), not fields changed since.
     form.addEventListener("change", function (ev) {
       if (ev.target.name === "layout" && cy) { layout(); }
@@ -301,6 +346,8 @@
     panel.querySelector(".gp-expand").addEventListener("click", function (ev) { if (cy) { expand(ev.target.dataset.id); } });
     var pngButton = view.querySelector(".download-png");
     if (pngButton) { pngButton.addEventListener("click", png); }
+    var svgButton = view.querySelector(".download-svg");
+    if (svgButton) { svgButton.addEventListener("click", svg); }
     var restored = restore();
     updateDownloads();
     return { draw: draw, drawn: function () { return cy !== null; }, restored: restored };
