@@ -10,19 +10,18 @@
   var el = F.el;
   var RELATIONS = ["finetune", "quantized", "adapter", "merge", "unspecified", "trained_on", "published_by"];
   var EXPAND = 40;          // neighbours added per expansion
-  var ROW = 18;             // nodes per row in a layer before it wraps
-  var X_GAP = 100, ROW_GAP = 64, LAYER_GAP = 130;
+  var X_GAP = 110, ROW_GAP = 74, LAYER_GAP = 120;
 
   var css = getComputedStyle(document.documentElement);
   function color(name, fallback) { return (css.getPropertyValue(name) || "").trim() || fallback; }
 
   function styles() {
     var s = [
-      { selector: "node", style: { "background-color": color("--kind-model", "#2f6fdb"), width: "data(size)", height: "data(size)", label: "data(label)", "font-size": 9, color: color("--ink", "#222"), "text-valign": "bottom", "text-margin-y": 3, "min-zoomed-font-size": 7, "text-wrap": "ellipsis", "text-max-width": 92, "border-width": 1, "border-color": "#fff" } },
+      { selector: "node", style: { "background-color": color("--kind-model", "#2f6fdb"), width: "data(size)", height: "data(size)", label: "data(label)", "font-size": "mapData(size, 14, 50, 11, 16)", color: color("--ink", "#222"), "text-valign": "bottom", "text-margin-y": 3, "min-zoomed-font-size": 7, "text-wrap": "ellipsis", "text-max-width": 104, "text-background-color": color("--card", "#fff"), "text-background-opacity": 0.75, "text-background-padding": 1, "border-width": 1, "border-color": "#fff" } },
       { selector: "node[kind = \"dataset\"]", style: { "background-color": color("--kind-dataset", "#2e9e5b"), shape: "round-rectangle" } },
       { selector: "node[kind = \"author\"]", style: { "background-color": color("--kind-author", "#d9822b"), shape: "diamond" } },
       { selector: "node[stub = 1]", style: { "background-color": color("--stub", "#aaa"), "border-style": "dashed", "border-color": "#666", "border-width": 2 } },
-      { selector: "node[root = 1]", style: { "border-width": 4, "border-color": color("--ink", "#222"), "font-weight": "bold", "font-size": 11 } },
+      { selector: "node[root = 1]", style: { "border-width": 4, "border-color": color("--ink", "#222"), "font-weight": "bold", "font-size": 16, "min-zoomed-font-size": 4, "text-max-width": 320, "text-background-opacity": 0.9 } },
       { selector: "node:selected", style: { "overlay-color": color("--accent", "#b03060"), "overlay-opacity": 0.25 } },
       { selector: "edge", style: { width: 1.4, "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 0.8, "line-color": "#999", "target-arrow-color": "#999", opacity: 0.8 } },
       // A link inside one generation's band (a merge of two models of the same generation)
@@ -39,10 +38,24 @@
   // Layers: each generation one band, ancestors above the root and descendants below, a band
   // wrapping into rows when it is wide. Within a band, nodes sit under the mean position of
   // their neighbours in the band nearer the root (fewer crossings), best known first.
+  // How many nodes a row holds before a band wraps: the number that lets the drawing fill the
+  // view at the largest zoom (so that labels stay readable), given the view's proportions.
+  function rowLength(cy, sizes) {
+    var w = cy.width() || 1000, h = cy.height() || 560;
+    var widest = Math.max.apply(null, sizes), best = widest, bestZoom = 0;
+    for (var r = Math.min(4, widest); r <= widest; r++) {
+      var rows = sizes.reduce(function (t, n) { return t + Math.ceil(n / r); }, 0);
+      var height = (rows - sizes.length) * ROW_GAP + (sizes.length - 1) * LAYER_GAP + ROW_GAP;
+      var zoom = Math.min(w / (r * X_GAP), h / height);
+      if (zoom > bestZoom + 1e-9) { bestZoom = zoom; best = r; }
+    }
+    return best;
+  }
   function layered(cy) {
     var bands = {};
     cy.nodes().forEach(function (n) { (bands[n.data("layer")] = bands[n.data("layer")] || []).push(n); });
     var keys = Object.keys(bands).map(Number).sort(function (a, b) { return a - b; });
+    var ROW = rowLength(cy, keys.map(function (k) { return bands[k].length; }));
     var x = {};
     var order = keys.filter(function (k) { return k >= 0; }).concat(keys.filter(function (k) { return k < 0; }).reverse());
     order.forEach(function (k) {
@@ -134,8 +147,9 @@
     }
 
     function nodeData(n, layer) {
-      var size = 16 + 7 * Math.log10(1 + (n.downloads || 0));
-      return { group: "nodes", data: { id: n.id, label: n.id.split("/").pop(), kind: n.kind, stub: n.stub ? 1 : 0, root: n.id === rootId ? 1 : 0, layer: layer, depth: layer, relation: n.relation || "", downloads: n.downloads, descendants: n.descendants, created: n.created_at || "", size: Math.min(size, 70) } };
+      var size = 14 + 5 * Math.log10(1 + (n.downloads || 0));   // 10 M downloads: 49 px
+      if (n.id === rootId) { size = Math.max(size, 32); }        // the start stands out
+      return { group: "nodes", data: { id: n.id, label: n.id.split("/").pop(), kind: n.kind, stub: n.stub ? 1 : 0, root: n.id === rootId ? 1 : 0, layer: layer, depth: layer, relation: n.relation || "", downloads: n.downloads, descendants: n.descendants, created: n.created_at || "", size: Math.min(size, 54) } };
     }
     function elements(lin, base) {
       var out = [];
