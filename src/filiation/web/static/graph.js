@@ -73,7 +73,10 @@
       bands[k].forEach(function (n, i) {
         var inRow = i % ROW, rows = Math.ceil(bands[k].length / ROW);
         var last = Math.floor(i / ROW) === rows - 1 ? bands[k].length - (rows - 1) * ROW : width;
-        x[n.id()] = (inRow - (last - 1) / 2) * X_GAP;
+        // Every other row of a wrapped band is shifted half a step: links from the band
+        // above then pass between the nodes of the first rows instead of through them.
+        var shift = Math.floor(i / ROW) % 2 ? X_GAP / 2 : 0;
+        x[n.id()] = (inRow - (last - 1) / 2) * X_GAP + shift;
       });
     });
     var y = {}, cursor = 0;
