@@ -3,7 +3,8 @@
 Each format is one :class:`ExportFormat` in :data:`FORMATS`, registered by the module that
 writes it (``json_lineage``, ``graph``, ``cyclonedx``, ``spdx``, ``model_card``…). The CLI's
 ``filiation export``, the API's ``/api/{models,datasets,authors}/{id}/export`` and the web
-pages' download buttons all go through :meth:`filiation.Genealogy.export`, so a format added here appears everywhere.
+pages' download buttons all go through :meth:`filiation.Genealogy.export`, so a format added
+here appears everywhere.
 """
 
 from __future__ import annotations
