@@ -64,6 +64,7 @@ TARGETS = {
     "lineage_linked_p95": ("full lineage of a random model with a parent", "p95", None, "ms"),
     "search_p50": ("search (query mix)", "p50", None, "ms"),
     "search_p95": ("search (query mix)", "p95", 20.0, "ms"),
+    "families": ("families of the most prolific author (author page)", "p50", 100.0, "ms"),
 }
 
 
@@ -246,6 +247,9 @@ def build_queries(parquet: Path, meta: dict, seed: int, n_lineage: int, n_search
                 "".join(rng.choice(letters, 7)) + "-" + "".join(rng.choice(letters, 5)),
             )
         )
+    # the author with most models: its page counts the families of all of them
+    counts = pc.value_counts(t.column("author").combine_chunks().drop_null())
+    prolific = counts.field("values")[int(np.argmax(counts.field("counts").to_numpy()))].as_py()
     order = rng.permutation(len(queries))  # so that a budget-cut prefix stays representative
     queries = [queries[i] for i in order]
     return {
@@ -256,6 +260,7 @@ def build_queries(parquet: Path, meta: dict, seed: int, n_lineage: int, n_search
         "linked_ids": linked_ids[:n_lineage],
         "linked_warmup": linked_ids[n_lineage:],
         "queries": queries,
+        "prolific": prolific,
         "mix": {
             k: sum(1 for q in queries if q[0] == k) for k in dict.fromkeys(q[0] for q in queries)
         },
@@ -326,6 +331,16 @@ def measure_queries(
         size_of=size_mean,
         min_samples=50,
     )
+    if "families" in api:  # filiation only: the baselines have no notion of families
+        au = q["prolific"]
+        say(f"  {sysname}: families of {au}")
+        record(
+            ["families"],
+            lambda x: api["families"](x).families,
+            [au],
+            passes["single"],
+            [au],
+        )
     say(f"  {sysname}: search, {len(q['queries'])} queries")
     texts = [t for _, t in q["queries"]]
     record(
@@ -421,21 +436,28 @@ def run_size(n: int, args) -> str:
         errors.append(f"filiation not importable ({why}); only the baselines were measured")
     elif not args.skip_filiation:
         fdir = workdir / f"filiation-{label}"
-        if fdir.exists():
-            shutil.rmtree(fdir)
-        fdir.mkdir(parents=True)
         db = fdir / "filiation.db"
-        cmd = [*fil_cmd, "--db", str(db), "ingest", "hub-stats", str(parquet)]
-        say("filiation ingest: " + " ".join(cmd))
-        r = run_measured(cmd)
+        reuse = args.reuse_store and db.exists()
+        if reuse:
+            say(f"reusing {db} (no ingest measured)")
+            notes.append(f"filiation store reused from a previous run ({db}): ingest not measured")
+            r = {"rc": 0, "wall": None, "rss_mb": None}
+        else:
+            if fdir.exists():
+                shutil.rmtree(fdir)
+            fdir.mkdir(parents=True)
+            cmd = [*fil_cmd, "--db", str(db), "ingest", "hub-stats", str(parquet)]
+            say("filiation ingest: " + " ".join(cmd))
+            r = run_measured(cmd)
         if r["rc"] != 0:
             errors.append(f"ingest failed (rc={r['rc']}): {' '.join(cmd)}\n{r['stderr'][-3000:]}")
         else:
-            results["ingest_s"] = {"filiation": (r["wall"], 1)}
-            results["ingest_rss"] = {"filiation": (r["rss_mb"], 1)}
-            size = sum(f.stat().st_size for f in fdir.rglob("*") if f.is_file())
-            notes.append(f"filiation store after ingest: {size / 2**20:,.0f} MB in {fdir}")
-            say(f"  ingest {r['wall']:.1f}s, peak {r['rss_mb']:.0f} MB")
+            if not reuse:
+                results["ingest_s"] = {"filiation": (r["wall"], 1)}
+                results["ingest_rss"] = {"filiation": (r["rss_mb"], 1)}
+                size = sum(f.stat().st_size for f in fdir.rglob("*") if f.is_file())
+                notes.append(f"filiation store after ingest: {size / 2**20:,.0f} MB in {fdir}")
+                say(f"  ingest {r['wall']:.1f}s, peak {r['rss_mb']:.0f} MB")
             # time to first answer, fresh processes (page cache warm after ingest)
             cmd = [*fil_cmd, "--db", str(db), "show", root, "--json"]
             walls = []
@@ -491,6 +513,7 @@ def run_size(n: int, args) -> str:
                     "children": lambda r, lim: g.children(r, limit=lim),
                     "lineage": lambda r: g.lineage(r),
                     "search": lambda s, lim: g.search(s, limit=lim),
+                    "families": lambda au: g.families(au),
                 }
                 measure_queries("filiation", api, q, timer, passes, results, sizes, errors)
             except Exception as e:
@@ -705,6 +728,12 @@ def main(argv=None) -> int:
     ap.add_argument("--search-queries", type=int, default=200)
     ap.add_argument("--skip-baselines", action="store_true")
     ap.add_argument("--skip-filiation", action="store_true")
+    ap.add_argument(
+        "--reuse-store",
+        action="store_true",
+        help="query the filiation store a previous run left in the workdir instead of "
+        "ingesting again (ingest is then not measured)",
+    )
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     if TIME_BIN is None:

@@ -149,3 +149,67 @@ def test_api_export_honours_filters(sample) -> None:
     lin = sample.lineage(LLAMA, max_depth=2, min_downloads=100)
     assert set(graph.nodes) == {n["id"] for n in lin.nodes}
     assert len(graph) < len(sample.lineage(LLAMA, max_depth=2).nodes)
+
+
+DATASET = "HuggingFaceH4/ultrachat_200k"
+SHARED_ID = "Qwen/Qwen2.5-14B-Instruct"  # a model and a data set of the sample
+AUTHOR = "meta-llama"
+
+
+def _ids(doc: dict) -> list[str]:
+    return [n["id"] for n in doc["nodes"]]
+
+
+def test_a_data_sets_export_is_its_impact_set(sample, sample_db: Path) -> None:
+    """As its page's graph: the models trained on it and what derives from them, filtered."""
+    flt = {"max_depth": 2, "min_downloads": 10}
+    want = sample.impact(DATASET, **flt).to_dict()
+    assert len(want["nodes"]) > 1
+    exported = sample.export(DATASET, "json", **flt)
+    assert exported.filename == "HuggingFaceH4_ultrachat_200k.json"
+    assert json.loads(exported.content) == want
+    client = TestClient(create_app(sample))
+    r = client.get(f"/api/datasets/{DATASET}/export", params={"format": "json", **flt})
+    assert r.status_code == 200 and r.json() == want
+    assert "attachment" in r.headers["content-disposition"]
+    out = CliRunner().invoke(
+        app,
+        ["--db", str(sample_db), "export", DATASET, "--max-depth", "2", "--min-downloads", "10"],
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == want
+
+
+def test_an_id_shared_by_a_model_and_a_data_set_exports_either(sample, sample_db: Path) -> None:
+    client = TestClient(create_app(sample))
+    as_model = client.get(f"/api/models/{SHARED_ID}/export", params={"max_depth": 1}).json()
+    as_dataset = client.get(f"/api/datasets/{SHARED_ID}/export", params={"max_depth": 1}).json()
+    assert as_model == sample.lineage(SHARED_ID, max_depth=1).to_dict()
+    assert as_dataset == sample.impact(SHARED_ID, max_depth=1).to_dict()
+    assert as_model["direction"] == "both" and as_dataset["direction"] == "impact"
+    assert _ids(as_model) != _ids(as_dataset)
+    args = ["--db", str(sample_db), "export", SHARED_ID, "--max-depth", "1"]
+    out = CliRunner().invoke(app, [*args, "--node-kind", "dataset"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == as_dataset
+    bad = CliRunner().invoke(app, [*args, "--node-kind", "planet"])
+    assert bad.exit_code != 0 and "planet" in bad.output
+
+
+def test_an_authors_export_is_what_it_published_and_what_derives_from_it(sample) -> None:
+    import io
+
+    import networkx as nx
+
+    client = TestClient(create_app(sample))
+    params = {"format": "graphml", "max_depth": 2, "kind": "model"}
+    r = client.get(f"/api/authors/{AUTHOR}/export", params=params)
+    assert r.status_code == 200
+    graph = nx.read_graphml(io.BytesIO(r.content))
+    shown = client.get(f"/api/authors/{AUTHOR}/descendants", params={"max_depth": 2}).json()
+    published = sample.children(AUTHOR, kind="author", relations=["published_by"], limit=None)
+    models = {n["id"] for n in shown["nodes"] if n["kind"] == "model"}
+    assert set(graph.nodes) == models | {AUTHOR}  # the start is always kept
+    assert {m.id for m in published if m.kind == "model"} < models
+    assert graph.nodes[AUTHOR]["kind"] == "author"
+    assert client.get("/api/authors/nobody-at-all-here/export").status_code == 404

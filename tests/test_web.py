@@ -360,6 +360,56 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _svg_nodes(name: str, data: bytes) -> tuple[dict[str, str], int]:
+    """A downloaded SVG parsed back as XML: each node's id (its title) with the label drawn
+    under it, and the number of links."""
+    from xml.etree import ElementTree as ET
+
+    assert name.endswith(".svg")
+    root = ET.fromstring(data)
+    assert root.tag == f"{SVG}svg" and float(root.get("width", 0)) > 100
+    groups = list(root.iter(f"{SVG}g"))
+    labels = {}
+    for g in groups:
+        if g.get("class") == "node":
+            title, text = g.find(f"{SVG}title"), g.find(f"{SVG}text")
+            assert title is not None and text is not None and text.text
+            labels[title.text or ""] = text.text
+    return labels, sum(1 for g in groups if g.get("class") == "link")
+
+
+def _check_svg(pg: Any, name: str, data: bytes) -> None:
+    """The SVG holds every node drawn, under its label (shortened as on screen), and every
+    link."""
+    labels, links = _svg_nodes(name, data)
+    assert set(labels) == _drawn(pg)
+    for node_id, label in labels.items():
+        short = node_id.split("/")[-1]
+        assert label == short or (label.endswith("…") and short.startswith(label[:-1])), label
+    assert links == pg.evaluate("() => window.filiationGraph.edges().length") > 0
+
+
+def _arcs(pg: Any) -> dict[tuple[str, str], bool]:
+    """Each link drawn as an arc inside a band: whether it rises (its middle above its ends by
+    20 px at least) when both ends sit in one row, or bows 20 px off the straight line."""
+    return {
+        (a, b): ok
+        for a, b, ok in pg.evaluate(
+            """() => window.filiationGraph.edges('.same-band').map(e => {
+                const s = e.sourceEndpoint(), t = e.targetEndpoint(), c = e.controlPoints()[0];
+                const mid = {x: (s.x + 2 * c.x + t.x) / 4, y: (s.y + 2 * c.y + t.y) / 4};
+                const dx = t.x - s.x, dy = t.y - s.y, len = Math.hypot(dx, dy);
+                const off = Math.abs((mid.x - s.x) * dy - (mid.y - s.y) * dx) / len;
+                const rises = Math.abs(s.y - t.y) < 1 ? mid.y < Math.min(s.y, t.y) - 20 : off > 20;
+                return [e.source().id(), e.target().id(), rises];
+            })"""
+        )
+    }
+
+
 def _drawn(pg: Any) -> set[str]:
     return set(pg.evaluate("() => window.filiationGraph.nodes().map(n => n.id())"))
 
@@ -407,6 +457,15 @@ def test_browser_expert_mode_filters_table_and_downloads(
     assert depths[0] < 0 < depths[-1]
     for upper, lower in itertools.pairwise(depths):
         assert max(by_depth[upper]) < min(by_depth[lower]), (upper, lower)
+    # A merge of two models of one generation arcs over its band instead of crossing it.
+    depth = {n["id"]: n["depth"] for n in everything.nodes}
+    same = {
+        (e["parent"], e["child"])
+        for e in everything.to_dict()["edges"]
+        if depth[e["parent"]] == depth[e["child"]]
+    }
+    arcs = _arcs(pg)
+    assert same and set(arcs) == same and all(arcs.values()), arcs
 
     # Expert mode: a filter applied by the server changes what is drawn and the table.
     pg.click("#graph-view-expert summary")
@@ -456,6 +515,21 @@ def test_browser_expert_mode_filters_table_and_downloads(
     name, data = _download(pg, "#graph-view .download-png")
     width, height = _png_size(data)
     assert name.endswith(".png") and width > 200 and height > 100
+    name, data = _download(pg, "#graph-view .download-svg")
+    _check_svg(pg, name, data)
+
+    # Unticking every kind is refused with a message: nothing redrawn, the URL kept.
+    url = pg.url
+    for k in ("model", "dataset", "author"):
+        pg.uncheck(f'#graph-view input[name=kind][value="{k}"]')
+    pg.click("#graph-view .graph-draw")
+    status = pg.locator("#graph-view .graph-status").inner_text()
+    assert "Tick at least one box" in status and "Node kinds" in status
+    assert pg.get_attribute("#graph-view fieldset.kinds", "aria-invalid") == "true"
+    assert _drawn(pg) == want_ids and pg.url == url
+    shot(pg, "8b-expert-no-kind")
+    for k in ("model", "dataset", "author"):
+        pg.check(f'#graph-view input[name=kind][value="{k}"]')
 
     # The settings are in the URL; the language switch keeps them and translates the page.
     assert f"min_downloads={cut}" in pg.url and "since=2024-01-01" in pg.url
@@ -491,6 +565,31 @@ def test_browser_author_families_and_graphs_of_dataset_and_author(
     lin = g.descendants(AUTHOR, kind="author", relations=rels, max_depth=2, limit=150)
     assert _drawn(pg) == {n["id"] for n in lin.nodes}
     shot(pg, "10-author")
+
+    # Expert mode on the author's graph: published_by always followed, the same filters,
+    # table and downloads as on a model page.
+    pg.click("#graph-view-expert summary")
+    fixed = '#graph-view input[name=relation][value="published_by"]'
+    assert pg.is_checked(fixed) and pg.is_disabled(fixed)
+    cut = sorted(n["downloads"] or 0 for n in lin.nodes)[len(lin.nodes) // 2]
+    pg.fill("#graph-view input[name=min_downloads]", str(cut))
+    pg.uncheck('#graph-view input[name=relation][value="quantized"]')
+    pg.click("#graph-view .graph-draw")
+    rels.remove("quantized")
+    kept = g.descendants(
+        AUTHOR, kind="author", relations=rels, max_depth=2, limit=150, min_downloads=cut
+    )
+    kept_ids = {n["id"] for n in kept.nodes}
+    assert 1 < len(kept_ids) < len(lin.nodes)
+    pg.wait_for_function(f"() => window.filiationGraph.nodes().length === {len(kept_ids)}")
+    assert _drawn(pg) == kept_ids
+    assert pg.locator("#graph-view .graph-table tbody tr").count() == len(kept_ids)
+    name, data = _download(pg, '#graph-view a[data-format="json"]')
+    assert name == f"{AUTHOR}.json" and json.loads(data) == kept.to_dict()
+    name, data = _download(pg, "#graph-view .download-svg")
+    _check_svg(pg, name, data)
+    shot(pg, "10b-author-expert")
+
     pg.goto(server + page_url("fr", "datasets", DATASET))
     pg.wait_for_selector(GRAPH_READY)
     impact = g.impact(DATASET, max_depth=2, limit=150)
@@ -498,4 +597,24 @@ def test_browser_author_families_and_graphs_of_dataset_and_author(
     kinds = set(pg.evaluate("() => window.filiationGraph.nodes().map(n => n.data('kind'))"))
     assert kinds == {"dataset", "model"}
     shot(pg, "11-dataset-graph-fr")
+
+    # Expert mode on the data set's graph: its downloads are its impact set, as drawn.
+    pg.click("#graph-view-expert summary")
+    pg.uncheck('#graph-view input[name=kind][value="dataset"]')
+    dates = sorted(n["created_at"][:10] for n in impact.to_dict()["nodes"] if n["created_at"])
+    until = dates[len(dates) // 2]
+    pg.fill("#graph-view input[name=until]", until)
+    pg.click("#graph-view .graph-draw")
+    kept = g.impact(DATASET, max_depth=2, limit=150, kinds=["model", "author"], until=until)
+    kept_ids = {n["id"] for n in kept.nodes}
+    assert 1 < len(kept_ids) < len(impact.nodes)
+    pg.wait_for_function(f"() => window.filiationGraph.nodes().length === {len(kept_ids)}")
+    assert _drawn(pg) == kept_ids
+    name, data = _download(pg, '#graph-view a[data-format="json"]')
+    doc = json.loads(data)
+    assert doc["direction"] == "impact" and {n["id"] for n in doc["nodes"]} == kept_ids
+    name, data = _download(pg, "#graph-view .download-svg")
+    _check_svg(pg, name, data)
+    assert "kind=model%2Cauthor" in pg.url or "kind=model,author" in pg.url
+    shot(pg, "11b-dataset-expert-fr")
     assert pg.problems == []

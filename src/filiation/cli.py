@@ -487,10 +487,6 @@ def families(
     for f in result.families:
         table.add_row(escape(f.root.id), f"{f.members:,}", f"{f.root.descendants + 1:,}")
     out.print(table)
-    if result.counted < result.total:
-        out.print(
-            f"[yellow]only the {result.counted:,} best known of {result.total:,} roots counted[/]"
-        )
 
 
 @app.command()
@@ -716,12 +712,22 @@ def export(
     min_downloads: MinDownloadsOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
+    node_kind: Annotated[
+        str | None,
+        typer.Option(
+            "--node-kind",
+            help="What ID is when ids clash: model, dataset or author (default: the model, "
+            "else the data set, else the author). A data set's lineage is its impact set; an "
+            "author's, its models and what derives from them.",
+        ),
+    ] = None,
 ) -> None:
     """Write a node's lineage in an exchange format (an unknown --format lists them all)."""
     result = _run(
         lambda g: g.export(
             node_id,
             format,
+            kind=node_kind,
             direction=direction,
             relations=relation,
             max_depth=max_depth,

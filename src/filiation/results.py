@@ -110,7 +110,6 @@ class Families(BaseModel):
     models: int = Field(description="models the author published")
     families: list[Family] = Field(description="most members first, then best known root")
     total: int = Field(description="how many families were found")
-    counted: int = Field(description="how many of them were counted (the best known roots)")
 
 
 class PathResult(BaseModel):

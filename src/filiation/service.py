@@ -32,9 +32,10 @@ from filiation.domain import (
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.exports import Export, ExportScope
-from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays, spans
+from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays
+from filiation.lineage.families import root_members
 from filiation.lineage.filters import DateArg, NodeFilter
-from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
+from filiation.lineage.index import DEFAULT_RANKING, LineageIndex, relation_mask
 from filiation.lineage.traverse import Walk
 from filiation.results import (
     Families,
@@ -425,6 +426,15 @@ class Genealogy:
         flt = NodeFilter.parse(kinds, min_downloads, since, until)
         return self._walk(node_id, True, relations, max_depth, limit, flt, kind)
 
+    def _relations_from(self, node: int, relations: RelationsArg) -> tuple[Relation, ...] | None:
+        """The relations a walk from ``node`` follows: those asked for, else the lineage ones;
+        from an author, also ``published_by`` first (what it published, then what derives
+        from it), as it has no other link to follow."""
+        rels = _relations(relations)
+        if rels is None and self.index.kind_of(node) is NodeKind.AUTHOR:
+            return (Relation.PUBLISHED_BY, *LINEAGE_RELATIONS)
+        return rels
+
     def _filtered_walk(
         self,
         node: int,
@@ -453,8 +463,8 @@ class Genealogy:
         kind: NodeKind | str | None = None,
     ) -> Lineage:
         _check_bounds(max_depth, limit)
-        rels = _relations(relations)
         node = self._node(node_id, parse_kind(kind))
+        rels = self._relations_from(node, relations)
         walk = self._filtered_walk(node, down, rels, max_depth, limit, flt)
         lin = Lineage.from_walk(
             self.index,
@@ -483,8 +493,8 @@ class Genealogy:
         bounds each direction (filters as in :meth:`ancestors`)."""
         _check_bounds(max_depth, limit)
         flt = NodeFilter.parse(kinds, min_downloads, since, until)
-        rels = _relations(relations)
         node = self._node(node_id, parse_kind(kind))
+        rels = self._relations_from(node, relations)
         up = self._filtered_walk(node, False, rels, max_depth, limit, flt)
         down = self._filtered_walk(node, True, rels, max_depth, limit, flt)
         lin = Lineage(
@@ -557,7 +567,10 @@ class Genealogy:
             index,
             root=index.a.id_of(node),
             direction="impact",
-            relations=[Relation.TRAINED_ON, *(rels or LINEAGE_RELATIONS)],
+            relations=[
+                Relation.TRAINED_ON,
+                *(r for r in rels or LINEAGE_RELATIONS if r is not Relation.TRAINED_ON),
+            ],
             roots=np.asarray([node], np.int64),
             nodes=np.concatenate([first_nodes, below.nodes]).astype(np.int64),
             depth=np.concatenate([np.ones(len(first_nodes), np.int32), below.depth]),
@@ -567,14 +580,14 @@ class Genealogy:
             depth_cut=below.depth_cut or (max_depth == 0 and len(trained) > 0),
         )
 
-    def families(self, author: str, *, limit: int = 20, count_at_most: int = 200) -> Families:
+    def families(self, author: str, *, limit: int = 20) -> Families:
         """The families an author's models sit in: the root ancestors of its models (models
         with no known parent, its own base models included), with how many of its models
         descend from each, most first.
 
-        A merge sits in several families. Counting walks down from each root, so only the
-        ``count_at_most`` best known roots are counted (``counted`` says how many were);
-        families made only of a cycle have no root and are not listed.
+        A merge sits in several families; families made only of a cycle have no root and are
+        not listed. Exact for every root: the walk goes up from the author's models
+        (:mod:`filiation.lineage.families`), so it costs their ancestries, not the families.
         """
         _check_bounds(None, limit)
         node = self._node(author, NodeKind.AUTHOR)
@@ -582,37 +595,17 @@ class Genealogy:
         a = index.a
         published, _ = index.neighbours(node, down=True, relations=(Relation.PUBLISHED_BY,))
         models = published[np.asarray(a.kind)[published] == KIND_CODES[NodeKind.MODEL]]
-        models = np.unique(models.astype(np.int64))
-        found: list[Family] = []
-        roots = np.zeros(0, np.int64)
-        if len(models):
-            up = index.walk(
-                models.tolist(), down=False, relations=LINEAGE_RELATIONS, with_edges=False
-            )
-            candidates = np.unique(np.concatenate([models, up.nodes]))
-            starts = np.asarray(a.up_ptr)[candidates]
-            lens = np.asarray(a.up_ptr)[candidates + 1] - starts
-            owner = np.repeat(np.arange(len(candidates)), lens)
-            lineage_codes = [RELATION_CODES[r] for r in LINEAGE_RELATIONS]
-            is_lineage = np.isin(np.asarray(a.up_rel)[spans(starts, lens)], lineage_codes)
-            parents = np.bincount(owner[is_lineage], minlength=len(candidates))
-            roots = candidates[parents == 0]  # sorted: best known first
-            for r in roots[:count_at_most].tolist():
-                down = index.walk([r], down=True, relations=LINEAGE_RELATIONS, with_edges=False)
-                family = np.concatenate([down.nodes, np.asarray([r], np.int64)])
-                found.append(
-                    Family(
-                        root=NodeSummary(**summary_fields(index, r)),
-                        members=int(np.isin(models, family).sum()),
-                    )
-                )
-        found.sort(key=lambda f: -f.members)  # stable: ties stay best known first
+        roots, members = root_members(a, models, relation_mask(LINEAGE_RELATIONS))
+        # Most members first; ties stay best known first (roots come in index order).
+        order = np.argsort(-members, kind="stable")[:limit]
         return Families(
             author=a.id_of(node),
-            models=len(models),
-            families=found[:limit],
+            models=len(models),  # an author publishes a model once: links are unique
+            families=[
+                Family(root=NodeSummary(**summary_fields(index, r)), members=int(c))
+                for r, c in zip(roots[order].tolist(), members[order].tolist(), strict=True)
+            ],
             total=len(roots),
-            counted=min(len(roots), count_at_most),
         )
 
     def path(self, source: str, target: str, *, relations: RelationsArg = None) -> PathResult:
@@ -641,27 +634,35 @@ class Genealogy:
         min_downloads: int | None = None,
         since: DateArg = None,
         until: DateArg = None,
+        kind: NodeKind | str | None = None,
     ) -> Export:
         """``node_id``'s lineage as a file in one of :func:`filiation.exports.formats`
-        (filters as in :meth:`ancestors`)."""
+        (filters as in :meth:`ancestors`).
+
+        ``kind`` says what ``node_id`` is (default: the model of that id, else the data set,
+        else the author). A data set's descendants are its :meth:`impact`; an author's, what
+        it published and what derives from it: the graphs of their web pages.
+        """
         if direction not in ("ancestors", "descendants", "both"):
             raise InvalidArgumentError(
                 f"unknown direction {direction!r}; use ancestors, descendants or both"
             )
         _check_bounds(max_depth, limit)
         fmt = exports.get(format)
-        node = self.resolve(node_id)
+        node = self._node(node_id, parse_kind(kind))
         scope = ExportScope(
+            kind=self.index.kind_of(node),
             direction=direction,  # type: ignore[arg-type]
             relations=_relations(relations),
             max_depth=max_depth,
             limit=limit,
             filter=NodeFilter.parse(kinds, min_downloads, since, until),
         )
+        published = self.index.a.id_of(node)
         return Export(
-            content=fmt.render(self, node, scope),
+            content=fmt.render(self, published, scope),
             media_type=fmt.media_type,
-            filename=exports.filename_for(node, fmt),
+            filename=exports.filename_for(published, fmt),
         )
 
     def children(

@@ -321,46 +321,71 @@ def model_lineage(
     return _lineage(g.lineage(node, relations=relation, max_depth=max_depth, limit=limit, **flt))
 
 
-@router.get(
-    "/models/{node_id:path}/export",
-    tags=["models"],
-    responses={200: {"description": "The file, as an attachment", "content": {"*/*": {}}}},
-)
-def model_export(
-    g: G,
-    node_id: NodeId,
-    format: Annotated[
-        str, Query(description="Export format: an unknown one is answered with the list.")
-    ] = "json",
-    direction: Annotated[
-        str, Query(description="ancestors, descendants or both (graph formats).")
-    ] = "both",
-    relation: RelationQ = None,
-    max_depth: MaxDepthQ = None,
-    limit: LimitQ = None,
-    kind: KindFilterQ = None,
-    min_downloads: MinDownloadsQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
-) -> Any:
-    """The model's lineage as a file to download (the same formats as `filiation export`)."""
-    node = _target(g, NodeKind.MODEL, node_id, "export", relation)
-    if isinstance(node, Response):
-        return node
-    result = g.export(
-        node,
-        format,
-        direction=direction,
-        relations=relation,
-        max_depth=max_depth,
-        limit=limit,
-        **_filters(kind, min_downloads, since, until),
-    )
-    quoted = quote(result.filename)
-    return Response(
-        result.content,
-        media_type=result.media_type,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"},
+def _export_route(node_kind: NodeKind) -> Any:
+    """The ``/api/{models,datasets,authors}/{id}/export`` route of one node kind: the same
+    parameters, each answered by :meth:`Genealogy.export` for a node of that kind."""
+
+    def export(
+        g: G,
+        node_id: NodeId,
+        format: Annotated[
+            str, Query(description="Export format: an unknown one is answered with the list.")
+        ] = "json",
+        direction: Annotated[
+            str,
+            Query(
+                description="ancestors, descendants or both (graph formats). A data set's "
+                "descendants are its impact set; an author's, its models and what derives "
+                "from them."
+            ),
+        ] = "both",
+        relation: RelationQ = None,
+        max_depth: MaxDepthQ = None,
+        limit: LimitQ = None,
+        kind: KindFilterQ = None,
+        min_downloads: MinDownloadsQ = None,
+        since: SinceQ = None,
+        until: UntilQ = None,
+    ) -> Any:
+        node = _target(g, node_kind, node_id, "export", relation)
+        if isinstance(node, Response):
+            return node
+        result = g.export(
+            node,
+            format,
+            kind=node_kind,
+            direction=direction,
+            relations=relation,
+            max_depth=max_depth,
+            limit=limit,
+            **_filters(kind, min_downloads, since, until),
+        )
+        quoted = quote(result.filename)
+        return Response(
+            result.content,
+            media_type=result.media_type,
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"},
+        )
+
+    return export
+
+
+# Declared here, before the plain `/{plural}/{id}` routes, so that `.../export` matches first.
+for _kind, _plural in (
+    (NodeKind.MODEL, "models"),
+    (NodeKind.DATASET, "datasets"),
+    (NodeKind.AUTHOR, "authors"),
+):
+    router.add_api_route(
+        f"/{_plural}/{{node_id:path}}/export",
+        _export_route(_kind),
+        methods=["GET"],
+        name=f"{_kind.value}_export",
+        tags=[_plural],
+        summary=f"Export a {_kind.value.replace('dataset', 'data set')}'s lineage",
+        description=f"The {_kind.value.replace('dataset', 'data set')}'s lineage as a file to "
+        "download: the formats and parameters of `filiation export`.",
+        responses={200: {"description": "The file, as an attachment", "content": {"*/*": {}}}},
     )
 
 
@@ -542,11 +567,10 @@ def author_descendants(
     node = _target(g, NodeKind.AUTHOR, node_id, "descendants", relation)
     if isinstance(node, Response):
         return node
-    rels = relation or [Relation.PUBLISHED_BY.value, *(r.value for r in LINEAGE_RELATIONS)]
     flt = _filters(kind, min_downloads, since, until)
     return _lineage(
         g.descendants(
-            node, kind=NodeKind.AUTHOR, relations=rels, max_depth=max_depth, limit=limit, **flt
+            node, kind=NodeKind.AUTHOR, relations=relation, max_depth=max_depth, limit=limit, **flt
         )
     )
 

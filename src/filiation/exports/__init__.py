@@ -2,8 +2,9 @@
 
 Each format is one :class:`ExportFormat` in :data:`FORMATS`, registered by the module that
 writes it (``json_lineage``, ``graph``, ``cyclonedx``, ``spdx``, ``model_card``…). The CLI's
-``filiation export``, the API's ``/api/models/{id}/export`` and the web page's download buttons
-all go through :meth:`filiation.Genealogy.export`, so a format added here appears everywhere.
+``filiation export``, the API's ``/api/{models,datasets,authors}/{id}/export`` and the web
+pages' download buttons all go through :meth:`filiation.Genealogy.export`, so a format added
+here appears everywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from filiation.domain import NodeKind
 from filiation.errors import InvalidArgumentError
 from filiation.lineage.filters import NodeFilter
 
@@ -33,6 +35,9 @@ class ExportScope:
     """
 
     direction: Direction = "both"
+    #: What the node is (ids of a model, a data set and an author may clash). A data set's
+    #: descendants are its impact set; an author's, what it published and what derives from it.
+    kind: NodeKind = NodeKind.MODEL
     relations: tuple[Relation, ...] | None = None
     max_depth: int | None = None
     limit: int | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from filiation.domain import NodeKind
 from filiation.exports import ExportFormat, ExportScope, register
 from filiation.lineage.filters import EPOCH
 
@@ -14,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def traverse(g: Genealogy, node_id: str, scope: ExportScope) -> Lineage:
-    """The traversal a graph export writes: the scope's direction, relations and bounds."""
+    """The traversal a graph export writes: the scope's direction, relations and bounds; from
+    a data set, its impact (as its page's graph), unless only its ancestors are asked for."""
     f = scope.filter
     kwargs: dict[str, Any] = {
         "relations": scope.relations,
@@ -27,6 +29,9 @@ def traverse(g: Genealogy, node_id: str, scope: ExportScope) -> Lineage:
     for name, value in (("since", f.since), ("until", f.until)):
         if value is not None:
             kwargs[name] = EPOCH + timedelta(microseconds=value)
+    if scope.kind is NodeKind.DATASET and scope.direction != "ancestors":
+        return g.impact(node_id, **kwargs)  # a data set's lineage: the models trained on it...
+    kwargs["kind"] = scope.kind
     if scope.direction == "ancestors":
         return g.ancestors(node_id, **kwargs)
     if scope.direction == "descendants":

@@ -10,21 +10,23 @@
   var el = F.el;
   var RELATIONS = ["finetune", "quantized", "adapter", "merge", "unspecified", "trained_on", "published_by"];
   var EXPAND = 40;          // neighbours added per expansion
-  var ROW = 18;             // nodes per row in a layer before it wraps
-  var X_GAP = 100, ROW_GAP = 64, LAYER_GAP = 130;
+  var X_GAP = 110, ROW_GAP = 74, LAYER_GAP = 120;
 
   var css = getComputedStyle(document.documentElement);
   function color(name, fallback) { return (css.getPropertyValue(name) || "").trim() || fallback; }
 
   function styles() {
     var s = [
-      { selector: "node", style: { "background-color": color("--kind-model", "#2f6fdb"), width: "data(size)", height: "data(size)", label: "data(label)", "font-size": 9, color: color("--ink", "#222"), "text-valign": "bottom", "text-margin-y": 3, "min-zoomed-font-size": 7, "text-wrap": "ellipsis", "text-max-width": 92, "border-width": 1, "border-color": "#fff" } },
+      { selector: "node", style: { "background-color": color("--kind-model", "#2f6fdb"), width: "data(size)", height: "data(size)", label: "data(label)", "font-size": "mapData(size, 14, 50, 11, 16)", color: color("--ink", "#222"), "text-valign": "bottom", "text-margin-y": 3, "min-zoomed-font-size": 7, "text-wrap": "ellipsis", "text-max-width": 104, "text-background-color": color("--card", "#fff"), "text-background-opacity": 0.75, "text-background-padding": 1, "border-width": 1, "border-color": "#fff" } },
       { selector: "node[kind = \"dataset\"]", style: { "background-color": color("--kind-dataset", "#2e9e5b"), shape: "round-rectangle" } },
       { selector: "node[kind = \"author\"]", style: { "background-color": color("--kind-author", "#d9822b"), shape: "diamond" } },
       { selector: "node[stub = 1]", style: { "background-color": color("--stub", "#aaa"), "border-style": "dashed", "border-color": "#666", "border-width": 2 } },
-      { selector: "node[root = 1]", style: { "border-width": 4, "border-color": color("--ink", "#222"), "font-weight": "bold", "font-size": 11 } },
+      { selector: "node[root = 1]", style: { "border-width": 4, "border-color": color("--ink", "#222"), "font-weight": "bold", "font-size": 16, "min-zoomed-font-size": 4, "text-max-width": 320, "text-background-opacity": 0.9 } },
       { selector: "node:selected", style: { "overlay-color": color("--accent", "#b03060"), "overlay-opacity": 0.25 } },
       { selector: "edge", style: { width: 1.4, "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 0.8, "line-color": "#999", "target-arrow-color": "#999", opacity: 0.8 } },
+      // A link inside one generation's band (a merge of two models of the same generation)
+      // would run straight through the nodes between them: it arcs over them instead.
+      { selector: "edge.same-band", style: { "curve-style": "unbundled-bezier", "control-point-distances": "data(bow)", "control-point-weights": 0.5 } },
     ];
     RELATIONS.forEach(function (rel) {
       var c = color("--rel-" + rel, "#999");
@@ -36,10 +38,24 @@
   // Layers: each generation one band, ancestors above the root and descendants below, a band
   // wrapping into rows when it is wide. Within a band, nodes sit under the mean position of
   // their neighbours in the band nearer the root (fewer crossings), best known first.
+  // How many nodes a row holds before a band wraps: the number that lets the drawing fill the
+  // view at the largest zoom (so that labels stay readable), given the view's proportions.
+  function rowLength(cy, sizes) {
+    var w = cy.width() || 1000, h = cy.height() || 560;
+    var widest = Math.max.apply(null, sizes), best = widest, bestZoom = 0;
+    for (var r = Math.min(4, widest); r <= widest; r++) {
+      var rows = sizes.reduce(function (t, n) { return t + Math.ceil(n / r); }, 0);
+      var height = (rows - sizes.length) * ROW_GAP + (sizes.length - 1) * LAYER_GAP + ROW_GAP;
+      var zoom = Math.min(w / (r * X_GAP), h / height);
+      if (zoom > bestZoom + 1e-9) { bestZoom = zoom; best = r; }
+    }
+    return best;
+  }
   function layered(cy) {
     var bands = {};
     cy.nodes().forEach(function (n) { (bands[n.data("layer")] = bands[n.data("layer")] || []).push(n); });
     var keys = Object.keys(bands).map(Number).sort(function (a, b) { return a - b; });
+    var ROW = rowLength(cy, keys.map(function (k) { return bands[k].length; }));
     var x = {};
     var order = keys.filter(function (k) { return k >= 0; }).concat(keys.filter(function (k) { return k < 0; }).reverse());
     order.forEach(function (k) {
@@ -57,7 +73,10 @@
       bands[k].forEach(function (n, i) {
         var inRow = i % ROW, rows = Math.ceil(bands[k].length / ROW);
         var last = Math.floor(i / ROW) === rows - 1 ? bands[k].length - (rows - 1) * ROW : width;
-        x[n.id()] = (inRow - (last - 1) / 2) * X_GAP;
+        // Every other row of a wrapped band is shifted half a step: links from the band
+        // above then pass between the nodes of the first rows instead of through them.
+        var shift = Math.floor(i / ROW) % 2 ? X_GAP / 2 : 0;
+        x[n.id()] = (inRow - (last - 1) / 2) * X_GAP + shift;
       });
     });
     var y = {}, cursor = 0;
@@ -66,9 +85,20 @@
       cursor += Math.ceil(bands[k].length / ROW) * ROW_GAP + LAYER_GAP;
     });
     cy.layout({ name: "preset", positions: function (n) { return { x: x[n.id()], y: y[n.id()] }; }, fit: true, padding: 24, animate: false }).run();
+    cy.edges().forEach(function (e) {
+      var s = e.source(), t = e.target();
+      if (s.data("layer") !== t.data("layer")) { e.removeClass("same-band"); return; }
+      // The control point sits this far from the line's middle, on its upper side (the
+      // labels are under the nodes); the arc rises half as much, more for longer links.
+      var dx = x[t.id()] - x[s.id()];
+      var bow = Math.min(160, 50 + 0.35 * Math.abs(dx));
+      e.data("bow", dx >= 0 ? -bow : bow);
+      e.addClass("same-band");
+    });
   }
   // Rings: the root in the middle, each generation (up or down) one ring out.
   function rings(cy) {
+    cy.edges().removeClass("same-band");
     var far = cy.nodes().max(function (n) { return Math.abs(n.data("layer")); }).value || 0;
     cy.layout({ name: "concentric", concentric: function (n) { return far - Math.abs(n.data("layer")); }, levelWidth: function () { return 1; }, minNodeSpacing: 6, padding: 20, animate: false }).run();
   }
@@ -87,6 +117,18 @@
 
     // The API parameters of the controls: checkbox groups become comma lists; a group with
     // every box ticked (kinds) or empty fields are left out.
+    // A checkbox group with no box ticked: its legend, else null. Nothing ticked would mean
+    // "nothing", which the API cannot say (an absent parameter means "the default"), so the
+    // form refuses it rather than silently drawing everything.
+    function emptyGroup() {
+      var sets = view.querySelectorAll("fieldset");
+      for (var i = 0; i < sets.length; i++) {
+        var boxes = sets[i].querySelectorAll("input[type=checkbox]");
+        var ticked = sets[i].querySelectorAll("input[type=checkbox]:checked");
+        if (boxes.length && !ticked.length) { return sets[i]; }
+      }
+      return null;
+    }
     function params() {
       var out = {};
       var groups = {};
@@ -108,8 +150,9 @@
     }
 
     function nodeData(n, layer) {
-      var size = 16 + 7 * Math.log10(1 + (n.downloads || 0));
-      return { group: "nodes", data: { id: n.id, label: n.id.split("/").pop(), kind: n.kind, stub: n.stub ? 1 : 0, root: n.id === rootId ? 1 : 0, layer: layer, depth: layer, relation: n.relation || "", downloads: n.downloads, descendants: n.descendants, created: n.created_at || "", size: Math.min(size, 70) } };
+      var size = 14 + 5 * Math.log10(1 + (n.downloads || 0));   // 10 M downloads: 49 px
+      if (n.id === rootId) { size = Math.max(size, 32); }        // the start stands out
+      return { group: "nodes", data: { id: n.id, label: n.id.split("/").pop(), kind: n.kind, stub: n.stub ? 1 : 0, root: n.id === rootId ? 1 : 0, layer: layer, depth: layer, relation: n.relation || "", downloads: n.downloads, descendants: n.descendants, created: n.created_at || "", size: Math.min(size, 54) } };
     }
     function elements(lin, base) {
       var out = [];
@@ -197,17 +240,23 @@
       if (!downloads || !exportPath) { return; }
       var p = params();
       Array.prototype.forEach.call(downloads.querySelectorAll("a[data-format]"), function (a) {
-        var q = new URLSearchParams(Object.assign({ format: a.dataset.format }, p)).toString();
+        var q = new URLSearchParams(Object.assign({ format: a.dataset.format, direction: view.dataset.direction || "both" }, p)).toString();
         a.setAttribute("href", F.root + "/api/" + exportPath + "?" + q);
       });
     }
-    function png() {
-      if (!cy) { return; }
-      var blob = cy.png({ output: "blob", full: true, scale: 2, bg: "#ffffff", maxWidth: 8000, maxHeight: 8000 });
-      var a = el("a", { href: URL.createObjectURL(blob), download: (rootId.replace(/[^\w.-]+/g, "_") || "graph") + ".png", hidden: "" });
+    function save(blob, extension) {
+      var a = el("a", { href: URL.createObjectURL(blob), download: (rootId.replace(/[^\w.-]+/g, "_") || "graph") + "." + extension, hidden: "" });
       document.body.appendChild(a);
       a.click();
       setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    }
+    function png() {
+      if (!cy) { return; }
+      save(cy.png({ output: "blob", full: true, scale: 2, bg: "#ffffff", maxWidth: 8000, maxHeight: 8000 }), "png");
+    }
+    function svg() {
+      if (!cy || !F.graphSvg) { return; }
+      save(new Blob([F.graphSvg(cy, rootId)], { type: "image/svg+xml" }), "svg");
     }
 
     function expand(id) {
@@ -226,6 +275,15 @@
 
     function draw() {
       if (typeof window.cytoscape !== "function") { return; }
+      var empty = emptyGroup();
+      Array.prototype.forEach.call(view.querySelectorAll("fieldset"), function (f) { f.removeAttribute("aria-invalid"); });
+      if (empty) {
+        empty.setAttribute("aria-invalid", "true");
+        statusEl.textContent = F.t("expert.none_ticked", { group: empty.querySelector("legend").textContent });
+        statusEl.classList.add("error");
+        return;
+      }
+      statusEl.classList.remove("error");
       // Cytoscape adds a <style> element unless this id exists; the CSP would refuse it, and
       // app.css already gives the container its position.
       if (!document.getElementById("__________cytoscape_stylesheet")) {
@@ -282,7 +340,7 @@
         var value = q.get(name);
         var wanted = value.split(",");
         Array.prototype.forEach.call(form.elements, function (f) {
-          if (f.name !== name || f.type === "hidden") { return; }
+          if (f.name !== name || f.type === "hidden" || f.disabled) { return; }
           if (f.type === "checkbox") { f.checked = wanted.indexOf(f.value) >= 0; }
           else { f.value = value; }
         });
@@ -292,7 +350,11 @@
       return found;
     }
 
-    form.addEventListener("submit", function (ev) { ev.preventDefault(); remember(); draw(); });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!emptyGroup()) { remember(); }
+      draw();
+    });
     // Downloads follow the last drawing (updated by draw), not fields changed since.
     form.addEventListener("change", function (ev) {
       if (ev.target.name === "layout" && cy) { layout(); }
@@ -301,6 +363,8 @@
     panel.querySelector(".gp-expand").addEventListener("click", function (ev) { if (cy) { expand(ev.target.dataset.id); } });
     var pngButton = view.querySelector(".download-png");
     if (pngButton) { pngButton.addEventListener("click", png); }
+    var svgButton = view.querySelector(".download-svg");
+    if (svgButton) { svgButton.addEventListener("click", svg); }
     var restored = restore();
     updateDownloads();
     return { draw: draw, drawn: function () { return cy !== null; }, restored: restored };
