@@ -138,6 +138,7 @@ class Genealogy:
         self._loading = threading.RLock()  # one thread loads or builds the index at a time
         self._refreshing = threading.Lock()  # held while a background refresh runs
         self._next_check = 0.0
+        self._extra_snapshots: tuple[LineageIndex, list[int]] | None = None
 
     def __repr__(self) -> str:
         return f"Genealogy({self.store.describe()!r})"
@@ -154,8 +155,15 @@ class Genealogy:
         if index is None:
             with self._loading:
                 if self._index is None:
-                    self._index = self._load_index()
+                    self._index = self._ready(self._load_index())
                 index = self._index
+        return index
+
+    def _ready(self, index: LineageIndex) -> LineageIndex:
+        """What questions about this index would otherwise ask the store, asked once now
+        (before the index is in use): which of its snapshots hold source-specific fields."""
+        covered = [int(s["id"]) for s in index.a.meta.get("snapshots", [])]
+        self._extra_snapshots = (index, self.store.snapshots_with_extra(covered))
         return index
 
     @contextlib.contextmanager
@@ -243,7 +251,7 @@ class Genealogy:
         with self._loading:
             if self._current_fingerprint()[0] == self._fingerprint:
                 return False
-            self._index = self._load_index()
+            self._index = self._ready(self._load_index())
         return True
 
     def refresh_soon(self, interval: float) -> None:
@@ -744,9 +752,10 @@ class Genealogy:
     def _extra(self, node_id: str, kind: NodeKind) -> dict[str, Any]:
         """Source-specific fields (architecture from an edge list...), read from the store,
         in the snapshots the index in use covers."""
-        covered = [int(s["id"]) for s in self.index.a.meta.get("snapshots", [])]
         out: dict[str, Any] = {}
-        for text in self.store.read_extra(covered, kind.value, node_id.lower()):
+        for text in self.store.read_extra(
+            self._snapshots_with_extra(), kind.value, node_id.lower()
+        ):
             try:
                 value = json.loads(text)
             except ValueError:
@@ -755,6 +764,17 @@ class Genealogy:
                 for k, v in value.items():
                     out.setdefault(k, v)
         return out
+
+    def _snapshots_with_extra(self) -> list[int]:
+        """The snapshots of the index in use that hold source-specific fields at all (once
+        per index): a genealogy of the Hub's dump alone asks the store nothing per ``show``."""
+        index = self.index
+        known = self._extra_snapshots
+        if known is None or known[0] is not index:
+            self._ready(index)  # an index published by an ingest in this process
+            known = self._extra_snapshots
+            assert known is not None
+        return known[1]
 
     def search(
         self, text: str, *, limit: int = 20, kinds: Sequence[NodeKind | str] | None = None

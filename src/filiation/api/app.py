@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -267,4 +268,14 @@ def app_from_env() -> FastAPI:
     loaded the bundled sample into an empty store) before starting the workers, so this
     maps the cached index files."""
     value = os.environ.get(ENV_REFRESH)
-    return create_app(Genealogy(), refresh=float(value) if value else None)
+    delay = 0.5
+    while True:
+        # A worker started while the database is down (uvicorn replaces a worker that died
+        # or hung) waits for it rather than failing, which would stop every worker: the
+        # parent process has checked the store before starting any.
+        try:
+            return create_app(Genealogy(), refresh=float(value) if value else None)
+        except StoreError as exc:
+            log.warning("cannot open the store (%s); trying again in %.0f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10)

@@ -480,6 +480,23 @@ class Store:
         with self._reading() as conn:
             conn.execute(text("SELECT 1"))
 
+    def snapshots_with_extra(self, snapshot_ids: list[int]) -> list[int]:
+        """Those of these snapshots that hold any ``extra`` field (an index look-up each)."""
+        out = []
+        with self._reading() as conn:
+            for snap in snapshot_ids:
+                found = conn.execute(
+                    select(schema.nodes.c.snapshot_id)
+                    .where(schema.nodes.c.snapshot_id == snap, schema.nodes.c.extra.is_not(None))
+                    # in the order of the partial index nodes_extra: SQLite then reads it
+                    # rather than every row of the snapshot
+                    .order_by(schema.nodes.c.kind, schema.nodes.c.key)
+                    .limit(1)
+                ).first()
+                if found is not None:
+                    out.append(snap)
+        return out
+
     def read_extra(self, snapshot_ids: list[int], kind: str, key: str) -> list[str]:
         """The ``extra`` JSON texts of one node in these snapshots (source-specific fields)."""
         if not snapshot_ids:
