@@ -45,7 +45,7 @@ def get(base: str, path: str) -> httpx.Response:
     return httpx.get(base + path, timeout=10, trust_env=False, headers={"Connection": "close"})
 
 
-def health_by_worker(base: str, want: dict[int, list[int]] | None, timeout: float = 30) -> dict:
+def health_by_worker(base: str, want: dict[int, list[int]] | None, timeout: float = 60) -> dict:
     """Ask /api/health in bursts of parallel requests until two workers have answered (and,
     with ``want``, until every worker of ``want`` answers with ``want``'s snapshots)."""
     from concurrent.futures import ThreadPoolExecutor
