@@ -138,7 +138,8 @@ class Genealogy:
         self._loading = threading.RLock()  # one thread loads or builds the index at a time
         self._refreshing = threading.Lock()  # held while a background refresh runs
         self._next_check = 0.0
-        self._extra_snapshots: tuple[LineageIndex, list[int]] | None = None
+        self._extra_snapshots: dict[tuple[int, ...], list[int]] = {}
+        self._memo_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Genealogy({self.store.describe()!r})"
@@ -161,10 +162,24 @@ class Genealogy:
 
     def _ready(self, index: LineageIndex) -> LineageIndex:
         """What questions about this index would otherwise ask the store, asked once now
-        (before the index is in use): which of its snapshots hold source-specific fields."""
-        covered = [int(s["id"]) for s in index.a.meta.get("snapshots", [])]
-        self._extra_snapshots = (index, self.store.snapshots_with_extra(covered))
+        (before the index is in use): which of its snapshots hold source-specific fields.
+
+        Kept per set of snapshots (a snapshot never changes): requests still pinned to the
+        previous index during a swap find its answer too, and never ask the store again."""
+        self._extra_of(index)
         return index
+
+    def _extra_of(self, index: LineageIndex) -> list[int]:
+        covered = tuple(int(s["id"]) for s in index.a.meta.get("snapshots", []))
+        known = self._extra_snapshots.get(covered)
+        if known is None:
+            known = self.store.snapshots_with_extra(list(covered))
+            with self._memo_lock:
+                # the current and the previous sets of snapshots are all a server needs
+                while len(self._extra_snapshots) >= 4:
+                    self._extra_snapshots.pop(next(iter(self._extra_snapshots)))
+                self._extra_snapshots[covered] = known
+        return known
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[LineageIndex]:
@@ -768,13 +783,7 @@ class Genealogy:
     def _snapshots_with_extra(self) -> list[int]:
         """The snapshots of the index in use that hold source-specific fields at all (once
         per index): a genealogy of the Hub's dump alone asks the store nothing per ``show``."""
-        index = self.index
-        known = self._extra_snapshots
-        if known is None or known[0] is not index:
-            self._ready(index)  # an index published by an ingest in this process
-            known = self._extra_snapshots
-            assert known is not None
-        return known[1]
+        return self._extra_of(self.index)
 
     def search(
         self, text: str, *, limit: int = 20, kinds: Sequence[NodeKind | str] | None = None
