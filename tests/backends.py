@@ -122,26 +122,7 @@ class PostgresCluster:
         started = None
         for _ in range(3):  # another process may take the free port first
             self.port = _free_port()
-            options = (
-                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                # a throw-away cluster: durability is not under test, speed is welcome;
-                # autovacuum off keeps table sizes (what a killed ingest wrote) as they are
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c autovacuum=off -c max_connections=200"
-            )
-            started = self._run(
-                self.bindir / "pg_ctl",
-                "-D",
-                str(self.data),
-                "-l",
-                str(self.log),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            )
+            started = self._pg_ctl_start()
             if started.returncode == 0 or "already in use" not in self.log_tail():
                 break
         if started is None or started.returncode != 0:
@@ -150,6 +131,40 @@ class PostgresCluster:
             self.stop()
             pytest.fail(f"PostgreSQL did not start: {detail}\n{tail}")
         self.admin(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{self.password}'")
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            # a throw-away cluster: durability is not under test, speed is welcome;
+            # autovacuum off keeps table sizes (what a killed ingest wrote) as they are
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c autovacuum=off -c max_connections=200"
+        )
+        return self._run(
+            self.bindir / "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+
+    def shut_down(self) -> None:
+        """Stop the server (its sessions are ended), keeping the cluster: :meth:`restart`."""
+        done = self._run(self.bindir / "pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        if done.returncode != 0:
+            pytest.fail(f"PostgreSQL did not stop: {done.stdout}{done.stderr}")
+
+    def restart(self) -> None:
+        """Start the server again after :meth:`shut_down`, on the same port."""
+        done = self._pg_ctl_start()
+        if done.returncode != 0:
+            pytest.fail(f"PostgreSQL did not start again: {done.stdout}{done.stderr}")
 
     def log_tail(self, lines: int = 30) -> str:
         try:

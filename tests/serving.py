@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,12 +22,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db: Path | str, log: Path, timeout: float = 30) -> Iterator[str]:
-    """Start the server on ``db``, wait (bounded) until it answers, yield its base URL, stop it."""
+def serving(
+    db: Path | str, log: Path, timeout: float = 30, *, options: Sequence[str] = ()
+) -> Iterator[str]:
+    """Start the server on ``db`` (with more ``serve`` options, e.g. ``--workers 2``), wait
+    (bounded) until it answers, yield its base URL, stop it."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "filiation.cli", "--quiet", "serve"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--db", str(db)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--db", str(db), *options]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -44,6 +47,8 @@ def serving(db: Path | str, log: Path, timeout: float = 30) -> Iterator[str]:
                 pytest.fail("filiation serve did not start:\n" + log.read_text())
             time.sleep(0.05)
         yield base
+        if proc.poll() is not None:
+            pytest.fail("filiation serve stopped:\n" + log.read_text())
     finally:
         proc.terminate()
         try:

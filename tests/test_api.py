@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -225,7 +226,10 @@ def test_search_path_stats_snapshots_health(client, sample) -> None:
 
     assert ok(client, "/api/stats") == plain(sample.stats())
     assert ok(client, "/api/snapshots") == plain(sample.snapshots())
-    assert ok(client, "/api/health") == {"status": "ok", "version": filiation.__version__}
+    health = ok(client, "/api/health")
+    assert health["status"] == "ok" and health["version"] == filiation.__version__
+    assert health["snapshots"] == [s["id"] for s in sample.snapshots() if s["current"]]
+    assert health["worker"] == os.getpid()
 
 
 # -- ids ------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Python API's ``to_dict()`` / ``model_dump()``, documented in ``docs/json.md``.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -764,20 +765,38 @@ def serve(
     db: Annotated[
         str | None, typer.Option("--db", help="Store to serve (default: the global --db).")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Processes answering requests; they share one memory-mapped index.",
+        ),
+    ] = 1,
+    refresh: Annotated[
+        float,
+        typer.Option(
+            "--refresh",
+            min=0.0,
+            help="Seconds between checks for a new snapshot (ingested by another process); "
+            "each process then maps its index without a restart.",
+        ),
+    ] = 1.0,
 ) -> None:
     """Serve the web explorer and the JSON API with uvicorn (API documentation at /docs)."""
     import socket
 
     import uvicorn
 
-    from filiation.api import create_app
+    from filiation.api import app as api_app
     from filiation.errors import InvalidArgumentError
 
     g = Genealogy(db or state.db)
+    # Built (or the bundled sample loaded) once, here, before any worker starts.
     _ensure_index(g)
-    application = create_app(g)
     # Bind here rather than in uvicorn: a busy port is one clear line, and --port 0 can say
-    # which port it got.
+    # which port it got; the workers share this socket.
     sock: socket.socket | None = None
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
@@ -797,18 +816,35 @@ def serve(
     err.print(
         f"filiation on http://{shown}:{bound_port}/ (web explorer), API on "
         f"http://{shown}:{bound_port}/api, documentation on "
-        f"http://{shown}:{bound_port}/docs (Ctrl-C to stop)",
+        f"http://{shown}:{bound_port}/docs"
+        + (f", {workers} workers" if workers > 1 else "")
+        + " (Ctrl-C to stop)",
         markup=False,
     )
-    config = uvicorn.Config(
-        application,
-        log_level="warning" if state.quiet else "info",
-        access_log=not state.quiet,
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
+    options: dict[str, Any] = {
+        "log_level": "warning" if state.quiet else "info",
+        "access_log": not state.quiet,
+        "server_header": False,
+        "timeout_graceful_shutdown": 5,
+    }
     with sock:
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers == 1:
+            config = uvicorn.Config(api_app.create_app(g, refresh=refresh), **options)
+            uvicorn.Server(config).run(sockets=[sock])
+            return
+        from uvicorn.supervisors import Multiprocess
+
+        # Workers are new processes (spawned, not forked: nothing of this one's connections
+        # or threads is inherited); they find the store and settings in their environment.
+        # The URL may hold a password: the environment is readable by this user only.
+        os.environ[ENV_DB] = g.store.url
+        os.environ[api_app.ENV_REFRESH] = repr(refresh)
+        sock.set_inheritable(True)
+        config = uvicorn.Config(
+            "filiation.api.app:app_from_env", factory=True, workers=workers, **options
+        )
+        del g  # this process only supervises
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def _add_registry() -> None:

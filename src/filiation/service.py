@@ -6,10 +6,15 @@ are thin layers over these methods, so each question is answered in exactly one 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -30,7 +35,7 @@ from filiation.domain import (
     parse_kind,
     parse_relations,
 )
-from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.errors import InvalidArgumentError, NodeNotFoundError, StoreError
 from filiation.exports import Export, ExportScope
 from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays
 from filiation.lineage.families import root_members
@@ -65,6 +70,34 @@ BUNDLED_LABEL = "bundled sample of cfahlgren1/hub-stats (Apache-2.0)"
 Step = Callable[[str], None]
 RelationsArg = Sequence[str | Relation] | str | None
 KindsArg = Sequence[NodeKind | str] | str | None
+
+log = logging.getLogger("filiation")
+
+#: The index a question in progress reads (see :meth:`Genealogy.pinned`): a refresh that
+#: swaps the genealogy's index never changes it under a request that has started.
+_PINNED: ContextVar[tuple[Genealogy, LineageIndex] | None] = ContextVar(
+    "filiation_pinned_index", default=None
+)
+
+
+@contextlib.contextmanager
+def _index_lock(folder: Path) -> Iterator[None]:
+    """Held while an index of the store is built or published, by any process of this
+    machine: a server worker that sees a new snapshot waits for the ingest that wrote it to
+    publish its index instead of building the same index again from the store."""
+    import fcntl
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield  # a read-only place: nobody publishes there, there is nothing to coordinate
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def default_db() -> str:
@@ -117,6 +150,11 @@ class Genealogy:
         self._index: LineageIndex | None = None
         self._fingerprint: str | None = None
         self._registry: Registry | None = None
+        self._loading = threading.RLock()  # one thread loads or builds the index at a time
+        self._refreshing = threading.Lock()  # held while a background refresh runs
+        self._next_check = 0.0
+        self._extra_snapshots: dict[tuple[int, ...], list[int]] = {}
+        self._memo_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Genealogy({self.store.describe()!r})"
@@ -133,9 +171,51 @@ class Genealogy:
     # -- the index ------------------------------------------------------------------------
     @property
     def index(self) -> LineageIndex:
-        if self._index is None:
-            self._index = self._load_index()
-        return self._index
+        """The lineage index: the one pinned for the question in progress, else the current
+        one (loaded, or built and cached, on first use)."""
+        pinned = _PINNED.get()
+        if pinned is not None and pinned[0] is self:
+            return pinned[1]
+        index = self._index
+        if index is None:
+            with self._loading:
+                if self._index is None:
+                    self._index = self._ready(self._load_index())
+                index = self._index
+        return index
+
+    def _ready(self, index: LineageIndex) -> LineageIndex:
+        """What questions about this index would otherwise ask the store, asked once now
+        (before the index is in use): which of its snapshots hold source-specific fields.
+
+        Kept per set of snapshots (a snapshot never changes): requests still pinned to the
+        previous index during a swap find its answer too, and never ask the store again."""
+        self._extra_of(index)
+        return index
+
+    def _extra_of(self, index: LineageIndex) -> list[int]:
+        covered = tuple(int(s["id"]) for s in index.a.meta.get("snapshots", []))
+        known = self._extra_snapshots.get(covered)
+        if known is None:
+            known = self.store.snapshots_with_extra(list(covered))
+            with self._memo_lock:
+                # the current and the previous sets of snapshots are all a server needs
+                while len(self._extra_snapshots) >= 4:
+                    self._extra_snapshots.pop(next(iter(self._extra_snapshots)))
+                self._extra_snapshots[covered] = known
+        return known
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[LineageIndex]:
+        """Answer everything asked inside from one index, even if :meth:`refresh` swaps in
+        a newer one meanwhile (node numbers differ between indexes). The pin follows the
+        context (threads started by ``asyncio.to_thread`` and Starlette's pool included)."""
+        index = self.index
+        token = _PINNED.set((self, index))
+        try:
+            yield index
+        finally:
+            _PINNED.reset(token)
 
     def _say(self, msg: str) -> None:
         if self._step:
@@ -153,34 +233,90 @@ class Genealogy:
             self.ingest(self._bundled_records())
             assert self._index is not None
             return self._index
-        fingerprint, snaps = self._current_fingerprint()
-        folder = self.store.index_dir() / fingerprint
-        if (folder / "meta.json").exists():
-            try:
-                self._fingerprint = fingerprint
-                return LineageIndex(IndexArrays.load(folder))
-            except (ValueError, OSError):
-                shutil.rmtree(folder, ignore_errors=True)
-        from filiation.lineage.build import build
+        for _ in range(5):
+            fingerprint, snaps = self._current_fingerprint()
+            cached = self._open_cached(fingerprint)
+            if cached is not None:
+                return cached
+            with _index_lock(self.store.index_dir()):
+                # Whoever held the lock (an ingest publishing its index, another process
+                # building this one) may have made it meanwhile.
+                if self._current_fingerprint()[0] != fingerprint:
+                    continue  # newer snapshots meanwhile: start again
+                cached = self._open_cached(fingerprint)
+                if cached is not None:
+                    return cached
+                from filiation.lineage.build import build
 
-        ordered = sorted(snaps, key=lambda s: (s.source != "hub-stats", -s.id))
-        self._publish(build([self._read_snapshot(s) for s in ordered], step=self._say))
-        assert self._index is not None
-        return self._index
+                ordered = sorted(snaps, key=lambda s: (s.source != "hub-stats", -s.id))
+                return self._publish(
+                    build([self._read_snapshot(s) for s in ordered], step=self._say)
+                )
+        raise StoreError(
+            f"{self.store.describe()}: the current snapshots kept changing while their "
+            "index was loaded; try again"
+        )
+
+    def _open_cached(self, fingerprint: str) -> LineageIndex | None:
+        """The cached index of these snapshots, if one is published; records what it covers."""
+        folder = self.store.index_dir() / fingerprint
+        if not (folder / "meta.json").exists():
+            return None
+        try:
+            index = LineageIndex(IndexArrays.load(folder))
+        except (ValueError, OSError):
+            # Damaged, or deleted under us because a newer index was published: the caller
+            # looks at the current snapshots again.
+            return None
+        self._fingerprint = fingerprint
+        return index
 
     def _clean_old_indexes(self, keep: Path) -> None:
+        # Processes still reading an older index keep its (deleted) files mapped until
+        # they move to the new one.
         for other in keep.parent.iterdir():
             if other != keep and other.is_dir() and not other.name.endswith(".tmp"):
                 shutil.rmtree(other, ignore_errors=True)
 
     def refresh(self) -> bool:
-        """Pick up a snapshot another process ingested; True if the index changed."""
+        """Pick up a snapshot another process ingested; True if the index changed.
+
+        The new index is loaded (or built) completely before it replaces the current one
+        in a single assignment; questions in progress keep the index they started with.
+        """
         fingerprint, _ = self._current_fingerprint()
         if fingerprint == self._fingerprint:
             return False
-        self._index = None
-        _ = self.index
+        with self._loading:
+            if self._current_fingerprint()[0] == self._fingerprint:
+                return False
+            self._index = self._ready(self._load_index())
         return True
+
+    def refresh_soon(self, interval: float) -> None:
+        """Check for a newer snapshot in a background thread, at most once per ``interval``
+        seconds: a server calls this on every request, and no request waits for the check
+        (nor for an index to load). A failed check is logged; the current index stays."""
+        now = time.monotonic()
+        if now < self._next_check or not self._refreshing.acquire(blocking=False):
+            return
+        self._next_check = now + interval
+
+        def run() -> None:
+            try:
+                if self.refresh():
+                    log.info("now answering from snapshots %s", self._fingerprint)
+            except Exception as exc:
+                log.warning(
+                    "cannot check for a new snapshot (%s); still answering from %s",
+                    exc,
+                    self._fingerprint,
+                )
+            finally:
+                self._next_check = time.monotonic() + interval
+                self._refreshing.release()
+
+        threading.Thread(target=run, name="filiation-refresh", daemon=True).start()
 
     # -- ingest ---------------------------------------------------------------------------
     def _bundled_records(self) -> Records:
@@ -273,7 +409,8 @@ class Genealogy:
         others = [s for s in self.store.current_snapshots() if s.source != source]
         node_parts: list[pa.Table] = []
         link_parts: list[pa.Table] = []
-        with open_writer(self.store, source, label, taken_at, rows) as writer:
+        publishing = contextlib.ExitStack()
+        with publishing, open_writer(self.store, source, label, taken_at, rows) as writer:
             for nodes, links in parts:
                 writer.write(nodes, links)
                 node_parts.append(nodes)
@@ -292,13 +429,16 @@ class Genealogy:
             self._say("indexing")
             arrays = build(tables, step=self._say)
             self._say("waiting for the store to commit")
+            # From the commit until the index is published, other processes that see the
+            # new snapshot wait for this index rather than build it themselves.
+            publishing.enter_context(_index_lock(self.store.index_dir()))
             snap_id = writer.commit(report.as_dict())
-        report.snapshot_id = snap_id
-        arrays.vocab["sources"] = [
-            lbl.replace("#0", f"#{snap_id}") if lbl == f"{source}#0" else lbl
-            for lbl in arrays.vocab["sources"]
-        ]
-        self._publish(arrays)
+            report.snapshot_id = snap_id
+            arrays.vocab["sources"] = [
+                lbl.replace("#0", f"#{snap_id}") if lbl == f"{source}#0" else lbl
+                for lbl in arrays.vocab["sources"]
+            ]
+            self._publish(arrays)
         self.store.prune(keep=2)
         return report
 
@@ -314,8 +454,10 @@ class Genealogy:
             links=self.store.read_links(snap.id),
         )
 
-    def _publish(self, arrays: IndexArrays) -> None:
-        """Record which snapshots an index covers, cache it, and start using it."""
+    def _publish(self, arrays: IndexArrays) -> LineageIndex:
+        """Record which snapshots an index covers, cache it, and start using it.
+
+        The caller holds the index lock (:func:`_index_lock`)."""
         fingerprint, snaps = self._current_fingerprint()
         arrays.meta["snapshots"] = [
             {
@@ -336,6 +478,7 @@ class Genealogy:
             pass  # a read-only place: keep the index in memory
         self._fingerprint = fingerprint
         self._index = LineageIndex(arrays)
+        return self._index
 
     def snapshots(self) -> list[dict[str, Any]]:
         current = {s.id for s in self.store.current_snapshots()}
@@ -805,23 +948,12 @@ class Genealogy:
         )
 
     def _extra(self, node_id: str, kind: NodeKind) -> dict[str, Any]:
-        """Source-specific fields (architecture from an edge list...), read from the store."""
-        from sqlalchemy import select
-
-        from filiation.store import schema
-
-        current = [s.id for s in self.store.current_snapshots()]
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                select(schema.nodes.c.extra).where(
-                    schema.nodes.c.snapshot_id.in_(current),
-                    schema.nodes.c.kind == kind.value,
-                    schema.nodes.c.key == node_id.lower(),
-                    schema.nodes.c.extra.is_not(None),
-                )
-            ).all()
+        """Source-specific fields (architecture from an edge list...), read from the store,
+        in the snapshots the index in use covers."""
         out: dict[str, Any] = {}
-        for (text,) in rows:
+        for text in self.store.read_extra(
+            self._snapshots_with_extra(), kind.value, node_id.lower()
+        ):
             try:
                 value = json.loads(text)
             except ValueError:
@@ -830,6 +962,11 @@ class Genealogy:
                 for k, v in value.items():
                     out.setdefault(k, v)
         return out
+
+    def _snapshots_with_extra(self) -> list[int]:
+        """The snapshots of the index in use that hold source-specific fields at all (once
+        per index): a genealogy of the Hub's dump alone asks the store nothing per ``show``."""
+        return self._extra_of(self.index)
 
     def search(
         self, text: str, *, limit: int = 20, kinds: Sequence[NodeKind | str] | None = None

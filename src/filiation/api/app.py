@@ -4,9 +4,14 @@
 that requests only read it: the index is a set of read-only (memory-mapped) arrays and each
 traversal keeps its state in local variables, so one ``Genealogy`` serves concurrent
 requests from uvicorn's thread pool without a lock. Store reads (``show``'s extra fields,
-``stats``, ``snapshots``) open a connection per call. Nothing in the app ingests or calls
-``Genealogy.refresh()``, the two operations that replace the index: restart the server to
-serve a newer snapshot.
+``stats``, ``snapshots``) open a connection per call.
+
+With ``refresh=SECONDS`` (what ``filiation serve`` passes), a request at most every SECONDS
+starts a background check for a newer snapshot (ingested by another process); its index,
+published by that process in the store's index cache, is mapped and swapped in when ready.
+Each request pins the index it started with (:meth:`Genealogy.pinned`), so no answer mixes
+two snapshots and no request waits for a swap. ``filiation serve --workers N`` runs N
+processes of this app (:func:`app_from_env`), each mapping the same cached index files.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,11 @@ from . import routes
 
 log = logging.getLogger("filiation.api")
 
+#: Seconds a client is asked to wait after a 503 (the store is down or restarting).
+RETRY_AFTER = 5
+#: Environment of ``serve --workers`` processes: how often to look for a new snapshot.
+ENV_REFRESH = "FILIATION_REFRESH"
+
 #: Every response: only this origin's scripts, styles, images and connections; no plugins,
 #: no framing, no <base> rewriting.
 CSP = (
@@ -51,6 +62,25 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+class CurrentIndex:
+    """Pins the genealogy's current index for each request, and (with ``refresh``) lets a
+    request at most every ``refresh`` seconds start a background check for a new snapshot."""
+
+    def __init__(self, app: ASGIApp, genealogy: Genealogy, refresh: float | None) -> None:
+        self.app = app
+        self.genealogy = genealogy
+        self.refresh = refresh
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.refresh is not None:
+            self.genealogy.refresh_soon(self.refresh)
+        with self.genealogy.pinned():
+            await self.app(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -114,8 +144,17 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(StoreError)
     async def store(_: Request, exc: StoreError) -> Response:
+        # The reason names the store (never its password), which is the operator's
+        # business, not the client's: it goes to the log.
         log.error("store error: %s", exc)
-        return _error(503, "store_unavailable", "the genealogy store cannot be read")
+        response = _error(
+            503,
+            "store_unavailable",
+            "the genealogy store cannot be reached or read right now; try again in a moment "
+            "(questions answered from the lineage index alone still work)",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
 
     @app.exception_handler(FiliationError)
     async def other(_: Request, exc: FiliationError) -> Response:
@@ -198,9 +237,12 @@ takes the CLI's parameters (`relation` repeated or comma-separated, `max_depth`,
 """
 
 
-def create_app(genealogy: Genealogy | str | os.PathLike[str] | None = None) -> FastAPI:
+def create_app(
+    genealogy: Genealogy | str | os.PathLike[str] | None = None, *, refresh: float | None = None
+) -> FastAPI:
     """The API over ``genealogy`` (a :class:`Genealogy`, or a store path or URL; default:
-    the default store, filled with the bundled sample when empty)."""
+    the default store, filled with the bundled sample when empty). ``refresh``: look for
+    a newer snapshot at most every so many seconds (None: serve the loaded one for good)."""
     g = genealogy if isinstance(genealogy, Genealogy) else Genealogy(genealogy)
     _ = g.index  # load (or build) the index now, once, before any request reads it
     app = FastAPI(
@@ -217,5 +259,25 @@ def create_app(genealogy: Genealogy | str | os.PathLike[str] | None = None) -> F
     _install_docs(app)
     web.install(app)
     _install_errors(app)
+    app.add_middleware(CurrentIndex, genealogy=g, refresh=refresh)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one ``serve --workers`` process: the store of ``$FILIATION_DB``, the
+    refresh period of ``$FILIATION_REFRESH``. The parent process has built the index (and
+    loaded the bundled sample into an empty store) before starting the workers, so this
+    maps the cached index files."""
+    value = os.environ.get(ENV_REFRESH)
+    delay = 0.5
+    while True:
+        # A worker started while the database is down (uvicorn replaces a worker that died
+        # or hung) waits for it rather than failing, which would stop every worker: the
+        # parent process has checked the store before starting any.
+        try:
+            return create_app(Genealogy(), refresh=float(value) if value else None)
+        except StoreError as exc:
+            log.warning("cannot open the store (%s); trying again in %.0f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10)

@@ -8,6 +8,7 @@ path, so they may hold ``/``, dots and any character; the sub-resource routes
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -253,9 +254,12 @@ def snapshots(g: G) -> Any:
 
 
 @router.get("/health", response_model=Health, tags=["genealogy"])
-async def health() -> Any:
-    """Answers as soon as the server is up (the genealogy is loaded before it starts)."""
-    return {"status": "ok", "version": __version__}
+async def health(g: G) -> Any:
+    """Answers as soon as the server is up (the genealogy is loaded before it starts), with
+    the snapshots this process answers from (each ``serve --workers`` process moves to a new
+    snapshot on its own, within ``--refresh`` seconds) and the process's id."""
+    covered = [int(s["id"]) for s in g.index.a.meta.get("snapshots", [])]
+    return {"status": "ok", "version": __version__, "snapshots": covered, "worker": os.getpid()}
 
 
 # -- models: sub-resources first, then the plain route -----------------------------------------

@@ -90,6 +90,10 @@ class SnapshotOut(BaseModel):
 class Health(BaseModel):
     status: str
     version: str
+    snapshots: list[int] = Field(
+        default_factory=list, description="ids of the snapshots this process answers from"
+    )
+    worker: int = Field(0, description="id of the server process that answered")
 
 
 class ErrorOut(BaseModel):

@@ -17,7 +17,9 @@ import tempfile
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,11 +84,25 @@ def _is_psycopg(dialect: Any) -> bool:
     return dialect.name == "postgresql" and dialect.driver == "psycopg"
 
 
+#: Every engine this process opened, so that a forked child can drop the pooled connections
+#: it inherited (sharing a connection's socket with the parent corrupts both sessions).
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)  # leave the parent's connections to the parent
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     # The busy timeout first: switching a new file to WAL takes a lock other openers wait for.
     cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA journal_mode=WAL")
+    if not cur.execute("PRAGMA query_only").fetchone()[0]:
+        cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA cache_size=-262144")
@@ -109,6 +125,17 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the folder for {self.path}: {exc}") from exc
+            if self.path.exists() and not (
+                os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+            ):
+                # A store this process may not write (read-only medium or permissions): open
+                # it read-only, so that SQLite reads a WAL store without creating its -shm
+                # file, and questions are answered; an ingest is refused as read-only.
+                # On a read-only file system nobody can change it: SQLite then reads it
+                # without any -shm or lock file.
+                frozen = os.statvfs(self.path).f_flag & os.ST_RDONLY
+                query = "mode=ro&immutable=1" if frozen else "mode=ro"
+                url = make_url(f"sqlite:///file:{self.path}?{query}&uri=true")
         connect_args: dict[str, Any] = {}
         if url.get_backend_name() == "postgresql":
             # A server that does not answer is an error within seconds, not minutes.
@@ -131,6 +158,7 @@ class Store:
             raise StoreError(f"cannot use {url.render_as_string()}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        _ENGINES.add(self.engine)
         self._store_id: str | None = None
         self._ensure_schema()
 
@@ -240,6 +268,18 @@ class Store:
             return f"cannot open {where}: {msg}; check the path and its permissions"
         if "connection" in low and ("failed" in low or "refused" in low or "timeout" in low):
             return f"cannot connect to {where}: {msg}"
+        if any(
+            part in low
+            for part in (
+                "closed the connection",
+                "terminating connection",
+                "shutting down",
+                "starting up",
+                "connection is closed",
+                "consistent recovery state",
+            )
+        ):
+            return f"lost the connection to {where} (the server is restarting or down): {msg}"
         return f"{where}: {msg}"
 
     def index_dir(self) -> Path:
@@ -270,8 +310,18 @@ class Store:
         return Path(user_cache_dir("filiation")) / f"index-{digest}"
 
     # -- snapshots ------------------------------------------------------------------------
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for a read; a server that is down or a file that cannot be read
+        is a :class:`StoreError` that says so (a server answers it with a 503)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise StoreError(self._explain(exc)) from exc
+
     def snapshots(self) -> list[SnapshotInfo]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(select(schema.snapshots).order_by(schema.snapshots.c.id)).all()
         return [
             SnapshotInfo(
@@ -295,7 +345,7 @@ class Store:
         return sorted(latest.values(), key=lambda s: s.id)
 
     def is_empty(self) -> bool:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             count = conn.execute(
                 select(func.count())
                 .select_from(schema.snapshots)
@@ -427,8 +477,40 @@ class Store:
         return self._read(schema.links, schema.LINK_COLUMNS, LINK_SCHEMA, snapshot_id)
 
     def ping(self) -> None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             conn.execute(text("SELECT 1"))
+
+    def snapshots_with_extra(self, snapshot_ids: list[int]) -> list[int]:
+        """Those of these snapshots that hold any ``extra`` field (an index look-up each)."""
+        out = []
+        with self._reading() as conn:
+            for snap in snapshot_ids:
+                found = conn.execute(
+                    select(schema.nodes.c.snapshot_id)
+                    .where(schema.nodes.c.snapshot_id == snap, schema.nodes.c.extra.is_not(None))
+                    # in the order of the partial index nodes_extra: SQLite then reads it
+                    # rather than every row of the snapshot
+                    .order_by(schema.nodes.c.kind, schema.nodes.c.key)
+                    .limit(1)
+                ).first()
+                if found is not None:
+                    out.append(snap)
+        return out
+
+    def read_extra(self, snapshot_ids: list[int], kind: str, key: str) -> list[str]:
+        """The ``extra`` JSON texts of one node in these snapshots (source-specific fields)."""
+        if not snapshot_ids:
+            return []
+        with self._reading() as conn:
+            rows = conn.execute(
+                select(schema.nodes.c.extra).where(
+                    schema.nodes.c.snapshot_id.in_(snapshot_ids),
+                    schema.nodes.c.kind == kind,
+                    schema.nodes.c.key == key,
+                    schema.nodes.c.extra.is_not(None),
+                )
+            ).all()
+        return [str(text_) for (text_,) in rows]
 
 
 def _chunks(result: Any, size: int) -> Iterator[list[Any]]:

@@ -1,0 +1,417 @@
+"""Load benchmark: many concurrent clients against `filiation serve --workers N` on loopback.
+
+Mixed read traffic as the explorer makes it (model page data, the first descendants of the
+largest family, search as one types), measured by wrk (installed by
+``benchmarks/setup-load.sh``), one wrk per kind of request so that each kind gets its own
+latency distribution:
+
+  A. ``--clients`` (32) concurrent connections, no ingest  -- issue 3: search and model data
+     p95 <= 50 ms;
+  B. ``--ingest-clients`` (64) connections while another process ingests a new snapshot of the
+     same dump and every worker moves to it -- issue 4: zero failed requests, p95 <= 100 ms.
+
+The store is created (and its first ingest timed) when it is empty: a SQLite file in
+``--workdir`` by default, or ``--db postgresql://...`` (an empty database). Figures go to
+stdout and to ``<workdir>/results-load-<size>[-pg].md``. Not a test: nothing is asserted.
+
+    bash benchmarks/setup-load.sh
+    python benchmarks/load.py --size 300000
+    python benchmarks/load.py --size 3100000 --db postgresql://filiation@127.0.0.1/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from run import ensure_dump, size_label  # noqa: E402
+
+#: Share of the connections each kind of request gets.
+MIX = {"model": 0.45, "search": 0.40, "descendants": 0.15}
+
+WRK_SCRIPT = r"""
+local paths = {}
+for line in io.lines(os.getenv("LOAD_PATHS")) do paths[#paths + 1] = line end
+function init(args)
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+end
+function request()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'LOADJSON {"requests": %d, "duration_us": %d, "bytes": %d, "p50_us": %d, "p95_us": %d, ' ..
+    '"p99_us": %d, "max_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, ' ..
+    '"timeout": %d}\n',
+    summary.requests, summary.duration, summary.bytes, latency:percentile(50),
+    latency:percentile(95), latency:percentile(99), latency.max, e.connect, e.read, e.write,
+    e.status, e.timeout))
+end
+"""
+
+
+def say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def filiation(*args: str) -> list[str]:
+    return [sys.executable, "-m", "filiation.cli", "--quiet", *args]
+
+
+def env() -> dict[str, str]:
+    src = str(HERE.parent / "src")
+    return {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1"}
+
+
+def timed(cmd: list[str]) -> dict[str, Any]:
+    """Run a command; its wall time, exit code, output and the children's peak memory."""
+    start = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env(), check=False)
+    return {
+        "wall_s": time.monotonic() - start,
+        "rc": done.returncode,
+        "stderr": done.stderr[-2000:],
+        "peak_children_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6,
+    }
+
+
+# -- the traffic ---------------------------------------------------------------------------------
+def request_paths(parquet: Path, meta: dict, seed: int) -> dict[str, list[str]]:
+    """URLs for each kind of request: 2,000 model pages (half among the best known models),
+    the largest family's first descendants (and its tree's children pages), 1,000 searches
+    (prefixes of known ids as one types them, substrings of random ids, author names)."""
+    rng = random.Random(seed)
+    table = pq.read_table(parquet, columns=["id", "author", "downloads"])
+    ids = table.column("id").to_pylist()
+    downloads = table.column("downloads").to_pylist()
+    best = sorted(range(len(ids)), key=lambda i: -(downloads[i] or 0))[:5000]
+    models = [ids[i] for i in rng.sample(best, 1000)] + rng.sample(ids, 1000)
+    model_paths = [f"/api/models/{quote(m, safe='/')}" for m in models]
+
+    root = quote(meta["largest_family_root"], safe="/")
+    family = [f"/api/models/{root}/descendants?limit=100"] * 4 + [
+        f"/api/models/{root}/descendants?max_depth=1&limit=50",
+        f"/api/models/{root}/lineage?max_depth=1&limit=60",  # the graph view's first call
+    ]
+    family += [
+        f"/api/models/{root}/children?" + urlencode({"limit": 25, "offset": 25 * k})
+        for k in range(6)
+    ]
+    searches = []
+    for _ in range(400):
+        m = ids[rng.choice(best)]
+        searches.append(m[: rng.randint(3, min(12, len(m)))])
+    for m in rng.sample(ids, 400):
+        name = m.split("/")[-1]
+        k = rng.randint(4, 10)
+        start = rng.randint(0, max(0, len(name) - k))
+        searches.append(name[start : start + k])
+    authors = [a for a in table.column("author").to_pylist() if a]
+    searches += rng.sample(authors, 200)
+    search_paths = ["/api/search?" + urlencode({"q": q, "limit": 10}) for q in searches]
+    return {"model": model_paths, "search": search_paths, "descendants": family}
+
+
+def split(clients: int) -> dict[str, int]:
+    counts = {k: max(1, round(clients * share)) for k, share in MIX.items()}
+    counts["model"] += clients - sum(counts.values())
+    return counts
+
+
+class Wrk:
+    """One wrk process per kind of request, all started together."""
+
+    def __init__(self, base: str, files: dict[str, Path], clients: int, seconds: int) -> None:
+        self.procs: dict[str, subprocess.Popen[str]] = {}
+        for kind, n in split(clients).items():
+            cmd = ["wrk", "-t1", f"-c{n}", f"-d{seconds}s", "--timeout", "10s"]
+            cmd += ["-s", str(files["script"]), base]
+            self.procs[kind] = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, "LOAD_PATHS": str(files[kind])},
+            )
+        self.clients = split(clients)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)  # wrk stops and prints its summary
+
+    def results(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for kind, proc in self.procs.items():
+            text, _ = proc.communicate(timeout=60)
+            line = next((x for x in text.splitlines() if x.startswith("LOADJSON ")), None)
+            if line is None:
+                raise SystemExit(f"wrk ({kind}) gave no summary:\n{text}")
+            r = json.loads(line.removeprefix("LOADJSON "))
+            r["clients"] = self.clients[kind]
+            r["errors"] = sum(r[k] for k in ("connect", "read", "write", "status", "timeout"))
+            r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+            out[kind] = r
+        return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def workers(base: str, want: int, timeout: float = 20) -> dict[int, list[int]]:
+    """Each worker's pid and the snapshots it answers from (bursts of /api/health on new
+    connections, until ``want`` workers have answered or ``timeout`` seconds)."""
+    seen: dict[int, list[int]] = {}
+    deadline = time.monotonic() + timeout
+    with ThreadPoolExecutor(8) as pool, httpx.Client(trust_env=False, timeout=10) as client:
+
+        def ask(_: int) -> dict:
+            return client.get(base + "/api/health", headers={"Connection": "close"}).json()
+
+        while time.monotonic() < deadline:
+            for h in pool.map(ask, range(8)):
+                seen[h["worker"]] = h["snapshots"]
+            if len(seen) >= want:
+                break
+            time.sleep(0.1)
+    return seen
+
+
+# -- the run -------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, default=300_000, help="models in the synthetic dump")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/filiation-bench"))
+    ap.add_argument("--db", help="store URL (default: a SQLite file in --workdir)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--ingest-clients", type=int, default=64)
+    ap.add_argument("--seconds", type=int, default=30, help="length of phase A")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--skip-ingest-phase", action="store_true")
+    args = ap.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: bash benchmarks/setup-load.sh")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    label = size_label(args.size)
+    parquet, meta, _ = ensure_dump(args.size, args.workdir, args.seed, False)
+    db = args.db or str(args.workdir / f"load-{label}" / "filiation.sqlite")
+    backend = "PostgreSQL" if db.startswith("postgres") else "SQLite"
+    report: dict[str, Any] = {
+        "size": args.size,
+        "backend": backend,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "load_before": os.getloadavg(),
+    }
+
+    # The store and its first ingest (timed), unless it holds a snapshot already.
+    probe = subprocess.run(
+        filiation("--db", db, "snapshots", "--json"),
+        capture_output=True,
+        text=True,
+        env=env(),
+        check=False,
+    )
+    has_snapshot = probe.returncode == 0 and any(
+        s["status"] == "complete" and s["source"] == "hub-stats" and "bundled" not in s["label"]
+        for s in json.loads(probe.stdout or "[]")
+    )
+    if not has_snapshot:
+        say(f"ingesting {parquet} into {backend}")
+        report["first_ingest"] = timed(filiation("--db", db, "ingest", "hub-stats", str(parquet)))
+        if report["first_ingest"]["rc"] != 0:
+            raise SystemExit(report["first_ingest"]["stderr"])
+        say(f"ingest: {report['first_ingest']['wall_s']:.1f} s")
+
+    tmp = Path(tempfile.mkdtemp(prefix="load-", dir=args.workdir))
+    files = {"script": tmp / "mix.lua"}
+    files["script"].write_text(WRK_SCRIPT)
+    for kind, paths in request_paths(parquet, meta, args.seed).items():
+        files[kind] = tmp / f"{kind}.txt"
+        files[kind].write_text("\n".join(paths) + "\n")
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = (args.workdir / f"serve-{label}.log").open("w")
+    cmd = filiation("--db", db, "serve", "--port", str(port), "--workers", str(args.workers))
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env())
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                if httpx.get(base + "/api/health", timeout=2, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the server did not start; see " + log.name)
+            time.sleep(0.2)
+        before = workers(base, args.workers)
+        say(f"serving from {len(before)} workers: {before}")
+
+        say("warming up (10 s, 8 clients)")
+        warm = Wrk(base, files, 8, 10)
+        for p in warm.procs.values():
+            p.wait()
+        warm.results()
+
+        report["load_phase_a"] = os.getloadavg()
+        say(f"phase A: {args.clients} clients, {args.seconds} s, no ingest")
+        cpu = cpu_seconds(list(before))
+        a = Wrk(base, files, args.clients, args.seconds)
+        for p in a.procs.values():
+            p.wait()
+        report["a"] = a.results()
+        served = sum(x["requests"] for x in report["a"].values())
+        report["a_cpu_ms"] = (cpu_seconds(list(before)) - cpu) * 1e3 / max(1, served)
+
+        if not args.skip_ingest_phase:
+            report["load_phase_b"] = os.getloadavg()
+            say(f"phase B: {args.ingest_clients} clients while a new snapshot is ingested")
+            b = Wrk(base, files, args.ingest_clients, 3600)
+            time.sleep(3)
+            ingest = timed(filiation("--db", db, "ingest", "hub-stats", str(parquet)))
+            if ingest["rc"] != 0:
+                b.stop()
+                raise SystemExit(ingest["stderr"])
+            done_at = time.monotonic()
+            new = json.loads(
+                subprocess.run(
+                    filiation("--db", db, "snapshots", "--json"),
+                    capture_output=True,
+                    text=True,
+                    env=env(),
+                    check=True,
+                ).stdout
+            )
+            current = [s["id"] for s in new if s["current"]]
+            switched: dict[int, list[int]] = {}
+            while time.monotonic() - done_at < 120:
+                switched.update(workers(base, len(before), timeout=2))
+                if all(switched.get(pid) == current for pid in before):
+                    break
+            report["switch_s"] = time.monotonic() - done_at
+            report["switched"] = {pid: switched.get(pid) == current for pid in before}
+            time.sleep(5)  # some traffic on the new snapshot too
+            b.stop()
+            report["b"] = b.results()
+            report["ingest_under_load"] = ingest
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    text = render(report, args)
+    print(text)
+    suffix = "-pg" if backend == "PostgreSQL" else ""
+    (args.workdir / f"results-load-{label}{suffix}.md").write_text(text)
+    return 0
+
+
+def render(r: dict[str, Any], args: argparse.Namespace) -> str:
+    lines = [
+        f"# Load: {r['size']:,} models, {r['backend']}, serve --workers {r['workers']}",
+        "",
+        f"{r['cpus']} CPUs; load average (1, 5, 15 min) before the run "
+        f"{', '.join(f'{x:.2f}' for x in r['load_before'])}, before phase A "
+        f"{', '.join(f'{x:.2f}' for x in r.get('load_phase_a', ()))}"
+        + (
+            f", before phase B {', '.join(f'{x:.2f}' for x in r['load_phase_b'])}"
+            if "load_phase_b" in r
+            else ""
+        ),
+        "",
+    ]
+    if "first_ingest" in r:
+        fi = r["first_ingest"]
+        lines += [
+            f"First ingest into an empty store: {fi['wall_s']:.1f} s wall, peak memory of the "
+            f"ingest process {fi['peak_children_gb']:.2f} GB",
+            "",
+        ]
+    for phase, title in (("a", "A"), ("b", "B")):
+        if phase not in r:
+            continue
+        clients = sum(x["clients"] for x in r[phase].values())
+        what = "no ingest" if phase == "a" else "a new snapshot ingested meanwhile"
+        lines += [
+            f"## Phase {title}: {clients} concurrent clients, {what}",
+            "",
+            "| requests | clients | count | req/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        total_req = total_err = 0
+        total_rps = 0.0
+        for kind, x in r[phase].items():
+            total_req += x["requests"]
+            total_err += x["errors"]
+            total_rps += x["rps"]
+            lines.append(
+                f"| {kind} | {x['clients']} | {x['requests']:,} | {x['rps']:.0f} | "
+                f"{x['p50_us'] / 1e3:.1f} | {x['p95_us'] / 1e3:.1f} | {x['p99_us'] / 1e3:.1f} | "
+                f"{x['max_us'] / 1e3:.0f} | {x['errors']} |"
+            )
+        lines.append(f"| all | {clients} | {total_req:,} | {total_rps:.0f} | | | | | {total_err} |")
+        lines.append("")
+        if f"{phase}_cpu_ms" in r:
+            lines += [
+                f"Workers' CPU time per request (user + system, all kinds): "
+                f"{r[f'{phase}_cpu_ms']:.2f} ms",
+                "",
+            ]
+    if "ingest_under_load" in r:
+        ing = r["ingest_under_load"]
+        lines += [
+            f"Ingest during phase B: {ing['wall_s']:.1f} s wall; every worker answered from the "
+            f"new snapshot {r['switch_s']:.1f} s after the ingest ended "
+            f"({sum(r['switched'].values())}/{len(r['switched'])} workers switched).",
+            "",
+        ]
+    lines += [
+        "Command: `python benchmarks/load.py " + " ".join(sys.argv[1:]) + "`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
