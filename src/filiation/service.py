@@ -685,6 +685,102 @@ class Genealogy:
             store=self.store.describe(),
         )
 
+    # -- rights requests (filiation.rights) ----------------------------------------------
+    def _dossier_source(self, model: str | None, dataset: str | None) -> tuple[str, NodeKind]:
+        if (model is None) == (dataset is None):
+            raise InvalidArgumentError("give either a model or a data set, not both or neither")
+        kind = NodeKind.MODEL if model is not None else NodeKind.DATASET
+        node = self._node(model if model is not None else dataset, kind)  # type: ignore[arg-type]
+        return self.index.a.id_of(node), kind
+
+    def dossier(
+        self,
+        *,
+        model: str | None = None,
+        dataset: str | None = None,
+        right: str = "erasure",
+        relations: RelationsArg = None,
+    ) -> Any:
+        """The rights dossier of a request about ``model`` (it and all its descendants) or
+        ``dataset`` (the models trained on it and theirs): affected models ranked by reach,
+        with their path from the source, the publishers to contact and their follow-up."""
+        from filiation.rights import dossier as rd
+        from filiation.rights import followup
+
+        right_ = rd.parse_right(right)
+        source_id, kind = self._dossier_source(model, dataset)
+        if kind is NodeKind.MODEL:
+            lin = self.descendants(source_id, relations=relations)
+        else:
+            lin = self.impact(source_id, relations=relations)
+        affected = rd.affected_set(source_id, kind.value, lin.nodes)
+        publishers = rd.group_publishers(affected)
+        rd.apply_followups(publishers, followup.events(self.store, kind.value, source_id, right_))
+        return rd.Dossier(
+            source_id=source_id,
+            source_kind=kind.value,
+            right=right_,
+            article=rd.ARTICLES[right_],
+            generated_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+            affected=affected,
+            publishers=publishers,
+            truncated=lin.truncated,
+            snapshots=[s for s in self.snapshots() if s["current"]],
+        )
+
+    def dossier_letters(self, dossier: Any, lang: str = "en") -> list[Any]:
+        """One request letter per publisher of ``dossier``, in ``lang`` (en or fr)."""
+        from filiation.rights.letters import letters
+
+        return letters(dossier, lang)
+
+    def export_dossier(self, dossier: Any, fmt: str, lang: str = "en") -> bytes:
+        """``dossier`` as ``md``, ``csv``, ``pdf`` or ``json`` bytes."""
+        from filiation.rights import exports
+        from filiation.rights.letters import check_language
+
+        check_language(lang)
+        if fmt == "md":
+            return exports.to_markdown(dossier, lang).encode()
+        if fmt == "csv":
+            return exports.to_csv(dossier).encode()
+        if fmt == "pdf":
+            return exports.to_pdf(dossier, lang)
+        if fmt == "json":
+            return dossier.model_dump_json(indent=2).encode()
+        raise InvalidArgumentError(f"unknown format {fmt!r}; use one of: md, csv, pdf, json")
+
+    def follow_up(
+        self,
+        *,
+        model: str | None = None,
+        dataset: str | None = None,
+        right: str = "erasure",
+        publisher: str,
+        status: str,
+        ground: str | None = None,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> Any:
+        """Record where the request to ``publisher`` stands (sent, answered, refused...)."""
+        from filiation.rights import dossier as rd
+        from filiation.rights import followup
+
+        status_ = rd.parse_status(status)
+        current = self.dossier(model=model, dataset=dataset, right=right)
+        entry = current.publisher(publisher)
+        return followup.record(
+            self.store,
+            current.source_kind,
+            current.source_id,
+            current.right,
+            entry.name,
+            status_,
+            ground=ground,
+            note=note,
+            at=at,
+        )
+
 
 def _opt(value: Any) -> int | None:
     v = int(value)

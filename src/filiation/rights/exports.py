@@ -1,0 +1,146 @@
+"""A dossier as Markdown (to read and edit), CSV (the affected set, for a spreadsheet) and
+PDF (to attach to a request), from the same :class:`Dossier`.
+
+The PDF is drawn with fpdf2 and its built-in Helvetica, which covers Latin-1 (French
+included); any other character becomes ``?`` rather than breaking the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from filiation.rights.dossier import Dossier, describe_path
+from filiation.rights.letters import letters
+
+CSV_COLUMNS = [
+    "rank",
+    "id",
+    "publisher",
+    "depth",
+    "downloads",
+    "likes",
+    "descendants",
+    "declared_path",
+    "path",
+    "url",
+    "discussions_url",
+]
+
+_MD_ESCAPE = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+!|"})
+
+
+def _md(text: str) -> str:
+    """Markdown-escaped text: ids and names are data, never markup."""
+    return text.translate(_MD_ESCAPE)
+
+
+def to_csv(dossier: Dossier) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for m in dossier.affected:
+        w.writerow(
+            [
+                m.rank,
+                m.id,
+                m.publisher or "",
+                m.depth,
+                "" if m.downloads is None else m.downloads,
+                "" if m.likes is None else m.likes,
+                m.descendants,
+                "yes" if not m.inferred else "no",
+                describe_path(m.path, dossier.source_id),
+                m.url,
+                m.discussions_url,
+            ]
+        )
+    return buf.getvalue()
+
+
+def to_markdown(dossier: Dossier, lang: str = "en") -> str:
+    d = dossier
+    out = [
+        f"# Rights dossier: {_md(d.source_id)}",
+        "",
+        f"- Right exercised: {d.right.value} (GDPR Article {d.article})",
+        f"- Source ({d.source_kind}): {_md(d.source_id)}",
+        f"- Affected models: {len(d.affected)}; publishers: {len(d.publishers)}",
+        f"- Generated: {d.generated_at.isoformat(timespec='seconds')}",
+        "",
+        "## Affected models (widest reach first)",
+        "",
+        "| # | model | publisher | downloads | descendants | path from the source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in d.affected:
+        out.append(
+            f"| {m.rank} | [{_md(m.id)}]({m.url}) | {_md(m.publisher or '-')} | "
+            f"{m.downloads if m.downloads is not None else '-'} | {m.descendants} | "
+            f"{_md(describe_path(m.path, d.source_id))} |"
+        )
+    out += ["", "## Publishers to contact", ""]
+    for p in d.publishers:
+        head = f"[{_md(p.name)}]({p.url})" if p.url else _md(p.name)
+        state = p.status.value + (f" ({_md(p.ground)})" if p.ground else "")
+        out.append(f"- {head}: {len(p.models)} model(s), status {state}")
+        for model_id in p.models:
+            out.append(
+                f"  - {_md(model_id)}: discussions https://huggingface.co/{model_id}/discussions"
+            )
+    out += ["", f"## Letters ({lang})", ""]
+    for letter in letters(d, lang):
+        out += [f"### {_md(letter.publisher)}", "", f"**{_md(letter.subject)}**", "", "```text"]
+        out += [letter.body.replace("```", "'''"), "```", ""]
+    return "\n".join(out)
+
+
+def _latin1(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def to_pdf(dossier: Dossier, lang: str = "en") -> bytes:
+    """The dossier as a PDF: a summary, one numbered entry per affected model, the
+    publishers with their state, then one letter per publisher on its own page."""
+    from fpdf import FPDF
+
+    d = dossier
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_title(_latin1(f"Rights dossier: {d.source_id}"))
+    pdf.set_creator("filiation")
+    pdf.add_page()
+    width = pdf.epw
+
+    def para(text: str, size: int = 10, style: str = "", h: float = 5) -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.multi_cell(width, h, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+
+    para(f"Rights dossier: {d.source_id}", 16, "B", 8)
+    para(
+        f"Right exercised: {d.right.value} (GDPR Article {d.article}). Source "
+        f"({d.source_kind}): {d.source_id}. {len(d.affected)} affected model(s), "
+        f"{len(d.publishers)} publisher(s). "
+        f"Generated {d.generated_at.isoformat(timespec='seconds')}."
+    )
+    pdf.ln(3)
+    para("Affected models (widest reach first)", 13, "B", 7)
+    for m in d.affected:
+        para(
+            f"{m.rank}. {m.id} - publisher {m.publisher or '-'}, downloads "
+            f"{m.downloads if m.downloads is not None else '-'}, descendants {m.descendants}",
+            9,
+            "B",
+        )
+        para(f"    {describe_path(m.path, d.source_id)}", 8)
+    pdf.ln(3)
+    para("Publishers to contact", 13, "B", 7)
+    for p in d.publishers:
+        state = p.status.value + (f" ({p.ground})" if p.ground else "")
+        para(f"{p.name} ({p.url or '-'}): {len(p.models)} model(s), status {state}", 9)
+    for letter in letters(d, lang):
+        pdf.add_page()
+        para(letter.subject, 11, "B", 6)
+        pdf.ln(2)
+        para(letter.body, 9)
+    return bytes(pdf.output())
