@@ -624,6 +624,157 @@ def serve(
         uvicorn.Server(config).run(sockets=[sock])
 
 
+# -- rights requests ------------------------------------------------------------------------
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="The model concerned by the request.")
+]
+DatasetOpt = Annotated[
+    str | None, typer.Option("--dataset", help="The data set concerned by the request.")
+]
+RightOpt = Annotated[
+    str,
+    typer.Option(
+        "--right",
+        help="The right exercised: access (art. 15), erasure (art. 17), objection (art. 21).",
+    ),
+]
+
+
+@app.command()
+def dossier(
+    model: ModelOpt = None,
+    dataset: DatasetOpt = None,
+    right: RightOpt = "erasure",
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Export as md, csv, pdf or json (default: a summary)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the export to this file.")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the letters: en or fr.")] = "en",
+    letters: Annotated[
+        bool, typer.Option("--letters", help="Print the letter to each publisher.")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="Rows of the summary tables.")
+    ] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """The rights dossier of a request: affected models, publishers to contact, letters."""
+    from filiation.errors import InvalidArgumentError
+
+    g = _open()
+    _ensure_index(g)
+    d = g.dossier(model=model, dataset=dataset, right=right)
+    if as_json:
+        fmt = "json"
+    if fmt is not None:
+        data = g.export_dossier(d, fmt, lang)
+        if output is not None:
+            try:
+                tmp = output.with_name(output.name + ".part")
+                tmp.write_bytes(data)
+                tmp.replace(output)
+            except OSError as exc:
+                raise InvalidArgumentError(
+                    f"cannot write {output}: {exc.strerror or exc}"
+                ) from None
+            err.print(f"{fmt} dossier written to {output}", markup=False)
+        elif fmt == "pdf" and sys.stdout.isatty():
+            raise InvalidArgumentError("a PDF is not for a terminal: give --output FILE")
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        return
+    out.print(
+        f"[bold]{escape(d.source_id)}[/] ({d.source_kind}): right of {d.right.value} "
+        f"(GDPR Article {d.article}); {len(d.affected):,} affected model(s), "
+        f"{len(d.publishers):,} publisher(s)"
+    )
+    table = Table(title="Affected models (widest reach first)")
+    for col in ("#", "model", "publisher", "downloads", "descendants", "path"):
+        table.add_column(col, overflow="fold")
+    for m in d.affected[:limit]:
+        links = (
+            " → ".join(f"{lk.relation}{'' if lk.declared else '*'}" for lk in m.path) or "source"
+        )
+        table.add_row(
+            str(m.rank),
+            escape(m.id),
+            escape(m.publisher or "—"),
+            _num(m.downloads),
+            _num(m.descendants),
+            links,
+        )
+    out.print(table)
+    if len(d.affected) > limit:
+        out.print(f"… and {len(d.affected) - limit:,} more (--limit, or --format csv)")
+    out.print("* inferred link (not declared by the publisher)")
+    pubs = Table(title="Publishers to contact")
+    for col in ("publisher", "models", "status", "since", "Hub page"):
+        pubs.add_column(col)
+    for p in d.publishers[:limit]:
+        pubs.add_row(
+            escape(p.name),
+            str(len(p.models)),
+            p.status.value + (f" ({escape(p.ground)})" if p.ground else ""),
+            p.updated_at.date().isoformat() if p.updated_at else "—",
+            p.url or "—",
+        )
+    out.print(pubs)
+    if letters:
+        for letter in g.dossier_letters(d, lang):
+            out.rule(escape(letter.subject))
+            out.print(letter.body, markup=False)
+
+
+@app.command()
+def followup(
+    publisher: Annotated[str, typer.Argument(help="The publisher (author) contacted.")],
+    status: Annotated[str, typer.Argument(help="to_contact, sent, answered, refused or done.")],
+    model: ModelOpt = None,
+    dataset: DatasetOpt = None,
+    right: RightOpt = "erasure",
+    ground: Annotated[
+        str | None,
+        typer.Option("--ground", help="Why the publisher refused, e.g. 'Article 12(5)'."),
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Free text kept with it.")] = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="When it happened (ISO date; default now).")
+    ] = None,
+) -> None:
+    """Record where a rights request to one publisher stands (stored, with its date)."""
+    from datetime import datetime
+
+    from filiation.errors import InvalidArgumentError
+
+    at = None
+    if date is not None:
+        try:
+            at = datetime.fromisoformat(date)
+        except ValueError:
+            raise InvalidArgumentError(f"not an ISO date: {date!r} (e.g. 2026-11-22)") from None
+    g = _open()
+    _ensure_index(g)
+    event = g.follow_up(
+        model=model,
+        dataset=dataset,
+        right=right,
+        publisher=publisher,
+        status=status,
+        ground=ground,
+        note=note,
+        at=at,
+    )
+    out.print(
+        f"{escape(event.publisher)}: {event.status.value}"
+        + (f" ({escape(event.ground)})" if event.ground else "")
+        + f" on {event.at.isoformat(timespec='seconds')}"
+    )
+
+
 def main() -> None:
     try:
         app()
