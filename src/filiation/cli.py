@@ -624,6 +624,38 @@ def serve(
         uvicorn.Server(config).run(sockets=[sock])
 
 
+# -- live refresh, history, watch -----------------------------------------------------------
+@app.command()
+def refresh(
+    model_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The model whose family to refresh.")
+    ],
+    depth: Annotated[
+        int, typer.Option("--depth", "-d", min=0, help="Generations of descendants to fetch.")
+    ] = 1,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="HF_TOKEN",
+            help="Hub token (private or gated models; "
+            "higher rate limits). Default: HF_TOKEN or the saved login.",
+        ),
+    ] = None,
+    max_models: Annotated[
+        int, typer.Option("--max-models", min=1, help="Stop listing after this many models.")
+    ] = 10_000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring one family up to date from the Hub API (a new snapshot of source hub-api:ID)."""
+    g = _open()
+    with _steps() as say:
+        g._step = say
+        report = g.refresh_family(model_id, depth=depth, token=token, max_models=max_models)
+        g._step = None
+    _finish_ingest(report, as_json)
+
+
 # -- rights requests ------------------------------------------------------------------------
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="The model concerned by the request.")

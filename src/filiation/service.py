@@ -685,6 +685,33 @@ class Genealogy:
             store=self.store.describe(),
         )
 
+    # -- live refresh from the Hub API ---------------------------------------------------
+    def refresh_family(
+        self,
+        model_id: str,
+        *,
+        depth: int = 1,
+        token: str | None = None,
+        endpoint: str | None = None,
+        max_models: int = 10_000,
+        backoff: float = 1.0,
+    ) -> IngestReport:
+        """Bring one family up to date from the Hub API (``huggingface_hub``): the model and
+        its descendants down to ``depth`` generations, stored as a snapshot of source
+        ``hub-api:<id>`` (see :mod:`filiation.sources.hub_api`)."""
+        from filiation.sources import hub_api
+
+        records = hub_api.fetch_family(
+            model_id,
+            depth=depth,
+            token=token,
+            endpoint=endpoint,
+            max_models=max_models,
+            backoff=backoff,
+            progress=self._say,
+        )
+        return self.ingest(records)
+
     # -- rights requests (filiation.rights) ----------------------------------------------
     def _dossier_source(self, model: str | None, dataset: str | None) -> tuple[str, NodeKind]:
         if (model is None) == (dataset is None):
