@@ -656,6 +656,116 @@ def refresh(
     _finish_ingest(report, as_json)
 
 
+@app.command()
+def diff(
+    since: Annotated[
+        str, typer.Option("--since", help="Compare the snapshots of this date (ISO) with now.")
+    ],
+    node_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="Only this model's family.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Models that appeared, disappeared or changed parents since a date (kept snapshots)."""
+    g = _open()
+    _ensure_index(g)
+    d = g.diff(since, node_id)
+    if as_json:
+        _print_json(d.model_dump(mode="json"))
+        return
+    then = ", ".join(f"{s['id']} ({escape(s['source'])})" for s in d.before)
+    now = ", ".join(f"{s['id']} ({escape(s['source'])})" for s in d.after)
+    scope = f"family of {escape(d.root)}" if d.root else "whole genealogy"
+    out.print(f"{scope}: snapshots {then} → {now}")
+    table = Table(title="Changes")
+    for col in ("change", "model", "parents then", "parents now"):
+        table.add_column(col, overflow="fold")
+    for m in d.appeared:
+        table.add_row("[green]appeared[/]", escape(m), "", "")
+    for m in d.disappeared:
+        table.add_row("[red]disappeared[/]", escape(m), "", "")
+    for c in d.changed_parents:
+        table.add_row(
+            "[yellow]parents changed[/]",
+            escape(c.id),
+            escape(", ".join(c.before) or "—"),
+            escape(", ".join(c.after) or "—"),
+        )
+    out.print(table)
+    out.print(
+        f"{len(d.appeared):,} appeared, {len(d.disappeared):,} disappeared, "
+        f"{len(d.changed_parents):,} changed parents"
+    )
+
+
+watch_app = typer.Typer(
+    help="Follow models or data sets: report new descendants since the last check.",
+    no_args_is_help=True,
+)
+app.add_typer(watch_app, name="watch")
+
+
+@watch_app.command("add")
+def watch_add(
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="A model or data set id.")],
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="model or dataset, when an id is both.")
+    ] = None,
+) -> None:
+    """Start following an id; its current descendants are the baseline."""
+    w = _run(lambda g: g.watch.add(node_id, kind))
+    out.print(f"watching {escape(w.id)} ({w.kind}): {w.known:,} descendants now")
+
+
+@watch_app.command("list")
+def watch_list(as_json: JsonOpt = False) -> None:
+    """The watched ids and their last check."""
+    items = _open().watch.list()
+    if as_json:
+        _print_json([w.model_dump(mode="json") for w in items])
+        return
+    table = Table(title="Watch list")
+    for col in ("id", "kind", "added", "last check", "descendants then"):
+        table.add_column(col, overflow="fold")
+    for w in items:
+        table.add_row(
+            escape(w.id),
+            w.kind,
+            w.added_at.isoformat(timespec="seconds"),
+            w.checked_at.isoformat(timespec="seconds") if w.checked_at else "—",
+            _num(w.known),
+        )
+    out.print(table)
+
+
+@watch_app.command("remove")
+def watch_remove(
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="A watched id.")],
+) -> None:
+    """Stop following an id."""
+    _open().watch.remove(node_id)
+    out.print(f"no longer watching {escape(node_id)}")
+
+
+@watch_app.command("check")
+def watch_check(
+    post: Annotated[
+        str | None, typer.Option("--post", help="Also POST the report as JSON to this URL.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the new descendants of every watched id since its last check."""
+    reports = _run(lambda g: g.watch.check(post=post))
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in reports])
+        return
+    for r in reports:
+        since = r.since.isoformat(timespec="seconds") if r.since else "—"
+        out.print(f"[bold]{escape(r.id)}[/]: {len(r.new):,} new descendant(s) since {since}")
+        for n in r.new:
+            out.print(f"  + {escape(n.id)} ({n.relation} of {escape(n.via or '—')})")
+
+
 # -- rights requests ------------------------------------------------------------------------
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="The model concerned by the request.")

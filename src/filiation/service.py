@@ -46,6 +46,9 @@ from filiation.sources.records import IngestReport, Records, empty_links, empty_
 from filiation.store.store import Store
 
 ENV_DB = "FILIATION_DB"
+#: How many complete snapshots of each source the store keeps (``diff`` compares them).
+ENV_KEEP = "FILIATION_KEEP_SNAPSHOTS"
+DEFAULT_KEEP = 2
 BUNDLED = "hub-stats-sample.parquet"
 BUNDLED_LABEL = "bundled sample of cfahlgren1/hub-stats (Apache-2.0)"
 
@@ -75,6 +78,20 @@ def _relations(value: RelationsArg) -> tuple[Relation, ...] | None:
     return parse_relations([v.value if isinstance(v, Relation) else v for v in value])
 
 
+def _keep_snapshots() -> int:
+    """``$FILIATION_KEEP_SNAPSHOTS`` (at least 1), else 2."""
+    raw = os.environ.get(ENV_KEEP)
+    if raw is None or not raw.strip():
+        return DEFAULT_KEEP
+    try:
+        keep = int(raw)
+    except ValueError:
+        keep = 0
+    if keep < 1:
+        raise InvalidArgumentError(f"{ENV_KEEP} must be a whole number of 1 or more, not {raw!r}")
+    return keep
+
+
 def _check_bounds(max_depth: int | None, limit: int | None) -> None:
     if max_depth is not None and max_depth < 0:
         raise InvalidArgumentError(f"max_depth must be 0 or more, not {max_depth}")
@@ -102,6 +119,7 @@ class Genealogy:
         self._step = step
         self._index: LineageIndex | None = None
         self._fingerprint: str | None = None
+        self.keep_snapshots = _keep_snapshots()
 
     def __repr__(self) -> str:
         return f"Genealogy({self.store.describe()!r})"
@@ -257,7 +275,7 @@ class Genealogy:
             for lbl in arrays.vocab["sources"]
         ]
         self._publish(arrays)
-        self.store.prune(keep=2)
+        self.store.prune(keep=self.keep_snapshots)
         return report
 
     def _read_snapshot(self, snap: Any) -> Any:
@@ -807,6 +825,99 @@ class Genealogy:
             note=note,
             at=at,
         )
+
+    # -- history and watch ------------------------------------------------------------------
+    def diff(self, since: datetime | str, node_id: str | None = None) -> Any:
+        """What appeared, disappeared or changed parents (in ``node_id``'s family, or
+        everywhere) between the snapshots of ``since`` and the current ones."""
+        from filiation.rights import history
+
+        when = _parse_when(since)
+        root = self.resolve(node_id) if node_id is not None else None
+        return history.diff(self.store, when, root)
+
+    @property
+    def watch(self) -> WatchList:
+        """The watch list (add, list, remove, check): new descendants since the last check."""
+        return WatchList(self)
+
+
+class WatchList:
+    """Models and data sets followed over time, stored with what their last check saw."""
+
+    def __init__(self, genealogy: Genealogy) -> None:
+        self.g = genealogy
+
+    def _family(self, node_id: str, kind: str) -> list[dict[str, Any]]:
+        lin = self.g.descendants(node_id) if kind == "model" else self.g.impact(node_id)
+        return [n for n in lin.nodes if n["depth"] > 0 and n["kind"] == "model"]
+
+    def add(self, node_id: str, kind: NodeKind | str | None = None) -> Any:
+        from filiation.rights import watch
+
+        node = self.g._node(node_id, parse_kind(kind))
+        kind_ = KINDS_BY_CODE[int(self.g.index.a.kind[node])]
+        if kind_ is NodeKind.AUTHOR:
+            raise InvalidArgumentError("watch a model or a data set, not an author")
+        resolved = self.g.index.a.id_of(node)
+        known = [n["id"].lower() for n in self._family(resolved, kind_.value)]
+        return watch.add(self.g.store, kind_.value, resolved, known)
+
+    def list(self) -> list[Any]:
+        from filiation.rights import watch
+
+        return [w for w, _ in watch.rows(self.g.store)]
+
+    def remove(self, node_id: str) -> None:
+        from filiation.rights import watch
+
+        watch.remove(self.g.store, node_id)
+
+    def check(self, post: str | None = None) -> list[Any]:
+        """New descendants of each watched id since its last check (then remembered);
+        with ``post``, the report is POSTed as JSON first."""
+        from filiation.rights import watch
+
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        reports: list[Any] = []
+        seen_now: list[tuple[str, list[str]]] = []
+        for item, known in watch.rows(self.g.store):
+            try:
+                family = self._family(item.id, item.kind)
+            except NodeNotFoundError:
+                family = []  # gone from the genealogy: nothing new below it
+            new = [
+                watch.NewDescendant(
+                    id=n["id"],
+                    author=n["author"],
+                    depth=n["depth"],
+                    relation=n["relation"],
+                    via=n["via"],
+                )
+                for n in family
+                if n["id"].lower() not in known
+            ]
+            reports.append(
+                watch.WatchReport(id=item.id, kind=item.kind, since=item.checked_at, new=new)
+            )
+            seen_now.append((item.id, [n["id"].lower() for n in family]))
+        if post is not None:
+            watch.post(post, reports, now)
+        for node_id, family_keys in seen_now:
+            watch.save_check(self.g.store, node_id, family_keys, now)
+        return reports
+
+
+def _parse_when(value: datetime | str) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    try:
+        when = datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidArgumentError(
+            f"not an ISO date: {value!r} (e.g. 2026-11-01 or 2026-11-01T12:00)"
+        ) from None
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
 def _opt(value: Any) -> int | None:
