@@ -773,11 +773,19 @@ class Genealogy:
             snapshots=[s for s in self.snapshots() if s["current"]],
         )
 
-    def dossier_letters(self, dossier: Any, lang: str = "en") -> list[Any]:
-        """One request letter per publisher of ``dossier``, in ``lang`` (en or fr)."""
-        from filiation.rights.letters import letters
+    def dossier_letters(
+        self, dossier: Any, lang: str = "en", publishers: Sequence[str] | None = None
+    ) -> list[Any]:
+        """One request letter per publisher of ``dossier`` (or of ``publishers`` only), in
+        ``lang`` (en or fr)."""
+        from filiation.rights.letters import letter
 
-        return letters(dossier, lang)
+        chosen = (
+            dossier.publishers
+            if publishers is None
+            else [dossier.publisher(name) for name in publishers]
+        )
+        return [letter(dossier, p, lang) for p in chosen]
 
     def export_dossier(self, dossier: Any, fmt: str, lang: str = "en") -> bytes:
         """``dossier`` as ``md``, ``csv``, ``pdf`` or ``json`` bytes."""

@@ -29,6 +29,7 @@ from filiation import __version__, web
 from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundError, StoreError
 from filiation.service import Genealogy
 
+from . import rights as rights_routes
 from . import routes
 
 log = logging.getLogger("filiation.api")
@@ -212,6 +213,7 @@ def create_app(genealogy: Genealogy | str | os.PathLike[str] | None = None) -> F
     )
     app.state.genealogy = g
     app.include_router(routes.router)
+    app.include_router(rights_routes.router)
     _install_docs(app)
     web.install(app)
     _install_errors(app)

@@ -338,4 +338,8 @@ def install(app: FastAPI) -> None:
     entry_cache: dict[str, Any] = {}
     for lang in i18n.LANGUAGES:
         app.include_router(_language_router(lang, entry_cache))
+    from . import rights_pages
+
+    for lang in i18n.LANGUAGES:
+        app.include_router(rights_pages.router(lang))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
