@@ -119,6 +119,13 @@ def test_dossier_page_and_follow_up_form(app_client, lang: str) -> None:
     evil = {"origin": "https://evil.example"}
     r = client.post(f"/{lang}/dossier/followup", data=form, headers=evil, follow_redirects=False)
     assert r.status_code == 403
+    r = client.post(
+        f"/{lang}/dossier/followup",
+        data=form,
+        headers={"sec-fetch-site": "cross-site"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
     model_page = client.get(f"/{lang}/models/{quote(MODEL)}", headers={"accept": "text/html"})
     assert f"/{lang}/dossier?model=" in model_page.text
     assert client.get(f"/{lang}/dossier", params={"model": "no/such"}).status_code == 404
