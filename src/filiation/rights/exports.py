@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from filiation.rights.dossier import Dossier, describe_path
 from filiation.rights.letters import letters
@@ -95,8 +96,58 @@ def to_markdown(dossier: Dossier, lang: str = "en") -> str:
     return "\n".join(out)
 
 
+#: Common characters outside Latin-1 (Helvetica's set) and their plain equivalents.
+_PLAIN = str.maketrans(
+    {
+        "→": "->",
+        "’": "'",
+        "‘": "'",
+        "“": '"',
+        "”": '"',
+        "…": "...",
+        "–": "-",
+        "—": "-",
+        "\u202f": " ",
+        "\u00a0": " ",
+    }
+)
+
+
 def _latin1(text: str) -> str:
-    return text.encode("latin-1", "replace").decode("latin-1")
+    return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
+
+
+def _wrap(pdf: Any, text: str, width: float) -> list[str]:
+    """Greedy word wrapping by the font's widths (fpdf2's own line breaking costs the
+    square of a line's length: 10 s for a 300-model dossier); a word longer than the line
+    (a long id) is cut."""
+    measure = pdf.get_string_width
+    space = measure(" ")
+    lines: list[str] = []
+    current: list[str] = []
+    used = 0.0
+    indent = len(text) - len(text.lstrip(" "))
+    for word in text.split(" ")[indent:] if indent else text.split(" "):
+        w = measure(word)
+        while w > width:  # cut an overlong word at the last character that fits
+            if current:
+                lines.append(" ".join(current))
+                current, used = [], 0.0
+            cut = len(word)
+            while cut > 1 and measure(word[:cut]) > width:
+                cut = max(1, int(cut * width / measure(word[:cut])) - 1)
+            lines.append(word[:cut])
+            word = word[cut:]
+            w = measure(word)
+        if current and used + space + w > width:
+            lines.append(" ".join(current))
+            current, used = [], 0.0
+        used += (space if current else 0.0) + w
+        current.append(word)
+    lines.append(" ".join(current))
+    if indent and lines:
+        lines[0] = " " * indent + lines[0]
+    return lines
 
 
 def to_pdf(dossier: Dossier, lang: str = "en") -> bytes:
@@ -114,7 +165,9 @@ def to_pdf(dossier: Dossier, lang: str = "en") -> bytes:
 
     def para(text: str, size: int = 10, style: str = "", h: float = 5) -> None:
         pdf.set_font("Helvetica", style, size)
-        pdf.multi_cell(width, h, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+        for line in text.split("\n"):
+            for part in _wrap(pdf, _latin1(line), width):
+                pdf.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
 
     para(f"Rights dossier: {d.source_id}", 16, "B", 8)
     para(
