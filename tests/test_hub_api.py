@@ -178,3 +178,47 @@ def test_cli_refresh_through_hf_endpoint(fake, family_root, tmp_path: Path) -> N
     )
     assert proc.returncode == 4 and "not on the Hub" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_two_refreshes_diff_and_watch(fake, family_root, new_db) -> None:
+    """A child deleted on the Hub between two refreshes shows in `diff --source hub-api:ID`,
+    and a new child is reported by `watch check`."""
+    import time
+
+    root, depth = family_root
+    children = sorted(k for k, v in depth.items() if v == 1)
+    gone, late = children[0], children[-1]
+    g = filiation.open(new_db("twice"), load_bundled=False)
+    fake.gone.add(late)  # not published yet at the first refresh
+    first = g.refresh_family(root, depth=2, endpoint=fake.url, backoff=0.01)
+    g.watch.add(root)
+    time.sleep(1.1)  # snapshots are dated to the second
+    fake.gone = {gone}
+    g.refresh_family(root, depth=2, endpoint=fake.url, backoff=0.01)
+    taken = next(s["taken_at"] for s in g.snapshots() if s["id"] == first.snapshot_id)
+    d = g.diff(taken, root, source=f"hub-api:{root.lower()}")
+    lost = {k for k, v in depth.items() if k == gone or _below(fake, gone, k)}
+    arrived = {k for k in depth if k == late or _below(fake, late, k)}
+    assert lost - arrived and arrived - lost  # the test sees real changes
+    assert {m.lower() for m in d.disappeared} == lost - arrived
+    assert {m.lower() for m in d.appeared} == arrived - lost
+    new = {n.id.lower() for r in g.watch.check() for n in r.new}
+    assert new == arrived - lost
+    with pytest.raises(filiation.errors.InvalidArgumentError, match="no snapshot of source"):
+        g.diff(taken, root, source="hub-api:nobody/else")
+
+
+def _below(fake: fake_hub_api.FakeHubAPI, parent: str, key: str) -> bool:
+    """Whether ``key`` descends from ``parent`` in the fake Hub (by its baseModels)."""
+    todo, seen = [parent], set()
+    while todo:
+        p = todo.pop()
+        for (_, par), kids in fake.children.items():
+            if par == p:
+                for k in kids:
+                    if k == key:
+                        return True
+                    if k not in seen:
+                        seen.add(k)
+                        todo.append(k)
+    return False

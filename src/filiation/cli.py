@@ -664,12 +664,16 @@ def diff(
     node_id: Annotated[
         str | None, typer.Argument(metavar="[ID]", help="Only this model's family.")
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Only this source's snapshots, e.g. hub-api:ID."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Models that appeared, disappeared or changed parents since a date (kept snapshots)."""
     g = _open()
     _ensure_index(g)
-    d = g.diff(since, node_id)
+    d = g.diff(since, node_id, source=source)
     if as_json:
         _print_json(d.model_dump(mode="json"))
         return

@@ -835,14 +835,17 @@ class Genealogy:
         )
 
     # -- history and watch ------------------------------------------------------------------
-    def diff(self, since: datetime | str, node_id: str | None = None) -> Any:
+    def diff(
+        self, since: datetime | str, node_id: str | None = None, *, source: str | None = None
+    ) -> Any:
         """What appeared, disappeared or changed parents (in ``node_id``'s family, or
-        everywhere) between the snapshots of ``since`` and the current ones."""
+        everywhere) between the snapshots of ``since`` and the current ones (of every source,
+        or of ``source`` only, e.g. ``hub-api:<id>``)."""
         from filiation.rights import history
 
         when = _parse_when(since)
         root = self.resolve(node_id) if node_id is not None else None
-        return history.diff(self.store, when, root)
+        return history.diff(self.store, when, root, source)
 
     @property
     def watch(self) -> WatchList:

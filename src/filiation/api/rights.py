@@ -117,9 +117,12 @@ def diff(
     g: G,
     since: Annotated[str, Query(description="ISO date: compare its snapshots with now.")],
     id: Annotated[str | None, Query(description="Only this model's family.")] = None,
+    source: Annotated[
+        str | None, Query(description="Only this source's snapshots, e.g. hub-api:ID.")
+    ] = None,
 ) -> Any:
     """Models that appeared, disappeared or changed parents since ``since``."""
-    return g.diff(since, id)
+    return g.diff(since, id, source=source)
 
 
 @router.get("/watch", response_model=list[Watch], tags=["history"])

@@ -5,7 +5,8 @@ Each source keeps its newest snapshots (``FILIATION_KEEP_SNAPSHOTS``, default 2 
 ``DATE`` with the current one: the genealogy as it was then against the genealogy now. A
 model *appeared* if no source listed it then, *disappeared* if none lists it now, and
 *changed parents* if its model-to-model parents (with their relations) differ. With a root
-id, only the family of that id (the id and its descendants then or now) is compared.
+id, only the family of that id (the id and its descendants then or now) is compared; with a
+source (``hub-api:<id>`` after ``filiation refresh``), only that source's snapshots.
 
 The snapshots are read back from the store (not the index, which holds only the current
 ones): at full Hub scale that is a few seconds per snapshot.
@@ -114,10 +115,21 @@ def _describe(snap: SnapshotInfo) -> dict[str, Any]:
     return {"id": snap.id, "source": snap.source, "label": snap.label, "taken_at": _when(snap)}
 
 
-def pick(store: Store, since: datetime) -> tuple[list[SnapshotInfo], list[SnapshotInfo]]:
-    """The snapshots of then (newest of each source at or before ``since``) and of now."""
+def pick(
+    store: Store, since: datetime, source: str | None = None
+) -> tuple[list[SnapshotInfo], list[SnapshotInfo]]:
+    """The snapshots of then (newest of each source at or before ``since``) and of now,
+    of every source or of ``source`` only."""
     complete = [s for s in store.snapshots() if s.status == "complete"]
     now = store.current_snapshots()
+    if source is not None:
+        known = sorted({s.source for s in complete})
+        if source not in known:
+            raise InvalidArgumentError(
+                f"no snapshot of source {source!r}; sources: {', '.join(known) or 'none'}"
+            )
+        complete = [s for s in complete if s.source == source]
+        now = [s for s in now if s.source == source]
     then: dict[str, SnapshotInfo] = {}
     for snap in complete:
         when = _when(snap)
@@ -135,8 +147,8 @@ def pick(store: Store, since: datetime) -> tuple[list[SnapshotInfo], list[Snapsh
     return sorted(then.values(), key=lambda s: s.id), now
 
 
-def diff(store: Store, since: datetime, root: str | None = None) -> Diff:
-    then_snaps, now_snaps = pick(store, since)
+def diff(store: Store, since: datetime, root: str | None = None, source: str | None = None) -> Diff:
+    then_snaps, now_snaps = pick(store, since, source)
     then, now = _State(store, then_snaps), _State(store, now_snaps)
     scope: set[str] | None = None
     if root is not None:

@@ -39,18 +39,14 @@ def upgrade() -> None:
     op.create_table(
         "rights_followups",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column(
-            "dossier_id", sa.Integer, sa.ForeignKey("rights_dossiers.id"), nullable=False
-        ),
+        sa.Column("dossier_id", sa.Integer, sa.ForeignKey("rights_dossiers.id"), nullable=False),
         sa.Column("publisher", sa.Text, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("ground", sa.Text),
         sa.Column("note", sa.Text),
         sa.Column("at", sa.DateTime, nullable=False),
     )
-    op.create_index(
-        "rights_followups_dossier", "rights_followups", ["dossier_id", "publisher"]
-    )
+    op.create_index("rights_followups_dossier", "rights_followups", ["dossier_id", "publisher"])
     op.create_table(
         "watches",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
