@@ -222,3 +222,15 @@ def _below(fake: fake_hub_api.FakeHubAPI, parent: str, key: str) -> bool:
                         seen.add(k)
                         todo.append(k)
     return False
+
+
+def test_refreshed_fields_win_over_the_dump(fake, family_root, new_db) -> None:
+    """After a refresh, the family's indicators are the Hub API's, not the older dump's."""
+    root, depth = family_root
+    child = next(k for k, v in depth.items() if v == 1)
+    g = filiation.open(new_db("fresh-fields"))  # the bundled dump first
+    before = g.show(child).downloads
+    fake.rows[child] = {**fake.rows[child], "downloads": (before or 0) + 12345}
+    g.refresh_family(root, depth=1, endpoint=fake.url, backoff=0.01)
+    assert g.show(child).downloads == (before or 0) + 12345
+    assert filiation.open(g.store.url).show(child).downloads == (before or 0) + 12345

@@ -78,6 +78,13 @@ def _relations(value: RelationsArg) -> tuple[Relation, ...] | None:
     return parse_relations([v.value if isinstance(v, Relation) else v for v in value])
 
 
+def _priority(source: str, snapshot_id: int) -> tuple[bool, bool, int]:
+    """The order in which the index reads sources (the first one gives a node its fields):
+    families refreshed live from the Hub API (``hub-api:<id>``, fresher than any dump), then
+    the hub-stats dump, then the others, newest first."""
+    return (not source.startswith("hub-api:"), source != "hub-stats", -snapshot_id)
+
+
 def _keep_snapshots() -> int:
     """``$FILIATION_KEEP_SNAPSHOTS`` (at least 1), else 2."""
     raw = os.environ.get(ENV_KEEP)
@@ -157,7 +164,7 @@ class Genealogy:
                 shutil.rmtree(folder, ignore_errors=True)
         from filiation.lineage.build import build
 
-        ordered = sorted(snaps, key=lambda s: (s.source != "hub-stats", -s.id))
+        ordered = sorted(snaps, key=lambda s: _priority(s.source, s.id))
         self._publish(build([self._read_snapshot(s) for s in ordered], step=self._say))
         assert self._index is not None
         return self._index
@@ -263,7 +270,7 @@ class Genealogy:
             )
             del node_parts, link_parts
             tables = [new, *(self._read_snapshot(s) for s in others)]
-            tables.sort(key=lambda t: (t.source != "hub-stats", -(t.snapshot_id or 1 << 62)))
+            tables.sort(key=lambda t: _priority(t.source, t.snapshot_id or 1 << 62))
             del new  # build() empties `tables`, freeing the parsed rows as it goes
             self._say("indexing")
             arrays = build(tables, step=self._say)
