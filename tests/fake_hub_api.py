@@ -11,7 +11,8 @@ It answers the two calls ``filiation refresh`` makes through ``huggingface_hub``
 
 Knobs reproduce the Hub's bad days: ``rate_limited`` answers 429 (``Retry-After: 0``) that
 many times first, ``gone`` ids answer 404, ``broken`` ids answer non-JSON, ``bad_base`` ids
-carry a malformed ``baseModels``, ``down`` makes every answer a 503.
+carry a malformed ``baseModels``, ``down`` makes every answer a 503 (``down_lists``: every
+listing).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class FakeHubAPI:
     broken: set[str] = field(default_factory=set)
     bad_base: set[str] = field(default_factory=set)
     down: bool = False
+    down_lists: bool = False
     requests: list[tuple[str, dict[str, list[str]], str | None]] = field(default_factory=list)
     served_429: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -118,7 +120,7 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
                     hub.served_429 += 1
                     self._json(429, {"error": "Too Many Requests"}, {"Retry-After": "0"})
                     return
-            if hub.down:
+            if hub.down or (hub.down_lists and parts.path == "/api/models"):
                 self._json(503, {"error": "Service Unavailable"}, {"Retry-After": "0"})
                 return
             expand = query.get("expand", []) + query.get("expand[]", [])

@@ -142,6 +142,12 @@ def test_server_down_and_offline(fake, family_root) -> None:
     with pytest.raises(SourceError, match="answered 503"):
         _fetch(fake, root, depth=1, retries=2)
     assert len(fake.requests) == 3  # tried, then retried twice
+    # listings failing after the model answered: the client's own retries, then one line
+    fake.down, fake.requests = False, []
+    fake.down_lists = True
+    with pytest.raises(SourceError, match="answered 503 for the finetune children"):
+        _fetch(fake, root, depth=1)
+    assert sum(1 for path, *_ in fake.requests if path == "/api/models") > 1
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"

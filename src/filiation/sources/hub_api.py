@@ -141,29 +141,20 @@ class _Hub:
 
     def children(self, model_id: str, relation: Relation) -> list[Any]:
         """Every model whose ``base_model:<relation>:<id>`` tag names ``model_id`` (all pages)."""
-        from huggingface_hub.errors import HfHubHTTPError
-
         what = f"the {relation.value} children of {model_id}"
-        for attempt in range(self.retries + 1):
-            self.calls += 1
-            try:
-                return list(
-                    self.api.list_models(
-                        filter=f"base_model:{relation.value}:{model_id}",
-                        expand=EXPAND,  # type: ignore[arg-type]
-                        token=self.token,
-                    )
+        self.calls += 1
+        try:
+            # The client retries 429 and 5xx itself, page by page, with its own back-off
+            # (honouring Retry-After); retrying again here would multiply the waits.
+            return list(
+                self.api.list_models(
+                    filter=f"base_model:{relation.value}:{model_id}",
+                    expand=EXPAND,  # type: ignore[arg-type]
+                    token=self.token,
                 )
-            except HfHubHTTPError as exc:
-                # the client already retried 429/5xx with its own back-off
-                status = exc.response.status_code if exc.response is not None else None
-                if status in RETRY_STATUS and attempt < self.retries:
-                    self.sleep(self._wait(exc, attempt))
-                    continue
-                raise self._explain(exc, what) from None
-            except Exception as exc:
-                raise self._explain(exc, what) from None
-        raise AssertionError("unreachable")
+            )
+        except Exception as exc:
+            raise self._explain(exc, what) from None
 
 
 def _card(info: Any) -> dict[str, Any]:
