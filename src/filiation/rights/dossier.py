@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from filiation.errors import InvalidArgumentError
 from filiation.results import HUB
@@ -116,6 +116,7 @@ class Dossier(BaseModel):
     publishers: list[Publisher]
     truncated: bool = False
     snapshots: list[dict[str, Any]] = Field(default_factory=list)
+    _by_id: dict[str, AffectedModel] | None = PrivateAttr(default=None)
 
     def publisher(self, name: str) -> Publisher:
         for p in self.publishers:
@@ -128,8 +129,10 @@ class Dossier(BaseModel):
         )
 
     def models_of(self, publisher: Publisher) -> list[AffectedModel]:
-        wanted = set(publisher.models)
-        return [m for m in self.affected if m.id in wanted]
+        """The affected models of ``publisher``, best ranked first."""
+        if self._by_id is None or len(self._by_id) != len(self.affected):
+            self._by_id = {m.id: m for m in self.affected}
+        return [self._by_id[i] for i in publisher.models if i in self._by_id]
 
 
 def affected_set(

@@ -12,7 +12,12 @@ import io
 from typing import Any
 
 from filiation.rights.dossier import Dossier, describe_path
+from filiation.rights.letters import letter as letter_to
 from filiation.rights.letters import letters
+
+#: Letters printed in a PDF, one page each (the publishers with the widest reach first): a
+#: family of 15,000 models has some 9,000 publishers, more pages than anyone prints.
+PDF_LETTERS = 500
 
 CSV_COLUMNS = [
     "rank",
@@ -121,7 +126,14 @@ def _wrap(pdf: Any, text: str, width: float) -> list[str]:
     """Greedy word wrapping by the font's widths (fpdf2's own line breaking costs the
     square of a line's length: 10 s for a 300-model dossier); a word longer than the line
     (a long id) is cut."""
-    measure = pdf.get_string_width
+    # The core font's character widths (1/1000 of the size): fpdf2's get_string_width copies
+    # its state on every call, which cost minutes for a 15,000-model dossier.
+    widths = pdf.current_font.cw
+    scale = pdf.font_size / 1000
+
+    def measure(word: str) -> float:
+        return sum(widths.get(c, 500) for c in word) * scale
+
     space = measure(" ")
     lines: list[str] = []
     current: list[str] = []
@@ -191,7 +203,17 @@ def to_pdf(dossier: Dossier, lang: str = "en") -> bytes:
     for p in d.publishers:
         state = p.status.value + (f" ({p.ground})" if p.ground else "")
         para(f"{p.name} ({p.url or '-'}): {len(p.models)} model(s), status {state}", 9)
-    for letter in letters(d, lang):
+    shown = d.publishers[:PDF_LETTERS]
+    if len(d.publishers) > len(shown):
+        pdf.ln(3)
+        para(
+            f"Letters below: the {len(shown)} publishers with the widest reach. The letters to "
+            f"the other {len(d.publishers) - len(shown)} are in the Markdown export and "
+            "`filiation dossier --letters`.",
+            9,
+            "I",
+        )
+    for letter in (letter_to(d, p, lang) for p in shown):
         pdf.add_page()
         para(letter.subject, 11, "B", 6)
         pdf.ln(2)
