@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from filiation.domain import LINEAGE_RELATIONS
 from filiation.errors import InvalidArgumentError
+from filiation.store import schema
 from filiation.store.store import SnapshotInfo, Store
 
 _LINEAGE = [r.value for r in LINEAGE_RELATIONS]
@@ -52,15 +53,20 @@ class _State:
     become Python objects.
     """
 
-    def __init__(self, store: Store, snaps: list[SnapshotInfo]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        snaps: list[SnapshotInfo],
+        cache: dict[int, tuple[pa.Table, pa.Table]] | None = None,
+    ) -> None:
+        cache = {} if cache is None else cache
         node_parts, link_parts = [], []
         for snap in snaps:
-            nodes = store.read_nodes(snap.id).select(["kind", "key", "id"])
-            node_parts.append(nodes.filter(pc.equal(nodes["kind"], "model")).drop_columns("kind"))
-            links = store.read_links(snap.id).select(
-                ["child_key", "parent_key", "parent_id", "relation"]
-            )
-            link_parts.append(links.filter(pc.is_in(links["relation"], _value_set())))
+            if snap.id not in cache:
+                cache[snap.id] = _read(store, snap.id)
+            nodes, links = cache[snap.id]
+            node_parts.append(nodes)
+            link_parts.append(links)
         self.nodes = pa.concat_tables(node_parts) if node_parts else _EMPTY_NODES
         self.links = pa.concat_tables(link_parts) if link_parts else _EMPTY_LINKS
 
@@ -101,6 +107,26 @@ _EMPTY_LINKS = pa.schema(
         ("relation", pa.string()),
     ]
 ).empty_table()
+
+
+def _read(store: Store, snap: int) -> tuple[pa.Table, pa.Table]:
+    """A snapshot's model ids and lineage links: only the columns compared are read."""
+    nodes = store._read(schema.nodes, ["kind", "key", "id"], _NODE_READ, snap)
+    nodes = nodes.filter(pc.equal(nodes["kind"], "model")).drop_columns("kind")
+    links = store._read(schema.links, _LINK_READ.names, _LINK_READ, snap)
+    links = links.filter(pc.is_in(links["relation"], _value_set()))
+    return nodes, links
+
+
+_NODE_READ = pa.schema([("kind", pa.string()), ("key", pa.string()), ("id", pa.string())])
+_LINK_READ = pa.schema(
+    [
+        ("child_key", pa.string()),
+        ("parent_key", pa.string()),
+        ("parent_id", pa.string()),
+        ("relation", pa.string()),
+    ]
+)
 
 
 def _value_set() -> Any:
@@ -149,7 +175,8 @@ def pick(
 
 def diff(store: Store, since: datetime, root: str | None = None, source: str | None = None) -> Diff:
     then_snaps, now_snaps = pick(store, since, source)
-    then, now = _State(store, then_snaps), _State(store, now_snaps)
+    cache: dict[int, tuple[pa.Table, pa.Table]] = {}  # a snapshot both then and now: read once
+    then, now = _State(store, then_snaps, cache), _State(store, now_snaps, cache)
     scope: set[str] | None = None
     if root is not None:
         key = root.lower()
