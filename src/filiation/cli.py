@@ -856,6 +856,303 @@ def _add_registry() -> None:
 _add_registry()
 
 
+# -- live refresh, history, watch -----------------------------------------------------------
+@app.command()
+def refresh(
+    model_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The model whose family to refresh.")
+    ],
+    depth: Annotated[
+        int, typer.Option("--depth", "-d", min=0, help="Generations of descendants to fetch.")
+    ] = 1,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="HF_TOKEN",
+            help="Hub token (private or gated models; "
+            "higher rate limits). Default: HF_TOKEN or the saved login.",
+        ),
+    ] = None,
+    max_models: Annotated[
+        int, typer.Option("--max-models", min=1, help="Stop listing after this many models.")
+    ] = 10_000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring one family up to date from the Hub API (a new snapshot of source hub-api:ID)."""
+    g = _open()
+    with _steps() as say:
+        g._step = say
+        report = g.refresh_family(model_id, depth=depth, token=token, max_models=max_models)
+        g._step = None
+    _finish_ingest(report, as_json)
+
+
+@app.command()
+def diff(
+    since: Annotated[
+        str, typer.Option("--since", help="Compare the snapshots of this date (ISO) with now.")
+    ],
+    node_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="Only this model's family.")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Only this source's snapshots, e.g. hub-api:ID."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Models that appeared, disappeared or changed parents since a date (kept snapshots)."""
+    g = _open()
+    _ensure_index(g)
+    d = g.diff(since, node_id, source=source)
+    if as_json:
+        _print_json(d.model_dump(mode="json"))
+        return
+    then = ", ".join(f"{s['id']} ({escape(s['source'])})" for s in d.before)
+    now = ", ".join(f"{s['id']} ({escape(s['source'])})" for s in d.after)
+    scope = f"family of {escape(d.root)}" if d.root else "whole genealogy"
+    out.print(f"{scope}: snapshots {then} → {now}")
+    table = Table(title="Changes")
+    for col in ("change", "model", "parents then", "parents now"):
+        table.add_column(col, overflow="fold")
+    for m in d.appeared:
+        table.add_row("[green]appeared[/]", escape(m), "", "")
+    for m in d.disappeared:
+        table.add_row("[red]disappeared[/]", escape(m), "", "")
+    for c in d.changed_parents:
+        table.add_row(
+            "[yellow]parents changed[/]",
+            escape(c.id),
+            escape(", ".join(c.before) or "—"),
+            escape(", ".join(c.after) or "—"),
+        )
+    out.print(table)
+    out.print(
+        f"{len(d.appeared):,} appeared, {len(d.disappeared):,} disappeared, "
+        f"{len(d.changed_parents):,} changed parents"
+    )
+
+
+watch_app = typer.Typer(
+    help="Follow models or data sets: report new descendants since the last check.",
+    no_args_is_help=True,
+)
+app.add_typer(watch_app, name="watch")
+
+
+@watch_app.command("add")
+def watch_add(
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="A model or data set id.")],
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="model or dataset, when an id is both.")
+    ] = None,
+) -> None:
+    """Start following an id; its current descendants are the baseline."""
+    w = _run(lambda g: g.watch.add(node_id, kind))
+    out.print(f"watching {escape(w.id)} ({w.kind}): {w.known:,} descendants now")
+
+
+@watch_app.command("list")
+def watch_list(as_json: JsonOpt = False) -> None:
+    """The watched ids and their last check."""
+    items = _open().watch.list()
+    if as_json:
+        _print_json([w.model_dump(mode="json") for w in items])
+        return
+    table = Table(title="Watch list")
+    for col in ("id", "kind", "added", "last check", "descendants then"):
+        table.add_column(col, overflow="fold")
+    for w in items:
+        table.add_row(
+            escape(w.id),
+            w.kind,
+            w.added_at.isoformat(timespec="seconds"),
+            w.checked_at.isoformat(timespec="seconds") if w.checked_at else "—",
+            _num(w.known),
+        )
+    out.print(table)
+
+
+@watch_app.command("remove")
+def watch_remove(
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="A watched id.")],
+) -> None:
+    """Stop following an id."""
+    _open().watch.remove(node_id)
+    out.print(f"no longer watching {escape(node_id)}")
+
+
+@watch_app.command("check")
+def watch_check(
+    post: Annotated[
+        str | None, typer.Option("--post", help="Also POST the report as JSON to this URL.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the new descendants of every watched id since its last check."""
+    reports = _run(lambda g: g.watch.check(post=post))
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in reports])
+        return
+    for r in reports:
+        since = r.since.isoformat(timespec="seconds") if r.since else "—"
+        out.print(f"[bold]{escape(r.id)}[/]: {len(r.new):,} new descendant(s) since {since}")
+        for n in r.new:
+            out.print(f"  + {escape(n.id)} ({n.relation} of {escape(n.via or '—')})")
+
+
+# -- rights requests ------------------------------------------------------------------------
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="The model concerned by the request.")
+]
+DatasetOpt = Annotated[
+    str | None, typer.Option("--dataset", help="The data set concerned by the request.")
+]
+RightOpt = Annotated[
+    str,
+    typer.Option(
+        "--right",
+        help="The right exercised: access (art. 15), erasure (art. 17), objection (art. 21).",
+    ),
+]
+
+
+@app.command()
+def dossier(
+    model: ModelOpt = None,
+    dataset: DatasetOpt = None,
+    right: RightOpt = "erasure",
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Export as md, csv, pdf or json (default: a summary)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the export to this file.")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the letters: en or fr.")] = "en",
+    letters: Annotated[
+        bool, typer.Option("--letters", help="Print the letter to each publisher.")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="Rows of the summary tables.")
+    ] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """The rights dossier of a request: affected models, publishers to contact, letters."""
+    from filiation.errors import InvalidArgumentError
+
+    g = _open()
+    _ensure_index(g)
+    d = g.dossier(model=model, dataset=dataset, right=right)
+    if as_json:
+        fmt = "json"
+    if fmt is not None:
+        data = g.export_dossier(d, fmt, lang)
+        if output is not None:
+            try:
+                tmp = output.with_name(output.name + ".part")
+                tmp.write_bytes(data)
+                tmp.replace(output)
+            except OSError as exc:
+                raise InvalidArgumentError(
+                    f"cannot write {output}: {exc.strerror or exc}"
+                ) from None
+            err.print(f"{fmt} dossier written to {output}", markup=False)
+        elif fmt == "pdf" and sys.stdout.isatty():
+            raise InvalidArgumentError("a PDF is not for a terminal: give --output FILE")
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        return
+    out.print(
+        f"[bold]{escape(d.source_id)}[/] ({d.source_kind}): right of {d.right.value} "
+        f"(GDPR Article {d.article}); {len(d.affected):,} affected model(s), "
+        f"{len(d.publishers):,} publisher(s)"
+    )
+    table = Table(title="Affected models (widest reach first)")
+    for col in ("#", "model", "publisher", "downloads", "descendants", "path"):
+        table.add_column(col, overflow="fold")
+    for m in d.affected[:limit]:
+        links = (
+            " → ".join(f"{lk.relation}{'' if lk.declared else '*'}" for lk in m.path) or "source"
+        )
+        table.add_row(
+            str(m.rank),
+            escape(m.id),
+            escape(m.publisher or "—"),
+            _num(m.downloads),
+            _num(m.descendants),
+            links,
+        )
+    out.print(table)
+    if len(d.affected) > limit:
+        out.print(f"… and {len(d.affected) - limit:,} more (--limit, or --format csv)")
+    out.print("* inferred link (not declared by the publisher)")
+    pubs = Table(title="Publishers to contact")
+    for col in ("publisher", "models", "status", "since", "Hub page"):
+        pubs.add_column(col)
+    for p in d.publishers[:limit]:
+        pubs.add_row(
+            escape(p.name),
+            str(len(p.models)),
+            p.status.value + (f" ({escape(p.ground)})" if p.ground else ""),
+            p.updated_at.date().isoformat() if p.updated_at else "—",
+            p.url or "—",
+        )
+    out.print(pubs)
+    if letters:
+        for letter in g.dossier_letters(d, lang):
+            out.rule(escape(letter.subject))
+            out.print(letter.body, markup=False)
+
+
+@app.command()
+def followup(
+    publisher: Annotated[str, typer.Argument(help="The publisher (author) contacted.")],
+    status: Annotated[str, typer.Argument(help="to_contact, sent, answered, refused or done.")],
+    model: ModelOpt = None,
+    dataset: DatasetOpt = None,
+    right: RightOpt = "erasure",
+    ground: Annotated[
+        str | None,
+        typer.Option("--ground", help="Why the publisher refused, e.g. 'Article 12(5)'."),
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Free text kept with it.")] = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="When it happened (ISO date; default now).")
+    ] = None,
+) -> None:
+    """Record where a rights request to one publisher stands (stored, with its date)."""
+    from datetime import datetime
+
+    from filiation.errors import InvalidArgumentError
+
+    at = None
+    if date is not None:
+        try:
+            at = datetime.fromisoformat(date)
+        except ValueError:
+            raise InvalidArgumentError(f"not an ISO date: {date!r} (e.g. 2026-11-22)") from None
+    g = _open()
+    _ensure_index(g)
+    event = g.follow_up(
+        model=model,
+        dataset=dataset,
+        right=right,
+        publisher=publisher,
+        status=status,
+        ground=ground,
+        note=note,
+        at=at,
+    )
+    out.print(
+        f"{escape(event.publisher)}: {event.status.value}"
+        + (f" ({escape(event.ground)})" if event.ground else "")
+        + f" on {event.at.isoformat(timespec='seconds')}"
+    )
+
+
 def main() -> None:
     try:
         app()

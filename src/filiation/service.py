@@ -64,6 +64,9 @@ if TYPE_CHECKING:
     from filiation.registry.service import Registry
 
 ENV_DB = "FILIATION_DB"
+#: How many complete snapshots of each source the store keeps (``diff`` compares them).
+ENV_KEEP = "FILIATION_KEEP_SNAPSHOTS"
+DEFAULT_KEEP = 2
 BUNDLED = "hub-stats-sample.parquet"
 BUNDLED_LABEL = "bundled sample of cfahlgren1/hub-stats (Apache-2.0)"
 
@@ -122,6 +125,27 @@ def _relations(value: RelationsArg) -> tuple[Relation, ...] | None:
     return parse_relations([v.value if isinstance(v, Relation) else v for v in value])
 
 
+def _priority(source: str, snapshot_id: int) -> tuple[bool, bool, int]:
+    """The order in which the index reads sources (the first one gives a node its fields):
+    families refreshed live from the Hub API (``hub-api:<id>``, fresher than any dump), then
+    the hub-stats dump, then the others, newest first."""
+    return (not source.startswith("hub-api:"), source != "hub-stats", -snapshot_id)
+
+
+def _keep_snapshots() -> int:
+    """``$FILIATION_KEEP_SNAPSHOTS`` (at least 1), else 2."""
+    raw = os.environ.get(ENV_KEEP)
+    if raw is None or not raw.strip():
+        return DEFAULT_KEEP
+    try:
+        keep = int(raw)
+    except ValueError:
+        keep = 0
+    if keep < 1:
+        raise InvalidArgumentError(f"{ENV_KEEP} must be a whole number of 1 or more, not {raw!r}")
+    return keep
+
+
 def _check_bounds(max_depth: int | None, limit: int | None) -> None:
     if max_depth is not None and max_depth < 0:
         raise InvalidArgumentError(f"max_depth must be 0 or more, not {max_depth}")
@@ -155,6 +179,7 @@ class Genealogy:
         self._next_check = 0.0
         self._extra_snapshots: dict[tuple[int, ...], list[int]] = {}
         self._memo_lock = threading.Lock()
+        self.keep_snapshots = _keep_snapshots()
 
     def __repr__(self) -> str:
         return f"Genealogy({self.store.describe()!r})"
@@ -248,7 +273,7 @@ class Genealogy:
                     return cached
                 from filiation.lineage.build import build
 
-                ordered = sorted(snaps, key=lambda s: (s.source != "hub-stats", -s.id))
+                ordered = sorted(snaps, key=lambda s: _priority(s.source, s.id))
                 return self._publish(
                     build([self._read_snapshot(s) for s in ordered], step=self._say)
                 )
@@ -424,7 +449,7 @@ class Genealogy:
             )
             del node_parts, link_parts
             tables = [new, *(self._read_snapshot(s) for s in others)]
-            tables.sort(key=lambda t: (t.source != "hub-stats", -(t.snapshot_id or 1 << 62)))
+            tables.sort(key=lambda t: _priority(t.source, t.snapshot_id or 1 << 62))
             del new  # build() empties `tables`, freeing the parsed rows as it goes
             self._say("indexing")
             arrays = build(tables, step=self._say)
@@ -439,7 +464,7 @@ class Genealogy:
                 for lbl in arrays.vocab["sources"]
             ]
             self._publish(arrays)
-        self.store.prune(keep=2)
+        self.store.prune(keep=self.keep_snapshots)
         return report
 
     def _read_snapshot(self, snap: Any) -> Any:
@@ -1004,6 +1029,233 @@ class Genealogy:
             snapshots=[s for s in self.snapshots() if s["current"]],
             store=self.store.describe(),
         )
+
+    # -- live refresh from the Hub API ---------------------------------------------------
+    def refresh_family(
+        self,
+        model_id: str,
+        *,
+        depth: int = 1,
+        token: str | None = None,
+        endpoint: str | None = None,
+        max_models: int = 10_000,
+        backoff: float = 1.0,
+    ) -> IngestReport:
+        """Bring one family up to date from the Hub API (``huggingface_hub``): the model and
+        its descendants down to ``depth`` generations, stored as a snapshot of source
+        ``hub-api:<id>`` (see :mod:`filiation.sources.hub_api`)."""
+        from filiation.sources import hub_api
+
+        records = hub_api.fetch_family(
+            model_id,
+            depth=depth,
+            token=token,
+            endpoint=endpoint,
+            max_models=max_models,
+            backoff=backoff,
+            progress=self._say,
+        )
+        return self.ingest(records)
+
+    # -- rights requests (filiation.rights) ----------------------------------------------
+    def _dossier_source(self, model: str | None, dataset: str | None) -> tuple[str, NodeKind]:
+        if (model is None) == (dataset is None):
+            raise InvalidArgumentError("give either a model or a data set, not both or neither")
+        kind = NodeKind.MODEL if model is not None else NodeKind.DATASET
+        node = self._node(model if model is not None else dataset, kind)  # type: ignore[arg-type]
+        return self.index.a.id_of(node), kind
+
+    def dossier(
+        self,
+        *,
+        model: str | None = None,
+        dataset: str | None = None,
+        right: str = "erasure",
+        relations: RelationsArg = None,
+    ) -> Any:
+        """The rights dossier of a request about ``model`` (it and all its descendants) or
+        ``dataset`` (the models trained on it and theirs): affected models ranked by reach,
+        with their path from the source, the publishers to contact and their follow-up."""
+        from filiation.rights import dossier as rd
+        from filiation.rights import followup
+
+        right_ = rd.parse_right(right)
+        source_id, kind = self._dossier_source(model, dataset)
+        if kind is NodeKind.MODEL:
+            lin = self.descendants(source_id, relations=relations)
+        else:
+            lin = self.impact(source_id, relations=relations)
+        affected = rd.affected_set(source_id, kind.value, lin.nodes)
+        publishers = rd.group_publishers(affected)
+        rd.apply_followups(publishers, followup.events(self.store, kind.value, source_id, right_))
+        return rd.Dossier(
+            source_id=source_id,
+            source_kind=kind.value,
+            right=right_,
+            article=rd.ARTICLES[right_],
+            generated_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+            affected=affected,
+            publishers=publishers,
+            truncated=lin.truncated,
+            snapshots=[s for s in self.snapshots() if s["current"]],
+        )
+
+    def dossier_letters(
+        self, dossier: Any, lang: str = "en", publishers: Sequence[str] | None = None
+    ) -> list[Any]:
+        """One request letter per publisher of ``dossier`` (or of ``publishers`` only), in
+        ``lang`` (en or fr)."""
+        from filiation.rights.letters import letter
+
+        chosen = (
+            dossier.publishers
+            if publishers is None
+            else [dossier.publisher(name) for name in publishers]
+        )
+        return [letter(dossier, p, lang) for p in chosen]
+
+    def export_dossier(self, dossier: Any, fmt: str, lang: str = "en") -> bytes:
+        """``dossier`` as ``md``, ``csv``, ``pdf`` or ``json`` bytes."""
+        from filiation.rights import exports
+        from filiation.rights.letters import check_language
+
+        check_language(lang)
+        if fmt == "md":
+            return exports.to_markdown(dossier, lang).encode()
+        if fmt == "csv":
+            return exports.to_csv(dossier).encode()
+        if fmt == "pdf":
+            return exports.to_pdf(dossier, lang)
+        if fmt == "json":
+            return dossier.model_dump_json(indent=2).encode()
+        raise InvalidArgumentError(f"unknown format {fmt!r}; use one of: md, csv, pdf, json")
+
+    def follow_up(
+        self,
+        *,
+        model: str | None = None,
+        dataset: str | None = None,
+        right: str = "erasure",
+        publisher: str,
+        status: str,
+        ground: str | None = None,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> Any:
+        """Record where the request to ``publisher`` stands (sent, answered, refused...)."""
+        from filiation.rights import dossier as rd
+        from filiation.rights import followup
+
+        status_ = rd.parse_status(status)
+        current = self.dossier(model=model, dataset=dataset, right=right)
+        entry = current.publisher(publisher)
+        return followup.record(
+            self.store,
+            current.source_kind,
+            current.source_id,
+            current.right,
+            entry.name,
+            status_,
+            ground=ground,
+            note=note,
+            at=at,
+        )
+
+    # -- history and watch ------------------------------------------------------------------
+    def diff(
+        self, since: datetime | str, node_id: str | None = None, *, source: str | None = None
+    ) -> Any:
+        """What appeared, disappeared or changed parents (in ``node_id``'s family, or
+        everywhere) between the snapshots of ``since`` and the current ones (of every source,
+        or of ``source`` only, e.g. ``hub-api:<id>``)."""
+        from filiation.rights import history
+
+        when = _parse_when(since)
+        root = self.resolve(node_id) if node_id is not None else None
+        return history.diff(self.store, when, root, source)
+
+    @property
+    def watch(self) -> WatchList:
+        """The watch list (add, list, remove, check): new descendants since the last check."""
+        return WatchList(self)
+
+
+class WatchList:
+    """Models and data sets followed over time, stored with what their last check saw."""
+
+    def __init__(self, genealogy: Genealogy) -> None:
+        self.g = genealogy
+
+    def _family(self, node_id: str, kind: str) -> list[dict[str, Any]]:
+        lin = self.g.descendants(node_id) if kind == "model" else self.g.impact(node_id)
+        return [n for n in lin.nodes if n["depth"] > 0 and n["kind"] == "model"]
+
+    def add(self, node_id: str, kind: NodeKind | str | None = None) -> Any:
+        from filiation.rights import watch
+
+        node = self.g._node(node_id, parse_kind(kind))
+        kind_ = KINDS_BY_CODE[int(self.g.index.a.kind[node])]
+        if kind_ is NodeKind.AUTHOR:
+            raise InvalidArgumentError("watch a model or a data set, not an author")
+        resolved = self.g.index.a.id_of(node)
+        known = [n["id"].lower() for n in self._family(resolved, kind_.value)]
+        return watch.add(self.g.store, kind_.value, resolved, known)
+
+    def list(self) -> list[Any]:
+        from filiation.rights import watch
+
+        return [w for w, _ in watch.rows(self.g.store)]
+
+    def remove(self, node_id: str) -> None:
+        from filiation.rights import watch
+
+        watch.remove(self.g.store, node_id)
+
+    def check(self, post: str | None = None) -> list[Any]:
+        """New descendants of each watched id since its last check (then remembered);
+        with ``post``, the report is POSTed as JSON first."""
+        from filiation.rights import watch
+
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        reports: list[Any] = []
+        seen_now: list[tuple[str, list[str]]] = []
+        for item, known in watch.rows(self.g.store):
+            try:
+                family = self._family(item.id, item.kind)
+            except NodeNotFoundError:
+                family = []  # gone from the genealogy: nothing new below it
+            new = [
+                watch.NewDescendant(
+                    id=n["id"],
+                    author=n["author"],
+                    depth=n["depth"],
+                    relation=n["relation"],
+                    via=n["via"],
+                )
+                for n in family
+                if n["id"].lower() not in known
+            ]
+            reports.append(
+                watch.WatchReport(id=item.id, kind=item.kind, since=item.checked_at, new=new)
+            )
+            seen_now.append((item.id, [n["id"].lower() for n in family]))
+        if post is not None:
+            watch.post(post, reports, now)
+        for node_id, family_keys in seen_now:
+            watch.save_check(self.g.store, node_id, family_keys, now)
+        return reports
+
+
+def _parse_when(value: datetime | str) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    try:
+        when = datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidArgumentError(
+            f"not an ISO date: {value!r} (e.g. 2026-11-01 or 2026-11-01T12:00)"
+        ) from None
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
 def _opt(value: Any) -> int | None:

@@ -36,6 +36,7 @@ from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundE
 from filiation.service import Genealogy
 
 from . import registry as registry_api
+from . import rights as rights_routes
 from . import routes
 
 log = logging.getLogger("filiation.api")
@@ -256,6 +257,7 @@ def create_app(
     app.state.genealogy = g
     app.include_router(routes.router)
     registry_api.install(app)
+    app.include_router(rights_routes.router)
     _install_docs(app)
     web.install(app)
     _install_errors(app)

@@ -210,3 +210,50 @@ registry_history = Table(
     Column("after", Text),
     Index("registry_history_record", "record_kind", "record_key"),
 )
+
+# -- rights requests and watches (migration 0005) ------------------------------------------
+# Small tables written by people, not by sources: they outlive every snapshot, so they refer
+# to models by id (lower-case key), never by snapshot row.
+
+#: One rights request: a source (model or data set) and the right exercised.
+rights_dossiers = Table(
+    "rights_dossiers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_kind", String(16), nullable=False),
+    Column("source_key", Text, nullable=False),
+    Column("source_id", Text, nullable=False),
+    Column("right", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("rights_dossiers_source", "source_kind", "source_key", "right", unique=True),
+)
+
+#: The follow-up of a dossier, one row per change of state of one publisher (the newest row
+#: is the current state; the others are its dated history).
+rights_followups = Table(
+    "rights_followups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dossier_id", Integer, ForeignKey("rights_dossiers.id"), nullable=False),
+    Column("publisher", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("ground", Text),
+    Column("note", Text),
+    Column("at", DateTime, nullable=False),
+    Index("rights_followups_dossier", "dossier_id", "publisher"),
+)
+
+#: Models and data sets someone follows; ``known`` is the JSON list of the descendants (lower
+#: case) seen at the last check, so the next check reports only new ones.
+watches = Table(
+    "watches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("node_id", Text, nullable=False),
+    Column("added_at", DateTime, nullable=False),
+    Column("checked_at", DateTime),
+    Column("known", Text),
+    Index("watches_node", "kind", "key", unique=True),
+)

@@ -363,4 +363,8 @@ def install(app: FastAPI) -> None:
     from . import registry
 
     registry.install(app)
+    from . import rights_pages
+
+    for lang in i18n.LANGUAGES:
+        app.include_router(rights_pages.router(lang))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

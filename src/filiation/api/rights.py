@@ -1,0 +1,131 @@
+"""JSON API of rights dossiers, history and the watch list: the CLI's ``dossier``,
+``followup``, ``diff`` and ``watch list`` (each a call to :class:`filiation.Genealogy`).
+
+A dossier is named by its source (``model`` or ``dataset``) and ``right``, as query
+parameters. Exports come back as files (``Content-Disposition: attachment``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from filiation.rights.dossier import Dossier, FollowUpEvent
+from filiation.rights.history import Diff
+from filiation.rights.letters import Letter
+from filiation.rights.watch import Watch
+from filiation.service import Genealogy
+
+from .routes import ERRORS
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+def genealogy(request: Request) -> Genealogy:
+    return request.app.state.genealogy  # type: ignore[no-any-return]
+
+
+G = Annotated[Genealogy, Depends(genealogy)]
+ModelQ = Annotated[str | None, Query(description="The model concerned by the request.")]
+DatasetQ = Annotated[str | None, Query(description="The data set concerned by the request.")]
+RightQ = Annotated[
+    Literal["access", "erasure", "objection"],
+    Query(description="access (GDPR art. 15), erasure (art. 17) or objection (art. 21)"),
+]
+LangQ = Annotated[Literal["en", "fr"], Query(description="Language of the letters.")]
+
+MEDIA = {
+    "md": "text/markdown; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "pdf": "application/pdf",
+    "json": "application/json",
+}
+
+
+class FollowUpIn(BaseModel):
+    model: str | None = None
+    dataset: str | None = None
+    right: Literal["access", "erasure", "objection"] = "erasure"
+    publisher: str
+    status: Literal["to_contact", "sent", "answered", "refused", "done"]
+    ground: str | None = Field(None, max_length=500, description="Required for 'refused'.")
+    note: str | None = Field(None, max_length=4000)
+    at: datetime | None = None
+
+
+@router.get("/dossier", response_model=Dossier, tags=["rights"])
+def dossier(g: G, model: ModelQ = None, dataset: DatasetQ = None, right: RightQ = "erasure") -> Any:
+    """The rights dossier: affected models ranked by reach, with their path from the source;
+    publishers to contact, with the follow-up of each."""
+    return g.dossier(model=model, dataset=dataset, right=right)
+
+
+@router.get("/dossier/letters", response_model=list[Letter], tags=["rights"])
+def dossier_letters(
+    g: G,
+    model: ModelQ = None,
+    dataset: DatasetQ = None,
+    right: RightQ = "erasure",
+    lang: LangQ = "en",
+) -> Any:
+    """One request letter per publisher; ``[[...]]`` marks what the requester must fill."""
+    return g.dossier_letters(g.dossier(model=model, dataset=dataset, right=right), lang)
+
+
+def export_response(g: Genealogy, d: Dossier, fmt: str, lang: str) -> Response:
+    data = g.export_dossier(d, fmt, lang)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", d.source_id)[:120]
+    name = f"dossier-{stem}-{d.right.value}{'-' + lang if fmt in ('md', 'pdf') else ''}.{fmt}"
+    return Response(
+        data,
+        media_type=MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/dossier/export",
+    tags=["rights"],
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+)
+def dossier_export(
+    g: G,
+    model: ModelQ = None,
+    dataset: DatasetQ = None,
+    right: RightQ = "erasure",
+    format: Annotated[Literal["md", "csv", "pdf", "json"], Query()] = "md",
+    lang: LangQ = "en",
+) -> Response:
+    """The dossier as a Markdown, CSV (affected set), PDF or JSON file."""
+    return export_response(g, g.dossier(model=model, dataset=dataset, right=right), format, lang)
+
+
+@router.post("/dossier/followup", response_model=FollowUpEvent, tags=["rights"])
+def dossier_followup(g: G, body: FollowUpIn) -> Any:
+    """Record where the request to one publisher stands (kept with its date)."""
+    return g.follow_up(**body.model_dump())
+
+
+@router.get("/diff", response_model=Diff, tags=["history"])
+def diff(
+    g: G,
+    since: Annotated[str, Query(description="ISO date: compare its snapshots with now.")],
+    id: Annotated[str | None, Query(description="Only this model's family.")] = None,
+    source: Annotated[
+        str | None, Query(description="Only this source's snapshots, e.g. hub-api:ID.")
+    ] = None,
+) -> Any:
+    """Models that appeared, disappeared or changed parents since ``since``."""
+    return g.diff(since, id, source=source)
+
+
+@router.get("/watch", response_model=list[Watch], tags=["history"])
+def watch_list(g: G) -> Any:
+    """The watched models and data sets and their last check (change it with the CLI)."""
+    return g.watch.list()

@@ -1,0 +1,221 @@
+"""A dossier as Markdown (to read and edit), CSV (the affected set, for a spreadsheet) and
+PDF (to attach to a request), from the same :class:`Dossier`.
+
+The PDF is drawn with fpdf2 and its built-in Helvetica, which covers Latin-1 (French
+included); any other character becomes ``?`` rather than breaking the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from filiation.rights.dossier import Dossier, describe_path
+from filiation.rights.letters import letter as letter_to
+from filiation.rights.letters import letters
+
+#: Letters printed in a PDF, one page each (the publishers with the widest reach first): a
+#: family of 15,000 models has some 9,000 publishers, more pages than anyone prints.
+PDF_LETTERS = 500
+
+CSV_COLUMNS = [
+    "rank",
+    "id",
+    "publisher",
+    "depth",
+    "downloads",
+    "likes",
+    "descendants",
+    "declared_path",
+    "path",
+    "url",
+    "discussions_url",
+]
+
+_MD_ESCAPE = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+!|"})
+
+
+def _md(text: str) -> str:
+    """Markdown-escaped text: ids and names are data, never markup."""
+    return text.translate(_MD_ESCAPE)
+
+
+def to_csv(dossier: Dossier) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for m in dossier.affected:
+        w.writerow(
+            [
+                m.rank,
+                m.id,
+                m.publisher or "",
+                m.depth,
+                "" if m.downloads is None else m.downloads,
+                "" if m.likes is None else m.likes,
+                m.descendants,
+                "yes" if not m.inferred else "no",
+                describe_path(m.path, dossier.source_id),
+                m.url,
+                m.discussions_url,
+            ]
+        )
+    return buf.getvalue()
+
+
+def to_markdown(dossier: Dossier, lang: str = "en") -> str:
+    d = dossier
+    out = [
+        f"# Rights dossier: {_md(d.source_id)}",
+        "",
+        f"- Right exercised: {d.right.value} (GDPR Article {d.article})",
+        f"- Source ({d.source_kind}): {_md(d.source_id)}",
+        f"- Affected models: {len(d.affected)}; publishers: {len(d.publishers)}",
+        f"- Generated: {d.generated_at.isoformat(timespec='seconds')}",
+        "",
+        "## Affected models (widest reach first)",
+        "",
+        "| # | model | publisher | downloads | descendants | path from the source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in d.affected:
+        out.append(
+            f"| {m.rank} | [{_md(m.id)}]({m.url}) | {_md(m.publisher or '-')} | "
+            f"{m.downloads if m.downloads is not None else '-'} | {m.descendants} | "
+            f"{_md(describe_path(m.path, d.source_id))} |"
+        )
+    out += ["", "## Publishers to contact", ""]
+    for p in d.publishers:
+        head = f"[{_md(p.name)}]({p.url})" if p.url else _md(p.name)
+        state = p.status.value + (f" ({_md(p.ground)})" if p.ground else "")
+        out.append(f"- {head}: {len(p.models)} model(s), status {state}")
+        for model_id in p.models:
+            out.append(
+                f"  - {_md(model_id)}: discussions https://huggingface.co/{model_id}/discussions"
+            )
+    out += ["", f"## Letters ({lang})", ""]
+    for letter in letters(d, lang):
+        out += [f"### {_md(letter.publisher)}", "", f"**{_md(letter.subject)}**", "", "```text"]
+        out += [letter.body.replace("```", "'''"), "```", ""]
+    return "\n".join(out)
+
+
+#: Common characters outside Latin-1 (Helvetica's set) and their plain equivalents.
+_PLAIN = str.maketrans(
+    {
+        "→": "->",
+        "\u2019": "'",
+        "\u2018": "'",
+        "“": '"',
+        "”": '"',
+        "…": "...",
+        "\u2013": "-",
+        "—": "-",
+        "\u202f": " ",
+        "\u00a0": " ",
+    }
+)
+
+
+def _latin1(text: str) -> str:
+    return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
+
+
+def _wrap(pdf: Any, text: str, width: float) -> list[str]:
+    """Greedy word wrapping by the font's widths (fpdf2's own line breaking costs the
+    square of a line's length: 10 s for a 300-model dossier); a word longer than the line
+    (a long id) is cut."""
+    # The core font's character widths (1/1000 of the size): fpdf2's get_string_width copies
+    # its state on every call, which cost minutes for a 15,000-model dossier.
+    widths = pdf.current_font.cw
+    scale = pdf.font_size / 1000
+
+    def measure(word: str) -> float:
+        return sum(widths.get(c, 500) for c in word) * scale
+
+    space = measure(" ")
+    lines: list[str] = []
+    current: list[str] = []
+    used = 0.0
+    indent = len(text) - len(text.lstrip(" "))
+    for word in text.split(" ")[indent:] if indent else text.split(" "):
+        w = measure(word)
+        while w > width:  # cut an overlong word at the last character that fits
+            if current:
+                lines.append(" ".join(current))
+                current, used = [], 0.0
+            cut = len(word)
+            while cut > 1 and measure(word[:cut]) > width:
+                cut = max(1, int(cut * width / measure(word[:cut])) - 1)
+            lines.append(word[:cut])
+            word = word[cut:]
+            w = measure(word)
+        if current and used + space + w > width:
+            lines.append(" ".join(current))
+            current, used = [], 0.0
+        used += (space if current else 0.0) + w
+        current.append(word)
+    lines.append(" ".join(current))
+    if indent and lines:
+        lines[0] = " " * indent + lines[0]
+    return lines
+
+
+def to_pdf(dossier: Dossier, lang: str = "en") -> bytes:
+    """The dossier as a PDF: a summary, one numbered entry per affected model, the
+    publishers with their state, then one letter per publisher on its own page."""
+    from fpdf import FPDF
+
+    d = dossier
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_title(_latin1(f"Rights dossier: {d.source_id}"))
+    pdf.set_creator("filiation")
+    pdf.add_page()
+    width = pdf.epw
+
+    def para(text: str, size: int = 10, style: str = "", h: float = 5) -> None:
+        pdf.set_font("Helvetica", style, size)
+        for line in text.split("\n"):
+            for part in _wrap(pdf, _latin1(line), width):
+                pdf.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
+
+    para(f"Rights dossier: {d.source_id}", 16, "B", 8)
+    para(
+        f"Right exercised: {d.right.value} (GDPR Article {d.article}). Source "
+        f"({d.source_kind}): {d.source_id}. {len(d.affected)} affected model(s), "
+        f"{len(d.publishers)} publisher(s). "
+        f"Generated {d.generated_at.isoformat(timespec='seconds')}."
+    )
+    pdf.ln(3)
+    para("Affected models (widest reach first)", 13, "B", 7)
+    for m in d.affected:
+        para(
+            f"{m.rank}. {m.id} - publisher {m.publisher or '-'}, downloads "
+            f"{m.downloads if m.downloads is not None else '-'}, descendants {m.descendants}",
+            9,
+            "B",
+        )
+        para(f"    {describe_path(m.path, d.source_id)}", 8)
+    pdf.ln(3)
+    para("Publishers to contact", 13, "B", 7)
+    for p in d.publishers:
+        state = p.status.value + (f" ({p.ground})" if p.ground else "")
+        para(f"{p.name} ({p.url or '-'}): {len(p.models)} model(s), status {state}", 9)
+    shown = d.publishers[:PDF_LETTERS]
+    if len(d.publishers) > len(shown):
+        pdf.ln(3)
+        para(
+            f"Letters below: the {len(shown)} publishers with the widest reach. The letters to "
+            f"the other {len(d.publishers) - len(shown)} are in the Markdown export and "
+            "`filiation dossier --letters`.",
+            9,
+            "I",
+        )
+    for letter in (letter_to(d, p, lang) for p in shown):
+        pdf.add_page()
+        para(letter.subject, 11, "B", 6)
+        pdf.ln(2)
+        para(letter.body, 9)
+    return bytes(pdf.output())

@@ -1,0 +1,164 @@
+"""The rights dossier page of the web explorer (``/{lang}/dossier?model=ID&right=erasure``)
+and its follow-up form.
+
+The page shows the affected set (a page at a time), the publishers (a page at a time) with
+their letter in the page's language, links to the exports of the JSON API, and a plain HTML
+form per publisher that records the follow-up (no script needed; the answer redirects back
+to the page, so reloading does not record twice).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from filiation.domain import NodeKind
+from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.service import Genealogy
+
+from .pages import _genealogy, not_found, render
+
+AFFECTED_PAGE = 50
+PUBLISHER_PAGE = 20
+RIGHTS = ("erasure", "access", "objection")
+STATUSES = ("to_contact", "sent", "answered", "refused", "done")
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, min(int(value or 0), 10_000_000))
+    except ValueError:
+        return 0
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post from this site, not another one: browsers say where a request comes from
+    in ``Sec-Fetch-Site``; older ones name the ``Origin`` (``null`` under this site's
+    no-referrer policy, so it only refuses a named foreign origin)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host")
+
+
+def router(lang: str) -> APIRouter:
+    r = APIRouter(prefix=f"/{lang}", include_in_schema=False)
+
+    def source_of(params: Any) -> dict[str, str]:
+        out = {k: params.get(k, "").strip() for k in ("model", "dataset") if params.get(k)}
+        out["right"] = params.get("right") or "erasure"
+        return out
+
+    def page(
+        request: Request,
+        g: Genealogy,
+        source: dict[str, str],
+        error: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        kind = NodeKind.MODEL if "model" in source else NodeKind.DATASET
+        try:
+            d = g.dossier(
+                model=source.get("model"), dataset=source.get("dataset"), right=source["right"]
+            )
+        except NodeNotFoundError as exc:
+            return not_found(
+                request, lang, node_id=exc.node_id, kind=kind, suggestions=exc.suggestions
+            )
+        except InvalidArgumentError:
+            return not_found(request, lang)
+        q = request.query_params
+        off, poff = _int(q.get("offset")), _int(q.get("pubs"))
+        base = {k: v for k, v in source.items()}
+        base[d.source_kind] = d.source_id
+
+        def link(**extra: int) -> str:
+            return "?" + urlencode({**base, "offset": off, "pubs": poff, **extra})
+
+        shown = d.affected[off : off + AFFECTED_PAGE]
+        pubs = d.publishers[poff : poff + PUBLISHER_PAGE]
+        letters = g.dossier_letters(d, lang, [p.name for p in pubs])
+        root = request.scope.get("root_path", "").rstrip("/")
+        export = f"{root}/api/dossier/export?" + urlencode(
+            {d.source_kind: d.source_id, "right": d.right.value, "lang": lang}
+        )
+        return render(
+            request,
+            lang,
+            "dossier.html",
+            status=status,
+            d=d,
+            shown=shown,
+            pubs=list(zip(pubs, letters, strict=True)),
+            rights=RIGHTS,
+            statuses=STATUSES,
+            export=export,
+            error=error,
+            today=datetime.now().date().isoformat(),
+            affected_pages={
+                "first": off + 1,
+                "prev": link(offset=max(0, off - AFFECTED_PAGE)) if off > 0 else None,
+                "next": link(offset=off + AFFECTED_PAGE)
+                if off + AFFECTED_PAGE < len(d.affected)
+                else None,
+            },
+            pub_pages={
+                "first": poff + 1,
+                "prev": link(pubs=max(0, poff - PUBLISHER_PAGE)) if poff > 0 else None,
+                "next": link(pubs=poff + PUBLISHER_PAGE)
+                if poff + PUBLISHER_PAGE < len(d.publishers)
+                else None,
+            },
+            source_query=urlencode({d.source_kind: d.source_id}),
+        )
+
+    @r.get("/dossier", response_class=HTMLResponse)
+    def dossier(request: Request) -> Response:
+        source = source_of(request.query_params)
+        if ("model" in source) == ("dataset" in source):
+            return not_found(request, lang)
+        return page(request, _genealogy(request), source)
+
+    @r.post("/dossier/followup", response_class=HTMLResponse)
+    async def followup(request: Request) -> Response:
+        if not _same_origin(request):
+            return Response("cross-site form refused", status_code=403)
+        body = await request.body()
+        if len(body) > 20_000:
+            return Response("form too large", status_code=413)
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        source = source_of(form)
+        if ("model" in source) == ("dataset" in source):
+            return not_found(request, lang)
+        g = _genealogy(request)
+        try:
+            at = datetime.fromisoformat(form["date"]) if form.get("date") else None
+        except ValueError:
+            return page(request, g, source, error=f"date {form['date']!r}", status=422)
+        try:
+            g.follow_up(
+                model=source.get("model"),
+                dataset=source.get("dataset"),
+                right=source["right"],
+                publisher=form.get("publisher", ""),
+                status=form.get("status", ""),
+                ground=form.get("ground") or None,
+                note=form.get("note") or None,
+                at=at,
+            )
+        except InvalidArgumentError as exc:
+            return page(request, g, source, error=str(exc), status=422)
+        except NodeNotFoundError as exc:
+            return not_found(request, lang, node_id=exc.node_id, suggestions=exc.suggestions)
+        root = request.scope.get("root_path", "").rstrip("/")
+        back = {**source, "pubs": _int(form.get("pubs"))}
+        return RedirectResponse(f"{root}/{lang}/dossier?{urlencode(back)}", status_code=303)
+
+    return r

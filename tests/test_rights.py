@@ -1,0 +1,178 @@
+"""Rights dossiers on the real sample: the affected set, the letters, the exports, the
+follow-up, checked against an independent reading of the dump (tests/reference.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+import filiation
+from filiation.cli import app
+from filiation.errors import InvalidArgumentError
+from filiation.rights.letters import PLACEHOLDER
+from tests import reference
+
+#: A family with several generations, publishers and inferred links in the sample.
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+DATASET = "HuggingFaceH4/ultrachat_200k"
+
+
+def _expected_model_family(hub_sample: Path, model: str) -> set[str]:
+    g = reference.model_graph(hub_sample)
+    return {model.lower(), *nx.descendants(g, model.lower())}
+
+
+def _expected_dataset_family(hub_sample: Path, dataset: str) -> set[str]:
+    g = reference.model_graph(hub_sample)
+    trained = reference.trained_on(hub_sample)[dataset.lower()]
+    out = set(trained)
+    for m in trained:
+        if m in g:
+            out |= nx.descendants(g, m)
+    return out
+
+
+def test_affected_set_is_every_descendant_with_a_real_path(sample, hub_sample) -> None:
+    d = sample.dossier(model=MODEL, right="erasure")
+    ids = [m.id.lower() for m in d.affected]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == _expected_model_family(hub_sample, MODEL)
+    assert len(ids) > 100 and d.article == "17"
+    g = reference.model_graph(hub_sample)
+    for m in d.affected:
+        assert len(m.path) == m.depth
+        if m.depth == 0:
+            assert m.id.lower() == MODEL.lower()
+            continue
+        assert m.path[0].parent.lower() == MODEL.lower() and m.path[-1].child == m.id
+        for link in m.path:
+            assert g.has_edge(link.parent.lower(), link.child.lower()), link
+        # the path is a shortest one: the depth is the number of generations from the source
+        assert m.depth == nx.shortest_path_length(g, MODEL.lower(), m.id.lower())
+    # ranked by reach: descendants, then downloads
+    keys = [(-m.descendants, -(m.downloads or 0)) for m in d.affected]
+    assert keys == sorted(keys) and [m.rank for m in d.affected] == list(range(1, len(ids) + 1))
+    assert {True, False} >= {lk.declared for m in d.affected for lk in m.path}
+
+
+def test_dataset_dossier_reaches_trained_models_and_theirs(sample, hub_sample) -> None:
+    d = sample.dossier(dataset=DATASET, right="objection")
+    assert {m.id.lower() for m in d.affected} == _expected_dataset_family(hub_sample, DATASET)
+    assert d.article == "21" and d.source_kind == "dataset"
+    assert all(m.path[0].relation == "trained_on" for m in d.affected)
+    assert all(m.path[0].parent == d.source_id for m in d.affected)
+
+
+def test_publishers_group_every_affected_model_once(sample) -> None:
+    d = sample.dossier(model=MODEL)
+    by_author: dict[str, set[str]] = {}
+    for m in d.affected:
+        by_author.setdefault(m.id.split("/")[0] if "/" in m.id else "", set()).add(m.id)
+    got = {p.name: set(p.models) for p in d.publishers}
+    assert got == {k or "(no namespace)": v for k, v in by_author.items()}
+    for p in d.publishers:
+        assert p.url == f"https://huggingface.co/{p.name}"
+        assert p.status.value == "to_contact" and p.history == []
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_letters_name_every_model_of_their_publisher(sample, lang: str) -> None:
+    d = sample.dossier(model=MODEL, right="access")
+    letters = sample.dossier_letters(d, lang)
+    assert [x.publisher for x in letters] == [p.name for p in d.publishers]
+    article = "Article 15" if lang == "en" else "article 15"
+    for letter in letters:
+        mine = [m for m in d.affected if (m.publisher or "(no namespace)") == letter.publisher]
+        assert mine and sorted(letter.models) == sorted(m.id for m in mine)
+        for m in mine:
+            assert f"- {m.id} (https://huggingface.co/{m.id})" in letter.body
+            for link in m.path:  # why it is concerned: its whole chain from the source
+                assert link.parent in letter.body and link.relation in letter.body
+        assert article in letter.body or article in letter.subject
+        assert PLACEHOLDER.search(letter.body)
+        # every model named is one of this publisher's
+        named = set(re.findall(r"^- (\S+) \(https://", letter.body, re.M))
+        assert named == {m.id for m in mine}
+    placeholders = set(PLACEHOLDER.findall(letters[0].body))
+    assert ("[[YOUR FULL NAME]]" if lang == "en" else "[[VOS NOM ET PRÉNOM]]") in placeholders
+
+
+def test_csv_and_markdown_exports_hold_the_affected_set(sample) -> None:
+    d = sample.dossier(dataset=DATASET)
+    rows = list(csv.DictReader(io.StringIO(sample.export_dossier(d, "csv").decode())))
+    assert [r["id"] for r in rows] == [m.id for m in d.affected]
+    assert all(r["url"] == f"https://huggingface.co/{r['id']}" for r in rows)
+    md = sample.export_dossier(d, "md", "fr").decode()
+    assert md.count("](https://huggingface.co/") >= len(d.affected)
+    assert md.count("### ") == len(d.publishers) and "RGPD" in md
+
+
+def test_pdf_opens_with_one_entry_per_model_and_one_letter_per_publisher(sample) -> None:
+    d = sample.dossier(dataset=DATASET)
+    data = sample.export_dossier(d, "pdf", "fr")
+    reader = PdfReader(io.BytesIO(data))
+    pages = [p.extract_text() for p in reader.pages]
+    letter_pages = [t for t in pages if t.lstrip().startswith("Demande au titre")]
+    assert len(letter_pages) == len(d.publishers)
+    summary = "\n".join(p for p in pages if p not in letter_pages)
+    entries = re.findall(r"^(\d+)\. (\S+) - publisher", summary, re.M)
+    assert [(int(n), i) for n, i in entries] == [(m.rank, m.id) for m in d.affected]
+    assert "ultrachat_200k" in (reader.metadata.title or "")
+
+
+def test_follow_up_is_stored_with_dates_and_grounds(new_db) -> None:
+    db = new_db("rights")
+    g = filiation.open(db)
+    d = g.dossier(dataset=DATASET)
+    pub = d.publishers[1].name
+    with pytest.raises(InvalidArgumentError, match="ground"):
+        g.follow_up(dataset=DATASET, publisher=pub, status="refused")
+    with pytest.raises(InvalidArgumentError, match="publishes none"):
+        g.follow_up(dataset=DATASET, publisher="nobody-at-all", status="sent")
+    with pytest.raises(InvalidArgumentError, match="unknown status"):
+        g.follow_up(dataset=DATASET, publisher=pub, status="lost")
+    from datetime import datetime
+
+    g.follow_up(dataset=DATASET, publisher=pub.upper(), status="sent", at=datetime(2026, 1, 5))
+    g.follow_up(
+        dataset=DATASET,
+        publisher=pub,
+        status="refused",
+        ground="Article 12(5)",
+        at=datetime(2026, 2, 1),
+    )
+    # another process (a new service on the same store) sees it
+    again = filiation.open(db).dossier(dataset=DATASET)
+    p = again.publisher(pub)
+    assert p.status.value == "refused" and p.ground == "Article 12(5)"
+    assert [(e.status.value, e.at.date().isoformat()) for e in p.history] == [
+        ("sent", "2026-01-05"),
+        ("refused", "2026-02-01"),
+    ]
+    assert all(o.status.value == "to_contact" for o in again.publishers if o.name != pub)
+    # a dossier for another right is another request
+    assert filiation.open(db).dossier(dataset=DATASET, right="access").publisher(pub).history == []
+
+
+def test_cli_dossier_exports_and_follow_up(sample_db: Any, tmp_path: Path) -> None:
+    runner = CliRunner()
+    target = tmp_path / "d.pdf"
+    res = runner.invoke(
+        app, ["--db", str(sample_db), "dossier", "--model", MODEL, "-f", "pdf", "-o", str(target)]
+    )
+    assert res.exit_code == 0, res.output
+    assert len(PdfReader(target).pages) > 1
+    res = runner.invoke(app, ["--db", str(sample_db), "dossier", "--model", MODEL, "--letters"])
+    assert res.exit_code == 0 and "Article 17" in res.output and MODEL in res.output
+    res = runner.invoke(app, ["--db", str(sample_db), "dossier", "--model", MODEL, "--right", "x"])
+    assert res.exit_code == 2 and "unknown right" in res.output
+    res = runner.invoke(app, ["--db", str(sample_db), "dossier"])
+    assert res.exit_code == 2 and "either a model or a data set" in res.output

@@ -1,0 +1,46 @@
+"""The dossier page in a real browser against `filiation serve` (tests/test_web.py's
+fixtures: a SQLite store of the bundled sample, Chromium through Playwright)."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+from urllib.parse import quote
+
+from pypdf import PdfReader
+
+import filiation
+from tests.test_web import browser, page, server, shot, web_db  # noqa: F401
+
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_browser_dossier_page_records_a_follow_up(server: str, page: Any, web_db: Any) -> None:  # noqa: F811
+    g = filiation.open(web_db)
+    d = g.dossier(model=MODEL)
+    pg = page
+    pg.goto(server + f"/fr/models/{quote(MODEL)}")
+    pg.locator("a.dossier-link").click()
+    pg.wait_for_url(re.compile(r".*/fr/dossier\?model=.*"))
+    assert pg.locator("#affected tbody tr").count() == min(50, len(d.affected))
+    assert pg.locator("#affected tbody tr").first.locator("td").nth(1).inner_text() == MODEL
+    pg.select_option("#right", "access")
+    pg.locator("form.dossier-right button").click()
+    pg.wait_for_url(re.compile(r".*right=access.*"))
+    first = pg.locator(".publisher-entry").first
+    assert first.get_attribute("data-publisher") == d.publishers[0].name
+    first.locator("details summary", has_text="Lettre").click()
+    assert "article 15" in first.locator("pre.letter").inner_text()
+    first.locator("select[name=status]").select_option("sent")
+    first.locator("form.followup button").click()
+    pg.wait_for_load_state()
+    assert "envoyée" in pg.locator(".publisher-entry").first.locator(".status").inner_text()
+    href = pg.locator("#exports a", has_text="PDF").get_attribute("href")
+    assert href is not None and "format=pdf" in href
+    answer = pg.request.get(server + href)
+    assert answer.headers["content-type"] == "application/pdf"
+    assert len(PdfReader(io.BytesIO(answer.body())).pages) > len(d.publishers)
+    shot(pg, "dossier")
+    assert pg.problems == []
+    assert g.dossier(model=MODEL, right="access").publishers[0].status.value == "sent"

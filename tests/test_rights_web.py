@@ -1,0 +1,131 @@
+"""The rights dossier through the JSON API and the web page (FastAPI's test client)."""
+
+from __future__ import annotations
+
+import csv
+import html as htmllib
+import io
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from pypdf import PdfReader
+
+import filiation
+from filiation.api import create_app
+
+DATASET = "HuggingFaceH4/ultrachat_200k"
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@pytest.fixture()
+def app_client(new_db) -> Iterator[tuple[TestClient, Any]]:
+    g = filiation.open(new_db("web"))  # the bundled sample; follow-ups are written here
+    with TestClient(create_app(g)) as c:
+        yield c, g
+
+
+def test_api_dossier_letters_exports(app_client) -> None:
+    client, g = app_client
+    expected = g.dossier(dataset=DATASET, right="access")
+    got = client.get("/api/dossier", params={"dataset": DATASET, "right": "access"}).json()
+    assert [m["id"] for m in got["affected"]] == [m.id for m in expected.affected]
+    assert [p["name"] for p in got["publishers"]] == [p.name for p in expected.publishers]
+    letters = client.get(
+        "/api/dossier/letters", params={"dataset": DATASET, "right": "access", "lang": "fr"}
+    ).json()
+    assert len(letters) == len(expected.publishers) and "article 15" in letters[0]["body"]
+    r = client.get("/api/dossier/export", params={"dataset": DATASET, "format": "pdf"})
+    assert r.headers["content-type"] == "application/pdf"
+    assert "attachment" in r.headers["content-disposition"]
+    assert len(PdfReader(io.BytesIO(r.content)).pages) > len(expected.publishers)
+    r = client.get("/api/dossier/export", params={"dataset": DATASET, "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [x["id"] for x in rows] == [m.id for m in expected.affected]
+    assert client.get("/api/dossier", params={"model": MODEL, "right": "fame"}).status_code == 422
+    assert client.get("/api/dossier", params={"model": "no/such-model"}).status_code == 404
+    assert client.get("/api/dossier").status_code == 422
+
+
+def test_api_follow_up(app_client) -> None:
+    client, g = app_client
+    pub = g.dossier(model=MODEL).publishers[2].name
+    body = {"model": MODEL, "publisher": pub, "status": "refused"}
+    r = client.post("/api/dossier/followup", json=body)
+    assert r.status_code == 422 and "ground" in r.json()["message"]
+    r = client.post(
+        "/api/dossier/followup", json={**body, "ground": "Article 17(3)(a)", "at": "2026-03-01"}
+    )
+    assert r.status_code == 200, r.text
+    d = client.get("/api/dossier", params={"model": MODEL}).json()
+    entry = next(p for p in d["publishers"] if p["name"] == pub)
+    assert entry["status"] == "refused" and entry["ground"] == "Article 17(3)(a)"
+    assert entry["history"][0]["at"].startswith("2026-03-01")
+
+
+def test_api_diff_and_watch(app_client) -> None:
+    client, g = app_client
+    r = client.get("/api/diff", params={"since": "2099-01-01", "id": MODEL})
+    assert r.status_code == 200 and r.json()["appeared"] == []
+    assert client.get("/api/diff", params={"since": "1999-01-01"}).status_code == 422
+    g.watch.add(MODEL)
+    assert [w["id"] for w in client.get("/api/watch").json()] == [MODEL]
+
+
+def _text(page: str) -> str:
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_dossier_page_and_follow_up_form(app_client, lang: str) -> None:
+    client, g = app_client
+    d = g.dossier(dataset=DATASET)
+    r = client.get(f"/{lang}/dossier", params={"dataset": DATASET})
+    assert r.status_code == 200 and r.headers["content-language"] == lang
+    page = r.text
+    for m in d.affected[:50]:
+        assert f">{m.id}</a>" in page
+    assert page.count('class="publisher-entry"') == min(20, len(d.publishers))
+    for fmt in ("md", "csv", "pdf", "json"):
+        assert f"format={fmt}" in page
+    assert ("RGPD" if lang == "fr" else "GDPR") in _text(page)
+    assert "<script>" not in page and "style=" not in page
+    pub = d.publishers[0].name
+    form = {
+        "dataset": DATASET,
+        "right": "erasure",
+        "publisher": pub,
+        "status": "refused",
+        "ground": "Article 12(5)",
+        "date": "2026-04-02",
+        "note": "<b>no</b>",
+    }
+    host = {"origin": "http://testserver"}
+    r = client.post(f"/{lang}/dossier/followup", data=form, headers=host, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/{lang}/dossier?")
+    page = client.get(r.headers["location"]).text
+    assert "Article 12(5)" in page and "&lt;b&gt;no&lt;/b&gt;" in page
+    assert ("refusée" if lang == "fr" else "refused") in page
+    r = client.post(
+        f"/{lang}/dossier/followup",
+        data={**form, "ground": ""},
+        headers=host,
+        follow_redirects=False,
+    )
+    assert r.status_code == 422 and 'id="dossier-error"' in r.text
+    evil = {"origin": "https://evil.example"}
+    r = client.post(f"/{lang}/dossier/followup", data=form, headers=evil, follow_redirects=False)
+    assert r.status_code == 403
+    r = client.post(
+        f"/{lang}/dossier/followup",
+        data=form,
+        headers={"sec-fetch-site": "cross-site"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    model_page = client.get(f"/{lang}/models/{quote(MODEL)}", headers={"accept": "text/html"})
+    assert f"/{lang}/dossier?model=" in model_page.text
+    assert client.get(f"/{lang}/dossier", params={"model": "no/such"}).status_code == 404
