@@ -72,7 +72,7 @@ class ModelFacts:
 
 def gather(g: Genealogy, node_id: str, scope: ExportScope) -> ModelFacts:
     """The model's fields, its ancestry (bounded by the scope) and its training data sets."""
-    details = g.show(node_id)
+    details = g.show(node_id, kind=scope.kind)
     if details.kind is not NodeKind.MODEL:
         raise InvalidArgumentError(
             f"{details.id} is a {details.kind.value}; this format describes a model "
