@@ -631,6 +631,7 @@ class Genealogy:
         kind: NodeKind | str | None = None,
     ) -> Lineage:
         _check_bounds(max_depth, limit)
+        _relations(relations)  # a bad relation is reported before an unknown id, everywhere
         node = self._node(node_id, parse_kind(kind))
         rels = self._relations_from(node, relations)
         walk = self._filtered_walk(node, down, rels, max_depth, limit, flt)
