@@ -91,10 +91,17 @@ UntilQ = Annotated[
 
 
 def _filters(
-    kind: list[str] | None, min_downloads: int | None, since: str | None, until: str | None
+    kind: KindFilterQ = None,
+    min_downloads: MinDownloadsQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
 ) -> dict[str, Any]:
-    """The node filters of a traversal route, as the service's keyword arguments."""
+    """The node filters of a traversal route, as the service's keyword arguments (the
+    service checks them); one dependency declares the four query parameters for every route."""
     return {"kinds": kind, "min_downloads": min_downloads, "since": since, "until": until}
+
+
+FiltersQ = Annotated[dict[str, Any], Depends(_filters)]
 
 
 OffsetQ = Annotated[int, Query(ge=0, description="How many items of the ranking to skip.")]
@@ -267,19 +274,15 @@ async def health(g: G) -> Any:
 def model_ancestors(
     g: G,
     node_id: NodeId,
+    flt: FiltersQ,
     relation: RelationQ = None,
     max_depth: MaxDepthQ = None,
     limit: LimitQ = None,
-    kind: KindFilterQ = None,
-    min_downloads: MinDownloadsQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
 ) -> Any:
     """Everything the model derives from, nearest first."""
     node = _target(g, NodeKind.MODEL, node_id, "ancestors", relation)
     if isinstance(node, Response):
         return node
-    flt = _filters(kind, min_downloads, since, until)
     return _lineage(g.ancestors(node, relations=relation, max_depth=max_depth, limit=limit, **flt))
 
 
@@ -287,19 +290,15 @@ def model_ancestors(
 def model_descendants(
     g: G,
     node_id: NodeId,
+    flt: FiltersQ,
     relation: RelationQ = None,
     max_depth: MaxDepthQ = None,
     limit: LimitQ = None,
-    kind: KindFilterQ = None,
-    min_downloads: MinDownloadsQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
 ) -> Any:
     """Everything derived from the model, nearest first, best known first."""
     node = _target(g, NodeKind.MODEL, node_id, "descendants", relation)
     if isinstance(node, Response):
         return node
-    flt = _filters(kind, min_downloads, since, until)
     return _lineage(
         g.descendants(node, relations=relation, max_depth=max_depth, limit=limit, **flt)
     )
@@ -309,19 +308,15 @@ def model_descendants(
 def model_lineage(
     g: G,
     node_id: NodeId,
+    flt: FiltersQ,
     relation: RelationQ = None,
     max_depth: MaxDepthQ = None,
     limit: LimitQ = None,
-    kind: KindFilterQ = None,
-    min_downloads: MinDownloadsQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
 ) -> Any:
     """Ancestors (negative depths) and descendants (positive depths) together."""
     node = _target(g, NodeKind.MODEL, node_id, "lineage", relation)
     if isinstance(node, Response):
         return node
-    flt = _filters(kind, min_downloads, since, until)
     return _lineage(g.lineage(node, relations=relation, max_depth=max_depth, limit=limit, **flt))
 
 
@@ -332,6 +327,7 @@ def _export_route(node_kind: NodeKind) -> Any:
     def export(
         g: G,
         node_id: NodeId,
+        flt: FiltersQ,
         format: Annotated[
             str, Query(description="Export format: an unknown one is answered with the list.")
         ] = "json",
@@ -346,10 +342,6 @@ def _export_route(node_kind: NodeKind) -> Any:
         relation: RelationQ = None,
         max_depth: MaxDepthQ = None,
         limit: LimitQ = None,
-        kind: KindFilterQ = None,
-        min_downloads: MinDownloadsQ = None,
-        since: SinceQ = None,
-        until: UntilQ = None,
     ) -> Any:
         node = _target(g, node_kind, node_id, "export", relation)
         if isinstance(node, Response):
@@ -362,7 +354,7 @@ def _export_route(node_kind: NodeKind) -> Any:
             relations=relation,
             max_depth=max_depth,
             limit=limit,
-            **_filters(kind, min_downloads, since, until),
+            **flt,
         )
         quoted = quote(result.filename)
         return Response(
@@ -478,19 +470,15 @@ def model(
 def dataset_impact(
     g: G,
     node_id: NodeId,
+    flt: FiltersQ,
     relation: RelationQ = None,
     max_depth: MaxDepthQ = None,
     limit: LimitQ = None,
-    kind: KindFilterQ = None,
-    min_downloads: MinDownloadsQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
 ) -> Any:
     """Every model trained on the data set (depth 1) and everything derived from them."""
     node = _target(g, NodeKind.DATASET, node_id, "impact", relation)
     if isinstance(node, Response):
         return node
-    flt = _filters(kind, min_downloads, since, until)
     return _lineage(g.impact(node, relations=relation, max_depth=max_depth, limit=limit, **flt))
 
 
@@ -553,6 +541,7 @@ def author_families(
 def author_descendants(
     g: G,
     node_id: NodeId,
+    flt: FiltersQ,
     relation: Annotated[
         list[str] | None,
         Query(
@@ -562,16 +551,11 @@ def author_descendants(
     ] = None,
     max_depth: MaxDepthQ = None,
     limit: LimitQ = None,
-    kind: KindFilterQ = None,
-    min_downloads: MinDownloadsQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
 ) -> Any:
     """What the author published and everything derived from it, nearest first."""
     node = _target(g, NodeKind.AUTHOR, node_id, "descendants", relation)
     if isinstance(node, Response):
         return node
-    flt = _filters(kind, min_downloads, since, until)
     return _lineage(
         g.descendants(
             node, kind=NodeKind.AUTHOR, relations=relation, max_depth=max_depth, limit=limit, **flt
