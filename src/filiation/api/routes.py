@@ -4,19 +4,37 @@ Parameters are the CLI's: ``relation`` (repeat or comma-separate), ``max_depth``
 ``rank_by`` (comma-separated ranking keys) and ``kind``. Ids are taken from the rest of the
 path, so they may hold ``/``, dots and any character; the sub-resource routes
 (``.../descendants``) are declared before the plain ones so that they match first.
+
+Two kinds of routes, by how their work grows:
+
+* **bounded** (a node's page, search, a page of children or parents): the index answers in a
+  fraction of a millisecond, so they are ``async`` and answer on the event loop; handing them
+  to the thread pool would cost more CPU than the answer (measured in benchmarks/README.md).
+* **growing with a family** (exports, paths, families, and a traversal asked for more than
+  :data:`INLINE_NODES` nodes or for all of them): they run in the thread pool, so that a walk
+  through tens of thousands of models never holds up the bounded requests of other clients.
+  A traversal with a small ``limit`` is bounded (a few milliseconds through the largest
+  family) and answers on the loop: in the pool it would wait for the interpreter lock behind
+  the loop's own requests, several times longer than its work.
+
+Both return their JSON already encoded by orjson: the ``response_model`` declarations are for
+the OpenAPI documentation, and validating our own pydantic results a second time would double
+the cost of the small answers.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from filiation import __version__
 from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation, parse_relations
@@ -36,7 +54,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api", responses=ERRORS)
 
 
-def genealogy(request: Request) -> Genealogy:
+async def genealogy(request: Request) -> Genealogy:
     """The one :class:`Genealogy` of the app (see :func:`filiation.api.create_app`)."""
     return request.app.state.genealogy  # type: ignore[no-any-return]
 
@@ -90,7 +108,7 @@ UntilQ = Annotated[
 ]
 
 
-def _filters(
+async def _filters(
     kind: KindFilterQ = None,
     min_downloads: MinDownloadsQ = None,
     since: SinceQ = None,
@@ -113,9 +131,26 @@ def _json(value: Any) -> Response:
     return Response(orjson.dumps(value), media_type="application/json")
 
 
+def _record(value: BaseModel) -> Response:
+    """One of the service's results, as the JSON its ``response_model`` documents."""
+    return _json(value.model_dump(mode="json"))
+
+
 def _lineage(lin: Lineage) -> Response:
     """A traversal as its documented JSON; orjson keeps tens of thousands of nodes fast."""
     return _json(lin.to_dict())
+
+
+#: A traversal limited to at most this many nodes answers on the event loop.
+INLINE_NODES = 1000
+
+
+async def _walk(limit: int | None, walk: Callable[[], Lineage]) -> Response:
+    """The traversal ``walk`` as JSON: on the loop when ``limit`` bounds it, else in the
+    thread pool (the request's pinned index goes with it: the pool copies the context)."""
+    if limit is not None and limit <= INLINE_NODES:
+        return _lineage(walk())
+    return await run_in_threadpool(lambda: _lineage(walk()))
 
 
 #: Ids longer than this get no near-id suggestions when unknown: the service's suggestions
@@ -190,7 +225,7 @@ def _target(
             published = _resolve(g, f"{node_id}/{sub}", kind)
         except NodeNotFoundError:
             raise exc from None
-        return _json(g.show(published, kind=kind).model_dump(mode="json"))
+        return _record(g.show(published, kind=kind))
 
 
 def _page(
@@ -201,23 +236,25 @@ def _page(
     offset: int,
     limit: int | None,
     total: int | None = None,
-) -> NeighbourPage:
+) -> Response:
     """A page from ``items``: the neighbours from ``offset`` on, plus one to tell if more exist."""
-    return NeighbourPage(
-        id=node,
-        relations=relations,
-        ranking=ranking,
-        offset=offset,
-        limit=limit,
-        total=total,
-        has_more=limit is not None and len(items) > limit,
-        items=items if limit is None else items[:limit],
+    return _record(
+        NeighbourPage(
+            id=node,
+            relations=relations,
+            ranking=ranking,
+            offset=offset,
+            limit=limit,
+            total=total,
+            has_more=limit is not None and len(items) > limit,
+            items=items if limit is None else items[:limit],
+        )
     )
 
 
 # -- search, path, stats -----------------------------------------------------------------------
 @router.get("/search", response_model=list[SearchHit], tags=["search"])
-def search(
+async def search(
     g: G,
     q: Annotated[
         str,
@@ -232,7 +269,9 @@ def search(
     ] = None,
 ) -> Any:
     """Ids and authors containing `q`, best known first (an exact id first)."""
-    return g.search(q, limit=limit, kinds=_kinds(kind))
+    return _json(
+        [hit.model_dump(mode="json") for hit in g.search(q, limit=limit, kinds=_kinds(kind))]
+    )
 
 
 @router.get("/path", response_model=PathResult, tags=["lineage"])
@@ -271,7 +310,7 @@ async def health(g: G) -> Any:
 
 # -- models: sub-resources first, then the plain route -----------------------------------------
 @router.get("/models/{node_id:path}/ancestors", response_model=LineageOut, tags=["models"])
-def model_ancestors(
+async def model_ancestors(
     g: G,
     node_id: NodeId,
     flt: FiltersQ,
@@ -283,11 +322,14 @@ def model_ancestors(
     node = _target(g, NodeKind.MODEL, node_id, "ancestors", relation)
     if isinstance(node, Response):
         return node
-    return _lineage(g.ancestors(node, relations=relation, max_depth=max_depth, limit=limit, **flt))
+    return await _walk(
+        limit,
+        lambda: g.ancestors(node, relations=relation, max_depth=max_depth, limit=limit, **flt),
+    )
 
 
 @router.get("/models/{node_id:path}/descendants", response_model=LineageOut, tags=["models"])
-def model_descendants(
+async def model_descendants(
     g: G,
     node_id: NodeId,
     flt: FiltersQ,
@@ -299,13 +341,14 @@ def model_descendants(
     node = _target(g, NodeKind.MODEL, node_id, "descendants", relation)
     if isinstance(node, Response):
         return node
-    return _lineage(
-        g.descendants(node, relations=relation, max_depth=max_depth, limit=limit, **flt)
+    return await _walk(
+        limit,
+        lambda: g.descendants(node, relations=relation, max_depth=max_depth, limit=limit, **flt),
     )
 
 
 @router.get("/models/{node_id:path}/lineage", response_model=LineageOut, tags=["models"])
-def model_lineage(
+async def model_lineage(
     g: G,
     node_id: NodeId,
     flt: FiltersQ,
@@ -317,7 +360,9 @@ def model_lineage(
     node = _target(g, NodeKind.MODEL, node_id, "lineage", relation)
     if isinstance(node, Response):
         return node
-    return _lineage(g.lineage(node, relations=relation, max_depth=max_depth, limit=limit, **flt))
+    return await _walk(
+        limit, lambda: g.lineage(node, relations=relation, max_depth=max_depth, limit=limit, **flt)
+    )
 
 
 def _export_route(node_kind: NodeKind) -> Any:
@@ -386,7 +431,7 @@ for _kind, _plural in (
 
 
 @router.get("/models/{node_id:path}/children", response_model=NeighbourPage, tags=["models"])
-def model_children(
+async def model_children(
     g: G,
     node_id: NodeId,
     relation: RelationQ = None,
@@ -411,7 +456,7 @@ def model_children(
 
 
 @router.get("/models/{node_id:path}/parents", response_model=NeighbourPage, tags=["models"])
-def model_parents(
+async def model_parents(
     g: G,
     node_id: NodeId,
     relation: RelationQ = None,
@@ -440,11 +485,11 @@ def _show(
     relation: list[str] | None,
     limit: int,
     rank_by: list[str] | None,
-) -> NodeDetails:
+) -> Response:
     ranking = _ranking(rank_by, DEFAULT_RANKING)
     _relations(relation)
     _check_id(g, node_id, kind)
-    return g.show(node_id, relations=relation, limit=limit, ranking=ranking, kind=kind)
+    return _record(g.show(node_id, relations=relation, limit=limit, ranking=ranking, kind=kind))
 
 
 ShowLimitQ = Annotated[
@@ -453,7 +498,7 @@ ShowLimitQ = Annotated[
 
 
 @router.get("/models/{node_id:path}", response_model=NodeDetails, tags=["models"])
-def model(
+async def model(
     g: G,
     node_id: NodeId,
     relation: RelationQ = None,
@@ -467,7 +512,7 @@ def model(
 
 # -- data sets ----------------------------------------------------------------------------------
 @router.get("/datasets/{node_id:path}/impact", response_model=LineageOut, tags=["datasets"])
-def dataset_impact(
+async def dataset_impact(
     g: G,
     node_id: NodeId,
     flt: FiltersQ,
@@ -479,11 +524,13 @@ def dataset_impact(
     node = _target(g, NodeKind.DATASET, node_id, "impact", relation)
     if isinstance(node, Response):
         return node
-    return _lineage(g.impact(node, relations=relation, max_depth=max_depth, limit=limit, **flt))
+    return await _walk(
+        limit, lambda: g.impact(node, relations=relation, max_depth=max_depth, limit=limit, **flt)
+    )
 
 
 @router.get("/datasets/{node_id:path}", response_model=NodeDetails, tags=["datasets"])
-def dataset(
+async def dataset(
     g: G,
     node_id: NodeId,
     relation: RelationQ = None,
@@ -496,7 +543,7 @@ def dataset(
 
 # -- authors ------------------------------------------------------------------------------------
 @router.get("/authors/{node_id:path}/models", response_model=NeighbourPage, tags=["authors"])
-def author_models(
+async def author_models(
     g: G,
     node_id: NodeId,
     limit: PageLimitQ = 50,
@@ -538,7 +585,7 @@ def author_families(
 
 
 @router.get("/authors/{node_id:path}/descendants", response_model=LineageOut, tags=["authors"])
-def author_descendants(
+async def author_descendants(
     g: G,
     node_id: NodeId,
     flt: FiltersQ,
@@ -556,15 +603,16 @@ def author_descendants(
     node = _target(g, NodeKind.AUTHOR, node_id, "descendants", relation)
     if isinstance(node, Response):
         return node
-    return _lineage(
-        g.descendants(
+    return await _walk(
+        limit,
+        lambda: g.descendants(
             node, kind=NodeKind.AUTHOR, relations=relation, max_depth=max_depth, limit=limit, **flt
-        )
+        ),
     )
 
 
 @router.get("/authors/{node_id:path}", response_model=NodeDetails, tags=["authors"])
-def author(
+async def author(
     g: G,
     node_id: NodeId,
     relation: RelationQ = None,
