@@ -1,0 +1,195 @@
+"""Training runs in the registry: what a training callback recorded when a model was saved.
+
+A run belongs to a registered model (created on its first run, named by the callback) and
+says what it was trained from (its base, linked as a *declared* derivation with the
+callback as evidence), on which data sets, with which hyper-parameters, and the metrics and
+the six steps of making a model (data preparation, building, compiling, training,
+evaluating, predicting) the callback saw. Values are stored as JSON: whatever a framework
+hands over that JSON cannot hold (enums, tensors, numpy numbers) is kept as its text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import Connection, select
+
+from filiation.store import schema
+
+from .errors import FieldProblem, RegistryValidationError
+from .models import DERIVATIONS, NAME_MAX, Provenance, TrainingRun, User, parse_model
+from .origins import by_name, dataset_ids, hub_model, known_hub_id, merged_datasets
+
+if TYPE_CHECKING:
+    from .service import Ref, Registry
+
+FRAMEWORK_MAX = 32
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON holds it (unknown types as their text, NaN as null)."""
+    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    return orjson.loads(orjson.dumps(value, default=_text, option=option))
+
+
+def _text(value: Any) -> Any:
+    item = getattr(value, "item", None)  # a 0-d tensor or numpy scalar
+    if callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    return str(value)
+
+
+def _base_name(base: str) -> str:
+    """A base named by a local path is registered under the folder's name (the name a
+    callback gives a model saved there); anything else under its own name."""
+    base = base.strip()
+    if "/" in base and (base.startswith(("/", ".", "~")) or base.count("/") > 1):
+        return PurePath(base).name or base
+    return base
+
+
+def record_training(
+    reg: Registry,
+    model: str,
+    *,
+    framework: str,
+    actor: User,
+    base_model: str | None,
+    relation: str,
+    datasets: Sequence[str],
+    hyper_parameters: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    steps: Sequence[Mapping[str, Any]],
+    output_dir: str | None,
+    evidence: str,
+) -> TrainingRun:
+    if relation not in DERIVATIONS:
+        raise RegistryValidationError(
+            {"relation": FieldProblem("choice", f"one of: {', '.join(DERIVATIONS)}")}, "run"
+        )
+    if not framework or len(framework) > FRAMEWORK_MAX:
+        raise RegistryValidationError(
+            {"framework": FieldProblem("required", "name the framework")}, "run"
+        )
+    names = [str(d) for d in datasets]
+    usable = dataset_ids(names)
+    with reg.engine.begin() as conn:
+        parent = _parent(reg, conn, base_model, model, actor) if base_model else None
+        row = by_name(conn, model)
+        link: dict[str, Any] = {}
+        if parent is not None:
+            link = {
+                "derived_from": parent,
+                "derived_relation": relation,
+                "derived_provenance": Provenance.DECLARED.value,
+                "derived_evidence": evidence,
+            }
+        if row is None:
+            data = {
+                "name": model,
+                "description": f"trained with {framework}"
+                + (f", saved in {output_dir}" if output_dir else ""),
+                "training_datasets": usable,
+                **link,
+            }
+            model_id = reg._insert_model(conn, parse_model(data), actor)
+        else:
+            model_id = row["id"]
+            old = orjson.loads(row["training_datasets"] or "[]")
+            changes: dict[str, Any] = {"training_datasets": merged_datasets(old, usable)}
+            if not row["hub_id"]:
+                changes.update(link)
+            reg._update_model(conn, model_id, changes, actor)
+        values = {
+            "model_id": model_id,
+            "at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+            "user_name": actor.name,
+            "framework": framework,
+            "base_model": base_model,
+            "datasets": orjson.dumps(names).decode(),
+            "hyper_parameters": orjson.dumps(jsonable(dict(hyper_parameters))).decode(),
+            "metrics": orjson.dumps(jsonable(dict(metrics))).decode(),
+            "steps": orjson.dumps(jsonable([dict(s) for s in steps])).decode(),
+            "output_dir": output_dir,
+        }
+        run_id = conn.execute(
+            schema.registry_training_runs.insert().values(**values)
+        ).inserted_primary_key[0]
+        reg._log(
+            conn,
+            actor,
+            "model",
+            model_id,
+            "train",
+            None,
+            {
+                "run": run_id,
+                "framework": framework,
+                "base_model": base_model,
+                "datasets": names,
+                "hyper_parameters": orjson.loads(values["hyper_parameters"]),
+                "metrics": orjson.loads(values["metrics"]),
+            },
+        )
+        return _runs(conn, run_id=int(run_id))[0]
+
+
+def _parent(reg: Registry, conn: Connection, base: str, model: str, actor: User) -> str | None:
+    """The registered name of the base: the Hub model (registered on the way) when the
+    genealogy knows it, else the model of that name (registered by name if new)."""
+    hub_id = known_hub_id(reg, base)
+    if hub_id is not None:
+        row, _ = hub_model(reg, conn, hub_id, actor)
+        name = str(row["name"])
+    else:
+        name = _base_name(base)[:NAME_MAX]
+        if by_name(conn, name) is None:
+            reg._insert_model(
+                conn,
+                parse_model(
+                    {"name": name, "description": "base of a training run, not on the Hub"}
+                ),
+                actor,
+            )
+    return None if name.lower() == model.strip().lower() else name
+
+
+def _runs(
+    conn: Connection, *, model_id: int | None = None, run_id: int | None = None
+) -> list[TrainingRun]:
+    r, m = schema.registry_training_runs, schema.registry_models
+    q = select(r, m.c.name.label("model")).join(m, m.c.id == r.c.model_id).order_by(r.c.id)
+    if model_id is not None:
+        q = q.where(r.c.model_id == model_id)
+    if run_id is not None:
+        q = q.where(r.c.id == run_id)
+    return [
+        TrainingRun(
+            id=row["id"],
+            model_id=row["model_id"],
+            model=row["model"],
+            at=row["at"],
+            user=row["user_name"],
+            framework=row["framework"],
+            base_model=row["base_model"],
+            datasets=orjson.loads(row["datasets"]),
+            hyper_parameters=orjson.loads(row["hyper_parameters"]),
+            metrics=orjson.loads(row["metrics"]),
+            steps=orjson.loads(row["steps"]),
+            output_dir=row["output_dir"],
+        )
+        for row in conn.execute(q).mappings()
+    ]
+
+
+def training_runs(reg: Registry, ref: Ref) -> list[TrainingRun]:
+    with reg.engine.connect() as conn:
+        row = reg._find(conn, schema.registry_models, ref, "model")
+        return _runs(conn, model_id=row["id"])
