@@ -112,9 +112,7 @@ def test_registering_again_changes_nothing_and_reuses_the_hub_model(
     changed = reg.model("local/lora")
     assert (changed.derived_provenance, changed.derived_evidence) == ("declared", None)
     # Scanned again, the file's word is recorded again.
-    assert reg.register_scan(scan(models / "team"), actor=users["admin"]).updated == [
-        "local/lora"
-    ]
+    assert reg.register_scan(scan(models / "team"), actor=users["admin"]).updated == ["local/lora"]
     back = reg.model("local/lora")
     assert (back.derived_relation, back.derived_provenance) == ("adapter", "inferred")
     assert reg.history("model", back.id)[-1].user == "admin"
