@@ -314,6 +314,49 @@ def models(
     out.print(t)
 
 
+@registry_app.command("runs")
+def runs(ref: ModelName, as_json: JsonOpt = False) -> None:
+    """The training runs recorded for a model by the training callbacks."""
+    reg = _registry()
+    _actor(reg)  # every registry read needs a user, as in the API
+    items = reg.training_runs(ref)
+    if as_json:
+        _print_json(_dump(items))
+        return
+    t = Table(title=f"training runs of {escape(reg.model(ref).name)}")
+    for col in (
+        "#",
+        "when",
+        "who",
+        "framework",
+        "base",
+        "data sets",
+        "hyper-parameters",
+        "metrics",
+    ):
+        t.add_column(col, overflow="fold")
+    for r in items:
+        t.add_row(
+            str(r.id),
+            r.at.isoformat(timespec="seconds"),
+            escape(r.user),
+            r.framework,
+            escape(r.base_model or ""),
+            escape(", ".join(r.datasets)),
+            escape(_pairs(r.hyper_parameters)),
+            escape(_pairs(r.metrics)),
+        )
+    out.print(t)
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_short(v)}" for k, v in values.items() if v is not None)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 @model_app.command("ancestry")
 def model_ancestry(ref: ModelName, as_json: JsonOpt = False) -> None:
     """The model's full ancestry; '!' marks ancestors trained on personal data."""

@@ -16,11 +16,11 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from filiation.store import schema
 
-from .errors import FieldProblem, RegistryValidationError
+from .errors import FieldProblem, RecordNotFoundError, RegistryValidationError
 from .models import DERIVATIONS, NAME_MAX, Provenance, TrainingRun, User, parse_model
 from .origins import by_name, dataset_ids, hub_model, known_hub_id, merged_datasets
 
@@ -69,6 +69,7 @@ def record_training(
     steps: Sequence[Mapping[str, Any]],
     output_dir: str | None,
     evidence: str,
+    run: int | None = None,
 ) -> TrainingRun:
     if relation not in DERIVATIONS:
         raise RegistryValidationError(
@@ -119,26 +120,29 @@ def record_training(
             "steps": orjson.dumps(jsonable([dict(s) for s in steps])).decode(),
             "output_dir": output_dir,
         }
-        run_id = conn.execute(
-            schema.registry_training_runs.insert().values(**values)
-        ).inserted_primary_key[0]
-        reg._log(
-            conn,
-            actor,
-            "model",
-            model_id,
-            "train",
-            None,
-            {
-                "run": run_id,
-                "framework": framework,
-                "base_model": base_model,
-                "datasets": names,
-                "hyper_parameters": orjson.loads(values["hyper_parameters"]),
-                "metrics": orjson.loads(values["metrics"]),
-            },
-        )
-        return _runs(conn, run_id=int(run_id))[0]
+        runs = schema.registry_training_runs
+        before = None
+        if run is None:
+            run_id = int(conn.execute(runs.insert().values(**values)).inserted_primary_key[0])
+        else:
+            # The same run, seen again (a later save, an evaluation after training).
+            old_runs = _runs(conn, run_id=run)
+            if not old_runs or old_runs[0].model_id != model_id:
+                raise RecordNotFoundError(f"no training run {run} of model {model!r}")
+            before = _summary(old_runs[0])
+            conn.execute(update(runs).where(runs.c.id == run).values(**values))
+            run_id = run
+        recorded = _runs(conn, run_id=run_id)[0]
+        reg._log(conn, actor, "model", model_id, "train", before, _summary(recorded))
+        return recorded
+
+
+def _summary(run: TrainingRun) -> dict[str, Any]:
+    """What a run's history entry shows (its steps stay in the run's record)."""
+    return run.model_dump(
+        mode="json",
+        include={"id", "framework", "base_model", "datasets", "hyper_parameters", "metrics"},
+    )
 
 
 def _parent(reg: Registry, conn: Connection, base: str, model: str, actor: User) -> str | None:

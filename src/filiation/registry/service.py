@@ -876,10 +876,12 @@ class Registry:
         steps: Sequence[Mapping[str, Any]] = (),
         output_dir: str | None = None,
         evidence: str = "training callback",
+        run: int | None = None,
     ) -> TrainingRun:
         """Record one training run of ``model`` (created if new), derived from
         ``base_model`` with ``relation``, declared by ``evidence`` (the training callbacks
-        of :mod:`filiation.training` call this when a model is saved)."""
+        of :mod:`filiation.training` call this when a model is saved). ``run``: the number
+        of a run recorded before, to update (a later save or evaluation of the same run)."""
         from .runs import record_training
 
         actor = self.require(actor, Role.EDITOR)
@@ -896,6 +898,7 @@ class Registry:
             steps=steps,
             output_dir=output_dir,
             evidence=evidence,
+            run=run,
         )
 
     def training_runs(self, ref: Ref) -> list[TrainingRun]:
