@@ -291,3 +291,50 @@ def test_a_missing_framework_says_which_extra_to_install(
     with pytest.raises(MissingExtraError, match=r"pip install 'filiation\[train\]'"):
         getattr(importlib.reload(training), name)
     assert TrainingRecorder(framework="x").steps == []
+
+
+# -- the API and the web pages ----------------------------------------------------------------
+def test_api_and_model_page_show_provenance_and_runs(g: filiation.Genealogy) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from filiation.api import create_app
+    from tests.test_registry_web import bearer, login, page_ok
+
+    reg = g.registry
+    run = reg.record_training(
+        "Support <b>bot</b>",
+        framework="transformers",
+        actor=reg.user("edith"),
+        base_model=GPT2,
+        datasets=["internal/tickets"],
+        hyper_parameters={"learning_rate": 5e-4, "per_device_train_batch_size": 2},
+        metrics={"eval_loss": 1.23456789},
+        steps=[{"step": s, "at": "2026-11-22T10:00:00", "details": {}} for s in STEPS],
+        output_dir="/models/support-bot",
+    )
+    with TestClient(create_app(g)) as client:
+        assert client.get(f"/api/registry/models/{run.model_id}/runs").status_code == 401
+        headers = bearer(g, "victor")
+        r = client.get(f"/api/registry/models/{run.model_id}/runs", headers=headers)
+        assert r.status_code == 200
+        (got,) = r.json()
+        assert got["metrics"] == {"eval_loss": 1.23456789} and got["base_model"] == GPT2
+        assert [s["step"] for s in got["steps"]] == list(STEPS)
+        detail = client.get(f"/api/registry/models/{run.model_id}", headers=headers).json()
+        assert detail["derived_provenance"] == "declared"
+        assert detail["derived_evidence"] == "training callback"
+        assert [x["id"] for x in detail["training_runs"]] == [run.id]
+        assert client.get("/api/registry/models/999999/runs", headers=headers).status_code == 404
+
+        login(client, "victor")
+        en = page_ok(client.get(f"/en/registry/models/{run.model_id}"))
+        assert re.search(r'id="provenance">declared<', en)
+        assert 'id="evidence">training callback<' in en
+        assert f'id="run-{run.id}"' in en and "by edith (transformers)" in en
+        assert "eval_loss</span>: 1.235" in en and "data preparation" in en
+        assert "Support &lt;b&gt;bot&lt;/b&gt;" in en and "<b>bot" not in en
+        fr = page_ok(client.get(f"/fr/registry/models/{run.model_id}"))
+        assert re.search(r'id="provenance">déclaré<', fr)
+        assert "Entraînements" in fr and "préparation des données" in fr and "par edith" in fr

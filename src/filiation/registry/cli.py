@@ -260,7 +260,8 @@ def model_show(ref: ModelName, as_json: JsonOpt = False) -> None:
 def _show_model(reg: Registry, m: RegisteredModel, as_json: bool) -> None:
     history = reg.history("model", m.id)
     if as_json:
-        _print_json({**_dump(m), "history": _dump(history)})
+        runs_ = reg.training_runs(m.id)
+        _print_json({**_dump(m), "history": _dump(history), "training_runs": _dump(runs_)})
         return
     t = Table(show_header=False, box=None)
     t.add_column(style="bold")

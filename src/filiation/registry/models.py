@@ -173,6 +173,17 @@ class HistoryEntry(BaseModel):
         return [(k, b.get(k), a.get(k)) for k in sorted({*b, *a}) if b.get(k) != a.get(k)]
 
 
+#: The six steps of making a model, in their usual order (a training run's ``steps``).
+TRAINING_STEPS = (
+    "data_preparation",
+    "building",
+    "compiling",
+    "training",
+    "evaluating",
+    "predicting",
+)
+
+
 class TrainingStep(BaseModel):
     """One of the six steps of making a model, as a training callback saw it."""
 

@@ -21,7 +21,15 @@ from sqlalchemy import Connection, select, update
 from filiation.store import schema
 
 from .errors import FieldProblem, RecordNotFoundError, RegistryValidationError
-from .models import DERIVATIONS, NAME_MAX, Provenance, TrainingRun, User, parse_model
+from .models import (
+    DERIVATIONS,
+    NAME_MAX,
+    TRAINING_STEPS,
+    Provenance,
+    TrainingRun,
+    User,
+    parse_model,
+)
 from .origins import by_name, dataset_ids, hub_model, known_hub_id, merged_datasets
 
 if TYPE_CHECKING:
@@ -78,6 +86,17 @@ def record_training(
     if not framework or len(framework) > FRAMEWORK_MAX:
         raise RegistryValidationError(
             {"framework": FieldProblem("required", "name the framework")}, "run"
+        )
+    unknown = sorted({str(s.get("step")) for s in steps} - set(TRAINING_STEPS))
+    if unknown:
+        raise RegistryValidationError(
+            {
+                "steps": FieldProblem(
+                    "choice",
+                    f"unknown steps {', '.join(unknown)}; steps are: " + ", ".join(TRAINING_STEPS),
+                )
+            },
+            "run",
         )
     names = [str(d) for d in datasets]
     usable = dataset_ids(names)

@@ -22,13 +22,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from filiation.errors import InvalidArgumentError
+from filiation.registry.models import TRAINING_STEPS
 
 if TYPE_CHECKING:
     from filiation.registry.models import TrainingRun
     from filiation.service import Genealogy
 
 #: The six steps of making a model, in their usual order.
-STEPS = ("data_preparation", "building", "compiling", "training", "evaluating", "predicting")
+STEPS = TRAINING_STEPS
 ENV_USER = "FILIATION_USER"
 
 logger = logging.getLogger("filiation.training")
