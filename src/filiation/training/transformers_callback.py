@@ -154,7 +154,7 @@ class TransformersCallback(TrainerCallback):  # type: ignore[misc]
             train_loss=train_loss,
         )
         self._trained = True
-        rec.save()
+        self._save(state)
 
     def on_evaluate(
         self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any
@@ -162,17 +162,22 @@ class TransformersCallback(TrainerCallback):  # type: ignore[misc]
         self.recorder.metrics.update(dict(metrics or {}))
         self.recorder.step("evaluating", metrics=dict(metrics or {}))
         if self._trained:  # an evaluation after training: the recorded run is updated
-            self.recorder.save()
+            self._save(state)
 
     def on_predict(
         self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any
     ) -> None:
         self.recorder.step("predicting", metrics=dict(metrics or {}))
         if self._trained:
-            self.recorder.save()
+            self._save(state)
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.recorder.save()
+        self._save(state)
+
+    def _save(self, state: Any) -> None:
+        # In distributed training every process runs the callbacks: one records.
+        if getattr(state, "is_world_process_zero", True):
+            self.recorder.save()
 
 
 def _base_of(model: Any) -> tuple[str | None, bool]:
