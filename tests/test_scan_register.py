@@ -168,3 +168,24 @@ def test_parents_that_cannot_be_linked_are_reported(
     assert why["someone/not-on-the-hub"].startswith("neither a Hub model")
     assert why["../elsewhere/base"] == "a local path outside the scan"
     assert reg.model("local/mine").derived_from is None
+
+
+def test_model_page_shows_the_inferred_link_and_its_evidence(
+    reg_db: Any, users: dict[str, Any], models: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from filiation.api import create_app
+    from tests.test_registry_web import login, page_ok
+
+    g = filiation.open(reg_db)
+    g.registry.register_scan(scan(models / "team"), actor=users["editor"])
+    lora = g.registry.model("local/lora")
+    with TestClient(create_app(g)) as client:
+        login(client, "victor")
+        en = page_ok(client.get(f"/en/registry/models/{lora.id}"))
+        assert 'id="provenance">inferred (read from a file on disk)<' in en
+        assert 'id="evidence">lora/adapter_config.json:base_model_name_or_path; ' in en
+        fr = page_ok(client.get(f"/fr/registry/models/{lora.id}"))
+        assert 'id="provenance">déduit (lu dans un fichier sur disque)<' in fr
+        assert "Aucun enregistré." in fr  # no training run

@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before anything imports keras
 
 import importlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -144,14 +145,10 @@ def test_cli_lists_the_runs(g: filiation.Genealogy, reg_db: Any) -> None:
         metrics={"eval_loss": 0.25},
     )
     cli = CliRunner()
-    r = cli.invoke(app, ["--db", str(reg_db), "registry", "-u", "victor", "runs", "support bot"])
+    r = cli.invoke(app, ["--db", str(reg_db), "registry", "runs", "support bot"])
     assert r.exit_code == 0, r.output
     assert "keras" in r.stdout and "eval_loss" in r.stdout and "0.25" in r.stdout
-    r = cli.invoke(
-        app, ["--db", str(reg_db), "registry", "-u", "victor", "runs", "support bot", "--json"]
-    )
-    import json
-
+    r = cli.invoke(app, ["--db", str(reg_db), "registry", "runs", "support bot", "--json"])
     (run,) = json.loads(r.stdout)
     assert run["metrics"] == {"eval_loss": 0.25} and run["hyper_parameters"] == {"epochs": 3}
 

@@ -319,7 +319,6 @@ def models(
 def runs(ref: ModelName, as_json: JsonOpt = False) -> None:
     """The training runs recorded for a model by the training callbacks."""
     reg = _registry()
-    _actor(reg)  # every registry read needs a user, as in the API
     items = reg.training_runs(ref)
     if as_json:
         _print_json(_dump(items))
