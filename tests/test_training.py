@@ -271,6 +271,16 @@ def test_keras_fit_evaluate_predict_is_one_run_with_six_steps(
     assert compiling.details["metrics"] == ["mae"]
     training = next(s for s in run.steps if s.step == "training")
     assert training.details["epochs"] == 2 and len(training.details["history"]["loss"]) == 2
+    # Trained again with the same callback: a second run, the first one kept as it was.
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[callback])
+    first, second = reg.training_runs("sum-scorer")
+    assert first == run and second.hyper_parameters["epochs"] == 1
+    assert [s.step for s in second.steps] == [
+        "data_preparation",
+        "building",
+        "compiling",
+        "training",
+    ]
 
 
 # -- without the extra ------------------------------------------------------------------------

@@ -98,6 +98,10 @@ class KerasCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         rec, model = self.recorder, self.model
         self._fitting = True
+        if self._trained:  # trained again with the same callback: a new run
+            rec.new_run()
+            self._trained = False
+            self.history = {}
         if rec.model_name is None:
             rec.model_name = model.name
         params = dict(self.params or {})

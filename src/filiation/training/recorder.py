@@ -93,6 +93,13 @@ class TrainingRecorder:
             if name and name not in self.datasets:
                 self.datasets.append(name)
 
+    def new_run(self) -> None:
+        """Start another run (the same callback trains again): the next save creates it.
+        The data sets and hyper-parameters given stay; steps and metrics start afresh."""
+        self.run = None
+        self.steps = []
+        self.metrics = {}
+
     # -- recording ----------------------------------------------------------------------------
     def genealogy(self) -> Genealogy:
         if self._genealogy is None:

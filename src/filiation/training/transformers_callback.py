@@ -102,6 +102,9 @@ class TransformersCallback(TrainerCallback):  # type: ignore[misc]
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         rec = self.recorder
         model = kwargs.get("model")
+        if self._trained:  # trained again with the same callback: a new run
+            rec.new_run()
+            self._trained = False
         rec.output_dir = str(args.output_dir) if args.output_dir else None
         if rec.model_name is None:
             rec.model_name = Path(args.output_dir or "model").resolve().name
