@@ -345,3 +345,20 @@ def test_api_and_model_page_show_provenance_and_runs(g: filiation.Genealogy) -> 
         fr = page_ok(client.get(f"/fr/registry/models/{run.model_id}"))
         assert re.search(r'id="provenance">déclaré<', fr)
         assert "Entraînements" in fr and "préparation des données" in fr and "par edith" in fr
+
+
+def test_keras_runs_on_torch_when_nothing_chose_a_back_end(tmp_path: Path) -> None:
+    """The extra installs torch, not TensorFlow: the callback works without KERAS_BACKEND."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "KERAS_HOME")}
+    env["HOME"] = str(tmp_path)  # no ~/.keras/keras.json
+    code = (
+        "from filiation.training import KerasCallback; import keras; "
+        "print(keras.backend.backend(), KerasCallback.__mro__[1].__module__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[0] == "torch"

@@ -25,6 +25,9 @@ once training is over. So the run is written when training ends, which is the st
 updates that same run with its metrics and step. Recording never stops the training: a
 failure is a :class:`~filiation.training.recorder.TrainingRecordWarning`.
 
+Keras runs on torch (installed by the extra) unless ``KERAS_BACKEND`` or ``keras.json``
+chose another back end before this module is imported.
+
 Keras cannot tell the callback the batch size ``fit`` was given: pass ``batch_size=`` (or
 any other value in ``hyper_parameters=``) to record it. The registered model is named
 ``model_name`` (default: the Keras model's name) and derives from ``base_model`` when given
@@ -34,17 +37,33 @@ any other value in ``hyper_parameters=``) to record it. The registered model is 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from filiation.errors import MissingExtraError
 
 from .recorder import TrainingRecorder
 
+
+def _default_backend() -> None:
+    """The ``train`` extra installs torch, not TensorFlow (Keras's default back end): when
+    nothing chose a back end yet (no ``KERAS_BACKEND``, no ``keras.json``, keras not yet
+    imported), Keras runs on torch."""
+    if "keras" in sys.modules or "KERAS_BACKEND" in os.environ:
+        return
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    if not (home / "keras.json").exists():
+        os.environ["KERAS_BACKEND"] = "torch"
+
+
+_default_backend()
 try:
     import keras
-except ImportError as exc:  # the optional extra is not installed
-    raise MissingExtraError("train", "keras") from exc
+except ImportError as exc:  # the optional extra (or the back end Keras was told to use)
+    missing = "keras" if exc.name in (None, "keras") else f"{exc.name} (Keras's back end)"
+    raise MissingExtraError("train", missing) from exc
 
 if TYPE_CHECKING:
     from filiation.service import Genealogy
