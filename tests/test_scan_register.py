@@ -189,3 +189,36 @@ def test_model_page_shows_the_inferred_link_and_its_evidence(
         fr = page_ok(client.get(f"/fr/registry/models/{lora.id}"))
         assert 'id="provenance">déduit (lu dans un fichier sur disque)<' in fr
         assert "Aucun enregistré." in fr  # no training run
+
+
+def test_migration_0006_marks_earlier_derivations_declared(stores: Stores, fresh_db: Any) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from filiation.store import migrations
+    from filiation.store.store import _url
+
+    engine = create_engine(_url(fresh_db)[0], poolclass=NullPool)
+    with engine.begin() as conn:
+        command.upgrade(migrations.config(conn), "0005")
+        for i, parent in ((1, None), (2, 1)):
+            conn.execute(
+                text(
+                    "INSERT INTO registry_models (id, key, name, open_weights, "
+                    "training_datasets, personal_data, derived_from, derived_relation, "
+                    "created_at) VALUES (:i, :k, :k, false, '[]', false, :p, :r, :at)"
+                ),
+                {
+                    "i": i,
+                    "k": f"m{i}",
+                    "p": parent,
+                    "r": "finetune" if parent else None,
+                    "at": "2026-11-01 10:00:00",
+                },
+            )
+    engine.dispose()
+    reg = filiation.open(fresh_db).registry  # opening the store upgrades it
+    assert reg.model("m2").derived_provenance == "declared"
+    assert reg.model("m1").derived_provenance is None
+    assert stores.rows(fresh_db, "SELECT version_num FROM alembic_version") == [("0006",)]

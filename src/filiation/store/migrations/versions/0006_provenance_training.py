@@ -4,7 +4,8 @@
 callback, ``inferred`` by filiation from a file on disk) and ``derived_evidence`` (the file
 and field, or the callback, that said so). ``registry_training_runs`` keeps each training run
 recorded by the training callbacks (``filiation.training``): framework, base model, data
-sets, hyper-parameters, metrics and the six steps of making a model, as JSON text. Older
+sets, hyper-parameters, metrics and the six steps of making a model, as JSON text. The
+derivations recorded before were typed by people: they become ``declared``. Older
 filiations read the models' other columns and ignore the new table, so the schema version
 stays 1.
 
@@ -28,6 +29,10 @@ def upgrade() -> None:
     with op.batch_alter_table("registry_models") as batch:
         batch.add_column(sa.Column("derived_provenance", sa.String(16)))
         batch.add_column(sa.Column("derived_evidence", sa.Text))
+    # Until now every derivation was typed by a person (a form, the CLI, an inventory CSV).
+    op.execute(
+        "UPDATE registry_models SET derived_provenance = 'declared' WHERE derived_from IS NOT NULL"
+    )
     op.create_table(
         "registry_training_runs",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
