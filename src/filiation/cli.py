@@ -288,17 +288,43 @@ def scan(
             "same name again replaces its findings. Default: source 'scan'.",
         ),
     ] = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register",
+            help="Record the models found in the registry, each derived from its parent "
+            "(a Hub model or another model of the scan), marked inferred with the file "
+            "that said so. Needs the editor role.",
+        ),
+    ] = False,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            "-u",
+            envvar="FILIATION_USER",
+            help="With --register: registry user to act as (default: your OS user name).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find models on disk and what each derives from, with the file that says so."""
+    import getpass
+
     g = _open()
     result = g.scan(path)
+    registered = None
+    if register:  # the user is checked before anything is written
+        actor = g.registry.actor(user or getpass.getuser())
+        registered = g.registry.register_scan(result, actor=actor)
     report = g.ingest_scan(result, name=name) if ingest else None
     if as_json:
         doc = result.model_dump(mode="json")
         doc["skipped"] = result.skipped
         if report is not None:
             doc["ingest"] = report.as_dict()
+        if registered is not None:
+            doc["registered"] = registered.model_dump(mode="json")
         _print_json(doc)
         return
     table = Table(title=f"models under {escape(result.root)}: {len(result.models):,}")
@@ -325,8 +351,22 @@ def scan(
     for problem in result.problems:
         err.print(f"[yellow]skipped {escape(problem.file)}: {escape(problem.message)}[/]")
     out.print(f"{result.files_read:,} files read, {result.skipped:,} skipped")
+    if registered is not None:
+        _print_registered(registered)
     if report is not None and not state.quiet:
         _print_report(report)
+
+
+def _print_registered(reg: Any) -> None:
+    """What ``scan --register`` wrote to the registry."""
+    for what in ("created", "updated", "unchanged", "hub_models"):
+        names = getattr(reg, what)
+        if names:
+            label = "Hub parents registered" if what == "hub_models" else f"registry: {what}"
+            out.print(f"{label}: {escape(', '.join(names))}")
+    for s in reg.skipped:
+        about = f"{s.model} → {s.parent}" if s.parent else s.model
+        err.print(f"[yellow]not registered: {escape(about)}: {escape(s.reason)}[/]")
 
 
 # -- questions -------------------------------------------------------------------------------

@@ -45,3 +45,13 @@ class StoreError(FiliationError):
     """The store cannot be opened or written (permissions, full disk, corrupt file)."""
 
     exit_code = 5
+
+
+class MissingExtraError(FiliationError, ImportError):
+    """An optional feature needs packages that are not installed (an extra of filiation)."""
+
+    exit_code = 8
+
+    def __init__(self, extra: str, missing: str) -> None:
+        self.extra = extra
+        super().__init__(f"{missing} is not installed: pip install 'filiation[{extra}]'")

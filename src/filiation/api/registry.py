@@ -106,7 +106,11 @@ def create_model(reg: Reg, user: Writer, fields: Fields) -> Any:
 
 @router.get("/models/{model_id}")
 def get_model(reg: Reg, _: Reader, model_id: int) -> Any:
-    return {**_dump(reg.model(model_id)), "history": _dump(reg.history("model", model_id))}
+    return {
+        **_dump(reg.model(model_id)),
+        "history": _dump(reg.history("model", model_id)),
+        "training_runs": _dump(reg.training_runs(model_id)),
+    }
 
 
 @router.patch("/models/{model_id}")
@@ -117,6 +121,12 @@ def update_model(reg: Reg, user: Writer, model_id: int, fields: Fields) -> Any:
 @router.post("/models/{model_id}/retire")
 def retire_model(reg: Reg, user: Writer, model_id: int) -> Any:
     return _dump(reg.retire_model(model_id, actor=user))
+
+
+@router.get("/models/{model_id}/runs")
+def model_runs(reg: Reg, _: Reader, model_id: int) -> Any:
+    """The training runs the training callbacks recorded for the model, oldest first."""
+    return _dump(reg.training_runs(model_id))
 
 
 @router.get("/models/{model_id}/ancestry")

@@ -260,7 +260,8 @@ def model_show(ref: ModelName, as_json: JsonOpt = False) -> None:
 def _show_model(reg: Registry, m: RegisteredModel, as_json: bool) -> None:
     history = reg.history("model", m.id)
     if as_json:
-        _print_json({**_dump(m), "history": _dump(history)})
+        runs_ = reg.training_runs(m.id)
+        _print_json({**_dump(m), "history": _dump(history), "training_runs": _dump(runs_)})
         return
     t = Table(show_header=False, box=None)
     t.add_column(style="bold")
@@ -312,6 +313,48 @@ def models(
             str(len(m.used_by)),
         )
     out.print(t)
+
+
+@registry_app.command("runs")
+def runs(ref: ModelName, as_json: JsonOpt = False) -> None:
+    """The training runs recorded for a model by the training callbacks."""
+    reg = _registry()
+    items = reg.training_runs(ref)
+    if as_json:
+        _print_json(_dump(items))
+        return
+    t = Table(title=f"training runs of {escape(reg.model(ref).name)}")
+    for col in (
+        "#",
+        "when",
+        "who",
+        "framework",
+        "base",
+        "data sets",
+        "hyper-parameters",
+        "metrics",
+    ):
+        t.add_column(col, overflow="fold")
+    for r in items:
+        t.add_row(
+            str(r.id),
+            r.at.isoformat(timespec="seconds"),
+            escape(r.user),
+            r.framework,
+            escape(r.base_model or ""),
+            escape(", ".join(r.datasets)),
+            escape(_pairs(r.hyper_parameters)),
+            escape(_pairs(r.metrics)),
+        )
+    out.print(t)
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_short(v)}" for k, v in values.items() if v is not None)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 @model_app.command("ancestry")

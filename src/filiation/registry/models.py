@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from filiation.domain import LINEAGE_RELATIONS
 
@@ -48,6 +48,13 @@ class SystemStatus(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
     RETIRED = "retired"
+
+
+class Provenance(StrEnum):
+    """How a registered model's derivation is known."""
+
+    DECLARED = "declared"
+    INFERRED = "inferred"
 
 
 class Role(StrEnum):
@@ -111,6 +118,11 @@ class RegisteredModel(BaseModel):
     hub_id: str | None = None
     derived_from: str | None = None
     derived_relation: str | None = None
+    #: How the derivation is known: ``declared`` (a person, a training callback) or
+    #: ``inferred`` (read by ``filiation scan`` from a file); ``derived_evidence`` says what
+    #: said so (``config.json:_name_or_path``, ``training callback``...).
+    derived_provenance: Provenance | None = None
+    derived_evidence: str | None = None
     created_at: datetime
     retired_at: datetime | None = None
     used_by: list[Use] = []
@@ -161,6 +173,44 @@ class HistoryEntry(BaseModel):
         return [(k, b.get(k), a.get(k)) for k in sorted({*b, *a}) if b.get(k) != a.get(k)]
 
 
+#: The six steps of making a model, in their usual order (a training run's ``steps``).
+TRAINING_STEPS = (
+    "data_preparation",
+    "building",
+    "compiling",
+    "training",
+    "evaluating",
+    "predicting",
+)
+
+
+class TrainingStep(BaseModel):
+    """One of the six steps of making a model, as a training callback saw it."""
+
+    step: str = Field(
+        description="data_preparation, building, compiling, training, evaluating or predicting"
+    )
+    at: datetime
+    details: dict[str, Any] = {}
+
+
+class TrainingRun(BaseModel):
+    """A training run recorded by a training callback (``filiation.training``)."""
+
+    id: int
+    model_id: int
+    model: str
+    at: datetime
+    user: str
+    framework: str
+    base_model: str | None = None
+    datasets: list[str] = []
+    hyper_parameters: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    steps: list[TrainingStep] = []
+    output_dir: str | None = None
+
+
 class TokenInfo(BaseModel):
     id: int
     user: str
@@ -185,6 +235,8 @@ MODEL_FIELDS = (
     "hub_id",
     "derived_from",
     "derived_relation",
+    "derived_provenance",
+    "derived_evidence",
 )
 SYSTEM_FIELDS = ("name", "purpose", "owner", "role", "status")
 
@@ -348,6 +400,8 @@ def parse_model(data: Mapping[str, Any]) -> dict[str, Any]:
         "hub_id": c.line("hub_id", max_len=DATASET_MAX),
         "derived_from": c.line("derived_from", max_len=NAME_MAX),
         "derived_relation": c.choice("derived_relation", DERIVATIONS),
+        "derived_provenance": c.choice("derived_provenance", tuple(p.value for p in Provenance)),
+        "derived_evidence": c.text("derived_evidence", max_len=TEXT_MAX),
     }
     if out["weights_url"] and not out["open_weights"] and "open_weights" not in c.problems:
         c.bad(
@@ -365,6 +419,9 @@ def parse_model(data: Mapping[str, Any]) -> dict[str, Any]:
         c.bad("derived_relation", "required", "required when the model derives from another")
     if out["derived_relation"] and not out["derived_from"] and "derived_from" not in c.problems:
         c.bad("derived_from", "required", "required when a relation type is given")
+    for field in ("derived_provenance", "derived_evidence"):
+        if out[field] and not out["derived_from"] and "derived_from" not in c.problems:
+            c.bad(field, "without_derivation", "only for a model that derives from another")
     c.done("model", {k: (None if k in c.problems else v) for k, v in out.items()})
     return out
 

@@ -8,7 +8,7 @@ organisation's inventory (hundreds or thousands of rows), so records are assembl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from .models import (
     Role,
     SystemStatus,
     TokenInfo,
+    TrainingRun,
     Use,
     User,
     parse_model,
@@ -48,9 +49,11 @@ from .models import (
 
 if TYPE_CHECKING:
     from filiation.service import Genealogy
+    from filiation.sources.local_folder import ScanResult
 
     from .etalab import ImportReport
     from .impact import ModelAncestry, RegistryImpact
+    from .scanned import ScanRegistration
 
 SESSION_HOURS = 12
 Ref = int | str
@@ -487,6 +490,11 @@ class Registry:
             key=key,
             hub_id=hub_id,
             derived_from=parent_id,
+            # A derivation someone typed is declared; scans and callbacks say otherwise.
+            derived_provenance=(clean.get("derived_provenance") or "declared")
+            if parent_id is not None
+            else None,
+            derived_evidence=clean.get("derived_evidence") if parent_id is not None else None,
             training_datasets=orjson.dumps(clean["training_datasets"]).decode(),
             updated_on=(
                 datetime.combine(clean["updated_on"], datetime.min.time())
@@ -565,6 +573,20 @@ class Registry:
     ) -> bool:
         before = self._model_in(conn, model_id)
         merged = {**before.fields(), **changes}
+        link = (
+            str(merged.get("derived_from") or "").strip().lower(),
+            merged.get("derived_relation"),
+        )
+        if link == ((before.derived_from or "").lower(), before.derived_relation):
+            # The same derivation: how it is known stays unless the change says otherwise.
+            for field in ("derived_provenance", "derived_evidence"):
+                if not changes.get(field):
+                    merged[field] = getattr(before, field)
+        else:
+            # A new derivation without its provenance is the word of whoever made the change.
+            for field in ("derived_provenance", "derived_evidence"):
+                if not changes.get(field):
+                    merged[field] = None
         clean = self._parse_model(conn, merged, model_id)
         values = self._check_model(conn, clean, model_id)
         m = schema.registry_models
@@ -828,6 +850,62 @@ class Registry:
         from .impact import ancestry
 
         return ancestry(self, ref)
+
+    # -- models found on disk, training runs ------------------------------------------------
+    def register_scan(self, result: ScanResult, *, actor: User | None) -> ScanRegistration:
+        """Record the models a scan found (``filiation scan``), in one transaction: each
+        becomes or updates the registered model named after its scan id, derived from its
+        parent (a Hub model known to the genealogy, registered on the way, or another model
+        of the scan), marked *inferred* with the file and field that said so."""
+        from .scanned import register_scan
+
+        actor = self.require(actor, Role.EDITOR)
+        return register_scan(self, result, actor)
+
+    def record_training(
+        self,
+        model: str,
+        *,
+        framework: str,
+        actor: User | None,
+        base_model: str | None = None,
+        relation: str = "finetune",
+        datasets: Sequence[str] = (),
+        hyper_parameters: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        steps: Sequence[Mapping[str, Any]] = (),
+        output_dir: str | None = None,
+        evidence: str = "training callback",
+        run: int | None = None,
+    ) -> TrainingRun:
+        """Record one training run of ``model`` (created if new), derived from
+        ``base_model`` with ``relation``, declared by ``evidence`` (the training callbacks
+        of :mod:`filiation.training` call this when a model is saved). ``run``: the number
+        of a run recorded before, to update (a later save or evaluation of the same run)."""
+        from .runs import record_training
+
+        actor = self.require(actor, Role.EDITOR)
+        return record_training(
+            self,
+            model,
+            framework=framework,
+            actor=actor,
+            base_model=base_model,
+            relation=relation,
+            datasets=datasets,
+            hyper_parameters=hyper_parameters or {},
+            metrics=metrics or {},
+            steps=steps,
+            output_dir=output_dir,
+            evidence=evidence,
+            run=run,
+        )
+
+    def training_runs(self, ref: Ref) -> list[TrainingRun]:
+        """The training runs recorded for a registered model, oldest first."""
+        from .runs import training_runs
+
+        return training_runs(self, ref)
 
     def export_etalab(self, *, include_retired: bool = False) -> str:
         from .etalab import export_csv

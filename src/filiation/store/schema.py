@@ -160,6 +160,10 @@ registry_models = Table(
     Column("derived_relation", String(32)),
     Column("created_at", DateTime, nullable=False),
     Column("retired_at", DateTime),
+    # Migration 0006: how the derivation is known — "declared" (a person, a training
+    # callback) or "inferred" (read by filiation from a file on disk) — and what said so.
+    Column("derived_provenance", String(16)),
+    Column("derived_evidence", Text),
 )
 
 registry_systems = Table(
@@ -209,6 +213,26 @@ registry_history = Table(
     Column("before", Text),
     Column("after", Text),
     Index("registry_history_record", "record_kind", "record_key"),
+)
+
+# One training run recorded by a training callback (migration 0006): the JSON columns hold
+# the data sets (list), hyper-parameters and metrics (objects) and the six steps of making a
+# model (list of {step, at, details}).
+registry_training_runs = Table(
+    "registry_training_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("registry_models.id"), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("user_name", String(64), nullable=False),
+    Column("framework", String(32), nullable=False),
+    Column("base_model", Text),
+    Column("datasets", Text, nullable=False),
+    Column("hyper_parameters", Text, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("steps", Text, nullable=False),
+    Column("output_dir", Text),
+    Index("registry_training_runs_model", "model_id"),
 )
 
 # -- rights requests and watches (migration 0005) ------------------------------------------

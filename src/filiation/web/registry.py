@@ -319,6 +319,7 @@ def _router(lang: str) -> APIRouter:
             "registry_model.html",
             m=m,
             ancestry=reg.ancestry(m.id),
+            runs=reg.training_runs(m.id),
             history=reg.history("model", m.id),
         )
 

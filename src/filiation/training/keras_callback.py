@@ -1,0 +1,223 @@
+"""A Keras 3 callback that records each training run in the registry.
+
+    callback = KerasCallback(model_name="churn-scorer", datasets=["internal/churn-2026"])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    model.fit(x, y, epochs=3, batch_size=32, callbacks=[callback])
+    model.evaluate(x_test, y_test, callbacks=[callback])
+    model.predict(x_new, callbacks=[callback])
+
+What it records, and when (the six steps of making a model):
+
+- ``on_train_begin``: *data preparation* (the data sets named, steps per epoch, batch
+  size when given), *building* (model name and class, layers, parameters, input shape)
+  and *compiling* (``model.get_compile_config()``: the optimizer and its configuration,
+  the loss, the metrics);
+- ``on_epoch_end``: the history of every logged value;
+- ``on_train_end``: *training* (epochs run, final values, history);
+- ``on_test_end`` after training: *evaluating*, with its metrics (the validation passes
+  inside ``fit`` also end with ``on_test_end``: they go to the history, not here);
+- ``on_predict_end``: *predicting* (batches predicted).
+
+When the run is written: Keras has no hook for ``model.save()`` (it is a plain method, and
+wrapping it would change the user's model object behind their back), and most scripts save
+once training is over. So the run is written when training ends, which is the state that
+``model.save()`` then writes, and each evaluation or prediction passed the same callback
+updates that same run with its metrics and step. Recording never stops the training: a
+failure is a :class:`~filiation.training.recorder.TrainingRecordWarning`.
+
+Keras runs on torch (installed by the extra) unless ``KERAS_BACKEND`` or ``keras.json``
+chose another back end before this module is imported.
+
+Keras cannot tell the callback the batch size ``fit`` was given: pass ``batch_size=`` (or
+any other value in ``hyper_parameters=``) to record it. The registered model is named
+``model_name`` (default: the Keras model's name) and derives from ``base_model`` when given
+(a Hub id known to the genealogy, else a name), as ``relation`` (``finetune``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from filiation.errors import MissingExtraError
+
+from .recorder import TrainingRecorder
+
+
+def _default_backend() -> None:
+    """The ``train`` extra installs torch, not TensorFlow (Keras's default back end): when
+    nothing chose a back end yet (no ``KERAS_BACKEND``, no ``keras.json``, keras not yet
+    imported), Keras runs on torch."""
+    if "keras" in sys.modules or "KERAS_BACKEND" in os.environ:
+        return
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    if not (home / "keras.json").exists():
+        os.environ["KERAS_BACKEND"] = "torch"
+
+
+_default_backend()
+try:
+    import keras
+except ImportError as exc:  # the optional extra (or the back end Keras was told to use)
+    missing = "keras" if exc.name in (None, "keras") else f"{exc.name} (Keras's back end)"
+    raise MissingExtraError("train", missing) from exc
+
+if TYPE_CHECKING:
+    from filiation.service import Genealogy
+
+
+class KerasCallback(keras.callbacks.Callback):  # type: ignore[misc]
+    """Records a Keras model's training run, evaluations and predictions in the registry.
+
+    ``db`` and ``user``: where and as whom to record (see
+    :class:`~filiation.training.recorder.TrainingRecorder`).
+    """
+
+    def __init__(
+        self,
+        *,
+        model_name: str | None = None,
+        base_model: str | None = None,
+        relation: str = "finetune",
+        datasets: Sequence[str] | None = None,
+        batch_size: int | None = None,
+        hyper_parameters: Mapping[str, Any] | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
+        db: Genealogy | str | os.PathLike[str] | None = None,
+        user: str | None = None,
+    ) -> None:
+        super().__init__()
+        given = dict(hyper_parameters or {})
+        if batch_size is not None:
+            given["batch_size"] = batch_size
+        self.recorder = TrainingRecorder(
+            framework="keras",
+            model_name=model_name,
+            base_model=base_model,
+            relation=relation,
+            datasets=datasets,
+            hyper_parameters=given,
+            db=db,
+            user=user,
+        )
+        self.recorder.output_dir = os.fspath(output_dir) if output_dir is not None else None
+        self.history: dict[str, list[Any]] = {}
+        self._fitting = False
+        self._trained = False
+        self._predicted_batches = 0
+
+    @property
+    def failures(self) -> int:
+        return self.recorder.failures
+
+    # -- training -----------------------------------------------------------------------------
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        rec, model = self.recorder, self.model
+        self._fitting = True
+        if self._trained:  # trained again with the same callback: a new run
+            rec.new_run()
+            self._trained = False
+            self.history = {}
+        if rec.model_name is None:
+            rec.model_name = model.name
+        params = dict(self.params or {})
+        rec.hyper_parameters.update(
+            {"epochs": params.get("epochs"), "steps_per_epoch": params.get("steps")}
+        )
+        rec.step(
+            "data_preparation",
+            datasets=list(rec.datasets),
+            steps_per_epoch=params.get("steps"),
+            batch_size=rec.hyper_parameters.get("batch_size"),
+        )
+        rec.step(
+            "building",
+            model_name=model.name,
+            model_class=type(model).__name__,
+            layers=[layer.__class__.__name__ for layer in model.layers],
+            parameters=_count(model),
+            input_shape=_input_shape(model),
+        )
+        compiled = _compile_config(model)
+        optimizer = compiled.get("optimizer")
+        if isinstance(optimizer, Mapping):
+            rec.hyper_parameters["optimizer"] = optimizer.get("class_name")
+            config = optimizer.get("config") or {}
+            for key in ("learning_rate", "weight_decay", "beta_1", "beta_2", "momentum"):
+                if config.get(key) is not None:
+                    rec.hyper_parameters[key] = config[key]
+        rec.hyper_parameters["loss"] = compiled.get("loss")
+        rec.step(
+            "compiling",
+            optimizer=optimizer,
+            loss=compiled.get("loss"),
+            metrics=compiled.get("metrics"),
+        )
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        rec = self.recorder
+        self._fitting = False
+        final = dict(logs or {})
+        rec.metrics.update(
+            {f"train_{k}" if not k.startswith("val_") else k: v for k, v in final.items()}
+        )
+        epochs = max((len(v) for v in self.history.values()), default=0)
+        rec.step("training", epochs=epochs, final=final, history=self.history)
+        self._trained = True
+        rec.save()
+
+    # -- evaluating and predicting --------------------------------------------------------------
+    def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        if self._fitting:  # a validation pass inside fit: already in the history
+            return
+        metrics = dict(logs or {})
+        self.recorder.metrics.update({f"eval_{k}": v for k, v in metrics.items()})
+        self.recorder.step("evaluating", metrics=metrics)
+        if self._trained:
+            self.recorder.save()
+
+    def on_predict_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._predicted_batches = 0
+
+    def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._predicted_batches += 1
+
+    def on_predict_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        self.recorder.step("predicting", batches=self._predicted_batches)
+        if self._trained:
+            self.recorder.save()
+
+
+def _compile_config(model: Any) -> dict[str, Any]:
+    try:
+        config = model.get_compile_config()
+    except (AttributeError, NotImplementedError, ValueError):
+        config = None
+    if isinstance(config, Mapping):
+        return dict(config)
+    optimizer = getattr(model, "optimizer", None)
+    return {
+        "optimizer": {"class_name": type(optimizer).__name__} if optimizer is not None else None,
+        "loss": getattr(model, "loss", None),
+    }
+
+
+def _count(model: Any) -> int | None:
+    try:
+        return int(model.count_params())
+    except (ValueError, AttributeError):  # a model not built yet
+        return None
+
+
+def _input_shape(model: Any) -> Any:
+    try:
+        return [list(getattr(i, "shape", ())) for i in model.inputs]
+    except (AttributeError, ValueError, TypeError):
+        return None
