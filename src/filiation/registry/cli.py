@@ -323,30 +323,46 @@ def runs(ref: ModelName, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(_dump(items))
         return
-    t = Table(title=f"training runs of {escape(reg.model(ref).name)}")
-    for col in (
-        "#",
-        "when",
-        "who",
-        "framework",
-        "base",
-        "data sets",
-        "hyper-parameters",
-        "metrics",
-    ):
-        t.add_column(col, overflow="fold")
+    name = reg.model(ref).name
+    if not items:
+        out.print(f"no training run recorded for {escape(name)}")
+        return
+    # One block per run: its values side by side would not fit a terminal's width.
     for r in items:
-        t.add_row(
-            str(r.id),
-            r.at.isoformat(timespec="seconds"),
-            escape(r.user),
-            r.framework,
-            escape(r.base_model or ""),
-            escape(", ".join(r.datasets)),
-            escape(_pairs(r.hyper_parameters)),
-            escape(_pairs(r.metrics)),
+        head = (
+            f"[bold]run {r.id}[/bold] of {escape(name)}: {r.at.isoformat(sep=' ')} by "
+            f"{escape(r.user)}, {escape(r.framework)}"
         )
-    out.print(t)
+        facts = Table.grid(padding=(0, 2))
+        facts.add_column(style="dim")
+        facts.add_column(overflow="fold")
+        facts.add_row("base model", escape(r.base_model or "—"))
+        facts.add_row("data sets", escape(", ".join(r.datasets) or "—"))
+        facts.add_row("saved in", escape(r.output_dir or "—"))
+        facts.add_row(
+            "steps",
+            escape(" → ".join(f"{s.step} ({s.at:%H:%M:%S})" for s in r.steps) or "—"),
+        )
+        values = Table.grid(padding=(0, 4))
+        values.add_column()
+        values.add_column()
+        values.add_row(
+            _values("hyper-parameters", r.hyper_parameters), _values("metrics", r.metrics)
+        )
+        out.print(head)
+        out.print(facts)
+        out.print(values)
+        out.print()
+
+
+def _values(title: str, values: dict[str, Any]) -> Table:
+    t = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
+    t.add_column(style="dim", overflow="fold")
+    t.add_column(overflow="fold")
+    for k, v in values.items():
+        if v is not None:
+            t.add_row(escape(str(k)), escape(_short(v)))
+    return t
 
 
 def _pairs(values: dict[str, Any]) -> str:
