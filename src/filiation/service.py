@@ -58,6 +58,7 @@ from filiation.results import (
 )
 from filiation.sources.local_folder import ScanResult
 from filiation.sources.records import IngestReport, Records, empty_links, empty_nodes
+from filiation.store import snapshot_cache
 from filiation.store.store import Store
 
 if TYPE_CHECKING:
@@ -300,6 +301,8 @@ class Genealogy:
         # Processes still reading an older index keep its (deleted) files mapped until
         # they move to the new one.
         for other in keep.parent.iterdir():
+            if other.name == snapshot_cache.FOLDER:
+                continue
             if other != keep and other.is_dir() and not other.name.endswith(".tmp"):
                 shutil.rmtree(other, ignore_errors=True)
 
@@ -448,6 +451,11 @@ class Genealogy:
                 links=pa.concat_tables(link_parts) if link_parts else empty_links(),
             )
             del node_parts, link_parts
+            # A copy for the next rebuild of the index, named once the commit gives the
+            # snapshot its id (see store/snapshot_cache.py).
+            staged = snapshot_cache.stage(self.store.index_dir(), new.nodes, new.links)
+            if staged is not None:
+                publishing.callback(staged.discard)  # unless published below
             tables = [new, *(self._read_snapshot(s) for s in others)]
             tables.sort(key=lambda t: _priority(t.source, t.snapshot_id or 1 << 62))
             del new  # build() empties `tables`, freeing the parsed rows as it goes
@@ -459,24 +467,32 @@ class Genealogy:
             publishing.enter_context(_index_lock(self.store.index_dir()))
             snap_id = writer.commit(report.as_dict())
             report.snapshot_id = snap_id
+            if staged is not None:
+                committed = next((x for x in self.store.snapshots() if x.id == snap_id), None)
+                if committed is not None:
+                    staged.publish(committed)
             arrays.vocab["sources"] = [
                 lbl.replace("#0", f"#{snap_id}") if lbl == f"{source}#0" else lbl
                 for lbl in arrays.vocab["sources"]
             ]
             self._publish(arrays)
         self.store.prune(keep=self.keep_snapshots)
+        snapshot_cache.prune(self.store.index_dir(), self.store.snapshots())
         return report
 
     def _read_snapshot(self, snap: Any) -> Any:
         from filiation.lineage.build import SourceTables
 
-        self._say(f"reading snapshot {snap.id} ({snap.source})")
+        folder = self.store.index_dir()
+        cached = snapshot_cache.read(folder, snap)
+        if cached is not None:
+            nodes, links = cached
+        else:
+            self._say(f"reading snapshot {snap.id} ({snap.source})")
+            nodes, links = self.store.read_nodes(snap.id), self.store.read_links(snap.id)
+            snapshot_cache.write(folder, snap, nodes, links)
         return SourceTables(
-            snapshot_id=snap.id,
-            source=snap.source,
-            label=snap.label,
-            nodes=self.store.read_nodes(snap.id),
-            links=self.store.read_links(snap.id),
+            snapshot_id=snap.id, source=snap.source, label=snap.label, nodes=nodes, links=links
         )
 
     def _publish(self, arrays: IndexArrays) -> LineageIndex:

@@ -53,6 +53,7 @@ class SnapshotInfo:
     finished_at: datetime | None
     status: str
     report: dict[str, Any]
+    started_at: datetime | None = None
 
 
 #: URL schemes taken to mean PostgreSQL through psycopg (version 3).
@@ -332,6 +333,7 @@ class Store:
                 finished_at=r.finished_at,
                 status=r.status,
                 report=json.loads(r.report) if r.report else {},
+                started_at=r.started_at,
             )
             for r in rows
         ]

@@ -1,0 +1,149 @@
+"""Committed snapshots kept beside the lineage index as Arrow files.
+
+Rebuilding the index needs every current snapshot's rows. After a small ingest (``refresh``
+of one family, an edge list, a scan) beside a full Hub dump, reading the dump's 3.1 million
+node rows and 1.2 million link rows back from SQLite takes about 25 s; the same rows from a
+zstd-compressed Arrow IPC file take under a second. So an ingest leaves a copy of the
+snapshot it committed in ``<index cache>/snapshots/``, and a snapshot read back from the
+store is copied there too.
+
+It is a cache, with a cache's rules: a snapshot never changes once committed, so a copy is
+valid for as long as the snapshot exists; files are keyed by the snapshot's id *and* start
+time (SQLite may give a deleted snapshot's id to a new one); they are written to a temporary
+name then renamed, so a reader never sees half a file; a missing, unreadable or damaged file
+just means reading the store; copies of snapshots the store no longer holds are deleted; and
+the whole folder may be deleted at any time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from .store import SnapshotInfo
+
+FOLDER = "snapshots"
+#: Batches of this many rows: big enough for zstd, small enough to bound the writer's memory.
+BATCH_ROWS = 65_536
+_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
+#: A copy is written only when the disk has this many times the rows' size in memory free
+#: (the compressed copy takes about a third of it): the store, on the same disk beside a
+#: SQLite file, must never run out of room for the sake of its cache.
+ROOM = 4
+
+
+def _key(snap: SnapshotInfo) -> str | None:
+    if snap.started_at is None:
+        return None
+    return f"{snap.id}-{int(snap.started_at.timestamp() * 1_000_000)}"
+
+
+def _paths(folder: Path, snap: SnapshotInfo) -> tuple[Path, Path] | None:
+    key = _key(snap)
+    if key is None:
+        return None
+    base = folder / FOLDER
+    return base / f"{key}.nodes.arrow", base / f"{key}.links.arrow"
+
+
+def read(folder: Path, snap: SnapshotInfo) -> tuple[pa.Table, pa.Table] | None:
+    """The snapshot's (nodes, links) from the cache, or None when it holds no usable copy."""
+    paths = _paths(folder, snap)
+    if paths is None or not all(p.exists() for p in paths):
+        return None
+    try:
+        tables = []
+        for path in paths:
+            with pa.memory_map(str(path)) as source:
+                tables.append(pa.ipc.open_file(source).read_all())
+        return tables[0], tables[1]
+    except (OSError, pa.ArrowException):
+        return None  # damaged or deleted meanwhile: the store has the rows
+
+
+class Staged:
+    """A copy written before its snapshot is committed (an ingest frees its rows while it
+    indexes them, before the commit gives the snapshot its id): :meth:`publish` names it
+    after the committed snapshot, :meth:`discard` drops it."""
+
+    def __init__(self, folder: Path, files: list[Path]) -> None:
+        self.folder = folder
+        self.files = files
+
+    def publish(self, snap: SnapshotInfo) -> bool:
+        paths = _paths(self.folder, snap)
+        if paths is None:
+            self.discard()
+            return False
+        try:
+            # The links file is renamed last: a reader needs both files.
+            for tmp, path in zip(self.files, paths, strict=True):
+                os.replace(tmp, path)
+        except OSError:
+            self.discard()
+            return False
+        return True
+
+    def discard(self) -> None:
+        for tmp in self.files:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def stage(folder: Path, nodes: pa.Table, links: pa.Table) -> Staged | None:
+    """Write a copy of a snapshot about to be committed; None when it cannot be written (a
+    read-only or full disk: the store stays the only copy, which is all that is needed)."""
+    base = folder / FOLDER
+    files: list[Path] = []
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        if shutil.disk_usage(base).free < ROOM * (nodes.nbytes + links.nbytes):
+            return None  # the store needs the room more than its cache does
+        for name, table in (("nodes", nodes), ("links", links)):
+            tmp = base / f"staged-{os.getpid()}-{id(table)}.{name}.arrow.tmp"
+            files.append(tmp)
+            with (
+                pa.OSFile(str(tmp), "wb") as sink,
+                pa.ipc.new_file(sink, table.schema, options=_OPTIONS) as out,
+            ):
+                out.write_table(table, max_chunksize=BATCH_ROWS)
+    except (OSError, pa.ArrowException):
+        Staged(folder, files).discard()
+        return None
+    return Staged(folder, files)
+
+
+def write(folder: Path, snap: SnapshotInfo, nodes: pa.Table, links: pa.Table) -> bool:
+    """Keep a copy of a committed snapshot (read back from the store); False when it could
+    not be written."""
+    staged = stage(folder, nodes, links)
+    return staged is not None and staged.publish(snap)
+
+
+#: Temporary files older than this are left-overs of a process that died while writing.
+STALE_SECONDS = 3600
+
+
+def prune(folder: Path, keep: list[SnapshotInfo]) -> None:
+    """Delete the copies of snapshots other than ``keep`` (the store's), and temporary files
+    left by a process that died while writing one."""
+    base = folder / FOLDER
+    if not base.is_dir():
+        return
+    wanted = {k for k in (_key(s) for s in keep) if k}
+    now = time.time()
+    for path in base.iterdir():
+        name = path.name
+        with contextlib.suppress(OSError):
+            if name.endswith(".tmp"):
+                if now - path.stat().st_mtime > STALE_SECONDS:
+                    path.unlink()
+            elif name.split(".", 1)[0] not in wanted:
+                path.unlink()
