@@ -308,60 +308,44 @@ async def health(g: G) -> Any:
     return {"status": "ok", "version": __version__, "snapshots": covered, "worker": os.getpid()}
 
 
+def _traversal_route(kind: NodeKind, sub: str) -> Any:
+    """The ``/api/{models,datasets}/{id}/{sub}`` route answered by the traversal
+    ``Genealogy.{sub}`` of a node of ``kind``: the same parameters for every traversal."""
+
+    async def traversal(
+        g: G,
+        node_id: NodeId,
+        flt: FiltersQ,
+        relation: RelationQ = None,
+        max_depth: MaxDepthQ = None,
+        limit: LimitQ = None,
+    ) -> Any:
+        node = _target(g, kind, node_id, sub, relation)
+        if isinstance(node, Response):
+            return node
+        method = getattr(g, sub)
+        return await _walk(
+            limit,
+            lambda: method(node, relations=relation, max_depth=max_depth, limit=limit, **flt),
+        )
+
+    return traversal
+
+
 # -- models: sub-resources first, then the plain route -----------------------------------------
-@router.get("/models/{node_id:path}/ancestors", response_model=LineageOut, tags=["models"])
-async def model_ancestors(
-    g: G,
-    node_id: NodeId,
-    flt: FiltersQ,
-    relation: RelationQ = None,
-    max_depth: MaxDepthQ = None,
-    limit: LimitQ = None,
-) -> Any:
-    """Everything the model derives from, nearest first."""
-    node = _target(g, NodeKind.MODEL, node_id, "ancestors", relation)
-    if isinstance(node, Response):
-        return node
-    return await _walk(
-        limit,
-        lambda: g.ancestors(node, relations=relation, max_depth=max_depth, limit=limit, **flt),
-    )
-
-
-@router.get("/models/{node_id:path}/descendants", response_model=LineageOut, tags=["models"])
-async def model_descendants(
-    g: G,
-    node_id: NodeId,
-    flt: FiltersQ,
-    relation: RelationQ = None,
-    max_depth: MaxDepthQ = None,
-    limit: LimitQ = None,
-) -> Any:
-    """Everything derived from the model, nearest first, best known first."""
-    node = _target(g, NodeKind.MODEL, node_id, "descendants", relation)
-    if isinstance(node, Response):
-        return node
-    return await _walk(
-        limit,
-        lambda: g.descendants(node, relations=relation, max_depth=max_depth, limit=limit, **flt),
-    )
-
-
-@router.get("/models/{node_id:path}/lineage", response_model=LineageOut, tags=["models"])
-async def model_lineage(
-    g: G,
-    node_id: NodeId,
-    flt: FiltersQ,
-    relation: RelationQ = None,
-    max_depth: MaxDepthQ = None,
-    limit: LimitQ = None,
-) -> Any:
-    """Ancestors (negative depths) and descendants (positive depths) together."""
-    node = _target(g, NodeKind.MODEL, node_id, "lineage", relation)
-    if isinstance(node, Response):
-        return node
-    return await _walk(
-        limit, lambda: g.lineage(node, relations=relation, max_depth=max_depth, limit=limit, **flt)
+for _sub, _doc in (
+    ("ancestors", "Everything the model derives from, nearest first."),
+    ("descendants", "Everything derived from the model, nearest first, best known first."),
+    ("lineage", "Ancestors (negative depths) and descendants (positive depths) together."),
+):
+    router.add_api_route(
+        f"/models/{{node_id:path}}/{_sub}",
+        _traversal_route(NodeKind.MODEL, _sub),
+        methods=["GET"],
+        name=f"model_{_sub}",
+        response_model=LineageOut,
+        tags=["models"],
+        description=_doc,
     )
 
 
@@ -511,22 +495,15 @@ async def model(
 
 
 # -- data sets ----------------------------------------------------------------------------------
-@router.get("/datasets/{node_id:path}/impact", response_model=LineageOut, tags=["datasets"])
-async def dataset_impact(
-    g: G,
-    node_id: NodeId,
-    flt: FiltersQ,
-    relation: RelationQ = None,
-    max_depth: MaxDepthQ = None,
-    limit: LimitQ = None,
-) -> Any:
-    """Every model trained on the data set (depth 1) and everything derived from them."""
-    node = _target(g, NodeKind.DATASET, node_id, "impact", relation)
-    if isinstance(node, Response):
-        return node
-    return await _walk(
-        limit, lambda: g.impact(node, relations=relation, max_depth=max_depth, limit=limit, **flt)
-    )
+router.add_api_route(
+    "/datasets/{node_id:path}/impact",
+    _traversal_route(NodeKind.DATASET, "impact"),
+    methods=["GET"],
+    name="dataset_impact",
+    response_model=LineageOut,
+    tags=["datasets"],
+    description="Every model trained on the data set (depth 1) and everything derived from them.",
+)
 
 
 @router.get("/datasets/{node_id:path}", response_model=NodeDetails, tags=["datasets"])
