@@ -40,9 +40,11 @@ def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     )
 
 
-def get(base: str, path: str) -> httpx.Response:
+def get(base: str, path: str, **headers: str) -> httpx.Response:
     """One request on a connection of its own, so that any worker may take it."""
-    return httpx.get(base + path, timeout=10, trust_env=False, headers={"Connection": "close"})
+    return httpx.get(
+        base + path, timeout=10, trust_env=False, headers={"Connection": "close", **headers}
+    )
 
 
 def health_by_worker(base: str, want: dict[int, list[int]] | None, timeout: float = 60) -> dict:
@@ -141,6 +143,16 @@ def test_database_restarted_under_a_running_server(
                 assert "try again" in body["message"] and "Traceback" not in r.text
                 assert cluster.password not in r.text and "127.0.0.1" not in r.text
                 assert r.headers["Retry-After"].isdigit()
+            # A browser asking for a page that reads the store (the dossier's follow-up) gets
+            # a page, in its language, that says to try again; never the reason.
+            dossier = f"/dossier?model={ROOT}&right=erasure"
+            for lang, words in (("en", "Temporarily unavailable"), ("fr", "Momentanément")):
+                r = get(base, f"/{lang}{dossier}", accept="text/html")
+                assert r.status_code == 503, (lang, r.status_code, r.text[:300])
+                assert r.headers["content-type"].startswith("text/html")
+                assert words in r.text and f'href="/{lang}{dossier}' in r.text.replace("&amp;", "&")
+                assert r.headers["Retry-After"].isdigit()
+                assert cluster.password not in r.text and "Traceback" not in r.text
             assert time.monotonic() - started < 30  # refused at once, not after a timeout
             # What the lineage index answers alone goes on (a hub-stats store has no
             # source-specific fields for `show` to read).
@@ -153,6 +165,7 @@ def test_database_restarted_under_a_running_server(
                     r = get(base, path)
                     assert r.status_code == 200, (path, r.text)
             assert get(base, model).json()["id"] == ROOT
+            assert get(base, f"/en{dossier}", accept="text/html").status_code == 200
         log = (tmp_path / "serve.log").read_text()
         assert "Traceback" not in log, log
         assert cluster.password not in log

@@ -144,10 +144,14 @@ def _install_errors(app: FastAPI) -> None:
         return _error(422, "invalid_argument", str(exc))
 
     @app.exception_handler(StoreError)
-    async def store(_: Request, exc: StoreError) -> Response:
+    async def store(request: Request, exc: StoreError) -> Response:
         # The reason names the store (never its password), which is the operator's
         # business, not the client's: it goes to the log.
         log.error("store error: %s", exc)
+        if _wants_page(request):
+            from filiation.web import unavailable
+
+            return unavailable(request, RETRY_AFTER)
         response = _error(
             503,
             "store_unavailable",

@@ -8,6 +8,6 @@ under ``/static/vendor/``, translations under ``/i18n/{lang}.json``.
 
 from __future__ import annotations
 
-from filiation.web.pages import install, not_found
+from filiation.web.pages import install, not_found, unavailable
 
-__all__ = ["install", "not_found"]
+__all__ = ["install", "not_found", "unavailable"]

@@ -98,6 +98,25 @@ def render(
     return HTMLResponse(page, status_code=status, headers=headers)
 
 
+def _page_lang(request: Request) -> str:
+    """The language of an error page: the path's, else the browser's."""
+    first = request.url.path.strip("/").split("/", 1)[0]
+    if first in i18n.LANGUAGES:
+        return first
+    return i18n.negotiate(request.headers.get("accept-language"))
+
+
+def unavailable(request: Request, retry_after: int) -> HTMLResponse:
+    """The HTML 503 page, for a browser asking for a page while the store cannot be read."""
+    path = request.scope.get("raw_path", b"").decode("latin-1") or quote(request.url.path)
+    query = f"?{request.url.query}" if request.url.query else ""
+    response = render(
+        request, _page_lang(request), "unavailable.html", status=503, again=path + query
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def not_found(
     request: Request,
     lang: str | None = None,
@@ -107,13 +126,7 @@ def not_found(
     suggestions: list[str] | None = None,
 ) -> HTMLResponse:
     """The HTML 404 page (with near ids when the service found some)."""
-    if lang is None:
-        first = request.url.path.strip("/").split("/", 1)[0]
-        lang = (
-            first
-            if first in i18n.LANGUAGES
-            else i18n.negotiate(request.headers.get("accept-language"))
-        )
+    lang = lang or _page_lang(request)
     shown = None if node_id is None else (node_id if len(node_id) <= 200 else node_id[:200] + "…")
     return render(
         request,
