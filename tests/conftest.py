@@ -110,6 +110,27 @@ def fresh_db(new_db: Callable[[str], Any]) -> Any:
     return new_db("fresh")
 
 
+#: The password of the registry users of :func:`staffed` (the tests that log in use it).
+REGISTRY_PASSWORD = "a long enough password"
+
+
+@pytest.fixture()
+def reg_db(stores: Stores, sample_db: Any, tmp_path: Path) -> Any:
+    """A private copy of the real sample's store, for a registry of the test's own."""
+    return stores.copy(sample_db, tmp_path, "registry")
+
+
+@pytest.fixture()
+def staffed(reg_db: Any) -> filiation.Genealogy:
+    """The genealogy of :func:`reg_db` with three registry users: ``admin`` (admin),
+    ``edith`` (editor) and ``victor`` (viewer)."""
+    g = filiation.open(reg_db)
+    admin = g.registry.add_user("admin", "admin", REGISTRY_PASSWORD, actor=None)
+    g.registry.add_user("edith", "editor", REGISTRY_PASSWORD, actor=admin)
+    g.registry.add_user("victor", "viewer", REGISTRY_PASSWORD, actor=admin)
+    return g
+
+
 def test_bundled_snapshot_is_the_real_sample(hub_sample: Path) -> None:
     """The package ships the shared sample unchanged (it is what the demo shows)."""
     assert bundled_snapshot().read_bytes() == hub_sample.read_bytes()

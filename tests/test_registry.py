@@ -35,11 +35,6 @@ PASSWORD = "a long enough password"
 
 
 @pytest.fixture()
-def reg_db(stores: Stores, sample_db: Any, tmp_path: Path) -> Any:
-    return stores.copy(sample_db, tmp_path, "registry")
-
-
-@pytest.fixture()
 def g(reg_db: Any) -> filiation.Genealogy:
     return filiation.open(reg_db)
 

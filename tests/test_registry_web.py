@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 import filiation
 from filiation.api import create_app
 from filiation.cli import app as cli_app
-from tests.backends import Stores
 from tests.serving import serving
 from tests.test_web import CHROMIUM, CHROMIUM_ARGS, shot
 
@@ -31,17 +30,8 @@ CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture()
-def reg_db(stores: Stores, sample_db: Any, tmp_path: Path) -> Any:
-    return stores.copy(sample_db, tmp_path, "registry")
-
-
-@pytest.fixture()
-def g(reg_db: Any) -> filiation.Genealogy:
-    g = filiation.open(reg_db)
-    admin = g.registry.add_user("admin", "admin", PASSWORD, actor=None)
-    g.registry.add_user("edith", "editor", PASSWORD, actor=admin)
-    g.registry.add_user("victor", "viewer", PASSWORD, actor=admin)
-    return g
+def g(staffed: filiation.Genealogy) -> filiation.Genealogy:
+    return staffed
 
 
 @pytest.fixture()

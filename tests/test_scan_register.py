@@ -29,11 +29,6 @@ PASSWORD = "a long enough password"
 
 
 @pytest.fixture()
-def reg_db(stores: Stores, sample_db: Any, tmp_path: Path) -> Any:
-    return stores.copy(sample_db, tmp_path, "registry")
-
-
-@pytest.fixture()
 def reg(reg_db: Any) -> Registry:
     return filiation.open(reg_db).registry
 

@@ -27,7 +27,6 @@ from filiation.errors import MissingExtraError
 from filiation.registry.errors import PermissionDeniedError
 from filiation.registry.service import Registry
 from filiation.training import STEPS, TrainingRecorder, TrainingRecordWarning
-from tests.backends import Stores
 
 GPT2 = "openai-community/gpt2"
 DATASET = "tiny_stories_test"
@@ -35,17 +34,8 @@ PASSWORD = "a long enough password"
 
 
 @pytest.fixture()
-def reg_db(stores: Stores, sample_db: Any, tmp_path: Path) -> Any:
-    return stores.copy(sample_db, tmp_path, "registry")
-
-
-@pytest.fixture()
-def g(reg_db: Any) -> filiation.Genealogy:
-    g = filiation.open(reg_db)
-    admin = g.registry.add_user("admin", "admin", PASSWORD, actor=None)
-    g.registry.add_user("edith", "editor", PASSWORD, actor=admin)
-    g.registry.add_user("victor", "viewer", PASSWORD, actor=admin)
-    return g
+def g(staffed: filiation.Genealogy) -> filiation.Genealogy:
+    return staffed
 
 
 def tiny_gpt2() -> Any:

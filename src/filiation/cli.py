@@ -823,6 +823,16 @@ def serve(
             "each process then maps its index without a restart.",
         ),
     ] = 1.0,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Comma-separated addresses (or *) of reverse proxies whose X-Forwarded-For "
+            "and X-Forwarded-Proto headers are trusted, so that behind a TLS proxy the "
+            "registry's session cookie is marked Secure (default: 127.0.0.1, or "
+            "$FORWARDED_ALLOW_IPS).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the web explorer and the JSON API with uvicorn (API documentation at /docs)."""
     import socket
@@ -866,7 +876,10 @@ def serve(
         "access_log": not state.quiet,
         "server_header": False,
         "timeout_graceful_shutdown": 5,
+        "proxy_headers": True,
     }
+    if forwarded_allow_ips is not None:
+        options["forwarded_allow_ips"] = forwarded_allow_ips
     with sock:
         if workers == 1:
             config = uvicorn.Config(api_app.create_app(g, refresh=refresh), **options)

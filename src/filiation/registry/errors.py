@@ -53,6 +53,15 @@ class AuthenticationError(FiliationError):
     exit_code = 6
 
 
+class LoginThrottledError(AuthenticationError):
+    """Too many failed logins for this name, or from this address, lately: the password is
+    not even checked until ``retry_after`` seconds have passed."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermissionDeniedError(FiliationError):
     """The user is known but their role does not allow this."""
 

@@ -8,12 +8,15 @@ organisation's inventory (hundreds or thousands of rows), so records are assembl
 
 from __future__ import annotations
 
+import math
+import os
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from filiation.domain import NodeKind
@@ -24,6 +27,7 @@ from . import auth
 from .errors import (
     AuthenticationError,
     FieldProblem,
+    LoginThrottledError,
     PermissionDeniedError,
     RecordNotFoundError,
     RegistryValidationError,
@@ -56,7 +60,22 @@ if TYPE_CHECKING:
     from .scanned import ScanRegistration
 
 SESSION_HOURS = 12
+#: Expired and closed sessions are deleted at most this often (seconds, per process).
+PURGE_SECONDS = 60.0
 Ref = int | str
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+#: Failed logins are counted over this window (minutes: FILIATION_LOGIN_WINDOW_MINUTES)...
+LOGIN_WINDOW_MINUTES = _env_int("FILIATION_LOGIN_WINDOW_MINUTES", 15)
+#: ...per user name as typed (FILIATION_LOGIN_FAILURES_PER_NAME)...
+LOGIN_FAILURES_PER_NAME = _env_int("FILIATION_LOGIN_FAILURES_PER_NAME", 5)
+#: ...and per client address, across names (FILIATION_LOGIN_FAILURES_PER_CLIENT).
+LOGIN_FAILURES_PER_CLIENT = _env_int("FILIATION_LOGIN_FAILURES_PER_CLIENT", 50)
 
 
 def _now() -> datetime:
@@ -73,6 +92,7 @@ class Registry:
     def __init__(self, genealogy: Genealogy) -> None:
         self.g = genealogy
         self.engine = genealogy.store.engine
+        self._purged_at = float("-inf")
 
     # -- history ------------------------------------------------------------------------
     def _log(
@@ -255,12 +275,46 @@ class Registry:
             self._log(conn, actor, "user", name, "disable", {"disabled": False}, {"disabled": True})
         return self.user(name)
 
-    def authenticate(self, name: str, password: str) -> User:
+    def authenticate(self, name: str, password: str, *, client: str | None = None) -> User:
+        """The user, if ``password`` is theirs. Each failure is written to the history (kind
+        ``login``, action ``failed``: the name as typed, the client's address, never the
+        password); after :data:`LOGIN_FAILURES_PER_NAME` failures for a name, or
+        :data:`LOGIN_FAILURES_PER_CLIENT` from an address, within
+        :data:`LOGIN_WINDOW_MINUTES`, further attempts are refused without checking the
+        password and without being written, so that guessing is slow and the history does
+        not grow with an attack. The counts are in the database: every ``serve`` worker
+        sees them."""
+        typed = (name or "").strip()[:64]
+        where = (client or "unknown")[:300]
+        h = schema.registry_history
+        now = _now()
+        since = now - timedelta(minutes=LOGIN_WINDOW_MINUTES)
+        failures = select(func.count(), func.min(h.c.at)).where(
+            h.c.record_kind == "login", h.c.action == "failed", h.c.at >= since
+        )
         u = schema.registry_users
         with self.engine.connect() as conn:
+            for count, oldest, limit in (
+                (
+                    *conn.execute(failures.where(h.c.user_name == typed)).one(),
+                    LOGIN_FAILURES_PER_NAME,
+                ),
+                (
+                    *conn.execute(failures.where(h.c.record_key == where)).one(),
+                    LOGIN_FAILURES_PER_CLIENT,
+                ),
+            ):
+                if count >= limit:
+                    left = math.ceil((oldest - since).total_seconds())
+                    wait = min(LOGIN_WINDOW_MINUTES * 60, max(1, left))
+                    raise LoginThrottledError(
+                        f"too many failed logins lately; try again in {wait} seconds", wait
+                    )
             row = conn.execute(select(u).where(u.c.name == name)).mappings().first()
         ok = auth.check_password(row["password_hash"] if row else None, password or "")
         if row is None or not ok or row["disabled_at"] is not None:
+            with self.engine.begin() as conn:
+                self._log(conn, typed or "-", "login", where, "failed", None, {"client": where})
             raise AuthenticationError("unknown user or wrong password")
         return self._user(row)
 
@@ -342,6 +396,7 @@ class Registry:
         """A web session: (session secret for the cookie, CSRF token for its forms)."""
         secret, csrf = auth.new_token("s_"), auth.new_token("c_")
         with self.engine.begin() as conn:
+            self._purge_sessions(conn)
             conn.execute(
                 schema.registry_tokens.insert().values(
                     user_id=user.id,
@@ -353,6 +408,22 @@ class Registry:
                 )
             )
         return secret, csrf
+
+    def _purge_sessions(self, conn: Connection) -> None:
+        """Delete sessions that expired or were closed: their digests open nothing any more
+        (logins and logouts stay in the history). At most once a minute per process, when a
+        session is opened. API tokens are kept, revoked or not: `registry token list`
+        shows them."""
+        clock = time.monotonic()
+        if clock - self._purged_at < PURGE_SECONDS:
+            return
+        self._purged_at = clock
+        t = schema.registry_tokens
+        conn.execute(
+            t.delete().where(
+                t.c.kind == "session", or_(t.c.expires_at < _now(), t.c.revoked_at.is_not(None))
+            )
+        )
 
     def session(self, secret: str) -> tuple[User, str] | None:
         found = self._by_secret(secret, "session")

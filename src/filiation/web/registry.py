@@ -23,6 +23,7 @@ from filiation.registry import auth
 from filiation.registry.errors import (
     AuthenticationError,
     FieldProblem,
+    LoginThrottledError,
     PermissionDeniedError,
     RecordNotFoundError,
     RegistryValidationError,
@@ -205,19 +206,27 @@ def _router(lang: str) -> APIRouter:
         reg = registry_of(request)
         nxt = _safe_next(str(form.get("next") or ""), base(request))
         try:
-            user = reg.authenticate(str(form.get("name") or ""), str(form.get("password") or ""))
-        except AuthenticationError:
+            user = reg.authenticate(
+                str(form.get("name") or ""),
+                str(form.get("password") or ""),
+                client=request.client.host if request.client else None,
+            )
+        except AuthenticationError as exc:
+            throttled = exc.retry_after if isinstance(exc, LoginThrottledError) else None
             token = auth.new_token("l_")
             resp = page(
                 request,
                 Requester(None),
                 "registry_login.html",
-                status=401,
+                status=401 if throttled is None else 429,
                 login_csrf=token,
                 next=nxt,
-                failed=True,
+                failed=throttled is None,
+                throttled=throttled,
                 name=str(form.get("name") or ""),
             )
+            if throttled is not None:
+                resp.headers["Retry-After"] = str(throttled)
             _set_cookie(request, resp, LOGIN_CSRF_COOKIE, token, max_age=3600)
             return resp
         secret, _ = reg.open_session(user)
