@@ -335,6 +335,10 @@ def test_api_and_model_page_show_provenance_and_runs(g: filiation.Genealogy) -> 
         fr = page_ok(client.get(f"/fr/registry/models/{run.model_id}"))
         assert re.search(r'id="provenance">déclaré<', fr)
         assert "Entraînements" in fr and "préparation des données" in fr and "par edith" in fr
+        # the history speaks the page's language too, codes included
+        changes = fr[fr.index('class="changes"') :]
+        assert "<ins>déclaré</ins>" in changes and "<ins>affinage</ins>" in changes
+        assert "<ins>declared</ins>" not in changes and "<ins>finetune</ins>" not in changes
 
 
 def test_keras_runs_on_torch_when_nothing_chose_a_back_end(tmp_path: Path) -> None:

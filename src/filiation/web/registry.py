@@ -85,14 +85,29 @@ def field_label(lang: str, field: str) -> str:
     return i18n.translate(lang, key) if key in i18n.table(lang) else field
 
 
-def shown(lang: str, value: Any) -> str:
-    """A value of a history entry as people read it."""
+#: Fields whose values are codes, and the prefix of their translations (as the record pages
+#: show them).
+CODED_FIELDS = {
+    "derived_relation": "rel.",
+    "derived_provenance": "reg.prov.",
+    "learning_type": "reg.lt.",
+    "role": "reg.opt.",
+    "status": "reg.opt.",
+}
+
+
+def shown(lang: str, value: Any, field: str | None = None) -> str:
+    """A value of a history entry as people read it, in the page's language."""
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):
         return i18n.translate(lang, "reg.yes" if value else "reg.no")
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    prefix = CODED_FIELDS.get(field or "")
+    if prefix and isinstance(value, str):
+        key = prefix + value
+        return i18n.translate(lang, key) if key in i18n.table(lang) else value
     return str(value)
 
 
@@ -136,7 +151,7 @@ def _router(lang: str) -> APIRouter:
             reg_base=base(request) + "/registry",
             problem=lambda p: problem_text(lang, p),
             field_label=lambda f: field_label(lang, f),
-            shown=lambda v: shown(lang, v),
+            shown=lambda v, field=None: shown(lang, v, field),
             **context,
         )
 
