@@ -154,10 +154,8 @@ def _open() -> Genealogy:
 
 
 def _ensure_index(g: Genealogy) -> None:
-    with _steps() as say:
-        g._step = say
+    with _steps() as say, g.reporting(say):
         _ = g.index
-        g._step = None
 
 
 def _print_json(value: Any) -> None:
@@ -234,8 +232,8 @@ def ingest_hub_stats(
         def say(msg: str) -> None:
             progress.update(step, description=escape(msg), visible=True)
 
-        g._step = say
-        report = g.ingest_hub_stats(path, progress=lambda k: progress.advance(task, k))
+        with g.reporting(say):
+            report = g.ingest_hub_stats(path, progress=lambda k: progress.advance(task, k))
         progress.update(step, description="done", total=1, completed=1)
     _finish_ingest(report, as_json)
 
@@ -258,8 +256,7 @@ def ingest_edges(
 ) -> None:
     """Ingest an edge list people compiled themselves."""
     g = _open()
-    with _steps() as say:
-        g._step = say
+    with _steps() as say, g.reporting(say):
         report = g.ingest_edges(edges, nodes, name=name)
     _finish_ingest(report, as_json)
 
@@ -934,10 +931,8 @@ def refresh(
 ) -> None:
     """Bring one family up to date from the Hub API (a new snapshot of source hub-api:ID)."""
     g = _open()
-    with _steps() as say:
-        g._step = say
+    with _steps() as say, g.reporting(say):
         report = g.refresh_family(model_id, depth=depth, token=token, max_models=max_models)
-        g._step = None
     _finish_ingest(report, as_json)
 
 

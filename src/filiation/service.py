@@ -247,6 +247,16 @@ class Genealogy:
         if self._step:
             self._step(msg)
 
+    @contextlib.contextmanager
+    def reporting(self, step: Step | None) -> Iterator[None]:
+        """Send the steps of long work done inside (index builds, ingests) to ``step``, for
+        a progress display; the previous reporter is restored on the way out."""
+        previous, self._step = self._step, step
+        try:
+            yield
+        finally:
+            self._step = previous
+
     def _current_fingerprint(self) -> tuple[str, list[Any]]:
         snaps = self.store.current_snapshots()
         # Keyed by the index format, not the package version: an upgrade that keeps the
