@@ -21,7 +21,9 @@ from fastapi.testclient import TestClient
 
 import filiation
 from filiation.api import create_app
-from filiation.web import i18n, pages
+from filiation.web import i18n, rendering
+from filiation.web.entry_points import entry_points
+from filiation.web.views import author as author_view
 from tests.serving import serving
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +91,7 @@ def test_root_sends_the_browser_to_its_language(client, accept: str, lang: str) 
 def test_home_lists_the_most_derived_families(client, sample) -> None:
     text = html(client, "/en/")
     assert 'lang="en"' in text and "Most derived families" in text
-    top = pages.entry_points(sample, {})["families"]
+    top = entry_points(sample, {})["families"]
     assert top and top[0].descendants == max(n.descendants for n in top)
     best = (top[0].id, top[0].descendants)
     assert best[1] >= sample.show(LLAMA).descendants
@@ -111,7 +113,7 @@ def test_model_page_shows_indicators_family_and_ranking(client, sample) -> None:
     assert f'<strong id="n-descendants">{d.descendants:,}</strong>' in text
     assert "Ranked by number of descendants, then downloads (30 days), then likes." in text
     for n in d.important_children:
-        assert f'href="/en{pages.node_path(n.kind, n.id)}"' in text
+        assert f'href="/en{rendering.node_path(n.kind, n.id)}"' in text
     for rel, count in d.children_by_relation.items():
         assert re.search(rf"rel-{rel}.*?</th><td>\d+</td><td>{count}</td>", text)
     fr = html(client, page_url("fr", "models", LLAMA))
@@ -124,7 +126,7 @@ def test_dataset_and_author_pages_page_through_everything(client, sample) -> Non
     impact = sample.impact(DATASET)
     text = html(client, page_url("en", "datasets", DATASET))
     trained = re.findall(r'<ol class="nodes" id="trained">(.*?)</ol>', text, re.S)[0]
-    assert trained.count("<li") == min(pages.PAGE_SIZE, len(d.important_children))
+    assert trained.count("<li") == min(rendering.PAGE_SIZE, len(d.important_children))
     assert f"<strong>{len(impact):,}</strong>" in text
     published = sample.show(AUTHOR, kind="author", relations=["published_by"], limit=10_000)
     total = published.children_by_relation["published_by"]
@@ -136,7 +138,7 @@ def test_dataset_and_author_pages_page_through_everything(client, sample) -> Non
         seen += re.findall(r'<a href="/en/[a-z]+/[^"]+">([^<]+)</a>', block)
         if 'class="next"' not in text:
             break
-        offset += pages.PAGE_SIZE
+        offset += rendering.PAGE_SIZE
     assert len(seen) == total == len(set(seen))
     assert seen == [n.id for n in published.important_children][: len(seen)] or set(seen) == {
         n.id for n in published.important_children
@@ -167,13 +169,13 @@ def test_static_files_translations_and_the_graph_library(client, monkeypatch) ->
     assert client.get("/static/model.js").status_code == 200
     assert client.get("/i18n/fr.json").json()["views.tree"] == "Arbre"
     assert client.get("/i18n/de.json").status_code == 404
-    if pages.vendor_file("cytoscape.min.js") is None:
+    if rendering.vendor_file("cytoscape.min.js") is None:
         pytest.fail("cytoscape is not installed: run scripts/setup-web.sh")
     r = client.get("/static/vendor/cytoscape.min.js")
     assert r.status_code == 200 and b"cytoscape" in r.content[:2000]
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert 'src="/static/vendor/cytoscape.min.js"' in html(client, page_url("en", "models", LLAMA))
-    monkeypatch.setitem(pages.VENDOR, "cytoscape.min.js", [Path("/nonexistent/cytoscape.js")])
+    monkeypatch.setitem(rendering.VENDOR, "cytoscape.min.js", [Path("/nonexistent/cytoscape.js")])
     text = html(client, page_url("en", "models", LLAMA))
     assert 'id="graph-missing"' in text and "scripts/setup-web.sh" in text
     assert "cytoscape.min.js" not in text
@@ -555,7 +557,7 @@ def test_browser_author_families_and_graphs_of_dataset_and_author(
     g = filiation.open(web_db)
     pg = page
     pg.goto(server + page_url("en", "authors", AUTHOR))
-    fam = g.families(AUTHOR, limit=pages.FAMILIES)
+    fam = g.families(AUTHOR, limit=author_view.FAMILIES)
     roots = pg.locator("#families tbody th a").all_inner_texts()
     assert roots == [f.root.id for f in fam.families]
     counts = pg.locator("#families tbody td:nth-child(2)").all_inner_texts()

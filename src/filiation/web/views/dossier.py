@@ -1,0 +1,159 @@
+"""The rights dossier page (``/{lang}/dossier?model=ID&right=erasure``) and its follow-up
+form.
+
+The page shows the affected set (a page at a time), the publishers (a page at a time) with
+their letter in the page's language, links to the exports of the JSON API, and a plain HTML
+form per publisher that records the follow-up (no script needed; the answer redirects back
+to the page, so reloading does not record twice).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from filiation.domain import NodeKind
+from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.http.context import GenealogyDep, root_path
+from filiation.service import Genealogy
+
+from ..rendering import Lang, bounded_int, not_found, render
+
+router = APIRouter(include_in_schema=False)
+
+AFFECTED_PAGE = 50
+PUBLISHER_PAGE = 20
+RIGHTS = ("erasure", "access", "objection")
+STATUSES = ("to_contact", "sent", "answered", "refused", "done")
+#: The largest follow-up form accepted (its note is at most 4,000 characters).
+MAX_FORM_BYTES = 20_000
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post from this site, not another one: browsers say where a request comes from
+    in ``Sec-Fetch-Site``; older ones name the ``Origin`` (``null`` under this site's
+    no-referrer policy, so it only refuses a named foreign origin)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host")
+
+
+def _source_of(params: Any) -> dict[str, str]:
+    """The dossier's source (``model`` or ``dataset``) and right, from a query or a form."""
+    out = {k: params.get(k, "").strip() for k in ("model", "dataset") if params.get(k)}
+    out["right"] = params.get("right") or "erasure"
+    return out
+
+
+def _page(
+    request: Request,
+    lang: str,
+    g: Genealogy,
+    source: dict[str, str],
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    kind = NodeKind.MODEL if "model" in source else NodeKind.DATASET
+    try:
+        d = g.dossier(
+            model=source.get("model"), dataset=source.get("dataset"), right=source["right"]
+        )
+    except NodeNotFoundError as exc:
+        return not_found(request, lang, node_id=exc.node_id, kind=kind, suggestions=exc.suggestions)
+    except InvalidArgumentError:
+        return not_found(request, lang)
+    q = request.query_params
+    off, poff = bounded_int(q.get("offset")), bounded_int(q.get("pubs"))
+    base = {k: v for k, v in source.items()}
+    base[d.source_kind] = d.source_id
+
+    def link(**extra: int) -> str:
+        return "?" + urlencode({**base, "offset": off, "pubs": poff, **extra})
+
+    shown = d.affected[off : off + AFFECTED_PAGE]
+    pubs = d.publishers[poff : poff + PUBLISHER_PAGE]
+    letters = g.dossier_letters(d, lang, [p.name for p in pubs])
+    export = f"{root_path(request)}/api/dossier/export?" + urlencode(
+        {d.source_kind: d.source_id, "right": d.right.value, "lang": lang}
+    )
+    return render(
+        request,
+        lang,
+        "dossier.html",
+        status=status,
+        d=d,
+        shown=shown,
+        pubs=list(zip(pubs, letters, strict=True)),
+        rights=RIGHTS,
+        statuses=STATUSES,
+        export=export,
+        error=error,
+        today=datetime.now().date().isoformat(),
+        affected_pages={
+            "first": off + 1,
+            "prev": link(offset=max(0, off - AFFECTED_PAGE)) if off > 0 else None,
+            "next": link(offset=off + AFFECTED_PAGE)
+            if off + AFFECTED_PAGE < len(d.affected)
+            else None,
+        },
+        pub_pages={
+            "first": poff + 1,
+            "prev": link(pubs=max(0, poff - PUBLISHER_PAGE)) if poff > 0 else None,
+            "next": link(pubs=poff + PUBLISHER_PAGE)
+            if poff + PUBLISHER_PAGE < len(d.publishers)
+            else None,
+        },
+        source_query=urlencode({d.source_kind: d.source_id}),
+    )
+
+
+@router.get("/dossier", response_class=HTMLResponse)
+def dossier(request: Request, lang: Lang, g: GenealogyDep) -> Response:
+    source = _source_of(request.query_params)
+    if ("model" in source) == ("dataset" in source):
+        return not_found(request, lang)
+    return _page(request, lang, g, source)
+
+
+@router.post("/dossier/followup", response_class=HTMLResponse)
+async def followup(request: Request, lang: Lang, g: GenealogyDep) -> Response:
+    if not _same_origin(request):
+        return Response("cross-site form refused", status_code=403)
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return Response("form too large", status_code=413)
+    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    source = _source_of(form)
+    if ("model" in source) == ("dataset" in source):
+        return not_found(request, lang)
+    try:
+        at = datetime.fromisoformat(form["date"]) if form.get("date") else None
+    except ValueError:
+        return _page(request, lang, g, source, error=f"date {form['date']!r}", status=422)
+    try:
+        g.follow_up(
+            model=source.get("model"),
+            dataset=source.get("dataset"),
+            right=source["right"],
+            publisher=form.get("publisher", ""),
+            status=form.get("status", ""),
+            ground=form.get("ground") or None,
+            note=form.get("note") or None,
+            at=at,
+        )
+    except InvalidArgumentError as exc:
+        return _page(request, lang, g, source, error=str(exc), status=422)
+    except NodeNotFoundError as exc:
+        return not_found(request, lang, node_id=exc.node_id, suggestions=exc.suggestions)
+    back = {**source, "pubs": bounded_int(form.get("pubs"))}
+    return RedirectResponse(
+        f"{root_path(request)}/{lang}/dossier?{urlencode(back)}", status_code=303
+    )

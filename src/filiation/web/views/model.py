@@ -1,0 +1,59 @@
+"""A model's page: its indicators, its direct family per relation, the download menu; the
+tree and graph are drawn in the browser from the JSON API (``static/model.js``)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from filiation import exports
+from filiation.domain import LINEAGE_RELATIONS, NodeKind
+from filiation.http.context import root_path
+from filiation.service import Genealogy
+
+from .. import i18n
+from ..rendering import Lang, node_page, ranking_rule, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def downloads(request: Request, lang: str, node_id: str) -> list[tuple[str, str, str]]:
+    """(format, label, API address) for every registered export format: the model page's
+    download menu, so that a format added to the registry appears there too.
+
+    Interim: the list of formats comes from ``filiation.exports``, which the interfaces should
+    not import; it moves behind :class:`Genealogy` (listed in ``tests/test_imports.py``)."""
+    root = root_path(request)
+    texts = i18n.table(lang)
+    path = quote(node_id, safe="/")
+    return [
+        (
+            name,
+            texts.get(f"export.{name}", fmt.description),
+            f"{root}/api/models/{path}/export?format={quote(name)}",
+        )
+        for name, fmt in exports.formats().items()
+    ]
+
+
+@router.get("/models/{node_id:path}", response_class=HTMLResponse)
+def model(request: Request, lang: Lang, node_id: str) -> Response:
+    def page(g: Genealogy, published: str) -> Response:
+        d = g.show(published, kind=NodeKind.MODEL)
+        lineage = [r.value for r in LINEAGE_RELATIONS]
+        return render(
+            request,
+            lang,
+            "model.html",
+            d=d,
+            downloads=downloads(request, lang, d.id),
+            rule=ranking_rule(lang, d.ranking),
+            family=[
+                (r, d.parents_by_relation.get(r, 0), d.children_by_relation.get(r, 0))
+                for r in lineage
+            ],
+        )
+
+    return node_page(request, lang, NodeKind.MODEL, node_id, page)

@@ -1,0 +1,226 @@
+"""What the registry's pages share: the login guard (a FastAPI dependency), the page frame,
+the CSRF check of their forms, the refusal page, and the forms' fields.
+
+Pages need a logged-in viewer: the session cookie, read by the same
+:func:`filiation.http.auth.requester` as the JSON API. A visitor who is not logged in is sent
+to the login page (303), which brings them back. Every form carries the session's CSRF token,
+and a POST whose token does not match is refused (403) before anything is read from it; the
+login form, which has no session yet, uses a double-submit cookie instead. Validation
+problems come back as the same form with each message next to its field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from filiation.domain import LINEAGE_RELATIONS
+from filiation.http.auth import Requester, requester_or_nobody, same_token
+from filiation.http.context import root_path
+from filiation.registry.errors import AuthenticationError, FieldProblem, PermissionDeniedError
+from filiation.registry.models import LearningType, OrgRole, Role, SystemStatus
+
+from .. import i18n
+from ..rendering import Lang, render
+
+#: The forms' fields: (name, input type, choices). Labels and help are i18n keys
+#: ``reg.f.<name>`` and ``reg.h.<name>``.
+FormSpec = list[tuple[str, str, tuple[str, ...]]]
+MODEL_FORM: FormSpec = [
+    ("name", "text", ()),
+    ("description", "textarea", ()),
+    ("learning_type", "learning", tuple(t.value for t in LearningType)),
+    ("provider", "text", ()),
+    ("version", "text", ()),
+    ("model_card_url", "url", ()),
+    ("repository_url", "url", ()),
+    ("open_weights", "checkbox", ()),
+    ("weights_url", "url", ()),
+    ("updated_on", "date", ()),
+    ("training_datasets", "text", ()),
+    ("personal_data", "checkbox", ()),
+    ("hub_id", "text", ()),
+    ("derived_from", "text", ()),
+    ("derived_relation", "select", tuple(r.value for r in LINEAGE_RELATIONS)),
+]
+SYSTEM_FORM: FormSpec = [
+    ("name", "text", ()),
+    ("purpose", "textarea", ()),
+    ("owner", "text", ()),
+    ("role", "select", tuple(r.value for r in OrgRole)),
+    ("status", "select", tuple(s.value for s in SystemStatus)),
+]
+
+#: Fields whose values are codes, and the prefix of their translations (as the record pages
+#: show them).
+CODED_FIELDS = {
+    "derived_relation": "rel.",
+    "derived_provenance": "reg.prov.",
+    "learning_type": "reg.lt.",
+    "role": "reg.opt.",
+    "status": "reg.opt.",
+}
+
+#: The errors of a write answered by the refusal page (403); a missing record adds 404.
+REFUSALS = (PermissionDeniedError, AuthenticationError)
+
+
+def problem_text(lang: str, p: FieldProblem) -> str:
+    """A field's problem in the page's language (the English message if no translation)."""
+    key = f"reg.err.{p.code}"
+    if key in i18n.table(lang):
+        return i18n.translate(lang, key, **p.values)
+    return p.message
+
+
+def field_label(lang: str, field: str) -> str:
+    """A field's label in a history entry (its name when it has no form label)."""
+    key = f"reg.f.{field}"
+    return i18n.translate(lang, key) if key in i18n.table(lang) else field
+
+
+def shown(lang: str, value: Any, field: str | None = None) -> str:
+    """A value of a history entry as people read it, in the page's language."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return i18n.translate(lang, "reg.yes" if value else "reg.no")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    prefix = CODED_FIELDS.get(field or "")
+    if prefix and isinstance(value, str):
+        key = prefix + value
+        return i18n.translate(lang, key) if key in i18n.table(lang) else value
+    return str(value)
+
+
+def form_values(form: Any, spec: FormSpec) -> dict[str, Any]:
+    """A record's fields from a posted form (an unticked checkbox is False)."""
+    values: dict[str, Any] = {}
+    for name, kind, _ in spec:
+        if kind == "checkbox":
+            values[name] = form.get(name) == "on"
+        else:
+            raw = form.get(name)
+            values[name] = raw if isinstance(raw, str) else None
+    return values
+
+
+def display(values: dict[str, Any]) -> dict[str, Any]:
+    """Record values as form inputs show them."""
+    out = dict(values)
+    if isinstance(out.get("training_datasets"), list):
+        out["training_datasets"] = ", ".join(out["training_datasets"])
+    if out.get("updated_on") is not None and not isinstance(out["updated_on"], str):
+        out["updated_on"] = out["updated_on"].isoformat()
+    return out
+
+
+def base(request: Request, lang: str) -> str:
+    """The start of the links of the pages in ``lang``: ``{root}/{lang}``."""
+    return f"{root_path(request)}/{lang}"
+
+
+def page(
+    request: Request,
+    lang: str,
+    who: Requester,
+    template: str,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A registry page: the common frame (the user, their CSRF token, the registry's links)
+    and the helpers its templates use to show problems and history entries."""
+    return render(
+        request,
+        lang,
+        template,
+        status=status,
+        user=who.user,
+        csrf=who.csrf,
+        reg_base=base(request, lang) + "/registry",
+        problem=lambda p: problem_text(lang, p),
+        field_label=lambda f: field_label(lang, f),
+        shown=lambda v, field=None: shown(lang, v, field),
+        **context,
+    )
+
+
+def refused(request: Request, lang: str, who: Requester, exc: Exception) -> HTMLResponse:
+    """The refusal page: 403 for a permission or a forged form, else 404 (no such record)."""
+    status = 403 if isinstance(exc, PermissionDeniedError | AuthenticationError) else 404
+    return page(
+        request,
+        lang,
+        who,
+        "registry_error.html",
+        status=status,
+        message=str(exc),
+        forbidden=status == 403,
+    )
+
+
+async def checked_form(request: Request, who: Requester) -> Any:
+    """The POSTed form, once its CSRF token matched the session's (else 403)."""
+    form = await request.form()
+    sent = form.get("csrf")
+    if not same_token(sent if isinstance(sent, str) else None, who.csrf):
+        raise PermissionDeniedError("forged or expired form: reload the page and try again")
+    return form
+
+
+class LoginRequired(Exception):
+    """Raised by the login guard: the visitor is sent to the login page (see :func:`install`),
+    which brings them back to ``next``."""
+
+    def __init__(self, login: str, next: str) -> None:
+        super().__init__(next)
+        self.login = login
+        self.next = next
+
+
+def logged_in(request: Request, lang: Lang) -> Requester:
+    """The login guard of every registry page: the logged-in viewer, else
+    :class:`LoginRequired` (answered by a redirection to the login page)."""
+    who = requester_or_nobody(request)
+    if who.user is None or not who.user.can(Role.VIEWER):
+        raise LoginRequired(f"{base(request, lang)}/login", request.url.path)
+    return who
+
+
+#: A registry page's visitor, once logged in (see :func:`logged_in`).
+Viewer = Annotated[Requester, Depends(logged_in)]
+
+
+def safe_next(value: str, base: str) -> str:
+    """Only a path of this site's registry pages (no open redirect)."""
+    if value.startswith(base + "/") and "//" not in value and "\\" not in value:
+        return value
+    return ""
+
+
+def set_cookie(request: Request, resp: Response, name: str, value: str, max_age: int) -> None:
+    """A cookie scripts cannot read, sent back only to this site (and only over HTTPS when
+    the page came over HTTPS)."""
+    resp.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Answer :class:`LoginRequired` with the redirection to the login page."""
+
+    async def to_login(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        return RedirectResponse(f"{exc.login}?next={quote(exc.next)}", status_code=303)
+
+    app.add_exception_handler(LoginRequired, to_login)
