@@ -35,9 +35,9 @@ from filiation import __version__, web
 from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundError, StoreError
 from filiation.service import Genealogy
 
+from . import exports, health, lineage, nodes
 from . import registry as registry_api
 from . import rights as rights_routes
-from . import routes
 
 log = logging.getLogger("filiation.api")
 
@@ -259,7 +259,10 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.genealogy = g
-    app.include_router(routes.router)
+    # The sub-resource routes (``.../descendants``, ``.../export``) before the plain
+    # ``/{plural}/{id}`` routes of ``nodes``, which would take any path.
+    for module in (health, lineage, exports, nodes):
+        app.include_router(module.router)
     registry_api.install(app)
     app.include_router(rights_routes.router)
     _install_docs(app)

@@ -11,26 +11,22 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from filiation.http.context import GenealogyDep
 from filiation.rights.dossier import Dossier, FollowUpEvent
 from filiation.rights.history import Diff
 from filiation.rights.letters import Letter
 from filiation.rights.watch import Watch
 from filiation.service import Genealogy
 
-from .routes import ERRORS
+from .responses import ERRORS
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 
 
-def genealogy(request: Request) -> Genealogy:
-    return request.app.state.genealogy  # type: ignore[no-any-return]
-
-
-G = Annotated[Genealogy, Depends(genealogy)]
 ModelQ = Annotated[str | None, Query(description="The model concerned by the request.")]
 DatasetQ = Annotated[str | None, Query(description="The data set concerned by the request.")]
 RightQ = Annotated[
@@ -59,7 +55,9 @@ class FollowUpIn(BaseModel):
 
 
 @router.get("/dossier", response_model=Dossier, tags=["rights"])
-def dossier(g: G, model: ModelQ = None, dataset: DatasetQ = None, right: RightQ = "erasure") -> Any:
+def dossier(
+    g: GenealogyDep, model: ModelQ = None, dataset: DatasetQ = None, right: RightQ = "erasure"
+) -> Any:
     """The rights dossier: affected models ranked by reach, with their path from the source;
     publishers to contact, with the follow-up of each."""
     return g.dossier(model=model, dataset=dataset, right=right)
@@ -67,7 +65,7 @@ def dossier(g: G, model: ModelQ = None, dataset: DatasetQ = None, right: RightQ 
 
 @router.get("/dossier/letters", response_model=list[Letter], tags=["rights"])
 def dossier_letters(
-    g: G,
+    g: GenealogyDep,
     model: ModelQ = None,
     dataset: DatasetQ = None,
     right: RightQ = "erasure",
@@ -95,7 +93,7 @@ def export_response(g: Genealogy, d: Dossier, fmt: str, lang: str) -> Response:
     responses={200: {"content": {m: {} for m in MEDIA.values()}}},
 )
 def dossier_export(
-    g: G,
+    g: GenealogyDep,
     model: ModelQ = None,
     dataset: DatasetQ = None,
     right: RightQ = "erasure",
@@ -107,14 +105,14 @@ def dossier_export(
 
 
 @router.post("/dossier/followup", response_model=FollowUpEvent, tags=["rights"])
-def dossier_followup(g: G, body: FollowUpIn) -> Any:
+def dossier_followup(g: GenealogyDep, body: FollowUpIn) -> Any:
     """Record where the request to one publisher stands (kept with its date)."""
     return g.follow_up(**body.model_dump())
 
 
 @router.get("/diff", response_model=Diff, tags=["history"])
 def diff(
-    g: G,
+    g: GenealogyDep,
     since: Annotated[str, Query(description="ISO date: compare its snapshots with now.")],
     id: Annotated[str | None, Query(description="Only this model's family.")] = None,
     source: Annotated[
@@ -126,6 +124,6 @@ def diff(
 
 
 @router.get("/watch", response_model=list[Watch], tags=["history"])
-def watch_list(g: G) -> Any:
+def watch_list(g: GenealogyDep) -> Any:
     """The watched models and data sets and their last check (change it with the CLI)."""
     return g.watch.list()

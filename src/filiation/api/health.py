@@ -1,0 +1,52 @@
+"""What is loaded and whether the server is up: ``/api/stats``, ``/api/snapshots``,
+``/api/health``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fastapi import APIRouter
+
+from filiation import __version__
+from filiation.http.context import GenealogyDep
+from filiation.results import Stats
+from filiation.service import Genealogy
+
+from .responses import ERRORS
+from .schemas import Health, SnapshotOut
+
+router = APIRouter(prefix="/api", responses=ERRORS, tags=["genealogy"])
+
+
+@router.get("/stats", response_model=Stats)
+def stats(g: GenealogyDep) -> Any:
+    """What is loaded: nodes per kind, links per relation, snapshots, cycles."""
+    return g.stats()
+
+
+@router.get("/snapshots", response_model=list[SnapshotOut])
+def snapshots(g: GenealogyDep) -> Any:
+    """Every snapshot in the store, and which ones make up the current genealogy."""
+    return g.snapshots()
+
+
+def _answered_snapshots(g: Genealogy) -> list[int]:
+    """The snapshots the loaded index was built from.
+
+    Interim: read from the index's metadata, which an interface should not touch; a service
+    method for the health metadata replaces these lines."""
+    return [int(s["id"]) for s in g.index.a.meta.get("snapshots", [])]
+
+
+@router.get("/health", response_model=Health)
+async def health(g: GenealogyDep) -> Any:
+    """Answers as soon as the server is up (the genealogy is loaded before it starts), with
+    the snapshots this process answers from (each ``serve --workers`` process moves to a new
+    snapshot on its own, within ``--refresh`` seconds) and the process's id."""
+    return {
+        "status": "ok",
+        "version": __version__,
+        "snapshots": _answered_snapshots(g),
+        "worker": os.getpid(),
+    }

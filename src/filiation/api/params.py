@@ -1,0 +1,168 @@
+"""The JSON API's query and path parameters, declared once for every route, and the
+traversal parameters as one dependency that builds the service's
+:class:`~filiation.lineage.query.TraversalQuery`.
+
+Parameters are the CLI's: ``relation`` (repeat or comma-separate), ``max_depth``, ``limit``,
+``rank_by`` (comma-separated ranking keys), ``kind`` and the node filters. Ids are taken from
+the rest of the path, so they may hold ``/``, dots and any character.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from fastapi import Path as PathParam
+
+from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation, parse_relations
+from filiation.errors import InvalidArgumentError
+from filiation.lineage.index import DEFAULT_RANKING, RANKING_KEYS
+from filiation.lineage.query import TraversalQuery
+
+#: The default ranking of a node's important parents and children (``show``).
+#: Interim: the ranking keys come from ``lineage.index`` (listed in ``tests/test_imports.py``).
+SHOW_RANKING: tuple[str, ...] = tuple(DEFAULT_RANKING)
+#: The default ranking of a page of neighbours.
+PAGE_RANKING: tuple[str, ...] = ("downloads",)
+
+NodeId = Annotated[
+    str,
+    PathParam(
+        description="The id as published (author/name, or a legacy id without a slash), in "
+        "any case; the slash needs no escaping.",
+        examples=["meta-llama/Llama-3.1-8B-Instruct"],
+    ),
+]
+RelationQ = Annotated[
+    list[str] | None,
+    Query(
+        description="Relation types to follow (repeat or comma-separate): "
+        + ", ".join(r.value for r in Relation)
+        + ". Default: the model-to-model ones.",
+    ),
+]
+TraversalRelationQ = Annotated[
+    list[str] | None,
+    Query(
+        description="Relation types to follow (repeat or comma-separate): "
+        + ", ".join(r.value for r in Relation)
+        + ". Default: the model-to-model ones; from an author, published_by first (its "
+        "models, depth 1), then the model-to-model ones (what derives from them).",
+    ),
+]
+MaxDepthQ = Annotated[int | None, Query(ge=0, description="Stop after this many generations.")]
+LimitQ = Annotated[
+    int | None, Query(ge=0, description="Return at most this many nodes (best known first).")
+]
+RankByQ = Annotated[
+    list[str] | None,
+    Query(
+        description="Ranking keys, comma-separated or repeated, each descending: "
+        + ", ".join(RANKING_KEYS)
+        + "."
+    ),
+]
+KindFilterQ = Annotated[
+    list[str] | None,
+    Query(
+        description="Keep only these node kinds (repeat or comma-separate): model, dataset, "
+        "author. The walk goes on through the others."
+    ),
+]
+MinDownloadsQ = Annotated[
+    int | None, Query(ge=0, description="Keep only nodes with at least this many downloads.")
+]
+SinceQ = Annotated[
+    str | None,
+    Query(description="Keep only nodes created on or after this date (2024-05-01 or ISO 8601)."),
+]
+UntilQ = Annotated[
+    str | None, Query(description="Keep only nodes created on or before this date (inclusive).")
+]
+OffsetQ = Annotated[int, Query(ge=0, description="How many items of the ranking to skip.")]
+PageLimitQ = Annotated[int, Query(ge=0, le=1000, description="Page size.")]
+ShowLimitQ = Annotated[
+    int, Query(ge=0, le=1000, description="How many important parents and children.")
+]
+
+
+async def traversal_query(
+    relation: TraversalRelationQ = None,
+    max_depth: MaxDepthQ = None,
+    limit: LimitQ = None,
+    kind: KindFilterQ = None,
+    min_downloads: MinDownloadsQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
+) -> TraversalQuery:
+    """The traversal parameters of a route, as the service's query: one dependency declares
+    them for every traversal and export, and a bad one is a 422 naming it before the id is
+    even looked up (as in the service and the CLI). The route adds the starting node's kind."""
+    return TraversalQuery.parse(
+        relations=relation,
+        max_depth=max_depth,
+        limit=limit,
+        kinds=kind,
+        min_downloads=min_downloads,
+        since=since,
+        until=until,
+    )
+
+
+#: A route's traversal parameters (see :func:`traversal_query`).
+Traversal = Annotated[TraversalQuery, Depends(traversal_query)]
+
+
+def _date(micros: int | None) -> datetime | None:
+    return (
+        None
+        if micros is None
+        else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    )
+
+
+def service_args(query: TraversalQuery) -> dict[str, Any]:
+    """Interim, until the service's questions take ``query=``: the query as their keyword
+    arguments (the same values, so the service parses them to the same query)."""
+    flt = query.filter
+    return {
+        "relations": list(query.relations) if query.relations is not None else None,
+        "max_depth": query.max_depth,
+        "limit": query.limit,
+        "kinds": list(flt.kinds) if flt.kinds else None,
+        "min_downloads": flt.min_downloads,
+        "since": _date(flt.since),
+        "until": _date(flt.until),
+    }
+
+
+def ranking(values: Sequence[str] | None, default: Sequence[str]) -> list[str]:
+    """Ranking keys from ``rank_by`` (comma-separated or repeated), else ``default``."""
+    keys = [k.strip() for v in values or () for k in v.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in RANKING_KEYS]
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown ranking key {unknown[0]!r}; use one of: {', '.join(RANKING_KEYS)}"
+        )
+    return keys or list(default)
+
+
+def kinds(values: Sequence[str] | None) -> list[NodeKind] | None:
+    """Node kinds from ``kind`` (comma-separated or repeated); None: every kind."""
+    names = [k.strip().lower() for v in values or () for k in v.split(",") if k.strip()]
+    out: list[NodeKind] = []
+    for name in names:
+        try:
+            out.append(NodeKind(name))
+        except ValueError:
+            raise InvalidArgumentError(
+                f"unknown kind {name!r}; use one of: {', '.join(k.value for k in NodeKind)}"
+            ) from None
+    return out or None
+
+
+def relations(values: Sequence[str] | None) -> list[Relation]:
+    """Relations from ``relation`` (checked), else the lineage ones."""
+    return list(parse_relations(list(values) if values else None) or LINEAGE_RELATIONS)
