@@ -1,0 +1,172 @@
+"""The layering rule of docs/design.md, checked on the source: the interfaces (the JSON API,
+the web pages, the shared HTTP module and the CLI) import only the service's public surface
+and their own package, never the store, the index, the sources or each other's modules.
+
+The imports are read with ``ast`` (every ``import`` in a module, in functions too), so a
+module that breaks the rule fails here without being run. :data:`EXCEPTIONS` lists the
+imports known to break it today, each with why and where it is going; the second test fails
+when one of them is gone, so the list only shrinks.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+#: The interfaces: a package or a module under ``src/``, whichever exists (``cli.py`` is
+#: becoming a ``cli/`` package).
+INTERFACES = ("filiation.web", "filiation.api", "filiation.http", "filiation.cli")
+
+#: What any interface may import, besides its own package: the service's public surface.
+ALLOWED = (
+    "filiation.service",
+    "filiation.results",
+    "filiation.errors",
+    "filiation.domain",
+    "filiation.lineage.query",
+    "filiation.http",  # the neutral HTTP module both the API and the pages import
+)
+#: The package itself (``from filiation import __version__``).
+ALLOWED_EXACT = ("filiation",)
+
+#: Imports across interfaces that are the design, not debt: the app assembly mounts the web
+#: pages and the CLI's ``serve`` starts the app.
+ASSEMBLY = {
+    ("filiation.api.app", "filiation.web"),
+    ("filiation.cli", "filiation.api.app"),
+}
+
+#: Known breaks of the rule: (importing module or package, imported module) -> why, and what
+#: replaces it. An importing package covers its modules. Empty it as the service grows.
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    # The index and sources, read by interfaces: service methods replace these lines.
+    ("filiation.web.entry_points", "filiation.lineage.arrays"): (
+        "home-page entry points computed from raw index arrays -> a Genealogy method"
+    ),
+    ("filiation.http.ids", "filiation.sources.hub_stats"): (
+        "MAX_ID_LENGTH and long-id resolution -> Genealogy (resolve / limits)"
+    ),
+    ("filiation.api.params", "filiation.lineage.index"): (
+        "ranking keys (RANKING_KEYS, DEFAULT_RANKING) -> exported by the service"
+    ),
+    ("filiation.web.views.model", "filiation.exports"): (
+        "the list of export formats for the download menu -> exported by the service"
+    ),
+    # The rights results, used as response models -> typed results from Genealogy.rights.
+    ("filiation.api.rights", "filiation.rights.dossier"): "Dossier, FollowUpEvent types",
+    ("filiation.api.rights", "filiation.rights.history"): "Diff type",
+    ("filiation.api.rights", "filiation.rights.letters"): "Letter type",
+    ("filiation.api.rights", "filiation.rights.watch"): "Watch type",
+    # The registry is the second service (Genealogy.registry): its errors, records and auth
+    # helpers have no public home yet (registry/ is being split into users/auth and records).
+    ("filiation.http.auth", "filiation.registry.auth"): "token comparison, new tokens",
+    ("filiation.http.auth", "filiation.registry.errors"): "registry errors",
+    ("filiation.http.auth", "filiation.registry.models"): "User, Role",
+    ("filiation.http.auth", "filiation.registry.service"): "Registry.require, SESSION_HOURS",
+    ("filiation.http.context", "filiation.registry.service"): "the Registry type",
+    ("filiation.api.registry", "filiation.registry.errors"): "registry errors -> HTTP answers",
+    ("filiation.api.registry", "filiation.registry.etalab"): "EtalabImportError",
+    ("filiation.web.views", "filiation.registry.errors"): "registry errors -> pages",
+    ("filiation.web.views.registry_common", "filiation.registry.models"): "form choices",
+    ("filiation.web.views.registry_data", "filiation.registry.etalab"): "EtalabImportError",
+    # The CLI (cli.py, being split into a cli/ package).
+    ("filiation.cli", "filiation.lineage.index"): "ranking keys -> exported by the service",
+    ("filiation.cli", "filiation.sources.hub_stats"): "hub-stats download -> the service",
+    ("filiation.cli", "filiation.registry.cli"): "the registry's command group",
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_module(name: str) -> bool:
+    base = SRC.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def _files(interface: str) -> list[Path]:
+    base = SRC.joinpath(*interface.split("."))
+    if base.with_suffix(".py").is_file():
+        return [base.with_suffix(".py")]
+    return sorted(base.rglob("*.py")) if base.is_dir() else []
+
+
+def _imports(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, imported module) for every import of filiation code in ``path``; a relative
+    import is made absolute, and ``from package import module`` names the module."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                yield node.lineno, sub if _is_module(sub) else base
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _own_package(importer: str) -> str:
+    return next(i for i in INTERFACES if _under(importer, i))
+
+
+def _breaks() -> list[tuple[str, str, str]]:
+    """(importer, imported, where) for every import breaking the rule."""
+    out = []
+    for interface in INTERFACES:
+        for path in _files(interface):
+            importer = _module_name(path)
+            for line, imported in _imports(path):
+                if not _under(imported, "filiation"):
+                    continue
+                if imported in ALLOWED_EXACT or any(_under(imported, a) for a in ALLOWED):
+                    continue
+                if _under(imported, _own_package(importer)):
+                    continue
+                if (importer, imported) in ASSEMBLY:
+                    continue
+                where = f"{path.relative_to(SRC.parent)}:{line}"
+                out.append((importer, imported, where))
+    return out
+
+
+def _excused(importer: str, imported: str) -> tuple[str, str] | None:
+    return next(
+        (key for key in EXCEPTIONS if _under(importer, key[0]) and imported == key[1]), None
+    )
+
+
+def test_every_interface_module_is_checked() -> None:
+    """The rule reads real files: every interface exists and has modules to check."""
+    for interface in INTERFACES:
+        assert _files(interface), f"no module found for {interface} under {SRC}"
+
+
+def test_interfaces_import_only_the_service_and_their_own_package() -> None:
+    bad = [b for b in _breaks() if _excused(b[0], b[1]) is None]
+    assert not bad, "interfaces importing what they should reach through the service:\n" + (
+        "\n".join(f"  {where}: {importer} imports {imported}" for importer, imported, where in bad)
+    )
+
+
+def test_no_stale_exception() -> None:
+    """An exception that matches no import any more is removed from the list."""
+    used = {_excused(importer, imported) for importer, imported, _ in _breaks()}
+    stale = [key for key in EXCEPTIONS if key not in used]
+    assert not stale, f"remove these from EXCEPTIONS, nothing imports them any more: {stale}"
