@@ -6,7 +6,7 @@ A traversal grows with the family it walks: one asked for more than
 pool, so that a walk through tens of thousands of models never holds up the bounded requests
 of other clients; one with a small ``limit`` is bounded (a few milliseconds through the
 largest family) and answers on the event loop, where it does not wait for the interpreter
-lock behind the loop's own requests (see :mod:`filiation.api`).
+lock behind the loop's own requests (the rule is written in :mod:`filiation.api`).
 
 Declared before the plain ``/{plural}/{id}`` routes (:mod:`filiation.api.nodes`), so that
 ``.../descendants`` matches first.
