@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import filiation
 from filiation.api import create_app
 from filiation.cli import app as cli_app
+from filiation.web import i18n, views
 from tests.serving import serving
 from tests.test_web import CHROMIUM, CHROMIUM_ARGS, shot
 
@@ -201,6 +202,30 @@ def test_pages_need_a_login_and_forms_need_their_token(
     page_ok(viewer.get("/en/registry/systems/1"))
     r = viewer.post("/en/registry/models/new", data={"name": "X", "csrf": v_csrf})
     assert r.status_code == 403 and g.registry.models() == []
+
+
+def test_every_registry_page_sends_a_visitor_to_the_login_page(
+    client: TestClient, g: filiation.Genealogy
+) -> None:
+    """The login guard is on every registry page, read or write, in both languages: each
+    route the app serves under /{lang}/registry answers an anonymous visitor (or a bad
+    token) with the login page, and nothing is written."""
+    pages = [
+        (method, f"/{lang}{route.path}")
+        for router in views.ROUTERS
+        for route in router.routes
+        if route.path.startswith("/registry")  # type: ignore[attr-defined]
+        for method in sorted(route.methods)  # type: ignore[attr-defined]
+        for lang in i18n.LANGUAGES
+    ]
+    assert len(pages) > 30  # lists, records, forms, impact, data sets, import; en and fr
+    for method, template in pages:
+        path = re.sub(r"\{[a-z_]+(:int)?\}", "1", template)
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            r = client.request(method, path, headers=headers, follow_redirects=False)
+            want = f"/{path.split('/')[1]}/login?next={path}"
+            assert (r.status_code, r.headers.get("location")) == (303, want), (method, path)
+    assert g.registry.models() == [] and g.registry.systems() == []
 
 
 def test_form_messages_sit_next_to_their_fields(client: TestClient, g: filiation.Genealogy) -> None:
