@@ -10,7 +10,7 @@ the plain ones so that they match first; :mod:`filiation.api.lineage` and
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -74,6 +74,28 @@ def _show(
     return record(g.show(node_id, relations=relation, limit=limit, ranking=keys, kind=kind))
 
 
+def _model_page(
+    g: Genealogy,
+    node_id: str,
+    sub: Literal["children", "parents"],
+    relation: list[str] | None,
+    limit: int | None,
+    offset: int,
+    rank_by: list[str] | None,
+) -> Response:
+    """A page of a model's children or parents: one more is asked for, to tell if more exist."""
+    keys = ranking(rank_by, PAGE_RANKING)
+    node = target(g, NodeKind.MODEL, node_id, sub, relation)
+    if isinstance(node, Response):
+        return node
+    question = g.children if sub == "children" else g.parents
+    want = None if limit is None else limit + 1
+    items = question(
+        node, kind=NodeKind.MODEL, relations=relation, offset=offset, limit=want, ranking=keys
+    )
+    return neighbour_page(node, items, relations(relation), keys, offset, limit)
+
+
 # -- models: sub-resources first, then the plain route -----------------------------------------
 @router.get("/models/{node_id:path}/children", response_model=NeighbourPage, tags=["models"])
 async def model_children(
@@ -85,14 +107,7 @@ async def model_children(
     rank_by: RankByQ = None,
 ) -> Any:
     """Direct children, one page at a time (default ranking: downloads)."""
-    keys = ranking(rank_by, PAGE_RANKING)
-    node = target(g, NodeKind.MODEL, node_id, "children", relation)
-    if isinstance(node, Response):
-        return node
-    items = g.children(
-        node, kind=NodeKind.MODEL, relations=relation, offset=offset, limit=limit + 1, ranking=keys
-    )
-    return neighbour_page(node, items, relations(relation), keys, offset, limit)
+    return _model_page(g, node_id, "children", relation, limit, offset, rank_by)
 
 
 @router.get("/models/{node_id:path}/parents", response_model=NeighbourPage, tags=["models"])
@@ -107,15 +122,7 @@ async def model_parents(
     rank_by: RankByQ = None,
 ) -> Any:
     """Direct parents (a merge has several), ranked like children."""
-    keys = ranking(rank_by, PAGE_RANKING)
-    node = target(g, NodeKind.MODEL, node_id, "parents", relation)
-    if isinstance(node, Response):
-        return node
-    want = None if limit is None else limit + 1
-    items = g.parents(
-        node, kind=NodeKind.MODEL, relations=relation, offset=offset, limit=want, ranking=keys
-    )
-    return neighbour_page(node, items, relations(relation), keys, offset, limit)
+    return _model_page(g, node_id, "parents", relation, limit, offset, rank_by)
 
 
 @router.get("/models/{node_id:path}", response_model=NodeDetails, tags=["models"])

@@ -183,10 +183,18 @@ def bounded_int(value: str | None) -> int:
         return 0
 
 
-def page_links(offset: int, size: int, has_more: bool, param: str) -> dict[str, Any]:
-    """The numbering and the previous/next links of one page of a list."""
+def page_links(
+    offset: int,
+    size: int,
+    has_more: bool,
+    param: str,
+    href: Callable[[int], str] | None = None,
+) -> dict[str, Any]:
+    """The numbering and the previous/next links of one page of a list; a link is
+    ``?{param}={offset}``, or ``href(offset)`` when the page keeps other parameters."""
+    link = href or (lambda at: f"?{param}={at}")
     return {
         "first": offset + 1,
-        "prev": f"?{param}={max(0, offset - size)}" if offset > 0 else None,
-        "next": f"?{param}={offset + size}" if has_more else None,
+        "prev": link(max(0, offset - size)) if offset > 0 else None,
+        "next": link(offset + size) if has_more else None,
     }

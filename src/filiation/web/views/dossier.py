@@ -21,7 +21,7 @@ from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.http.context import GenealogyDep, root_path
 from filiation.service import Genealogy
 
-from ..rendering import Lang, bounded_int, not_found, render
+from ..rendering import Lang, bounded_int, not_found, page_links, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -97,20 +97,20 @@ def _page(
         export=export,
         error=error,
         today=datetime.now().date().isoformat(),
-        affected_pages={
-            "first": off + 1,
-            "prev": link(offset=max(0, off - AFFECTED_PAGE)) if off > 0 else None,
-            "next": link(offset=off + AFFECTED_PAGE)
-            if off + AFFECTED_PAGE < len(d.affected)
-            else None,
-        },
-        pub_pages={
-            "first": poff + 1,
-            "prev": link(pubs=max(0, poff - PUBLISHER_PAGE)) if poff > 0 else None,
-            "next": link(pubs=poff + PUBLISHER_PAGE)
-            if poff + PUBLISHER_PAGE < len(d.publishers)
-            else None,
-        },
+        affected_pages=page_links(
+            off,
+            AFFECTED_PAGE,
+            off + AFFECTED_PAGE < len(d.affected),
+            "offset",
+            href=lambda at: link(offset=at),
+        ),
+        pub_pages=page_links(
+            poff,
+            PUBLISHER_PAGE,
+            poff + PUBLISHER_PAGE < len(d.publishers),
+            "pubs",
+            href=lambda at: link(pubs=at),
+        ),
         source_query=urlencode({d.source_kind: d.source_id}),
     )
 

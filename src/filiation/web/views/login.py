@@ -7,6 +7,8 @@ cookie (:data:`LOGIN_CSRF_COOKIE`); a refused login answers the same form (401),
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -36,20 +38,25 @@ LOGIN_CSRF_COOKIE = "filiation_login_csrf"
 LOGIN_FORM_AGE = 3600
 
 
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, lang: Lang, next: str = "") -> Response:
+def _login_page(request: Request, lang: str, status: int = 200, **context: Any) -> Response:
+    """The login form, with a new token for its double-submit cookie (set here too)."""
     token = new_login_token()
     resp = page(
         request,
         lang,
         Requester(None),
         "registry_login.html",
+        status=status,
         login_csrf=token,
-        next=safe_next(next, base(request, lang)),
-        failed=False,
+        **context,
     )
     set_cookie(request, resp, LOGIN_CSRF_COOKIE, token, max_age=LOGIN_FORM_AGE)
     return resp
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, lang: Lang, next: str = "") -> Response:
+    return _login_page(request, lang, next=safe_next(next, base(request, lang)), failed=False)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -77,14 +84,10 @@ async def login(request: Request, lang: Lang, reg: RegistryDep) -> Response:
         )
     except AuthenticationError as exc:
         throttled = exc.retry_after if isinstance(exc, LoginThrottledError) else None
-        token = new_login_token()
-        resp = page(
+        resp = _login_page(
             request,
             lang,
-            Requester(None),
-            "registry_login.html",
             status=401 if throttled is None else 429,
-            login_csrf=token,
             next=nxt,
             failed=throttled is None,
             throttled=throttled,
@@ -92,7 +95,6 @@ async def login(request: Request, lang: Lang, reg: RegistryDep) -> Response:
         )
         if throttled is not None:
             resp.headers["Retry-After"] = str(throttled)
-        set_cookie(request, resp, LOGIN_CSRF_COOKIE, token, max_age=LOGIN_FORM_AGE)
         return resp
     secret, _ = reg.open_session(user)
     resp = RedirectResponse(nxt or f"{base(request, lang)}/registry/", status_code=303)

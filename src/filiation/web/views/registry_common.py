@@ -11,6 +11,7 @@ problems come back as the same form with each message next to its field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -20,7 +21,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from filiation.domain import LINEAGE_RELATIONS
 from filiation.http.auth import Requester, requester_or_nobody, same_token
 from filiation.http.context import root_path
-from filiation.registry.errors import AuthenticationError, FieldProblem, PermissionDeniedError
+from filiation.registry.errors import (
+    AuthenticationError,
+    FieldProblem,
+    PermissionDeniedError,
+    RecordNotFoundError,
+)
 from filiation.registry.models import LearningType, OrgRole, Role, SystemStatus
 
 from .. import i18n
@@ -170,6 +176,20 @@ async def checked_form(request: Request, who: Requester) -> Any:
     if not same_token(sent if isinstance(sent, str) else None, who.csrf):
         raise PermissionDeniedError("forged or expired form: reload the page and try again")
     return form
+
+
+async def act(
+    request: Request, lang: str, who: Requester, action: Callable[[], object], then: str
+) -> Response:
+    """A form that only asks for an action (retire, detach): once its CSRF token matched,
+    ``action()``, then back to ``then``; a refusal or a missing record answers the refusal
+    page instead."""
+    try:
+        await checked_form(request, who)
+        action()
+    except (*REFUSALS, RecordNotFoundError) as exc:
+        return refused(request, lang, who, exc)
+    return RedirectResponse(then, status_code=303)
 
 
 class LoginRequired(Exception):

@@ -17,6 +17,7 @@ from .registry_common import (
     MODEL_FORM,
     REFUSALS,
     Viewer,
+    act,
     base,
     checked_form,
     display,
@@ -141,9 +142,10 @@ async def update_model(
 async def retire_model(
     request: Request, lang: Lang, who: Viewer, reg: RegistryDep, model_id: int
 ) -> Response:
-    try:
-        await checked_form(request, who)
-        reg.retire_model(model_id, actor=who.user)
-    except (*REFUSALS, RecordNotFoundError) as exc:
-        return refused(request, lang, who, exc)
-    return RedirectResponse(_detail(request, lang, model_id), status_code=303)
+    return await act(
+        request,
+        lang,
+        who,
+        lambda: reg.retire_model(model_id, actor=who.user),
+        _detail(request, lang, model_id),
+    )

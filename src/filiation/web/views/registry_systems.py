@@ -17,6 +17,7 @@ from .registry_common import (
     REFUSALS,
     SYSTEM_FORM,
     Viewer,
+    act,
     base,
     checked_form,
     form_values,
@@ -138,12 +139,13 @@ async def update_system(
 async def retire_system(
     request: Request, lang: Lang, who: Viewer, reg: RegistryDep, system_id: int
 ) -> Response:
-    try:
-        await checked_form(request, who)
-        reg.retire_system(system_id, actor=who.user)
-    except (*REFUSALS, RecordNotFoundError) as exc:
-        return refused(request, lang, who, exc)
-    return RedirectResponse(_detail(request, lang, system_id), status_code=303)
+    return await act(
+        request,
+        lang,
+        who,
+        lambda: reg.retire_system(system_id, actor=who.user),
+        _detail(request, lang, system_id),
+    )
 
 
 @router.post("/registry/systems/{system_id:int}/attach", response_class=HTMLResponse)
@@ -170,9 +172,10 @@ async def attach(
 async def detach(
     request: Request, lang: Lang, who: Viewer, reg: RegistryDep, system_id: int, model_id: int
 ) -> Response:
-    try:
-        await checked_form(request, who)
-        reg.detach(system_id, model_id, actor=who.user)
-    except (*REFUSALS, RecordNotFoundError) as exc:
-        return refused(request, lang, who, exc)
-    return RedirectResponse(_detail(request, lang, system_id), status_code=303)
+    return await act(
+        request,
+        lang,
+        who,
+        lambda: reg.detach(system_id, model_id, actor=who.user),
+        _detail(request, lang, system_id),
+    )
