@@ -27,6 +27,7 @@ ALLOWED = (
     "filiation.errors",
     "filiation.domain",
     "filiation.lineage.query",
+    "filiation.limits",  # the bounds every layer checks (issue 16's hardening adds it)
     "filiation.http",  # the neutral HTTP module both the API and the pages import
 )
 #: The package itself (``from filiation import __version__``).
