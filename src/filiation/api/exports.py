@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from filiation.domain import NodeKind
 from filiation.http.context import GenealogyDep
 
-from .params import NodeId, Traversal, service_args
+from .params import NodeId, Traversal
 from .responses import ERRORS, target
 
 router = APIRouter(prefix="/api", responses=ERRORS)
@@ -49,7 +49,7 @@ def _export_route(node_kind: NodeKind) -> Any:
         node = target(g, node_kind, node_id, "export")
         if isinstance(node, Response):
             return node
-        result = g.export(node, format, kind=node_kind, direction=direction, **service_args(query))
+        result = g.export(node, format, direction=direction, query=query.with_(kind=node_kind))
         quoted = quote(result.filename)
         return Response(
             result.content,

@@ -26,7 +26,7 @@ from filiation.http.ids import check_id
 from filiation.results import Lineage, PathResult
 from filiation.service import Genealogy
 
-from .params import NodeId, RelationQ, Traversal, service_args
+from .params import NodeId, RelationQ, Traversal
 from .responses import ERRORS, target, walk
 from .schemas import LineageOut
 
@@ -46,9 +46,8 @@ def _traversal_route(kind: NodeKind, sub: str) -> Any:
         node = target(g, kind, node_id, sub)
         if isinstance(node, Response):
             return node
-        question = _question(g, sub)
-        extra = {} if sub == "impact" else {"kind": kind}
-        return await walk(query.limit, lambda: question(node, **service_args(query), **extra))
+        question, asked = _question(g, sub), query.with_(kind=kind)
+        return await walk(query.limit, lambda: question(node, query=asked))
 
     return traversal
 

@@ -10,8 +10,7 @@ the rest of the path, so they may hold ``/``, dots and any character.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi import Path as PathParam
@@ -99,7 +98,8 @@ async def traversal_query(
 ) -> TraversalQuery:
     """The traversal parameters of a route, as the service's query: one dependency declares
     them for every traversal and export, and a bad one is a 422 naming it before the id is
-    even looked up (as in the service and the CLI). The route adds the starting node's kind."""
+    even looked up (as in the service and the CLI). The route adds the starting node's kind
+    (``query.with_(kind=...)``) and hands the query to the service as ``query=``."""
     return TraversalQuery.parse(
         relations=relation,
         max_depth=max_depth,
@@ -113,29 +113,6 @@ async def traversal_query(
 
 #: A route's traversal parameters (see :func:`traversal_query`).
 Traversal = Annotated[TraversalQuery, Depends(traversal_query)]
-
-
-def _date(micros: int | None) -> datetime | None:
-    return (
-        None
-        if micros is None
-        else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
-    )
-
-
-def service_args(query: TraversalQuery) -> dict[str, Any]:
-    """Interim, until the service's questions take ``query=``: the query as their keyword
-    arguments (the same values, so the service parses them to the same query)."""
-    flt = query.filter
-    return {
-        "relations": list(query.relations) if query.relations is not None else None,
-        "max_depth": query.max_depth,
-        "limit": query.limit,
-        "kinds": list(flt.kinds) if flt.kinds else None,
-        "min_downloads": flt.min_downloads,
-        "since": _date(flt.since),
-        "until": _date(flt.until),
-    }
 
 
 def ranking(values: Sequence[str] | None, default: Sequence[str]) -> list[str]:
