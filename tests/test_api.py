@@ -120,6 +120,48 @@ def test_parameters_behave_like_the_cli(client, sample) -> None:
     assert ok(client, base, limit=0)["nodes"] == full["nodes"][:1]
 
 
+#: Every route that walks the genealogy, with a node it starts from: they share one set of
+#: traversal parameters (relation, max_depth, limit, kind, min_downloads, since, until).
+WALKS = [
+    ("models", LLAMA, "descendants"),
+    ("models", LLAMA, "ancestors"),
+    ("models", LLAMA, "lineage"),
+    ("models", LLAMA, "export"),
+    ("datasets", "HuggingFaceH4/ultrachat_200k", "impact"),
+    ("datasets", "HuggingFaceH4/ultrachat_200k", "export"),
+    ("authors", "meta-llama", "descendants"),
+    ("authors", "meta-llama", "export"),
+]
+
+
+def test_every_walk_checks_its_parameters_the_same_way(client, sample) -> None:
+    """A bad traversal parameter is a 422 naming it on every walking route, before the id is
+    looked up (as the service and the CLI report it); good ones reach the service."""
+    bad = [
+        ({"relation": "sibling"}, "unknown relation 'sibling'"),
+        ({"since": "yesterday"}, "since must be a date"),
+        ({"until": "2024-13-01"}, "until must be a date"),
+        ({"kind": "robot"}, "robot"),
+        ({"since": "2025-01-01", "until": "2024-01-01"}, "since"),
+    ]
+    for plural, node, sub in WALKS:
+        for node_id in (node, "nobody/nothing"):
+            for params, message in bad:
+                r = client.get(url(plural, node_id, sub), params=params)
+                assert r.status_code == 422, (plural, node_id, sub, params, r.text)
+                assert message in r.json()["message"], (sub, params, r.json())
+        r = client.get(url(plural, "nobody/nothing", sub), params={"since": "2024-05-01"})
+        assert r.status_code == 404 and r.json()["error"] == "not_found", (plural, sub)
+    # Filters and bounds reach the service: the answer is the Python API's, same query.
+    params = {"kind": "model", "min_downloads": 10, "since": "2024-08-01", "max_depth": 3}
+    got = ok(client, url("models", LLAMA, "descendants"), **params)
+    expected = sample.descendants(
+        LLAMA, kinds=["model"], min_downloads=10, since="2024-08-01", max_depth=3
+    )
+    assert got == plain(expected) and 1 < len(got["nodes"]) < len(sample.descendants(LLAMA))
+    assert all(n["downloads"] >= 10 for n in got["nodes"][1:])
+
+
 def test_show_a_model(client, sample) -> None:
     got = ok(client, url("models", LLAMA))
     assert got == plain(sample.show(LLAMA, kind="model"))
