@@ -35,6 +35,7 @@ from filiation import __version__, web
 from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundError, StoreError
 from filiation.service import Genealogy
 
+from . import graph as graph_routes
 from . import registry as registry_api
 from . import rights as rights_routes
 from . import routes
@@ -260,6 +261,7 @@ def create_app(
     )
     app.state.genealogy = g
     app.include_router(routes.router)
+    app.include_router(graph_routes.router)
     registry_api.install(app)
     app.include_router(rights_routes.router)
     _install_docs(app)

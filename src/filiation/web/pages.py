@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from filiation import exports
 from filiation.api.routes import SUGGEST_MAX
-from filiation.domain import KIND_CODES, LINEAGE_RELATIONS, NodeKind, Relation
+from filiation.domain import KIND_CODES, LINEAGE_RELATIONS, RELATION_COLOURS, NodeKind, Relation
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.lineage.arrays import NULL_INT
 from filiation.results import Neighbour, NodeSummary, summary_fields
@@ -36,6 +36,7 @@ HERE = Path(str(resources.files("filiation.web")))
 #: a checkout, and packaged at the same place in the wheel when present (pyproject.toml).
 VENDOR = {
     "cytoscape.min.js": [HERE / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js"],
+    "elk.bundled.js": [HERE / "node_modules" / "elkjs" / "lib" / "elk.bundled.js"],
 }
 PAGE_SIZE = 50
 FAMILIES = 15
@@ -88,8 +89,9 @@ def render(
         href=lambda kind, node_id: f"{root}/{lang}{node_path(kind, node_id)}",
         rel_label=lambda rel: t(f"rel.{rel}"),
         kind_label=lambda kind: t(f"kind.{kind}"),
-        graph_ready=vendor_file("cytoscape.min.js") is not None,
+        graph_ready=all(vendor_file(name) for name in VENDOR),
         all_relations=[r.value for r in Relation],
+        relation_colours={r.value: c for r, c in RELATION_COLOURS.items()},
         lineage_relations=[r.value for r in LINEAGE_RELATIONS],
         api_id=lambda node_id: quote(node_id, safe="/"),
         **context,
