@@ -14,6 +14,7 @@ import pytest
 
 import filiation
 from filiation.errors import InvalidArgumentError
+from filiation.lineage.index import DEFAULT_RANKING
 from filiation.service import Genealogy
 
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
@@ -76,7 +77,7 @@ def check_first_generation(g: Genealogy, view: Any, root: str) -> None:
     """Generation 1: drawn children plus group members are exactly the start's children, each
     group counting the members of its relation not drawn, the drawn ones the best known."""
     first = layers(view)[1]
-    children = g.children(root, limit=None)
+    children = g.children(root, limit=None, ranking=DEFAULT_RANKING)
     by_rel: dict[str, list[str]] = defaultdict(list)
     seen: set[str] = set()
     for c in children:  # a child linked twice counts once, in its first (best) relation
@@ -128,7 +129,12 @@ def test_an_opened_group_shows_the_next_page_of_members(sample: Genealogy) -> No
     view = sample.graph(LLAMA)
     group = max((n for n in view.nodes if n["kind"] == "group"), key=lambda n: n["members"])
     key = group["id"].removeprefix("group:")
-    members = [c.id for c in sample.children(LLAMA, relations=[group["relation"]], limit=None)]
+    members = [
+        c.id
+        for c in sample.children(
+            LLAMA, relations=[group["relation"]], limit=None, ranking=DEFAULT_RANKING
+        )
+    ]
     opened = sample.graph(LLAMA, opened={key: group["next_offset"]})
     check_bounded(opened, 7, 40)
     shown = [

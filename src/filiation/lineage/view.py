@@ -4,7 +4,8 @@ A family can have tens of thousands of members (FLUX.1-dev: 43 k children); a dr
 a few dozen legible labels. So the view is planned here, on the server, one generation at a
 time from the start node: the children of the nodes drawn in the previous generation are put
 in *buckets*, one per parent and relation; every bucket gets a slot, then the free slots go to
-the best-known members still hidden (index order is renown order). What a bucket cannot show
+the most important members still hidden (the service's default ranking: descendants, then
+downloads: members through which the family goes on come first). What a bucket cannot show
 becomes one **group** node ("+37 fine-tunes") standing for its exact number of members; a group
 is opened by asking for the view again with its key in ``opened`` (a page of its best-known
 members, ``offset`` further on each time). Ancestors are planned the same way upwards.
@@ -27,7 +28,7 @@ import numpy as np
 
 from filiation.domain import RELATIONS_BY_CODE, Relation
 from filiation.lineage.filters import NodeFilter
-from filiation.lineage.index import LineageIndex, relation_mask
+from filiation.lineage.index import DEFAULT_RANKING, LineageIndex, relation_mask
 
 #: Items per generation unless the caller says otherwise (what fits a page's width).
 DEFAULT_WIDTH = 7
@@ -85,6 +86,8 @@ class GraphView:
     #: Members of the whole family per generation and relation (the overview).
     overview: list[dict[str, Any]] = field(default_factory=list)
     family: int = 0
+    width: int = DEFAULT_WIDTH
+    budget: int = DEFAULT_BUDGET
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +98,8 @@ class GraphView:
             "cut": self.cut,
             "overview": self.overview,
             "family": self.family,
+            "width": self.width,
+            "budget": self.budget,
         }
 
 
@@ -109,11 +114,13 @@ def _neighbours(
     return np.asarray(nbr[s:e])[keep].tolist(), rels[keep].tolist()
 
 
-def _allocate(buckets: list[Bucket], width: int) -> tuple[list[Bucket], bool]:
-    """Share ``width`` slots among buckets: one each (best-placed first; the ones beyond the
-    width are left out), the rest to the best-known hidden members, an opened bucket first."""
-    order = sorted(buckets, key=lambda b: (not b.opened, b.members[0]))
-    kept = order[: max(1, width)]
+def _allocate(buckets: list[Bucket], width: int, rank: dict[int, int]) -> tuple[list[Bucket], bool]:
+    """Share ``width`` slots among buckets: one each to the best-placed half of the width (the
+    others are left out), then the free slots to the most important hidden members (those
+    with the most descendants first: the way to the next generations), an opened bucket first.
+    """
+    order = sorted(buckets, key=lambda b: (not b.opened, rank[b.members[0]]))
+    kept = order[: max(1, (width + 1) // 2)]
     left_out = len(order) > len(kept)
     used = len(kept)
     for b in kept:
@@ -122,11 +129,11 @@ def _allocate(buckets: list[Bucket], width: int) -> tuple[list[Bucket], bool]:
             used += b.slots - 1
     while used < width:
         best: Bucket | None = None
-        best_node = -1
+        best_rank = -1
         for b in kept:
             nxt = b.next_member()
-            if nxt is not None and (best is None or nxt < best_node):
-                best, best_node = b, nxt
+            if nxt is not None and (best is None or rank[nxt] < best_rank):
+                best, best_rank = b, rank[nxt]
         if best is None:
             break
         best.slots += 1
@@ -203,7 +210,7 @@ def plan(
     allowed = relation_mask(relations)
     opened = opened or {}
     flt = flt or NodeFilter()
-    view = GraphView(root=a.id_of(root))
+    view = GraphView(root=a.id_of(root), width=width, budget=budget)
     root_item = _node_item(index, root, 0, None)
     root_item["root"] = True
     view.nodes.append(root_item)
@@ -236,11 +243,15 @@ def plan(
                     b.members.append(u)
             if not buckets:
                 break
+            # Members in the order of importance (DEFAULT_RANKING: descendants, downloads…).
+            candidates = np.fromiter(claimed, np.int64, len(claimed))
+            order = candidates[index.rank(candidates, DEFAULT_RANKING)].tolist()
+            rank = {node: i for i, node in enumerate(order)}
             for b in buckets.values():
-                b.members.sort()
+                b.members.sort(key=rank.__getitem__)
                 if b.offset >= len(b.members):
                     b.offset = 0
-            kept, left_out = _allocate(list(buckets.values()), min(width, left))
+            kept, left_out = _allocate(list(buckets.values()), min(width, left), rank)
             cut["budget"] |= left_out
             frontier = []
             for b in kept:
@@ -277,7 +288,6 @@ def plan(
                     )
                     view.edges.append({"parent": parent, "child": child, "relation": rel.value})
                     left -= 1
-            frontier.sort()
         if left <= 0 and frontier:
             cut["budget"] |= any(_neighbours(index, v, down, allowed)[0] for v in frontier)
     # Every link between two drawn nodes (a merge shows all its drawn parents).
@@ -310,5 +320,6 @@ def group_members(
     """A page of a group's members, best known first, and how many there are in all (for the
     side panel of a group: every member, not only those the drawing shows)."""
     nodes, _ = index.neighbours(anchor, down=down, relations=(relation,))
-    ordered = np.sort(np.unique(nodes))
+    nodes = np.unique(nodes)
+    ordered = nodes[index.rank(nodes, DEFAULT_RANKING)]
     return ordered[offset : offset + limit].tolist(), len(ordered)

@@ -27,7 +27,7 @@ function mount(view) {
   const downloads = view.querySelector(".graph-downloads");
   const vocab = vocabulary(view);
   const baseHeight = container.clientHeight;
-  let cy = null, last = null, opened = {}, focus = null, depthsSet = false;
+  let cy = null, last = null, opened = {}, focus = null, depthsSet = false, draws = 0;
 
   function width() {
     if (form.elements.width && form.elements.width.value) { return Number(form.elements.width.value); }
@@ -88,7 +88,7 @@ function mount(view) {
     const rect = container.getBoundingClientRect();
     const zoom = cy.zoom();
     return {
-      zoom, fontPx: FONT * zoom,
+      zoom, fontPx: FONT * zoom, draws,
       nodes: cy.nodes().map((n) => {
         const b = n.renderedBoundingBox({ includeLabels: true, includeOverlays: false });
         const x = rect.left + window.scrollX + b.x1, y = rect.top + window.scrollY + b.y1;
@@ -148,6 +148,7 @@ function mount(view) {
       overview(view, data, F, (cell) => { focus = cell; opened = {}; draw(); });
       cy.on("tap", "node", (ev) => { showPanel(ev.target); if (ev.target.data("kind") === "group") { openGroup(ev.target); } });
       cy.on("dbltap", "node[kind != \"group\"]", (ev) => { window.location.href = F.page(ev.target.data("kind"), ev.target.id()); });
+      draws += 1;
       container.dataset.ready = "true";
     } catch (err) {
       statusEl.textContent = F.t("graph.error");
@@ -179,7 +180,10 @@ F.ready().then(() => {
     const g = mount(view);
     F.graphs[view.id] = g;
     window.filiationGraph = g;
-    // A graph in a hidden tab is drawn when the tab opens (model.js); others right away.
-    if (view.dataset.lazy === undefined) { g.draw(); }
+    // A graph in a hidden tab is drawn when the tab opens (model.js), at once when the URL
+    // carries graph settings; others right away.
+    const panel = view.closest("[role=tabpanel]");
+    const tab = panel && document.querySelector('[role=tab][aria-controls="' + panel.id + '"]');
+    if (view.dataset.lazy === undefined) { g.draw(); } else if (g.restored && tab) { tab.click(); }
   }
 });
