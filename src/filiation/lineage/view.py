@@ -81,13 +81,16 @@ class GraphView:
     #: Generations of the family from the start: above (ancestors) and below.
     generations: dict[str, int] = field(default_factory=dict)
     #: Which bounds cut the drawing: ``depth`` (generations not drawn), ``width`` (members
-    #: grouped), ``budget`` (the size bound left parents' children out).
+    #: grouped, or left out when a generation has more parents than room), ``budget`` (the
+    #: size bound ended the drawing before the family did).
     cut: dict[str, bool] = field(default_factory=dict)
     #: Members of the whole family per generation and relation (the overview).
     overview: list[dict[str, Any]] = field(default_factory=list)
     family: int = 0
     width: int = DEFAULT_WIDTH
     budget: int = DEFAULT_BUDGET
+    #: Members of drawn generations in neither an item nor a group (their parents had no room).
+    left_out: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +103,7 @@ class GraphView:
             "family": self.family,
             "width": self.width,
             "budget": self.budget,
+            "left_out": self.left_out,
         }
 
 
@@ -159,35 +163,36 @@ def _node_item(index: LineageIndex, node: int, layer: int, relation: int | None)
     }
 
 
-def _overview(
-    index: LineageIndex, root: int, allowed: np.ndarray, relations: Sequence[Relation]
-) -> tuple[list[dict[str, Any]], dict[str, int], int]:
+def _generations(
+    index: LineageIndex, root: int, relations: Sequence[Relation], down: bool
+) -> tuple[dict[int, int], np.ndarray, np.ndarray]:
+    """Every member of the family one way, with its generation (shortest distance from the
+    start) and the relation of the link that first reached it."""
+    walk = index.walk([root], down=down, relations=relations, with_edges=False)
+    rel = np.asarray(index.a.edge_rel)[walk.via].astype(np.int64)
+    return dict(zip(walk.nodes.tolist(), walk.depth.tolist(), strict=True)), walk.depth, rel
+
+
+def _overview(cells: list[tuple[int, np.ndarray, np.ndarray]]) -> list[dict[str, Any]]:
     """Members of the whole family per generation and relation (of the link that first
-    reached each), and how many generations there are above and below."""
+    reached each); ``cells`` holds (sign, generations, relation codes) for each direction."""
     out: list[dict[str, Any]] = []
-    gens: dict[str, int] = {}
-    total = 0
-    for down, sign, name in ((True, 1, "below"), (False, -1, "above")):
-        walk = index.walk([root], down=down, relations=relations, with_edges=False)
-        total += len(walk.nodes)
-        gens[name] = int(walk.depth.max()) if len(walk.depth) else 0
-        if not len(walk.nodes):
+    n_rel = len(RELATIONS_BY_CODE)
+    for sign, depth, rel in cells:
+        if not len(depth):
             continue
-        rel = np.asarray(index.a.edge_rel)[walk.via].astype(np.int64)
-        n_rel = len(RELATIONS_BY_CODE)
-        cells = np.bincount(walk.depth.astype(np.int64) * n_rel + rel)
-        for code in np.flatnonzero(cells).tolist():
-            depth, r = divmod(code, n_rel)
-            if allowed[r]:
-                out.append(
-                    {
-                        "generation": sign * depth,
-                        "relation": RELATIONS_BY_CODE[r].value,
-                        "count": int(cells[code]),
-                    }
-                )
+        counts = np.bincount(depth.astype(np.int64) * n_rel + rel)
+        for code in np.flatnonzero(counts).tolist():
+            generation, r = divmod(code, n_rel)
+            out.append(
+                {
+                    "generation": sign * generation,
+                    "relation": RELATIONS_BY_CODE[r].value,
+                    "count": int(counts[code]),
+                }
+            )
     out.sort(key=lambda c: (c["generation"], c["relation"]))
-    return out, gens, total
+    return out
 
 
 def plan(
@@ -217,8 +222,13 @@ def plan(
     drawn: dict[int, dict[str, Any]] = {root: root_item}
     cut = {"depth": False, "width": False, "budget": False}
     left = budget
+    cells: list[tuple[int, np.ndarray, np.ndarray]] = []
     for down in (True, False):
         sign = 1 if down else -1
+        generation, depths, rels = _generations(index, root, relations, down)
+        cells.append((sign, depths, rels))
+        view.generations["below" if down else "above"] = int(depths.max()) if len(depths) else 0
+        view.family += len(depths)
         frontier = [root]
         depth = 0
         while frontier and left > 0:
@@ -234,6 +244,8 @@ def plan(
                 for i, (u, r) in enumerate(zip(nbrs, rels, strict=True)):
                     if u in drawn or u in claimed or (keep is not None and not keep[i]):
                         continue
+                    if generation.get(u) != depth:
+                        continue  # of an earlier generation, reached through a hidden member
                     claimed.add(u)
                     b = buckets.get((anchor, r))
                     if b is None:
@@ -252,7 +264,12 @@ def plan(
                 if b.offset >= len(b.members):
                     b.offset = 0
             kept, left_out = _allocate(list(buckets.values()), min(width, left), rank)
-            cut["budget"] |= left_out
+            if left_out:
+                out = sum(len(b.members) for b in buckets.values()) - sum(
+                    len(b.members) for b in kept
+                )
+                view.left_out += out
+                cut["budget" if left < width else "width"] = True
             frontier = []
             for b in kept:
                 shown = b.shown()
@@ -304,7 +321,7 @@ def plan(
                 )
     view.cut = cut
     if overview:
-        view.overview, view.generations, view.family = _overview(index, root, allowed, relations)
+        view.overview = _overview(cells)
     return view
 
 

@@ -84,7 +84,8 @@ export function depthOptions(select, generations, t) {
 // size bound (parents whose children are left out).
 export function status(view, drawn, t, num) {
   const parts = [t("graph.status", { nodes: num(drawn.items), links: num(drawn.links), family: num(view.family) })];
-  if (view.cut.width) { parts.push(t("graph.cut_width", { n: num(drawn.grouped) })); }
+  if (drawn.grouped) { parts.push(t("graph.cut_width", { n: num(drawn.grouped) })); }
+  if (view.left_out) { parts.push(t("graph.cut_left_out", { n: num(view.left_out) })); }
   if (view.cut.depth) { parts.push(t("graph.cut_depth")); }
   if (view.cut.budget) { parts.push(t("graph.cut_budget")); }
   return parts.join(" — ");

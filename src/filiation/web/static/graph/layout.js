@@ -1,34 +1,34 @@
 // The layered layout: ELK's "layered" algorithm (crossing minimisation, node placement),
-// with each generation forced into its own layer (ELK partitions), ancestors above the start,
+// with each generation in its own layer, ancestors above the start,
 // descendants below. A generation is one row, however wide: never wrapped into rows that
-// would look like further generations (the server keeps a generation to what fits).
+// would look like further generations (the server keeps a generation to what fits). Rows are
+// centred (ELK's SIMPLE node placement), so the drawing is as wide as its widest row, not as
+// the sum of side-by-side branches.
 const SPACING = { node: 28, layer: 56 };
 
 export async function layered(cy) {
   const nodes = cy.nodes();
   const layers = [...new Set(nodes.map((n) => n.data("layer")))].sort((a, b) => a - b);
-  const rank = new Map(layers.map((l, i) => [l, i]));
   const graph = {
     id: "root",
     layoutOptions: {
       "elk.algorithm": "layered",
       "elk.direction": "DOWN",
-      "elk.partitioning.activate": "true",
+      "elk.layered.layering.strategy": "NETWORK_SIMPLEX",
       "elk.spacing.nodeNode": String(SPACING.node),
       "elk.layered.spacing.nodeNodeBetweenLayers": String(SPACING.layer),
       "elk.layered.spacing.edgeNodeBetweenLayers": "14",
       "elk.layered.crossingMinimization.strategy": "LAYER_SWEEP",
-      "elk.layered.nodePlacement.strategy": "BRANDES_KOEPF",
-      "elk.layered.nodePlacement.bk.fixedAlignment": "BALANCED",
+      "elk.layered.nodePlacement.strategy": "SIMPLE",
       "elk.edgeRouting": "POLYLINE",
     },
     children: nodes.map((n) => ({
       id: n.id(), width: n.data("w"), height: n.data("h"),
-      layoutOptions: { "elk.partitioning.partition": String(rank.get(n.data("layer"))) },
     })),
-    // Links between generations only; a link inside one (a merge of two siblings) is drawn
-    // as an arc over the row.
-    edges: cy.edges().filter((e) => e.source().data("layer") !== e.target().data("layer")).map((e) => {
+    // Links between consecutive generations only: every item hangs from one in the row
+    // above (the server draws nothing else), so each generation is exactly one ELK layer.
+    // Longer links and links inside a row (merges) are drawn but do not shape the layout.
+    edges: cy.edges().filter((e) => Math.abs(e.source().data("layer") - e.target().data("layer")) === 1).map((e) => {
       const up = e.source().data("layer") > e.target().data("layer");
       return { id: e.id(), sources: [up ? e.target().id() : e.source().id()], targets: [up ? e.source().id() : e.target().id()] };
     }),

@@ -12,7 +12,7 @@ import { overview } from "./overview.js";
 import { table } from "./table.js";
 
 const F = window.filiation;
-const ITEM = 200;               // a label's box and its spacing, px at zoom 1 (for the width)
+const ITEM = 220;               // a label's box and its spacing, px at zoom 1 (for the width)
 const READABLE = (MIN_PX + 0.5) / FONT;   // the smallest zoom at which labels stay legible
 const TOP_ZOOM = 1.2;
 
@@ -26,7 +26,8 @@ function mount(view) {
   const panel = view.querySelector(".graph-panel");
   const downloads = view.querySelector(".graph-downloads");
   const vocab = vocabulary(view);
-  const baseHeight = container.clientHeight;
+  // The view's least height (the container is measured while its tab may still be hidden).
+  const baseHeight = Math.round(Math.max(420, Math.min(640, window.innerHeight * 0.7)));
   let cy = null, last = null, opened = {}, focus = null, depthsSet = false, draws = 0;
 
   function width() {
@@ -100,16 +101,26 @@ function mount(view) {
     };
   }
 
-  // The drawing fills the width at a readable zoom; the view grows taller for deep families.
+  // The drawing fills the width at a readable zoom, the view growing taller for deep
+  // families; a drawing wider than the page at a readable zoom opens on its start, readable,
+  // the rest a drag away (the "Fit to view" button shows it all, smaller).
   function fit() {
     cy.resize();
     const bb = cy.elements().boundingBox();
     const zoom = Math.min(TOP_ZOOM, (container.clientWidth - 40) / Math.max(1, bb.w));
-    const tall = Math.ceil(bb.h * Math.max(zoom, READABLE) + 48);
-    container.style.height = Math.min(Math.max(baseHeight, tall), 4000) + "px";
+    const wide = zoom < READABLE;
+    const used = wide ? READABLE : zoom;
+    container.style.height = Math.min(Math.max(baseHeight, Math.ceil(bb.h * used + 48)), wide ? 2400 : 4000) + "px";
     cy.resize();
-    cy.fit(undefined, 20);
-    if (cy.zoom() > TOP_ZOOM) { cy.zoom(TOP_ZOOM); cy.center(); }
+    if (!wide) {
+      cy.fit(undefined, 20);
+      if (cy.zoom() > TOP_ZOOM) { cy.zoom(TOP_ZOOM); cy.center(); }
+      return false;
+    }
+    const root = cy.nodes("[root = 1]");
+    cy.zoom(READABLE);
+    cy.pan({ x: container.clientWidth / 2 - root.position("x") * READABLE, y: 24 - bb.y1 * READABLE });
+    return true;
   }
 
   async function draw(options = {}) {
@@ -138,12 +149,13 @@ function mount(view) {
       cy = window.cytoscape({ container, elements: elements(data, vocab, F.t, F.num), style: styles(vocab),
         minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
       await layered(cy);
-      fit();
+      const wide = fit();
       if (!depthsSet) { depthOptions(form.elements.max_depth, data.generations, F.t); depthsSet = true; }
       const groups = cy.nodes('[kind = "group"]');
       statusEl.textContent = status(data, { items: cy.nodes().length, links: cy.edges().length,
         grouped: groups.reduce((s, n) => s + n.data("members"), 0) }, F.t, F.num)
-        + (focus ? " — " + F.t("graph.focus", { what: F.t("relp." + focus.relation), g: focus.generation }) : "");
+        + (focus ? " — " + F.t("graph.focus", { what: F.t("relp." + focus.relation), g: focus.generation }) : "")
+        + (wide ? " — " + F.t("graph.wide") : "");
       table(view, cy, F);
       overview(view, data, F, (cell) => { focus = cell; opened = {}; draw(); });
       cy.on("tap", "node", (ev) => { showPanel(ev.target); if (ev.target.data("kind") === "group") { openGroup(ev.target); } });
@@ -163,7 +175,7 @@ function mount(view) {
     if (!emptyGroup(view)) { remember(form); }
     draw();
   });
-  view.querySelector(".graph-fit").addEventListener("click", () => { if (cy) { fit(); } });
+  view.querySelector(".graph-fit").addEventListener("click", () => { if (cy) { cy.fit(undefined, 20); } });
   const name = (rootId.replace(/[^\w.-]+/g, "_") || "graph");
   const pngButton = view.querySelector(".download-png");
   if (pngButton) { pngButton.addEventListener("click", () => { if (cy) { save(png(cy), name + ".png"); } }); }
