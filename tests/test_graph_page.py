@@ -248,3 +248,57 @@ def test_a_family_of_50k_descendants(huge_server: str, page: Any) -> None:
     assert "+29," in " ".join(n["label"] for n in st["nodes"])  # "+29,99x fine-tunes"
     shot(pg, "en-50k")
     assert pg.problems == [] and pg.warnings == []
+
+
+def test_a_wheel_built_from_a_clean_clone_serves_a_graph(
+    tmp_path: Path, browser: Any, web_db: Path
+) -> None:
+    """`pip install .` from a fresh clone: the build hook installs the graph libraries (npm ci,
+    from npm's cache here: no network at test time) and the wheel carries them; installed in a
+    fresh environment, its server draws a graph in Chromium. The clone is of the last commit."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    if shutil.which("npm") is None:
+        pytest.fail("npm is missing: the wheel's build needs it (apt-get install nodejs npm)")
+    repo = Path(__file__).resolve().parents[1]
+    clone, dist, venv = tmp_path / "clone", tmp_path / "dist", tmp_path / "venv"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    assert not (clone / "src/filiation/web/node_modules").exists()
+    env = {**os.environ, "npm_config_prefer_offline": "true", "PYTHONPATH": ""}
+    build = ["wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist), str(clone)]
+    subprocess.run([sys.executable, "-m", "pip", *build], check=True, env=env)
+    wheel = next(dist.glob("filiation-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "filiation/web/node_modules/cytoscape/dist/cytoscape.min.js" in names
+    assert "filiation/web/node_modules/elkjs/lib/elk.bundled.js" in names
+    # A fresh environment: the wheel in it, its dependencies from this one.
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
+    where = subprocess.run(
+        [python, "-c", "import filiation.web as w; print(w.__file__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
+    assert where.startswith(str(venv)), where
+    os.environ["PYTHONPATH"], saved = "", os.environ.get("PYTHONPATH", "")
+    try:
+        with serving(web_db, tmp_path / "serve.log", python=python) as base:
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            pg = context.new_page()
+            problems: list[str] = []
+            pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            pg.goto(base + page_url("en", "models", LLAMA))
+            assert pg.locator("#graph-missing").count() == 0
+            pg.click("#tab-graph")
+            pg.wait_for_selector(GRAPH_READY, timeout=20_000)
+            assert len(state(pg)["nodes"]) > 1 and problems == []
+            context.close()
+    finally:
+        os.environ["PYTHONPATH"] = saved
