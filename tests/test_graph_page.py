@@ -77,7 +77,8 @@ def check_readable(pg: Any, most: int, whole: bool = True) -> dict[str, Any]:
         assert all(n["labelVisible"] for n in nodes if n["layer"] in (0, 1)), hidden
     for n in nodes:
         if n["kind"] != "group":
-            assert n["label"].replace("\n", "") == n["id"], n  # whole: author/ and full name
+            lines = n["label"].split("\n")[: -1 if n["more"] else None]
+            assert "".join(lines) == n["id"], n  # whole: author/ and full name
             assert n["title"] == n["id"]
         else:
             assert n["label"].startswith("+") and n["members"] > 1

@@ -123,6 +123,12 @@ def test_all_generations_of_the_largest_sample_family(sample: Genealogy) -> None
     assert max(n["layer"] for n in deep.nodes) == deep.generations["below"] == 13
     shallow = sample.graph(BASE, max_depth=1)
     assert shallow.cut["depth"] and {n["layer"] for n in shallow.nodes} == {0, 1}
+    # Each drawn model of the last generation says how many children are not drawn.
+    for n in shallow.nodes:
+        if n["layer"] == 1 and n["kind"] == "model":
+            assert n.get("more_below", 0) == len(
+                {c.id for c in sample.children(n["id"], limit=None)}
+            )
 
 
 def test_an_opened_group_shows_the_next_page_of_members(sample: Genealogy) -> None:

@@ -163,6 +163,15 @@ def _node_item(index: LineageIndex, node: int, layer: int, relation: int | None)
     }
 
 
+def _more(item: dict[str, Any], down: bool, count: int) -> None:
+    """Note on a drawn item how many of its children (``down``) or parents are not drawn
+    anywhere, not even in a group: the drawing says where the family goes on."""
+    if count:
+        key = "more_below" if down else "more_above"
+        item[key] = item.get(key, 0) + count
+        item["more"] = True
+
+
 def _generations(
     index: LineageIndex, root: int, relations: Sequence[Relation], down: bool
 ) -> tuple[dict[int, int], np.ndarray, np.ndarray]:
@@ -233,7 +242,9 @@ def plan(
         depth = 0
         while frontier and left > 0:
             if max_depth is not None and depth >= max_depth:
-                cut["depth"] |= any(_neighbours(index, v, down, allowed)[0] for v in frontier)
+                for v in frontier:
+                    _more(drawn[v], down, len(_neighbours(index, v, down, allowed)[0]))
+                cut["depth"] |= any(drawn[v].get("more") for v in frontier)
                 break
             depth += 1
             buckets: dict[tuple[int, int], Bucket] = {}
@@ -265,10 +276,10 @@ def plan(
                     b.offset = 0
             kept, left_out = _allocate(list(buckets.values()), min(width, left), rank)
             if left_out:
-                out = sum(len(b.members) for b in buckets.values()) - sum(
-                    len(b.members) for b in kept
-                )
-                view.left_out += out
+                kept_ids = {id(b) for b in kept}
+                for b in (b for b in buckets.values() if id(b) not in kept_ids):
+                    _more(drawn[b.anchor], down, len(b.members))
+                    view.left_out += len(b.members)
                 cut["budget" if left < width else "width"] = True
             frontier = []
             for b in kept:
@@ -306,7 +317,9 @@ def plan(
                     view.edges.append({"parent": parent, "child": child, "relation": rel.value})
                     left -= 1
         if left <= 0 and frontier:
-            cut["budget"] |= any(_neighbours(index, v, down, allowed)[0] for v in frontier)
+            for v in frontier:
+                _more(drawn[v], down, len(_neighbours(index, v, down, allowed)[0]))
+            cut["budget"] |= any(drawn[v].get("more") for v in frontier)
     # Every link between two drawn nodes (a merge shows all its drawn parents).
     for node in drawn:
         nbrs, rels = _neighbours(index, node, True, allowed)

@@ -12,7 +12,7 @@ import { overview } from "./overview.js";
 import { table } from "./table.js";
 
 const F = window.filiation;
-const ITEM = 220;               // a label's box and its spacing, px at zoom 1 (for the width)
+const ITEM = 150;               // a first guess of a label's box and spacing, px at zoom 1
 const READABLE = (MIN_PX + 0.5) / FONT;   // the smallest zoom at which labels stay legible
 const TOP_ZOOM = 1.2;
 
@@ -26,19 +26,22 @@ function mount(view) {
   const panel = view.querySelector(".graph-panel");
   const downloads = view.querySelector(".graph-downloads");
   const vocab = vocabulary(view);
-  // The view's least height (the container is measured while its tab may still be hidden).
-  const baseHeight = Math.round(Math.max(420, Math.min(640, window.innerHeight * 0.7)));
+  // The view's least height: it grows with the drawing.
+  const baseHeight = 420;
   let cy = null, last = null, opened = {}, focus = null, depthsSet = false, draws = 0;
 
-  function width() {
-    if (form.elements.width && form.elements.width.value) { return Number(form.elements.width.value); }
+  // Items per generation: the user's choice, else a first guess from the page's width,
+  // narrowed by draw() until the drawing fits the width at a legible size.
+  function chosenWidth() {
+    return form.elements.width && form.elements.width.value ? Number(form.elements.width.value) : null;
+  }
+  function guessWidth() {
     const w = container.clientWidth || 1000;
     return Math.max(3, Math.min(12, Math.floor(w / READABLE / ITEM)));
   }
-  function query() {
+  function query(width) {
     const p = params(form);
-    delete p.width;
-    p.width = width();
+    p.width = width;
     p.budget = Math.max(p.width, Number(p.budget || 40));
     if (focus) { p.relation = focus.relation; p.max_depth = String(Math.abs(focus.generation)); }
     const q = new URLSearchParams(p);
@@ -96,7 +99,7 @@ function mount(view) {
         const inside = b.x2 > 0 && b.y2 > 0 && b.x1 < container.clientWidth && b.y1 < container.clientHeight;
         return { id: n.id(), label: n.data("label"), title: n.data("title"), x, y, w: b.w, h: b.h,
           fontPx: FONT * zoom, labelVisible: inside && FONT * zoom >= MIN_PX, members: n.data("members"),
-          kind: n.data("kind"), layer: n.data("layer") };
+          kind: n.data("kind"), layer: n.data("layer"), more: !!n.data("more") };
       }),
     };
   }
@@ -141,14 +144,20 @@ function mount(view) {
     container.dataset.ready = "false";
     updateDownloads();
     try {
-      const data = await fetch(F.root + "/api/" + source + "?" + query().toString(), { headers: { Accept: "application/json" } })
-        .then((r) => { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); });
+      let width = chosenWidth() || guessWidth(), data = null;
+      for (;;) {
+        data = await fetch(F.root + "/api/" + source + "?" + query(width).toString(), { headers: { Accept: "application/json" } })
+          .then((r) => { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); });
+        if (cy) { cy.destroy(); }
+        cy = window.cytoscape({ container, elements: elements(data, vocab, F.t, F.num), style: styles(vocab),
+          minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
+        await layered(cy);
+        const room = (container.clientWidth - 40) / Math.max(1, cy.elements().boundingBox().w);
+        if (chosenWidth() || room >= READABLE || width <= 3) { break; }
+        width -= 1;
+      }
       last = data;
-      if (cy) { cy.destroy(); }
       if (!options.keepPanel) { panel.hidden = true; }
-      cy = window.cytoscape({ container, elements: elements(data, vocab, F.t, F.num), style: styles(vocab),
-        minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
-      await layered(cy);
       const wide = fit();
       if (!depthsSet) { depthOptions(form.elements.max_depth, data.generations, F.t); depthsSet = true; }
       const groups = cy.nodes('[kind = "group"]');

@@ -48,7 +48,7 @@ export function elements(view, vocab, t, num) {
     ids.add(item.id);
     out.push({ group: "nodes", data: {
       id: item.id, label: lines.join("\n"), w: box.w, h: box.h, kind: item.kind,
-      layer: item.layer, root: item.root ? 1 : 0, stub: item.stub ? 1 : 0,
+      layer: item.layer, root: item.root ? 1 : 0, stub: item.stub ? 1 : 0, more: item.more ? 1 : 0,
       relation: item.relation || "", members: item.members || 1, total: item.total || 0,
       anchor: item.anchor || "", next_offset: item.next_offset || 0,
       downloads: item.downloads, descendants: item.descendants, generations: item.generations,
