@@ -25,6 +25,8 @@ ASSETS = (
     "node_modules/cytoscape/dist/cytoscape.min.js",
     "node_modules/elkjs/lib/elk.bundled.js",
 )
+#: Their licences (MIT, EPL-2.0), shipped beside them.
+LICENCES = ("node_modules/cytoscape/LICENSE", "node_modules/elkjs/LICENSE.md")
 
 
 class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
@@ -42,7 +44,7 @@ class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                     self.app.display_warning(f"filiation: no graph in the explorer: {problem}")
                     return
                 raise RuntimeError(f"filiation: cannot build the web explorer's graph: {problem}")
-        for asset in ASSETS:
+        for asset in ASSETS + LICENCES:
             build_data["force_include"][str(root / WEB / asset)] = f"filiation/web/{asset}"
 
     def _install(self, root: Path) -> str | None:
