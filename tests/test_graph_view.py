@@ -193,3 +193,27 @@ def test_a_family_of_50k_descendants_stays_a_few_dozen_items(huge: Genealogy) ->
     wide = huge.graph(HUGE, max_depth=None, width=20, budget=200)
     check_bounded(wide, 20, 200)
     assert max(n["layer"] for n in wide.nodes) == 2
+
+
+def test_the_api_routes(sample: Genealogy) -> None:
+    from fastapi.testclient import TestClient
+
+    from filiation.api import create_app
+
+    client = TestClient(create_app(sample))
+    r = client.get(f"/api/graph/models/{LLAMA}", params={"max_depth": "all", "width": 5})
+    assert r.status_code == 200
+    body = r.json()
+    assert body == sample.graph(LLAMA, max_depth=None, width=5).as_dict()
+    assert len(body["nodes"]) <= body["budget"] + 1 and body["width"] == 5
+    group = next(n for n in body["nodes"] if n["kind"] == "group")
+    r = client.get(f"/api/graph/models/{LLAMA}", params={"open": group["id"] + "@2"})
+    assert r.status_code == 200
+    page = client.get("/api/graph-group", params={"key": group["id"], "limit": 3}).json()
+    assert page["total"] == group["total"] and len(page["items"]) == 3
+    data = client.get("/api/graph/datasets/HuggingFaceH4/ultrachat_200k").json()
+    assert data["nodes"][0]["kind"] == "dataset"
+    assert client.get(f"/api/graph/models/{LLAMA}", params={"max_depth": "x"}).status_code == 422
+    assert client.get(f"/api/graph/models/{LLAMA}", params={"open": "a@b"}).status_code == 422
+    assert client.get("/api/graph/models/nobody/nothing").status_code == 404
+    assert client.get("/api/graph-group", params={"key": "z|merge|x"}).status_code == 422

@@ -90,13 +90,9 @@ def _graph_route(kind: NodeKind) -> Any:
     return graph
 
 
-for _kind, _plural in (
-    (NodeKind.MODEL, "models"),
-    (NodeKind.DATASET, "datasets"),
-    (NodeKind.AUTHOR, "authors"),
-):
+for _kind in NodeKind:  # /graph/models/…, /graph/datasets/…, /graph/authors/…
     router.add_api_route(
-        f"/graph/{_plural}/{{node_id:path}}",
+        f"/graph/{_kind.value}s/{{node_id:path}}",
         _graph_route(_kind),
         methods=["GET"],
         name=f"{_kind.value}_graph",
