@@ -1,11 +1,11 @@
 // What Cytoscape draws: one labelled box per item (a model, a data set, an author, or a group
-// standing for many), links coloured by relation. The colours come from the page's embedded
-// vocabulary (filiation.domain.RELATION_COLOURS), never from a copy in this file.
+// standing for many), links coloured by relation. The colours come from the page (the view's
+// data-vocabulary: filiation.domain.RELATION_COLOURS), never from a copy in this file.
 import { FONT, FAMILY, LINE, linesOf, measure } from "./labels.js";
 
 export function vocabulary(view) {
-  const tag = view.querySelector("script.graph-vocabulary");
-  const vocab = tag ? JSON.parse(tag.textContent) : { relations: {} };
+  // An attribute, not an inline script: the page keeps to files only (CSP script-src 'self').
+  const vocab = view.dataset.vocabulary ? JSON.parse(view.dataset.vocabulary) : { relations: {} };
   // The swatches of the legend and badges follow the same colours.
   for (const [rel, colour] of Object.entries(vocab.relations)) {
     document.documentElement.style.setProperty("--rel-" + rel, colour);
