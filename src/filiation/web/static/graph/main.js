@@ -154,7 +154,8 @@ function mount(view) {
         await layered(cy);
         const room = (container.clientWidth - 40) / Math.max(1, cy.elements().boundingBox().w);
         if (chosenWidth() || room >= READABLE || width <= 3) { break; }
-        width -= 1;
+        // Narrower, in proportion to the room missing (one more try at most, usually).
+        width = Math.max(3, Math.min(width - 1, Math.floor(width * room / READABLE)));
       }
       last = data;
       if (!options.keepPanel) { panel.hidden = true; }
