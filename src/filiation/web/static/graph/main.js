@@ -149,7 +149,7 @@ function mount(view) {
         data = await fetch(F.root + "/api/" + source + "?" + query(width).toString(), { headers: { Accept: "application/json" } })
           .then((r) => { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); });
         if (cy) { cy.destroy(); }
-        cy = window.cytoscape({ container, elements: elements(data, vocab, F.t, F.num), style: styles(vocab),
+        cy = window.cytoscape({ container, elements: elements(data, vocab, F.t, F.num), style: styles(),
           minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
         await layered(cy);
         const room = (container.clientWidth - 40) / Math.max(1, cy.elements().boundingBox().w);

@@ -17,8 +17,8 @@ function color(name, fallback) {
   return (getComputedStyle(document.documentElement).getPropertyValue(name) || "").trim() || fallback;
 }
 
-export function styles(vocab) {
-  const s = [
+export function styles() {
+  return [
     { selector: "node", style: {
       shape: "round-rectangle", width: "data(w)", height: "data(h)", label: "data(label)",
       "font-size": FONT, "font-family": FAMILY, "line-height": LINE / FONT, color: color("--ink", "#222"),
@@ -32,10 +32,8 @@ export function styles(vocab) {
     { selector: "node[root = 1]", style: { "border-width": 4, "border-color": color("--ink", "#222"), "font-weight": "bold" } },
     { selector: "node:selected", style: { "overlay-color": color("--accent", "#b03060"), "overlay-opacity": 0.2, "overlay-padding": 4 } },
     { selector: "edge", style: { width: 1.8, "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 0.9, "line-color": "data(colour)", "target-arrow-color": "data(colour)", opacity: 0.85 } },
-    { selector: "edge.routed", style: { "curve-style": "segments", "segment-distances": "data(dists)", "segment-weights": "data(weights)", "edge-distances": "node-position" } },
     { selector: "edge.same-layer", style: { "curve-style": "unbundled-bezier", "control-point-distances": "data(bow)", "control-point-weights": 0.5 } },
   ];
-  return s;
 }
 
 // The items of the server's view as Cytoscape elements, each with its label's box.
