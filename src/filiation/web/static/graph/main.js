@@ -83,7 +83,7 @@ function mount(view) {
   function openGroup(n) {
     const key = n.id().replace(/^group:/, "");
     opened[key] = n.data("next_offset");
-    draw({ keepPanel: true });
+    draw({ panelFor: n.id() });
   }
 
   // The box of a label in page pixels, and whether it can be read (inside the view, big enough).
@@ -158,7 +158,9 @@ function mount(view) {
         width = Math.max(3, Math.min(width - 1, Math.floor(width * room / READABLE)));
       }
       last = data;
-      if (!options.keepPanel) { panel.hidden = true; }
+      // The panel of an opened group follows its new count; any other panel closes.
+      const again = options.panelFor ? cy.getElementById(options.panelFor) : null;
+      if (again && again.nonempty()) { showPanel(again); } else { panel.hidden = true; }
       const wide = fit();
       if (!depthsSet) { depthOptions(form.elements.max_depth, data.generations, F.t); depthsSet = true; }
       const groups = cy.nodes('[kind = "group"]');
