@@ -217,3 +217,16 @@ def test_the_api_routes(sample: Genealogy) -> None:
     assert client.get(f"/api/graph/models/{LLAMA}", params={"open": "a@b"}).status_code == 422
     assert client.get("/api/graph/models/nobody/nothing").status_code == 404
     assert client.get("/api/graph-group", params={"key": "z|merge|x"}).status_code == 422
+
+
+def test_relation_colours_have_one_source() -> None:
+    """The graph takes its colours from filiation.domain (the page's data-vocabulary); the
+    stylesheet's --rel-* defaults, used by pages without a graph, must say the same."""
+    import re
+
+    from filiation.domain import RELATION_COLOURS, Relation
+
+    css = (Path(__file__).parents[1] / "src/filiation/web/static/app.css").read_text()
+    declared = dict(re.findall(r"--rel-(\w+):\s*(#[0-9a-fA-F]{6})", css))
+    assert declared == {r.value: c for r, c in RELATION_COLOURS.items()}
+    assert set(RELATION_COLOURS) == set(Relation)
