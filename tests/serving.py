@@ -23,13 +23,19 @@ def free_port() -> int:
 
 @contextmanager
 def serving(
-    db: Path | str, log: Path, timeout: float = 30, *, options: Sequence[str] = ()
+    db: Path | str,
+    log: Path,
+    timeout: float = 30,
+    *,
+    options: Sequence[str] = (),
+    python: str = sys.executable,
 ) -> Iterator[str]:
     """Start the server on ``db`` (with more ``serve`` options, e.g. ``--workers 2``), wait
-    (bounded) until it answers, yield its base URL, stop it."""
+    (bounded) until it answers, yield its base URL, stop it. ``python``: the interpreter
+    whose filiation serves (another environment's, e.g. a wheel's)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "filiation.cli", "--quiet", "serve"]
+    cmd = [python, "-m", "filiation.cli", "--quiet", "serve"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--db", str(db), *options]
     with log.open("wb") as out:
         proc = subprocess.Popen(

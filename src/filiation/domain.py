@@ -37,6 +37,18 @@ LINEAGE_RELATIONS: tuple[Relation, ...] = (
     Relation.UNSPECIFIED,
 )
 
+#: The colour of each relation wherever a link is drawn (graph, exports, badges): the one
+#: source the web explorer is served (templates/_graph.html embeds it for static/graph/).
+RELATION_COLOURS: dict[Relation, str] = {
+    Relation.FINETUNE: "#7a3db8",
+    Relation.QUANTIZED: "#0f8b8d",
+    Relation.ADAPTER: "#e0a100",
+    Relation.MERGE: "#d1495b",
+    Relation.UNSPECIFIED: "#8a8f98",
+    Relation.TRAINED_ON: "#2e9e5b",
+    Relation.PUBLISHED_BY: "#d9822b",
+}
+
 #: Stable small integers used in the lineage index; never renumber, only append.
 RELATION_CODES: dict[Relation, int] = {rel: code for code, rel in enumerate(Relation)}
 RELATIONS_BY_CODE: tuple[Relation, ...] = tuple(Relation)

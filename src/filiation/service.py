@@ -32,10 +32,12 @@ from filiation.domain import (
     RELATIONS_BY_CODE,
     NodeKind,
     Relation,
+    normalise_relation,
     parse_kind,
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError, StoreError
 from filiation.exports import Export, ExportScope
+from filiation.lineage import view as graph_view
 from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays
 from filiation.lineage.families import root_members
 from filiation.lineage.filters import DateArg, NodeFilter
@@ -671,6 +673,68 @@ class Genealogy:
         )
         lin.filters = q.filter.describe()
         return lin
+
+    def graph(
+        self,
+        node_id: str,
+        *,
+        kind: NodeKind | str | None = None,
+        relations: RelationsArg = None,
+        max_depth: int | None = 2,
+        width: int = 7,
+        budget: int = 40,
+        opened: dict[str, int] | None = None,
+        kinds: KindsArg = None,
+        min_downloads: int | None = None,
+        since: DateArg = None,
+        until: DateArg = None,
+    ) -> graph_view.GraphView:
+        """The drawing of a family that reads at any size (:mod:`filiation.lineage.view`): at
+        most ``width`` items a generation and ``budget`` in all, the rest in group nodes."""
+        q = TraversalQuery.parse(
+            relations=relations,
+            max_depth=max_depth,
+            limit=budget,
+            kinds=kinds,
+            min_downloads=min_downloads,
+            since=since,
+            until=until,
+            kind=kind,
+        )
+        if not 1 <= width <= budget:
+            raise InvalidArgumentError(f"width must be between 1 and the budget, not {width}")
+        flt = q.filter
+        node = self._node(node_id, q.kind)
+        rels = self._relations_from(node, q.relations)
+        if rels is None and self.index.kind_of(node) is NodeKind.DATASET:
+            rels = (Relation.TRAINED_ON, *LINEAGE_RELATIONS)
+        return graph_view.plan(
+            self.index,
+            node,
+            relations=rels or LINEAGE_RELATIONS,
+            max_depth=max_depth,
+            width=width,
+            budget=budget,
+            opened=opened,
+            flt=flt,
+        )
+
+    def group(
+        self, key: str, *, offset: int = 0, limit: int = 20
+    ) -> tuple[list[NodeSummary], int]:
+        """A page of the members of a drawing's group (:func:`graph_view.group_key`), best
+        known first, and their number."""
+        direction, _, rest = key.partition("|")
+        rel_name, _, anchor_id = rest.partition("|")
+        rel = normalise_relation(rel_name)
+        if direction not in ("d", "u") or rel is None or not anchor_id:
+            raise InvalidArgumentError(f"not a group of a drawing: {key!r}")
+        TraversalQuery(limit=limit)  # checks the bound as every question does
+        anchor = self._node(anchor_id)
+        nodes, total = graph_view.group_members(
+            self.index, anchor, rel, down=direction == "d", offset=offset, limit=limit
+        )
+        return [NodeSummary(**summary_fields(self.index, n)) for n in nodes], total
 
     def impact(
         self, dataset: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]

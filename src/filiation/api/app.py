@@ -35,7 +35,7 @@ from filiation import __version__, web
 from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundError, StoreError
 from filiation.service import Genealogy
 
-from . import exports, health, lineage, nodes
+from . import exports, graph, health, lineage, nodes
 from . import registry as registry_api
 from . import rights as rights_routes
 
@@ -259,9 +259,9 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.genealogy = g
-    # The sub-resource routes (``.../descendants``, ``.../export``) before the plain
-    # ``/{plural}/{id}`` routes of ``nodes``, which would take any path.
-    for module in (health, lineage, exports, nodes):
+    # The sub-resource routes (``.../descendants``, ``.../export``) and the graph view's
+    # before the plain ``/{plural}/{id}`` routes of ``nodes``, which would take any path.
+    for module in (health, lineage, exports, graph, nodes):
         app.include_router(module.router)
     registry_api.install(app)
     app.include_router(rights_routes.router)

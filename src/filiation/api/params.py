@@ -10,7 +10,7 @@ the rest of the path, so they may hold ``/``, dots and any character.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from fastapi import Path as PathParam
@@ -113,6 +113,20 @@ async def traversal_query(
 
 #: A route's traversal parameters (see :func:`traversal_query`).
 Traversal = Annotated[TraversalQuery, Depends(traversal_query)]
+
+
+async def node_filters(
+    kind: KindFilterQ = None,
+    min_downloads: MinDownloadsQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
+) -> dict[str, Any]:
+    """The node filters alone, as the service's keyword arguments, for the routes whose depth
+    is not a traversal's (the graph view takes ``all``); the service checks them."""
+    return {"kinds": kind, "min_downloads": min_downloads, "since": since, "until": until}
+
+
+FiltersQ = Annotated[dict[str, Any], Depends(node_filters)]
 
 
 def ranking(values: Sequence[str] | None, default: Sequence[str]) -> list[str]:

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation
+from filiation.domain import LINEAGE_RELATIONS, RELATION_COLOURS, NodeKind, Relation
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.http.context import genealogy_of, root_path
 from filiation.http.ids import resolve_id
@@ -30,6 +30,7 @@ HERE = Path(str(resources.files("filiation.web")))
 #: a checkout, and packaged at the same place in the wheel when present (pyproject.toml).
 VENDOR = {
     "cytoscape.min.js": [HERE / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js"],
+    "elk.bundled.js": [HERE / "node_modules" / "elkjs" / "lib" / "elk.bundled.js"],
 }
 #: Rows per page of the lists (search hits, a data set's models, an author's models).
 PAGE_SIZE = 50
@@ -100,8 +101,9 @@ def render(
         href=lambda kind, node_id: f"{root}/{lang}{node_path(kind, node_id)}",
         rel_label=lambda rel: t(f"rel.{rel}"),
         kind_label=lambda kind: t(f"kind.{kind}"),
-        graph_ready=vendor_file("cytoscape.min.js") is not None,
+        graph_ready=all(vendor_file(name) for name in VENDOR),
         all_relations=[r.value for r in Relation],
+        relation_colours={r.value: c for r, c in RELATION_COLOURS.items()},
         lineage_relations=[r.value for r in LINEAGE_RELATIONS],
         api_id=lambda node_id: quote(node_id, safe="/"),
         **context,

@@ -1,6 +1,6 @@
 // The model page's two views of the genealogy, drawn from the JSON API a page at a time:
 // the tree (ancestors above, descendants below, grouped by relation) and the graph
-// (static/graph.js, drawn when its tab opens). Nothing asks the server for more nodes than
+// (static/graph/main.js, drawn when its tab opens). Nothing asks the server for more nodes than
 // the user opened.
 "use strict";
 
@@ -152,8 +152,5 @@
   F.ready().then(function () {
     tabs();
     tree();
-    // A URL that carries graph settings (see graph.js) opens on the graph.
-    var graph = F.graphs && F.graphs["graph-view"];
-    if (graph && graph.restored) { document.getElementById("tab-graph").click(); }
   });
 })();

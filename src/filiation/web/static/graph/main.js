@@ -1,0 +1,213 @@
+// The graph of a family (model, data set and author pages; templates/_graph.html). The server
+// plans what to draw (/api/graph/…: a few dozen items, the rest in group nodes); this module
+// lays it out in layers (layout.js), draws it with Cytoscape (render.js), and wires the
+// controls (controls.js), the overview (overview.js), the table and the downloads (exports.js).
+// What was drawn is exposed as window.filiationGraph.state() for tests and tools.
+import { FONT, MIN_PX } from "./labels.js";
+import { layered } from "./layout.js";
+import { elements, styles, vocabulary } from "./render.js";
+import { depthOptions, emptyGroup, params, remember, restore, status } from "./controls.js";
+import { png, save, svgText } from "./exports.js";
+import { overview } from "./overview.js";
+import { table } from "./table.js";
+
+const F = window.filiation;
+const ITEM = 150;               // a first guess of a label's box and spacing, px at zoom 1
+const READABLE = (MIN_PX + 0.5) / FONT;   // the smallest zoom at which labels stay legible
+const TOP_ZOOM = 1.2;
+
+function mount(view) {
+  const rootId = view.dataset.root;
+  const source = view.dataset.graph;
+  const exportPath = view.dataset.export;
+  const form = view.querySelector(".graph-controls");
+  const container = view.querySelector(".graph");
+  const statusEl = view.querySelector(".graph-status");
+  const panel = view.querySelector(".graph-panel");
+  const downloads = view.querySelector(".graph-downloads");
+  const vocab = vocabulary(view);
+  // The view's least height: it grows with the drawing.
+  const baseHeight = 420;
+  let cy = null, last = null, opened = {}, focus = null, depthsSet = false, draws = 0;
+
+  // Items per generation: the user's choice, else a first guess from the page's width,
+  // narrowed by draw() until the drawing fits the width at a legible size.
+  function chosenWidth() {
+    return form.elements.width && form.elements.width.value ? Number(form.elements.width.value) : null;
+  }
+  function guessWidth() {
+    const w = container.clientWidth || 1000;
+    return Math.max(3, Math.min(12, Math.floor(w / READABLE / ITEM)));
+  }
+  function query(width) {
+    const p = params(form);
+    p.width = width;
+    p.budget = Math.max(p.width, Number(p.budget || 40));
+    if (focus) { p.relation = focus.relation; p.max_depth = String(Math.abs(focus.generation)); }
+    const q = new URLSearchParams(p);
+    for (const [key, offset] of Object.entries(opened)) { q.append("open", key + "@" + offset); }
+    return q;
+  }
+  function updateDownloads() {
+    if (!downloads || !exportPath) { return; }
+    const p = params(form);
+    delete p.width; delete p.budget;
+    if (p.max_depth === "all") { delete p.max_depth; }
+    for (const a of downloads.querySelectorAll("a[data-format]")) {
+      const q = new URLSearchParams(Object.assign({ format: a.dataset.format, direction: view.dataset.direction || "both" }, p));
+      a.setAttribute("href", F.root + "/api/" + exportPath + "?" + q.toString());
+    }
+  }
+
+  function showPanel(n) {
+    const d = n.data();
+    // Break points after the id's separators only, never inside a word.
+    const idEl = panel.querySelector(".gp-id");
+    idEl.textContent = "";
+    for (const part of (d.kind === "group" ? d.label : d.id).split(/(?<=[-_./])/)) {
+      idEl.appendChild(document.createTextNode(part));
+      idEl.appendChild(document.createElement("wbr"));
+    }
+    const meta = d.kind === "group"
+      ? F.t("graph.group_meta", { n: F.num(d.members), total: F.num(d.total), what: F.t("relp." + d.relation), anchor: d.anchor })
+      : F.t("graph.meta", { kind: F.t("kind." + d.kind), downloads: F.num(d.downloads), descendants: F.num(d.descendants) });
+    panel.querySelector(".gp-meta").textContent = meta;
+    const open = panel.querySelector(".gp-open"), centre = panel.querySelector(".gp-centre");
+    open.hidden = centre.hidden = d.kind === "group";
+    if (d.kind !== "group") {
+      open.setAttribute("href", F.page(d.kind, d.id));
+      centre.setAttribute("href", F.page(d.kind, d.id) + "?max_depth=2");
+    }
+    panel.hidden = false;
+  }
+  function openGroup(n) {
+    const key = n.id().replace(/^group:/, "");
+    opened[key] = n.data("next_offset");
+    draw({ panelFor: n.id() });
+  }
+
+  // The box of a label in page pixels, and whether it can be read (inside the view, big enough).
+  function state() {
+    if (!cy) { return { nodes: [] }; }
+    const rect = container.getBoundingClientRect();
+    const zoom = cy.zoom();
+    return {
+      zoom, fontPx: FONT * zoom, draws,
+      nodes: cy.nodes().map((n) => {
+        const b = n.renderedBoundingBox({ includeLabels: true, includeOverlays: false });
+        const x = rect.left + window.scrollX + b.x1, y = rect.top + window.scrollY + b.y1;
+        const inside = b.x2 > 0 && b.y2 > 0 && b.x1 < container.clientWidth && b.y1 < container.clientHeight;
+        return { id: n.id(), label: n.data("label"), title: n.data("title"), x, y, w: b.w, h: b.h,
+          fontPx: FONT * zoom, labelVisible: inside && FONT * zoom >= MIN_PX, members: n.data("members"),
+          kind: n.data("kind"), layer: n.data("layer"), more: !!n.data("more") };
+      }),
+    };
+  }
+
+  // The drawing fills the width at a readable zoom, the view growing taller for deep
+  // families; a drawing wider than the page at a readable zoom opens on its start, readable,
+  // the rest a drag away (the "Fit to view" button shows it all, smaller).
+  function fit() {
+    cy.resize();
+    const bb = cy.elements().boundingBox();
+    const zoom = Math.min(TOP_ZOOM, (container.clientWidth - 40) / Math.max(1, bb.w));
+    const wide = zoom < READABLE;
+    const used = wide ? READABLE : zoom;
+    container.style.height = Math.min(Math.max(baseHeight, Math.ceil(bb.h * used + 48)), wide ? 2400 : 4000) + "px";
+    cy.resize();
+    if (!wide) {
+      cy.fit(undefined, 20);
+      if (cy.zoom() > TOP_ZOOM) { cy.zoom(TOP_ZOOM); cy.center(); }
+      return false;
+    }
+    const root = cy.nodes("[root = 1]");
+    cy.zoom(READABLE);
+    cy.pan({ x: container.clientWidth / 2 - root.position("x") * READABLE, y: 24 - bb.y1 * READABLE });
+    return true;
+  }
+
+  async function draw(options = {}) {
+    if (typeof window.cytoscape !== "function" || typeof window.ELK !== "function") { return; }
+    const empty = emptyGroup(view);
+    view.querySelectorAll("fieldset").forEach((f) => f.removeAttribute("aria-invalid"));
+    if (empty) {
+      empty.setAttribute("aria-invalid", "true");
+      statusEl.textContent = F.t("expert.none_ticked", { group: empty.querySelector("legend").textContent });
+      statusEl.classList.add("error");
+      return;
+    }
+    statusEl.classList.remove("error");
+    if (!document.getElementById("__________cytoscape_stylesheet")) {
+      document.head.appendChild(F.el("meta", { id: "__________cytoscape_stylesheet", name: "cytoscape-style", content: "app.css" }));
+    }
+    statusEl.textContent = F.t("graph.loading");
+    container.dataset.ready = "false";
+    updateDownloads();
+    try {
+      let width = chosenWidth() || guessWidth(), data = null;
+      for (;;) {
+        data = await fetch(F.root + "/api/" + source + "?" + query(width).toString(), { headers: { Accept: "application/json" } })
+          .then((r) => { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); });
+        if (cy) { cy.destroy(); }
+        cy = window.cytoscape({ container, elements: elements(data, vocab, F.t, F.num), style: styles(),
+          minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
+        await layered(cy);
+        const room = (container.clientWidth - 40) / Math.max(1, cy.elements().boundingBox().w);
+        if (chosenWidth() || room >= READABLE || width <= 3) { break; }
+        // Narrower, in proportion to the room missing (one more try at most, usually).
+        width = Math.max(3, Math.min(width - 1, Math.floor(width * room / READABLE)));
+      }
+      last = data;
+      // The panel of an opened group follows its new count; any other panel closes.
+      const again = options.panelFor ? cy.getElementById(options.panelFor) : null;
+      if (again && again.nonempty()) { showPanel(again); } else { panel.hidden = true; }
+      const wide = fit();
+      if (!depthsSet) { depthOptions(form.elements.max_depth, data.generations, F.t); depthsSet = true; }
+      const groups = cy.nodes('[kind = "group"]');
+      statusEl.textContent = status(data, { items: cy.nodes().length, links: cy.edges().length,
+        grouped: groups.reduce((s, n) => s + n.data("members"), 0) }, F.t, F.num)
+        + (focus ? " — " + F.t("graph.focus", { what: F.t("relp." + focus.relation), g: focus.generation }) : "")
+        + (wide ? " — " + F.t("graph.wide") : "");
+      table(view, cy, F);
+      overview(view, data, F, (cell) => { focus = cell; opened = {}; draw(); });
+      cy.on("tap", "node", (ev) => { showPanel(ev.target); if (ev.target.data("kind") === "group") { openGroup(ev.target); } });
+      cy.on("dbltap", "node[kind != \"group\"]", (ev) => { window.location.href = F.page(ev.target.data("kind"), ev.target.id()); });
+      draws += 1;
+      container.dataset.ready = "true";
+    } catch (err) {
+      statusEl.textContent = F.t("graph.error");
+      if (window.console) { console.info(err); }
+    }
+  }
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    focus = null;
+    opened = {};
+    if (!emptyGroup(view)) { remember(form); }
+    draw();
+  });
+  view.querySelector(".graph-fit").addEventListener("click", () => { if (cy) { cy.fit(undefined, 20); } });
+  const name = (rootId.replace(/[^\w.-]+/g, "_") || "graph");
+  const pngButton = view.querySelector(".download-png");
+  if (pngButton) { pngButton.addEventListener("click", () => { if (cy) { save(png(cy), name + ".png"); } }); }
+  const svgButton = view.querySelector(".download-svg");
+  if (svgButton) { svgButton.addEventListener("click", () => { if (cy) { save(new Blob([svgText(cy, rootId, F.t)], { type: "image/svg+xml" }), name + ".svg"); } }); }
+  const restored = restore(view, form);
+  updateDownloads();
+  return { draw, drawn: () => cy !== null, restored, state, cy: () => cy, view: () => last };
+}
+
+F.graphs = {};
+F.ready().then(() => {
+  for (const view of document.querySelectorAll(".graph-view")) {
+    const g = mount(view);
+    F.graphs[view.id] = g;
+    window.filiationGraph = g;
+    // A graph in a hidden tab is drawn when the tab opens (model.js), at once when the URL
+    // carries graph settings; others right away.
+    const panel = view.closest("[role=tabpanel]");
+    const tab = panel && document.querySelector('[role=tab][aria-controls="' + panel.id + '"]');
+    if (view.dataset.lazy === undefined) { g.draw(); } else if (g.restored && tab) { tab.click(); }
+  }
+});
