@@ -132,6 +132,41 @@ class Stats(BaseModel):
     store: str
 
 
+class NodeRef(BaseModel):
+    """A node found by its id: the id as published, and what it is."""
+
+    id: str
+    kind: NodeKind
+
+
+class EntryPoints(BaseModel):
+    """Where to start exploring (the home page): the most derived families and the newest
+    models, each best first."""
+
+    families: list[NodeSummary] = Field(description="models with most descendants")
+    recent: list[NodeSummary] = Field(description="the most recently created models")
+
+
+class Health(BaseModel):
+    """What a server process answers from."""
+
+    status: str = "ok"
+    version: str
+    snapshots: list[int] = Field(
+        default_factory=list, description="ids of the snapshots this process answers from"
+    )
+    worker: int = Field(0, description="id of the server process that answered")
+
+
+class Limits(BaseModel):
+    """Bounds of what the genealogy accepts, for interfaces to check input early."""
+
+    max_id_length: int = Field(description="no source keeps a longer id")
+    suggest_max: int = Field(
+        description="ids longer than this get no near-id suggestions when unknown"
+    )
+
+
 def _opt(value: Any) -> int | None:
     v = int(value)
     return None if v == NULL_INT else v
