@@ -7,6 +7,8 @@ and builds records only when asked; its JSON form is stable and documented in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -211,6 +213,28 @@ def link_of(index: LineageIndex, edge: int) -> Link:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LineageNode:
+    """One node of a :class:`Lineage`, typed: the fields of its JSON record (docs/json.md).
+
+    Built on demand from the answer's arrays (``for node in lineage``); the root(s) come
+    first at depth 0, with no ``relation``, ``via`` nor ``declared``.
+    """
+
+    id: str
+    kind: str
+    author: str | None
+    depth: int
+    relation: str | None
+    via: str | None
+    declared: bool | None
+    downloads: int | None
+    likes: int | None
+    descendants: int
+    stub: bool
+    created_at: str | None
+
+
 class Lineage:
     """The nodes a traversal reached and the links it followed.
 
@@ -282,6 +306,10 @@ class Lineage:
 
     def __len__(self) -> int:
         return len(self.node_index)
+
+    def __iter__(self) -> Iterator[LineageNode]:
+        """Typed nodes, the root(s) first: the records of :attr:`nodes`, as dataclasses."""
+        return (LineageNode(**record) for record in self.nodes)
 
     def __repr__(self) -> str:
         return (

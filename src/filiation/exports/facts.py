@@ -77,9 +77,9 @@ def gather(answer: ExportInput) -> ModelFacts:
         raise InvalidArgumentError("this format describes a model: its details are missing")
     ancestry = answer.lineage
     ancestors = [
-        Ancestor(id=n["id"], depth=n["depth"], author=n["author"], stub=n["stub"])
-        for n in ancestry.nodes
-        if n["depth"] > 0
+        Ancestor(id=n.id, depth=n.depth, author=n.author, stub=n.stub)
+        for n in ancestry
+        if n.depth > 0
     ]
     links = [_link(e) for e in ancestry.edges]
     return ModelFacts(

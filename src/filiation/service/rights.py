@@ -23,7 +23,7 @@ from filiation.rights.letters import Letter
 from filiation.rights.watch import Watch, WatchReport
 
 if TYPE_CHECKING:
-    from filiation.results import Lineage
+    from filiation.results import LineageNode
     from filiation.service.genealogy import Genealogy
 
 #: The formats a dossier is exported to.
@@ -61,7 +61,7 @@ class Rights:
             lin = self.g.descendants(source_id, relations=relations)
         else:
             lin = self.g.impact(source_id, relations=relations)
-        affected = rd.affected_set(source_id, kind.value, lin.nodes)
+        affected = rd.affected_set(source_id, kind.value, list(lin))
         publishers = rd.group_publishers(affected)
         events = followup.events(self.g.store, kind.value, source_id, right_)
         rd.apply_followups(publishers, events)
@@ -159,15 +159,15 @@ class WatchList:
     def __init__(self, genealogy: Genealogy) -> None:
         self.g = genealogy
 
-    def _family(self, node_id: str, kind: str) -> list[dict[str, object]]:
-        lin: Lineage = self.g.descendants(node_id) if kind == "model" else self.g.impact(node_id)
-        return [n for n in lin.nodes if n["depth"] > 0 and n["kind"] == "model"]
+    def _family(self, node_id: str, kind: str) -> list[LineageNode]:
+        lin = self.g.descendants(node_id) if kind == "model" else self.g.impact(node_id)
+        return [n for n in lin if n.depth > 0 and n.kind == "model"]
 
     def add(self, node_id: str, kind: NodeKind | str | None = None) -> Watch:
         found = self.g.locate(node_id, parse_kind(kind))
         if found.kind is NodeKind.AUTHOR:
             raise InvalidArgumentError("watch a model or a data set, not an author")
-        known = [str(n["id"]).lower() for n in self._family(found.id, found.kind.value)]
+        known = [n.id.lower() for n in self._family(found.id, found.kind.value)]
         return watch.add(self.g.store, found.kind.value, found.id, known)
 
     def list(self) -> list[Watch]:
@@ -189,19 +189,15 @@ class WatchList:
                 family = []  # gone from the genealogy: nothing new below it
             new = [
                 watch.NewDescendant(
-                    id=n["id"],
-                    author=n["author"],
-                    depth=n["depth"],
-                    relation=n["relation"],
-                    via=n["via"],
+                    id=n.id, author=n.author, depth=n.depth, relation=n.relation, via=n.via
                 )
                 for n in family
-                if str(n["id"]).lower() not in known
+                if n.id.lower() not in known
             ]
             reports.append(
                 watch.WatchReport(id=item.id, kind=item.kind, since=item.checked_at, new=new)
             )
-            seen_now.append((item.id, [str(n["id"]).lower() for n in family]))
+            seen_now.append((item.id, [n.id.lower() for n in family]))
         if post is not None:
             watch.post(post, reports, now)
         for node_id, family_keys in seen_now:
