@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,9 +41,7 @@ from sqlalchemy.pool import NullPool
 from filiation.errors import StoreError
 from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA, Records
 from filiation.store import migrations, schema
-
-if TYPE_CHECKING:
-    from filiation.store.transaction import SnapshotTransaction
+from filiation.store.transaction import SnapshotTransaction, is_psycopg
 
 CHUNK = 50_000
 #: The PostgreSQL advisory lock held while migrations run ("filiatio" in ASCII).
@@ -86,10 +84,6 @@ def _url(location: str | os.PathLike[str]) -> tuple[URL, Path | None]:
         return url, None
     path = Path(text_loc).expanduser()
     return make_url(f"sqlite:///{path}"), path
-
-
-def _is_psycopg(dialect: Any) -> bool:
-    return dialect.name == "postgresql" and dialect.driver == "psycopg"
 
 
 #: Every engine this process opened, so that a forked child can drop the pooled connections
@@ -380,9 +374,7 @@ class Store:
         self, source: str, label: str, taken_at: datetime | None
     ) -> SnapshotTransaction:
         """Start writing a snapshot; it becomes visible only when the transaction commits."""
-        from filiation.store.transaction import SnapshotTransaction
-
-        return SnapshotTransaction(self, source, label, taken_at)
+        return SnapshotTransaction(self, source, label, taken_at, chunk_rows=CHUNK)
 
     def write_snapshot(self, records: Records, progress: ProgressCallback | None = None) -> int:
         """Store a source's records as its new snapshot, all or nothing."""
@@ -430,7 +422,7 @@ class Store:
     ) -> pa.Table:
         """``columns`` of ``table``'s rows in snapshot ``snap``, as an Arrow table of
         ``arrow_schema`` (streamed: by ``COPY`` from PostgreSQL)."""
-        if _is_psycopg(self.engine.dialect):
+        if is_psycopg(self.engine.dialect):
             return self._copy_out(table, columns, arrow_schema, snap)
         # Plain SQL: the rows go straight to Arrow, without per-value type processing.
         query = text(f"SELECT {', '.join(columns)} FROM {table.name} WHERE snapshot_id = :snap")

@@ -20,25 +20,34 @@ from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 from filiation.errors import StoreError
 from filiation.store import schema
-from filiation.store import store as _store
-from filiation.store.store import _is_psycopg
 
 if TYPE_CHECKING:
     from filiation.store.store import Store
 
 
+def is_psycopg(dialect: Any) -> bool:
+    """Whether a connection goes through psycopg 3 (which can ``COPY``)."""
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
 def _bulk(
-    conn: Any, table: Any, columns: list[str], data: pa.Table, snap_id: int, start: int = 0
+    conn: Any,
+    table: Any,
+    columns: list[str],
+    data: pa.Table,
+    snap_id: int,
+    start: int,
+    chunk_rows: int,
 ) -> None:
     """Insert Arrow rows: ``COPY`` on PostgreSQL (rows numbered from ``start`` in ``seq``),
     else the driver's executemany."""
-    if _is_psycopg(conn.dialect):
-        _copy_in(conn, table, columns, data, snap_id, start)
+    if is_psycopg(conn.dialect):
+        _copy_in(conn, table, columns, data, snap_id, start, chunk_rows)
         return
     names = ", ".join(["snapshot_id", *columns])
     marks = ", ".join(["?"] * (len(columns) + 1))
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-    for chunk in data.to_batches(max_chunksize=_store.CHUNK):
+    for chunk in data.to_batches(max_chunksize=chunk_rows):
         cols = []
         for name in columns:
             col = chunk.column(name)
@@ -56,7 +65,13 @@ def _bulk(
 
 
 def _copy_in(
-    conn: Any, table: Any, columns: list[str], data: pa.Table, snap_id: int, start: int
+    conn: Any,
+    table: Any,
+    columns: list[str],
+    data: pa.Table,
+    snap_id: int,
+    start: int,
+    chunk_rows: int,
 ) -> None:
     """Send Arrow rows to PostgreSQL with ``COPY ... FROM STDIN``, one chunk per COPY.
 
@@ -69,7 +84,7 @@ def _copy_in(
     raw = conn.connection.driver_connection
     dbapi = conn.dialect.loaded_dbapi
     options = pa_csv.WriteOptions(include_header=False)
-    for chunk in data.select(columns).to_batches(max_chunksize=_store.CHUNK):
+    for chunk in data.select(columns).to_batches(max_chunksize=chunk_rows):
         rows = chunk.num_rows
         arrays = [
             pa.array(np.full(rows, snap_id, np.int64)),
@@ -95,8 +110,16 @@ def _copy_in(
 class SnapshotTransaction:
     """One snapshot being written: a database transaction held open until commit."""
 
-    def __init__(self, store: Store, source: str, label: str, taken_at: datetime | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        source: str,
+        label: str,
+        taken_at: datetime | None,
+        chunk_rows: int,
+    ) -> None:
         self.store = store
+        self.chunk_rows = chunk_rows  # rows per INSERT batch or COPY part
         self._written = [0, 0]  # nodes, links: the position of the next row of each
         self._conn = store.engine.connect()
         self._tx = self._conn.begin()
@@ -126,6 +149,7 @@ class SnapshotTransaction:
                     nodes,
                     self.snapshot_id,
                     self._written[0],
+                    self.chunk_rows,
                 )
                 self._written[0] += nodes.num_rows
             if links is not None and links.num_rows:
@@ -136,6 +160,7 @@ class SnapshotTransaction:
                     links,
                     self.snapshot_id,
                     self._written[1],
+                    self.chunk_rows,
                 )
                 self._written[1] += links.num_rows
         except (OperationalError, DatabaseError) as exc:
