@@ -10,6 +10,7 @@
 from filiation.service.genealogy import (
     ENTRY_POINTS,
     ENV_DB,
+    MAX_ID_LENGTH,
     SUGGEST_MAX,
     Genealogy,
     QueryArgs,
@@ -33,6 +34,7 @@ __all__ = [
     "ENTRY_POINTS",
     "ENV_DB",
     "ENV_KEEP",
+    "MAX_ID_LENGTH",
     "SUGGEST_MAX",
     "Genealogy",
     "QueryArgs",
