@@ -7,6 +7,8 @@ and builds records only when asked; its JSON form is stable and documented in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -132,6 +134,41 @@ class Stats(BaseModel):
     store: str
 
 
+class NodeRef(BaseModel):
+    """A node found by its id: the id as published, and what it is."""
+
+    id: str
+    kind: NodeKind
+
+
+class EntryPoints(BaseModel):
+    """Where to start exploring (the home page): the most derived families and the newest
+    models, each best first."""
+
+    families: list[NodeSummary] = Field(description="models with most descendants")
+    recent: list[NodeSummary] = Field(description="the most recently created models")
+
+
+class Health(BaseModel):
+    """What a server process answers from."""
+
+    status: str = "ok"
+    version: str
+    snapshots: list[int] = Field(
+        default_factory=list, description="ids of the snapshots this process answers from"
+    )
+    worker: int = Field(0, description="id of the server process that answered")
+
+
+class Limits(BaseModel):
+    """Bounds of what the genealogy accepts, for interfaces to check input early."""
+
+    max_id_length: int = Field(description="no source keeps a longer id")
+    suggest_max: int = Field(
+        description="ids longer than this get no near-id suggestions when unknown"
+    )
+
+
 def _opt(value: Any) -> int | None:
     v = int(value)
     return None if v == NULL_INT else v
@@ -174,6 +211,28 @@ def link_of(index: LineageIndex, edge: int) -> Link:
         source=a.vocab["sources"][src] if src >= 0 else "derived",
         evidence=a.vocab["evidence"][int(a.edge_evidence[edge])] or None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LineageNode:
+    """One node of a :class:`Lineage`, typed: the fields of its JSON record (docs/json.md).
+
+    Built on demand from the answer's arrays (``for node in lineage``); the root(s) come
+    first at depth 0, with no ``relation``, ``via`` nor ``declared``.
+    """
+
+    id: str
+    kind: str
+    author: str | None
+    depth: int
+    relation: str | None
+    via: str | None
+    declared: bool | None
+    downloads: int | None
+    likes: int | None
+    descendants: int
+    stub: bool
+    created_at: str | None
 
 
 class Lineage:
@@ -247,6 +306,10 @@ class Lineage:
 
     def __len__(self) -> int:
         return len(self.node_index)
+
+    def __iter__(self) -> Iterator[LineageNode]:
+        """Typed nodes, the root(s) first: the records of :attr:`nodes`, as dataclasses."""
+        return (LineageNode(**record) for record in self.nodes)
 
     def __repr__(self) -> str:
         return (

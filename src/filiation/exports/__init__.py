@@ -4,7 +4,8 @@ Each format is one :class:`ExportFormat` in :data:`FORMATS`, registered by the m
 writes it (``json_lineage``, ``graph``, ``cyclonedx``, ``spdx``, ``model_card``…). The CLI's
 ``filiation export``, the API's ``/api/{models,datasets,authors}/{id}/export`` and the web
 pages' download buttons all go through :meth:`filiation.Genealogy.export`, so a format added
-here appears everywhere.
+here appears everywhere. The service computes the answer (:class:`ExportInput`); a renderer
+only writes it, so this package never imports the service.
 """
 
 from __future__ import annotations
@@ -16,29 +17,26 @@ from typing import TYPE_CHECKING, Literal
 
 from filiation.domain import NodeKind
 from filiation.errors import InvalidArgumentError
-from filiation.lineage.query import TraversalQuery
 
 if TYPE_CHECKING:
-    from filiation.service import Genealogy
+    from filiation.results import Lineage, NodeDetails
 
 
 Direction = Literal["ancestors", "descendants", "both"]
 
 
 @dataclass(frozen=True)
-class ExportScope:
-    """Which part of the genealogy around the node an export covers.
+class ExportInput:
+    """What a renderer writes, computed by :meth:`filiation.Genealogy.export`: renderers
+    only format a finished answer and never ask the genealogy anything.
 
-    Formats that describe one model (CycloneDX, SPDX, model card) read its ancestry whatever
-    the direction; graph formats (JSON, GraphML, CSV) write exactly the traversal asked for.
+    Graph formats (JSON, GraphML, CSV) write ``lineage``, exactly the traversal asked for;
+    formats that describe one model (CycloneDX, SPDX, model card) get the ``model`` and its
+    ancestry as ``lineage``, whatever the direction asked for.
     """
 
-    direction: Direction = "both"
-    #: What the node is (ids of a model, a data set and an author may clash). A data set's
-    #: descendants are its impact set; an author's, what it published and what derives from it.
-    kind: NodeKind = NodeKind.MODEL
-    #: The walk: relations, depth, limit and which nodes to keep (its ``kind`` is ``kind``).
-    query: TraversalQuery = field(default_factory=TraversalQuery)
+    lineage: Lineage
+    model: NodeDetails | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ class Export:
     filename: str
 
 
-Renderer = Callable[["Genealogy", str, ExportScope], bytes]
+Renderer = Callable[[ExportInput], bytes]
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,8 @@ class ExportFormat:
     extension: str
     description: str
     render: Renderer = field(repr=False)
+    #: True for the formats that describe one model (they need ``ExportInput.model``).
+    describes_model: bool = False
 
 
 FORMATS: dict[str, ExportFormat] = {}
@@ -100,3 +100,11 @@ def filename_for(node_id: str, fmt: ExportFormat) -> str:
     """A safe file name: the id's characters that are not portable become ``_``."""
     stem = "".join(c if c.isalnum() or c in "-._" else "_" for c in node_id)
     return f"{stem.strip('._') or 'export'}.{fmt.extension}"
+
+
+def not_a_model(node_id: str, kind: NodeKind) -> InvalidArgumentError:
+    """The error for a format that describes a model, asked about a data set or an author."""
+    return InvalidArgumentError(
+        f"{node_id} is a {kind.value}; this format describes a model "
+        "(use --format json, graphml or csv for the lineage of a data set or an author)"
+    )

@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from filiation import __version__
 from filiation.domain import NodeKind
-from filiation.exports import ExportFormat, ExportScope, register
+from filiation.exports import ExportFormat, ExportInput, register
 from filiation.exports.facts import TOOL, ModelFacts, gather
 from filiation.results import hub_url
 
 if TYPE_CHECKING:
     from cyclonedx.model.component import Component
 
-    from filiation.service import Genealogy
 
 #: Property names, in the ``filiation:`` namespace of the BOM's properties.
 PARENT_PROPERTY = "filiation:parent:"  # + relation; value: the parent's id
@@ -145,8 +144,8 @@ def _model_card(facts: ModelFacts) -> dict[str, Any]:
     return card
 
 
-def render(g: Genealogy, node_id: str, scope: ExportScope) -> bytes:
-    doc = build(gather(g, node_id, scope))
+def render(answer: ExportInput) -> bytes:
+    doc = build(gather(answer))
     return json.dumps(doc, indent=2, ensure_ascii=False).encode()
 
 
@@ -157,5 +156,6 @@ register(
         extension="cdx.json",
         description="CycloneDX 1.6 ML-BOM: the model, its model card, ancestors, data sets",
         render=render,
+        describes_model=True,
     )
 )

@@ -12,14 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation
+from filiation.domain import NodeKind, Relation
 from filiation.errors import InvalidArgumentError
-from filiation.lineage.filters import NodeFilter
 from filiation.results import NodeDetails, hub_url
 
 if TYPE_CHECKING:
-    from filiation.exports import ExportScope
-    from filiation.service import Genealogy
+    from filiation.exports import ExportInput
 
 #: The tool named as the author of every exported document.
 TOOL = "filiation"
@@ -71,28 +69,17 @@ class ModelFacts:
         return self.parents_of(self.id)
 
 
-def gather(g: Genealogy, node_id: str, scope: ExportScope) -> ModelFacts:
-    """The model's fields, its ancestry (bounded by the scope) and its training data sets."""
-    details = g.show(node_id, kind=scope.kind)
-    if details.kind is not NodeKind.MODEL:
-        raise InvalidArgumentError(
-            f"{details.id} is a {details.kind.value}; this format describes a model "
-            "(use --format json, graphml or csv for the lineage of a data set or an author)"
-        )
-    asked = scope.query.relations or LINEAGE_RELATIONS
-    relations = tuple(r for r in asked if r in LINEAGE_RELATIONS)
-    # The whole bounded ancestry: a model's description keeps every ancestor, whatever the
-    # node filter of the scope.
-    ancestry = g.ancestors(
-        details.id,
-        query=scope.query.with_(
-            relations=relations or None, filter=NodeFilter(), kind=NodeKind.MODEL
-        ),
-    )
+def gather(answer: ExportInput) -> ModelFacts:
+    """The model's fields, its ancestry and its training data sets, from the export's answer
+    (gathered by ``Genealogy.export``: the model's ``show`` and its bounded ancestry)."""
+    details = answer.model
+    if details is None:
+        raise InvalidArgumentError("this format describes a model: its details are missing")
+    ancestry = answer.lineage
     ancestors = [
-        Ancestor(id=n["id"], depth=n["depth"], author=n["author"], stub=n["stub"])
-        for n in ancestry.nodes
-        if n["depth"] > 0
+        Ancestor(id=n.id, depth=n.depth, author=n.author, stub=n.stub)
+        for n in ancestry
+        if n.depth > 0
     ]
     links = [_link(e) for e in ancestry.edges]
     return ModelFacts(

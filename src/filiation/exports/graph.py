@@ -13,15 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-from filiation.exports import ExportFormat, ExportScope, register
-from filiation.exports.json_lineage import traverse
+from filiation.exports import ExportFormat, ExportInput, Renderer, register
 
 if TYPE_CHECKING:
     from filiation.results import Lineage
-    from filiation.service import Genealogy
 
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
 
@@ -117,9 +116,9 @@ def csv_zip(lin: Lineage) -> bytes:
     return buf.getvalue()
 
 
-def _renderer(write: Any) -> Any:
-    def render(g: Genealogy, node_id: str, scope: ExportScope) -> bytes:
-        return bytes(write(traverse(g, node_id, scope)))
+def _renderer(write: Callable[[Lineage], bytes]) -> Renderer:
+    def render(answer: ExportInput) -> bytes:
+        return write(answer.lineage)
 
     return render
 

@@ -17,18 +17,15 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import yaml
 
 from filiation.domain import NodeKind, Relation
-from filiation.exports import ExportFormat, ExportScope, register
+from filiation.exports import ExportFormat, ExportInput, register
 from filiation.exports.facts import ModelFacts, gather
 from filiation.results import hub_url
-
-if TYPE_CHECKING:
-    from filiation.service import Genealogy
 
 UNKNOWN = "**Unknown to filiation: to be completed by the model's publisher.**"
 
@@ -190,8 +187,8 @@ def render_card(facts: ModelFacts) -> str:
     return "\n".join(out)
 
 
-def render(g: Genealogy, node_id: str, scope: ExportScope) -> bytes:
-    return render_card(gather(g, node_id, scope)).encode()
+def render(answer: ExportInput) -> bytes:
+    return render_card(gather(answer)).encode()
 
 
 register(
@@ -201,5 +198,6 @@ register(
         extension="md",
         description="a Hub model card (README.md): Mitchell et al. sections, lineage front matter",
         render=render,
+        describes_model=True,
     )
 )

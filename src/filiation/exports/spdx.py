@@ -17,17 +17,14 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from filiation import __version__
 from filiation.domain import NodeKind
-from filiation.exports import ExportFormat, ExportScope, register
+from filiation.exports import ExportFormat, ExportInput, register
 from filiation.exports.facts import TOOL, ModelFacts, gather
 from filiation.results import hub_url
-
-if TYPE_CHECKING:
-    from filiation.service import Genealogy
 
 _LICENSE_REF = re.compile(r"[^A-Za-z0-9.-]+")
 
@@ -183,8 +180,8 @@ def build(facts: ModelFacts) -> dict[str, Any]:
     return json.loads(out.getvalue())
 
 
-def render(g: Genealogy, node_id: str, scope: ExportScope) -> bytes:
-    doc = build(gather(g, node_id, scope))
+def render(answer: ExportInput) -> bytes:
+    doc = build(gather(answer))
     return json.dumps(doc, indent=2, ensure_ascii=False).encode()
 
 
@@ -195,5 +192,6 @@ register(
         extension="spdx.json",
         description="SPDX 3.0.1 JSON-LD (AI and Dataset profiles): ancestry, trainedOn data sets",
         render=render,
+        describes_model=True,
     )
 )

@@ -9,6 +9,7 @@ concerned, and whether each link was declared by a publisher or inferred by fili
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr
 
 from filiation.errors import InvalidArgumentError
-from filiation.results import HUB
+from filiation.results import HUB, LineageNode
 
 NO_PUBLISHER = "(no namespace)"
 
@@ -136,48 +137,48 @@ class Dossier(BaseModel):
 
 
 def affected_set(
-    source_id: str, source_kind: str, nodes: list[dict[str, Any]]
+    source_id: str, source_kind: str, nodes: Sequence[LineageNode]
 ) -> list[AffectedModel]:
-    """The affected models from a traversal's node records (``Lineage.nodes``), ranked.
+    """The affected models from a traversal's typed nodes (``list(lineage)``), ranked.
 
-    Each record names the node it was reached from (``via``) and by which link; following
+    Each node names the node it was reached from (``via``) and by which link; following
     those back to the source gives each model its path.
     """
-    reached: dict[str, dict[str, Any]] = {n["id"]: n for n in nodes}
+    reached: dict[str, LineageNode] = {n.id: n for n in nodes}
     out: list[AffectedModel] = []
     for node in nodes:
-        if node["kind"] != "model":
+        if node.kind != "model":
             continue
         path: list[PathLink] = []
         cur = node
         seen: set[str] = set()
-        while cur["via"] is not None and cur["id"] not in seen:
-            seen.add(cur["id"])
+        while cur.via is not None and cur.relation is not None and cur.id not in seen:
+            seen.add(cur.id)
             path.append(
                 PathLink(
-                    parent=cur["via"],
-                    child=cur["id"],
-                    relation=cur["relation"],
-                    declared=bool(cur["declared"]),
+                    parent=cur.via,
+                    child=cur.id,
+                    relation=cur.relation,
+                    declared=bool(cur.declared),
                 )
             )
-            parent = reached.get(cur["via"])
+            parent = reached.get(cur.via)
             if parent is None:
                 break
             cur = parent
         path.reverse()
         out.append(
             AffectedModel(
-                id=node["id"],
+                id=node.id,
                 rank=0,
-                publisher=node["author"],
-                depth=node["depth"],
-                downloads=node["downloads"],
-                likes=node["likes"],
-                descendants=node["descendants"],
+                publisher=node.author,
+                depth=node.depth,
+                downloads=node.downloads,
+                likes=node.likes,
+                descendants=node.descendants,
                 path=path,
-                url=f"{HUB}/{node['id']}",
-                discussions_url=f"{HUB}/{node['id']}/discussions",
+                url=f"{HUB}/{node.id}",
+                discussions_url=f"{HUB}/{node.id}/discussions",
             )
         )
     out.sort(key=lambda m: (-m.descendants, -(m.downloads or 0), m.depth, m.id.lower()))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
-from filiation.errors import InvalidArgumentError, StoreError
+from filiation.errors import InvalidArgumentError
 from filiation.rights.dossier import FollowUpEvent, Right, Status
 from filiation.store import schema
 from filiation.store.store import Store
@@ -21,7 +21,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _dossier_id(conn, kind: str, key: str, right: Right) -> int | None:  # type: ignore[no-untyped-def]
+def _dossier_id(conn: Connection, kind: str, key: str, right: Right) -> int | None:
     t = schema.rights_dossiers
     return conn.execute(
         select(t.c.id).where(t.c.source_kind == kind, t.c.source_key == key, t.c.right == right)
@@ -31,18 +31,15 @@ def _dossier_id(conn, kind: str, key: str, right: Right) -> int | None:  # type:
 def events(store: Store, kind: str, source_id: str, right: Right) -> list[FollowUpEvent]:
     """Every recorded change of state for the dossier of ``source_id`` and ``right``."""
     f = schema.rights_followups
-    try:
-        with store.engine.connect() as conn:
-            did = _dossier_id(conn, kind, source_id.lower(), right)
-            if did is None:
-                return []
-            rows = conn.execute(
-                select(f.c.publisher, f.c.status, f.c.ground, f.c.note, f.c.at)
-                .where(f.c.dossier_id == did)
-                .order_by(f.c.at, f.c.id)
-            ).all()
-    except (OperationalError, DatabaseError) as exc:
-        raise StoreError(store._explain(exc)) from exc
+    with store.reading() as conn:
+        did = _dossier_id(conn, kind, source_id.lower(), right)
+        if did is None:
+            return []
+        rows = conn.execute(
+            select(f.c.publisher, f.c.status, f.c.ground, f.c.note, f.c.at)
+            .where(f.c.dossier_id == did)
+            .order_by(f.c.at, f.c.id)
+        ).all()
     return [
         FollowUpEvent(publisher=p, status=Status(s), ground=g, note=n, at=at)
         for p, s, g, n, at in rows
@@ -73,7 +70,7 @@ def record(
     d, f = schema.rights_dossiers, schema.rights_followups
     for _attempt in range(2):  # a concurrent first follow-up may create the dossier row
         try:
-            with store.engine.begin() as conn:
+            with store.writing() as conn:
                 did = _dossier_id(conn, kind, source_id.lower(), right)
                 if did is None:
                     did = conn.execute(
@@ -98,6 +95,4 @@ def record(
             break
         except IntegrityError:
             continue
-        except (OperationalError, DatabaseError) as exc:
-            raise StoreError(store._explain(exc)) from exc
     return FollowUpEvent(publisher=publisher, status=status, ground=ground, note=note, at=when)

@@ -111,9 +111,9 @@ _EMPTY_LINKS = pa.schema(
 
 def _read(store: Store, snap: int) -> tuple[pa.Table, pa.Table]:
     """A snapshot's model ids and lineage links: only the columns compared are read."""
-    nodes = store._read(schema.nodes, ["kind", "key", "id"], _NODE_READ, snap)
+    nodes = store.read_columns(schema.nodes, ["kind", "key", "id"], _NODE_READ, snap)
     nodes = nodes.filter(pc.equal(nodes["kind"], "model")).drop_columns("kind")
-    links = store._read(schema.links, _LINK_READ.names, _LINK_READ, snap)
+    links = store.read_columns(schema.links, _LINK_READ.names, _LINK_READ, snap)
     links = links.filter(pc.is_in(links["relation"], _value_set()))
     return nodes, links
 

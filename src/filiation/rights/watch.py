@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
-from filiation.errors import InvalidArgumentError, SourceError, StoreError
+from filiation.errors import InvalidArgumentError, SourceError
 from filiation.store import schema
 from filiation.store.store import Store
 
@@ -50,15 +50,11 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _fail(store: Store, exc: Exception) -> StoreError:
-    return StoreError(store._explain(exc))
-
-
 def add(store: Store, kind: str, node_id: str, known: list[str]) -> Watch:
     t = schema.watches
     now = _now()
     try:
-        with store.engine.begin() as conn:
+        with store.writing() as conn:
             conn.execute(
                 t.insert().values(
                     kind=kind,
@@ -71,33 +67,23 @@ def add(store: Store, kind: str, node_id: str, known: list[str]) -> Watch:
             )
     except IntegrityError:
         raise InvalidArgumentError(f"{node_id} is already watched") from None
-    except (OperationalError, DatabaseError) as exc:
-        raise _fail(store, exc) from exc
     return Watch(id=node_id, kind=kind, added_at=now, checked_at=now, known=len(known))
 
 
 def remove(store: Store, node_id: str) -> None:
     t = schema.watches
-    try:
-        with store.engine.begin() as conn:
-            gone = conn.execute(t.delete().where(t.c.key == node_id.strip().lower())).rowcount
-    except (OperationalError, DatabaseError) as exc:
-        raise _fail(store, exc) from exc
+    with store.writing() as conn:
+        gone = conn.execute(t.delete().where(t.c.key == node_id.strip().lower())).rowcount
     if not gone:
         raise InvalidArgumentError(f"{node_id} is not watched; see `filiation watch list`")
 
 
 def rows(store: Store) -> list[tuple[Watch, set[str]]]:
     t = schema.watches
-    try:
-        with store.engine.connect() as conn:
-            found = conn.execute(
-                select(t.c.node_id, t.c.kind, t.c.added_at, t.c.checked_at, t.c.known).order_by(
-                    t.c.id
-                )
-            ).all()
-    except (OperationalError, DatabaseError) as exc:
-        raise _fail(store, exc) from exc
+    with store.reading() as conn:
+        found = conn.execute(
+            select(t.c.node_id, t.c.kind, t.c.added_at, t.c.checked_at, t.c.known).order_by(t.c.id)
+        ).all()
     out = []
     for node_id, kind, added, checked, known in found:
         seen = set(json.loads(known)) if known else set()
@@ -112,15 +98,12 @@ def rows(store: Store) -> list[tuple[Watch, set[str]]]:
 
 def save_check(store: Store, node_id: str, known: list[str], at: datetime) -> None:
     t = schema.watches
-    try:
-        with store.engine.begin() as conn:
-            conn.execute(
-                t.update()
-                .where(t.c.key == node_id.lower())
-                .values(checked_at=at, known=json.dumps(sorted(known)))
-            )
-    except (OperationalError, DatabaseError) as exc:
-        raise _fail(store, exc) from exc
+    with store.writing() as conn:
+        conn.execute(
+            t.update()
+            .where(t.c.key == node_id.lower())
+            .values(checked_at=at, known=json.dumps(sorted(known)))
+        )
 
 
 def post(url: str, reports: list[WatchReport], at: datetime, timeout: float = 20) -> None:

@@ -15,28 +15,33 @@ import json
 import os
 import tempfile
 import time
-import traceback
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from sqlalchemy import URL, Connection, Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+)
 from sqlalchemy.pool import NullPool
 
 from filiation.errors import StoreError
 from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA, Records
 from filiation.store import migrations, schema
+from filiation.store.transaction import SnapshotTransaction, is_psycopg
 
 CHUNK = 50_000
 #: The PostgreSQL advisory lock held while migrations run ("filiatio" in ASCII).
@@ -79,10 +84,6 @@ def _url(location: str | os.PathLike[str]) -> tuple[URL, Path | None]:
         return url, None
     path = Path(text_loc).expanduser()
     return make_url(f"sqlite:///{path}"), path
-
-
-def _is_psycopg(dialect: Any) -> bool:
-    return dialect.name == "postgresql" and dialect.driver == "psycopg"
 
 
 #: Every engine this process opened, so that a forked child can drop the pooled connections
@@ -247,13 +248,14 @@ class Store:
                     self._store_id = values["store_id"]
                 conn.commit()
         except (OperationalError, DatabaseError) as exc:
-            raise StoreError(self._explain(exc)) from exc
+            raise StoreError(self.explain(exc)) from exc
 
     def describe(self) -> str:
         return str(self.path) if self.path is not None else self.engine.url.render_as_string()
 
-    def _explain(self, exc: Exception) -> str:
-        # One line: drivers' messages may span several (hints, details).
+    def explain(self, exc: Exception) -> str:
+        """A database error as one line that says where and what to do (a read-only file, a
+        full disk, a server down...); drivers' messages may span several lines."""
         msg = "; ".join(
             line.strip() for line in str(getattr(exc, "orig", exc)).splitlines() if line.strip()
         )
@@ -312,17 +314,30 @@ class Store:
 
     # -- snapshots ------------------------------------------------------------------------
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Connection]:
         """A connection for a read; a server that is down or a file that cannot be read
         is a :class:`StoreError` that says so (a server answers it with a 503)."""
         try:
             with self.engine.connect() as conn:
                 yield conn
         except DBAPIError as exc:
-            raise StoreError(self._explain(exc)) from exc
+            raise StoreError(self.explain(exc)) from exc
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A transaction, committed on the way out; a store that cannot be written is a
+        :class:`StoreError` that says why. An :class:`IntegrityError` (a row that is
+        already there) is left to the caller, who knows what it means."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise StoreError(self.explain(exc)) from exc
 
     def snapshots(self) -> list[SnapshotInfo]:
-        with self._reading() as conn:
+        with self.reading() as conn:
             rows = conn.execute(select(schema.snapshots).order_by(schema.snapshots.c.id)).all()
         return [
             SnapshotInfo(
@@ -347,7 +362,7 @@ class Store:
         return sorted(latest.values(), key=lambda s: s.id)
 
     def is_empty(self) -> bool:
-        with self._reading() as conn:
+        with self.reading() as conn:
             count = conn.execute(
                 select(func.count())
                 .select_from(schema.snapshots)
@@ -359,7 +374,7 @@ class Store:
         self, source: str, label: str, taken_at: datetime | None
     ) -> SnapshotTransaction:
         """Start writing a snapshot; it becomes visible only when the transaction commits."""
-        return SnapshotTransaction(self, source, label, taken_at)
+        return SnapshotTransaction(self, source, label, taken_at, chunk_rows=CHUNK)
 
     def write_snapshot(self, records: Records, progress: ProgressCallback | None = None) -> int:
         """Store a source's records as its new snapshot, all or nothing."""
@@ -398,12 +413,16 @@ class Store:
                     col = table.c.snapshot_id if table is not schema.snapshots else table.c.id
                     conn.execute(table.delete().where(col.in_(doomed)))
         except (OperationalError, DatabaseError) as exc:
-            raise StoreError(self._explain(exc)) from exc
+            raise StoreError(self.explain(exc)) from exc
         return doomed
 
     # -- reading --------------------------------------------------------------------------
-    def _read(self, table: Any, columns: list[str], arrow_schema: pa.Schema, snap: int) -> pa.Table:
-        if _is_psycopg(self.engine.dialect):
+    def read_columns(
+        self, table: Any, columns: list[str], arrow_schema: pa.Schema, snap: int
+    ) -> pa.Table:
+        """``columns`` of ``table``'s rows in snapshot ``snap``, as an Arrow table of
+        ``arrow_schema`` (streamed: by ``COPY`` from PostgreSQL)."""
+        if is_psycopg(self.engine.dialect):
             return self._copy_out(table, columns, arrow_schema, snap)
         # Plain SQL: the rows go straight to Arrow, without per-value type processing.
         query = text(f"SELECT {', '.join(columns)} FROM {table.name} WHERE snapshot_id = :snap")
@@ -446,10 +465,10 @@ class Store:
                             spool.write(data)
                     conn.rollback()
             except (OperationalError, DatabaseError) as exc:
-                raise StoreError(self._explain(exc)) from exc
+                raise StoreError(self.explain(exc)) from exc
             except Exception as exc:
                 if isinstance(exc, self.engine.dialect.loaded_dbapi.Error):
-                    raise StoreError(self._explain(exc)) from exc
+                    raise StoreError(self.explain(exc)) from exc
                 raise
             if spool.tell() == 0:
                 return arrow_schema.empty_table()
@@ -473,19 +492,19 @@ class Store:
         return got.drop_columns(["seq"]).take(order).cast(arrow_schema).combine_chunks()
 
     def read_nodes(self, snapshot_id: int) -> pa.Table:
-        return self._read(schema.nodes, schema.NODE_COLUMNS, NODE_SCHEMA, snapshot_id)
+        return self.read_columns(schema.nodes, schema.NODE_COLUMNS, NODE_SCHEMA, snapshot_id)
 
     def read_links(self, snapshot_id: int) -> pa.Table:
-        return self._read(schema.links, schema.LINK_COLUMNS, LINK_SCHEMA, snapshot_id)
+        return self.read_columns(schema.links, schema.LINK_COLUMNS, LINK_SCHEMA, snapshot_id)
 
     def ping(self) -> None:
-        with self._reading() as conn:
+        with self.reading() as conn:
             conn.execute(text("SELECT 1"))
 
     def snapshots_with_extra(self, snapshot_ids: list[int]) -> list[int]:
         """Those of these snapshots that hold any ``extra`` field (an index look-up each)."""
         out = []
-        with self._reading() as conn:
+        with self.reading() as conn:
             for snap in snapshot_ids:
                 found = conn.execute(
                     select(schema.nodes.c.snapshot_id)
@@ -503,7 +522,7 @@ class Store:
         """The ``extra`` JSON texts of one node in these snapshots (source-specific fields)."""
         if not snapshot_ids:
             return []
-        with self._reading() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 select(schema.nodes.c.extra).where(
                     schema.nodes.c.snapshot_id.in_(snapshot_ids),
@@ -531,156 +550,3 @@ def _timestamps(values: tuple[Any, ...]) -> pa.Array:
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), pa.timestamp("us"))
     return pc.cast(arr, pa.timestamp("us"))
-
-
-def _bulk(
-    conn: Any, table: Any, columns: list[str], data: pa.Table, snap_id: int, start: int = 0
-) -> None:
-    """Insert Arrow rows: ``COPY`` on PostgreSQL (rows numbered from ``start`` in ``seq``),
-    else the driver's executemany."""
-    if _is_psycopg(conn.dialect):
-        _copy_in(conn, table, columns, data, snap_id, start)
-        return
-    names = ", ".join(["snapshot_id", *columns])
-    marks = ", ".join(["?"] * (len(columns) + 1))
-    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-    for chunk in data.to_batches(max_chunksize=CHUNK):
-        cols = []
-        for name in columns:
-            col = chunk.column(name)
-            if pa.types.is_timestamp(col.type):
-                # The text SQLAlchemy's DateTime stores in SQLite ("YYYY-MM-DD HH:MM:SS.ffffff");
-                # a cast is ten times faster than strftime.
-                col = pc.cast(col, pa.string())
-            cols.append(col.to_pylist())
-        rows = list(zip([snap_id] * chunk.num_rows, *cols, strict=True))
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql(sql, rows)
-        else:
-            keys = ["snapshot_id", *columns]
-            conn.execute(table.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
-
-
-def _copy_in(
-    conn: Any, table: Any, columns: list[str], data: pa.Table, snap_id: int, start: int
-) -> None:
-    """Send Arrow rows to PostgreSQL with ``COPY ... FROM STDIN``, one chunk per COPY.
-
-    Arrow writes each chunk as CSV (in C++, no Python object per value): strings are always
-    quoted, so an empty string stays one and NULL is the empty field. PostgreSQL's text
-    cannot hold NUL characters; they become U+FFFD.
-    """
-    names = ["snapshot_id", "seq", *columns]
-    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
-    raw = conn.connection.driver_connection
-    dbapi = conn.dialect.loaded_dbapi
-    options = pa_csv.WriteOptions(include_header=False)
-    for chunk in data.select(columns).to_batches(max_chunksize=CHUNK):
-        rows = chunk.num_rows
-        arrays = [
-            pa.array(np.full(rows, snap_id, np.int64)),
-            pa.array(np.arange(start, start + rows, dtype=np.int64)),
-        ]
-        start += rows
-        for col in chunk.columns:
-            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-                col = pc.replace_substring(col, "\x00", "\ufffd")
-            arrays.append(col)
-        batch = pa.RecordBatch.from_arrays(arrays, names=names)
-        sink = pa.BufferOutputStream()
-        pa_csv.write_csv(batch, sink, options)
-        body = sink.getvalue()
-        del arrays, batch, sink
-        try:
-            with raw.cursor() as cur, cur.copy(sql) as copy:
-                copy.write(memoryview(body))
-        except dbapi.Error as exc:
-            raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
-
-
-class SnapshotTransaction:
-    """One snapshot being written: a database transaction held open until commit."""
-
-    def __init__(self, store: Store, source: str, label: str, taken_at: datetime | None) -> None:
-        self.store = store
-        self._written = [0, 0]  # nodes, links: the position of the next row of each
-        self._conn = store.engine.connect()
-        self._tx = self._conn.begin()
-        try:
-            self.snapshot_id = int(
-                self._conn.execute(
-                    schema.snapshots.insert().values(
-                        source=source,
-                        label=label,
-                        taken_at=taken_at,
-                        started_at=datetime.now(UTC).replace(tzinfo=None),
-                        status="loading",
-                    )
-                ).inserted_primary_key[0]
-            )
-        except (OperationalError, DatabaseError) as exc:
-            self.rollback()
-            raise StoreError(store._explain(exc) + " (nothing was stored)") from exc
-
-    def write(self, nodes: pa.Table | None, links: pa.Table | None) -> None:
-        try:
-            if nodes is not None and nodes.num_rows:
-                _bulk(
-                    self._conn,
-                    schema.nodes,
-                    schema.NODE_COLUMNS,
-                    nodes,
-                    self.snapshot_id,
-                    self._written[0],
-                )
-                self._written[0] += nodes.num_rows
-            if links is not None and links.num_rows:
-                _bulk(
-                    self._conn,
-                    schema.links,
-                    schema.LINK_COLUMNS,
-                    links,
-                    self.snapshot_id,
-                    self._written[1],
-                )
-                self._written[1] += links.num_rows
-        except (OperationalError, DatabaseError) as exc:
-            self.rollback()
-            raise StoreError(self.store._explain(exc) + " (nothing was stored)") from exc
-        except BaseException as exc:
-            # An interrupt inside the driver: SQLAlchemy closes the connection, but SQLite
-            # keeps its lock until the cursor held by the traceback is freed.
-            traceback.clear_frames(exc.__traceback__)
-            self.rollback()
-            raise
-
-    def commit(self, report: dict[str, Any]) -> int:
-        report = {**report, "snapshot_id": self.snapshot_id}
-        try:
-            self._conn.execute(
-                schema.snapshots.update()
-                .where(schema.snapshots.c.id == self.snapshot_id)
-                .values(
-                    status="complete",
-                    finished_at=datetime.now(UTC).replace(tzinfo=None),
-                    report=json.dumps(report),
-                )
-            )
-            self._tx.commit()
-        except (OperationalError, DatabaseError) as exc:
-            self.rollback()
-            raise StoreError(self.store._explain(exc) + " (nothing was stored)") from exc
-        finally:
-            self._conn.close()
-        return self.snapshot_id
-
-    def rollback(self) -> None:
-        try:
-            if not self._conn.closed and not self._conn.invalidated and self._tx.is_active:
-                self._tx.rollback()
-        except Exception:
-            # A connection broken half-way (an interrupt inside the driver): dropping it
-            # ends the transaction on the server all the same.
-            self._conn.invalidate()
-        finally:
-            self._conn.close()

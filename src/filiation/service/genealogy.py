@@ -1,0 +1,647 @@
+"""The questions every interface asks: :class:`Genealogy`, over small collaborators.
+
+``filiation.open(db)`` returns a :class:`Genealogy`. The CLI, the JSON API and the web pages
+are thin layers over its methods, so each question is answered in exactly one place. What
+it stands on lives beside it: the index's lifecycle in ``index_cache.py``, ingest in
+``ingest.py``, rights requests in ``rights.py`` (``g.rights``), the registry in
+:mod:`filiation.registry` (``g.registry``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+
+from filiation import __version__, exports
+from filiation.domain import (
+    LINEAGE_RELATIONS,
+    NodeKind,
+    parse_kind,
+)
+from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.exports import Export, ExportFormat, ExportInput
+from filiation.lineage.filters import DateArg, NodeFilter
+from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
+from filiation.lineage.query import KindsArg, RelationsArg, TraversalQuery, parse_relation_arg
+from filiation.lineage.view import GraphView
+from filiation.results import (
+    EntryPoints,
+    Families,
+    Health,
+    Limits,
+    Lineage,
+    Neighbour,
+    NodeDetails,
+    NodeRef,
+    NodeSummary,
+    PathResult,
+    SearchHit,
+    Stats,
+    link_of,
+    summary_fields,
+)
+from filiation.service import drawing, summaries, walks
+from filiation.service.index_cache import IndexCache
+from filiation.service.ingest import Ingester
+from filiation.service.rights import Rights, WatchList
+from filiation.sources.hub_stats import MAX_ID_LENGTH
+from filiation.sources.local_folder import ScanResult
+from filiation.sources.records import IngestReport, Records
+from filiation.store.store import Store
+
+if TYPE_CHECKING:
+    from filiation.registry.service import Registry
+    from filiation.rights.dossier import Dossier, FollowUpEvent
+    from filiation.rights.history import Diff
+    from filiation.rights.letters import Letter
+
+ENV_DB = "FILIATION_DB"
+#: Ids longer than this get no near-id suggestions when unknown: suggestions search ever
+#: shorter prefixes of the id, and no Hub id is that long (names have at most 96 characters).
+SUGGEST_MAX = 160
+#: How many entry points of each kind the home page lists.
+ENTRY_POINTS = 12
+
+Step = Callable[[str], None]
+
+
+def default_db() -> str:
+    """``$FILIATION_DB``, else ``filiation.sqlite`` in the user's data directory."""
+    env = os.environ.get(ENV_DB)
+    if env:
+        return env
+    from platformdirs import user_data_dir
+
+    return str(Path(user_data_dir("filiation", appauthor=False)) / "filiation.sqlite")
+
+
+class QueryArgs(TypedDict, total=False):
+    """The fields of a :class:`TraversalQuery` as a person gives them, accepted as keywords
+    by every question (``g.descendants(id, max_depth=2)``): see :meth:`TraversalQuery.parse`."""
+
+    relations: RelationsArg
+    max_depth: int | None
+    limit: int | None
+    kinds: KindsArg
+    min_downloads: int | None
+    since: DateArg
+    until: DateArg
+    kind: NodeKind | str | None
+    include_suspected: bool
+    min_confidence: float | None
+
+
+def _query(query: TraversalQuery | None, params: QueryArgs) -> TraversalQuery:
+    """The query asked: ``query`` itself, else one parsed from its fields given as keywords."""
+    if query is None:
+        return TraversalQuery.parse(**params)
+    if params:
+        raise InvalidArgumentError(
+            f"give either query= or its fields ({', '.join(sorted(params))}), not both"
+        )
+    return query
+
+
+class Genealogy:
+    """A genealogy of models, data sets and authors, backed by a store.
+
+    The lineage index is built from the store's current snapshots the first time a question
+    needs it (and cached beside the store); an empty store is first filled with the bundled
+    sample so that every question has an answer out of the box.
+    """
+
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        *,
+        load_bundled: bool = True,
+        step: Step | None = None,
+    ) -> None:
+        self.store = Store(db if db is not None else default_db())
+        self.load_bundled = load_bundled
+        self._step = step
+        self._cache = IndexCache(
+            self.store, self._say, self._fill_with_bundled if load_bundled else None
+        )
+        self._ingester = Ingester(self.store, self._cache, self._say)
+        self._registry: Registry | None = None
+        self._rights = Rights(self)
+        self._entry_points: tuple[LineageIndex, EntryPoints] | None = None
+
+    def __repr__(self) -> str:
+        return f"Genealogy({self.store.describe()!r})"
+
+    @property
+    def registry(self) -> Registry:
+        """The organisation's registry of AI systems and models, in the same store."""
+        from filiation.registry.service import Registry
+
+        if self._registry is None:
+            self._registry = Registry(self)
+        return self._registry
+
+    @property
+    def rights(self) -> Rights:
+        """Rights requests: dossiers, letters, follow-up, history and the watch list."""
+        return self._rights
+
+    # -- the index (service/index_cache.py) ------------------------------------------------
+    @property
+    def index(self) -> LineageIndex:
+        """The lineage index: the one pinned for the question in progress, else the current
+        one (loaded, or built and cached, on first use)."""
+        return self._cache.index
+
+    def pinned(self) -> contextlib.AbstractContextManager[LineageIndex]:
+        """Answer everything asked inside from one index, even if :meth:`refresh` swaps in
+        a newer one meanwhile (see :meth:`IndexCache.pinned`)."""
+        return self._cache.pinned()
+
+    def refresh(self) -> bool:
+        """Pick up a snapshot another process ingested; True if the index changed."""
+        return self._cache.refresh()
+
+    def refresh_soon(self, interval: float) -> None:
+        """Check for a newer snapshot in a background thread, at most once per ``interval``
+        seconds (see :meth:`IndexCache.refresh_soon`)."""
+        self._cache.refresh_soon(interval)
+
+    def _say(self, msg: str) -> None:
+        if self._step:
+            self._step(msg)
+
+    @contextlib.contextmanager
+    def reporting(self, step: Step | None) -> Iterator[None]:
+        """Send the steps of long work done inside (index builds, ingests) to ``step``, for
+        a progress display; the previous reporter is restored on the way out."""
+        previous, self._step = self._step, step
+        try:
+            yield
+        finally:
+            self._step = previous
+
+    # -- ingest (service/ingest.py) --------------------------------------------------------
+    @property
+    def keep_snapshots(self) -> int:
+        """How many complete snapshots of each source the store keeps."""
+        return self._ingester.keep_snapshots
+
+    @keep_snapshots.setter
+    def keep_snapshots(self, value: int) -> None:
+        self._ingester.keep_snapshots = value
+
+    def _fill_with_bundled(self) -> None:
+        self._ingester.ingest(self._ingester.bundled_records())
+
+    def ingest(self, records: Records) -> IngestReport:
+        """Store a source's records as its new snapshot and index the new genealogy."""
+        return self._ingester.ingest(records)
+
+    def ingest_hub_stats(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest a hub-stats ``models.parquet``; without a path, download the current one."""
+        return self._ingester.ingest_hub_stats(path, progress=progress)
+
+    def ingest_edges(
+        self,
+        edges: str | os.PathLike[str],
+        nodes: str | os.PathLike[str] | None = None,
+        *,
+        name: str | None = None,
+    ) -> IngestReport:
+        """Ingest a lineage edge list (``parent_id,child_id,relation``) and optional nodes."""
+        return self._ingester.ingest_edges(edges, nodes, name=name)
+
+    def scan(self, path: str | os.PathLike[str]) -> ScanResult:
+        """Models found under ``path`` and what each derives from; nothing is stored."""
+        return self._ingester.scan(path)
+
+    def ingest_scan(
+        self, scan: ScanResult | str | os.PathLike[str], *, name: str | None = None
+    ) -> IngestReport:
+        """Record a scan's findings as a snapshot of source ``scan`` (or ``scan:NAME``)."""
+        return self._ingester.ingest_scan(scan, name=name)
+
+    def refresh_family(
+        self,
+        model_id: str,
+        *,
+        depth: int = 1,
+        token: str | None = None,
+        endpoint: str | None = None,
+        max_models: int = 10_000,
+        backoff: float = 1.0,
+    ) -> IngestReport:
+        """Bring one family up to date from the Hub API, as a snapshot of ``hub-api:<id>``."""
+        return self._ingester.refresh_family(
+            model_id,
+            depth=depth,
+            token=token,
+            endpoint=endpoint,
+            max_models=max_models,
+            backoff=backoff,
+        )
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Every snapshot in the store, and whether it is one of the current ones."""
+        current = {s.id for s in self.store.current_snapshots()}
+        return [
+            {
+                "id": s.id,
+                "source": s.source,
+                "label": s.label,
+                "taken_at": s.taken_at,
+                "finished_at": s.finished_at,
+                "status": s.status,
+                "current": s.id in current,
+                "report": s.report,
+            }
+            for s in self.store.snapshots()
+        ]
+
+    # -- look-ups -------------------------------------------------------------------------
+    @property
+    def limits(self) -> Limits:
+        """Bounds of what the genealogy accepts (for interfaces to check input early)."""
+        return Limits(max_id_length=MAX_ID_LENGTH, suggest_max=SUGGEST_MAX)
+
+    def _node(self, node_id: str, kind: NodeKind | None = None) -> int:
+        """The node of an id given in any case. An unknown id gets near ids as suggestions,
+        unless it is longer than any id could be worth suggesting for (``SUGGEST_MAX``);
+        one longer than any source keeps (``MAX_ID_LENGTH``) is not even looked up."""
+        if not isinstance(node_id, str) or not node_id.strip():
+            raise InvalidArgumentError("give a non-empty id")
+        text = node_id.strip()
+        node = self.index.lookup(node_id, kind) if len(text) <= MAX_ID_LENGTH else None
+        if node is None:
+            if len(text) > SUGGEST_MAX:
+                raise NodeNotFoundError(text[:SUGGEST_MAX] + "…")
+            raise NodeNotFoundError(node_id, self._suggest(node_id, kind))
+        return node
+
+    def _suggest(self, node_id: str, kind: NodeKind | None, k: int = 5) -> list[str]:
+        """Near ids for a typo: search ever shorter prefixes of the name, keep the closest.
+
+        Bounded: at most a dozen searches on at most 128 characters, whatever the input.
+        """
+        import difflib
+
+        name = node_id.strip().split("/")[-1][:128]
+        kinds = [kind] if kind else None
+        candidates: list[str] = []
+        floor = max(2, len(name) // 2)
+        step = max(1, (len(name) - floor) // 12)
+        for cut in range(len(name), floor - 1, -step):
+            candidates = [self.index.a.id_of(n) for n in self.index.search(name[:cut], 50, kinds)]
+            if candidates:
+                break
+        return difflib.get_close_matches(node_id[:256], candidates, n=k, cutoff=0.5)
+
+    def resolve(self, node_id: str, kind: NodeKind | str | None = None) -> str:
+        """The id as published, for an id given in any case."""
+        node = self._node(node_id, parse_kind(kind))
+        return self.index.a.id_of(node)
+
+    def locate(self, node_id: str, kind: NodeKind | str | None = None) -> NodeRef:
+        """The id as published and what it is (a model, a data set or an author)."""
+        node = self._node(node_id, parse_kind(kind))
+        return NodeRef(id=self.index.a.id_of(node), kind=self.index.kind_of(node))
+
+    # -- questions ------------------------------------------------------------------------
+    def ancestors(
+        self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
+    ) -> Lineage:
+        """Everything ``node_id`` derives from, nearest first.
+
+        The walk is ``query`` (a :class:`~filiation.lineage.query.TraversalQuery`), or the
+        same fields given as keywords (``relations``, ``max_depth``, ``limit``, ``kinds``,
+        ``min_downloads``, ``since``, ``until``, ``kind``; see :meth:`TraversalQuery.parse`).
+        ``kinds``, ``min_downloads``, ``since`` and ``until`` (creation date) keep only the
+        nodes that pass them, without stopping the walk (:mod:`filiation.lineage.filters`);
+        ``kind`` says what ``node_id`` is when a model, a data set and an author share it.
+        """
+        q = _query(query, params)
+        return walks.one_way(self.index, self._node(node_id, q.kind), False, q)
+
+    def descendants(
+        self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
+    ) -> Lineage:
+        """Everything derived from ``node_id``, nearest first, best known first within a level
+        (query and filters as in :meth:`ancestors`)."""
+        q = _query(query, params)
+        return walks.one_way(self.index, self._node(node_id, q.kind), True, q)
+
+    def lineage(
+        self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
+    ) -> Lineage:
+        """Ancestors (negative depths) and descendants (positive depths) together; ``limit``
+        bounds each direction (query and filters as in :meth:`ancestors`)."""
+        q = _query(query, params)
+        return walks.both_ways(self.index, self._node(node_id, q.kind), q)
+
+    def impact(
+        self, dataset: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
+    ) -> Lineage:
+        """Every model trained on ``dataset`` and everything derived from them.
+
+        This is the set of models a person whose data is in the data set is concerned by.
+        Depth 1 is the models trained on it; ``max_depth`` counts from the data set. Query
+        and filters as in :meth:`ancestors` (``kind`` is always a data set here).
+        """
+        q = _query(query, params)
+        return walks.impact(self.index, self._node(dataset, NodeKind.DATASET), q)
+
+    def graph(
+        self,
+        node_id: str,
+        *,
+        width: int = 7,
+        budget: int = 40,
+        opened: dict[str, int] | None = None,
+        query: TraversalQuery | None = None,
+        **params: Unpack[QueryArgs],
+    ) -> GraphView:
+        """The drawing of a family that reads at any size (:mod:`filiation.lineage.view`): at
+        most ``width`` items a generation and ``budget`` in all, the rest in group nodes
+        (``opened``: groups shown as a page of members, by key and offset). The query's
+        ``max_depth`` bounds the generations (default 2); its ``limit`` is ignored."""
+        params.setdefault("max_depth", 2)
+        q = _query(query, params)
+        node = self._node(node_id, q.kind)
+        return drawing.plan(self.index, node, q, width=width, budget=budget, opened=opened)
+
+    def group(self, key: str, *, offset: int = 0, limit: int = 20) -> tuple[list[NodeSummary], int]:
+        """A page of the members of a drawing's group, best known first, and their number."""
+        down, rel, anchor_id = drawing.parse_group(key)
+        anchor = self._node(anchor_id)
+        return drawing.group_page(self.index, anchor, rel, down, offset=offset, limit=limit)
+
+    def families(self, author: str, *, limit: int = 20) -> Families:
+        """The families an author's models sit in: the root ancestors of its models (models
+        with no known parent, its own base models included), with how many of its models
+        descend from each, most first.
+
+        A merge sits in several families; families made only of a cycle have no root and are
+        not listed. Exact for every root: the walk goes up from the author's models
+        (:mod:`filiation.lineage.families`), so it costs their ancestries, not the families.
+        """
+        TraversalQuery(limit=limit)  # checks the bound
+        return summaries.families(self.index, self._node(author, NodeKind.AUTHOR), limit)
+
+    def path(self, source: str, target: str, *, relations: RelationsArg = None) -> PathResult:
+        """How ``target`` derives from ``source``: a shortest chain of links, if there is one."""
+        rels = parse_relation_arg(relations)
+        a_node = self._node(source)
+        b_node = self._node(target)
+        chain = self.index.path(a_node, b_node, rels)
+        return PathResult(
+            source=self.index.a.id_of(a_node),
+            target=self.index.a.id_of(b_node),
+            found=chain is not None,
+            links=[link_of(self.index, e) for e in chain or []],
+        )
+
+    def export(
+        self,
+        node_id: str,
+        format: str = "json",
+        *,
+        direction: str = "both",
+        query: TraversalQuery | None = None,
+        **params: Unpack[QueryArgs],
+    ) -> Export:
+        """``node_id``'s lineage as a file in one of :func:`filiation.exports.formats`
+        (query and filters as in :meth:`ancestors`).
+
+        ``kind`` says what ``node_id`` is (default: the model of that id, else the data set,
+        else the author). A data set's descendants are its :meth:`impact`; an author's, what
+        it published and what derives from it: the graphs of their web pages. Formats that
+        describe one model (CycloneDX, SPDX, model card) write its ancestry whatever the
+        direction; graph formats (JSON, GraphML, CSV) write exactly the traversal asked for.
+        """
+        if direction not in ("ancestors", "descendants", "both"):
+            raise InvalidArgumentError(
+                f"unknown direction {direction!r}; use ancestors, descendants or both"
+            )
+        q = _query(query, params)
+        fmt = exports.get(format)
+        found = self.locate(node_id, q.kind)
+        answer = self._export_answer(fmt, found, direction, q.with_(kind=found.kind))
+        return Export(
+            content=fmt.render(answer),
+            media_type=fmt.media_type,
+            filename=exports.filename_for(found.id, fmt),
+        )
+
+    def _export_answer(
+        self, fmt: ExportFormat, node: NodeRef, direction: str, q: TraversalQuery
+    ) -> ExportInput:
+        """What ``fmt`` writes about ``node``: the traversal asked, or for a format that
+        describes a model, the model and its ancestry (lineage relations only, unfiltered)."""
+        if fmt.describes_model:
+            if node.kind is not NodeKind.MODEL:
+                raise exports.not_a_model(node.id, node.kind)
+            details = self.show(node.id, kind=node.kind)
+            kept = tuple(r for r in (q.relations or LINEAGE_RELATIONS) if r in LINEAGE_RELATIONS)
+            ancestry = q.with_(relations=kept or None, filter=NodeFilter())
+            return ExportInput(lineage=self.ancestors(node.id, query=ancestry), model=details)
+        if node.kind is NodeKind.DATASET and direction != "ancestors":
+            lin = self.impact(node.id, query=q)  # a data set's lineage: its models, and theirs
+        elif direction == "ancestors":
+            lin = self.ancestors(node.id, query=q)
+        elif direction == "descendants":
+            lin = self.descendants(node.id, query=q)
+        else:
+            lin = self.lineage(node.id, query=q)
+        return ExportInput(lineage=lin)
+
+    def children(
+        self,
+        node_id: str,
+        *,
+        relations: RelationsArg = None,
+        limit: int | None = 50,
+        offset: int = 0,
+        ranking: Sequence[str] = ("downloads",),
+        kind: NodeKind | str | None = None,
+    ) -> list[Neighbour]:
+        """Direct children, best known first (or under another ranking), one page at a time.
+
+        Below an author, what it published (``relations=["published_by"]``); below a data
+        set, the models trained on it (``relations=["trained_on"]``).
+        """
+        return self._neighbours(node_id, True, relations, limit, ranking, offset, kind)
+
+    def parents(
+        self,
+        node_id: str,
+        *,
+        relations: RelationsArg = None,
+        limit: int | None = None,
+        offset: int = 0,
+        ranking: Sequence[str] = ("downloads",),
+        kind: NodeKind | str | None = None,
+    ) -> list[Neighbour]:
+        """Direct parents, best known first (or under another ranking), one page at a time."""
+        return self._neighbours(node_id, False, relations, limit, ranking, offset, kind)
+
+    def _neighbours(
+        self,
+        node_id: str,
+        down: bool,
+        relations: RelationsArg,
+        limit: int | None,
+        ranking: Sequence[str],
+        offset: int,
+        kind: NodeKind | str | None,
+    ) -> list[Neighbour]:
+        q = TraversalQuery.parse(relations=relations, limit=limit)
+        if offset < 0:
+            raise InvalidArgumentError(f"offset must be 0 or more, not {offset}")
+        node = self._node(node_id, parse_kind(kind))
+        return summaries.neighbours(self.index, node, down, q.relations, limit, ranking, offset)
+
+    def show(
+        self,
+        node_id: str,
+        *,
+        relations: RelationsArg = None,
+        limit: int = 10,
+        ranking: Sequence[str] = DEFAULT_RANKING,
+        kind: NodeKind | str | None = None,
+    ) -> NodeDetails:
+        """A node's indicators, its direct family counted per relation, and the important
+        parents and children under ``ranking`` (default: descendants, downloads, likes)."""
+        rels = TraversalQuery.parse(relations=relations, limit=limit).relations
+        node = self._node(node_id, parse_kind(kind))
+        index = self.index
+        extra = self._extra(index.a.id_of(node), index.kind_of(node))
+        return summaries.node_details(index, node, rels, limit, ranking, extra)
+
+    def _extra(self, node_id: str, kind: NodeKind) -> dict[str, Any]:
+        """Source-specific fields (architecture from an edge list...), read from the store,
+        in the snapshots the index in use covers (a genealogy of the Hub's dump alone asks
+        the store nothing: the snapshots holding such fields are known once per index)."""
+        out: dict[str, Any] = {}
+        covering = self._cache.extra_snapshots(self.index)
+        for text in self.store.read_extra(covering, kind.value, node_id.lower()):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    out.setdefault(k, v)
+        return out
+
+    def search(
+        self, text: str, *, limit: int = 20, kinds: Sequence[NodeKind | str] | None = None
+    ) -> list[SearchHit]:
+        """Ids (and authors) containing ``text``, case-insensitive, best known first."""
+        TraversalQuery(limit=limit)  # checks the bound
+        if not isinstance(text, str):
+            raise InvalidArgumentError("search text must be a string")
+        kinds_ = [k for k in (parse_kind(k) for k in kinds) if k] if kinds else None
+        hits = self.index.search(text, limit, kinds_)
+        return [SearchHit(**summary_fields(self.index, n)) for n in hits]
+
+    def stats(self) -> Stats:
+        """What is loaded: nodes per kind, links per relation, cycles, current snapshots."""
+        current = [s for s in self.snapshots() if s["current"]]
+        return summaries.stats(self.index, current, self.store.describe())
+
+    def entry_points(self, count: int = ENTRY_POINTS) -> EntryPoints:
+        """Where to start exploring (the home page): the most derived families and the
+        newest models. Computed once per index (a pass over two arrays), then kept."""
+        index = self.index
+        known = self._entry_points
+        if count == ENTRY_POINTS and known is not None and known[0] is index:
+            return known[1]
+        value = summaries.entry_points(index, count)
+        if count == ENTRY_POINTS:
+            self._entry_points = (index, value)
+        return value
+
+    def health(self) -> Health:
+        """What this process answers from: the snapshots its index covers, and its id (each
+        ``serve --workers`` process moves to a new snapshot on its own)."""
+        covered = [int(s["id"]) for s in self.index.a.meta.get("snapshots", [])]
+        return Health(version=__version__, snapshots=covered, worker=os.getpid())
+
+    # -- rights (service/rights.py) ---------------------------------------------------------
+    # interfaces move to g.rights at merge
+    def dossier(
+        self,
+        *,
+        model: str | None = None,
+        dataset: str | None = None,
+        right: str = "erasure",
+        relations: RelationsArg = None,
+    ) -> Dossier:
+        """See :meth:`Rights.dossier`."""
+        return self.rights.dossier(model=model, dataset=dataset, right=right, relations=relations)
+
+    # interfaces move to g.rights at merge
+    def dossier_letters(
+        self, dossier: Dossier, lang: str = "en", publishers: Sequence[str] | None = None
+    ) -> list[Letter]:
+        """See :meth:`Rights.letters`."""
+        return self.rights.letters(dossier, lang, publishers)
+
+    # interfaces move to g.rights at merge
+    def export_dossier(self, dossier: Dossier, fmt: str, lang: str = "en") -> bytes:
+        """See :meth:`Rights.export_dossier`."""
+        return self.rights.export_dossier(dossier, fmt, lang)
+
+    # interfaces move to g.rights at merge
+    def follow_up(
+        self,
+        *,
+        model: str | None = None,
+        dataset: str | None = None,
+        right: str = "erasure",
+        publisher: str,
+        status: str,
+        ground: str | None = None,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> FollowUpEvent:
+        """See :meth:`Rights.follow_up`."""
+        return self.rights.follow_up(
+            model=model,
+            dataset=dataset,
+            right=right,
+            publisher=publisher,
+            status=status,
+            ground=ground,
+            note=note,
+            at=at,
+        )
+
+    # interfaces move to g.rights at merge
+    def diff(
+        self, since: datetime | str, node_id: str | None = None, *, source: str | None = None
+    ) -> Diff:
+        """See :meth:`Rights.diff`."""
+        return self.rights.diff(since, node_id, source=source)
+
+    # interfaces move to g.rights at merge
+    @property
+    def watch(self) -> WatchList:
+        """See :attr:`Rights.watch`."""
+        return self.rights.watch
+
+
+def open(db: str | os.PathLike[str] | None = None, *, load_bundled: bool = True) -> Genealogy:
+    """Open the genealogy stored at ``db`` (a path or SQLAlchemy URL; default: see
+    :func:`default_db`)."""
+    return Genealogy(db, load_bundled=load_bundled)

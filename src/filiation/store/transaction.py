@@ -1,0 +1,205 @@
+"""A snapshot being written: one transaction that bulk-inserts a source's nodes and links
+(``COPY`` on PostgreSQL, ``executemany`` on SQLite) and becomes visible only at its commit.
+
+Split from ``store.py``, which opens stores and reads them; :meth:`Store.begin_snapshot`
+starts a :class:`SnapshotTransaction`.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
+
+from filiation.errors import StoreError
+from filiation.store import schema
+
+if TYPE_CHECKING:
+    from filiation.store.store import Store
+
+
+def is_psycopg(dialect: Any) -> bool:
+    """Whether a connection goes through psycopg 3 (which can ``COPY``)."""
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def _bulk(
+    conn: Any,
+    table: Any,
+    columns: list[str],
+    data: pa.Table,
+    snap_id: int,
+    start: int,
+    chunk_rows: int,
+) -> None:
+    """Insert Arrow rows: ``COPY`` on PostgreSQL (rows numbered from ``start`` in ``seq``),
+    else the driver's executemany."""
+    if is_psycopg(conn.dialect):
+        _copy_in(conn, table, columns, data, snap_id, start, chunk_rows)
+        return
+    names = ", ".join(["snapshot_id", *columns])
+    marks = ", ".join(["?"] * (len(columns) + 1))
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+    for chunk in data.to_batches(max_chunksize=chunk_rows):
+        cols = []
+        for name in columns:
+            col = chunk.column(name)
+            if pa.types.is_timestamp(col.type):
+                # The text SQLAlchemy's DateTime stores in SQLite ("YYYY-MM-DD HH:MM:SS.ffffff");
+                # a cast is ten times faster than strftime.
+                col = pc.cast(col, pa.string())
+            cols.append(col.to_pylist())
+        rows = list(zip([snap_id] * chunk.num_rows, *cols, strict=True))
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(sql, rows)
+        else:
+            keys = ["snapshot_id", *columns]
+            conn.execute(table.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
+
+
+def _copy_in(
+    conn: Any,
+    table: Any,
+    columns: list[str],
+    data: pa.Table,
+    snap_id: int,
+    start: int,
+    chunk_rows: int,
+) -> None:
+    """Send Arrow rows to PostgreSQL with ``COPY ... FROM STDIN``, one chunk per COPY.
+
+    Arrow writes each chunk as CSV (in C++, no Python object per value): strings are always
+    quoted, so an empty string stays one and NULL is the empty field. PostgreSQL's text
+    cannot hold NUL characters; they become U+FFFD.
+    """
+    names = ["snapshot_id", "seq", *columns]
+    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
+    raw = conn.connection.driver_connection
+    dbapi = conn.dialect.loaded_dbapi
+    options = pa_csv.WriteOptions(include_header=False)
+    for chunk in data.select(columns).to_batches(max_chunksize=chunk_rows):
+        rows = chunk.num_rows
+        arrays = [
+            pa.array(np.full(rows, snap_id, np.int64)),
+            pa.array(np.arange(start, start + rows, dtype=np.int64)),
+        ]
+        start += rows
+        for col in chunk.columns:
+            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                col = pc.replace_substring(col, "\x00", "\ufffd")
+            arrays.append(col)
+        batch = pa.RecordBatch.from_arrays(arrays, names=names)
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(batch, sink, options)
+        body = sink.getvalue()
+        del arrays, batch, sink
+        try:
+            with raw.cursor() as cur, cur.copy(sql) as copy:
+                copy.write(memoryview(body))
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+
+
+class SnapshotTransaction:
+    """One snapshot being written: a database transaction held open until commit."""
+
+    def __init__(
+        self,
+        store: Store,
+        source: str,
+        label: str,
+        taken_at: datetime | None,
+        chunk_rows: int,
+    ) -> None:
+        self.store = store
+        self.chunk_rows = chunk_rows  # rows per INSERT batch or COPY part
+        self._written = [0, 0]  # nodes, links: the position of the next row of each
+        self._conn = store.engine.connect()
+        self._tx = self._conn.begin()
+        try:
+            self.snapshot_id = int(
+                self._conn.execute(
+                    schema.snapshots.insert().values(
+                        source=source,
+                        label=label,
+                        taken_at=taken_at,
+                        started_at=datetime.now(UTC).replace(tzinfo=None),
+                        status="loading",
+                    )
+                ).inserted_primary_key[0]
+            )
+        except (OperationalError, DatabaseError) as exc:
+            self.rollback()
+            raise StoreError(store.explain(exc) + " (nothing was stored)") from exc
+
+    def write(self, nodes: pa.Table | None, links: pa.Table | None) -> None:
+        try:
+            if nodes is not None and nodes.num_rows:
+                _bulk(
+                    self._conn,
+                    schema.nodes,
+                    schema.NODE_COLUMNS,
+                    nodes,
+                    self.snapshot_id,
+                    self._written[0],
+                    self.chunk_rows,
+                )
+                self._written[0] += nodes.num_rows
+            if links is not None and links.num_rows:
+                _bulk(
+                    self._conn,
+                    schema.links,
+                    schema.LINK_COLUMNS,
+                    links,
+                    self.snapshot_id,
+                    self._written[1],
+                    self.chunk_rows,
+                )
+                self._written[1] += links.num_rows
+        except (OperationalError, DatabaseError) as exc:
+            self.rollback()
+            raise StoreError(self.store.explain(exc) + " (nothing was stored)") from exc
+        except BaseException as exc:
+            # An interrupt inside the driver: SQLAlchemy closes the connection, but SQLite
+            # keeps its lock until the cursor held by the traceback is freed.
+            traceback.clear_frames(exc.__traceback__)
+            self.rollback()
+            raise
+
+    def commit(self, report: dict[str, Any]) -> int:
+        report = {**report, "snapshot_id": self.snapshot_id}
+        try:
+            self._conn.execute(
+                schema.snapshots.update()
+                .where(schema.snapshots.c.id == self.snapshot_id)
+                .values(
+                    status="complete",
+                    finished_at=datetime.now(UTC).replace(tzinfo=None),
+                    report=json.dumps(report),
+                )
+            )
+            self._tx.commit()
+        except (OperationalError, DatabaseError) as exc:
+            self.rollback()
+            raise StoreError(self.store.explain(exc) + " (nothing was stored)") from exc
+        finally:
+            self._conn.close()
+        return self.snapshot_id
+
+    def rollback(self) -> None:
+        try:
+            if not self._conn.closed and not self._conn.invalidated and self._tx.is_active:
+                self._tx.rollback()
+        except Exception:
+            # A connection broken half-way (an interrupt inside the driver): dropping it
+            # ends the transaction on the server all the same.
+            self._conn.invalidate()
+        finally:
+            self._conn.close()
