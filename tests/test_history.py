@@ -96,7 +96,7 @@ def test_diff_lists_what_appeared_disappeared_and_changed(new_db, hub_sample, pl
     g = filiation.open(new_db("diff"), load_bundled=False)
     g.ingest(_snapshot_a(hub_sample, plan))
     g.ingest(_snapshot_b(hub_sample, plan))
-    d = g.diff("2026-01-15", ROOT)
+    d = g.rights.diff("2026-01-15", ROOT)
     assert [m.lower() for m in d.appeared] == sorted(plan.x)
     assert [m.lower() for m in d.disappeared] == sorted(plan.z)
     assert [c.id.lower() for c in d.changed_parents] == [plan.y]
@@ -105,16 +105,16 @@ def test_diff_lists_what_appeared_disappeared_and_changed(new_db, hub_sample, pl
     assert sorted(p.lower() for p in change.after) == plan.y_parents
     assert [s["taken_at"] for s in d.before] == [datetime(2026, 1, 1)]
     # the whole genealogy has exactly these differences too
-    whole = g.diff(datetime(2026, 1, 15))
+    whole = g.rights.diff(datetime(2026, 1, 15))
     assert (whole.appeared, whole.disappeared) == (d.appeared, d.disappeared)
     assert [c.id for c in whole.changed_parents] == [change.id]
     # the same day as the newest snapshot: nothing changed
-    same = g.diff("2026-02-01", ROOT)
+    same = g.rights.diff("2026-02-01", ROOT)
     assert same.appeared == same.disappeared == same.changed_parents == []
     with pytest.raises(InvalidArgumentError, match="no snapshot as old as 2025-06-01"):
-        g.diff("2025-06-01", ROOT)
+        g.rights.diff("2025-06-01", ROOT)
     with pytest.raises(InvalidArgumentError, match="not an ISO date"):
-        g.diff("last week", ROOT)
+        g.rights.diff("last week", ROOT)
     res = CliRunner().invoke(
         app, ["--db", str(g.store.url), "diff", "--since", "2026-01-15", ROOT, "--json"]
     )
@@ -129,7 +129,7 @@ def test_kept_snapshots_are_configurable(new_db, hub_sample, plan, monkeypatch) 
     g.ingest(_snapshot_b(hub_sample, plan))
     assert len(g.snapshots()) == 1
     with pytest.raises(InvalidArgumentError, match="FILIATION_KEEP_SNAPSHOTS"):
-        g.diff("2026-01-15")
+        g.rights.diff("2026-01-15")
     monkeypatch.setenv("FILIATION_KEEP_SNAPSHOTS", "none")
     with pytest.raises(InvalidArgumentError, match="1 or more"):
         filiation.open(new_db("keep2"))
@@ -174,18 +174,18 @@ def test_watch_reports_new_descendants_once(new_db, hub_sample, plan, inbox) -> 
     db = new_db("watch")
     g = filiation.open(db, load_bundled=False)
     g.ingest(_snapshot_a(hub_sample, plan))
-    w = g.watch.add(ROOT.lower())
+    w = g.rights.watch.add(ROOT.lower())
     assert w.id == ROOT and w.kind == "model"
     assert w.known == len(g.descendants(ROOT))
     with pytest.raises(InvalidArgumentError, match="already watched"):
-        g.watch.add(ROOT)
+        g.rights.watch.add(ROOT)
     g.ingest(_snapshot_b(hub_sample, plan))
     # a failed post marks nothing as seen
     inbox.status = 500
     with pytest.raises(SourceError, match="answered 500"):
-        g.watch.check(post=inbox.url)
+        g.rights.watch.check(post=inbox.url)
     inbox.status = 200
-    reports = filiation.open(db).watch.check(post=inbox.url)
+    reports = filiation.open(db).rights.watch.check(post=inbox.url)
     expected = sorted([*plan.x, plan.y])
     assert [sorted(n.id.lower() for n in r.new) for r in reports] == [expected]
     assert (
@@ -194,10 +194,10 @@ def test_watch_reports_new_descendants_once(new_db, hub_sample, plan, inbox) -> 
     )
     new_y = next(n for n in reports[0].new if n.id.lower() == plan.y)
     assert new_y.depth >= 1 and new_y.via
-    assert [r.new for r in g.watch.check()] == [[]]  # seen: not reported again
+    assert [r.new for r in g.rights.watch.check()] == [[]]  # seen: not reported again
     res = CliRunner().invoke(app, ["--db", str(db), "watch", "list", "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout)[0]["id"] == ROOT
     res = CliRunner().invoke(app, ["--db", str(db), "watch", "remove", ROOT])
-    assert res.exit_code == 0 and g.watch.list() == []
+    assert res.exit_code == 0 and g.rights.watch.list() == []
     res = CliRunner().invoke(app, ["--db", str(db), "watch", "remove", ROOT])
     assert res.exit_code == 2 and "not watched" in res.output

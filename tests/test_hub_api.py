@@ -197,21 +197,21 @@ def test_two_refreshes_diff_and_watch(fake, family_root, new_db) -> None:
     g = filiation.open(new_db("twice"), load_bundled=False)
     fake.gone.add(late)  # not published yet at the first refresh
     first = g.refresh_family(root, depth=2, endpoint=fake.url, backoff=0.01)
-    g.watch.add(root)
+    g.rights.watch.add(root)
     time.sleep(1.1)  # snapshots are dated to the second
     fake.gone = {gone}
     g.refresh_family(root, depth=2, endpoint=fake.url, backoff=0.01)
     taken = next(s["taken_at"] for s in g.snapshots() if s["id"] == first.snapshot_id)
-    d = g.diff(taken, root, source=f"hub-api:{root.lower()}")
+    d = g.rights.diff(taken, root, source=f"hub-api:{root.lower()}")
     lost = {k for k, v in depth.items() if k == gone or _below(fake, gone, k)}
     arrived = {k for k in depth if k == late or _below(fake, late, k)}
     assert lost - arrived and arrived - lost  # the test sees real changes
     assert {m.lower() for m in d.disappeared} == lost - arrived
     assert {m.lower() for m in d.appeared} == arrived - lost
-    new = {n.id.lower() for r in g.watch.check() for n in r.new}
+    new = {n.id.lower() for r in g.rights.watch.check() for n in r.new}
     assert new == arrived - lost
     with pytest.raises(filiation.errors.InvalidArgumentError, match="no snapshot of source"):
-        g.diff(taken, root, source="hub-api:nobody/else")
+        g.rights.diff(taken, root, source="hub-api:nobody/else")
 
 
 def _below(fake: fake_hub_api.FakeHubAPI, parent: str, key: str) -> bool:

@@ -44,12 +44,6 @@ ASSEMBLY = {
 #: replaces it. An importing package covers its modules. Empty it as the service grows.
 EXCEPTIONS: dict[tuple[str, str], str] = {
     # The index and sources, read by interfaces: service methods replace these lines.
-    ("filiation.web.entry_points", "filiation.lineage.arrays"): (
-        "home-page entry points computed from raw index arrays -> a Genealogy method"
-    ),
-    ("filiation.http.ids", "filiation.sources.hub_stats"): (
-        "MAX_ID_LENGTH and long-id resolution -> Genealogy (resolve / limits)"
-    ),
     ("filiation.api.params", "filiation.lineage.index"): (
         "ranking keys (RANKING_KEYS, DEFAULT_RANKING) -> exported by the service"
     ),

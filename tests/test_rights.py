@@ -41,7 +41,7 @@ def _expected_dataset_family(hub_sample: Path, dataset: str) -> set[str]:
 
 
 def test_affected_set_is_every_descendant_with_a_real_path(sample, hub_sample) -> None:
-    d = sample.dossier(model=MODEL, right="erasure")
+    d = sample.rights.dossier(model=MODEL, right="erasure")
     ids = [m.id.lower() for m in d.affected]
     assert len(ids) == len(set(ids))
     assert set(ids) == _expected_model_family(hub_sample, MODEL)
@@ -64,7 +64,7 @@ def test_affected_set_is_every_descendant_with_a_real_path(sample, hub_sample) -
 
 
 def test_dataset_dossier_reaches_trained_models_and_theirs(sample, hub_sample) -> None:
-    d = sample.dossier(dataset=DATASET, right="objection")
+    d = sample.rights.dossier(dataset=DATASET, right="objection")
     assert {m.id.lower() for m in d.affected} == _expected_dataset_family(hub_sample, DATASET)
     assert d.article == "21" and d.source_kind == "dataset"
     assert all(m.path[0].relation == "trained_on" for m in d.affected)
@@ -72,7 +72,7 @@ def test_dataset_dossier_reaches_trained_models_and_theirs(sample, hub_sample) -
 
 
 def test_publishers_group_every_affected_model_once(sample) -> None:
-    d = sample.dossier(model=MODEL)
+    d = sample.rights.dossier(model=MODEL)
     by_author: dict[str, set[str]] = {}
     for m in d.affected:
         by_author.setdefault(m.id.split("/")[0] if "/" in m.id else "", set()).add(m.id)
@@ -85,8 +85,8 @@ def test_publishers_group_every_affected_model_once(sample) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_letters_name_every_model_of_their_publisher(sample, lang: str) -> None:
-    d = sample.dossier(model=MODEL, right="access")
-    letters = sample.dossier_letters(d, lang)
+    d = sample.rights.dossier(model=MODEL, right="access")
+    letters = sample.rights.letters(d, lang)
     assert [x.publisher for x in letters] == [p.name for p in d.publishers]
     article = "Article 15" if lang == "en" else "article 15"
     for letter in letters:
@@ -106,18 +106,18 @@ def test_letters_name_every_model_of_their_publisher(sample, lang: str) -> None:
 
 
 def test_csv_and_markdown_exports_hold_the_affected_set(sample) -> None:
-    d = sample.dossier(dataset=DATASET)
-    rows = list(csv.DictReader(io.StringIO(sample.export_dossier(d, "csv").decode())))
+    d = sample.rights.dossier(dataset=DATASET)
+    rows = list(csv.DictReader(io.StringIO(sample.rights.export_dossier(d, "csv").decode())))
     assert [r["id"] for r in rows] == [m.id for m in d.affected]
     assert all(r["url"] == f"https://huggingface.co/{r['id']}" for r in rows)
-    md = sample.export_dossier(d, "md", "fr").decode()
+    md = sample.rights.export_dossier(d, "md", "fr").decode()
     assert md.count("](https://huggingface.co/") >= len(d.affected)
     assert md.count("### ") == len(d.publishers) and "RGPD" in md
 
 
 def test_pdf_opens_with_one_entry_per_model_and_one_letter_per_publisher(sample) -> None:
-    d = sample.dossier(dataset=DATASET)
-    data = sample.export_dossier(d, "pdf", "fr")
+    d = sample.rights.dossier(dataset=DATASET)
+    data = sample.rights.export_dossier(d, "pdf", "fr")
     reader = PdfReader(io.BytesIO(data))
     pages = [p.extract_text() for p in reader.pages]
     letter_pages = [t for t in pages if t.lstrip().startswith("Demande au titre")]
@@ -131,18 +131,20 @@ def test_pdf_opens_with_one_entry_per_model_and_one_letter_per_publisher(sample)
 def test_follow_up_is_stored_with_dates_and_grounds(new_db) -> None:
     db = new_db("rights")
     g = filiation.open(db)
-    d = g.dossier(dataset=DATASET)
+    d = g.rights.dossier(dataset=DATASET)
     pub = d.publishers[1].name
     with pytest.raises(InvalidArgumentError, match="ground"):
-        g.follow_up(dataset=DATASET, publisher=pub, status="refused")
+        g.rights.follow_up(dataset=DATASET, publisher=pub, status="refused")
     with pytest.raises(InvalidArgumentError, match="publishes none"):
-        g.follow_up(dataset=DATASET, publisher="nobody-at-all", status="sent")
+        g.rights.follow_up(dataset=DATASET, publisher="nobody-at-all", status="sent")
     with pytest.raises(InvalidArgumentError, match="unknown status"):
-        g.follow_up(dataset=DATASET, publisher=pub, status="lost")
+        g.rights.follow_up(dataset=DATASET, publisher=pub, status="lost")
     from datetime import datetime
 
-    g.follow_up(dataset=DATASET, publisher=pub.upper(), status="sent", at=datetime(2026, 1, 5))
-    g.follow_up(
+    g.rights.follow_up(
+        dataset=DATASET, publisher=pub.upper(), status="sent", at=datetime(2026, 1, 5)
+    )
+    g.rights.follow_up(
         dataset=DATASET,
         publisher=pub,
         status="refused",
@@ -150,7 +152,7 @@ def test_follow_up_is_stored_with_dates_and_grounds(new_db) -> None:
         at=datetime(2026, 2, 1),
     )
     # another process (a new service on the same store) sees it
-    again = filiation.open(db).dossier(dataset=DATASET)
+    again = filiation.open(db).rights.dossier(dataset=DATASET)
     p = again.publisher(pub)
     assert p.status.value == "refused" and p.ground == "Article 12(5)"
     assert [(e.status.value, e.at.date().isoformat()) for e in p.history] == [
@@ -159,7 +161,10 @@ def test_follow_up_is_stored_with_dates_and_grounds(new_db) -> None:
     ]
     assert all(o.status.value == "to_contact" for o in again.publishers if o.name != pub)
     # a dossier for another right is another request
-    assert filiation.open(db).dossier(dataset=DATASET, right="access").publisher(pub).history == []
+    assert (
+        filiation.open(db).rights.dossier(dataset=DATASET, right="access").publisher(pub).history
+        == []
+    )
 
 
 def test_cli_dossier_exports_and_follow_up(sample_db: Any, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 def test_browser_dossier_page_records_a_follow_up(server: str, page: Any, web_db: Any) -> None:  # noqa: F811
     g = filiation.open(web_db)
-    d = g.dossier(model=MODEL)
+    d = g.rights.dossier(model=MODEL)
     pg = page
     pg.goto(server + f"/fr/models/{quote(MODEL)}")
     pg.locator("a.dossier-link").click()
@@ -43,4 +43,4 @@ def test_browser_dossier_page_records_a_follow_up(server: str, page: Any, web_db
     assert len(PdfReader(io.BytesIO(answer.body())).pages) > len(d.publishers)
     shot(pg, "dossier")
     assert pg.problems == []
-    assert g.dossier(model=MODEL, right="access").publishers[0].status.value == "sent"
+    assert g.rights.dossier(model=MODEL, right="access").publishers[0].status.value == "sent"

@@ -30,7 +30,7 @@ def app_client(new_db) -> Iterator[tuple[TestClient, Any]]:
 
 def test_api_dossier_letters_exports(app_client) -> None:
     client, g = app_client
-    expected = g.dossier(dataset=DATASET, right="access")
+    expected = g.rights.dossier(dataset=DATASET, right="access")
     got = client.get("/api/dossier", params={"dataset": DATASET, "right": "access"}).json()
     assert [m["id"] for m in got["affected"]] == [m.id for m in expected.affected]
     assert [p["name"] for p in got["publishers"]] == [p.name for p in expected.publishers]
@@ -52,7 +52,7 @@ def test_api_dossier_letters_exports(app_client) -> None:
 
 def test_api_follow_up(app_client) -> None:
     client, g = app_client
-    pub = g.dossier(model=MODEL).publishers[2].name
+    pub = g.rights.dossier(model=MODEL).publishers[2].name
     body = {"model": MODEL, "publisher": pub, "status": "refused"}
     r = client.post("/api/dossier/followup", json=body)
     assert r.status_code == 422 and "ground" in r.json()["message"]
@@ -71,7 +71,7 @@ def test_api_diff_and_watch(app_client) -> None:
     r = client.get("/api/diff", params={"since": "2099-01-01", "id": MODEL})
     assert r.status_code == 200 and r.json()["appeared"] == []
     assert client.get("/api/diff", params={"since": "1999-01-01"}).status_code == 422
-    g.watch.add(MODEL)
+    g.rights.watch.add(MODEL)
     assert [w["id"] for w in client.get("/api/watch").json()] == [MODEL]
 
 
@@ -82,7 +82,7 @@ def _text(page: str) -> str:
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_dossier_page_and_follow_up_form(app_client, lang: str) -> None:
     client, g = app_client
-    d = g.dossier(dataset=DATASET)
+    d = g.rights.dossier(dataset=DATASET)
     r = client.get(f"/{lang}/dossier", params={"dataset": DATASET})
     assert r.status_code == 200 and r.headers["content-language"] == lang
     page = r.text

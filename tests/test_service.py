@@ -72,7 +72,7 @@ def test_the_rights_facade_answers_typed_records(sample) -> None:
     # The model itself and every model derived from it.
     assert {m.id for m in dossier.affected} == {n.id for n in lin if n.kind == "model"}
     # The delegate the interfaces call today gives the same dossier.
-    same = sample.dossier(model="meta-llama/Llama-3.1-8B-Instruct")
+    same = sample.rights.dossier(model="meta-llama/Llama-3.1-8B-Instruct")
     assert same.model_dump(exclude={"generated_at"}) == dossier.model_dump(exclude={"generated_at"})
 
 

@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 import filiation
 from filiation.api import create_app
 from filiation.web import i18n, rendering
-from filiation.web.entry_points import entry_points
 from filiation.web.views import author as author_view
 from tests.serving import serving
 
@@ -91,7 +90,7 @@ def test_root_sends_the_browser_to_its_language(client, accept: str, lang: str) 
 def test_home_lists_the_most_derived_families(client, sample) -> None:
     text = html(client, "/en/")
     assert 'lang="en"' in text and "Most derived families" in text
-    top = entry_points(sample, {})["families"]
+    top = sample.entry_points().families
     assert top and top[0].descendants == max(n.descendants for n in top)
     best = (top[0].id, top[0].descendants)
     assert best[1] >= sample.show(LLAMA).descendants

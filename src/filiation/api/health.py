@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from fastapi import APIRouter
 
-from filiation import __version__
 from filiation.http.context import GenealogyDep
-from filiation.results import Stats
-from filiation.service import Genealogy
+from filiation.results import Health, Stats
 
 from .responses import ERRORS
-from .schemas import Health, SnapshotOut
+from .schemas import SnapshotOut
 
 router = APIRouter(prefix="/api", responses=ERRORS, tags=["genealogy"])
 
@@ -31,22 +28,9 @@ def snapshots(g: GenealogyDep) -> Any:
     return g.snapshots()
 
 
-def _answered_snapshots(g: Genealogy) -> list[int]:
-    """The snapshots the loaded index was built from.
-
-    Interim: read from the index's metadata, which an interface should not touch; a service
-    method for the health metadata replaces these lines."""
-    return [int(s["id"]) for s in g.index.a.meta.get("snapshots", [])]
-
-
 @router.get("/health", response_model=Health)
 async def health(g: GenealogyDep) -> Any:
     """Answers as soon as the server is up (the genealogy is loaded before it starts), with
     the snapshots this process answers from (each ``serve --workers`` process moves to a new
     snapshot on its own, within ``--refresh`` seconds) and the process's id."""
-    return {
-        "status": "ok",
-        "version": __version__,
-        "snapshots": _answered_snapshots(g),
-        "worker": os.getpid(),
-    }
+    return g.health()

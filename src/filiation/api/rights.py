@@ -60,7 +60,7 @@ def dossier(
 ) -> Any:
     """The rights dossier: affected models ranked by reach, with their path from the source;
     publishers to contact, with the follow-up of each."""
-    return g.dossier(model=model, dataset=dataset, right=right)
+    return g.rights.dossier(model=model, dataset=dataset, right=right)
 
 
 @router.get("/dossier/letters", response_model=list[Letter], tags=["rights"])
@@ -72,11 +72,11 @@ def dossier_letters(
     lang: LangQ = "en",
 ) -> Any:
     """One request letter per publisher; ``[[...]]`` marks what the requester must fill."""
-    return g.dossier_letters(g.dossier(model=model, dataset=dataset, right=right), lang)
+    return g.rights.letters(g.rights.dossier(model=model, dataset=dataset, right=right), lang)
 
 
 def export_response(g: Genealogy, d: Dossier, fmt: str, lang: str) -> Response:
-    data = g.export_dossier(d, fmt, lang)
+    data = g.rights.export_dossier(d, fmt, lang)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", d.source_id)[:120]
     name = f"dossier-{stem}-{d.right.value}{'-' + lang if fmt in ('md', 'pdf') else ''}.{fmt}"
     return Response(
@@ -101,13 +101,15 @@ def dossier_export(
     lang: LangQ = "en",
 ) -> Response:
     """The dossier as a Markdown, CSV (affected set), PDF or JSON file."""
-    return export_response(g, g.dossier(model=model, dataset=dataset, right=right), format, lang)
+    return export_response(
+        g, g.rights.dossier(model=model, dataset=dataset, right=right), format, lang
+    )
 
 
 @router.post("/dossier/followup", response_model=FollowUpEvent, tags=["rights"])
 def dossier_followup(g: GenealogyDep, body: FollowUpIn) -> Any:
     """Record where the request to one publisher stands (kept with its date)."""
-    return g.follow_up(**body.model_dump())
+    return g.rights.follow_up(**body.model_dump())
 
 
 @router.get("/diff", response_model=Diff, tags=["history"])
@@ -120,10 +122,10 @@ def diff(
     ] = None,
 ) -> Any:
     """Models that appeared, disappeared or changed parents since ``since``."""
-    return g.diff(since, id, source=source)
+    return g.rights.diff(since, id, source=source)
 
 
 @router.get("/watch", response_model=list[Watch], tags=["history"])
 def watch_list(g: GenealogyDep) -> Any:
     """The watched models and data sets and their last check (change it with the CLI)."""
-    return g.watch.list()
+    return g.rights.watch.list()

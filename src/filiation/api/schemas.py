@@ -87,15 +87,6 @@ class SnapshotOut(BaseModel):
     report: dict[str, Any] = Field(description="the ingest report")
 
 
-class Health(BaseModel):
-    status: str
-    version: str
-    snapshots: list[int] = Field(
-        default_factory=list, description="ids of the snapshots this process answers from"
-    )
-    worker: int = Field(0, description="id of the server process that answered")
-
-
 class ErrorOut(BaseModel):
     error: str = Field(description="not_found, invalid_argument, method_not_allowed, ...")
     message: str

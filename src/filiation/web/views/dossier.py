@@ -63,7 +63,7 @@ def _page(
 ) -> Response:
     kind = NodeKind.MODEL if "model" in source else NodeKind.DATASET
     try:
-        d = g.dossier(
+        d = g.rights.dossier(
             model=source.get("model"), dataset=source.get("dataset"), right=source["right"]
         )
     except NodeNotFoundError as exc:
@@ -80,7 +80,7 @@ def _page(
 
     shown = d.affected[off : off + AFFECTED_PAGE]
     pubs = d.publishers[poff : poff + PUBLISHER_PAGE]
-    letters = g.dossier_letters(d, lang, [p.name for p in pubs])
+    letters = g.rights.letters(d, lang, [p.name for p in pubs])
     export = f"{root_path(request)}/api/dossier/export?" + urlencode(
         {d.source_kind: d.source_id, "right": d.right.value, "lang": lang}
     )
@@ -139,7 +139,7 @@ async def followup(request: Request, lang: Lang, g: GenealogyDep) -> Response:
     except ValueError:
         return _page(request, lang, g, source, error=f"date {form['date']!r}", status=422)
     try:
-        g.follow_up(
+        g.rights.follow_up(
             model=source.get("model"),
             dataset=source.get("dataset"),
             right=source["right"],
