@@ -342,3 +342,19 @@ def test_an_id_shared_by_a_model_and_a_dataset_resolves_by_kind(tmp_path: Path, 
     assert g.impact("org/shared").ids() == ["org/trained"]
     assert g.descendants("org/shared").ids() == ["org/child"]
     assert g.ancestors("org/shared").ids() == ["org/other"]
+
+
+def test_a_traversal_query_asks_the_same_as_its_keywords(sample, hub_sample: Path) -> None:
+    from filiation.lineage.query import TraversalQuery
+
+    root = most_derived(hub_sample, 1)[0]
+    asked = {"relations": "finetune,adapter", "max_depth": 2, "limit": 40, "kinds": "model"}
+    q = TraversalQuery.parse(**asked)
+    for question in (sample.ancestors, sample.descendants, sample.lineage):
+        by_query, by_keywords = question(root, query=q), question(root, **asked)
+        assert by_query.to_json() == by_keywords.to_json()
+    assert len(sample.descendants(root, query=q).nodes) <= 41
+    exported = sample.export(root, "json", query=q).content
+    assert exported == sample.export(root, "json", **asked).content
+    with pytest.raises(InvalidArgumentError, match="not both"):
+        sample.descendants(root, query=q, max_depth=1)

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +33,6 @@ from filiation.domain import (
     NodeKind,
     Relation,
     parse_kind,
-    parse_relations,
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError, StoreError
 from filiation.exports import Export, ExportScope
@@ -41,6 +40,7 @@ from filiation.lineage.arrays import FORMAT_VERSION, NULL_INT, IndexArrays
 from filiation.lineage.families import root_members
 from filiation.lineage.filters import DateArg, NodeFilter
 from filiation.lineage.index import DEFAULT_RANKING, LineageIndex, relation_mask
+from filiation.lineage.query import KindsArg, RelationsArg, TraversalQuery, parse_relation_arg
 from filiation.lineage.traverse import Walk
 from filiation.results import (
     Families,
@@ -72,8 +72,6 @@ BUNDLED = "hub-stats-sample.parquet"
 BUNDLED_LABEL = "bundled sample of cfahlgren1/hub-stats (Apache-2.0)"
 
 Step = Callable[[str], None]
-RelationsArg = Sequence[str | Relation] | str | None
-KindsArg = Sequence[NodeKind | str] | str | None
 
 log = logging.getLogger("filiation")
 
@@ -118,14 +116,6 @@ def bundled_snapshot() -> Path:
     return Path(str(resources.files("filiation") / "data" / BUNDLED))
 
 
-def _relations(value: RelationsArg) -> tuple[Relation, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [value]
-    return parse_relations([v.value if isinstance(v, Relation) else v for v in value])
-
-
 def _priority(source: str, snapshot_id: int) -> tuple[bool, bool, int]:
     """The order in which the index reads sources (the first one gives a node its fields):
     families refreshed live from the Hub API (``hub-api:<id>``, fresher than any dump), then
@@ -147,11 +137,31 @@ def _keep_snapshots() -> int:
     return keep
 
 
-def _check_bounds(max_depth: int | None, limit: int | None) -> None:
-    if max_depth is not None and max_depth < 0:
-        raise InvalidArgumentError(f"max_depth must be 0 or more, not {max_depth}")
-    if limit is not None and limit < 0:
-        raise InvalidArgumentError(f"limit must be 0 or more, not {limit}")
+class QueryArgs(TypedDict, total=False):
+    """The fields of a :class:`TraversalQuery` as a person gives them, accepted as keywords
+    by every question (``g.descendants(id, max_depth=2)``): see :meth:`TraversalQuery.parse`."""
+
+    relations: RelationsArg
+    max_depth: int | None
+    limit: int | None
+    kinds: KindsArg
+    min_downloads: int | None
+    since: DateArg
+    until: DateArg
+    kind: NodeKind | str | None
+    include_suspected: bool
+    min_confidence: float | None
+
+
+def _query(query: TraversalQuery | None, params: QueryArgs) -> TraversalQuery:
+    """The query asked: ``query`` itself, else one parsed from its fields given as keywords."""
+    if query is None:
+        return TraversalQuery.parse(**params)
+    if params:
+        raise InvalidArgumentError(
+            f"give either query= or its fields ({', '.join(sorted(params))}), not both"
+        )
+    return query
 
 
 class Genealogy:
@@ -581,86 +591,51 @@ class Genealogy:
 
     # -- questions ------------------------------------------------------------------------
     def ancestors(
-        self,
-        node_id: str,
-        *,
-        relations: RelationsArg = None,
-        max_depth: int | None = None,
-        limit: int | None = None,
-        kinds: KindsArg = None,
-        min_downloads: int | None = None,
-        since: DateArg = None,
-        until: DateArg = None,
-        kind: NodeKind | str | None = None,
+        self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
     ) -> Lineage:
         """Everything ``node_id`` derives from, nearest first.
 
+        The walk is ``query`` (a :class:`~filiation.lineage.query.TraversalQuery`), or the
+        same fields given as keywords (``relations``, ``max_depth``, ``limit``, ``kinds``,
+        ``min_downloads``, ``since``, ``until``, ``kind``; see :meth:`TraversalQuery.parse`).
         ``kinds``, ``min_downloads``, ``since`` and ``until`` (creation date) keep only the
         nodes that pass them, without stopping the walk (:mod:`filiation.lineage.filters`);
         ``kind`` says what ``node_id`` is when a model, a data set and an author share it.
         """
-        flt = NodeFilter.parse(kinds, min_downloads, since, until)
-        return self._walk(node_id, False, relations, max_depth, limit, flt, kind)
+        return self._walk(node_id, False, _query(query, params))
 
     def descendants(
-        self,
-        node_id: str,
-        *,
-        relations: RelationsArg = None,
-        max_depth: int | None = None,
-        limit: int | None = None,
-        kinds: KindsArg = None,
-        min_downloads: int | None = None,
-        since: DateArg = None,
-        until: DateArg = None,
-        kind: NodeKind | str | None = None,
+        self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
     ) -> Lineage:
         """Everything derived from ``node_id``, nearest first, best known first within a level
-        (filters as in :meth:`ancestors`)."""
-        flt = NodeFilter.parse(kinds, min_downloads, since, until)
-        return self._walk(node_id, True, relations, max_depth, limit, flt, kind)
+        (query and filters as in :meth:`ancestors`)."""
+        return self._walk(node_id, True, _query(query, params))
 
-    def _relations_from(self, node: int, relations: RelationsArg) -> tuple[Relation, ...] | None:
+    def _relations_from(
+        self, node: int, rels: tuple[Relation, ...] | None
+    ) -> tuple[Relation, ...] | None:
         """The relations a walk from ``node`` follows: those asked for, else the lineage ones;
         from an author, also ``published_by`` first (what it published, then what derives
         from it), as it has no other link to follow."""
-        rels = _relations(relations)
         if rels is None and self.index.kind_of(node) is NodeKind.AUTHOR:
             return (Relation.PUBLISHED_BY, *LINEAGE_RELATIONS)
         return rels
 
     def _filtered_walk(
-        self,
-        node: int,
-        down: bool,
-        rels: tuple[Relation, ...] | None,
-        max_depth: int | None,
-        limit: int | None,
-        flt: NodeFilter,
+        self, node: int, down: bool, rels: tuple[Relation, ...] | None, q: TraversalQuery
     ) -> Walk:
         """A walk from ``node``; with a filter, the whole walk is filtered, then cut."""
-        if not flt.active:
+        if not q.filter.active:
             return self.index.walk(
-                [node], down=down, relations=rels, max_depth=max_depth, limit=limit
+                [node], down=down, relations=rels, max_depth=q.max_depth, limit=q.limit
             )
-        walk = self.index.walk([node], down=down, relations=rels, max_depth=max_depth)
-        return flt.apply(self.index.a, walk, limit)
+        walk = self.index.walk([node], down=down, relations=rels, max_depth=q.max_depth)
+        return q.filter.apply(self.index.a, walk, q.limit)
 
-    def _walk(
-        self,
-        node_id: str,
-        down: bool,
-        relations: RelationsArg,
-        max_depth: int | None,
-        limit: int | None,
-        flt: NodeFilter,
-        kind: NodeKind | str | None = None,
-    ) -> Lineage:
-        _check_bounds(max_depth, limit)
-        _relations(relations)  # a bad relation is reported before an unknown id, everywhere
-        node = self._node(node_id, parse_kind(kind))
-        rels = self._relations_from(node, relations)
-        walk = self._filtered_walk(node, down, rels, max_depth, limit, flt)
+    def _walk(self, node_id: str, down: bool, q: TraversalQuery) -> Lineage:
+        node = self._node(node_id, q.kind)
+        rels = self._relations_from(node, q.relations)
+        walk = self._filtered_walk(node, down, rels, q)
         lin = Lineage.from_walk(
             self.index,
             self.index.a.id_of(node),
@@ -668,30 +643,19 @@ class Genealogy:
             list(rels or LINEAGE_RELATIONS),
             walk,
         )
-        lin.filters = flt.describe()
+        lin.filters = q.filter.describe()
         return lin
 
     def lineage(
-        self,
-        node_id: str,
-        *,
-        relations: RelationsArg = None,
-        max_depth: int | None = None,
-        limit: int | None = None,
-        kinds: KindsArg = None,
-        min_downloads: int | None = None,
-        since: DateArg = None,
-        until: DateArg = None,
-        kind: NodeKind | str | None = None,
+        self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
     ) -> Lineage:
         """Ancestors (negative depths) and descendants (positive depths) together; ``limit``
-        bounds each direction (filters as in :meth:`ancestors`)."""
-        _check_bounds(max_depth, limit)
-        flt = NodeFilter.parse(kinds, min_downloads, since, until)
-        node = self._node(node_id, parse_kind(kind))
-        rels = self._relations_from(node, relations)
-        up = self._filtered_walk(node, False, rels, max_depth, limit, flt)
-        down = self._filtered_walk(node, True, rels, max_depth, limit, flt)
+        bounds each direction (query and filters as in :meth:`ancestors`)."""
+        q = _query(query, params)
+        node = self._node(node_id, q.kind)
+        rels = self._relations_from(node, q.relations)
+        up = self._filtered_walk(node, False, rels, q)
+        down = self._filtered_walk(node, True, rels, q)
         lin = Lineage(
             self.index,
             root=self.index.a.id_of(node),
@@ -705,36 +669,30 @@ class Genealogy:
             truncated=up.truncated or down.truncated,
             depth_cut=up.depth_cut or down.depth_cut,
         )
-        lin.filters = flt.describe()
+        lin.filters = q.filter.describe()
         return lin
 
     def impact(
-        self,
-        dataset: str,
-        *,
-        relations: RelationsArg = None,
-        max_depth: int | None = None,
-        limit: int | None = None,
-        kinds: KindsArg = None,
-        min_downloads: int | None = None,
-        since: DateArg = None,
-        until: DateArg = None,
+        self, dataset: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
     ) -> Lineage:
         """Every model trained on ``dataset`` and everything derived from them.
 
         This is the set of models a person whose data is in the data set is concerned by.
-        Depth 1 is the models trained on it; ``max_depth`` counts from the data set. Filters
-        as in :meth:`ancestors`.
+        Depth 1 is the models trained on it; ``max_depth`` counts from the data set. Query
+        and filters as in :meth:`ancestors` (``kind`` is always a data set here).
         """
-        _check_bounds(max_depth, limit)
-        flt = NodeFilter.parse(kinds, min_downloads, since, until)
-        if flt.active:
-            whole = self.impact(dataset, relations=relations, max_depth=max_depth)
-            walk = flt.apply(self.index.a, whole.as_walk(), limit)
+        q = _query(query, params)
+        if q.filter.active:
+            whole = self._impact(dataset, q.with_(filter=NodeFilter(), limit=None))
+            walk = q.filter.apply(self.index.a, whole.as_walk(), q.limit)
             lin = Lineage.from_walk(self.index, whole.root, "impact", whole.relations, walk)
-            lin.filters = flt.describe()
+            lin.filters = q.filter.describe()
             return lin
-        rels = _relations(relations)
+        return self._impact(dataset, q)
+
+    def _impact(self, dataset: str, q: TraversalQuery) -> Lineage:
+        """The impact set, unfiltered: the models trained on ``dataset``, then their walk."""
+        rels, max_depth, limit = q.relations, q.max_depth, q.limit
         node = self._node(dataset, NodeKind.DATASET)
         index = self.index
         trained, trained_edges = index.neighbours(node, down=True, relations=(Relation.TRAINED_ON,))
@@ -784,7 +742,7 @@ class Genealogy:
         not listed. Exact for every root: the walk goes up from the author's models
         (:mod:`filiation.lineage.families`), so it costs their ancestries, not the families.
         """
-        _check_bounds(None, limit)
+        TraversalQuery(limit=limit)  # checks the bound
         node = self._node(author, NodeKind.AUTHOR)
         index = self.index
         a = index.a
@@ -805,7 +763,7 @@ class Genealogy:
 
     def path(self, source: str, target: str, *, relations: RelationsArg = None) -> PathResult:
         """How ``target`` derives from ``source``: a shortest chain of links, if there is one."""
-        rels = _relations(relations)
+        rels = parse_relation_arg(relations)
         a_node = self._node(source)
         b_node = self._node(target)
         chain = self.index.path(a_node, b_node, rels)
@@ -822,17 +780,11 @@ class Genealogy:
         format: str = "json",
         *,
         direction: str = "both",
-        relations: RelationsArg = None,
-        max_depth: int | None = None,
-        limit: int | None = None,
-        kinds: KindsArg = None,
-        min_downloads: int | None = None,
-        since: DateArg = None,
-        until: DateArg = None,
-        kind: NodeKind | str | None = None,
+        query: TraversalQuery | None = None,
+        **params: Unpack[QueryArgs],
     ) -> Export:
         """``node_id``'s lineage as a file in one of :func:`filiation.exports.formats`
-        (filters as in :meth:`ancestors`).
+        (query and filters as in :meth:`ancestors`).
 
         ``kind`` says what ``node_id`` is (default: the model of that id, else the data set,
         else the author). A data set's descendants are its :meth:`impact`; an author's, what
@@ -842,16 +794,14 @@ class Genealogy:
             raise InvalidArgumentError(
                 f"unknown direction {direction!r}; use ancestors, descendants or both"
             )
-        _check_bounds(max_depth, limit)
+        q = _query(query, params)
         fmt = exports.get(format)
-        node = self._node(node_id, parse_kind(kind))
+        node = self._node(node_id, q.kind)
+        kind = self.index.kind_of(node)
         scope = ExportScope(
-            kind=self.index.kind_of(node),
+            kind=kind,
             direction=direction,  # type: ignore[arg-type]
-            relations=_relations(relations),
-            max_depth=max_depth,
-            limit=limit,
-            filter=NodeFilter.parse(kinds, min_downloads, since, until),
+            query=q.with_(kind=kind),
         )
         published = self.index.a.id_of(node)
         return Export(
@@ -900,10 +850,10 @@ class Genealogy:
         kind: NodeKind | str | None = None,
         node: int | None = None,
     ) -> list[Neighbour]:
-        _check_bounds(None, limit)
+        q = TraversalQuery.parse(relations=relations, limit=limit)
         if offset < 0:
             raise InvalidArgumentError(f"offset must be 0 or more, not {offset}")
-        rels = _relations(relations)
+        rels = q.relations
         if node is None:
             node = self._node(node_id, parse_kind(kind))
         nodes, edges, _ = self.index.top_neighbours(
@@ -936,8 +886,7 @@ class Genealogy:
     ) -> NodeDetails:
         """A node's indicators, its direct family counted per relation, and the important
         parents and children under ``ranking`` (default: descendants, downloads, likes)."""
-        _check_bounds(None, limit)
-        rels = _relations(relations)
+        rels = TraversalQuery.parse(relations=relations, limit=limit).relations
         node = self._node(node_id, parse_kind(kind))
         index = self.index
         a = index.a
@@ -1024,7 +973,7 @@ class Genealogy:
         self, text: str, *, limit: int = 20, kinds: Sequence[NodeKind | str] | None = None
     ) -> list[SearchHit]:
         """Ids (and authors) containing ``text``, case-insensitive, best known first."""
-        _check_bounds(None, limit)
+        TraversalQuery(limit=limit)  # checks the bound
         if not isinstance(text, str):
             raise InvalidArgumentError("search text must be a string")
         kinds_ = [k for k in (parse_kind(k) for k in kinds) if k] if kinds else None

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Literal
 
 from filiation.domain import NodeKind
 from filiation.errors import InvalidArgumentError
-from filiation.lineage.filters import NodeFilter
+from filiation.lineage.query import TraversalQuery
 
 if TYPE_CHECKING:
-    from filiation.domain import Relation
     from filiation.service import Genealogy
 
 
@@ -38,11 +37,8 @@ class ExportScope:
     #: What the node is (ids of a model, a data set and an author may clash). A data set's
     #: descendants are its impact set; an author's, what it published and what derives from it.
     kind: NodeKind = NodeKind.MODEL
-    relations: tuple[Relation, ...] | None = None
-    max_depth: int | None = None
-    limit: int | None = None
-    #: Which nodes to keep (kind, downloads, creation date); see filiation.lineage.filters.
-    filter: NodeFilter = field(default_factory=NodeFilter)
+    #: The walk: relations, depth, limit and which nodes to keep (its ``kind`` is ``kind``).
+    query: TraversalQuery = field(default_factory=TraversalQuery)
 
 
 @dataclass(frozen=True)

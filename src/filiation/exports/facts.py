@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation
 from filiation.errors import InvalidArgumentError
+from filiation.lineage.filters import NodeFilter
 from filiation.results import NodeDetails, hub_url
 
 if TYPE_CHECKING:
@@ -78,12 +79,15 @@ def gather(g: Genealogy, node_id: str, scope: ExportScope) -> ModelFacts:
             f"{details.id} is a {details.kind.value}; this format describes a model "
             "(use --format json, graphml or csv for the lineage of a data set or an author)"
         )
-    relations = tuple(r for r in (scope.relations or LINEAGE_RELATIONS) if r in LINEAGE_RELATIONS)
+    asked = scope.query.relations or LINEAGE_RELATIONS
+    relations = tuple(r for r in asked if r in LINEAGE_RELATIONS)
+    # The whole bounded ancestry: a model's description keeps every ancestor, whatever the
+    # node filter of the scope.
     ancestry = g.ancestors(
         details.id,
-        relations=list(relations) or None,
-        max_depth=scope.max_depth,
-        limit=scope.limit,
+        query=scope.query.with_(
+            relations=relations or None, filter=NodeFilter(), kind=NodeKind.MODEL
+        ),
     )
     ancestors = [
         Ancestor(id=n["id"], depth=n["depth"], author=n["author"], stub=n["stub"])
