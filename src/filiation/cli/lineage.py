@@ -113,28 +113,6 @@ def traversal(command: Callable[..., None]) -> Callable[..., None]:
     return with_query
 
 
-def _legacy(query: TraversalQuery) -> dict[str, Any]:
-    """The query as today's service keywords (until the service takes ``query=``)."""
-    from datetime import timedelta
-
-    from filiation.lineage.filters import EPOCH
-
-    def moment(micros: int | None) -> Any:
-        return None if micros is None else EPOCH + timedelta(microseconds=micros)
-
-    f = query.filter
-    return {
-        "relations": query.relations,
-        "max_depth": query.max_depth,
-        "limit": query.limit,
-        "kinds": f.kinds,
-        "min_downloads": f.min_downloads,
-        "since": moment(f.since),
-        "until": moment(f.until),
-        "kind": query.kind,
-    }
-
-
 NodeArg = Annotated[str, typer.Argument(metavar="ID", help="A model id, e.g. author/name.")]
 
 
@@ -153,7 +131,7 @@ def ancestors(
     node_id: NodeArg, query: TraversalQuery, as_json: JsonOpt = False, tree: TreeOpt = False
 ) -> None:
     """Everything a model derives from, nearest first."""
-    _print_lineage(run(lambda g: g.ancestors(node_id, **_legacy(query))), as_json, tree)
+    _print_lineage(run(lambda g: g.ancestors(node_id, query=query)), as_json, tree)
 
 
 @app.command()
@@ -162,7 +140,7 @@ def descendants(
     node_id: NodeArg, query: TraversalQuery, as_json: JsonOpt = False, tree: TreeOpt = False
 ) -> None:
     """Everything derived from a model, nearest first, best known first."""
-    _print_lineage(run(lambda g: g.descendants(node_id, **_legacy(query))), as_json, tree)
+    _print_lineage(run(lambda g: g.descendants(node_id, query=query)), as_json, tree)
 
 
 @app.command()
@@ -176,8 +154,7 @@ def impact(
     tree: TreeOpt = False,
 ) -> None:
     """Every model trained on a data set, and all their descendants."""
-    legacy = {k: v for k, v in _legacy(query).items() if k != "kind"}
-    _print_lineage(run(lambda g: g.impact(dataset, **legacy)), as_json, tree)
+    _print_lineage(run(lambda g: g.impact(dataset, query=query)), as_json, tree)
 
 
 @app.command()
@@ -323,7 +300,7 @@ def export(
     ] = None,
 ) -> None:
     """Write a node's lineage in an exchange format (an unknown --format lists them all)."""
-    result = run(lambda g: g.export(node_id, format, direction=direction, **_legacy(query)))
+    result = run(lambda g: g.export(node_id, format, direction=direction, query=query))
     if output is None:
         sys.stdout.buffer.write(result.content)
         sys.stdout.buffer.flush()
