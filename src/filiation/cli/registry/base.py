@@ -65,6 +65,16 @@ def grid(**options: Any) -> Table:
     return Table.grid(**options)
 
 
+def print_record(rows: list[tuple[str, Any]]) -> None:
+    """A record as a two-column table, field then value (``—`` when empty)."""
+    t = table(show_header=False, box=None)
+    t.add_column(style="bold")
+    t.add_column()
+    for key, value in rows:
+        t.add_row(key, escape("—" if value in (None, "") else str(value)))
+    out.print(t)
+
+
 def print_history(history: list[Any]) -> None:
     if not history:
         return

@@ -13,6 +13,7 @@ from filiation.cli.registry.base import (
     acting_user,
     grid,
     print_history,
+    print_record,
     registry,
     table,
 )
@@ -34,47 +35,64 @@ ModelName = Annotated[
 ]
 
 
-def _model_fields(**given: Any) -> dict[str, Any]:
-    out_: dict[str, Any] = {}
-    for k, v in given.items():
-        if v is None:
+#: Option names whose record field is named otherwise.
+_FIELD_OF = {
+    "model_card": "model_card_url",
+    "repository": "repository_url",
+    "dataset": "training_datasets",
+    "relation": "derived_relation",
+}
+
+
+def _model_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """The record fields the options of ``model add``/``update`` give (those left out are
+    None); ``--dataset ''`` means no data set."""
+    fields: dict[str, Any] = {}
+    for option, value in options.items():
+        if value is None or option in ("ref", "as_json"):
             continue
-        if k == "training_datasets":
-            v = [] if v == [""] else v
-        out_[k] = v
-    return out_
+        if option == "dataset" and value == [""]:
+            value = []
+        fields[_FIELD_OF.get(option, option)] = value
+    return fields
 
 
 LT_HELP = "Learning type: " + "; ".join(
     f"{k.value} ({v})" for k, v in LEARNING_TYPE_DEFINITIONS.items()
 )
 
+# The options both ``model add`` and ``model update`` take, alike.
+DescriptionOpt = Annotated[str | None, O(help="What the model does.")]
+LearningTypeOpt = Annotated[str | None, O("--learning-type", help=LT_HELP)]
+ProviderOpt = Annotated[str | None, O(help="Who provides the model.")]
+VersionOpt = Annotated[str | None, O(help="Version.")]
+ModelCardOpt = Annotated[str | None, O("--model-card", help="Model card link.")]
+RepositoryOpt = Annotated[str | None, O("--repository", help="Source code repository link.")]
+OpenOpt = Annotated[bool | None, O("--open/--not-open", help="Whether the trained model is open.")]
+WeightsUrlOpt = Annotated[str | None, O("--weights-url", help="Link to the open trained model.")]
+UpdatedOnOpt = Annotated[str | None, O("--updated-on", help="Last update, YYYY-MM-DD.")]
+PersonalDataOpt = Annotated[
+    bool | None,
+    O("--personal-data/--no-personal-data", help="Personal data was used in training."),
+]
+
 
 @model_app.command("add")
 def model_add(
     name: Annotated[str, O("--name", help="Name of the model in your organisation.")],
-    description: Annotated[str | None, O(help="What the model does.")] = None,
-    learning_type: Annotated[str | None, O("--learning-type", help=LT_HELP)] = None,
-    provider: Annotated[str | None, O(help="Who provides the model.")] = None,
-    version: Annotated[str | None, O(help="Version.")] = None,
-    model_card: Annotated[str | None, O("--model-card", help="Model card link.")] = None,
-    repository: Annotated[
-        str | None, O("--repository", help="Source code repository link.")
-    ] = None,
-    open_weights: Annotated[
-        bool | None, O("--open/--not-open", help="Whether the trained model is open.")
-    ] = None,
-    weights_url: Annotated[
-        str | None, O("--weights-url", help="Link to the open trained model.")
-    ] = None,
-    updated_on: Annotated[str | None, O("--updated-on", help="Last update, YYYY-MM-DD.")] = None,
+    description: DescriptionOpt = None,
+    learning_type: LearningTypeOpt = None,
+    provider: ProviderOpt = None,
+    version: VersionOpt = None,
+    model_card: ModelCardOpt = None,
+    repository: RepositoryOpt = None,
+    open_weights: OpenOpt = None,
+    weights_url: WeightsUrlOpt = None,
+    updated_on: UpdatedOnOpt = None,
     dataset: Annotated[
         list[str] | None, O("--dataset", help="Training data set (repeat; '' for none).")
     ] = None,
-    personal_data: Annotated[
-        bool | None,
-        O("--personal-data/--no-personal-data", help="Personal data was used in training."),
-    ] = None,
+    personal_data: PersonalDataOpt = None,
     hub_id: Annotated[
         str | None, O("--hub-id", help="The Hub model it is (joins its genealogy).")
     ] = None,
@@ -88,25 +106,10 @@ def model_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a model."""
+    fields = _model_fields(locals())
     reg = registry()
     m = reg.create_model(
-        _model_fields(
-            name=name,
-            description=description,
-            learning_type=learning_type,
-            provider=provider,
-            version=version,
-            model_card_url=model_card,
-            repository_url=repository,
-            open_weights=open_weights,
-            weights_url=weights_url,
-            updated_on=updated_on,
-            training_datasets=dataset,
-            personal_data=personal_data,
-            hub_id=hub_id,
-            derived_from=derived_from,
-            derived_relation=relation,
-        ),
+        fields,
         actor=acting_user(reg),
     )
     _show_model(reg, m, as_json)
@@ -116,28 +119,19 @@ def model_add(
 def model_update(
     ref: ModelName,
     name: Annotated[str | None, O("--name", help="New name.")] = None,
-    description: Annotated[str | None, O(help="What the model does.")] = None,
-    learning_type: Annotated[str | None, O("--learning-type", help=LT_HELP)] = None,
-    provider: Annotated[str | None, O(help="Who provides the model.")] = None,
-    version: Annotated[str | None, O(help="Version.")] = None,
-    model_card: Annotated[str | None, O("--model-card", help="Model card link.")] = None,
-    repository: Annotated[
-        str | None, O("--repository", help="Source code repository link.")
-    ] = None,
-    open_weights: Annotated[
-        bool | None, O("--open/--not-open", help="Whether the trained model is open.")
-    ] = None,
-    weights_url: Annotated[
-        str | None, O("--weights-url", help="Link to the open trained model.")
-    ] = None,
-    updated_on: Annotated[str | None, O("--updated-on", help="Last update, YYYY-MM-DD.")] = None,
+    description: DescriptionOpt = None,
+    learning_type: LearningTypeOpt = None,
+    provider: ProviderOpt = None,
+    version: VersionOpt = None,
+    model_card: ModelCardOpt = None,
+    repository: RepositoryOpt = None,
+    open_weights: OpenOpt = None,
+    weights_url: WeightsUrlOpt = None,
+    updated_on: UpdatedOnOpt = None,
     dataset: Annotated[
         list[str] | None, O("--dataset", help="Training data sets (repeat; replaces the list).")
     ] = None,
-    personal_data: Annotated[
-        bool | None,
-        O("--personal-data/--no-personal-data", help="Personal data was used in training."),
-    ] = None,
+    personal_data: PersonalDataOpt = None,
     hub_id: Annotated[str | None, O("--hub-id", help="The Hub model it is ('' to unset).")] = None,
     derived_from: Annotated[
         str | None, O("--derived-from", help="Registered model it derives from ('' to unset).")
@@ -146,26 +140,11 @@ def model_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change some fields of a registered model (the others are kept)."""
+    fields = _model_fields(locals())
     reg = registry()
     m = reg.update_model(
         ref,
-        _model_fields(
-            name=name,
-            description=description,
-            learning_type=learning_type,
-            provider=provider,
-            version=version,
-            model_card_url=model_card,
-            repository_url=repository,
-            open_weights=open_weights,
-            weights_url=weights_url,
-            updated_on=updated_on,
-            training_datasets=dataset,
-            personal_data=personal_data,
-            hub_id=hub_id,
-            derived_from=derived_from,
-            derived_relation=relation,
-        ),
+        fields,
         actor=acting_user(reg),
     )
     _show_model(reg, m, as_json)
@@ -192,17 +171,13 @@ def _show_model(reg: Registry, m: RegisteredModel, as_json: bool) -> None:
         runs_ = reg.training_runs(m.id)
         print_json({**dump(m), "history": dump(history), "training_runs": dump(runs_)})
         return
-    t = table(show_header=False, box=None)
-    t.add_column(style="bold")
-    t.add_column()
-    for key, value in m.modeldump().items():
-        if key in ("used_by",):
-            continue
-        shown = ", ".join(value) if isinstance(value, list) else value
-        t.add_row(key, escape("—" if shown in (None, "") else str(shown)))
-    for use in m.used_by:
-        t.add_row("used by", escape(f"{use.system}: {use.usage}"))
-    out.print(t)
+    rows = [
+        (key, ", ".join(value) if isinstance(value, list) else value)
+        for key, value in m.model_dump().items()
+        if key != "used_by"
+    ]
+    rows += [("used by", f"{use.system}: {use.usage}") for use in m.used_by]
+    print_record(rows)
     print_history(history)
 
 

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from filiation.cli.common import dump, err, escape, out, print_json
-from filiation.cli.registry.base import JsonOpt, O, acting_user, print_history, registry, table
+from filiation.cli.registry.base import (
+    JsonOpt,
+    O,
+    acting_user,
+    print_history,
+    print_record,
+    registry,
+    table,
+)
 
 if TYPE_CHECKING:
     from filiation.registry.models import AISystem
@@ -115,14 +123,9 @@ def _show_system(reg: Registry, s: AISystem, as_json: bool) -> None:
     if as_json:
         print_json({**dump(s), "history": dump(history)})
         return
-    t = table(show_header=False, box=None)
-    t.add_column(style="bold")
-    t.add_column()
-    for key in ("id", "name", "purpose", "owner", "role", "status"):
-        t.add_row(key, escape(str(getattr(s, key) or "—")))
-    for use in s.uses:
-        t.add_row("uses", escape(f"{use.model}: {use.usage}"))
-    out.print(t)
+    rows = [(key, getattr(s, key)) for key in ("id", "name", "purpose", "owner", "role", "status")]
+    rows += [("uses", f"{use.model}: {use.usage}") for use in s.uses]
+    print_record(rows)
     print_history(history)
 
 
