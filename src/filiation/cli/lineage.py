@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -87,15 +88,14 @@ def traversal(command: Callable[..., None]) -> Callable[..., None]:
     seven options where ``query`` was, and the wrapper turns their values into the query
     (with ``node_kind``, when the command has that option, as the starting node's kind).
     """
-    # Not evaluated: ``query``'s annotation names a class this module imports only to check.
+    # Typer needs the annotations as objects; ``query``'s names a class imported only for
+    # type checking (importing it would load numpy), so it resolves to a stand-in here.
+    hints = typing.get_type_hints(command, localns={"TraversalQuery": object}, include_extras=True)
     signature = inspect.signature(command)
     params: list[inspect.Parameter] = []
     for p in signature.parameters.values():
         if p.name != "query":
-            hint = p.annotation
-            if isinstance(hint, str):  # postponed (PEP 563): typer needs the object
-                hint = eval(hint, command.__globals__)
-            params.append(p.replace(annotation=hint))
+            params.append(p.replace(annotation=hints[p.name]))
             continue
         params += [
             inspect.Parameter(name, p.POSITIONAL_OR_KEYWORD, default=None, annotation=hint)
