@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.backends import run_env
 
 
 def free_port() -> int:
@@ -39,7 +40,11 @@ def serving(
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--db", str(db), *options]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+            # The filiation under test (the checkout's src/), not whichever is installed.
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=run_env(HF_HUB_OFFLINE="1"),
         )
     try:
         deadline = time.monotonic() + timeout

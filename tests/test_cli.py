@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 
 import filiation
 from filiation.cli import app
+from tests.backends import run_env
 
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 
@@ -134,12 +134,7 @@ def test_readme_demo_command_works_offline(new_db) -> None:
     """The README's first command, on an empty store with no network: the bundled sample.
 
     The store is named by ``$FILIATION_DB`` (a file path, or a PostgreSQL URL)."""
-    env = {
-        **os.environ,
-        "FILIATION_DB": str(new_db("demo")),
-        "HF_HUB_OFFLINE": "1",
-        "COLUMNS": "200",
-    }
+    env = run_env(FILIATION_DB=str(new_db("demo")), HF_HUB_OFFLINE="1", COLUMNS="200")
     cmd = [sys.executable, "-m", "filiation.cli"]
     shown = subprocess.run(
         [*cmd, "show", LLAMA], env=env, capture_output=True, text=True, check=True
@@ -169,3 +164,89 @@ def test_show_an_author_and_a_dataset(cli, sample, hub_sample) -> None:
     dataset, models = max(reference.trained_on(hub_sample).items(), key=lambda kv: len(kv[1]))
     code, out, _ = cli("show", dataset, "--kind", "dataset")
     assert code == 0 and "models trained on it" in out and f"{len(models):,}" in out
+
+
+def _fresh(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``filiation ARGS`` in a new process, which then prints the heavy libraries it loaded."""
+    probe = (
+        "import sys\n"
+        "from filiation.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    print('LOADED', sorted(m for m in sys.modules if '.' not in m), file=sys.stderr)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        env=run_env(**(env or {}), COLUMNS="200"),
+        capture_output=True,
+        text=True,
+    )
+
+
+def _loaded(stderr: str) -> set[str]:
+    line = next(x for x in reversed(stderr.splitlines()) if x.startswith("LOADED "))
+    return set(json.loads(line[len("LOADED ") :].replace("'", '"')))
+
+
+def test_version_and_help_load_no_store_index_or_server(tmp_path: Path) -> None:
+    """Issue 17: `--version` and `--help` answer without the store, the index, the web stack
+    or the data libraries (benchmarks/cli_startup.py measures how fast)."""
+    db = tmp_path / "never-created.sqlite"
+    version = _fresh("--db", str(db), "--version")
+    assert version.returncode == 0 and version.stdout == f"filiation {filiation.__version__}\n"
+    heavy = {"numpy", "pyarrow", "pandas", "sqlalchemy", "fastapi", "uvicorn", "torch", "scipy"}
+    assert not _loaded(version.stderr) & (heavy | {"rich", "pydantic"})
+    helped = _fresh("--db", str(db), "--help")
+    assert helped.returncode == 0 and "descendants" in helped.stdout
+    assert "registry" in helped.stdout and "dossier" in helped.stdout
+    assert not _loaded(helped.stderr) & (heavy | {"pydantic"})
+    assert not db.exists()  # nothing opened, nothing built
+
+
+def test_python_dash_m_filiation_runs_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "filiation", "--version"],
+        env=run_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"filiation {filiation.__version__}"
+
+
+def test_the_light_copies_of_names_agree_with_their_sources() -> None:
+    """The command line names these without importing the store or numpy."""
+    from filiation import domain, service
+    from filiation.cli import common
+    from filiation.lineage import index
+
+    assert common.ENV_DB == service.ENV_DB
+    assert domain.RANKING_KEYS == index.RANKING_KEYS
+    assert domain.DEFAULT_RANKING == index.DEFAULT_RANKING
+
+
+def test_traversal_options_make_one_query(cli, sample) -> None:
+    """Every walking command takes the same options, checked once, the same way."""
+    code, out, _ = cli("descendants", LLAMA, "--since", "2024-07-01", "-k", "model", "--json")
+    assert code == 0
+    expected = sample.descendants(LLAMA, since="2024-07-01", kinds=["model"]).to_dict()
+    assert json.loads(out) == json.loads(json.dumps(expected))
+    for command in (["ancestors", LLAMA], ["impact", "--dataset", "x"], ["export", LLAMA]):
+        code, _, err = cli(*command, "--until", "last week")
+        assert code == 2, command
+        assert "until must be a date such as 2024-05-01" in " ".join(err.split())
+
+
+def test_writing_a_file_fails_cleanly(cli, tmp_path: Path) -> None:
+    """export and dossier --output share one writer: a clear error, no half or stray file."""
+    target = tmp_path / "missing-folder" / "out.json"
+    code, _, err = cli("export", LLAMA, "-o", str(target))
+    assert code == 2 and "cannot write" in err
+    code, _, err = cli("dossier", "--model", LLAMA, "-f", "csv", "-o", str(target))
+    assert code == 2 and "cannot write" in err
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_follow_up_date_is_checked_like_the_filters(cli) -> None:
+    code, _, err = cli("followup", "meta-llama", "sent", "--model", LLAMA, "--date", "soon")
+    assert code == 2 and "--date must be a date such as 2024-05-01" in " ".join(err.split())

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 import filiation
 from filiation.api import create_app
-from filiation.registry import service as registry_service
+from filiation.registry import users as registry_users
 from filiation.registry.errors import AuthenticationError, LoginThrottledError
 from tests.backends import Stores
 from tests.conftest import REGISTRY_PASSWORD
@@ -40,7 +40,7 @@ def failures(g: filiation.Genealogy) -> list[Any]:
 
 
 def test_failed_logins_are_throttled_per_name(staffed: filiation.Genealogy) -> None:
-    limit = registry_service.LOGIN_FAILURES_PER_NAME
+    limit = registry_users.LOGIN_FAILURES_PER_NAME
     with TestClient(create_app(staffed)) as client:
         for _ in range(limit):
             r = try_login(client, "edith", "not her password")
@@ -49,7 +49,7 @@ def test_failed_logins_are_throttled_per_name(staffed: filiation.Genealogy) -> N
         r = try_login(client, "edith", REGISTRY_PASSWORD)
         assert r.status_code == 429, r.text[:300]
         wait = int(r.headers["Retry-After"])
-        assert 0 < wait <= registry_service.LOGIN_WINDOW_MINUTES * 60
+        assert 0 < wait <= registry_users.LOGIN_WINDOW_MINUTES * 60
         assert "Too many failed logins" in r.text and "filiation_session" not in str(r.cookies)
         fr = try_login(client, "edith", REGISTRY_PASSWORD, lang="fr")
         assert fr.status_code == 429 and "Trop d\u2019échecs de connexion" in fr.text
@@ -71,7 +71,7 @@ def test_failed_logins_are_throttled_per_address(
     staffed: filiation.Genealogy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Guessing across many names from one address meets a limit too."""
-    monkeypatch.setattr(registry_service, "LOGIN_FAILURES_PER_CLIENT", 3)
+    monkeypatch.setattr(registry_users, "LOGIN_FAILURES_PER_CLIENT", 3)
     reg = staffed.registry
     for name in ("alice", "bob", "carol"):
         with pytest.raises(AuthenticationError) as info:

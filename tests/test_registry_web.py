@@ -329,6 +329,17 @@ def test_cli_attributes_writes_and_checks_roles(reg_db: Any, tmp_path: Path) -> 
         == 0
     )
     assert run("system", "attach", "desk", "llama", "--usage", "drafts", user="ed").exit_code == 0
+    r = run("model", "update", "llama", "--description", "drafts replies", "--dataset", "")
+    assert r.exit_code == 0, r.stderr
+    shown = run("model", "show", "#1", user="vi")
+    assert shown.exit_code == 0, shown.stderr
+    lines = [" ".join(line.split()) for line in shown.stdout.splitlines()]
+    assert f"hub_id {LLAMA}" in lines and "description drafts replies" in lines
+    assert "used by Desk: drafts" in lines and "training_datasets —" in lines
+    shown = run("system", "show", "desk", user="vi")
+    lines = [" ".join(line.split()) for line in shown.stdout.splitlines()]
+    assert "uses Llama: drafts" in lines and "purpose —" in lines
+    assert "history" in shown.stdout and "attach" in shown.stdout
     g = filiation.open(reg_db)
     base = g.ancestors(LLAMA).ids()[0]
     r = run("impact", "--model", base, "--json", user="vi")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING, Any
+
 from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation
 from filiation.errors import (
     FiliationError,
@@ -17,16 +19,49 @@ from filiation.errors import (
     SourceError,
     StoreError,
 )
-from filiation.results import (
-    Lineage,
-    Link,
-    Neighbour,
-    NodeDetails,
-    PathResult,
-    SearchHit,
-    Stats,
-)
-from filiation.service import Genealogy, default_db, open
+
+if TYPE_CHECKING:
+    from filiation.results import (
+        Lineage,
+        Link,
+        Neighbour,
+        NodeDetails,
+        PathResult,
+        SearchHit,
+        Stats,
+    )
+    from filiation.service import Genealogy, default_db, open
+
+#: Where the names that need the store, numpy or pydantic come from: imported on first use
+#: (PEP 562), so that ``import filiation`` (and ``filiation --version``) stays light.
+_LAZY = {
+    "Lineage": "filiation.results",
+    "Link": "filiation.results",
+    "Neighbour": "filiation.results",
+    "NodeDetails": "filiation.results",
+    "PathResult": "filiation.results",
+    "SearchHit": "filiation.results",
+    "Stats": "filiation.results",
+    "Genealogy": "filiation.service",
+    "default_db": "filiation.service",
+    "open": "filiation.service",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'filiation' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "LINEAGE_RELATIONS",

@@ -140,3 +140,11 @@ def author_of(hub_id: str) -> str | None:
     """The publisher part of a Hub id (``author/name``); legacy ids without a slash have none."""
     head, sep, _ = hub_id.partition("/")
     return head if sep and head else None
+
+
+#: What "important" parents and children may be ranked by (``show --rank-by``), and the default
+#: order. Here, with the vocabulary, so that the command line can list them in its help without
+#: loading the index code; ``filiation.lineage.index`` is to import them from here (a test
+#: checks that both agree until it does).
+RANKING_KEYS = ("descendants", "downloads", "downloads_all_time", "likes", "trending", "created")
+DEFAULT_RANKING: tuple[str, ...] = ("descendants", "downloads", "likes")

@@ -13,7 +13,18 @@ from dataclasses import dataclass, field, replace
 
 from filiation.domain import NodeKind, Relation, parse_kind, parse_relations
 from filiation.errors import InvalidArgumentError
-from filiation.lineage.filters import DateArg, NodeFilter
+from filiation.lineage.filters import EPOCH, DateArg, NodeFilter, parse_date
+
+__all__ = [
+    "EPOCH",
+    "DateArg",
+    "KindsArg",
+    "NodeFilter",
+    "RelationsArg",
+    "TraversalQuery",
+    "parse_date",
+    "parse_relation_arg",
+]
 
 RelationsArg = Sequence[str | Relation] | str | None
 KindsArg = Sequence[NodeKind | str] | str | None

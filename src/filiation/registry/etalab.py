@@ -180,9 +180,9 @@ def import_csv(reg: Registry, text: str, actor: User) -> ImportReport:
             try:
                 old = existing.get(clean["name"].lower())
                 if old is None:
-                    reg._insert_model(conn, clean, actor)
+                    reg.insert_model_in(conn, clean, actor)
                     report.created.append(clean["name"])
-                elif reg._update_model(conn, old.id, clean, actor):
+                elif reg.update_model_in(conn, old.id, clean, actor):
                     report.updated.append(clean["name"])
                 else:
                     report.unchanged.append(clean["name"])

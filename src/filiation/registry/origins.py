@@ -53,7 +53,7 @@ def hub_model(
     if row is not None:
         return row, False
     name = hub_id if by_name(conn, hub_id) is None else f"{hub_id} (Hub)"
-    new_id = reg._insert_model(
+    new_id = reg.insert_model_in(
         conn, parse_model({"name": name, "hub_id": hub_id, "open_weights": False}), actor
     )
     return conn.execute(select(m).where(m.c.id == new_id)).mappings().one(), True

@@ -119,14 +119,14 @@ def record_training(
                 "training_datasets": usable,
                 **link,
             }
-            model_id = reg._insert_model(conn, parse_model(data), actor)
+            model_id = reg.insert_model_in(conn, parse_model(data), actor)
         else:
             model_id = row["id"]
             old = orjson.loads(row["training_datasets"] or "[]")
             changes: dict[str, Any] = {"training_datasets": merged_datasets(old, usable)}
             if not row["hub_id"]:
                 changes.update(link)
-            reg._update_model(conn, model_id, changes, actor)
+            reg.update_model_in(conn, model_id, changes, actor)
         values = {
             "model_id": model_id,
             "at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
@@ -152,7 +152,7 @@ def record_training(
             conn.execute(update(runs).where(runs.c.id == run).values(**values))
             run_id = run
         recorded = _runs(conn, run_id=run_id)[0]
-        reg._log(conn, actor, "model", model_id, "train", before, _summary(recorded))
+        reg.log_change(conn, actor, "model", model_id, "train", before, _summary(recorded))
         return recorded
 
 
@@ -174,7 +174,7 @@ def _parent(reg: Registry, conn: Connection, base: str, model: str, actor: User)
     else:
         name = _base_name(base)[:NAME_MAX]
         if by_name(conn, name) is None:
-            reg._insert_model(
+            reg.insert_model_in(
                 conn,
                 parse_model(
                     {"name": name, "description": "base of a training run, not on the Hub"}
@@ -214,5 +214,5 @@ def _runs(
 
 def training_runs(reg: Registry, ref: Ref) -> list[TrainingRun]:
     with reg.engine.connect() as conn:
-        row = reg._find(conn, schema.registry_models, ref, "model")
+        row = reg.find_in(conn, schema.registry_models, ref, "model")
         return _runs(conn, model_id=row["id"])

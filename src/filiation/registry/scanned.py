@@ -82,9 +82,9 @@ def _record_model(
                 "training_datasets": datasets,
                 "hub_id": hub_id,
             }
-            return reg._insert_model(conn, parse_model(data), actor), "created"
+            return reg.insert_model_in(conn, parse_model(data), actor), "created"
         old = orjson.loads(row["training_datasets"] or "[]")
-        changed = reg._update_model(
+        changed = reg.update_model_in(
             conn, row["id"], {"training_datasets": merged_datasets(old, datasets)}, actor
         )
         return row["id"], "updated" if changed else "unchanged"
@@ -108,7 +108,7 @@ def _link(
         )
     if not found.parents:
         return False
-    own = reg._model_in(conn, ids[found.id.lower()])
+    own = reg.model_in(conn, ids[found.id.lower()])
     if own.hub_id:
         report.skipped.append(
             NotRecorded(
@@ -142,7 +142,7 @@ def _link(
             f"{p.parent} ({p.relation.value}, {'; '.join(p.evidence)})" for p in others
         )
     try:
-        return reg._update_model(
+        return reg.update_model_in(
             conn,
             own.id,
             {
@@ -170,7 +170,7 @@ def _parent_name(
     """The registered name of ``link``'s parent, registering a Hub parent if needed."""
     key = link.parent.lower()
     if key in ids and key != found.id.lower():
-        return str(reg._model_in(conn, ids[key]).name)
+        return str(reg.model_in(conn, ids[key]).name)
     hub_id = known_hub_id(reg, link.parent)
     if hub_id is None:
         return None

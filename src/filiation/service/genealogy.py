@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
@@ -48,7 +47,7 @@ from filiation.results import (
 from filiation.service import drawing, summaries, walks
 from filiation.service.index_cache import IndexCache
 from filiation.service.ingest import Ingester
-from filiation.service.rights import Rights, WatchList
+from filiation.service.rights import Rights
 from filiation.sources.hub_stats import MAX_ID_LENGTH
 from filiation.sources.local_folder import ScanResult
 from filiation.sources.records import IngestReport, Records
@@ -56,9 +55,6 @@ from filiation.store.store import Store
 
 if TYPE_CHECKING:
     from filiation.registry.service import Registry
-    from filiation.rights.dossier import Dossier, FollowUpEvent
-    from filiation.rights.history import Diff
-    from filiation.rights.letters import Letter
 
 ENV_DB = "FILIATION_DB"
 #: Ids longer than this get no near-id suggestions when unknown: suggestions search ever
@@ -576,69 +572,6 @@ class Genealogy:
         ``serve --workers`` process moves to a new snapshot on its own)."""
         covered = [int(s["id"]) for s in self.index.a.meta.get("snapshots", [])]
         return Health(version=__version__, snapshots=covered, worker=os.getpid())
-
-    # -- rights (service/rights.py) ---------------------------------------------------------
-    # interfaces move to g.rights at merge
-    def dossier(
-        self,
-        *,
-        model: str | None = None,
-        dataset: str | None = None,
-        right: str = "erasure",
-        relations: RelationsArg = None,
-    ) -> Dossier:
-        """See :meth:`Rights.dossier`."""
-        return self.rights.dossier(model=model, dataset=dataset, right=right, relations=relations)
-
-    # interfaces move to g.rights at merge
-    def dossier_letters(
-        self, dossier: Dossier, lang: str = "en", publishers: Sequence[str] | None = None
-    ) -> list[Letter]:
-        """See :meth:`Rights.letters`."""
-        return self.rights.letters(dossier, lang, publishers)
-
-    # interfaces move to g.rights at merge
-    def export_dossier(self, dossier: Dossier, fmt: str, lang: str = "en") -> bytes:
-        """See :meth:`Rights.export_dossier`."""
-        return self.rights.export_dossier(dossier, fmt, lang)
-
-    # interfaces move to g.rights at merge
-    def follow_up(
-        self,
-        *,
-        model: str | None = None,
-        dataset: str | None = None,
-        right: str = "erasure",
-        publisher: str,
-        status: str,
-        ground: str | None = None,
-        note: str | None = None,
-        at: datetime | None = None,
-    ) -> FollowUpEvent:
-        """See :meth:`Rights.follow_up`."""
-        return self.rights.follow_up(
-            model=model,
-            dataset=dataset,
-            right=right,
-            publisher=publisher,
-            status=status,
-            ground=ground,
-            note=note,
-            at=at,
-        )
-
-    # interfaces move to g.rights at merge
-    def diff(
-        self, since: datetime | str, node_id: str | None = None, *, source: str | None = None
-    ) -> Diff:
-        """See :meth:`Rights.diff`."""
-        return self.rights.diff(since, node_id, source=source)
-
-    # interfaces move to g.rights at merge
-    @property
-    def watch(self) -> WatchList:
-        """See :attr:`Rights.watch`."""
-        return self.rights.watch
 
 
 def open(db: str | os.PathLike[str] | None = None, *, load_bundled: bool = True) -> Genealogy:

@@ -1,0 +1,5 @@
+"""``python -m filiation``: the ``filiation`` command."""
+
+from filiation.cli import main
+
+main()

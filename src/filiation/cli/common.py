@@ -1,0 +1,183 @@
+"""What every command group shares: the global options' state, the consoles, the options that
+several commands take, opening the genealogy, and writing a file atomically.
+
+This module is imported to *define* the commands (``filiation --help`` and ``--version`` load
+it), so it imports nothing heavy at module level: rich, the store, the index and pydantic are
+loaded by the first command that uses them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from filiation.domain import Relation
+from filiation.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from filiation.service import Genealogy
+
+#: The environment variable naming the store (``--db``); the same name as
+#: ``filiation.service.ENV_DB``, which a test checks, so that ``--help`` needs no store code.
+ENV_DB = "FILIATION_DB"
+
+
+class State:
+    """The global options (``filiation --db … --quiet``), read by every command."""
+
+    db: str | None = None
+    quiet: bool = False
+
+
+state = State()
+
+
+class LazyConsole:
+    """A rich console made on first use: rich costs tens of milliseconds to import, which
+    ``--version``, ``--help`` and JSON output do not need to pay."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+out = LazyConsole(soft_wrap=False, highlight=False)
+err = LazyConsole(stderr=True, highlight=False, soft_wrap=True)
+
+
+def escape(text: str) -> str:
+    """rich's markup escaping, imported when first needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+# -- options shared by several commands -------------------------------------------------------
+RELATION_HELP = (
+    "Relation types to follow (repeat or comma-separate): "
+    + ", ".join(r.value for r in Relation)
+    + ". Default: the model-to-model ones."
+)
+RelationOpt = Annotated[list[str] | None, typer.Option("--relation", "-r", help=RELATION_HELP)]
+DepthOpt = Annotated[
+    int | None, typer.Option("--max-depth", "-d", min=0, help="Stop after this many generations.")
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option("--limit", "-n", min=0, help="Return at most this many nodes (best known first)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/json.md).")]
+KindsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kind",
+        "-k",
+        help="Keep only these kinds (repeat or comma-separate): model, dataset, "
+        "author. With -r trained_on,published_by the walk reaches data sets and authors.",
+    ),
+]
+MinDownloadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--min-downloads", min=0, help="Keep only nodes with at least this many downloads."
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option("--since", help="Keep only nodes created on or after this date (2024-05-01)."),
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Keep only nodes created on or before this date.")
+]
+TreeOpt = Annotated[bool, typer.Option("--tree", help="Draw the result as a tree.")]
+
+
+# -- the genealogy -------------------------------------------------------------------------------
+@contextmanager
+def steps() -> Iterator[Callable[[str], None]]:
+    """A spinner for long steps whose size is unknown (building the index...)."""
+    if state.quiet or not err.is_terminal:
+        yield lambda _msg: None
+        return
+    with err.status("working…") as status:
+        yield lambda msg: status.update(escape(msg) + "…")
+
+
+def open_genealogy(db: str | None = None) -> Genealogy:
+    """The genealogy of ``db``, else of the global ``--db`` (or its default)."""
+    from filiation.service import Genealogy
+
+    return Genealogy(db or state.db)
+
+
+def ensure_index(g: Genealogy) -> None:
+    """Load (or build) the index now, with a spinner, rather than inside the first question."""
+    with steps() as say, g.reporting(say):
+        _ = g.index
+
+
+def run(fn: Callable[[Genealogy], Any]) -> Any:
+    """Ask ``fn`` of the genealogy once its index is loaded."""
+    g = open_genealogy()
+    ensure_index(g)
+    return fn(g)
+
+
+# -- files and dates -----------------------------------------------------------------------------
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` beside ``path`` then rename it there: an interrupted or failed write
+    leaves neither a half file nor a stray temporary one."""
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InvalidArgumentError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def parse_moment(value: str | None, name: str) -> datetime | None:
+    """A date or date-time typed on the command line, parsed by the same rule as the traversal
+    filters (``parse_date``, from :mod:`filiation.lineage.query`), as a naive UTC date-time."""
+    if value is None:
+        return None
+    from datetime import UTC, timedelta
+
+    from filiation.lineage.query import EPOCH, parse_date
+
+    micros = parse_date(value, end=False, name=name)
+    if micros is None:
+        return None
+    return (EPOCH + timedelta(microseconds=micros)).astimezone(UTC).replace(tzinfo=None)
+
+
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON on standard output (what ``--json`` prints everywhere)."""
+    import json
+
+    sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def dump(value: Any) -> Any:
+    """A pydantic record (or a list of them) as JSON-ready values; anything else as is."""
+    if isinstance(value, list):
+        return [dump(v) for v in value]
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value

@@ -1,0 +1,309 @@
+"""The questions: ``show``, ``ancestors``, ``descendants``, ``path``, ``impact``, ``search``,
+``families``, ``export``, ``stats`` and ``snapshots``.
+
+The commands that walk the genealogy take the same traversal options; :func:`traversal` adds
+them to a command and hands it one :class:`~filiation.lineage.query.TraversalQuery` built
+from them, which goes to the service unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from filiation.cli.common import (
+    DepthOpt,
+    JsonOpt,
+    KindsOpt,
+    LimitOpt,
+    MinDownloadsOpt,
+    RelationOpt,
+    SinceOpt,
+    TreeOpt,
+    UntilOpt,
+    err,
+    escape,
+    open_genealogy,
+    out,
+    print_json,
+    run,
+    write_atomically,
+)
+from filiation.domain import DEFAULT_RANKING, RANKING_KEYS
+
+if TYPE_CHECKING:
+    from filiation.lineage.query import TraversalQuery
+    from filiation.results import Lineage
+
+app = typer.Typer()
+
+#: The traversal options, in the order ``--help`` lists them; their values build the query.
+_TRAVERSAL_OPTIONS = (
+    ("relation", RelationOpt),
+    ("max_depth", DepthOpt),
+    ("limit", LimitOpt),
+    ("kind", KindsOpt),
+    ("min_downloads", MinDownloadsOpt),
+    ("since", SinceOpt),
+    ("until", UntilOpt),
+)
+
+
+def traversal_query(
+    relation: list[str] | None = None,
+    max_depth: int | None = None,
+    limit: int | None = None,
+    kind: list[str] | None = None,
+    min_downloads: int | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    node_kind: str | None = None,
+) -> TraversalQuery:
+    """The query the traversal options ask for (a bad value: a clear error, exit code 2)."""
+    from filiation.lineage.query import TraversalQuery
+
+    return TraversalQuery.parse(
+        relations=relation,
+        max_depth=max_depth,
+        limit=limit,
+        kinds=kind,
+        min_downloads=min_downloads,
+        since=since,
+        until=until,
+        kind=node_kind,
+    )
+
+
+def traversal(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the traversal options in place of its ``query`` parameter.
+
+    Typer reads a command's options from its signature: the wrapper's signature has the
+    seven options where ``query`` was, and the wrapper turns their values into the query
+    (with ``node_kind``, when the command has that option, as the starting node's kind).
+    """
+    # Typer needs the annotations as objects; ``query``'s names a class imported only for
+    # type checking (importing it would load numpy), so it resolves to a stand-in here.
+    hints = typing.get_type_hints(command, localns={"TraversalQuery": object}, include_extras=True)
+    signature = inspect.signature(command)
+    params: list[inspect.Parameter] = []
+    for p in signature.parameters.values():
+        if p.name != "query":
+            params.append(p.replace(annotation=hints[p.name]))
+            continue
+        params += [
+            inspect.Parameter(name, p.POSITIONAL_OR_KEYWORD, default=None, annotation=hint)
+            for name, hint in _TRAVERSAL_OPTIONS
+        ]
+
+    @functools.wraps(command)
+    def with_query(**given: Any) -> None:
+        options = {name: given.pop(name) for name, _ in _TRAVERSAL_OPTIONS}
+        query = traversal_query(**options, node_kind=given.get("node_kind"))
+        command(query=query, **given)
+
+    with_query.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    with_query.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    return with_query
+
+
+NodeArg = Annotated[str, typer.Argument(metavar="ID", help="A model id, e.g. author/name.")]
+
+
+def _print_lineage(lin: Lineage, as_json: bool, tree: bool) -> None:
+    if as_json:
+        print_json(lin.to_dict())
+        return
+    from filiation.cli import render
+
+    render.lineage(lin, tree)
+
+
+@app.command()
+@traversal
+def ancestors(
+    node_id: NodeArg, query: TraversalQuery, as_json: JsonOpt = False, tree: TreeOpt = False
+) -> None:
+    """Everything a model derives from, nearest first."""
+    _print_lineage(run(lambda g: g.ancestors(node_id, query=query)), as_json, tree)
+
+
+@app.command()
+@traversal
+def descendants(
+    node_id: NodeArg, query: TraversalQuery, as_json: JsonOpt = False, tree: TreeOpt = False
+) -> None:
+    """Everything derived from a model, nearest first, best known first."""
+    _print_lineage(run(lambda g: g.descendants(node_id, query=query)), as_json, tree)
+
+
+@app.command()
+@traversal
+def impact(
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="A data set id, e.g. HuggingFaceH4/ultrachat_200k.")
+    ],
+    query: TraversalQuery,
+    as_json: JsonOpt = False,
+    tree: TreeOpt = False,
+) -> None:
+    """Every model trained on a data set, and all their descendants."""
+    _print_lineage(run(lambda g: g.impact(dataset, query=query)), as_json, tree)
+
+
+@app.command()
+def families(
+    author: Annotated[str, typer.Argument(metavar="AUTHOR", help="An author id, e.g. meta-llama.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="How many families.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """The families an author's models sit in: their root ancestors, most models first."""
+    result = run(lambda g: g.families(author, limit=limit))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    from filiation.cli import render
+
+    render.families(result)
+
+
+@app.command()
+def path(
+    source: Annotated[str, typer.Argument(metavar="A", help="The supposed origin.")],
+    target: Annotated[str, typer.Argument(metavar="B", help="The supposed derivative.")],
+    relation: RelationOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How B derives from A, if it does: a shortest chain of links."""
+    result = run(lambda g: g.path(source, target, relations=relation))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    if not result.found:
+        out.print(
+            f"{escape(result.target)} does not derive from {escape(result.source)} "
+            "(through the relations followed)."
+        )
+        raise typer.Exit(1)
+    from filiation.cli import render
+
+    render.path(result)
+
+
+@app.command()
+def show(
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="A model, data set or author id.")],
+    relation: RelationOpt = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="How many important parents and children.")
+    ] = 10,
+    rank_by: Annotated[
+        str,
+        typer.Option(
+            "--rank-by",
+            help="Comma-separated ranking keys for 'important' (" + ", ".join(RANKING_KEYS) + ").",
+        ),
+    ] = ",".join(DEFAULT_RANKING),
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="model, dataset or author, when ids clash.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A model's indicators, direct family per relation, important parents and children."""
+    ranking = [k.strip() for k in rank_by.split(",") if k.strip()]
+    details = run(
+        lambda g: g.show(node_id, relations=relation, limit=limit, ranking=ranking, kind=kind)
+    )
+    if as_json:
+        print_json(details.model_dump(mode="json"))
+        return
+    from filiation.cli import render
+
+    render.details(details)
+
+
+@app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="Part of an id or author name (case-insensitive).")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 20,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="Only these kinds: model, dataset, author.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find ids and authors containing TEXT, best known first."""
+    hits = run(lambda g: g.search(text, limit=limit, kinds=kind))
+    if as_json:
+        print_json([h.model_dump(mode="json") for h in hits])
+        return
+    from filiation.cli import render
+
+    render.search_hits(text, hits)
+
+
+@app.command()
+def stats(as_json: JsonOpt = False) -> None:
+    """What is loaded: nodes per kind, links per relation, snapshots, cycles."""
+    s = run(lambda g: g.stats())
+    if as_json:
+        print_json(s.model_dump(mode="json"))
+        return
+    from filiation.cli import render
+
+    render.stats(s)
+
+
+@app.command()
+def snapshots(as_json: JsonOpt = False) -> None:
+    """Every snapshot in the store, and which ones make up the current genealogy."""
+    snaps = open_genealogy().snapshots()
+    if as_json:
+        print_json(snaps)
+        return
+    from filiation.cli import render
+
+    render.snapshots(snaps)
+
+
+@app.command()
+@traversal
+def export(
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="A model, data set or author id.")],
+    format: Annotated[
+        str,
+        typer.Option("--format", "-f", help="Output format (see `filiation export --help`)."),
+    ] = "json",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", dir_okay=False, help="File to write (default: standard output)."
+        ),
+    ] = None,
+    direction: Annotated[
+        str, typer.Option("--direction", help="ancestors, descendants or both (graph formats).")
+    ] = "both",
+    query: TraversalQuery | None = None,  # always given by @traversal
+    node_kind: Annotated[
+        str | None,
+        typer.Option(
+            "--node-kind",
+            help="What ID is when ids clash: model, dataset or author (default: the model, "
+            "else the data set, else the author). A data set's lineage is its impact set; an "
+            "author's, its models and what derives from them.",
+        ),
+    ] = None,
+) -> None:
+    """Write a node's lineage in an exchange format (an unknown --format lists them all)."""
+    result = run(lambda g: g.export(node_id, format, direction=direction, query=query))
+    if output is None:
+        sys.stdout.buffer.write(result.content)
+        sys.stdout.buffer.flush()
+        return
+    write_atomically(output, result.content)
+    err.print(f"wrote {escape(str(output))} ({len(result.content):,} bytes)")

@@ -1,0 +1,87 @@
+"""What the registry commands share: the user they act as, the registry, the history table."""
+
+from __future__ import annotations
+
+import getpass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from filiation.cli.common import escape, open_genealogy, out
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from filiation.registry.models import User
+    from filiation.registry.service import Registry
+
+ENV_USER = "FILIATION_USER"
+#: ``--json`` of the registry commands (their JSON is the records', not in docs/json.md).
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+O = typer.Option  # noqa: E741
+
+
+class _Who:
+    name: str = ""
+
+
+who = _Who()
+
+
+def registry_options(
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            "-u",
+            envvar=ENV_USER,
+            help="Registry user to act as (default: your OS user name). Writes need an "
+            "editor or admin role; the name goes into the history.",
+        ),
+    ] = None,
+) -> None:
+    who.name = user or getpass.getuser()
+
+
+def registry() -> Registry:
+    """The registry of the store given to ``filiation --db`` (or its default)."""
+    return open_genealogy().registry
+
+
+def acting_user(reg: Registry) -> User:
+    return reg.actor(who.name)
+
+
+def table(**options: Any) -> Table:
+    """A rich table, rich being imported when a command first draws one."""
+    from rich.table import Table
+
+    return Table(**options)
+
+
+def grid(**options: Any) -> Table:
+    from rich.table import Table
+
+    return Table.grid(**options)
+
+
+def print_record(rows: list[tuple[str, Any]]) -> None:
+    """A record as a two-column table, field then value (``—`` when empty)."""
+    t = table(show_header=False, box=None)
+    t.add_column(style="bold")
+    t.add_column()
+    for key, value in rows:
+        t.add_row(key, escape("—" if value in (None, "") else str(value)))
+    out.print(t)
+
+
+def print_history(history: list[Any]) -> None:
+    if not history:
+        return
+    t = table(title="history")
+    for col in ("when", "who", "what", "changes"):
+        t.add_column(col)
+    for h in history:
+        changes = "; ".join(f"{k}: {b!r} → {a!r}" for k, b, a in h.changes())
+        t.add_row(h.at.isoformat(timespec="seconds"), escape(h.user), h.action, escape(changes))
+    out.print(t)

@@ -1,0 +1,288 @@
+"""``filiation registry model …``, ``models`` and ``runs``: registered models."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from filiation.cli.common import dump, err, escape, out, print_json
+from filiation.cli.registry.base import (
+    JsonOpt,
+    O,
+    acting_user,
+    grid,
+    print_history,
+    print_record,
+    registry,
+    table,
+)
+from filiation.registry.vocabulary import LEARNING_TYPE_DEFINITIONS
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from filiation.registry.models import RegisteredModel
+    from filiation.registry.service import Registry
+
+app = typer.Typer()
+model_app = typer.Typer(help="Registered models.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+ModelName = Annotated[
+    str, typer.Argument(help="The registered model's name (any case) or #number.")
+]
+
+
+#: Option names whose record field is named otherwise.
+_FIELD_OF = {
+    "model_card": "model_card_url",
+    "repository": "repository_url",
+    "dataset": "training_datasets",
+    "relation": "derived_relation",
+}
+
+
+def _model_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """The record fields the options of ``model add``/``update`` give (those left out are
+    None); ``--dataset ''`` means no data set."""
+    fields: dict[str, Any] = {}
+    for option, value in options.items():
+        if value is None or option in ("ref", "as_json"):
+            continue
+        if option == "dataset" and value == [""]:
+            value = []
+        fields[_FIELD_OF.get(option, option)] = value
+    return fields
+
+
+LT_HELP = "Learning type: " + "; ".join(
+    f"{k.value} ({v})" for k, v in LEARNING_TYPE_DEFINITIONS.items()
+)
+
+# The options both ``model add`` and ``model update`` take, alike.
+DescriptionOpt = Annotated[str | None, O(help="What the model does.")]
+LearningTypeOpt = Annotated[str | None, O("--learning-type", help=LT_HELP)]
+ProviderOpt = Annotated[str | None, O(help="Who provides the model.")]
+VersionOpt = Annotated[str | None, O(help="Version.")]
+ModelCardOpt = Annotated[str | None, O("--model-card", help="Model card link.")]
+RepositoryOpt = Annotated[str | None, O("--repository", help="Source code repository link.")]
+OpenOpt = Annotated[bool | None, O("--open/--not-open", help="Whether the trained model is open.")]
+WeightsUrlOpt = Annotated[str | None, O("--weights-url", help="Link to the open trained model.")]
+UpdatedOnOpt = Annotated[str | None, O("--updated-on", help="Last update, YYYY-MM-DD.")]
+PersonalDataOpt = Annotated[
+    bool | None,
+    O("--personal-data/--no-personal-data", help="Personal data was used in training."),
+]
+
+
+@model_app.command("add")
+def model_add(
+    name: Annotated[str, O("--name", help="Name of the model in your organisation.")],
+    description: DescriptionOpt = None,
+    learning_type: LearningTypeOpt = None,
+    provider: ProviderOpt = None,
+    version: VersionOpt = None,
+    model_card: ModelCardOpt = None,
+    repository: RepositoryOpt = None,
+    open_weights: OpenOpt = None,
+    weights_url: WeightsUrlOpt = None,
+    updated_on: UpdatedOnOpt = None,
+    dataset: Annotated[
+        list[str] | None, O("--dataset", help="Training data set (repeat; '' for none).")
+    ] = None,
+    personal_data: PersonalDataOpt = None,
+    hub_id: Annotated[
+        str | None, O("--hub-id", help="The Hub model it is (joins its genealogy).")
+    ] = None,
+    derived_from: Annotated[
+        str | None, O("--derived-from", help="Registered model it derives from.")
+    ] = None,
+    relation: Annotated[
+        str | None,
+        O("--relation", help="How it derives: finetune, quantized, adapter, merge, unspecified."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a model."""
+    fields = _model_fields(locals())
+    reg = registry()
+    m = reg.create_model(
+        fields,
+        actor=acting_user(reg),
+    )
+    _show_model(reg, m, as_json)
+
+
+@model_app.command("update")
+def model_update(
+    ref: ModelName,
+    name: Annotated[str | None, O("--name", help="New name.")] = None,
+    description: DescriptionOpt = None,
+    learning_type: LearningTypeOpt = None,
+    provider: ProviderOpt = None,
+    version: VersionOpt = None,
+    model_card: ModelCardOpt = None,
+    repository: RepositoryOpt = None,
+    open_weights: OpenOpt = None,
+    weights_url: WeightsUrlOpt = None,
+    updated_on: UpdatedOnOpt = None,
+    dataset: Annotated[
+        list[str] | None, O("--dataset", help="Training data sets (repeat; replaces the list).")
+    ] = None,
+    personal_data: PersonalDataOpt = None,
+    hub_id: Annotated[str | None, O("--hub-id", help="The Hub model it is ('' to unset).")] = None,
+    derived_from: Annotated[
+        str | None, O("--derived-from", help="Registered model it derives from ('' to unset).")
+    ] = None,
+    relation: Annotated[str | None, O("--relation", help="How it derives.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change some fields of a registered model (the others are kept)."""
+    fields = _model_fields(locals())
+    reg = registry()
+    m = reg.update_model(
+        ref,
+        fields,
+        actor=acting_user(reg),
+    )
+    _show_model(reg, m, as_json)
+
+
+@model_app.command("retire")
+def model_retire(ref: ModelName) -> None:
+    """Retire a model (kept with its history, no longer listed)."""
+    reg = registry()
+    m = reg.retire_model(ref, actor=acting_user(reg))
+    err.print(f"retired model {escape(m.name)} (#{m.id})")
+
+
+@model_app.command("show")
+def model_show(ref: ModelName, as_json: JsonOpt = False) -> None:
+    """A registered model, the systems using it, and its history."""
+    reg = registry()
+    _show_model(reg, reg.model(ref), as_json)
+
+
+def _show_model(reg: Registry, m: RegisteredModel, as_json: bool) -> None:
+    history = reg.history("model", m.id)
+    if as_json:
+        runs_ = reg.training_runs(m.id)
+        print_json({**dump(m), "history": dump(history), "training_runs": dump(runs_)})
+        return
+    rows = [
+        (key, ", ".join(value) if isinstance(value, list) else value)
+        for key, value in m.model_dump().items()
+        if key != "used_by"
+    ]
+    rows += [("used by", f"{use.system}: {use.usage}") for use in m.used_by]
+    print_record(rows)
+    print_history(history)
+
+
+@app.command("models")
+def models(
+    include_retired: Annotated[bool, O("--all", help="Include retired models.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The registered models."""
+    items = registry().models(include_retired=include_retired)
+    if as_json:
+        print_json(dump(items))
+        return
+    t = table()
+    for col in ("#", "name", "hub id / derives from", "learning", "open", "systems"):
+        t.add_column(col)
+    for m in items:
+        origin = m.hub_id or (f"{m.derived_relation} of {m.derived_from}" if m.derived_from else "")
+        t.add_row(
+            str(m.id),
+            escape(m.name) + (" (retired)" if m.retired else ""),
+            escape(origin),
+            m.learning_type or "",
+            "yes" if m.open_weights else "no",
+            str(len(m.used_by)),
+        )
+    out.print(t)
+
+
+@app.command("runs")
+def runs(ref: ModelName, as_json: JsonOpt = False) -> None:
+    """The training runs recorded for a model by the training callbacks."""
+    reg = registry()
+    items = reg.training_runs(ref)
+    if as_json:
+        print_json(dump(items))
+        return
+    name = reg.model(ref).name
+    if not items:
+        out.print(f"no training run recorded for {escape(name)}")
+        return
+    # One block per run: its values side by side would not fit a terminal's width.
+    for r in items:
+        head = (
+            f"[bold]run {r.id}[/bold] of {escape(name)}: {r.at.isoformat(sep=' ')} by "
+            f"{escape(r.user)}, {escape(r.framework)}"
+        )
+        facts = grid(padding=(0, 2))
+        facts.add_column(style="dim")
+        facts.add_column(overflow="fold")
+        facts.add_row("base model", escape(r.base_model or "—"))
+        facts.add_row("data sets", escape(", ".join(r.datasets) or "—"))
+        facts.add_row("saved in", escape(r.output_dir or "—"))
+        facts.add_row(
+            "steps",
+            escape(" → ".join(f"{s.step} ({s.at:%H:%M:%S})" for s in r.steps) or "—"),
+        )
+        values = grid(padding=(0, 4))
+        values.add_column()
+        values.add_column()
+        values.add_row(
+            _values("hyper-parameters", r.hyper_parameters), _values("metrics", r.metrics)
+        )
+        out.print(head)
+        out.print(facts)
+        out.print(values)
+        out.print()
+
+
+def _values(title: str, values: dict[str, Any]) -> Table:
+    t = table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
+    t.add_column(style="dim", overflow="fold")
+    t.add_column(overflow="fold")
+    for k, v in values.items():
+        if v is not None:
+            t.add_row(escape(str(k)), escape(_short(v)))
+    return t
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_short(v)}" for k, v in values.items() if v is not None)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@model_app.command("ancestry")
+def model_ancestry(ref: ModelName, as_json: JsonOpt = False) -> None:
+    """The model's full ancestry; '!' marks ancestors trained on personal data."""
+    a = registry().ancestry(ref)
+    if as_json:
+        print_json(dump(a))
+        return
+    t = table(title=f"ancestry of {escape(a.model)}")
+    for col in ("depth", "id", "relation", "trained on", "personal data"):
+        t.add_column(col)
+    for anc in a.ancestors:
+        t.add_row(
+            str(anc.depth),
+            ("! " if anc.flagged else "") + escape(anc.id),
+            anc.relation or "",
+            escape(", ".join(anc.trained_on)),
+            escape(
+                ", ".join(anc.personal_data) or ("declared" if anc.declared_personal_data else "")
+            ),
+        )
+    out.print(t)

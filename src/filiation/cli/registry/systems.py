@@ -1,0 +1,267 @@
+"""``filiation registry system …``, ``systems``, ``impact``, ``history``, ``dataset …`` and
+the Etalab inventory (``export``, ``import``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from filiation.cli.common import dump, err, escape, out, print_json
+from filiation.cli.registry.base import (
+    JsonOpt,
+    O,
+    acting_user,
+    print_history,
+    print_record,
+    registry,
+    table,
+)
+
+if TYPE_CHECKING:
+    from filiation.registry.models import AISystem
+    from filiation.registry.service import Registry
+
+app = typer.Typer()
+system_app = typer.Typer(help="AI systems and the models they use.", no_args_is_help=True)
+dataset_app = typer.Typer(
+    help="Data sets flagged as containing personal data.", no_args_is_help=True
+)
+app.add_typer(system_app, name="system")
+app.add_typer(dataset_app, name="dataset")
+
+
+# -- systems ----------------------------------------------------------------------------------
+SystemName = Annotated[str, typer.Argument(help="The system's name (any case) or #number.")]
+
+
+def _system_fields(**given: Any) -> dict[str, Any]:
+    return {k: v for k, v in given.items() if v is not None}
+
+
+@system_app.command("add")
+def system_add(
+    name: Annotated[str, O("--name", help="Name of the AI system.")],
+    owner: Annotated[str, O("--owner", help="Team or person responsible.")],
+    role: Annotated[str, O("--role", help="Your organisation's role: provider or deployer.")],
+    purpose: Annotated[str | None, O("--purpose", help="What the system is for.")] = None,
+    status: Annotated[
+        str | None, O("--status", help="development (default), production or retired.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register an AI system."""
+    reg = registry()
+    s = reg.create_system(
+        _system_fields(name=name, owner=owner, role=role, purpose=purpose, status=status),
+        actor=acting_user(reg),
+    )
+    _show_system(reg, s, as_json)
+
+
+@system_app.command("update")
+def system_update(
+    ref: SystemName,
+    name: Annotated[str | None, O("--name")] = None,
+    owner: Annotated[str | None, O("--owner")] = None,
+    role: Annotated[str | None, O("--role")] = None,
+    purpose: Annotated[str | None, O("--purpose")] = None,
+    status: Annotated[str | None, O("--status")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change some fields of a system."""
+    reg = registry()
+    s = reg.update_system(
+        ref,
+        _system_fields(name=name, owner=owner, role=role, purpose=purpose, status=status),
+        actor=acting_user(reg),
+    )
+    _show_system(reg, s, as_json)
+
+
+@system_app.command("retire")
+def system_retire(ref: SystemName) -> None:
+    """Retire a system (status retired; kept with its history)."""
+    reg = registry()
+    s = reg.retire_system(ref, actor=acting_user(reg))
+    err.print(f"retired system {escape(s.name)} (#{s.id})")
+
+
+@system_app.command("attach")
+def system_attach(
+    ref: SystemName,
+    model: Annotated[str, typer.Argument(help="Registered model the system uses.")],
+    usage: Annotated[str, O("--usage", help="How the model is used inside this system.")],
+) -> None:
+    """The system uses a model (again: change the usage description)."""
+    reg = registry()
+    s = reg.attach(ref, model, usage, actor=acting_user(reg))
+    _show_system(reg, s, False)
+
+
+@system_app.command("detach")
+def system_detach(
+    ref: SystemName,
+    model: Annotated[str, typer.Argument(help="Registered model the system no longer uses.")],
+) -> None:
+    """The system no longer uses a model (kept in the history)."""
+    reg = registry()
+    _show_system(reg, reg.detach(ref, model, actor=acting_user(reg)), False)
+
+
+@system_app.command("show")
+def system_show(ref: SystemName, as_json: JsonOpt = False) -> None:
+    """A system, the models it uses and how, and its history."""
+    reg = registry()
+    _show_system(reg, reg.system(ref), as_json)
+
+
+def _show_system(reg: Registry, s: AISystem, as_json: bool) -> None:
+    history = reg.history("system", s.id)
+    if as_json:
+        print_json({**dump(s), "history": dump(history)})
+        return
+    rows = [(key, getattr(s, key)) for key in ("id", "name", "purpose", "owner", "role", "status")]
+    rows += [("uses", f"{use.model}: {use.usage}") for use in s.uses]
+    print_record(rows)
+    print_history(history)
+
+
+@app.command("systems")
+def systems(
+    include_retired: Annotated[bool, O("--all", help="Include retired systems.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The AI systems."""
+    items = registry().systems(include_retired=include_retired)
+    if as_json:
+        print_json(dump(items))
+        return
+    t = table()
+    for col in ("#", "name", "owner", "role", "status", "models"):
+        t.add_column(col)
+    for s in items:
+        t.add_row(
+            str(s.id),
+            escape(s.name),
+            escape(s.owner),
+            s.role,
+            s.status,
+            escape(", ".join(u.model for u in s.uses)),
+        )
+    out.print(t)
+
+
+# -- impact, history, data sets -------------------------------------------------------------------
+@app.command("impact")
+def impact(
+    model: Annotated[
+        str | None, O("--model", "-m", help="A registered model or a Hub model id.")
+    ] = None,
+    dataset: Annotated[str | None, O("--dataset", "-d", help="A data set id.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which of your systems rely, directly or through any ancestor, on a model or data set."""
+    reg = registry()
+    res = reg.impact(model=model, dataset=dataset)
+    if as_json:
+        print_json(dump(res))
+        return
+    t = table(title=f"systems relying on {escape(res.target)}")
+    for col in ("system", "status", "model", "usage", "through"):
+        t.add_column(col)
+    for h in res.systems:
+        t.add_row(
+            escape(h.system),
+            h.status,
+            escape(h.model),
+            escape(h.usage),
+            escape(" → ".join(h.through)),
+        )
+    out.print(t)
+    if not res.systems:
+        err.print(
+            f"no system relies on {escape(res.target)} ({len(res.models)} registered model(s) do)"
+        )
+
+
+@app.command("history")
+def history(
+    kind: Annotated[str | None, O("--kind", help="model, system, user or dataset.")] = None,
+    ref: Annotated[str | None, O("--ref", help="The record (name or #number).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every change to the registry (who, when, what, before/after)."""
+    items = registry().history(kind, ref)
+    if as_json:
+        print_json(dump(items))
+        return
+    print_history(items)
+
+
+@dataset_app.command("flag")
+def dataset_flag(
+    dataset: Annotated[str, typer.Argument(help="Data set id (Hub id or your own name).")],
+    personal_data: Annotated[
+        bool, O("--personal-data/--no-personal-data", help="Contains personal data.")
+    ] = True,
+    note: Annotated[str | None, O("--note", help="Why.")] = None,
+) -> None:
+    """Flag a data set as containing personal data (or not)."""
+    reg = registry()
+    d = reg.flag_dataset(dataset, personal_data=personal_data, note=note, actor=acting_user(reg))
+    err.print(f"{escape(d.id)}: personal data {'yes' if d.personal_data else 'no'}")
+
+
+@dataset_app.command("list")
+def dataset_list(as_json: JsonOpt = False) -> None:
+    """Flagged data sets."""
+    items = registry().datasets()
+    if as_json:
+        print_json(dump(items))
+        return
+    for d in items:
+        out.print(f"{escape(d.id)}\t{'personal data' if d.personal_data else 'no personal data'}")
+
+
+# -- Etalab --------------------------------------------------------------------------------
+@app.command("export")
+def export(
+    path: Annotated[
+        Path | None, typer.Argument(help="CSV file to write (default: stdout).")
+    ] = None,
+    include_retired: Annotated[bool, O("--all", help="Include retired models.")] = False,
+) -> None:
+    """Export the registered models as an Etalab inventory CSV."""
+    text = registry().export_etalab(include_retired=include_retired)
+    if path is None:
+        sys.stdout.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+@app.command("import")
+def import_(
+    path: Annotated[
+        Path, typer.Argument(help="Etalab inventory CSV.", exists=True, dir_okay=False)
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import an Etalab inventory CSV: every row or none."""
+    from filiation.errors import InvalidArgumentError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgumentError(f"{path} is not UTF-8 text") from None
+    reg = registry()
+    report = reg.import_etalab(text, actor=acting_user(reg))
+    if as_json:
+        print_json(dump(report))
+        return
+    err.print(
+        f"imported {path}: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged"
+    )

@@ -1,0 +1,138 @@
+"""``filiation serve``: the web explorer and the JSON API under uvicorn, on a socket bound
+here (a busy port is one clear line; ``--port 0`` says which port it got)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from filiation.cli.common import ENV_DB, ensure_index, err, open_genealogy, state
+from filiation.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    import socket
+
+app = typer.Typer()
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
+    ] = 8000,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Store to serve (default: the global --db).")
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Processes answering requests; they share one memory-mapped index.",
+        ),
+    ] = 1,
+    refresh: Annotated[
+        float,
+        typer.Option(
+            "--refresh",
+            min=0.0,
+            help="Seconds between checks for a new snapshot (ingested by another process); "
+            "each process then maps its index without a restart.",
+        ),
+    ] = 1.0,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Comma-separated addresses (or *) of reverse proxies whose X-Forwarded-For "
+            "and X-Forwarded-Proto headers are trusted, so that behind a TLS proxy the "
+            "registry's session cookie is marked Secure (default: 127.0.0.1, or "
+            "$FORWARDED_ALLOW_IPS).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the web explorer and the JSON API with uvicorn (API documentation at /docs)."""
+    g = open_genealogy(db)
+    # Built (or the bundled sample loaded) once, here, before any worker starts.
+    ensure_index(g)
+    sock = bind(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    err.print(
+        f"filiation on http://{shown}:{bound_port}/ (web explorer), API on "
+        f"http://{shown}:{bound_port}/api, documentation on "
+        f"http://{shown}:{bound_port}/docs"
+        + (f", {workers} workers" if workers > 1 else "")
+        + " (Ctrl-C to stop)",
+        markup=False,
+    )
+    options: dict[str, Any] = {
+        "log_level": "warning" if state.quiet else "info",
+        "access_log": not state.quiet,
+        "server_header": False,
+        "timeout_graceful_shutdown": 5,
+        "proxy_headers": True,
+    }
+    if forwarded_allow_ips is not None:
+        options["forwarded_allow_ips"] = forwarded_allow_ips
+    with sock:
+        if workers == 1:
+            import uvicorn
+
+            from filiation.api import app as api_app
+
+            config = uvicorn.Config(api_app.create_app(g, refresh=refresh), **options)
+            uvicorn.Server(config).run(sockets=[sock])
+            return
+        url = g.store.url
+        del g  # this process only supervises
+        _supervise(sock, url, workers, refresh, options)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, bound here rather than in uvicorn: a busy port is
+    one clear line, and the workers share this socket."""
+    import socket
+
+    sock: socket.socket | None = None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        if sock is not None:
+            sock.close()
+        raise InvalidArgumentError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    return sock
+
+
+def _supervise(
+    sock: socket.socket, url: str, workers: int, refresh: float, options: dict[str, Any]
+) -> None:
+    """Run ``workers`` processes answering on ``sock``. They are new processes (spawned, not
+    forked: nothing of this one's connections or threads is inherited) and find the store
+    and settings in their environment; the URL may hold a password: the environment is
+    readable by this user only."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from filiation.api import app as api_app
+
+    os.environ[ENV_DB] = url
+    os.environ[api_app.ENV_REFRESH] = repr(refresh)
+    sock.set_inheritable(True)
+    config = uvicorn.Config(
+        "filiation.api.app:app_from_env", factory=True, workers=workers, **options
+    )
+    Multiprocess(config, sockets=[sock]).run()
