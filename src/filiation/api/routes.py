@@ -39,10 +39,10 @@ from pydantic import BaseModel
 from filiation import __version__
 from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation, parse_relations
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.limits import MAX_ID_LENGTH, MAX_QUERY_INT
 from filiation.lineage.index import DEFAULT_RANKING, RANKING_KEYS
 from filiation.results import Families, Lineage, NodeDetails, PathResult, SearchHit, Stats
 from filiation.service import Genealogy
-from filiation.sources.hub_stats import MAX_ID_LENGTH
 
 from .schemas import ErrorOut, Health, LineageOut, NeighbourPage, SnapshotOut
 
@@ -77,9 +77,12 @@ NodeId = Annotated[
         examples=["meta-llama/Llama-3.1-8B-Instruct"],
     ),
 ]
-MaxDepthQ = Annotated[int | None, Query(ge=0, description="Stop after this many generations.")]
+MaxDepthQ = Annotated[
+    int | None, Query(ge=0, le=MAX_QUERY_INT, description="Stop after this many generations.")
+]
 LimitQ = Annotated[
-    int | None, Query(ge=0, description="Return at most this many nodes (best known first).")
+    int | None,
+    Query(ge=0, le=MAX_QUERY_INT, description="Return at most this many nodes (best known first)."),
 ]
 RankByQ = Annotated[
     list[str] | None,
@@ -97,7 +100,8 @@ KindFilterQ = Annotated[
     ),
 ]
 MinDownloadsQ = Annotated[
-    int | None, Query(ge=0, description="Keep only nodes with at least this many downloads.")
+    int | None,
+    Query(ge=0, le=MAX_QUERY_INT, description="Keep only nodes with at least this many downloads."),
 ]
 SinceQ = Annotated[
     str | None,
@@ -122,7 +126,9 @@ async def _filters(
 FiltersQ = Annotated[dict[str, Any], Depends(_filters)]
 
 
-OffsetQ = Annotated[int, Query(ge=0, description="How many items of the ranking to skip.")]
+OffsetQ = Annotated[
+    int, Query(ge=0, le=MAX_QUERY_INT, description="How many items of the ranking to skip.")
+]
 PageLimitQ = Annotated[int, Query(ge=0, le=1000, description="Page size.")]
 
 
