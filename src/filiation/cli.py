@@ -17,7 +17,6 @@ from typing import Annotated, Any
 import click
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -35,6 +34,7 @@ from filiation.domain import LINEAGE_RELATIONS, Relation
 from filiation.errors import FiliationError
 from filiation.lineage.index import DEFAULT_RANKING, RANKING_KEYS
 from filiation.results import Lineage, NodeDetails
+from filiation.safe_text import console_text as escape
 from filiation.service import ENV_DB, Genealogy
 
 

@@ -55,13 +55,12 @@ def printable(text: str, *, newlines: bool = False) -> str:
 
 _MD_ESCAPE = str.maketrans(
     {
-        **{c: "\\" + c for c in "\\`*_{}[]()#+!|~"},
+        # Emphasis, code, links and tables: without an unescaped ``[`` no link or image can
+        # start, so parentheses, ``!`` and ``#`` (inline, never at a line start) stay plain.
+        **{c: "\\" + c for c in "\\`*_{}[]|~"},
         "<": "&lt;",
         ">": "&gt;",
         "&": "&amp;",
-        '"': "&quot;",
-        "\n": " ",
-        "\r": " ",
     }
 )
 
@@ -70,7 +69,8 @@ def md_text(value: Any) -> str:
     """Markdown for a piece of data (an id, a name): shown as typed, never markup. Markdown
     characters are backslash-escaped and HTML's are entities, so no CommonMark viewer (HTML
     enabled or not) renders a tag, a link or a table break from it."""
-    return printable(_text(value)).translate(_MD_ESCAPE)
+    one_line = " ".join(_text(value).split())  # a line break would end a table row
+    return printable(one_line).translate(_MD_ESCAPE)
 
 
 #: Characters left as they are in a link target: RFC 3986's unreserved and delimiters, less
@@ -94,3 +94,12 @@ def md_link(text: Any, url: str | None) -> str:
     """``[text](url)`` with both made safe; the text alone when the url is not a web address."""
     target = md_url(url)
     return f"[{md_text(text)}]({target})" if target else md_text(text)
+
+
+def console_text(value: Any) -> str:
+    """Text for a rich console: printable (:func:`printable`, line breaks kept) and with
+    rich's markup escaped, so ``[bold]`` in a name is shown, not applied. The command line
+    prints every value from the store through this (imported there as ``escape``)."""
+    from rich.markup import escape
+
+    return escape(printable(_text(value), newlines=True))

@@ -17,8 +17,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from filiation.safe_text import console_text as escape
 
 from .models import LEARNING_TYPE_DEFINITIONS, AISystem, RegisteredModel, User
 from .service import Registry
