@@ -44,6 +44,7 @@ EDGE_KEYS = (("relation", "string"), ("declared", "boolean"), ("source", "string
 NODE_COLUMNS = ("id", *(name for name, _ in NODE_KEYS), "declared")
 LINK_COLUMNS = ("parent", "child", "relation", "declared", "source")
 
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
