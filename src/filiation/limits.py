@@ -57,12 +57,11 @@ MAX_QUERY_INT = 2**63 - 1
 MAX_BODY_BYTES = _env_int("MAX_BODY_BYTES", 20_000)
 #: Affected models a PDF dossier lists in full (the Markdown and CSV list them all).
 PDF_MAX_MODELS = _env_int("PDF_MAX_MODELS", 5_000)
-#: Seconds an export asked by an anonymous caller may take before it is refused (503 with
-#: Retry-After); signed-in registry users are not bounded.
-ANONYMOUS_EXPORT_SECONDS = _env_int("ANONYMOUS_EXPORT_SECONDS", 30)
-#: Costly exports (PDF, full-family files) computed at once for anonymous callers; more wait
-#: in line up to ``ANONYMOUS_EXPORT_SECONDS`` then get a 503.
-ANONYMOUS_EXPORTS_AT_ONCE = _env_int("ANONYMOUS_EXPORTS_AT_ONCE", 1)
+#: Costly exports (PDF dossiers) made at once per server process, for any caller: one
+#: anonymous request cannot hold more than this many workers (filiation/budget.py).
+COSTLY_AT_ONCE = _env_int("COSTLY_AT_ONCE", 1)
+#: Seconds a costly export waits for its turn before it is refused (503 with Retry-After).
+COSTLY_WAIT_SECONDS = _env_int("COSTLY_WAIT_SECONDS", 30)
 
 # -- rights follow-up ---------------------------------------------------------------------------
 #: Days before today a follow-up date may be (requests older than the GDPR are not follow-ups).

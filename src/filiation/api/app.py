@@ -32,7 +32,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from filiation import __version__, web
-from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundError, StoreError
+from filiation.errors import (
+    BusyError,
+    FiliationError,
+    InvalidArgumentError,
+    NodeNotFoundError,
+    StoreError,
+)
 from filiation.service import Genealogy
 
 from . import registry as registry_api
@@ -159,6 +165,12 @@ def _install_errors(app: FastAPI) -> None:
             "(questions answered from the lineage index alone still work)",
         )
         response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
+    @app.exception_handler(BusyError)
+    async def busy(_: Request, exc: BusyError) -> Response:
+        response = _error(503, "busy", str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(FiliationError)

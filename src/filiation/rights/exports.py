@@ -13,6 +13,7 @@ from bisect import bisect_right
 from itertools import accumulate
 from typing import Any
 
+from filiation.budget import costly
 from filiation.limits import PDF_MAX_MODELS
 from filiation.rights.dossier import Dossier, describe_path
 from filiation.rights.letters import letter as letter_to
@@ -167,7 +168,13 @@ def _wrap(pdf: Any, text: str, width: float) -> list[str]:
 
 def to_pdf(dossier: Dossier, lang: str = "en") -> bytes:
     """The dossier as a PDF: a summary, one numbered entry per affected model, the
-    publishers with their state, then one letter per publisher on its own page."""
+    publishers with their state, then one letter per publisher on its own page. A few at a
+    time per process (:func:`filiation.budget.costly`): the costliest file filiation makes."""
+    with costly("PDF dossiers"):
+        return _pdf(dossier, lang)
+
+
+def _pdf(dossier: Dossier, lang: str) -> bytes:
     from fpdf import FPDF
 
     d = dossier
