@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from filiation.errors import BusyError
-from filiation.limits import COSTLY_WAIT_SECONDS, COSTLY_AT_ONCE
+from filiation.limits import COSTLY_AT_ONCE, COSTLY_WAIT_SECONDS
 
 _slots = threading.BoundedSemaphore(COSTLY_AT_ONCE)
 

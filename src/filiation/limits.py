@@ -66,5 +66,6 @@ COSTLY_WAIT_SECONDS = _env_int("COSTLY_WAIT_SECONDS", 30)
 # -- rights follow-up ---------------------------------------------------------------------------
 #: Days before today a follow-up date may be (requests older than the GDPR are not follow-ups).
 FOLLOWUP_PAST_DAYS = _env_int("FOLLOWUP_PAST_DAYS", 3650)
-#: Days after today a follow-up date may be (a reminder date, not a far future).
-FOLLOWUP_FUTURE_DAYS = _env_int("FOLLOWUP_FUTURE_DAYS", 366)
+#: Days after today a follow-up date may be (a state is something that happened; one day
+#: leaves room for time zones).
+FOLLOWUP_FUTURE_DAYS = _env_int("FOLLOWUP_FUTURE_DAYS", 1)

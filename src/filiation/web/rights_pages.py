@@ -16,10 +16,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from filiation.api.registry import requester
 from filiation.domain import NodeKind
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.registry.models import Role
 from filiation.service import Genealogy
 
+from .i18n import translate
 from .pages import _genealogy, not_found, render
 
 AFFECTED_PAGE = 50
@@ -43,7 +46,9 @@ def _same_origin(request: Request) -> bool:
     if site is not None:
         return site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if not origin or origin == "null":
+    if not origin:
+        return False  # every browser names one of the two on a form post (issue 16)
+    if origin == "null":
         return True
     return urlsplit(origin).netloc == request.headers.get("host")
 
@@ -138,6 +143,12 @@ def router(lang: str) -> APIRouter:
         if ("model" in source) == ("dataset" in source):
             return not_found(request, lang)
         g = _genealogy(request)
+        # Follow-ups are shared records: a registry editor writes them (issue 16).
+        who = requester(request).user
+        if who is None or not who.can(Role.EDITOR):
+            return page(
+                request, g, source, error=translate(lang, "dossier.editors_only"), status=403
+            )
         try:
             at = datetime.fromisoformat(form["date"]) if form.get("date") else None
         except ValueError:
