@@ -28,7 +28,7 @@ def costly(what: str) -> Iterator[None]:
     if not _slots.acquire(timeout=COSTLY_WAIT_SECONDS):
         raise BusyError(
             f"too many {what} being made right now; try again in a minute",
-            retry_after=COSTLY_WAIT_SECONDS,
+            retry_after=max(1, int(COSTLY_WAIT_SECONDS)),
         )
     try:
         yield

@@ -90,6 +90,26 @@ class CurrentIndex:
             await self.app(scope, receive, send)
 
 
+class HeadAsGet:
+    """Answers ``HEAD`` as ``GET`` without the body (RFC 9110: every page that answers
+    ``GET`` answers ``HEAD``); FastAPI's ``@get`` routes alone answer it 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 class SecurityHeaders:
     """Adds the security headers to every response, and turns an unexpected exception into
     a JSON 500 (logged here, never shown to the client)."""
@@ -279,6 +299,7 @@ def create_app(
     _install_errors(app)
     app.add_middleware(CurrentIndex, genealogy=g, refresh=refresh)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     return app
 
 
