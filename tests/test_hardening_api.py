@@ -124,3 +124,19 @@ def test_head_through_a_real_server(db: Path, tmp_path: Path) -> None:
         r = httpx.head(base + f"/en/models/{M}")
         assert r.status_code == 200 and r.content == b""
         assert int(r.headers["content-length"]) > 0
+
+
+def test_request_bodies_over_the_limit_get_413_unread(client: TestClient) -> None:
+    from filiation.limits import MAX_BODY_BYTES
+
+    big = b"{" + b" " * (MAX_BODY_BYTES + 1) + b"}"
+    r = client.post(
+        "/api/dossier/followup", content=big, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+    assert "content-security-policy" in r.headers
+    r = client.post("/en/dossier/followup", content=big, headers={"origin": "http://testserver"})
+    assert r.status_code == 413
+    # a small body goes through (and meets the login rule)
+    r = client.post("/api/dossier/followup", json={"publisher": "x", "status": "sent"})
+    assert r.status_code == 401

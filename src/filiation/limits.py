@@ -53,8 +53,11 @@ MAX_GGUF_KEYS = _env_int("MAX_GGUF_KEYS", 65_536)
 # -- web and API callers ------------------------------------------------------------------------
 #: Largest integer a query parameter accepts (offsets, download bounds): JSON's 64-bit range.
 MAX_QUERY_INT = 2**63 - 1
-#: Bytes of a form or JSON body the web pages and the API read.
-MAX_BODY_BYTES = _env_int("MAX_BODY_BYTES", 20_000)
+#: Bytes of a request body (form or JSON) the server reads; a larger one gets 413 before
+#: anything reads it. Registry forms and records are a few kilobytes.
+MAX_BODY_BYTES = _env_int("MAX_BODY_BYTES", 256 * 1024)
+#: Bytes of an Etalab inventory CSV uploaded to ``/registry/import`` (the one large body).
+MAX_IMPORT_BYTES = _env_int("MAX_IMPORT_BYTES", 20 * 2**20)
 #: Affected models a PDF dossier lists in full (the Markdown and CSV list them all).
 PDF_MAX_MODELS = _env_int("PDF_MAX_MODELS", 5_000)
 #: Costly exports (PDF dossiers) made at once per server process, for any caller: one

@@ -39,6 +39,7 @@ from filiation.errors import (
     NodeNotFoundError,
     StoreError,
 )
+from filiation.limits import MAX_BODY_BYTES, MAX_IMPORT_BYTES
 from filiation.service import Genealogy
 
 from . import registry as registry_api
@@ -108,6 +109,37 @@ class HeadAsGet:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+class BodyLimit:
+    """Refuses a request body over :data:`filiation.limits.MAX_BODY_BYTES` (the Etalab
+    import: ``MAX_IMPORT_BYTES``) with 413 before anything reads it: uvicorn and FastAPI
+    would read any size into memory."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = MAX_IMPORT_BYTES if scope["path"].endswith("/import") else MAX_BODY_BYTES
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            too_large = _error(413, "too_large", f"the request body is over {limit} bytes")
+            await too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:  # a chunked body without Content-Length: stop reading it
+                return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)
 
 
 class SecurityHeaders:
@@ -298,6 +330,7 @@ def create_app(
     web.install(app)
     _install_errors(app)
     app.add_middleware(CurrentIndex, genealogy=g, refresh=refresh)
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
     return app

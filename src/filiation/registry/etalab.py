@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from filiation.errors import InvalidArgumentError
+from filiation.limits import MAX_IMPORT_BYTES
 from filiation.safe_text import csv_cell, csv_uncell
 
 from .errors import RegistryValidationError
@@ -47,7 +48,7 @@ COLUMNS: dict[str, str] = {
     "type_de_derivation": "derived_relation",
 }
 REQUIRED = ("nom", "description")
-MAX_BYTES = 20 * 1024 * 1024
+MAX_BYTES = MAX_IMPORT_BYTES
 
 
 class RowProblem(BaseModel):

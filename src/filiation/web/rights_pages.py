@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from filiation.api.registry import requester
 from filiation.domain import NodeKind
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.limits import MAX_BODY_BYTES
 from filiation.registry.models import Role
 from filiation.service import Genealogy
 
@@ -136,7 +137,7 @@ def router(lang: str) -> APIRouter:
         if not _same_origin(request):
             return Response("cross-site form refused", status_code=403)
         body = await request.body()
-        if len(body) > 20_000:
+        if len(body) > MAX_BODY_BYTES:
             return Response("form too large", status_code=413)
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         source = source_of(form)
