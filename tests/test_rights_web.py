@@ -120,6 +120,8 @@ def test_dossier_page_and_follow_up_form(app_client, lang: str) -> None:
         assert f"format={fmt}" in page
     assert ("RGPD" if lang == "fr" else "GDPR") in _text(page)
     assert "<script>" not in page and "style=" not in page
+    # anonymous: no follow-up form, a link to log in instead
+    assert 'class="followup"' not in page and "followup-login" in page
     pub = d.publishers[0].name
     form = {
         "dataset": DATASET,
@@ -136,6 +138,8 @@ def test_dossier_page_and_follow_up_form(app_client, lang: str) -> None:
     assert r.status_code == 403 and 'id="dossier-error"' in r.text
     assert g.dossier(dataset=DATASET).publishers[0].history == []
     log_in(client, "edith")
+    page = client.get(f"/{lang}/dossier", params={"dataset": DATASET}).text
+    assert page.count('class="followup"') == min(20, len(d.publishers))
     # A post that says neither where it comes from (Origin) nor Sec-Fetch-Site: refused.
     r = client.post(f"/{lang}/dossier/followup", data=form, follow_redirects=False)
     assert r.status_code == 403

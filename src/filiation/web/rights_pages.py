@@ -54,6 +54,13 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host")
 
 
+def _is_editor(request: Request) -> bool:
+    """Whether the request comes from a registry editor's session or token: follow-ups are
+    shared records, written by editors only (docs/security.md)."""
+    who = requester(request).user
+    return who is not None and who.can(Role.EDITOR)
+
+
 def router(lang: str) -> APIRouter:
     r = APIRouter(prefix=f"/{lang}", include_in_schema=False)
 
@@ -123,6 +130,8 @@ def router(lang: str) -> APIRouter:
                 else None,
             },
             source_query=urlencode({d.source_kind: d.source_id}),
+            can_follow_up=_is_editor(request),
+            login_next=urlencode({"next": f"/{lang}/dossier?" + urlencode(base)}),
         )
 
     @r.get("/dossier", response_class=HTMLResponse)
@@ -145,8 +154,7 @@ def router(lang: str) -> APIRouter:
             return not_found(request, lang)
         g = _genealogy(request)
         # Follow-ups are shared records: a registry editor writes them (issue 16).
-        who = requester(request).user
-        if who is None or not who.can(Role.EDITOR):
+        if not _is_editor(request):
             return page(
                 request, g, source, error=translate(lang, "dossier.editors_only"), status=403
             )
