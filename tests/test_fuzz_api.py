@@ -77,6 +77,7 @@ def real_ids(hub_sample: Path) -> list[str]:
 
 
 def operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every operation of the app's OpenAPI schema under /api."""
     spec = client.app.openapi()  # type: ignore[attr-defined]
     return [
         (method.upper(), path, op)
@@ -148,14 +149,12 @@ def request_for(
     return st.tuples(st.fixed_dictionaries(fields), body)
 
 
-def _send(
-    client: TestClient,
-    method: str,
-    path: str,
-    op: dict[str, Any],
-    args: dict[str, Any],
-    body: Any,
-) -> None:
+#: One operation of the schema: method, path template, its OpenAPI description.
+Operation = tuple[str, str, dict[str, Any]]
+
+
+def _send(client: TestClient, operation: Operation, args: dict[str, Any], body: Any) -> None:
+    method, path, op = operation
     where = {p["name"]: p["in"] for p in op.get("parameters", [])}
     url = path
     query: list[tuple[str, str]] = []
@@ -187,18 +186,13 @@ def test_no_request_built_from_the_schema_gets_a_500(
     spec = client.app.openapi()  # type: ignore[attr-defined]
     ops = operations(client)
     assert len(ops) > 30  # the whole API, not a part of it
-    for method, path, op in ops:
-        _fuzz(client, method, path, op, spec, real_ids)
+    for operation in ops:
+        _fuzz(client, operation, spec, real_ids)
 
 
-def _fuzz(
-    client: TestClient,
-    method: str,
-    path: str,
-    op: dict[str, Any],
-    spec: dict[str, Any],
-    ids: list[str],
-) -> None:
+def _fuzz(client: TestClient, operation: Operation, spec: dict[str, Any], ids: list[str]) -> None:
+    method, path, op = operation
+
     @settings(
         max_examples=EXAMPLES_PER_OPERATION,
         deadline=None,
@@ -207,7 +201,7 @@ def _fuzz(
     )
     @given(request_for(method, path, op, spec, ids))
     def check(call: tuple[dict[str, Any], Any]) -> None:
-        _send(client, method, path, op, *call)
+        _send(client, operation, *call)
 
     check()
 
@@ -218,8 +212,8 @@ SWEEP_TEXT = ["", "9999-12-31", "0001-01-01", "a" * 600, "lib\x1b[2J\x00", '"><i
 def test_every_parameter_at_its_edges_gets_no_500(client: TestClient, real_ids: list[str]) -> None:
     """Each parameter of each operation alone at each edge value (the others left out), on a
     real id: the boundaries random draws reach only by chance (2^63 offsets, year 9999)."""
-    for method, path, op in operations(client):
-        params = op.get("parameters", [])
+    for operation in operations(client):
+        params = operation[2].get("parameters", [])
         base = {p["name"]: real_ids[0] for p in params if p["in"] == "path"}
         for p in params:
             if p["in"] != "query":
@@ -228,4 +222,4 @@ def test_every_parameter_at_its_edges_gets_no_500(client: TestClient, real_ids: 
             kinds = {s.get("type") for s in schema.get("anyOf", [schema])}
             edges: list[Any] = EDGE_INTS if "integer" in kinds else SWEEP_TEXT
             for value in edges:
-                _send(client, method, path, op, {**base, p["name"]: value}, None)
+                _send(client, operation, {**base, p["name"]: value}, None)
