@@ -28,6 +28,7 @@ ALLOWED = (
     "filiation.domain",
     "filiation.lineage.query",
     "filiation.limits",  # the bounds every layer checks (issue 16's hardening adds it)
+    "filiation.safe_text",  # text made safe to show: CSV cells, Markdown, the terminal
     "filiation.http",  # the neutral HTTP module both the API and the pages import
 )
 #: The package itself (``from filiation import __version__``).
@@ -65,6 +66,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("filiation.api.registry", "filiation.registry.errors"): "registry errors -> HTTP answers",
     ("filiation.api.registry", "filiation.registry.etalab"): "EtalabImportError",
     ("filiation.web.views", "filiation.registry.errors"): "registry errors -> pages",
+    ("filiation.web.views.dossier", "filiation.registry.models"): "Role: editors follow up",
+    ("filiation.api.rights", "filiation.registry.models"): "Role: editors follow up",
+    ("filiation.api.rights", "filiation.registry.service"): "Registry.require",
     ("filiation.web.views.registry_common", "filiation.registry.models"): "form choices",
     ("filiation.web.views.registry_data", "filiation.registry.etalab"): "EtalabImportError",
     ("filiation.cli.registry", "filiation.registry.models"): "records and their fields",

@@ -136,12 +136,42 @@ def test_session_cookie_is_secure_behind_a_trusted_tls_proxy(
     staffed: filiation.Genealogy, reg_db: Any, tmp_path: Path
 ) -> None:
     https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.10"}
-    with serving(reg_db, tmp_path / "serve.log") as base:
-        # 127.0.0.1 (this test, standing for a proxy on the same machine) is trusted
+    with serving(
+        reg_db, tmp_path / "serve.log", options=["--forwarded-allow-ips", "127.0.0.1"]
+    ) as base:
+        # 127.0.0.1 (this test, standing for a proxy on the same machine) named as trusted
         assert "; secure" in _login_cookie(base, **https)
         assert "; secure" not in _login_cookie(base)
+    with serving(reg_db, tmp_path / "serve1.log") as base:
+        # no proxy named: no forwarded header is trusted, not even from 127.0.0.1 (issue 16)
+        assert "; secure" not in _login_cookie(base, **https)
     with serving(
         reg_db, tmp_path / "serve2.log", options=["--forwarded-allow-ips", "10.1.1.1"]
     ) as base:
         # the headers of a client that is not the trusted proxy are ignored
         assert "; secure" not in _login_cookie(base, **https)
+
+
+def test_a_local_client_cannot_claim_other_addresses_to_the_throttle(
+    staffed: filiation.Genealogy, reg_db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16, item 9: with the default options, a client on 127.0.0.1 sending a new
+    X-Forwarded-For each time was counted under the addresses it claimed, and the history
+    recorded them. Now it is counted, and recorded, as itself."""
+    names = ["alice", "bob", "carol", "dave"]
+    with serving(reg_db, tmp_path / "serve.log") as base:
+        for i, name in enumerate(names):
+            with httpx.Client(base_url=base) as client:
+                page = client.get("/en/login")
+                r = client.post(
+                    "/en/login",
+                    data={
+                        "csrf": CSRF_FIELD.search(page.text).group(1),
+                        "name": name,
+                        "password": "guess",
+                    },
+                    headers={"X-Forwarded-For": f"198.51.100.{i + 1}"},
+                )
+                assert r.status_code in (401, 403, 200, 429), r.text[:300]
+    clients = {h.after.get("client") for h in failures(staffed)}
+    assert clients == {"127.0.0.1"}

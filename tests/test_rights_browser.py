@@ -14,12 +14,21 @@ import filiation
 from tests.test_web import browser, page, server, shot, web_db  # noqa: F401
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+PASSWORD = "a long enough password"
 
 
 def test_browser_dossier_page_records_a_follow_up(server: str, page: Any, web_db: Any) -> None:  # noqa: F811
     g = filiation.open(web_db)
     d = g.rights.dossier(model=MODEL)
     pg = page
+    # Follow-ups are written by registry editors: log in first (issue 16).
+    admin = g.registry.add_user("admin", "admin", PASSWORD, actor=None)
+    g.registry.add_user("edith", "editor", PASSWORD, actor=admin)
+    pg.goto(server + "/fr/login")
+    pg.fill("input[name=name]", "edith")
+    pg.fill("input[name=password]", PASSWORD)
+    pg.locator("form button[type=submit]").click()
+    pg.wait_for_load_state()
     pg.goto(server + f"/fr/models/{quote(MODEL)}")
     pg.locator("a.dossier-link").click()
     pg.wait_for_url(re.compile(r".*/fr/dossier\?model=.*"))

@@ -21,11 +21,30 @@ DATASET = "HuggingFaceH4/ultrachat_200k"
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
+PASSWORD = "a long enough password"
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
 @pytest.fixture()
 def app_client(new_db) -> Iterator[tuple[TestClient, Any]]:
     g = filiation.open(new_db("web"))  # the bundled sample; follow-ups are written here
+    admin = g.registry.add_user("admin", "admin", PASSWORD, actor=None)
+    g.registry.add_user("edith", "editor", PASSWORD, actor=admin)
+    g.registry.add_user("victor", "viewer", PASSWORD, actor=admin)
     with TestClient(create_app(g)) as c:
         yield c, g
+
+
+def log_in(client: TestClient, name: str) -> None:
+    """Log in through the web form (the session cookie stays in the client)."""
+    page = client.get("/en/login")
+    csrf = CSRF_FIELD.search(page.text).group(1)  # type: ignore[union-attr]
+    r = client.post(
+        "/en/login",
+        data={"csrf": csrf, "name": name, "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:300]
 
 
 def test_api_dossier_letters_exports(app_client) -> None:
@@ -54,11 +73,19 @@ def test_api_follow_up(app_client) -> None:
     client, g = app_client
     pub = g.rights.dossier(model=MODEL).publishers[2].name
     body = {"model": MODEL, "publisher": pub, "status": "refused"}
-    r = client.post("/api/dossier/followup", json=body)
+    ok = {**body, "ground": "Article 17(3)(a)", "at": "2026-03-01"}
+    # Follow-ups are shared records: not written by anonymous callers, nor viewers.
+    assert client.post("/api/dossier/followup", json=ok).status_code == 401
+    admin = g.registry.user("admin")
+    viewer = {"Authorization": "Bearer " + g.registry.create_token("victor", None, actor=admin)}
+    assert client.post("/api/dossier/followup", json=ok, headers=viewer).status_code == 403
+    editor = {"Authorization": "Bearer " + g.registry.create_token("edith", None, actor=admin)}
+    r = client.post("/api/dossier/followup", json=body, headers=editor)
     assert r.status_code == 422 and "ground" in r.json()["message"]
-    r = client.post(
-        "/api/dossier/followup", json={**body, "ground": "Article 17(3)(a)", "at": "2026-03-01"}
-    )
+    for at in ("1970-01-01", "2999-01-01"):  # dates are bounded
+        r = client.post("/api/dossier/followup", json={**ok, "at": at}, headers=editor)
+        assert r.status_code == 422 and "between" in r.json()["message"], r.text
+    r = client.post("/api/dossier/followup", json=ok, headers=editor)
     assert r.status_code == 200, r.text
     d = client.get("/api/dossier", params={"model": MODEL}).json()
     entry = next(p for p in d["publishers"] if p["name"] == pub)
@@ -93,6 +120,8 @@ def test_dossier_page_and_follow_up_form(app_client, lang: str) -> None:
         assert f"format={fmt}" in page
     assert ("RGPD" if lang == "fr" else "GDPR") in _text(page)
     assert "<script>" not in page and "style=" not in page
+    # anonymous: no follow-up form, a link to log in instead
+    assert 'class="followup"' not in page and "followup-login" in page
     pub = d.publishers[0].name
     form = {
         "dataset": DATASET,
@@ -104,6 +133,16 @@ def test_dossier_page_and_follow_up_form(app_client, lang: str) -> None:
         "note": "<b>no</b>",
     }
     host = {"origin": "http://testserver"}
+    # Anonymous: refused, with the reason on the page; nothing recorded.
+    r = client.post(f"/{lang}/dossier/followup", data=form, headers=host, follow_redirects=False)
+    assert r.status_code == 403 and 'id="dossier-error"' in r.text
+    assert g.rights.dossier(dataset=DATASET).publishers[0].history == []
+    log_in(client, "edith")
+    page = client.get(f"/{lang}/dossier", params={"dataset": DATASET}).text
+    assert page.count('class="followup"') == min(20, len(d.publishers))
+    # A post that says neither where it comes from (Origin) nor Sec-Fetch-Site: refused.
+    r = client.post(f"/{lang}/dossier/followup", data=form, follow_redirects=False)
+    assert r.status_code == 403
     r = client.post(f"/{lang}/dossier/followup", data=form, headers=host, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith(f"/{lang}/dossier?")
     page = client.get(r.headers["location"]).text

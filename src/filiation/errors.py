@@ -55,3 +55,13 @@ class MissingExtraError(FiliationError, ImportError):
     def __init__(self, extra: str, missing: str) -> None:
         self.extra = extra
         super().__init__(f"{missing} is not installed: pip install 'filiation[{extra}]'")
+
+
+class BusyError(FiliationError):
+    """Too many costly requests at once (PDF dossiers): try again in ``retry_after`` s."""
+
+    exit_code = 9
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -32,7 +32,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from filiation import __version__, web
-from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundError, StoreError
+from filiation.errors import (
+    BusyError,
+    FiliationError,
+    InvalidArgumentError,
+    NodeNotFoundError,
+    StoreError,
+)
+from filiation.limits import MAX_BODY_BYTES, MAX_IMPORT_BYTES
 from filiation.service import Genealogy
 
 from . import exports, graph, health, lineage, nodes
@@ -82,6 +89,57 @@ class CurrentIndex:
             self.genealogy.refresh_soon(self.refresh)
         with self.genealogy.pinned():
             await self.app(scope, receive, send)
+
+
+class HeadAsGet:
+    """Answers ``HEAD`` as ``GET`` without the body (RFC 9110: every page that answers
+    ``GET`` answers ``HEAD``); FastAPI's ``@get`` routes alone answer it 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+class BodyLimit:
+    """Refuses a request body over :data:`filiation.limits.MAX_BODY_BYTES` (the Etalab
+    import: ``MAX_IMPORT_BYTES``) with 413 before anything reads it: uvicorn and FastAPI
+    would read any size into memory."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = MAX_IMPORT_BYTES if scope["path"].endswith("/import") else MAX_BODY_BYTES
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            too_large = _error(413, "too_large", f"the request body is over {limit} bytes")
+            await too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:  # a chunked body without Content-Length: stop reading it
+                return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)
 
 
 class SecurityHeaders:
@@ -159,6 +217,12 @@ def _install_errors(app: FastAPI) -> None:
             "(questions answered from the lineage index alone still work)",
         )
         response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
+    @app.exception_handler(BusyError)
+    async def busy(_: Request, exc: BusyError) -> Response:
+        response = _error(503, "busy", str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(FiliationError)
@@ -269,7 +333,9 @@ def create_app(
     web.install(app)
     _install_errors(app)
     app.add_middleware(CurrentIndex, genealogy=g, refresh=refresh)
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     return app
 
 

@@ -17,6 +17,7 @@ from fastapi import Path as PathParam
 
 from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation, parse_relations
 from filiation.errors import InvalidArgumentError
+from filiation.limits import MAX_QUERY_INT
 from filiation.lineage.index import DEFAULT_RANKING, RANKING_KEYS
 from filiation.lineage.query import TraversalQuery
 
@@ -51,9 +52,12 @@ TraversalRelationQ = Annotated[
         "models, depth 1), then the model-to-model ones (what derives from them).",
     ),
 ]
-MaxDepthQ = Annotated[int | None, Query(ge=0, description="Stop after this many generations.")]
+MaxDepthQ = Annotated[
+    int | None, Query(ge=0, le=MAX_QUERY_INT, description="Stop after this many generations.")
+]
 LimitQ = Annotated[
-    int | None, Query(ge=0, description="Return at most this many nodes (best known first).")
+    int | None,
+    Query(ge=0, le=MAX_QUERY_INT, description="Return at most this many nodes (best known first)."),
 ]
 RankByQ = Annotated[
     list[str] | None,
@@ -71,7 +75,8 @@ KindFilterQ = Annotated[
     ),
 ]
 MinDownloadsQ = Annotated[
-    int | None, Query(ge=0, description="Keep only nodes with at least this many downloads.")
+    int | None,
+    Query(ge=0, le=MAX_QUERY_INT, description="Keep only nodes with at least this many downloads."),
 ]
 SinceQ = Annotated[
     str | None,
@@ -80,7 +85,9 @@ SinceQ = Annotated[
 UntilQ = Annotated[
     str | None, Query(description="Keep only nodes created on or before this date (inclusive).")
 ]
-OffsetQ = Annotated[int, Query(ge=0, description="How many items of the ranking to skip.")]
+OffsetQ = Annotated[
+    int, Query(ge=0, le=MAX_QUERY_INT, description="How many items of the ranking to skip.")
+]
 PageLimitQ = Annotated[int, Query(ge=0, le=1000, description="Page size.")]
 ShowLimitQ = Annotated[
     int, Query(ge=0, le=1000, description="How many important parents and children.")

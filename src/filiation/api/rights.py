@@ -15,7 +15,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from filiation.http.auth import Writer
 from filiation.http.context import GenealogyDep
+from filiation.registry.models import Role
+from filiation.registry.service import Registry
 from filiation.rights.dossier import Dossier, FollowUpEvent
 from filiation.rights.history import Diff
 from filiation.rights.letters import Letter
@@ -107,8 +110,10 @@ def dossier_export(
 
 
 @router.post("/dossier/followup", response_model=FollowUpEvent, tags=["rights"])
-def dossier_followup(g: GenealogyDep, body: FollowUpIn) -> Any:
-    """Record where the request to one publisher stands (kept with its date)."""
+def dossier_followup(g: GenealogyDep, body: FollowUpIn, who: Writer) -> Any:
+    """Record where the request to one publisher stands (kept with its date). Follow-ups
+    are shared records: a registry editor writes them (token, or session and CSRF header)."""
+    Registry.require(who, Role.EDITOR)
     return g.rights.follow_up(**body.model_dump())
 
 

@@ -63,11 +63,12 @@ out = LazyConsole(soft_wrap=False, highlight=False)
 err = LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
-def escape(text: str) -> str:
-    """rich's markup escaping, imported when first needed."""
-    from rich.markup import escape as rich_escape
+def escape(text: object) -> str:
+    """A value from the store as console text: printable (no terminal control characters)
+    and with rich's markup escaped (:func:`filiation.safe_text.console_text`)."""
+    from filiation.safe_text import console_text
 
-    return rich_escape(text)
+    return console_text(text)
 
 
 # -- options shared by several commands -------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,6 +21,7 @@ from rich.tree import Tree
 
 from filiation.cli.common import err, out, state
 from filiation.domain import LINEAGE_RELATIONS
+from filiation.safe_text import console_text as escape
 
 if TYPE_CHECKING:
     from filiation.results import Lineage, NodeDetails

@@ -52,8 +52,8 @@ def serve(
             "--forwarded-allow-ips",
             help="Comma-separated addresses (or *) of reverse proxies whose X-Forwarded-For "
             "and X-Forwarded-Proto headers are trusted, so that behind a TLS proxy the "
-            "registry's session cookie is marked Secure (default: 127.0.0.1, or "
-            "$FORWARDED_ALLOW_IPS).",
+            "registry's session cookie is marked Secure (default: $FORWARDED_ALLOW_IPS, else "
+            "none: without a proxy, a local client could claim any address).",
         ),
     ] = None,
 ) -> None:
@@ -77,10 +77,13 @@ def serve(
         "access_log": not state.quiet,
         "server_header": False,
         "timeout_graceful_shutdown": 5,
-        "proxy_headers": True,
     }
-    if forwarded_allow_ips is not None:
-        options["forwarded_allow_ips"] = forwarded_allow_ips
+    # Forwarded headers only from proxies the operator names: uvicorn would otherwise trust
+    # 127.0.0.1, and any local client could claim any address to the login throttle.
+    proxies = forwarded_allow_ips or os.environ.get("FORWARDED_ALLOW_IPS")
+    options["proxy_headers"] = bool(proxies)
+    if proxies:
+        options["forwarded_allow_ips"] = proxies
     with sock:
         if workers == 1:
             import uvicorn

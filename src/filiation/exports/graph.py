@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 from filiation.exports import ExportFormat, ExportInput, Renderer, register
+from filiation.safe_text import csv_cell
 
 if TYPE_CHECKING:
     from filiation.results import Lineage
@@ -41,8 +42,6 @@ EDGE_KEYS = (("relation", "string"), ("declared", "boolean"), ("source", "string
 
 NODE_COLUMNS = ("id", *(name for name, _ in NODE_KEYS), "declared")
 LINK_COLUMNS = ("parent", "child", "relation", "declared", "source")
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _text(value: Any) -> str:
@@ -83,20 +82,12 @@ def graphml(lin: Lineage) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def safe_cell(value: Any) -> str:
-    """A CSV cell that no spreadsheet runs as a formula (numbers are written as they are)."""
-    text = _text(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
-
-
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> bytes:
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([safe_cell(row.get(c)) for c in columns])
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
     return buf.getvalue().encode("utf-8")
 
 

@@ -14,8 +14,6 @@ body escapes them for Markdown and HTML.
 
 from __future__ import annotations
 
-import html
-import re
 from collections import Counter
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +24,7 @@ from filiation.domain import NodeKind, Relation
 from filiation.exports import ExportFormat, ExportInput, register
 from filiation.exports.facts import ModelFacts, gather
 from filiation.results import hub_url
+from filiation.safe_text import md_text
 
 UNKNOWN = "**Unknown to filiation: to be completed by the model's publisher.**"
 
@@ -37,13 +36,8 @@ HUB_RELATIONS = {
     Relation.MERGE: "merge",
 }
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
-
-
-def md(text: object) -> str:
-    """Plain text safe inside Markdown: no HTML, no emphasis, links or tables, one line."""
-    one_line = " ".join(str(text).split())
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False))
+#: Plain text safe inside Markdown: no HTML, no emphasis, links or tables, one line.
+md = md_text
 
 
 def link(kind: NodeKind, node_id: str) -> str:

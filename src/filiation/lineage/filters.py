@@ -20,6 +20,7 @@ import numpy as np
 
 from filiation.domain import KIND_CODES, NodeKind, parse_kind
 from filiation.errors import InvalidArgumentError
+from filiation.limits import MAX_QUERY_INT
 from filiation.lineage.arrays import NULL_INT, IndexArrays
 from filiation.lineage.traverse import Walk
 
@@ -50,9 +51,18 @@ def parse_date(value: DateArg, *, end: bool, name: str) -> int | None:
                 f"{name} must be a date such as 2024-05-01 (or an ISO date-time), not {text!r}"
             ) from None
     if isinstance(value, datetime):
-        return _micros(value)
-    day = datetime.combine(value, time.min, tzinfo=UTC)
-    return _micros(day + timedelta(days=1)) - 1 if end else _micros(day)
+        micros = _micros(value)
+        if not _FIRST <= micros <= _LAST:  # e.g. 9999-12-31T23:00-05:00 is in year 10000
+            raise InvalidArgumentError(f"{name} must fall between the years 1 and 9999 (UTC)")
+        return micros
+    day = _micros(datetime.combine(value, time.min, tzinfo=UTC))
+    # In microseconds, not dates: the day after 9999-12-31 is not a date (OverflowError).
+    return day + _DAY - 1 if end else day
+
+
+_DAY = 86_400_000_000
+_FIRST = _micros(datetime.min.replace(tzinfo=UTC))
+_LAST = _micros(datetime.max.replace(tzinfo=UTC))
 
 
 @dataclass(frozen=True)
@@ -82,8 +92,10 @@ class NodeFilter:
                 k = parse_kind(part)
                 if k is not None and k not in parsed:
                     parsed.append(k)
-        if min_downloads is not None and min_downloads < 0:
-            raise InvalidArgumentError(f"min_downloads must be 0 or more, not {min_downloads}")
+        if min_downloads is not None and not 0 <= min_downloads <= MAX_QUERY_INT:
+            raise InvalidArgumentError(
+                f"min_downloads must be between 0 and {MAX_QUERY_INT}, not {min_downloads}"
+            )
         lo = parse_date(since, end=False, name="since")
         hi = parse_date(until, end=True, name="until")
         if lo is not None and hi is not None and lo > hi:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from filiation.errors import InvalidArgumentError
+from filiation.limits import MAX_IMPORT_BYTES
+from filiation.safe_text import csv_cell, csv_uncell
 
 from .errors import RegistryValidationError
 from .models import RegisteredModel, parse_model
@@ -46,7 +48,7 @@ COLUMNS: dict[str, str] = {
     "type_de_derivation": "derived_relation",
 }
 REQUIRED = ("nom", "description")
-MAX_BYTES = 20 * 1024 * 1024
+MAX_BYTES = MAX_IMPORT_BYTES
 
 
 class RowProblem(BaseModel):
@@ -91,7 +93,8 @@ def export_csv(models: list[RegisteredModel]) -> str:
     writer.writerow(COLUMNS)
     for m in models:
         data = m.model_dump()
-        writer.writerow([_cell(f, data[f]) for f in COLUMNS.values()])
+        # Formula-safe: names, descriptions and URLs are typed by registry users.
+        writer.writerow([csv_cell(_cell(f, data[f])) for f in COLUMNS.values()])
     return buf.getvalue()
 
 
@@ -129,7 +132,8 @@ def read_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
             if len(cells) != len(header):
                 rows.append((line, {"__cells__": f"{len(cells)} cells, header has {len(header)}"}))
                 continue
-            data = {COLUMNS[h]: v for h, v in zip(header, cells, strict=True)}
+            # A cell this module exported with a protective apostrophe reads back as typed.
+            data = {COLUMNS[h]: csv_uncell(v) for h, v in zip(header, cells, strict=True)}
             if "training_datasets" in data:
                 data["training_datasets"] = data["training_datasets"].replace(";", ",")
             rows.append((line, data))

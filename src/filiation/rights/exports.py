@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Any
 
+from filiation.budget import costly
+from filiation.limits import PDF_MAX_MODELS
 from filiation.rights.dossier import Dossier, describe_path
 from filiation.rights.letters import letter as letter_to
 from filiation.rights.letters import letters
+from filiation.safe_text import csv_cell, md_link, md_text, printable
 
 #: Letters printed in a PDF, one page each (the publishers with the widest reach first): a
 #: family of 15,000 models has some 9,000 publishers, more pages than anyone prints.
@@ -33,44 +38,37 @@ CSV_COLUMNS = [
     "discussions_url",
 ]
 
-_MD_ESCAPE = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+!|"})
-
-
-def _md(text: str) -> str:
-    """Markdown-escaped text: ids and names are data, never markup."""
-    return text.translate(_MD_ESCAPE)
-
 
 def to_csv(dossier: Dossier) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
+    # Every cell through csv_cell: ids, publishers and paths are the Hub's, not ours.
     for m in dossier.affected:
-        w.writerow(
-            [
-                m.rank,
-                m.id,
-                m.publisher or "",
-                m.depth,
-                "" if m.downloads is None else m.downloads,
-                "" if m.likes is None else m.likes,
-                m.descendants,
-                "yes" if not m.inferred else "no",
-                describe_path(m.path, dossier.source_id),
-                m.url,
-                m.discussions_url,
-            ]
-        )
+        row = [
+            m.rank,
+            m.id,
+            m.publisher or "",
+            m.depth,
+            "" if m.downloads is None else m.downloads,
+            "" if m.likes is None else m.likes,
+            m.descendants,
+            "yes" if not m.inferred else "no",
+            describe_path(m.path, dossier.source_id),
+            m.url,
+            m.discussions_url,
+        ]
+        w.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 
 def to_markdown(dossier: Dossier, lang: str = "en") -> str:
     d = dossier
     out = [
-        f"# Rights dossier: {_md(d.source_id)}",
+        f"# Rights dossier: {md_text(d.source_id)}",
         "",
         f"- Right exercised: {d.right.value} (GDPR Article {d.article})",
-        f"- Source ({d.source_kind}): {_md(d.source_id)}",
+        f"- Source ({d.source_kind}): {md_text(d.source_id)}",
         f"- Affected models: {len(d.affected)}; publishers: {len(d.publishers)}",
         f"- Generated: {d.generated_at.isoformat(timespec='seconds')}",
         "",
@@ -81,23 +79,26 @@ def to_markdown(dossier: Dossier, lang: str = "en") -> str:
     ]
     for m in d.affected:
         out.append(
-            f"| {m.rank} | [{_md(m.id)}]({m.url}) | {_md(m.publisher or '-')} | "
+            f"| {m.rank} | {md_link(m.id, m.url)} | {md_text(m.publisher or '-')} | "
             f"{m.downloads if m.downloads is not None else '-'} | {m.descendants} | "
-            f"{_md(describe_path(m.path, d.source_id))} |"
+            f"{md_text(describe_path(m.path, d.source_id))} |"
         )
     out += ["", "## Publishers to contact", ""]
     for p in d.publishers:
-        head = f"[{_md(p.name)}]({p.url})" if p.url else _md(p.name)
-        state = p.status.value + (f" ({_md(p.ground)})" if p.ground else "")
+        head = md_link(p.name, p.url)
+        state = p.status.value + (f" ({md_text(p.ground)})" if p.ground else "")
         out.append(f"- {head}: {len(p.models)} model(s), status {state}")
         for model_id in p.models:
             out.append(
-                f"  - {_md(model_id)}: discussions https://huggingface.co/{model_id}/discussions"
+                f"  - {md_text(model_id)}: "
+                + md_link("discussions", f"https://huggingface.co/{model_id}/discussions")
             )
     out += ["", f"## Letters ({lang})", ""]
     for letter in letters(d, lang):
-        out += [f"### {_md(letter.publisher)}", "", f"**{_md(letter.subject)}**", "", "```text"]
-        out += [letter.body.replace("```", "'''"), "```", ""]
+        title = f"### {md_text(letter.publisher)}"
+        out += [title, "", f"**{md_text(letter.subject)}**", "", "```text"]
+        # A fenced block shows the letter as typed; no line of it may close the fence.
+        out += [printable(letter.body, newlines=True).replace("```", "'''"), "```", ""]
     return "\n".join(out)
 
 
@@ -141,16 +142,19 @@ def _wrap(pdf: Any, text: str, width: float) -> list[str]:
     indent = len(text) - len(text.lstrip(" "))
     for word in text.split(" ")[indent:] if indent else text.split(" "):
         w = measure(word)
-        while w > width:  # cut an overlong word at the last character that fits
+        if w > width:  # an overlong word (a long id) is cut at the last character that fits
             if current:
                 lines.append(" ".join(current))
                 current, used = [], 0.0
-            cut = len(word)
-            while cut > 1 and measure(word[:cut]) > width:
-                cut = max(1, int(cut * width / measure(word[:cut])) - 1)
-            lines.append(word[:cut])
-            word = word[cut:]
-            w = measure(word)
+            # Cumulative widths once, then a binary search per line: linear in the word's
+            # length (cutting by re-measuring cost the square: 64 s for a 128 k id).
+            ends = list(accumulate(widths.get(c, 500) * scale for c in word))
+            start, base = 0, 0.0
+            while ends[-1] - base > width:
+                cut = max(start + 1, bisect_right(ends, base + width))
+                lines.append(word[start:cut])
+                start, base = cut, ends[cut - 1]
+            word, w = word[start:], ends[-1] - base
         if current and used + space + w > width:
             lines.append(" ".join(current))
             current, used = [], 0.0
@@ -164,7 +168,13 @@ def _wrap(pdf: Any, text: str, width: float) -> list[str]:
 
 def to_pdf(dossier: Dossier, lang: str = "en") -> bytes:
     """The dossier as a PDF: a summary, one numbered entry per affected model, the
-    publishers with their state, then one letter per publisher on its own page."""
+    publishers with their state, then one letter per publisher on its own page. A few at a
+    time per process (:func:`filiation.budget.costly`): the costliest file filiation makes."""
+    with costly("PDF dossiers"):
+        return _pdf(dossier, lang)
+
+
+def _pdf(dossier: Dossier, lang: str) -> bytes:
     from fpdf import FPDF
 
     d = dossier
@@ -190,7 +200,7 @@ def to_pdf(dossier: Dossier, lang: str = "en") -> bytes:
     )
     pdf.ln(3)
     para("Affected models (widest reach first)", 13, "B", 7)
-    for m in d.affected:
+    for m in d.affected[:PDF_MAX_MODELS]:
         para(
             f"{m.rank}. {m.id} - publisher {m.publisher or '-'}, downloads "
             f"{m.downloads if m.downloads is not None else '-'}, descendants {m.descendants}",
@@ -198,6 +208,13 @@ def to_pdf(dossier: Dossier, lang: str = "en") -> bytes:
             "B",
         )
         para(f"    {describe_path(m.path, d.source_id)}", 8)
+    if len(d.affected) > PDF_MAX_MODELS:
+        para(
+            f"... and {len(d.affected) - PDF_MAX_MODELS} more, listed in the CSV and Markdown "
+            "exports.",
+            9,
+            "I",
+        )
     pdf.ln(3)
     para("Publishers to contact", 13, "B", 7)
     for p in d.publishers:

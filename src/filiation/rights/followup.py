@@ -6,12 +6,13 @@ it was sent, answered, refused and on which ground) is kept as evidence.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from filiation.errors import InvalidArgumentError
+from filiation.limits import FOLLOWUP_FUTURE_DAYS, FOLLOWUP_PAST_DAYS
 from filiation.rights.dossier import FollowUpEvent, Right, Status
 from filiation.store import schema
 from filiation.store.store import Store
@@ -67,6 +68,14 @@ def record(
     if len(ground or "") > 500 or len(note or "") > 4000:
         raise InvalidArgumentError("ground (500 characters) or note (4000) too long")
     when = (at.astimezone(UTC).replace(tzinfo=None) if at and at.tzinfo else at) or _now()
+    # A state is something that happened: not in 2999, nor before anyone could ask (1970).
+    earliest = _now() - timedelta(days=FOLLOWUP_PAST_DAYS)
+    latest = _now() + timedelta(days=FOLLOWUP_FUTURE_DAYS)
+    if not earliest <= when <= latest:
+        raise InvalidArgumentError(
+            f"the date of a follow-up must be between {earliest.date()} and {latest.date()}, "
+            f"not {when.date()}"
+        )
     d, f = schema.rights_dossiers, schema.rights_followups
     for _attempt in range(2):  # a concurrent first follow-up may create the dossier row
         try:

@@ -22,7 +22,13 @@ import pyarrow.compute as pc
 from filiation.domain import NodeKind, Relation, author_of, normalise_relation
 from filiation.errors import SourceError
 from filiation.sources.hub_stats import clean_id, drop_self_loops
-from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA, IngestReport, Records
+from filiation.sources.records import (
+    LINK_SCHEMA,
+    NODE_SCHEMA,
+    IngestReport,
+    Records,
+    clean_text_fields,
+)
 
 EDGE_COLUMNS = {
     "parent": ("parent_id", "parent", "base_model", "source", "from"),
@@ -218,6 +224,7 @@ def _read_nodes(path: Path, report: IngestReport, files: ExitStack) -> pa.Table:
         "author": pa.array(authors, pa.string()),
         "extra": pa.array(extras, pa.string()),
     }
-    return pa.table(
+    table = pa.table(
         {f.name: columns.get(f.name, pa.nulls(n, f.type)) for f in NODE_SCHEMA}, schema=NODE_SCHEMA
     )
+    return clean_text_fields(table, report)

@@ -30,7 +30,13 @@ import pyarrow as pa
 
 from filiation.domain import NodeKind, Relation, author_of, normalise_relation
 from filiation.errors import InvalidArgumentError, SourceError
-from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA, IngestReport, Records
+from filiation.sources.records import (
+    LINK_SCHEMA,
+    NODE_SCHEMA,
+    IngestReport,
+    Records,
+    clean_text_fields,
+)
 
 SOURCE_PREFIX = "hub-api"
 #: What each model is asked for (``expand``): the family, and what ranks it.
@@ -351,7 +357,7 @@ def _records(
         source=source_name(root_id),
         label=report.label,
         taken_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
-        nodes=pa.Table.from_pylist(nodes, NODE_SCHEMA),
+        nodes=clean_text_fields(pa.Table.from_pylist(nodes, NODE_SCHEMA), report),
         links=pa.Table.from_pylist(links, LINK_SCHEMA),
         report=report,
     )

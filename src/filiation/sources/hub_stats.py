@@ -31,7 +31,15 @@ import pyarrow.parquet as pq
 
 from filiation.domain import NodeKind, Relation, normalise_relation
 from filiation.errors import SourceError
-from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA, IngestReport, Records
+from filiation.limits import MAX_CARD_LENGTH, MAX_ID_LENGTH
+from filiation.sources.records import (
+    LINK_SCHEMA,
+    NODE_SCHEMA,
+    IngestReport,
+    Records,
+    clean_text_fields,
+    valid_utf8,
+)
 
 HUB_STATS_REPO = "cfahlgren1/hub-stats"
 HUB_STATS_FILE = "models.parquet"
@@ -57,21 +65,24 @@ COLUMNS = (
 )
 _PARENT_COLUMNS = ("baseModels", "tags", "cardData")
 
-#: Hub ids are short and printable; anything else is not an id we can show or look up safely.
-MAX_ID_LENGTH = 512
+#: Hub ids are short and printable; anything else is not an id we can show or look up safely
+#: (the length limit, :data:`filiation.limits.MAX_ID_LENGTH`, is re-exported here).
+__all__ = ["MAX_ID_LENGTH"]
 _CONTROL = r"[\x00-\x1f\x7f]"
 _TAG_PARENT = r"^base_model:(?:(?P<rel>[A-Za-z_\-]+):)?(?P<pid>[^:].*)$"
 _CARD_RELATION = r'"base_model_relation"\s*:\s*"(?P<rel>[^"]*)"'
 _GGUF_TOTAL = r'"total"\s*:\s*(?P<total>\d+)'
 
 SKIP_EMPTY_ID = "rows with an empty id"
-SKIP_BAD_ID = "rows with an unusable id (control characters or over-long)"
+SKIP_BAD_ID = "rows with an unusable id (control characters, invalid UTF-8 or over-long)"
 SKIP_DUPLICATE = "duplicate rows for the same id (kept the most recently modified)"
 SKIP_SELF_LOOP = "self-loops (a model naming itself as its parent)"
 SKIP_BAD_PARENT = "parent or data set names that are not usable ids"
 NOTE_BROKEN_CARD = "model cards whose JSON is broken (row kept, card ignored)"
 NOTE_UNKNOWN_RELATION = "links with an unknown relation (kept as 'unspecified')"
 NOTE_JUNK_DATASET = "dataset names in model cards that are not strings"
+NOTE_BAD_UTF8 = "values with invalid UTF-8 (bad bytes replaced by U+FFFD)"
+NOTE_LONG_CARD = "model cards over the length limit (row kept, card ignored)"
 
 ProgressCallback = Callable[[int], None]
 
@@ -101,18 +112,23 @@ def clean_id(value: Any) -> str | None:
     value = value.strip()
     if not value or len(value) > MAX_ID_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in value):
         return None
+    if "\ufffd" in value:  # bytes that were not UTF-8
+        return None
     return value
 
 
 def clean_ids(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Vectorised :func:`clean_id`: trimmed ids and a mask of the usable ones."""
+    """Vectorised :func:`clean_id`: trimmed ids and a mask of the usable ones (an id with
+    bytes that are not UTF-8 is not usable: it could not be looked up as typed)."""
     if not pa.types.is_string(values.type):
         values = pc.cast(values, pa.string())
+    values, bad_bytes = valid_utf8(values)
     trimmed = pc.utf8_trim_whitespace(values)
     length = pc.utf8_length(trimmed)
+    unusable = _CONTROL + ("|\ufffd" if bad_bytes else "")
     ok = pc.and_(
         pc.and_(pc.greater(length, 0), pc.less_equal(length, MAX_ID_LENGTH)),
-        pc.invert(pc.match_substring_regex(trimmed, _CONTROL)),
+        pc.invert(pc.match_substring_regex(trimmed, unusable)),
     )
     return trimmed, pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
 
@@ -240,6 +256,19 @@ def read(
 
 
 # -- one batch ------------------------------------------------------------------------------
+def _valid_batch(batch: pa.RecordBatch, report: IngestReport) -> pa.RecordBatch:
+    """The batch with every text value valid UTF-8 (Parquet does not check; Arrow's string
+    functions stop on the first bad byte), the replaced values counted. Ids with bad bytes
+    were already set aside by :func:`open_dump`."""
+    columns = []
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        fixed, bad = valid_utf8(col)
+        if bad and name != "id":
+            report.note(NOTE_BAD_UTF8, bad)
+        columns.append(fixed)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
 def _column(batch: pa.RecordBatch, name: str, type_: pa.DataType) -> pa.Array:
     """A column cast to the type we store, or nulls when the dump lacks it or has another type."""
     if name not in batch.schema.names:
@@ -289,10 +318,14 @@ def _parse_batch(
     batch: pa.RecordBatch, keep: np.ndarray, report: IngestReport
 ) -> tuple[pa.Table, pa.Table]:
     n = batch.num_rows
+    batch = _valid_batch(batch, report)
     ids, _ = clean_ids(batch.column("id"))
     keys = pc.utf8_lower(ids)
     tags = _column(batch, "tags", pa.list_(pa.string()))
     card = _column(batch, "cardData", pa.string())
+    long_card = pc.fill_null(pc.greater(pc.utf8_length(card), MAX_CARD_LENGTH), False)
+    report.note(NOTE_LONG_CARD, pc.sum(pc.cast(long_card, pa.int64())).as_py() or 0)
+    card = pc.if_else(long_card, pa.scalar(None, pa.string()), card)
     author = _column(batch, "author", pa.string())
     prefix = pc.list_element(pc.split_pattern(ids, "/", max_splits=1), 0)
     has_slash = pc.match_substring(ids, "/")
@@ -527,7 +560,7 @@ def _parse_batch(
         },
         schema=NODE_SCHEMA,
     ).filter(pa.array(keep))
-    return nodes, links.cast(LINK_SCHEMA)
+    return clean_text_fields(nodes, report), links.cast(LINK_SCHEMA)
 
 
 def _empty_links_with_row() -> pa.Table:

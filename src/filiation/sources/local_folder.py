@@ -21,6 +21,12 @@ file                      field                                          link
 ========================  =============================================  ==================
 
 A file that cannot be read or parsed is reported (one message per file) and the scan goes on.
+Files on disk are not trusted (docs/security.md): only regular files are opened (a FIFO
+named ``README.md`` would block the scan), never through a link leading out of the scanned
+tree (a cached snapshot's links to its repo's ``blobs`` are followed), text files over
+:data:`filiation.limits.MAX_SCAN_TEXT_BYTES` are not read, and a GGUF file's metadata is
+checked against its size and the GGUF limits before the ``gguf`` reader builds anything
+(an array declaring 2^40 items in a 56-byte file would otherwise take all memory).
 Every link is recorded as *inferred* (filiation read it from a file), with the file (relative
 to the scanned folder) and field as evidence; a relation the README states
 (``base_model_relation``) wins over what other files suggest and shows in the evidence.
@@ -29,8 +35,11 @@ to the scanned folder) and field as evidence; a relation the README states
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import re
+import stat
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +49,20 @@ from pydantic import BaseModel, Field
 
 from filiation.domain import NodeKind, Relation, normalise_relation
 from filiation.errors import SourceError
-from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA, IngestReport, Records
+from filiation.limits import (
+    MAX_GGUF_ARRAY_ITEMS,
+    MAX_GGUF_KEYS,
+    MAX_GGUF_STRING_BYTES,
+    MAX_SCAN_TEXT_BYTES,
+)
+from filiation.sources.hub_stats import clean_id
+from filiation.sources.records import (
+    LINK_SCHEMA,
+    NODE_SCHEMA,
+    IngestReport,
+    Records,
+    clean_text_fields,
+)
 
 SOURCE = "scan"
 LOCAL_AUTHOR = "local"
@@ -143,21 +165,21 @@ def _model_folders(root: Path, problems: list[ScanProblem]) -> Iterator[Path]:
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "blobs")
-        if _is_model_folder(Path(dirpath), set(filenames)):
+        if _is_model_folder(Path(dirpath), set(filenames), root):
             yield Path(dirpath)
 
 
-def _is_model_folder(folder: Path, names: set[str]) -> bool:
+def _is_model_folder(folder: Path, names: set[str], root: Path) -> bool:
     if names & set(MODEL_FILES) or any(n.endswith(WEIGHT_SUFFIXES) for n in names):
         return True
-    return "README.md" in names and _has_front_matter_lineage(folder / "README.md")
+    return "README.md" in names and _has_front_matter_lineage(folder / "README.md", root)
 
 
-def _has_front_matter_lineage(readme: Path) -> bool:
+def _has_front_matter_lineage(readme: Path, root: Path) -> bool:
     try:
-        with readme.open(encoding="utf-8", errors="replace") as f:
-            head = f.read(20000)  # a card's front matter is at its top
-    except OSError:
+        # a card's front matter is at its top
+        head = _read_bytes(readme, root, 20000, cut=True).decode("utf-8", "replace")
+    except _Unreadable:
         return True  # reported when read
     return head.startswith("---") and ("base_model" in head or "datasets" in head)
 
@@ -195,11 +217,12 @@ def _read_folder(cand: _Candidate, root: Path, problems: list[ScanProblem]) -> i
     )
     for name, reader in readers:
         file = cand.folder / name
-        if not file.is_file():
+        if not os.path.lexists(file):
             continue
         read += 1
         where = _rel(file, root)
         try:
+            _check_file(file, root)
             reader(cand, file, where)
         except _Unreadable as exc:
             problems.append(ScanProblem(file=where, message=str(exc)))
@@ -207,6 +230,7 @@ def _read_folder(cand: _Candidate, root: Path, problems: list[ScanProblem]) -> i
         read += 1
         where = _rel(file, root)
         try:
+            _check_file(file, root)
             _gguf(cand, file, where)
         except _Unreadable as exc:
             problems.append(ScanProblem(file=where, message=str(exc)))
@@ -217,13 +241,68 @@ class _Unreadable(Exception):
     """A file that exists but cannot be used; its message says why, for the report."""
 
 
-def _text(file: Path) -> str:
+def _inside(path: Path, folder: Path) -> bool:
     try:
-        return file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Unreadable(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_file(file: Path, root: Path) -> os.stat_result:
+    """The file's status when it is safe to read: a regular file (not a FIFO, a device or a
+    folder), reached without a link out of the scanned tree. A link is followed when its
+    target is inside the scanned folder or, for a Hugging Face cache snapshot, inside the
+    same ``models--org--name`` repo (snapshots link to ``../../blobs``)."""
+    try:
+        target = file.resolve(strict=True)
+        info = target.stat()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of links
+        raise _Unreadable(_os(exc) if isinstance(exc, OSError) else "a loop of links") from None
+    if file.is_symlink() or target != file.absolute():
+        allowed = [root.resolve()]
+        allowed += [p for p in file.absolute().parents if _CACHE_DIR.match(p.name)]
+        if not any(_inside(target, a.resolve()) for a in allowed):
+            raise _Unreadable("a link to a file outside the scanned folder: not read")
+    if not stat.S_ISREG(info.st_mode):
+        raise _Unreadable("not a regular file (a FIFO, device or folder): not read")
+    return info
+
+
+def _read_bytes(file: Path, root: Path | None, limit: int, *, cut: bool = False) -> bytes:
+    """At most ``limit`` bytes of a regular file; a larger file is unreadable unless ``cut``
+    (then its first ``limit`` bytes). Opened without blocking and checked again once open,
+    so a file replaced by a FIFO between the check and the read cannot hang the scan."""
+    if root is not None:
+        _check_file(file, root)
+    try:
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise _Unreadable(_os(exc)) from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _Unreadable("not a regular file (a FIFO, device or folder): not read")
+        if info.st_size > limit and not cut:
+            raise _Unreadable(
+                f"{info.st_size} bytes, over the scan's limit of {limit} bytes for a text file "
+                "(FILIATION_MAX_SCAN_TEXT_BYTES): not read"
+            )
+        try:
+            data = f.read(limit + 1)
+        except OSError as exc:
+            raise _Unreadable(_os(exc)) from None
+    if len(data) > limit and not cut:  # grew since it was checked
+        raise _Unreadable(f"over the scan's limit of {limit} bytes for a text file: not read")
+    return data[:limit]
+
+
+def _text(file: Path) -> str:
+    data = _read_bytes(file, None, MAX_SCAN_TEXT_BYTES)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Unreadable(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _json_object(file: Path) -> dict[str, Any]:
@@ -357,7 +436,78 @@ def _mergekit(cand: _Candidate, file: Path, where: str) -> None:
         cand.parent(parent, Relation.MERGE, "mergekit", f"{where}:models")
 
 
+#: Sizes of GGUF's fixed-size value types (gguf.GGUFValueType: 8 is a string, 9 an array).
+_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def _check_gguf(data: mmap.mmap | bytes) -> None:
+    """Walk a GGUF file's metadata without building anything, checking every count and
+    length against the bytes that remain and the limits (limits.py), so that the ``gguf``
+    reader, which trusts them, is only given a file whose metadata fits in it."""
+    size = len(data)
+    if size < 24 or data[:4] != b"GGUF":
+        raise _Unreadable("not a GGUF file (no GGUF header)")
+    order = "<" if struct.unpack_from("<I", data, 4)[0] & 0xFFFF else ">"
+    u32, u64 = struct.Struct(order + "I"), struct.Struct(order + "Q")
+    tensors, keys = u64.unpack_from(data, 8)[0], u64.unpack_from(data, 16)[0]
+    if keys > MAX_GGUF_KEYS:
+        raise _Unreadable(f"declares {keys} metadata entries (limit {MAX_GGUF_KEYS})")
+    if tensors * 24 > size:  # a tensor's description takes at least 24 bytes
+        raise _Unreadable(f"declares {tensors} tensors, more than its {size} bytes can hold")
+    pos = 24
+
+    def need(n: int, what: str) -> None:
+        if n > size - pos:
+            raise _Unreadable(f"truncated or corrupted: {what} runs past the end of the file")
+
+    def string() -> None:
+        nonlocal pos
+        need(8, "a string length")
+        length = u64.unpack_from(data, pos)[0]
+        if length > MAX_GGUF_STRING_BYTES:
+            raise _Unreadable(f"a string of {length} bytes (limit {MAX_GGUF_STRING_BYTES})")
+        pos += 8
+        need(length, "a string")
+        pos += length
+
+    def value(kind: int, depth: int) -> None:
+        nonlocal pos
+        if kind in _GGUF_SIZES:
+            need(_GGUF_SIZES[kind], "a value")
+            pos += _GGUF_SIZES[kind]
+        elif kind == _GGUF_STRING:
+            string()
+        elif kind == _GGUF_ARRAY and depth < 4:
+            need(12, "an array header")
+            item, count = u32.unpack_from(data, pos)[0], u64.unpack_from(data, pos + 4)[0]
+            pos += 12
+            if count > MAX_GGUF_ARRAY_ITEMS:
+                raise _Unreadable(f"an array of {count} items (limit {MAX_GGUF_ARRAY_ITEMS})")
+            smallest = _GGUF_SIZES.get(item, 8 if item == _GGUF_STRING else 12)
+            need(count * smallest, f"an array of {count} items")
+            if item in _GGUF_SIZES:
+                pos += count * _GGUF_SIZES[item]
+            else:
+                for _ in range(count):
+                    value(item, depth + 1)
+        else:
+            raise _Unreadable(f"truncated or corrupted: unknown value type {kind}")
+
+    for _ in range(keys):
+        string()
+        need(4, "a value type")
+        kind = u32.unpack_from(data, pos)[0]
+        pos += 4
+        value(kind, 0)
+
+
 def _gguf(cand: _Candidate, file: Path, where: str) -> None:
+    try:
+        with file.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            _check_gguf(data)
+    except (OSError, ValueError) as exc:  # ValueError: an empty file cannot be mapped
+        raise _Unreadable(_os(exc) if isinstance(exc, OSError) else "empty file") from None
     try:
         from gguf import GGUFReader
 
@@ -487,6 +637,9 @@ def records(result: ScanResult, *, name: str | None = None) -> Records:
     nodes: dict[str, list[Any]] = {f.name: [] for f in NODE_SCHEMA}
     links: dict[str, list[Any]] = {f.name: [] for f in LINK_SCHEMA}
     for m in result.models:
+        if clean_id(m.id) is None:  # a folder name with control characters, or too long
+            report.skip("models whose folder name is not a usable id")
+            continue
         row = {
             "kind": NodeKind.MODEL.value,
             "key": m.id.lower(),
@@ -500,6 +653,9 @@ def records(result: ScanResult, *, name: str | None = None) -> Records:
         for f in NODE_SCHEMA:
             nodes[f.name].append(row.get(f.name))
         for link in [*m.parents, *m.datasets]:
+            if clean_id(link.parent) is None:
+                report.skip("parents named in files that are not usable ids")
+                continue
             parent_kind = (
                 NodeKind.DATASET if link.relation is Relation.TRAINED_ON else NodeKind.MODEL
             )
@@ -514,7 +670,7 @@ def records(result: ScanResult, *, name: str | None = None) -> Records:
             # relation the README states stays visible in the evidence (base_model_relation).
             links["declared"].append(False)
             links["evidence"].append("; ".join(link.evidence))
-    node_table = pa.table(nodes, schema=NODE_SCHEMA)
+    node_table = clean_text_fields(pa.table(nodes, schema=NODE_SCHEMA), report)
     link_table = pa.table(links, schema=LINK_SCHEMA)
     report.nodes = node_table.num_rows
     report.links = link_table.num_rows

@@ -98,3 +98,73 @@ def empty_nodes() -> pa.Table:
 
 def empty_links() -> pa.Table:
     return LINK_SCHEMA.empty_table()
+
+
+#: Node columns that describe a model in words (shown by every interface, never parsed).
+TEXT_FIELDS = ("author", "pipeline_tag", "library_name", "license")
+NOTE_SHORTENED = "descriptive fields over the length limit (shortened)"
+NOTE_CONTROL = "descriptive fields with control characters (replaced by '?')"
+_CONTROL = r"[\x00-\x1f\x7f-\x9f]"
+
+
+def clean_text_fields(nodes: pa.Table, report: IngestReport) -> pa.Table:
+    """Nodes whose descriptive fields (author, task, library, licence) are short and
+    printable: a 1 MB author or a ``lib\\x1b[2J`` library comes from someone else's
+    metadata and would otherwise cost every export and reach every terminal. Over-long
+    values are cut to :data:`filiation.limits.MAX_FIELD_LENGTH` characters and control
+    characters become ``?``, both counted in the report (ids are checked by each source,
+    which skips unusable ones)."""
+    import pyarrow.compute as pc
+
+    from filiation.limits import MAX_FIELD_LENGTH
+
+    for name in TEXT_FIELDS:
+        if name not in nodes.column_names:
+            continue
+        i = nodes.schema.get_field_index(name)
+        col = nodes.column(i)
+        if not pa.types.is_string(col.type):
+            continue
+        long = pc.greater(pc.utf8_length(col), MAX_FIELD_LENGTH)
+        report.note(NOTE_SHORTENED, pc.sum(pc.cast(long, pa.int64())).as_py() or 0)
+        col = pc.utf8_slice_codeunits(col, 0, MAX_FIELD_LENGTH)
+        control = pc.match_substring_regex(col, _CONTROL)
+        found = pc.sum(pc.cast(control, pa.int64())).as_py() or 0
+        if found:
+            report.note(NOTE_CONTROL, found)
+            col = pc.replace_substring_regex(col, _CONTROL, "?")
+        nodes = nodes.set_column(i, nodes.field(i), col)
+    return nodes
+
+
+def valid_utf8(values: pa.Array) -> tuple[pa.Array, int]:
+    """A string array (or list of strings) whose every value is valid UTF-8, and how many
+    values were not: a Parquet file can hold any bytes in a string column, and Arrow's
+    string functions stop on the first bad one. Bad bytes become U+FFFD (the rare slow path
+    only runs when the array fails Arrow's full validation)."""
+    try:
+        values.validate(full=True)
+        return values, 0
+    except pa.ArrowInvalid:
+        pass
+    if pa.types.is_string(values.type):
+        raw = values.view(pa.binary()).to_pylist()
+        fixed = [None if b is None else b.decode("utf-8", "replace") for b in raw]
+        bad = sum(1 for b, f in zip(raw, fixed, strict=True) if b is not None and "\ufffd" in f)
+        return pa.array(fixed, pa.string()), bad
+    if pa.types.is_list(values.type):
+        import pyarrow.compute as pc
+
+        offsets = values.offsets
+        first, last = offsets[0].as_py(), offsets[-1].as_py()
+        flat, bad = valid_utf8(values.values.slice(first, last - first))
+        offsets = pc.subtract(offsets, pa.scalar(first, offsets.type))
+        mask = values.is_null() if values.null_count else None
+        return pa.ListArray.from_arrays(offsets, flat, mask=mask), bad
+    if pa.types.is_struct(values.type):
+        fields = [values.type.field(i) for i in range(values.type.num_fields)]
+        parts = [valid_utf8(values.field(i)) for i in range(len(fields))]
+        mask = values.is_null() if values.null_count else None
+        fixed = pa.StructArray.from_arrays([p[0] for p in parts], fields=fields, mask=mask)
+        return fixed, sum(p[1] for p in parts)
+    return values, 0

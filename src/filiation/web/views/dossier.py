@@ -18,9 +18,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from filiation.domain import NodeKind
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.http.auth import requester_or_nobody
 from filiation.http.context import GenealogyDep, root_path
+from filiation.limits import MAX_BODY_BYTES
+from filiation.registry.models import Role
 from filiation.service import Genealogy
 
+from ..i18n import translate
 from ..rendering import Lang, bounded_int, not_found, page_links, render
 
 router = APIRouter(include_in_schema=False)
@@ -29,8 +33,6 @@ AFFECTED_PAGE = 50
 PUBLISHER_PAGE = 20
 RIGHTS = ("erasure", "access", "objection")
 STATUSES = ("to_contact", "sent", "answered", "refused", "done")
-#: The largest follow-up form accepted (its note is at most 4,000 characters).
-MAX_FORM_BYTES = 20_000
 
 
 def _same_origin(request: Request) -> bool:
@@ -41,9 +43,18 @@ def _same_origin(request: Request) -> bool:
     if site is not None:
         return site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if not origin or origin == "null":
+    if not origin:
+        return False  # every browser names one of the two on a form post
+    if origin == "null":
         return True
     return urlsplit(origin).netloc == request.headers.get("host")
+
+
+def _is_editor(request: Request) -> bool:
+    """Whether the request comes from a registry editor's session or token: follow-ups are
+    shared records, written by editors only (docs/security.md)."""
+    who = requester_or_nobody(request).user
+    return who is not None and who.can(Role.EDITOR)
 
 
 def _source_of(params: Any) -> dict[str, str]:
@@ -112,6 +123,8 @@ def _page(
             href=lambda at: link(pubs=at),
         ),
         source_query=urlencode({d.source_kind: d.source_id}),
+        can_follow_up=_is_editor(request),
+        login_next=urlencode({"next": f"/{lang}/dossier?" + urlencode(base)}),
     )
 
 
@@ -128,12 +141,16 @@ async def followup(request: Request, lang: Lang, g: GenealogyDep) -> Response:
     if not _same_origin(request):
         return Response("cross-site form refused", status_code=403)
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    if len(body) > MAX_BODY_BYTES:
         return Response("form too large", status_code=413)
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
     source = _source_of(form)
     if ("model" in source) == ("dataset" in source):
         return not_found(request, lang)
+    # Follow-ups are shared records: a registry editor writes them.
+    if not _is_editor(request):
+        error = translate(lang, "dossier.editors_only")
+        return _page(request, lang, g, source, error=error, status=403)
     try:
         at = datetime.fromisoformat(form["date"]) if form.get("date") else None
     except ValueError:
