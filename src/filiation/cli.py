@@ -1201,6 +1201,71 @@ def followup(
     )
 
 
+# -- infer (issue 13: suspected parents from metadata; one self-contained block) ------------
+@app.command()
+def infer(
+    dump: Annotated[
+        Path | None,
+        typer.Option(
+            "--dump",
+            help="The hub-stats models.parquet to infer from (default: the one the current "
+            "genealogy was read from).",
+        ),
+    ] = None,
+    min_confidence: Annotated[
+        float,
+        typer.Option(
+            "--min-confidence", min=0.0, max=1.0, help="Show suspects of at least this confidence."
+        ),
+    ] = 0.5,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, help="Show at most this many suspects.")
+    ] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Suspect the parents of models that declare none, from the Hub's metadata.
+
+    Recomputes every suspect (source inferred:metadata) and stores them apart from the
+    declared links; walks follow them only when asked. Each has a relation, a calibrated
+    confidence and its evidence (docs/inference.md).
+    """
+    from filiation.inference.run import infer_genealogy
+
+    g = _open()
+    with _steps() as say, g.reporting(say):
+        result = infer_genealogy(g, dump, min_confidence=min_confidence, limit=limit, say=say)
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    table = Table(title=f"Suspected parents (confidence ≥ {min_confidence:g})")
+    for col in ("confidence", "child", "suspected parent", "relation", "evidence"):
+        table.add_column(col, justify="right" if col == "confidence" else "left")
+    for link in result.links:
+        ev = link.evidence
+        said = [str(ev.get("name_match", ""))]
+        if ev.get("child_flags"):
+            said.append("child: " + ", ".join(ev["child_flags"]))
+        if ev.get("same_publisher"):
+            said.append("same publisher")
+        if ev.get("child_parameters") and ev.get("child_parameters") == ev.get("parent_parameters"):
+            said.append("same parameter count")
+        table.add_row(
+            f"{link.confidence:.2f}",
+            escape(link.child),
+            escape(link.parent),
+            link.relation,
+            escape("; ".join(s for s in said if s)),
+        )
+    out.print(table)
+    summary = result.as_dict()["summary"]
+    out.print(
+        f"{summary['models']:,} models, {summary['without_declared_parent']:,} without a declared "
+        f"parent; {summary['stored']:,} suspects stored (confidence ≥ "
+        f"{summary['stored_min_confidence']:g}) as snapshot {summary['snapshot_id']}. "
+        "Suspects are followed only when asked (--suspected)."
+    )
+
+
 def main() -> None:
     try:
         app()

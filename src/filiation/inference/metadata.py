@@ -1,0 +1,922 @@
+"""Suspected parents from the Hub's metadata dump (hub-stats ``models.parquet``).
+
+Most derived models on the Hub name no parent. Their metadata often gives one away: a
+``…-Q4_K_M-GGUF`` repository published by a quantising account, with the parameter count
+and architecture of an older ``…`` model, is very likely its quantised copy. This module
+turns those signals into suspects, at Hub scale, with array operations only:
+
+1. **features per model**, read batch by batch from the dump (only the columns used; the
+   tags are reduced to a few flags as each batch is read): name keys (the model's name with
+   format and version suffixes removed), format/adapter/merge/training flags, parameter
+   count, architecture, library, pipeline, publisher, creation date, downloads;
+2. **candidates by blocking**: models sharing a name key form a block; in each block the
+   few most likely parents (not a format copy, most downloaded, oldest) are the *heads*,
+   and every model without a declared parent is paired with the heads of its blocks;
+   a parent must be older than its child when both dates are known. Never pairwise;
+3. **scores**: a logistic model over the pair's signals gives each candidate a score; each
+   child keeps its best candidate, whose confidence comes from a second logistic model
+   (Platt scaling over the score, the margin to the runner-up and the number of
+   candidates). Both were fitted on masked declared links (see
+   ``metadata_model.json``'s ``fitted_on`` and ``benchmarks/infer.py``);
+4. **relation** from the child's own flags: adapter, quantised copy, merge, else finetune.
+
+The dump's columns are all optional except ``id``: a missing column is a missing signal
+(counted in the report), never an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from filiation.domain import Relation
+from filiation.errors import SourceError
+
+SOURCE = "inferred:metadata"
+#: Candidate parents kept per name block (the likeliest first).
+MAX_HEADS = 5
+#: How many trailing (then leading) name segments may be cut to meet a parent's name.
+CUT_LEVELS = 3
+#: The name variants tried after the exact and loose keys: ``<parent>-x``, ``x-<parent>``...
+CUTS = (
+    *(f"end{i}" for i in range(1, CUT_LEVELS + 1)),
+    *(f"start{i}" for i in range(1, CUT_LEVELS + 1)),
+)
+#: The level of pairs found by an equal parameter count rather than by name.
+PARAMS_LEVEL = 2 + 2 * CUT_LEVELS
+#: Suspects below this confidence are not kept at all (not worth showing, even on request).
+MIN_KEPT = 0.05
+#: Dump columns read (all optional but ``id``).
+COLUMNS = (
+    "id",
+    "author",
+    "createdAt",
+    "downloads",
+    "tags",
+    "safetensors",
+    "gguf",
+    "baseModels",
+    "pipeline_tag",
+    "library_name",
+)
+UNKNOWN = np.iinfo(np.int64).min
+
+# Name tokens, matched as whole suffixes after a separator (``-``, ``_``, ``.``, space).
+_FORMAT_TOKENS = (
+    r"gguf|ggml|awq|gptq|exl2|exl3|mlx|bnb|nf4|mxfp4|fp8|fp16|bf16|f16|f32|fp32|fp4|int4|int8|"
+    r"w4a16|w8a8|w8a16|w4a4|hqq|onnx|openvino|ov|i1|imatrix|quantized|quants?|"
+    r"[2-8]-?bits?|q[2-8](?:-k)?(?:-[a-z0-9]{1,2})*|iq[1-4](?:-[a-z0-9]{1,3})*|\d+(?:\.\d+)?bpw|h[468]|hf|"
+    r"dynamic|unsloth|lite"
+)
+_ADAPTER_TOKENS = r"lora|qlora|peft|adapters?"
+_TRAINING_TOKENS = (
+    r"sft|dpo|orpo|kto|simpo|grpo|ppo|rlhf|ft|finetuned?|fine-?tuned|tuned|instruct|chat|it|"
+    r"merged?|v\d+(?:\.\d+)*|\d{3,}|checkpoint-?\d+|ckpt|epochs?-?\d*|steps?-?\d+|base|test|"
+    r"new|final|exp\d*"
+)
+
+
+def _suffix(tokens: str) -> str:
+    return rf"(?:[-_. ](?:{tokens}))+$"
+
+
+FORMAT_TAGS = (
+    "gguf",
+    "awq",
+    "gptq",
+    "exl2",
+    "exl3",
+    "mlx",
+    "4-bit",
+    "8-bit",
+    "bitsandbytes",
+    "quantized",
+    "fp8",
+    "compressed-tensors",
+    "autoawq",
+    "auto-gptq",
+    "gguf-my-repo",
+    "llama-cpp",
+    "imatrix",
+    "hqq",
+    "nf4",
+    "onnx",
+    "openvino",
+)
+ADAPTER_TAGS = ("lora", "qlora", "peft", "adapter", "adapters")
+MERGE_TAGS = ("merge", "mergekit", "lazymergekit")
+TRAINING_TAGS = (
+    "trl",
+    "sft",
+    "dpo",
+    "orpo",
+    "kto",
+    "grpo",
+    "generated_from_trainer",
+    "unsloth",
+    "axolotl",
+    "finetune",
+    "fine-tuned",
+    "autotrain",
+)
+FORMAT_LIBRARIES = ("gguf", "mlx", "ctranslate2", "onnx", "openvino")
+ADAPTER_LIBRARIES = ("peft", "adapter-transformers")
+
+# Bits of ``Features.flags``.
+FMT, ADAPTER, MERGE, TRAINED = 1, 2, 4, 8
+
+_GGUF_ARCH = r'"architecture"\s*:\s*"(?P<arch>[^"]{1,64})"'
+_GGUF_TOTAL = r'"total"\s*:\s*(?P<total>\d+)'
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Features:
+    """One row per model of the dump: the signals inference uses, as compact arrays."""
+
+    ids: pa.Array
+    keys: pa.Array
+    author: np.ndarray  # code, -1 unknown
+    created: np.ndarray  # µs since the epoch, UNKNOWN when absent
+    downloads: np.ndarray
+    params: np.ndarray  # -1 unknown
+    arch: np.ndarray  # code, -1 unknown
+    library: np.ndarray
+    pipeline: np.ndarray
+    exact: np.ndarray  # name key codes (format suffixes removed), -1 none
+    loose: np.ndarray  # also training/version suffixes removed
+    flags: np.ndarray  # FMT | ADAPTER | MERGE | TRAINED
+    cuts: list[np.ndarray]  # the exact key with 1..3 trailing, then 1..3 leading segments cut
+    dump_declared: np.ndarray  # names a parent in baseModels or a base_model tag
+    vocab: dict[str, pa.Array] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+# -- reading ----------------------------------------------------------------------------------
+def read_features(
+    source: str | Path | pa.Table, *, batch_size: int = 131_072, say: Progress | None = None
+) -> Features:
+    """The signals of every model of a dump (a ``models.parquet`` path or an Arrow table)."""
+    say = say or (lambda _m: None)
+    if isinstance(source, pa.Table):
+        present = set(source.column_names)
+        cols = [c for c in COLUMNS if c in present]
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            return iter(source.select(cols).to_batches(max_chunksize=batch_size))
+
+        total = source.num_rows
+    else:
+        path = Path(source)
+        try:
+            pf = pq.ParquetFile(path)
+        except FileNotFoundError as exc:
+            raise SourceError(f"{path} does not exist") from exc
+        except (pa.ArrowException, OSError) as exc:
+            raise SourceError(f"{path} is not a readable Parquet file ({exc})") from exc
+        schema = pf.schema_arrow
+        present = set(schema.names)
+        # Only the nested fields used: the safetensors total, the baseModels list.
+        cols = [_nested(schema, c) for c in COLUMNS if c in present]
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            return pf.iter_batches(batch_size=batch_size, columns=cols)
+
+        total = pf.metadata.num_rows
+    if "id" not in present:
+        raise SourceError("the dump has no 'id' column: it is not a hub-stats models dump")
+    missing = [c for c in COLUMNS if c not in present]
+    # Architectures: those the dump's GGUF headers name, recognised in any model's tags too.
+    arch_set: set[str] = set()
+    if "gguf" in present:
+        for batch in _only(batches(), "gguf", source, batch_size):
+            found = pc.extract_regex(_as_string(batch.column("gguf")), _GGUF_ARCH)
+            arch_set.update(pc.unique(pc.struct_field(found, "arch")).drop_null().to_pylist())
+    arch_vocab = sorted(arch_set)
+    parts: list[dict[str, Any]] = []
+    done = 0
+    for batch in batches():
+        parts.append(_batch_features(batch, arch_vocab))
+        done += batch.num_rows
+        say(f"reading metadata: {done:,} of {total:,} models")
+        pa.default_memory_pool().release_unused()
+    return _assemble(parts, missing)
+
+
+def _nested(schema: pa.Schema, name: str) -> str:
+    """The column path to read: a nested field where only that field is used."""
+    sub = {"safetensors": "total", "baseModels": "models"}.get(name)
+    typ = schema.field(name).type
+    if sub and pa.types.is_struct(typ) and typ.get_field_index(sub) >= 0:
+        return f"{name}.{sub}"
+    return name
+
+
+def _only(
+    batches: Iterator[pa.RecordBatch], name: str, source: Any, batch_size: int
+) -> Iterator[pa.RecordBatch]:
+    """One column's batches (a file is read again for that column alone)."""
+    if isinstance(source, pa.Table):
+        yield from source.select([name]).to_batches(max_chunksize=batch_size)
+    else:
+        yield from pq.ParquetFile(source).iter_batches(batch_size=batch_size, columns=[name])
+
+
+def _as_string(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        return col
+    try:
+        return pc.cast(col, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.nulls(len(col), pa.string())
+
+
+def _column(batch: pa.RecordBatch, name: str, type_: pa.DataType) -> pa.Array:
+    if name not in batch.schema.names:
+        return pa.nulls(batch.num_rows, type_)
+    col = batch.column(name)
+    if col.type == type_:
+        return col
+    try:
+        return pc.cast(col, type_)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.nulls(batch.num_rows, type_)
+
+
+_TAG_BITS = (
+    (FORMAT_TAGS, FMT),
+    (ADAPTER_TAGS, ADAPTER),
+    (MERGE_TAGS, MERGE),
+    (TRAINING_TAGS, TRAINED),
+)
+_BASE_MODEL_TAG = 16
+
+
+def _tag_signals(
+    tags: pa.Array, arch_vocab: list[str], n: int
+) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """Per row: flag bits from the tags, the first architecture tag, and whether a
+    ``base_model:`` tag names a parent. One hash of the flattened tags; the few distinct
+    tags are classified in Python."""
+    flags = np.zeros(n, np.uint8)
+    declared = np.zeros(n, bool)
+    arch = pa.nulls(n, pa.string())
+    flat = pc.list_flatten(tags)
+    if not len(flat):
+        return flags, arch, declared
+    rows = pc.list_parent_indices(tags).to_numpy(zero_copy_only=False)
+    enc = pc.dictionary_encode(flat)
+    values = enc.dictionary.to_pylist()
+    arch_index = {a: i for i, a in enumerate(arch_vocab)}
+    bits = np.zeros(len(values) + 1, np.uint8)
+    arch_of = np.full(len(values) + 1, -1, np.int32)
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        low = v.lower()
+        for group, bit in _TAG_BITS:
+            if low in group:
+                bits[i] |= bit
+        if low.startswith("base_model:"):
+            bits[i] |= _BASE_MODEL_TAG
+        arch_of[i] = arch_index.get(v, -1)
+    idx = pc.fill_null(enc.indices, len(values)).to_numpy(zero_copy_only=False)
+    elem_bits = bits[idx]
+    for _, bit in _TAG_BITS:
+        flags[rows[(elem_bits & bit) > 0]] |= bit
+    declared[rows[(elem_bits & _BASE_MODEL_TAG) > 0]] = True
+    elem_arch = arch_of[idx]
+    hit = np.flatnonzero(elem_arch >= 0)
+    if len(hit):
+        pick = np.full(n, -1, np.int32)
+        pick[rows[hit][::-1]] = elem_arch[hit][::-1]  # the first architecture tag of a row
+        vocab = pa.array([*arch_vocab, None], pa.string())
+        arch = pc.take(vocab, pa.array(np.where(pick >= 0, pick, len(arch_vocab))))
+    return flags, arch, declared
+
+
+def _cuts(exact: pa.Array, n: int) -> dict[str, pa.Array]:
+    """The exact key with trailing, then leading ``-`` segments cut one at a time: a child
+    named ``<parent>-<something>`` or ``<something>-<parent>`` meets its parent's exact key.
+    A cut key must still have two segments (``7b`` alone names nothing)."""
+    out: dict[str, pa.Array] = {}
+    none = pa.nulls(n, pa.string())
+    for end, reverse, keep in (("end", True, 0), ("start", False, 1)):
+        cut = exact
+        for level in range(1, CUT_LEVELS + 1):
+            parts = pc.split_pattern(cut, "-", max_splits=1, reverse=reverse)
+            split = pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False)
+            parts = pc.if_else(split, parts, pa.scalar(["", ""], parts.type))
+            cut = pc.if_else(split, pc.list_element(parts, keep), none)
+            several = pc.fill_null(pc.match_substring(cut, "-"), False)
+            out[f"{end}{level}"] = pc.if_else(several, cut, none)
+    return out
+
+
+def _batch_features(batch: pa.RecordBatch, arch_vocab: list[str]) -> dict[str, Any]:
+    n = batch.num_rows
+    ids = pc.utf8_trim_whitespace(_as_string(batch.column("id")))
+    keys = pc.utf8_lower(ids)
+    parts = pc.split_pattern(keys, "/", max_splits=1)
+    has_slash = pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False)
+    none = pa.nulls(n, pa.string())
+    prefix = pc.if_else(has_slash, pc.list_element(parts, 0), none)
+    name = pc.if_else(has_slash, pc.list_element(parts, 1), keys)
+    name = pc.replace_substring(pc.fill_null(name, ""), "_", "-")
+    author = pc.coalesce(pc.utf8_lower(_column(batch, "author", pa.string())), prefix)
+
+    tags = _column(batch, "tags", pa.list_(pa.string()))
+    library = pc.utf8_lower(_column(batch, "library_name", pa.string()))
+    pipeline = _column(batch, "pipeline_tag", pa.string())
+    gguf = _column(batch, "gguf", pa.string())
+
+    params = pa.nulls(n, pa.int64())
+    if "safetensors" in batch.schema.names:
+        st = batch.column("safetensors")
+        if pa.types.is_struct(st.type) and st.type.get_field_index("total") >= 0:
+            params = _column(
+                pa.record_batch([pc.struct_field(st, "total")], ["t"]), "t", pa.int64()
+            )
+    has_gguf = pc.is_valid(gguf).to_numpy(zero_copy_only=False)
+    if has_gguf.any():
+        gg_total = pc.struct_field(pc.extract_regex(gguf, _GGUF_TOTAL), "total")
+        params = pc.coalesce(params, pc.cast(gg_total, pa.int64()))
+        gg_arch = pc.struct_field(pc.extract_regex(gguf, _GGUF_ARCH), "arch")
+    else:
+        gg_arch = none
+    tag_flags, tag_arch, declared = _tag_signals(tags, arch_vocab, n)
+    arch = pc.coalesce(gg_arch, tag_arch)
+
+    no_fmt = pc.replace_substring_regex(name, _suffix(_FORMAT_TOKENS), "")
+    exact = pc.replace_substring_regex(no_fmt, _suffix(f"{_FORMAT_TOKENS}|{_ADAPTER_TOKENS}"), "")
+    loose = pc.replace_substring_regex(
+        exact, _suffix(f"{_FORMAT_TOKENS}|{_ADAPTER_TOKENS}|{_TRAINING_TOKENS}"), ""
+    )
+    name_fmt = pc.fill_null(pc.not_equal(no_fmt, name), False).to_numpy(zero_copy_only=False)
+    name_adapter = pc.fill_null(pc.not_equal(exact, no_fmt), False).to_numpy(zero_copy_only=False)
+
+    def short(key: pa.Array) -> pa.Array:  # keys too short to mean anything block nothing
+        return pc.if_else(pc.greater_equal(pc.utf8_length(key), 4), key, none)
+
+    lib_fmt = pc.fill_null(pc.is_in(library, pa.array(FORMAT_LIBRARIES)), False)
+    lib_adapter = pc.fill_null(pc.is_in(library, pa.array(ADAPTER_LIBRARIES)), False)
+    flags = tag_flags.copy()
+    flags[name_fmt | has_gguf | lib_fmt.to_numpy(zero_copy_only=False)] |= FMT
+    flags[name_adapter | lib_adapter.to_numpy(zero_copy_only=False)] |= ADAPTER
+
+    if "baseModels" in batch.schema.names and pa.types.is_struct(batch.column("baseModels").type):
+        bm = batch.column("baseModels")
+        if bm.type.get_field_index("models") >= 0:
+            lengths = pc.list_value_length(pc.struct_field(bm, "models"))
+            declared |= pc.fill_null(pc.greater(lengths, 0), False).to_numpy(zero_copy_only=False)
+
+    created = _column(batch, "createdAt", pa.timestamp("us"))
+    out = {
+        "ids": ids,
+        "keys": keys,
+        "author": author,
+        "created": pc.fill_null(pc.cast(created, pa.int64()), UNKNOWN).to_numpy(
+            zero_copy_only=False
+        ),
+        "downloads": pc.fill_null(_column(batch, "downloads", pa.int64()), 0).to_numpy(
+            zero_copy_only=False
+        ),
+        "params": pc.fill_null(params, -1).to_numpy(zero_copy_only=False),
+        "arch": arch,
+        "library": library,
+        "pipeline": pipeline,
+        "exact": short(exact),
+        "loose": short(loose),
+        "flags": flags,
+        "declared": declared,
+    }
+    out.update({k: short(v) for k, v in _cuts(short(exact), n).items()})
+    return out
+
+
+def _codes(parts: list[pa.Array]) -> tuple[np.ndarray, pa.Array]:
+    """Integer codes (-1 for null) over several string arrays, and the values."""
+    enc = pc.dictionary_encode(pa.chunked_array(parts, type=pa.string()))
+    if not enc.num_chunks:
+        return np.zeros(0, np.int32), pa.array([], pa.string())
+    enc = enc.unify_dictionaries()
+    codes = np.concatenate(
+        [pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in enc.chunks]
+    ).astype(np.int32)
+    return codes, enc.chunks[0].dictionary
+
+
+def _assemble(parts: list[dict[str, Any]], missing: list[str]) -> Features:
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([p[name] for p in parts]) if parts else np.zeros(0, np.int64)
+
+    def strs(name: str) -> list[pa.Array]:
+        return [p[name].cast(pa.string()) for p in parts] or [pa.array([], pa.string())]
+
+    vocab: dict[str, pa.Array] = {}
+    coded: dict[str, np.ndarray] = {}
+    for name in ("author", "arch", "library", "pipeline"):
+        coded[name], vocab[name] = _codes(strs(name))
+    # One dictionary for all name keys, so that a child's prefix can meet a parent's key.
+    key_names = ["exact", "loose", *CUTS]
+    keys, vocab["key"] = _codes([a for name in key_names for a in strs(name)])
+    n_rows = len(keys) // len(key_names)
+    by_name = {name: keys[i * n_rows : (i + 1) * n_rows] for i, name in enumerate(key_names)}
+    ids = pa.concat_arrays(strs("ids"))
+    return Features(
+        ids=ids,
+        keys=pa.concat_arrays(strs("keys")),
+        author=coded["author"],
+        created=cat("created").astype(np.int64),
+        downloads=cat("downloads").astype(np.int64),
+        params=cat("params").astype(np.int64),
+        arch=coded["arch"],
+        library=coded["library"],
+        pipeline=coded["pipeline"],
+        exact=by_name["exact"],
+        loose=by_name["loose"],
+        cuts=[by_name[name] for name in CUTS],
+        flags=cat("flags").astype(np.uint8),
+        dump_declared=cat("declared").astype(bool),
+        vocab=vocab,
+        missing=missing,
+    )
+
+
+# -- candidates -------------------------------------------------------------------------------
+@dataclass
+class Pairs:
+    """Candidate (child, parent) rows and how they were found."""
+
+    child: np.ndarray
+    parent: np.ndarray
+    level: np.ndarray  # 0 same exact key, 1 same loose key, 2.. child's key cut (CUTS)
+    rank: np.ndarray  # the parent's place among its block's heads (0 = likeliest)
+    block: np.ndarray  # size of the block
+
+    def __len__(self) -> int:
+        return len(self.child)
+
+    def select(self, mask: np.ndarray) -> Pairs:
+        return Pairs(
+            self.child[mask], self.parent[mask], self.level[mask], self.rank[mask], self.block[mask]
+        )
+
+
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    total = int(lengths.sum())
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+
+
+@dataclass
+class _Heads:
+    """The likeliest parents of each block of one key, sorted by key."""
+
+    rows: np.ndarray
+    key: np.ndarray
+    rank: np.ndarray
+    block: np.ndarray
+
+
+def _heads(feat: Features, key: np.ndarray) -> _Heads:
+    """Per block: not a format copy or adapter first, then most downloaded, then oldest."""
+    valid = np.flatnonzero(key >= 0)
+    copy_like = ((feat.flags[valid] & (FMT | ADAPTER)) > 0).astype(np.int8)
+    created = np.where(feat.created[valid] == UNKNOWN, np.iinfo(np.int64).max, feat.created[valid])
+    order = valid[np.lexsort((created, -feat.downloads[valid], copy_like, key[valid]))]
+    k = key[order]
+    if not len(k):
+        e = np.zeros(0, np.int64)
+        return _Heads(e, e, e, e)
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    sizes = np.diff(np.r_[starts, len(k)])
+    rank = np.arange(len(k)) - np.repeat(starts, sizes)
+    block = np.repeat(sizes, sizes)
+    head = rank < MAX_HEADS
+    return _Heads(order[head], k[head], rank[head], block[head])
+
+
+def _lookup(
+    heads: _Heads, child_key: np.ndarray, needs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Children needing a parent, paired with the heads of the block their key names: one search."""
+    kids = np.flatnonzero(needs & (child_key >= 0))
+    lo = np.searchsorted(heads.key, child_key[kids], side="left")
+    hi = np.searchsorted(heads.key, child_key[kids], side="right")
+    idx = _spans(lo, hi - lo)
+    child = np.repeat(kids, hi - lo)
+    parent = heads.rows[idx]
+    keep = child != parent
+    return child[keep], parent[keep], heads.rank[idx][keep], heads.block[idx][keep]
+
+
+def candidates(feat: Features, needs: np.ndarray) -> Pairs:
+    """Candidate parents of the models in ``needs``: heads of the block of their exact key,
+    of their loose key, then of their exact key cut by one, two, three segments (matched
+    against parents' exact keys); older than the child when both dates are known; once per
+    pair, by the closest match."""
+    exact_heads = _heads(feat, feat.exact)
+    lookups = [(exact_heads, feat.exact), (_heads(feat, feat.loose), feat.loose)]
+    lookups += [(exact_heads, cut) for cut in feat.cuts]
+    # Same exact parameter count: a full fine-tune keeps its parent's, to the unit.
+    lookups.append((_heads(feat, feat.params), feat.params))
+    parts = [_lookup(heads, key, needs) for heads, key in lookups]
+    child = np.concatenate([p[0] for p in parts])
+    parent = np.concatenate([p[1] for p in parts])
+    level = np.concatenate([np.full(len(p[0]), i, np.int8) for i, p in enumerate(parts)])
+    rank = np.concatenate([p[2] for p in parts])
+    block = np.concatenate([p[3] for p in parts])
+    n = max(len(feat), 1)
+    _, first = np.unique(child.astype(np.int64) * n + parent, return_index=True)
+    pairs = Pairs(child[first], parent[first], level[first], rank[first], block[first])
+    cc, pc_ = feat.created[pairs.child], feat.created[pairs.parent]
+    dated = (cc != UNKNOWN) & (pc_ != UNKNOWN)
+    return pairs.select(~dated | (pc_ < cc))
+
+
+# -- signals ----------------------------------------------------------------------------------
+FEATURES = (
+    "bias",
+    "exact_name",
+    "loose_name",
+    "end_cut",
+    "start_cut",
+    "params_block",
+    "child_format",
+    "parent_format",
+    "child_adapter",
+    "parent_adapter",
+    "child_merge",
+    "child_trained",
+    "same_publisher",
+    "params_known",
+    "params_close",
+    "params_log_ratio",
+    "arch_known",
+    "arch_same",
+    "same_library",
+    "same_pipeline",
+    "head_rank",
+    "log_block",
+    "log_parent_downloads",
+    "publisher_format_share",
+    "publisher_derived_share",
+    "parent_derived",
+    "dates_known",
+    "log_age_gap",
+    "format_exact",
+    "adapter_exact",
+)
+
+
+def _share(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row, the share of its group (publisher) whose ``values`` are true."""
+    ok = codes >= 0
+    size = max(int(codes.max()) + 1, 1) if len(codes) else 1
+    total = np.bincount(codes[ok], minlength=size)
+    hits = np.bincount(codes[ok], weights=values[ok].astype(np.float64), minlength=size)
+    share = hits / np.maximum(total, 1)
+    return np.where(ok, share[np.maximum(codes, 0)], 0.0)
+
+
+@dataclass
+class Context:
+    """Per-model quantities that depend on the whole dump (computed once)."""
+
+    format_share: np.ndarray
+    derived_share: np.ndarray
+    declared: np.ndarray
+
+
+def context(feat: Features, declared: np.ndarray) -> Context:
+    return Context(
+        format_share=_share(feat.author, (feat.flags & FMT) > 0),
+        derived_share=_share(feat.author, declared),
+        declared=declared,
+    )
+
+
+def signals(feat: Features, ctx: Context, pairs: Pairs) -> np.ndarray:
+    """The signal matrix of the pairs (one column per name of :data:`FEATURES`)."""
+    c, p = pairs.child, pairs.parent
+    m = len(c)
+    out = np.zeros((m, len(FEATURES)), np.float32)
+
+    def col(name: str, values: np.ndarray) -> None:
+        out[:, FEATURES.index(name)] = values
+
+    fc, fp = feat.flags[c], feat.flags[p]
+    child_fmt = (fc & FMT) > 0
+    child_adapter = (fc & ADAPTER) > 0
+    col("bias", np.ones(m))
+    exact = pairs.level == 0
+    col("exact_name", exact)
+    col("loose_name", pairs.level == 1)
+    level = pairs.level.astype(np.int64)
+    col("end_cut", np.where((level >= 2) & (level < 2 + CUT_LEVELS), level - 1, 0))
+    col(
+        "start_cut",
+        np.where((level >= 2 + CUT_LEVELS) & (level < PARAMS_LEVEL), level - 1 - CUT_LEVELS, 0),
+    )
+    col("params_block", level == PARAMS_LEVEL)
+    col("child_format", child_fmt)
+    col("parent_format", (fp & FMT) > 0)
+    col("child_adapter", child_adapter)
+    col("parent_adapter", (fp & ADAPTER) > 0)
+    col("child_merge", (fc & MERGE) > 0)
+    col("child_trained", (fc & TRAINED) > 0)
+    col("same_publisher", (feat.author[c] == feat.author[p]) & (feat.author[c] >= 0))
+    pc_, pp = feat.params[c], feat.params[p]
+    known = (pc_ > 0) & (pp > 0)
+    ratio = np.abs(np.log(np.maximum(pc_, 1) / np.maximum(pp, 1)))
+    col("params_known", known)
+    col("params_close", known & (ratio < 0.05))
+    col("params_log_ratio", np.where(known, np.minimum(ratio, 5.0), 0.0))
+    ac, ap = feat.arch[c], feat.arch[p]
+    col("arch_known", (ac >= 0) & (ap >= 0))
+    col("arch_same", (ac >= 0) & (ac == ap))
+    col("same_library", (feat.library[c] >= 0) & (feat.library[c] == feat.library[p]))
+    col("same_pipeline", (feat.pipeline[c] >= 0) & (feat.pipeline[c] == feat.pipeline[p]))
+    col("head_rank", pairs.rank)
+    col("log_block", np.log1p(pairs.block))
+    col("log_parent_downloads", np.log1p(np.maximum(feat.downloads[p], 0)) / 10.0)
+    col("publisher_format_share", ctx.format_share[c])
+    col("publisher_derived_share", ctx.derived_share[c])
+    col("parent_derived", ctx.declared[p])
+    cc, cp = feat.created[c], feat.created[p]
+    dated = (cc != UNKNOWN) & (cp != UNKNOWN)
+    gap_days = np.where(dated, (cc - cp) / 86_400e6, 0.0)
+    col("dates_known", dated)
+    col("log_age_gap", np.log1p(np.maximum(gap_days, 0.0)) / 5.0)
+    col("format_exact", child_fmt & exact)
+    col("adapter_exact", child_adapter & exact)
+    return out
+
+
+# -- the model --------------------------------------------------------------------------------
+@dataclass
+class Model:
+    """Fitted coefficients: pair scores, then the calibration of each child's best pair."""
+
+    stage1: np.ndarray
+    stage2: np.ndarray
+    fitted_on: str = ""
+
+    @classmethod
+    def bundled(cls) -> Model:
+        text = resources.files("filiation.inference").joinpath("metadata_model.json").read_text()
+        return cls.from_json(json.loads(text))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Model:
+        if list(data["features"]) != list(FEATURES):
+            raise ValueError("the fitted model was made for other signals: fit it again")
+        return cls(
+            np.asarray(data["stage1"], np.float64),
+            np.asarray(data["stage2"], np.float64),
+            str(data.get("fitted_on", "")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fitted_on": self.fitted_on,
+            "features": list(FEATURES),
+            "stage1": [round(float(x), 6) for x in self.stage1],
+            "stage2_features": list(STAGE2),
+            "stage2": [round(float(x), 6) for x in self.stage2],
+        }
+
+
+STAGE2 = ("bias", "score", "margin", "log_candidates")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> np.ndarray:
+    """Weights of an L2-regularised logistic regression (the bias, column 0, not penalised)."""
+    from scipy.optimize import minimize
+
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    penal = np.ones(x.shape[1])
+    penal[0] = 0.0
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ w
+        # log(1 + e^z) - y z, computed stably
+        value = np.sum(np.logaddexp(0.0, z) - y * z) / len(y) + l2 * np.sum(penal * w * w)
+        grad = x.T @ (_sigmoid(z) - y) / len(y) + 2 * l2 * penal * w
+        return float(value), grad
+
+    res = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B")
+    return np.asarray(res.x)
+
+
+@dataclass
+class Best:
+    """Each child's best candidate: rows, stage-2 inputs and the signals of that pair."""
+
+    child: np.ndarray
+    parent: np.ndarray
+    stage2: np.ndarray
+    signals: np.ndarray
+    pair_index: np.ndarray
+
+
+#: Pairs whose signals are computed at once (a few tens of MB of temporaries).
+CHUNK = 1 << 19
+
+
+def scores(feat: Features, ctx: Context, pairs: Pairs, stage1: np.ndarray) -> np.ndarray:
+    """The stage-1 score of every pair, a chunk of pairs at a time (bounded memory)."""
+    out = np.empty(len(pairs), np.float64)
+    for lo in range(0, len(pairs), CHUNK):
+        part = pairs.select(slice(lo, lo + CHUNK))
+        out[lo : lo + CHUNK] = signals(feat, ctx, part).astype(np.float64) @ stage1
+    return out
+
+
+def best_per_child(feat: Features, ctx: Context, pairs: Pairs, score: np.ndarray) -> Best:
+    """Each child's highest-scoring candidate, with its margin over the runner-up."""
+    if not len(score):
+        e = np.zeros(0, np.int64)
+        return Best(e, e, np.zeros((0, len(STAGE2))), np.zeros((0, len(FEATURES)), np.float32), e)
+    order = np.lexsort((-score, pairs.child))
+    ch = pairs.child[order]
+    starts = np.flatnonzero(np.r_[True, ch[1:] != ch[:-1]])
+    counts = np.diff(np.r_[starts, len(ch)])
+    top = order[starts]
+    second = np.where(counts > 1, score[order[np.minimum(starts + 1, len(ch) - 1)]], -np.inf)
+    margin = np.minimum(score[top] - second, 10.0)
+    s2 = np.column_stack([np.ones(len(top)), score[top], margin, np.log(counts.astype(np.float64))])
+    x_top = signals(feat, ctx, pairs.select(top))
+    return Best(pairs.child[top], pairs.parent[top], s2, x_top, top)
+
+
+def relation_of(flags_child: np.ndarray, flags_parent: np.ndarray) -> np.ndarray:
+    """What the child's own flags say it is: adapter, quantised copy, merge, else finetune."""
+    out = np.full(len(flags_child), Relation.FINETUNE.value, dtype=object)
+    out[(flags_child & MERGE) > 0] = Relation.MERGE.value
+    out[((flags_child & FMT) > 0) & ((flags_parent & FMT) == 0)] = Relation.QUANTIZED.value
+    out[(flags_child & ADAPTER) > 0] = Relation.ADAPTER.value
+    return out
+
+
+NAME_MATCH = (
+    "same name",
+    "same name without version or training suffixes",
+    "parent name + one segment",
+    "parent name + two segments",
+    "parent name + three segments",
+    "one segment + parent name",
+    "two segments + parent name",
+    "three segments + parent name",
+    "same parameter count",
+)
+
+
+# -- inference --------------------------------------------------------------------------------
+@dataclass
+class Suspects:
+    """Suspected links: rows of the features, relation, confidence and the signals behind."""
+
+    feat: Features
+    child: np.ndarray
+    parent: np.ndarray
+    relation: np.ndarray
+    confidence: np.ndarray
+    signals: np.ndarray
+    level: np.ndarray
+    candidates: int = 0
+    needing: int = 0
+
+    def __len__(self) -> int:
+        return len(self.child)
+
+    def order(self) -> np.ndarray:
+        """Most confident first, then by child id (stable, for reproducible listings)."""
+        return np.lexsort((self.child, -self.confidence))
+
+    def evidence(self, i: int) -> dict[str, Any]:
+        """Each signal of suspect ``i`` and its value, as a person reads them."""
+        f = self.feat
+        c, p = int(self.child[i]), int(self.parent[i])
+        x = self.signals[i]
+
+        def sig(name: str) -> float:
+            return float(x[FEATURES.index(name)])
+
+        def flags(v: int) -> list[str]:
+            names = [(FMT, "format"), (ADAPTER, "adapter"), (MERGE, "merge"), (TRAINED, "trained")]
+            return [label for bit, label in names if v & bit]
+
+        def date(v: int) -> str | None:
+            if v == UNKNOWN:
+                return None
+            return datetime.fromtimestamp(v / 1e6, UTC).date().isoformat()
+
+        def voc(name: str, code: int) -> str | None:
+            return f.vocab[name][code].as_py() if code >= 0 else None
+
+        level = int(self.level[i])
+        keys = [f.exact, f.loose, *f.cuts]
+        out: dict[str, Any] = {
+            "name_key": voc("key", int(keys[level][c])) if level < PARAMS_LEVEL else None,
+            "name_match": NAME_MATCH[min(level, len(NAME_MATCH) - 1)],
+            "child_flags": flags(int(f.flags[c])),
+            "parent_flags": flags(int(f.flags[p])),
+            "same_publisher": bool(sig("same_publisher")),
+            "publisher_format_share": round(sig("publisher_format_share"), 3),
+            "child_parameters": int(f.params[c]) if f.params[c] > 0 else None,
+            "parent_parameters": int(f.params[p]) if f.params[p] > 0 else None,
+            "child_architecture": voc("arch", int(f.arch[c])),
+            "parent_architecture": voc("arch", int(f.arch[p])),
+            "same_library": bool(sig("same_library")),
+            "same_pipeline": bool(sig("same_pipeline")),
+            "child_created": date(int(f.created[c])),
+            "parent_created": date(int(f.created[p])),
+            "parent_downloads": int(f.downloads[p]),
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+
+def infer(
+    feat: Features,
+    declared: np.ndarray | None = None,
+    *,
+    model: Model | None = None,
+    min_confidence: float = MIN_KEPT,
+) -> Suspects:
+    """Suspected parents of every model that declares none (``declared`` per row: whether
+    the genealogy already names a parent; by default what the dump itself names)."""
+    model = model or Model.bundled()
+    declared = feat.dump_declared if declared is None else np.asarray(declared, bool)
+    if len(declared) != len(feat):
+        raise ValueError("declared must have one value per model of the features")
+    needs = ~declared
+    pairs = candidates(feat, needs)
+    ctx = context(feat, declared)
+    best = best_per_child(feat, ctx, pairs, scores(feat, ctx, pairs, model.stage1))
+    conf = _sigmoid(best.stage2 @ model.stage2)
+    keep = conf >= min_confidence
+    child, parent = best.child[keep], best.parent[keep]
+    return Suspects(
+        feat=feat,
+        child=child,
+        parent=parent,
+        relation=relation_of(feat.flags[child], feat.flags[parent]),
+        confidence=conf[keep],
+        signals=best.signals[keep],
+        level=pairs.level[best.pair_index[keep]],
+        candidates=len(pairs),
+        needing=int(needs.sum()),
+    )
+
+
+def fit(
+    feat: Features, declared: np.ndarray, truth: set[tuple[int, int]], fit_children: np.ndarray
+) -> Model:
+    """Fit both stages on the children ``fit_children`` (rows whose declared parents were
+    hidden: ``declared`` is false for them) against their hidden parents ``truth``."""
+    pairs = candidates(feat, ~declared)
+    sel = np.isin(pairs.child, fit_children)
+    pairs = pairs.select(sel)
+    ctx = context(feat, declared)
+    x = signals(feat, ctx, pairs)
+    y = np.fromiter(
+        ((int(c), int(p)) in truth for c, p in zip(pairs.child, pairs.parent, strict=True)),
+        bool,
+        len(pairs),
+    )
+    stage1 = fit_logistic(x, y)
+    best = best_per_child(feat, ctx, pairs, x.astype(np.float64) @ stage1)
+    yb = np.fromiter(
+        ((int(c), int(p)) in truth for c, p in zip(best.child, best.parent, strict=True)),
+        bool,
+        len(best.child),
+    )
+    stage2 = fit_logistic(best.stage2, yb, l2=1e-3)
+    return Model(stage1, stage2)
+
+
+def evidence_json(suspects: Suspects, i: int) -> str:
+    """The stored evidence of a suspect: its confidence and signals, as JSON text."""
+    body = {"confidence": round(float(suspects.confidence[i]), 4), "signals": suspects.evidence(i)}
+    return orjson.dumps(body).decode()
