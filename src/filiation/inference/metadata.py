@@ -111,8 +111,6 @@ FORMAT_TAGS = (
     "imatrix",
     "hqq",
     "nf4",
-    "onnx",
-    "openvino",
 )
 ADAPTER_TAGS = ("lora", "qlora", "peft", "adapter", "adapters")
 MERGE_TAGS = ("merge", "mergekit", "lazymergekit")
@@ -335,6 +333,7 @@ def _batch_features(batch: pa.RecordBatch, arch_vocab: list[str]) -> dict[str, A
     parts = pc.split_pattern(keys, "/", max_splits=1)
     has_slash = pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False)
     none = pa.nulls(n, pa.string())
+    parts = pc.if_else(has_slash, parts, pa.scalar(["", ""], parts.type))
     prefix = pc.if_else(has_slash, pc.list_element(parts, 0), none)
     name = pc.if_else(has_slash, pc.list_element(parts, 1), keys)
     name = pc.replace_substring(pc.fill_null(name, ""), "_", "-")
@@ -709,7 +708,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> np.ndarray:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
     """Weights of an L2-regularised logistic regression (the bias, column 0, not penalised)."""
     from scipy.optimize import minimize
 
@@ -912,7 +911,7 @@ def fit(
         bool,
         len(best.child),
     )
-    stage2 = fit_logistic(best.stage2, yb, l2=1e-3)
+    stage2 = fit_logistic(best.stage2, yb)
     return Model(stage1, stage2)
 
 
