@@ -188,16 +188,18 @@ def infer_genealogy(
     shown = shown[np.lexsort((sus.child[shown], -sus.confidence[shown]))]
     if limit is not None:
         shown = shown[:limit]
-    ids = feat.ids
+    parents = pc.take(feat.ids, pa.array(sus.parent[shown])).to_pylist()
+    children = pc.take(feat.ids, pa.array(sus.child[shown])).to_pylist()
     links = [
-        SuspectedLink(
-            parent=ids[int(sus.parent[i])].as_py(),
-            child=ids[int(sus.child[i])].as_py(),
-            relation=str(sus.relation[i]),
-            confidence=float(sus.confidence[i]),
-            evidence=sus.evidence(int(i)),
+        SuspectedLink(parent=p, child=c, relation=str(r), confidence=float(conf), evidence=ev)
+        for p, c, r, conf, ev in zip(
+            parents,
+            children,
+            sus.relation[shown],
+            sus.confidence[shown],
+            sus.evidences(shown),
+            strict=True,
         )
-        for i in shown
     ]
     return InferResult(
         links=links,
@@ -229,7 +231,7 @@ def links_table(sus: md.Suspects) -> pa.Table:
             "parent_id": parent,
             "relation": pa.array(sus.relation.astype(str), pa.string()),
             "declared": pa.array(np.zeros(n, bool)),
-            "evidence": pa.array([md.evidence_json(sus, i) for i in range(n)], pa.string()),
+            "evidence": pa.array(md.evidence_json(sus), pa.string()),
         },
         schema=LINK_SCHEMA,
     )
