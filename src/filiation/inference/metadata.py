@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 
 from filiation.domain import Relation
 from filiation.errors import SourceError
+from filiation.sources.hub_stats import _column  # the dump's columns, read as ingest does
 
 SOURCE = "inferred:metadata"
 #: Candidate parents kept per name block (the likeliest first).
@@ -206,7 +207,7 @@ def read_features(
     arch_set: set[str] = set()
     if "gguf" in present:
         for batch in _only(batches(), "gguf", source, batch_size):
-            found = pc.extract_regex(_as_string(batch.column("gguf")), _GGUF_ARCH)
+            found = pc.extract_regex(_column(batch, "gguf", pa.string()), _GGUF_ARCH)
             arch_set.update(pc.unique(pc.struct_field(found, "arch")).drop_null().to_pylist())
     arch_vocab = sorted(arch_set)
     parts: list[dict[str, Any]] = []
@@ -236,27 +237,6 @@ def _only(
         yield from source.select([name]).to_batches(max_chunksize=batch_size)
     else:
         yield from pq.ParquetFile(source).iter_batches(batch_size=batch_size, columns=[name])
-
-
-def _as_string(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        return col
-    try:
-        return pc.cast(col, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.nulls(len(col), pa.string())
-
-
-def _column(batch: pa.RecordBatch, name: str, type_: pa.DataType) -> pa.Array:
-    if name not in batch.schema.names:
-        return pa.nulls(batch.num_rows, type_)
-    col = batch.column(name)
-    if col.type == type_:
-        return col
-    try:
-        return pc.cast(col, type_)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.nulls(batch.num_rows, type_)
 
 
 _TAG_BITS = (
@@ -331,7 +311,7 @@ def _cuts(exact: pa.Array, n: int) -> dict[str, pa.Array]:
 
 def _batch_features(batch: pa.RecordBatch, arch_vocab: list[str]) -> dict[str, Any]:
     n = batch.num_rows
-    ids = pc.utf8_trim_whitespace(_as_string(batch.column("id")))
+    ids = pc.utf8_trim_whitespace(_column(batch, "id", pa.string()))
     keys = pc.utf8_lower(ids)
     parts = pc.split_pattern(keys, "/", max_splits=1)
     has_slash = pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False)
