@@ -528,29 +528,35 @@ def _heads(feat: Features, key: np.ndarray) -> _Heads:
     copy_like = ((feat.flags[valid] & (FMT | ADAPTER)) > 0).astype(np.int8)
     created = np.where(feat.created[valid] == UNKNOWN, np.iinfo(np.int64).max, feat.created[valid])
     order = valid[np.lexsort((created, -feat.downloads[valid], copy_like, key[valid]))]
+    del created, copy_like, valid
     k = key[order]
     if not len(k):
-        e = np.zeros(0, np.int64)
-        return _Heads(e, e, e, e)
+        e = np.zeros(0, np.int32)
+        return _Heads(e, np.zeros(0, np.int64), e, e)
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     sizes = np.diff(np.r_[starts, len(k)])
     rank = np.arange(len(k)) - np.repeat(starts, sizes)
-    block = np.repeat(sizes, sizes)
     head = rank < MAX_HEADS
-    return _Heads(order[head], k[head], rank[head], block[head])
+    block = np.repeat(sizes, sizes)[head].astype(np.int32)
+    return _Heads(order[head].astype(np.int32), k[head], rank[head].astype(np.int32), block)
 
 
 def _lookup(
-    heads: _Heads, child_key: np.ndarray, needs: np.ndarray
+    feat: Features, heads: _Heads, child_key: np.ndarray, needs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Children needing a parent, paired with the heads of the block their key names: one search."""
-    kids = np.flatnonzero(needs & (child_key >= 0))
+    """Children needing a parent, paired with the heads of the block their key names (one
+    search), the child itself and parents younger than it left out."""
+    kids = np.flatnonzero(needs & (child_key >= 0)).astype(np.int32)
     lo = np.searchsorted(heads.key, child_key[kids], side="left")
     hi = np.searchsorted(heads.key, child_key[kids], side="right")
-    idx = _spans(lo, hi - lo)
-    child = np.repeat(kids, hi - lo)
+    counts = hi - lo
+    idx = _spans(lo, counts)
+    child = np.repeat(kids, counts)
+    del lo, hi, counts, kids
     parent = heads.rows[idx]
-    keep = child != parent
+    cc, cp = feat.created[child], feat.created[parent]
+    keep = (child != parent) & ((cc == UNKNOWN) | (cp == UNKNOWN) | (cp < cc))
+    del cc, cp
     return child[keep], parent[keep], heads.rank[idx][keep], heads.block[idx][keep]
 
 
@@ -564,18 +570,23 @@ def candidates(feat: Features, needs: np.ndarray) -> Pairs:
     lookups += [(exact_heads, cut) for cut in feat.cuts]
     # Same exact parameter count: a full fine-tune keeps its parent's, to the unit.
     lookups.append((_heads(feat, feat.params), feat.params))
-    parts = [_lookup(heads, key, needs) for heads, key in lookups]
+    parts = [_lookup(feat, heads, key, needs) for heads, key in lookups]
+    del lookups, exact_heads
+    level = np.concatenate([np.full(len(p[0]), i, np.int8) for i, p in enumerate(parts)])
     child = np.concatenate([p[0] for p in parts])
     parent = np.concatenate([p[1] for p in parts])
-    level = np.concatenate([np.full(len(p[0]), i, np.int8) for i, p in enumerate(parts)])
     rank = np.concatenate([p[2] for p in parts])
     block = np.concatenate([p[3] for p in parts])
+    del parts
     n = max(len(feat), 1)
-    _, first = np.unique(child.astype(np.int64) * n + parent, return_index=True)
-    pairs = Pairs(child[first], parent[first], level[first], rank[first], block[first])
-    cc, pc_ = feat.created[pairs.child], feat.created[pairs.parent]
-    dated = (cc != UNKNOWN) & (pc_ != UNKNOWN)
-    return pairs.select(~dated | (pc_ < cc))
+    # Once per pair, by the closest match (the earliest lookup): a stable sort keeps it first.
+    pair = child.astype(np.int64) * n + parent
+    order = np.argsort(pair, kind="stable")
+    pair = pair[order]
+    first = order[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else order
+    del pair, order
+    first.sort()
+    return Pairs(child[first], parent[first], level[first], rank[first], block[first])
 
 
 # -- signals ----------------------------------------------------------------------------------
