@@ -306,6 +306,84 @@ def scale(dump: Path) -> dict:
     return result
 
 
+def markdown(report: dict) -> str:
+    """The quality report as the tables of benchmarks/README.md."""
+    pooled = report["pooled"]
+    lines = [
+        "Precision and recall of the best suspect of each hidden child, by threshold "
+        f"(folds B of seeds 1-{len(report['seeds'])}, pooled; recall over every hidden child, "
+        "'findable' over those whose parent is a row of the file):",
+        "",
+        "| confidence ≥ | relation | hidden children | suspects | right | precision | recall | "
+        "recall (findable) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t, by_rel in pooled["at"].items():
+        for rel, v in by_rel.items():
+            name = "finetune+quantized+adapter" if rel == "core" else rel
+            lines.append(
+                f"| {t} | {name} | {v['children']} | {v['suspects']} | {v['right']} | "
+                f"{fmt(v['precision'])} | {fmt(v['recall'])} | {fmt(v['recall_findable'])} |"
+            )
+    lines += ["", "Per confidence band (precision, count):", ""]
+    rels = list(next(iter(pooled["bands"].values())))
+    lines += ["| band | " + " | ".join(rels) + " |", "|---" * (len(rels) + 1) + "|"]
+    for band, by_rel in pooled["bands"].items():
+        cells = [f"{fmt(v['precision'])} ({v['count']})" for v in by_rel.values()]
+        lines.append(f"| {band} | " + " | ".join(cells) + " |")
+    for title, key in (
+        ("Calibration (all but merges)", "calibration"),
+        ("Calibration, merges", "calibration_merges"),
+    ):
+        lines += [
+            "",
+            f"{title}:",
+            "",
+            "| confidence | suspects | mean confidence | observed precision |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {b['bin']} | {b['count']} | {fmt(b['mean_confidence'])} | "
+            f"{fmt(b['observed_precision'])} |"
+            for b in pooled[key]
+        ]
+    lines += [
+        "",
+        "Per seed, finetune+quantized+adapter at ≥ 0.8:",
+        "",
+        "| seed | suspects | precision | recall |",
+        "|---|---|---|---|",
+    ]
+    for s in report["seeds"]:
+        v = s["core@0.8"]
+        lines.append(
+            f"| {s['seed']} | {v['suspects']} | {fmt(v['precision'])} | {fmt(v['recall'])} |"
+        )
+    ll = report.get("llm_lineage")
+    if ll:
+        lines += [
+            "",
+            "llm-lineage check (shipped model, ids and publishers only):",
+            "",
+            "| confidence ≥ | suspects (finetune+quantized+adapter) | precision | recall |",
+            "|---|---|---|---|",
+        ]
+        for t, v in ll["at"].items():
+            c = v["core"]
+            lines.append(f"| {t} | {c['suspects']} | {fmt(c['precision'])} | {fmt(c['recall'])} |")
+        lines += [
+            "",
+            "| confidence | suspects | mean confidence | observed precision |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {b['bin']} | {b['count']} | {fmt(b['mean_confidence'])} | "
+            f"{fmt(b['observed_precision'])} |"
+            for b in ll["calibration"]
+        ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -315,6 +393,7 @@ def main() -> None:
     q.add_argument("--seeds", type=int, default=5)
     q.add_argument("--write-model", action="store_true")
     q.add_argument("--out", type=Path)
+    q.add_argument("--markdown", action="store_true", help="print the README tables")
     s = sub.add_parser("scale")
     s.add_argument("--dump", type=Path, required=True)
     args = ap.parse_args()
@@ -322,7 +401,7 @@ def main() -> None:
     text = json.dumps(result, indent=1, default=str)
     if getattr(args, "out", None):
         args.out.write_text(text + "\n")
-    print(text)
+    print(markdown(result) if getattr(args, "markdown", False) else text)
 
 
 if __name__ == "__main__":

@@ -545,7 +545,7 @@ def _lookup(
     feat: Features, heads: _Heads, child_key: np.ndarray, needs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Children needing a parent, paired with the heads of the block their key names (one
-    search), the child itself and parents younger than it left out."""
+    search); the child itself, parents younger than it and copies of copies left out."""
     kids = np.flatnonzero(needs & (child_key >= 0)).astype(np.int32)
     lo = np.searchsorted(heads.key, child_key[kids], side="left")
     hi = np.searchsorted(heads.key, child_key[kids], side="right")
@@ -557,6 +557,9 @@ def _lookup(
     cc, cp = feat.created[child], feat.created[parent]
     keep = (child != parent) & ((cc == UNKNOWN) | (cp == UNKNOWN) | (cp < cc))
     del cc, cp
+    # A format copy is made from full weights, not from another copy: two copies of one
+    # model (``X-GGUF``, ``X-AWQ``) are siblings, never parent and child.
+    keep &= ~(((feat.flags[child] & FMT) > 0) & ((feat.flags[parent] & FMT) > 0))
     return child[keep], parent[keep], heads.rank[idx][keep], heads.block[idx][keep]
 
 
