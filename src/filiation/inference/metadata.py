@@ -589,7 +589,13 @@ def candidates(feat: Features, needs: np.ndarray) -> Pairs:
     first = order[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else order
     del pair, order
     first.sort()
-    return Pairs(child[first], parent[first], level[first], rank[first], block[first])
+    pairs = Pairs(child[first], parent[first], level[first], rank[first], block[first])
+    # A copy or an adapter keeps its original's name: when a model of exactly its name key
+    # is a candidate, the looser matches of that child are not.
+    copy = (feat.flags[pairs.child] & (FMT | ADAPTER)) > 0
+    named = np.zeros(len(feat), bool)
+    named[pairs.child[copy & (pairs.level == 0)]] = True
+    return pairs.select(~(named[pairs.child] & (pairs.level > 0)))
 
 
 # -- signals ----------------------------------------------------------------------------------
