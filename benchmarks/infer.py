@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -296,12 +297,15 @@ def scale(dump: Path) -> dict:
         "'candidates': sus.candidates, 'suspects': len(sus), "
         "'suspects_0.8': int((sus.confidence >= 0.8).sum()), 'stored': len(ev), "
         "'read_s': t1 - t0, 'infer_s': t2 - t1, 'evidence_s': t3 - t2, 'total_s': t3 - t0, "
+        "'cpu_s': resource.getrusage(resource.RUSAGE_SELF).ru_utime "
+        "+ resource.getrusage(resource.RUSAGE_SELF).ru_stime, "
         "'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["wall_s"] = time.perf_counter() - start
+    result["load_average_1min"] = os.getloadavg()[0]  # other work on the machine
     result["children_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return result
 
