@@ -410,13 +410,27 @@ def name_keys(name: pa.Array) -> dict[str, pa.Array]:
     return out
 
 
-_HEAD, _TAIL = 48, 16
+_P = 0x100000001B3  # the 64-bit FNV prime: odd, so invertible modulo 2**64
+_P_INV = pow(_P, -1, 1 << 64)
+_powers: dict[str, np.ndarray] = {}
+
+
+def _power_table(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """P**j and P**-j modulo 2**64 for j < size (grown by doubling, kept between calls)."""
+    have = _powers.get("p")
+    if have is None or len(have) < size:
+        length = max(size, 2 * len(have) if have is not None else 1 << 16)
+        with np.errstate(over="ignore"):
+            _powers["p"] = np.cumprod(np.r_[1, np.full(length - 1, _P)].astype(np.uint64))
+            _powers["i"] = np.cumprod(np.r_[1, np.full(length - 1, _P_INV)].astype(np.uint64))
+    return _powers["p"], _powers["i"]
 
 
 def hash_strings(values: pa.Array) -> np.ndarray:
     """A 63-bit hash of each string (-1 for null): equal strings, equal hashes; different
-    ones collide with negligible probability (the first 48 and last 16 bytes and the length
-    are mixed). Keys are compared as numbers, never kept as millions of strings."""
+    ones collide with negligible probability. A polynomial hash of the bytes, from one
+    running sum over the whole buffer (so a few array operations per batch, whatever the
+    lengths); keys are compared as numbers, never kept as millions of strings."""
     values = pc.cast(values, pa.large_string())
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
@@ -429,26 +443,23 @@ def hash_strings(values: pa.Array) -> np.ndarray:
         values = values.take(pa.array(np.arange(n)))
     _, off_buf, data_buf = values.buffers()
     offsets = np.frombuffer(off_buf, np.int64)[: n + 1]
-    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    data = np.concatenate([data, np.zeros(1, np.uint8)])  # a byte to read past the end
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    h = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    base = int(offsets[0])
+    offsets = offsets - base
+    m = int(offsets[-1])
+    data = (
+        np.frombuffer(data_buf, np.uint8, count=m, offset=base)
+        if data_buf is not None and m
+        else np.zeros(0, np.uint8)
+    )
+    powers, inverse = _power_table(m + 1)
     with np.errstate(over="ignore"):
-        for begin, width in ((starts, _HEAD), (np.maximum(offsets[1:] - _TAIL, starts), _TAIL)):
-            pos = np.arange(width)
-            idx = begin[:, None] + pos[None, :]
-            inside = idx < offsets[1:, None]
-            block = np.where(inside, data[np.where(inside, idx, len(data) - 1)], 0).astype(np.uint8)
-            words = block.view(np.uint64).reshape(n, width // 8)
-            for w in range(words.shape[1]):
-                h ^= (
-                    words[:, w]
-                    + np.uint64(0x9E3779B97F4A7C15)
-                    + (h << np.uint64(6))
-                    + (h >> np.uint64(2))
-                )
-                h *= np.uint64(0xBF58476D1CE4E5B9)
+        running = np.zeros(m + 1, np.uint64)
+        np.cumsum((data.astype(np.uint64) + np.uint64(1)) * powers[:m], out=running[1:])
+        h = (running[offsets[1:]] - running[offsets[:-1]]) * inverse[offsets[:-1]]
+        h ^= np.diff(offsets).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         h ^= h >> np.uint64(31)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(29)
     out = (h >> np.uint64(1)).astype(np.int64)  # non-negative
     out[~valid] = -1
     return out
@@ -520,6 +531,9 @@ class _Heads:
     key: np.ndarray
     rank: np.ndarray
     block: np.ndarray
+    first_key: np.ndarray  # each distinct key once, sorted
+    first: np.ndarray  # where its heads start
+    count: np.ndarray  # how many heads it has
 
 
 def _heads(feat: Features, key: np.ndarray) -> _Heads:
@@ -531,14 +545,24 @@ def _heads(feat: Features, key: np.ndarray) -> _Heads:
     del created, copy_like, valid
     k = key[order]
     if not len(k):
-        e = np.zeros(0, np.int32)
-        return _Heads(e, np.zeros(0, np.int64), e, e)
+        e, e64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+        return _Heads(e, e64, e, e, e64, e64, e64)
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     sizes = np.diff(np.r_[starts, len(k)])
     rank = np.arange(len(k)) - np.repeat(starts, sizes)
     head = rank < MAX_HEADS
     block = np.repeat(sizes, sizes)[head].astype(np.int32)
-    return _Heads(order[head].astype(np.int32), k[head], rank[head].astype(np.int32), block)
+    count = np.minimum(sizes, MAX_HEADS)
+    first = np.cumsum(count) - count
+    return _Heads(
+        order[head].astype(np.int32),
+        k[head],
+        rank[head].astype(np.int32),
+        block,
+        k[starts],
+        first,
+        count,
+    )
 
 
 def _lookup(
@@ -547,12 +571,14 @@ def _lookup(
     """Children needing a parent, paired with the heads of the block their key names (one
     search); the child itself, parents younger than it and copies of copies left out."""
     kids = np.flatnonzero(needs & (child_key >= 0)).astype(np.int32)
-    lo = np.searchsorted(heads.key, child_key[kids], side="left")
-    hi = np.searchsorted(heads.key, child_key[kids], side="right")
-    counts = hi - lo
+    wanted = child_key[kids]
+    pos = np.minimum(np.searchsorted(heads.first_key, wanted), max(len(heads.first_key) - 1, 0))
+    hit = heads.first_key[pos] == wanted if len(heads.first_key) else np.zeros(len(kids), bool)
+    lo = heads.first[pos]
+    counts = np.where(hit, heads.count[pos], 0)
     idx = _spans(lo, counts)
     child = np.repeat(kids, counts)
-    del lo, hi, counts, kids
+    del lo, counts, kids, wanted, pos, hit
     parent = heads.rows[idx]
     cc, cp = feat.created[child], feat.created[parent]
     keep = (child != parent) & ((cc == UNKNOWN) | (cp == UNKNOWN) | (cp < cc))
