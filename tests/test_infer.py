@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 import filiation
 from filiation.errors import SourceError
 from filiation.inference import metadata as md
-from filiation.inference.run import infer_genealogy
+from filiation.inference.run import infer_genealogy, refresh_after_ingest
 from filiation.lineage.build import SourceTables, build
 from filiation.lineage.index import LineageIndex, suspected_confidence
 from filiation.lineage.query import TraversalQuery
@@ -240,10 +240,30 @@ def test_infer_stores_suspects_apart_and_walks_follow_them_only_when_asked(
     assert idx.lookup("org/Base-7B-Instruct") in set(up.nodes.tolist())
     assert suspected_confidence(TraversalQuery.parse()) is None
 
-    # Recomputing replaces the previous suspects (one current snapshot of the source).
-    again = infer_genealogy(g, min_confidence=0.0)
+    # show() counts declared links only.
+    shown = g.show("org/Base-7B")
+    assert shown.children == 1
+    assert [c.id for c in shown.important_children] == ["org/Base-7B-Instruct"]
+
+    # Recomputing (as after an ingest) replaces the previous suspects: one current snapshot.
+    again = refresh_after_ingest(g)
+    assert again is not None and again.links == []
     assert again.snapshot_id != result.snapshot_id and again.stored == result.stored
     assert g.index.a.n_suspected == result.stored
+    assert sum(s.source == md.SOURCE for s in g.store.current_snapshots()) == 1
+
+
+@only_sqlite
+def test_without_a_dump_suspects_are_left_as_they_are(tmp_path: Path, fresh_db) -> None:
+    g = filiation.open(fresh_db, load_bundled=False)
+    dump = _dump(tmp_path / "m.parquet", _family())
+    g.ingest_hub_stats(dump)
+    stored = infer_genealogy(g).stored
+    dump.unlink()
+    said: list[str] = []
+    assert refresh_after_ingest(g, say=said.append) is None
+    assert "no longer there" in said[-1] and "--dump" in said[-1]
+    assert g.index.a.n_suspected == stored
 
 
 @only_sqlite

@@ -6,7 +6,7 @@ needs no suspicion), then stored as one snapshot of source ``inferred:metadata``
 every ingest, replacing the previous suspects, never touching a declared link. The index
 keeps them apart (:mod:`filiation.lineage.build`) and walks follow them only when asked.
 
-Call :func:`infer_genealogy` after an ingest of ``hub-stats`` (or of edges) to keep the
+Call :func:`refresh_after_ingest` after an ingest of ``hub-stats`` (or of edges) to keep the
 suspects current; never after an ingest of the suspects themselves.
 """
 
@@ -213,6 +213,18 @@ def infer_genealogy(
         fitted_on=model.fitted_on,
         missing_columns=feat.missing,
     )
+
+
+def refresh_after_ingest(genealogy: Genealogy, *, say: Say | None = None) -> InferResult | None:
+    """Recompute the suspects after an ingest of ``hub-stats`` or of edges (never after one of
+    ``inferred:*``: that would loop). ``None``, with the reason sent to ``say``, when there is
+    no dump to read: the previous suspects then stay as they are."""
+    say = say or (lambda _m: None)
+    try:
+        return infer_genealogy(genealogy, limit=0, say=say)
+    except (InvalidArgumentError, SourceError) as exc:
+        say(f"suspected parents not recomputed: {exc}")
+        return None
 
 
 def links_table(sus: md.Suspects) -> pa.Table:
