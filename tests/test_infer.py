@@ -31,11 +31,12 @@ from tests.backends import only_sqlite
 
 # -- quality on the real sample ---------------------------------------------------------------
 # Measured by `python benchmarks/infer.py quality` with the shipped model on seed 1's fold B
-# (the children it was not fitted on): precision 0.70 at confidence >= 0.5 (83 suspects),
-# 1.0 at >= 0.8 (3 suspects), mean confidence 0.24 against 0.24 observed. The bounds leave
-# room for sampling noise (about two standard errors), not for a worse model.
-PRECISION_AT_05 = 0.55
-PRECISION_AT_08 = 0.6
+# (the children it was not fitted on): precision 0.73 at confidence >= 0.5 (90 suspects),
+# 1.0 at >= 0.8 (10 suspects; 0.84 over the five seeds' folds, 50 suspects), mean confidence
+# 0.244 against 0.245 observed. The bounds are the measured values less about two standard
+# errors (sampling noise), not a worse model.
+PRECISION_AT_05 = 0.6
+PRECISION_AT_08 = 0.7
 CALIBRATION_GAP = 0.06
 
 
@@ -51,7 +52,7 @@ def test_hidden_parents_are_found_with_the_precision_the_confidence_states(maske
     at05 = bench.pr(masked, 0.5, bench.CORE)
     assert at05["suspects"] >= 40 and at05["precision"] >= PRECISION_AT_05
     at08 = bench.pr(masked, 0.8, bench.CORE)
-    assert at08["suspects"] == 0 or at08["precision"] >= PRECISION_AT_08
+    assert at08["suspects"] >= 5 and at08["precision"] >= PRECISION_AT_08
     # Calibrated: over every suspect, the mean confidence is the share that is right.
     said = [r for r in masked if r["confidence"] is not None]
     mean_conf = np.mean([r["confidence"] for r in said])

@@ -1247,7 +1247,8 @@ def infer(
             said.append("child: " + ", ".join(ev["child_flags"]))
         if ev.get("same_publisher"):
             said.append("same publisher")
-        if ev.get("child_parameters") and ev.get("child_parameters") == ev.get("parent_parameters"):
+        same_size = ev.get("child_parameters") == ev.get("parent_parameters") is not None
+        if same_size and "parameter" not in said[0]:
             said.append("same parameter count")
         table.add_row(
             f"{link.confidence:.2f}",

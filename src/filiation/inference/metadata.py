@@ -131,8 +131,12 @@ TRAINING_TAGS = (
 FORMAT_LIBRARIES = ("gguf", "mlx", "ctranslate2", "onnx", "openvino")
 ADAPTER_LIBRARIES = ("peft", "adapter-transformers")
 
-# Bits of ``Features.flags``.
-FMT, ADAPTER, MERGE, TRAINED = 1, 2, 4, 8
+# Bits of ``Features.flags``: SUFFIXED when the name carries training or version suffixes
+# (its loose key differs from its exact key: ``-Instruct``, ``-sft``, ``-v2``...).
+# INSTRUCTED when a segment of the name says post-training (``instruct``, ``chat``, ``it``,
+# ``sft``, ``dpo``...).
+FMT, ADAPTER, MERGE, TRAINED, SUFFIXED, INSTRUCTED = 1, 2, 4, 8, 32, 64
+_INSTRUCTED = r"(?:^|[-. ])(?:instruct|chat|it|sft|dpo|orpo|kto|simpo|rlhf)(?:[-. ]|$)"
 
 _GGUF_ARCH = r'"architecture"\s*:\s*"(?P<arch>[^"]{1,64})"'
 _GGUF_TOTAL = r'"total"\s*:\s*(?P<total>\d+)'
@@ -352,6 +356,8 @@ def _batch_features(batch: pa.RecordBatch, arch_vocab: list[str]) -> dict[str, A
     flags = tag_flags.copy()
     flags[name_fmt | has_gguf | lib_fmt.to_numpy(zero_copy_only=False)] |= FMT
     flags[name_adapter | lib_adapter.to_numpy(zero_copy_only=False)] |= ADAPTER
+    instructed = pc.fill_null(pc.match_substring_regex(name, _INSTRUCTED), False)
+    flags[instructed.to_numpy(zero_copy_only=False)] |= INSTRUCTED
 
     if "baseModels" in batch.schema.names and pa.types.is_struct(batch.column("baseModels").type):
         bm = batch.column("baseModels")
@@ -479,6 +485,9 @@ def _assemble(parts: list[dict[str, Any]], missing: list[str], arch_vocab: list[
     codes = np.full(len(author), -1, np.int32)
     known = author >= 0
     codes[known] = np.unique(author[known], return_inverse=True)[1].astype(np.int32)
+    flags = cat("flags", np.uint8)
+    exact, loose = cat("exact"), cat("loose")
+    flags[(exact >= 0) & (loose != exact)] |= SUFFIXED
     return Features(
         ids=ids,
         author=codes,
@@ -488,10 +497,10 @@ def _assemble(parts: list[dict[str, Any]], missing: list[str], arch_vocab: list[
         arch=cat("arch", np.int32),
         library=cat("library"),
         pipeline=cat("pipeline"),
-        exact=cat("exact"),
-        loose=cat("loose"),
+        exact=exact,
+        loose=loose,
         cuts=[cat(name) for name in CUTS],
-        flags=cat("flags", np.uint8),
+        flags=flags,
         dump_declared=cat("declared", bool),
         arch_names=arch_vocab,
         missing=missing,
@@ -616,6 +625,18 @@ def candidates(feat: Features, needs: np.ndarray) -> Pairs:
     del pair, order
     first.sort()
     pairs = Pairs(child[first], parent[first], level[first], rank[first], block[first])
+    # A publisher's plain ``X`` (or ``X-Base``) is the base of its own ``X-Instruct``, not a
+    # fine-tune of it (the Hub's creation dates of the two are often minutes apart, in
+    # either order).
+    fc, fp = feat.flags[pairs.child], feat.flags[pairs.parent]
+    plain_child = (fc & (INSTRUCTED | FMT | ADAPTER | TRAINED | MERGE)) == 0
+    own_base = (
+        plain_child
+        & ((fp & INSTRUCTED) > 0)
+        & (feat.author[pairs.child] == feat.author[pairs.parent])
+        & (feat.author[pairs.child] >= 0)
+    )
+    pairs = pairs.select(~own_base)
     # A copy or an adapter keeps its original's name: when a model of exactly its name key
     # is a candidate, the looser matches of that child are not.
     copy = (feat.flags[pairs.child] & (FMT | ADAPTER)) > 0
@@ -656,6 +677,8 @@ FEATURES = (
     "log_age_gap",
     "format_exact",
     "adapter_exact",
+    "parent_more_suffixed",
+    "child_more_suffixed",
 )
 
 
@@ -740,6 +763,10 @@ def signals(feat: Features, ctx: Context, pairs: Pairs) -> np.ndarray:
     col("log_age_gap", np.log1p(np.maximum(gap_days, 0.0)) / 5.0)
     col("format_exact", child_fmt & exact)
     col("adapter_exact", child_adapter & exact)
+    # Direction from the names: ``X-Instruct`` derives from ``X``, rarely the reverse.
+    sc, sp = (fc & SUFFIXED) > 0, (fp & SUFFIXED) > 0
+    col("parent_more_suffixed", sp & ~sc)
+    col("child_more_suffixed", sc & ~sp)
     return out
 
 
@@ -912,6 +939,10 @@ class Suspects:
         ).to_pylist()
         labels = ((FMT, "format"), (ADAPTER, "adapter"), (MERGE, "merge"), (TRAINED, "trained"))
         flag_names = [[label for bit, label in labels if v & bit] for v in range(16)]
+        labels_s = ((SUFFIXED, "training or version suffix"),)
+        flag_names = [
+            flag_names[v & 15] + [label for bit, label in labels_s if v & bit] for v in range(64)
+        ]
         arch_names = [*f.arch_names, None]
 
         def date(values: np.ndarray) -> list[str | None]:
@@ -930,8 +961,8 @@ class Suspects:
         columns = {
             "name_key": key,
             "name_match": [NAME_MATCH[min(v, len(NAME_MATCH) - 1)] for v in level.tolist()],
-            "child_flags": [flag_names[v & 15] for v in f.flags[c].tolist()],
-            "parent_flags": [flag_names[v & 15] for v in f.flags[p].tolist()],
+            "child_flags": [flag_names[v & 63] for v in f.flags[c].tolist()],
+            "parent_flags": [flag_names[v & 63] for v in f.flags[p].tolist()],
             "same_publisher": [bool(v) for v in col("same_publisher")],
             "publisher_format_share": [round(v, 3) for v in col("publisher_format_share")],
             "child_parameters": positive(f.params[c]),
