@@ -339,18 +339,7 @@ def markdown(report: dict) -> str:
         ("Calibration (all but merges)", "calibration"),
         ("Calibration, merges", "calibration_merges"),
     ):
-        lines += [
-            "",
-            f"{title}:",
-            "",
-            "| confidence | suspects | mean confidence | observed precision |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {b['bin']} | {b['count']} | {fmt(b['mean_confidence'])} | "
-            f"{fmt(b['observed_precision'])} |"
-            for b in pooled[key]
-        ]
+        lines += ["", f"{title}:", "", *_calibration_rows(pooled[key])]
     lines += [
         "",
         "Per seed, finetune+quantized+adapter at ≥ 0.8:",
@@ -375,17 +364,20 @@ def markdown(report: dict) -> str:
         for t, v in ll["at"].items():
             c = v["core"]
             lines.append(f"| {t} | {c['suspects']} | {fmt(c['precision'])} | {fmt(c['recall'])} |")
-        lines += [
-            "",
-            "| confidence | suspects | mean confidence | observed precision |",
-            "|---|---|---|---|",
-        ]
-        lines += [
+        lines += ["", *_calibration_rows(ll["calibration"])]
+    return "\n".join(lines)
+
+
+def _calibration_rows(bins: list[dict]) -> list[str]:
+    return [
+        "| confidence | suspects | mean confidence | observed precision |",
+        "|---|---|---|---|",
+        *(
             f"| {b['bin']} | {b['count']} | {fmt(b['mean_confidence'])} | "
             f"{fmt(b['observed_precision'])} |"
-            for b in ll["calibration"]
-        ]
-    return "\n".join(lines)
+            for b in bins
+        ),
+    ]
 
 
 def main() -> None:
