@@ -58,6 +58,9 @@ class Link(BaseModel):
     declared: bool = Field(description="relation stated by the publisher, not inferred")
     source: str = Field(description="the snapshot that holds this link")
     evidence: str | None = Field(None, description="the field or file the link was read from")
+    confidence: float | None = Field(
+        None, description="for a suspected (inferred) link, how likely it is; None if declared"
+    )
 
 
 class Neighbour(NodeSummary):
@@ -126,8 +129,11 @@ class Stats(BaseModel):
     stubs_by_kind: dict[str, int] = Field(
         description="nodes only named by a link (a parent absent from the dump, a data set)"
     )
-    links_by_relation: dict[str, int]
+    links_by_relation: dict[str, int] = Field(description="declared and Hub-inferred links")
     declared_links: int
+    suspected_links: int = Field(
+        0, description="links filiation suspects (inferred:*), followed only when asked"
+    )
     cycles: int
     nodes_in_cycles: int
     snapshots: list[dict[str, Any]]
@@ -210,6 +216,7 @@ def link_of(index: LineageIndex, edge: int) -> Link:
         declared=bool(a.edge_declared[edge]),
         source=a.vocab["sources"][src] if src >= 0 else "derived",
         evidence=a.vocab["evidence"][int(a.edge_evidence[edge])] or None,
+        confidence=index.confidence(edge),
     )
 
 
@@ -419,7 +426,7 @@ class Lineage:
         srcs = np.asarray(a.edge_source)[e].tolist()
         labels = a.vocab["sources"]
         rel_names = [r.value for r in RELATIONS_BY_CODE]
-        return [
+        out = [
             {
                 "parent": p,
                 "child": c,
@@ -429,6 +436,14 @@ class Lineage:
             }
             for p, c, r, d, s in zip(parents, children, rels, decl, srcs, strict=True)
         ]
+        # Suspected (inferred) links, followed only when asked, say so with their confidence
+        # and evidence; declared links keep their record as documented.
+        for i in np.flatnonzero(self._index.suspected(e)).tolist():
+            edge = int(e[i])
+            out[i]["suspected"] = True
+            out[i]["confidence"] = self._index.confidence(edge)
+            out[i]["evidence"] = a.vocab["evidence"][int(a.edge_evidence[edge])] or None
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -6,6 +6,7 @@ Imported by a command when it prints (never to define the commands), so that ``-
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.progress import (
@@ -396,3 +397,28 @@ def dossier(d: Any, limit: int) -> None:
             p.url or "—",
         )
     out.print(pubs)
+
+
+def suspects(links: Sequence[Any], min_confidence: float) -> Table:
+    """Suspected parents (``filiation infer``), with the signals that weighed most."""
+    table = Table(title=f"Suspected parents (confidence ≥ {min_confidence:g})")
+    for col in ("confidence", "child", "suspected parent", "relation", "evidence"):
+        table.add_column(col, justify="right" if col == "confidence" else "left")
+    for link in links:
+        ev = link.evidence
+        said = [str(ev.get("name_match", ""))]
+        if ev.get("child_flags"):
+            said.append("child: " + ", ".join(ev["child_flags"]))
+        if ev.get("same_publisher"):
+            said.append("same publisher")
+        same_size = ev.get("child_parameters") == ev.get("parent_parameters") is not None
+        if same_size and "parameter" not in said[0]:
+            said.append("same parameter count")
+        table.add_row(
+            f"{link.confidence:.2f}",
+            escape(link.child),
+            escape(link.parent),
+            link.relation,
+            escape("; ".join(s for s in said if s)),
+        )
+    return table

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 #: Stands for "unknown" in integer columns (downloads of a stub node, a missing date...).
 NULL_INT = np.iinfo(np.int64).min
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 SEPARATOR = 0x0A  # "\n" between ids in the blobs; ids never contain control characters.
 
 
@@ -66,6 +66,17 @@ class IndexArrays:
     up_nbr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     up_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     up_rel: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    # suspected (inferred) links: their confidence (NaN for every other link), and layouts
+    # of their own, so that nothing reading the ones above meets them unless it asks
+    edge_confidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    sus_down_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    sus_down_nbr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    sus_down_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    sus_down_rel: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    sus_up_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    sus_up_nbr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    sus_up_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    sus_up_rel: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     search_bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
     # small things: vocabularies of coded columns, counts, provenance
     vocab: dict[str, list[str]] = field(default_factory=dict)
@@ -79,6 +90,11 @@ class IndexArrays:
     @property
     def n_nodes(self) -> int:
         return len(self.kind)
+
+    @property
+    def n_suspected(self) -> int:
+        """How many suspected (inferred) links the index holds."""
+        return len(self.sus_down_nbr)
 
     # -- ids ----------------------------------------------------------------------------
     def set_ids(self, ids: pa.Array, lower: pa.Array) -> None:

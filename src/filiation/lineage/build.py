@@ -41,6 +41,9 @@ class SourceTables:
     links: pa.Table
 
 
+#: Where a suspected link's stored evidence gives its confidence (``{"confidence": 0.87, …}``).
+CONFIDENCE_PATTERN = r'^\{"confidence":\s*(?P<c>[0-9.eE+-]+)'
+
 _KIND_ORDER = {k.value: c for k, c in KIND_CODES.items()}
 _REL_ORDER = {r.value: c for r, c in RELATION_CODES.items()}
 
@@ -126,13 +129,19 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     caller that keeps no other reference gets their memory back during the build.
     """
     say = step or (lambda _msg: None)
+    from filiation.inference import is_inferred_source
     from filiation.sources.records import empty_links, empty_nodes
 
+    # Suspected links (sources ``inferred:*``) come last: a declared link of the same
+    # child, parent and relation always wins the deduplication below.
+    sources.sort(key=lambda s: is_inferred_source(s.source))
+    inferred_src = np.array([is_inferred_source(s.source) for s in sources] or [False], bool)
     say("unifying nodes")
     # Earlier sources win when several describe the same node: keep their order.
     nodes = pa.concat_tables([s.nodes for s in sources]) if sources else empty_nodes()
     links = pa.concat_tables([s.links for s in sources]) if sources else empty_links()
     source_labels = [f"{s.source}#{s.snapshot_id}" for s in sources]
+    source_names = [s.source for s in sources]
     link_src = np.concatenate(
         [np.full(s.links.num_rows, i, np.int16) for i, s in enumerate(sources)]
         or [np.zeros(0, np.int16)]
@@ -189,7 +198,21 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     e_parent = elem[n_rows + m : n_rows + 2 * m]
     e_rel = _codes(links["relation"], _REL_ORDER)
     e_decl = pc.fill_null(links["declared"], False).to_numpy(zero_copy_only=False).astype(bool)
-    ev_codes, evidences = _dict_encode(pc.fill_null(links["evidence"], ""))
+    # A suspected link's evidence (its signals, as JSON) is one text per link: the index keeps
+    # its confidence as a number and the name of its source as evidence; the store keeps
+    # the full text (``filiation infer`` shows it).
+    e_inferred = inferred_src[link_src] if m else np.zeros(0, bool)
+    e_conf = np.full(m, np.nan, np.float32)
+    evidence_col = pc.fill_null(links["evidence"], "")
+    if e_inferred.any():
+        found = pc.extract_regex(evidence_col, CONFIDENCE_PATTERN)
+        conf = pc.cast(pc.struct_field(found, "c"), pa.float32())
+        e_conf = np.where(
+            e_inferred, pc.fill_null(conf, 0.0).to_numpy(zero_copy_only=False), np.nan
+        ).astype(np.float32)
+        names = np.array([s for s in source_names], object)[link_src]
+        evidence_col = pc.if_else(pa.array(e_inferred), pa.array(names, pa.string()), evidence_col)
+    ev_codes, evidences = _dict_encode(evidence_col)
     author_node = elem[n_rows + 2 * m :]  # provisional node of each author name
     owner_pos = np.concatenate([first_pos[is_row], first_pos[stub]])
     owner_author = author_of_elem[owner_pos]
@@ -206,14 +229,20 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     e_decl = np.concatenate([e_decl, np.ones(len(p_child), bool)])
     e_src = np.concatenate([link_src, np.full(len(p_child), -1, np.int16)])
     e_ev = np.concatenate([ev_codes, np.full(len(p_child), pub_ev, np.int32)])
+    e_conf = np.concatenate([e_conf, np.full(len(p_child), np.nan, np.float32)])
     del elem
 
     # Deduplicate links (same child, parent and relation): the first source wins.
     n_rel = len(RELATION_CODES)
     _, keep = np.unique(_combine(e_child, e_parent, e_rel, n), return_index=True)
     keep.sort()
-    e_child, e_parent, e_rel, e_decl, e_src, e_ev = (
-        a[keep] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev)
+    suspected = ~np.isnan(e_conf[keep])
+    if suspected.any():
+        # A suspicion never stands beside a declared link between the same two nodes.
+        pair = e_child[keep].astype(np.int64) * n + e_parent[keep]
+        keep = keep[~suspected | ~np.isin(pair, pair[~suspected])]
+    e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf = (
+        a[keep] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf)
     )
 
     pa.default_memory_pool().release_unused()
@@ -283,20 +312,26 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     arrays.edge_declared = e_decl
     arrays.edge_source = e_src
     arrays.edge_evidence = e_ev.astype(np.int16)
+    arrays.edge_confidence = e_conf
     arrays.vocab["sources"] = source_labels
     arrays.vocab["evidence"] = evidences
     # Children of a node in renown order, parents likewise: "top k" is then a prefix.
     # Links are unique per (child, parent, relation): sorting one combined key is enough.
-    down = np.argsort(_combine(e_parent, e_child, e_rel, n))
-    up = np.argsort(_combine(e_child, e_parent, e_rel, n))
-    arrays.down_ptr = _indptr(e_parent, n)
-    arrays.down_nbr = e_child[down].astype(np.int32)
-    arrays.down_edge = down.astype(np.int32)
-    arrays.down_rel = e_rel[down]
-    arrays.up_ptr = _indptr(e_child, n)
-    arrays.up_nbr = e_parent[up].astype(np.int32)
-    arrays.up_edge = up.astype(np.int32)
-    arrays.up_rel = e_rel[up]
+    # Suspected links get layouts of their own: whatever reads the declared layouts (walks,
+    # counts, families) never meets a suspicion unless it asks for them.
+    sus = ~np.isnan(e_conf)
+    for prefix, sel in (("", np.flatnonzero(~sus)), ("sus_", np.flatnonzero(sus))):
+        down = sel[np.argsort(_combine(e_parent[sel], e_child[sel], e_rel[sel], n))]
+        up = sel[np.argsort(_combine(e_child[sel], e_parent[sel], e_rel[sel], n))]
+        setattr(arrays, prefix + "down_ptr", _indptr(e_parent[sel], n))
+        setattr(arrays, prefix + "down_nbr", e_child[down].astype(np.int32))
+        setattr(arrays, prefix + "down_edge", down.astype(np.int32))
+        setattr(arrays, prefix + "down_rel", e_rel[down])
+        setattr(arrays, prefix + "up_ptr", _indptr(e_child[sel], n))
+        setattr(arrays, prefix + "up_nbr", e_parent[up].astype(np.int32))
+        setattr(arrays, prefix + "up_edge", up.astype(np.int32))
+        setattr(arrays, prefix + "up_rel", e_rel[up])
+    arrays.meta["suspected"] = int(sus.sum())
     pub = e_rel == RELATION_CODES[Relation.PUBLISHED_BY]
     arrays.author = np.full(n, -1, np.int32)
     arrays.author[e_child[pub]] = e_parent[pub]
@@ -307,7 +342,7 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     say("counting descendants and cycles")
     lineage_mask = np.zeros(n_rel, bool)
     lineage_mask[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
-    sel = lineage_mask[e_rel]
+    sel = lineage_mask[e_rel] & ~sus  # declared links only: suspicions are not counted
     _descendant_counts(arrays, e_child[sel], e_parent[sel], n, lineage_mask)
     arrays.meta["links"] = int(m)
     arrays.meta["nodes"] = int(n)

@@ -19,12 +19,19 @@ from filiation.domain import (
 )
 from filiation.lineage import search as search_mod
 from filiation.lineage.arrays import IndexArrays, hash_id
+from filiation.lineage.query import TraversalQuery
 from filiation.lineage.traverse import Traverser, Walk
 
 #: What "important" means unless the caller says otherwise: most descendants first, then
 #: most downloads, then most likes.
 DEFAULT_RANKING: tuple[str, ...] = ("descendants", "downloads", "likes")
 RANKING_KEYS = ("descendants", "downloads", "downloads_all_time", "likes", "trending", "created")
+
+
+def suspected_confidence(query: TraversalQuery) -> float | None:
+    """The minimum confidence of suspected links a walk for ``query`` follows (``None``:
+    declared links only, the default)."""
+    return query.min_confidence if query.include_suspected else None
 
 
 def relation_mask(relations: Sequence[Relation] | None) -> np.ndarray:
@@ -81,7 +88,10 @@ class LineageIndex:
         limit: int | None = None,
         start_depth: int = 0,
         with_edges: bool = True,
+        min_confidence: float | None = None,
     ) -> Walk:
+        """A walk over declared links; with ``min_confidence``, also over suspected
+        (inferred) links of at least that confidence (``suspected_confidence(query)``)."""
         return self.traverser.run(
             roots,
             down=down,
@@ -90,12 +100,35 @@ class LineageIndex:
             limit=limit,
             start_depth=start_depth,
             with_edges=with_edges,
+            min_confidence=min_confidence,
         )
 
     def path(
-        self, source: int, target: int, relations: Sequence[Relation] | None
+        self,
+        source: int,
+        target: int,
+        relations: Sequence[Relation] | None,
+        *,
+        min_confidence: float | None = None,
     ) -> list[int] | None:
-        return self.traverser.path(source, target, allowed=relation_mask(relations))
+        return self.traverser.path(
+            source, target, allowed=relation_mask(relations), min_confidence=min_confidence
+        )
+
+    # -- suspected links ------------------------------------------------------------------
+    def confidence(self, edge: int) -> float | None:
+        """The confidence of a suspected link; ``None`` for a declared one."""
+        conf = self.a.edge_confidence
+        if edge >= len(conf) or np.isnan(conf[edge]):
+            return None
+        return float(conf[edge])
+
+    def suspected(self, edges: np.ndarray) -> np.ndarray:
+        """Which of these links are suspected (inferred), not declared."""
+        conf = self.a.edge_confidence
+        if not len(conf):
+            return np.zeros(len(edges), bool)
+        return ~np.isnan(conf[np.asarray(edges, np.int64)])
 
     def neighbours(
         self, node: int, *, down: bool, relations: Sequence[Relation] | None

@@ -33,9 +33,50 @@ class Walk:
     depth_cut: bool
 
 
+@dataclass
+class _Layout:
+    """One adjacency layout to follow (declared links, or suspected ones above a minimum
+    confidence: ``conf`` is then the confidence of every link, by link number)."""
+
+    ptr: np.ndarray
+    nbr: np.ndarray
+    rel: np.ndarray
+    eid: np.ndarray
+    conf: np.ndarray | None = None
+    min_conf: float = 0.0
+
+    def entries(self, idx: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """Those of the layout positions ``idx`` whose link may be followed."""
+        idx = idx[allowed[self.rel[idx]]]
+        if self.conf is not None:
+            idx = idx[self.conf[self.eid[idx]] >= self.min_conf]
+        return idx
+
+
 class Traverser:
     def __init__(self, arrays: IndexArrays) -> None:
         self.a = arrays
+
+    def layouts(self, down: bool, min_confidence: float | None) -> list[_Layout]:
+        """The declared layout, and the suspected one when ``min_confidence`` is given."""
+        a = self.a
+        if down:
+            out = [_Layout(a.down_ptr, a.down_nbr, a.down_rel, a.down_edge)]
+        else:
+            out = [_Layout(a.up_ptr, a.up_nbr, a.up_rel, a.up_edge)]
+        if min_confidence is not None and a.n_suspected:
+            p = "sus_down_" if down else "sus_up_"
+            out.append(
+                _Layout(
+                    getattr(a, p + "ptr"),
+                    getattr(a, p + "nbr"),
+                    getattr(a, p + "rel"),
+                    getattr(a, p + "edge"),
+                    a.edge_confidence,
+                    float(min_confidence),
+                )
+            )
+        return out
 
     def run(
         self,
@@ -47,14 +88,12 @@ class Traverser:
         limit: int | None,
         with_edges: bool = True,
         start_depth: int = 0,
+        min_confidence: float | None = None,
     ) -> Walk:
+        """A breadth-first walk; ``min_confidence`` (``None``: declared links only) also
+        follows suspected links of at least that confidence."""
         a = self.a
-        ptr, nbr, rel, eid = (
-            (a.down_ptr, a.down_nbr, a.down_rel, a.down_edge)
-            if down
-            else (a.up_ptr, a.up_nbr, a.up_rel, a.up_edge)
-        )
-        all_allowed = bool(allowed.all())
+        layouts = self.layouts(down, min_confidence)
         allowed_list = allowed.tolist()
         depth_of: dict[int, int] = dict.fromkeys(roots, start_depth)
         found: list[int] = []
@@ -68,20 +107,23 @@ class Traverser:
         vector_state = None
         while frontier:
             if max_depth is not None and depth >= max_depth:
-                depth_cut = self._has_more(frontier, ptr, rel, allowed)
+                depth_cut = self._has_more(frontier, layouts, allowed)
                 break
-            spans = [ptr[v : v + 2].tolist() for v in frontier]
-            if sum(e - s for s, e in spans) > VECTOR_THRESHOLD:
+            spans = [(lay, *lay.ptr[v : v + 2].tolist()) for v in frontier for lay in layouts]
+            if sum(e - s for _, s, e in spans) > VECTOR_THRESHOLD:
                 vector_state = (frontier, depth)
                 break
             nxt: list[int] = []
-            for s, e in spans:
+            for lay, s, e in spans:
                 if s == e:
                     continue
+                conf = lay.conf
                 for u, r, ed in zip(
-                    nbr[s:e].tolist(), rel[s:e].tolist(), eid[s:e].tolist(), strict=True
+                    lay.nbr[s:e].tolist(), lay.rel[s:e].tolist(), lay.eid[s:e].tolist(), strict=True
                 ):
                     if not allowed_list[r]:
+                        continue
+                    if conf is not None and not conf[ed] >= lay.min_conf:
                         continue
                     if with_edges:
                         edges.append(ed)
@@ -93,7 +135,7 @@ class Traverser:
                         found_via.append(ed)
             depth += 1
             if limit is not None and len(found) >= limit:
-                truncated = len(found) > limit or self._has_more(nxt, ptr, rel, allowed)
+                truncated = len(found) > limit or self._has_more(nxt, layouts, allowed)
                 break
             frontier = nxt
 
@@ -109,12 +151,8 @@ class Traverser:
                 depths,
                 via,
                 edge_arr,
-                ptr,
-                nbr,
-                rel,
-                eid,
+                layouts,
                 allowed,
-                all_allowed,
                 max_depth,
                 limit,
                 with_edges,
@@ -141,17 +179,14 @@ class Traverser:
         )
 
     def _has_more(
-        self,
-        frontier: list[int] | np.ndarray,
-        ptr: np.ndarray,
-        rel: np.ndarray,
-        allowed: np.ndarray,
+        self, frontier: list[int] | np.ndarray, layouts: list[_Layout], allowed: np.ndarray
     ) -> bool:
         """Whether a frontier we stopped at has further links (so the answer is partial)."""
         for v in list(frontier)[:10_000]:
-            s, e = ptr[v : v + 2].tolist()
-            if s != e and allowed[rel[s:e]].any():
-                return True
+            for lay in layouts:
+                s, e = lay.ptr[v : v + 2].tolist()
+                if s != e and len(lay.entries(np.arange(s, e), allowed)):
+                    return True
         return False
 
     def _vector(
@@ -162,12 +197,8 @@ class Traverser:
         depths: np.ndarray,
         via: np.ndarray,
         edges: np.ndarray,
-        ptr: np.ndarray,
-        nbr: np.ndarray,
-        rel: np.ndarray,
-        eid: np.ndarray,
+        layouts: list[_Layout],
         allowed: np.ndarray,
-        all_allowed: bool,
         max_depth: int | None,
         limit: int | None,
         with_edges: bool,
@@ -183,20 +214,27 @@ class Traverser:
         count = len(nodes)
         truncated = False
         depth_cut = False
+        all_allowed = bool(allowed.all())
         while len(frontier):
             if max_depth is not None and depth >= max_depth:
-                depth_cut = self._has_more(frontier, ptr, rel, allowed)
+                depth_cut = self._has_more(frontier, layouts, allowed)
                 break
-            starts = ptr[frontier]
-            lens = ptr[frontier + 1] - starts
-            total = int(lens.sum())
-            if total == 0:
+            target_parts: list[np.ndarray] = []
+            edge_parts: list[np.ndarray] = []
+            for lay in layouts:
+                starts = lay.ptr[frontier]
+                lens = lay.ptr[frontier + 1] - starts
+                if int(lens.sum()) == 0:
+                    continue
+                idx = spans(starts, lens)
+                if not all_allowed or lay.conf is not None:
+                    idx = lay.entries(idx, allowed)
+                target_parts.append(lay.nbr[idx])
+                edge_parts.append(lay.eid[idx])
+            if not target_parts:
                 break
-            idx = spans(starts, lens)
-            if not all_allowed:
-                idx = idx[allowed[rel[idx]]]
-            targets = nbr[idx]
-            edge_ids = eid[idx]
+            targets = np.concatenate(target_parts)
+            edge_ids = np.concatenate(edge_parts)
             if with_edges:
                 out_edges.append(edge_ids)
             fresh = ~visited[targets]
@@ -210,7 +248,7 @@ class Traverser:
             out_via.append(edge_ids[fresh][first])
             count += len(new)
             if limit is not None and count >= limit:
-                truncated = count > limit or self._has_more(new, ptr, rel, allowed)
+                truncated = count > limit or self._has_more(new, layouts, allowed)
                 break
             frontier = new
         return (
@@ -222,35 +260,47 @@ class Traverser:
             depth_cut,
         )
 
-    def path(self, source: int, target: int, *, allowed: np.ndarray) -> list[int] | None:
-        """Links (edge ids) of a shortest chain by which ``target`` derives from ``source``."""
+    def path(
+        self,
+        source: int,
+        target: int,
+        *,
+        allowed: np.ndarray,
+        min_confidence: float | None = None,
+    ) -> list[int] | None:
+        """Links (edge ids) of a shortest chain by which ``target`` derives from ``source``
+        (suspected links too, of at least ``min_confidence``, when it is given)."""
         if source == target:
             return []
         a = self.a
+        layouts = self.layouts(False, min_confidence)
         prev: dict[int, int] = {target: -1}
         frontier = [target]
         allowed_list = allowed.tolist()
         while frontier:
             nxt: list[int] = []
             for v in frontier:
-                s, e = a.up_ptr[v : v + 2].tolist()
-                for u, r, ed in zip(
-                    a.up_nbr[s:e].tolist(),
-                    a.up_rel[s:e].tolist(),
-                    a.up_edge[s:e].tolist(),
-                    strict=True,
-                ):
-                    if not allowed_list[r] or u in prev:
-                        continue
-                    prev[u] = ed
-                    if u == source:
-                        chain: list[int] = []
-                        node = u
-                        while prev[node] != -1:
-                            edge = prev[node]
-                            chain.append(edge)
-                            node = int(a.edge_child[edge])
-                        return chain
-                    nxt.append(u)
+                for lay in layouts:
+                    s, e = lay.ptr[v : v + 2].tolist()
+                    for u, r, ed in zip(
+                        lay.nbr[s:e].tolist(),
+                        lay.rel[s:e].tolist(),
+                        lay.eid[s:e].tolist(),
+                        strict=True,
+                    ):
+                        if not allowed_list[r] or u in prev:
+                            continue
+                        if lay.conf is not None and not lay.conf[ed] >= lay.min_conf:
+                            continue
+                        prev[u] = ed
+                        if u == source:
+                            chain: list[int] = []
+                            node = u
+                            while prev[node] != -1:
+                                edge = prev[node]
+                                chain.append(edge)
+                                node = int(a.edge_child[edge])
+                            return chain
+                        nxt.append(u)
             frontier = nxt
         return None

@@ -54,6 +54,7 @@ from filiation.sources.records import IngestReport, Records
 from filiation.store.store import Store
 
 if TYPE_CHECKING:
+    from filiation.inference.run import InferResult
     from filiation.registry.service import Registry
 
 ENV_DB = "FILIATION_DB"
@@ -380,6 +381,23 @@ class Genealogy:
         down, rel, anchor_id = drawing.parse_group(key)
         anchor = self._node(anchor_id)
         return drawing.group_page(self.index, anchor, rel, down, offset=offset, limit=limit)
+
+    def infer(
+        self,
+        dump: str | os.PathLike[str] | None = None,
+        *,
+        min_confidence: float = 0.5,
+        limit: int | None = None,
+    ) -> InferResult:
+        """Suspect the parents of models that declare none, from the hub-stats metadata
+        (``dump``: default, the dump the current genealogy was read from), store them as the
+        source ``inferred:metadata`` apart from declared links, and return those of at least
+        ``min_confidence`` (docs/inference.md). Walks follow them only when asked."""
+        from filiation.inference.run import infer_genealogy
+
+        return infer_genealogy(
+            self, dump, min_confidence=min_confidence, limit=limit, say=self._say
+        )
 
     def families(self, author: str, *, limit: int = 20) -> Families:
         """The families an author's models sit in: the root ancestors of its models (models

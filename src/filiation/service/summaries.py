@@ -162,14 +162,17 @@ def stats(index: LineageIndex, snapshots: list[dict[str, Any]], store: str) -> S
     """Nodes per kind, links per relation, cycles, and the current snapshots."""
     a = index.a
     kinds = np.bincount(np.asarray(a.kind), minlength=len(KINDS_BY_CODE))
-    rels = np.bincount(np.asarray(a.edge_rel), minlength=len(RELATIONS_BY_CODE))
+    edge_rel = np.asarray(a.edge_rel)
+    suspected = index.suspected(np.arange(len(edge_rel)))
+    rels = np.bincount(edge_rel[~suspected], minlength=len(RELATIONS_BY_CODE))
     stubs = np.bincount(np.asarray(a.kind)[np.asarray(a.stub)], minlength=len(KINDS_BY_CODE))
-    published_by = np.asarray(a.edge_rel) != RELATION_CODES[Relation.PUBLISHED_BY]
+    published_by = (edge_rel != RELATION_CODES[Relation.PUBLISHED_BY]) & ~suspected
     return Stats(
         nodes_by_kind={KINDS_BY_CODE[i].value: int(c) for i, c in enumerate(kinds)},
         stubs_by_kind={KINDS_BY_CODE[i].value: int(c) for i, c in enumerate(stubs)},
         links_by_relation={RELATIONS_BY_CODE[i].value: int(c) for i, c in enumerate(rels) if c},
         declared_links=int(np.asarray(a.edge_declared)[published_by].sum()),
+        suspected_links=int(suspected.sum()),
         cycles=int(a.meta.get("cycles", 0)),
         nodes_in_cycles=int(a.meta.get("nodes_in_cycles", 0)),
         snapshots=snapshots,

@@ -12,7 +12,7 @@ import numpy as np
 
 from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation
 from filiation.lineage.filters import NodeFilter
-from filiation.lineage.index import LineageIndex
+from filiation.lineage.index import LineageIndex, suspected_confidence
 from filiation.lineage.query import TraversalQuery
 from filiation.lineage.traverse import Walk
 from filiation.results import Lineage
@@ -33,9 +33,17 @@ def _filtered_walk(
     index: LineageIndex, node: int, down: bool, rels: tuple[Relation, ...] | None, q: TraversalQuery
 ) -> Walk:
     """A walk from ``node``; with a filter, the whole walk is filtered, then cut."""
+    conf = suspected_confidence(q)
     if not q.filter.active:
-        return index.walk([node], down=down, relations=rels, max_depth=q.max_depth, limit=q.limit)
-    walk = index.walk([node], down=down, relations=rels, max_depth=q.max_depth)
+        return index.walk(
+            [node],
+            down=down,
+            relations=rels,
+            max_depth=q.max_depth,
+            limit=q.limit,
+            min_confidence=conf,
+        )
+    walk = index.walk([node], down=down, relations=rels, max_depth=q.max_depth, min_confidence=conf)
     return q.filter.apply(index.a, walk, q.limit)
 
 
