@@ -42,7 +42,7 @@ from filiation.inference import metadata as md  # noqa: E402
 from filiation.sources import hub_stats  # noqa: E402
 
 SAMPLE = ROOT / "src" / "filiation" / "data" / "hub-stats-sample.parquet"
-LLM_LINEAGE = ROOT.parent.parent / "shared" / "data" / "llm-lineage"
+LLM_LINEAGE = ROOT.parent / "shared" / "data" / "llm-lineage"
 MODEL_FILE = ROOT / "src" / "filiation" / "inference" / "metadata_model.json"
 BINS = np.round(np.arange(0.0, 1.01, 0.1), 2)
 BANDS = ((0.5, 0.8), (0.8, 0.9), (0.9, 1.01))

@@ -333,3 +333,39 @@ def test_cli_json_has_the_documented_shape(tmp_path: Path, fresh_db) -> None:
     assert data["links"][0]["confidence"] >= data["links"][1]["confidence"]
     res = CliRunner().invoke(app, ["--db", str(fresh_db), "infer", "--min-confidence", "2"])
     assert res.exit_code != 0
+
+
+def test_suspects_reach_every_interface_only_when_asked(tmp_path: Path, fresh_db) -> None:
+    """The CLI's lineage commands and the JSON API follow suspects with ``--suspected`` /
+    ``include_suspected=true`` only, and mark each with its confidence."""
+    from fastapi.testclient import TestClient
+
+    from filiation.api import create_app
+    from filiation.cli import app
+
+    g = filiation.open(fresh_db, load_bundled=False)
+    g.ingest_hub_stats(_dump(tmp_path / "m.parquet", _family()))
+    g.infer(min_confidence=0.0)
+    root, gguf = "org/Base-7B", "quanter/Base-7B-Instruct-Q4_K_M-GGUF"
+
+    def cli(*extra: str) -> dict[str, Any]:
+        args = ["--db", str(fresh_db), "descendants", root, "--json", *extra]
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+        return json.loads(res.output)
+
+    plain, asked = cli(), cli("--suspected", "--min-confidence", "0")
+    assert gguf not in {n["id"] for n in plain["nodes"]}
+    marked = {n["id"]: n for n in asked["nodes"] if n.get("suspected")}
+    assert gguf in marked and 0.0 <= marked[gguf]["confidence"] <= 1.0
+    assert all(e["declared"] is False for e in asked["edges"] if e.get("suspected"))
+    assert not any(n.get("suspected") for n in plain["nodes"])
+
+    client = TestClient(create_app(filiation.open(fresh_db)))
+    url = f"/api/models/{root}/descendants"
+    assert client.get(url).json()["nodes"] == plain["nodes"]
+    via_api = client.get(url, params={"include_suspected": "true", "min_confidence": 0}).json()
+    assert via_api["nodes"] == asked["nodes"]
+    high = client.get(url, params={"include_suspected": "true", "min_confidence": 1}).json()
+    assert not any(n.get("suspected") for n in high["nodes"])
+    assert client.get(url, params={"min_confidence": 2}).status_code == 422

@@ -411,6 +411,11 @@ class Lineage:
                     "created_at": _iso(created[i]),
                 }
             )
+        # A node reached through a suspected link says so, with the link's confidence.
+        via = np.asarray(self.via)
+        for i in np.flatnonzero(self._index.suspected(via)).tolist():
+            out[len(out) - len(ids) + i]["suspected"] = True
+            out[len(out) - len(ids) + i]["confidence"] = self._index.confidence(int(via[i]))
         return out
 
     @cached_property

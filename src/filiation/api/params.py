@@ -85,6 +85,17 @@ SinceQ = Annotated[
 UntilQ = Annotated[
     str | None, Query(description="Keep only nodes created on or before this date (inclusive).")
 ]
+SuspectedQ = Annotated[
+    bool,
+    Query(
+        description="Also follow suspected links (inferred by filiation, not declared); they "
+        'carry "suspected": true, their confidence and evidence.'
+    ),
+]
+MinConfidenceQ = Annotated[
+    float | None,
+    Query(ge=0.0, le=1.0, description="The least confidence of a suspected link followed (0.5)."),
+]
 OffsetQ = Annotated[
     int, Query(ge=0, le=MAX_QUERY_INT, description="How many items of the ranking to skip.")
 ]
@@ -102,6 +113,8 @@ async def traversal_query(
     min_downloads: MinDownloadsQ = None,
     since: SinceQ = None,
     until: UntilQ = None,
+    include_suspected: SuspectedQ = False,
+    min_confidence: MinConfidenceQ = None,
 ) -> TraversalQuery:
     """The traversal parameters of a route, as the service's query: one dependency declares
     them for every traversal and export, and a bad one is a 422 naming it before the id is
@@ -115,6 +128,8 @@ async def traversal_query(
         min_downloads=min_downloads,
         since=since,
         until=until,
+        include_suspected=include_suspected,
+        min_confidence=min_confidence,
     )
 
 

@@ -108,6 +108,23 @@ SinceOpt = Annotated[
 UntilOpt = Annotated[
     str | None, typer.Option("--until", help="Keep only nodes created on or before this date.")
 ]
+SuspectedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--suspected",
+        help="Also follow suspected links (inferred by `filiation infer`, not declared), "
+        "shown apart with their confidence.",
+    ),
+]
+MinConfidenceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-confidence",
+        min=0.0,
+        max=1.0,
+        help="With --suspected: the least confidence of a suspected link followed (0.5).",
+    ),
+]
 TreeOpt = Annotated[bool, typer.Option("--tree", help="Draw the result as a tree.")]
 
 

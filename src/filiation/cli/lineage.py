@@ -23,9 +23,11 @@ from filiation.cli.common import (
     JsonOpt,
     KindsOpt,
     LimitOpt,
+    MinConfidenceOpt,
     MinDownloadsOpt,
     RelationOpt,
     SinceOpt,
+    SuspectedOpt,
     TreeOpt,
     UntilOpt,
     err,
@@ -44,15 +46,18 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 
-#: The traversal options, in the order ``--help`` lists them; their values build the query.
-_TRAVERSAL_OPTIONS = (
-    ("relation", RelationOpt),
-    ("max_depth", DepthOpt),
-    ("limit", LimitOpt),
-    ("kind", KindsOpt),
-    ("min_downloads", MinDownloadsOpt),
-    ("since", SinceOpt),
-    ("until", UntilOpt),
+#: The traversal options, in the order ``--help`` lists them, with their defaults; their
+#: values build the query.
+_TRAVERSAL_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("relation", RelationOpt, None),
+    ("max_depth", DepthOpt, None),
+    ("limit", LimitOpt, None),
+    ("kind", KindsOpt, None),
+    ("min_downloads", MinDownloadsOpt, None),
+    ("since", SinceOpt, None),
+    ("until", UntilOpt, None),
+    ("suspected", SuspectedOpt, False),
+    ("min_confidence", MinConfidenceOpt, None),
 )
 
 
@@ -64,6 +69,8 @@ def traversal_query(
     min_downloads: int | None = None,
     since: str | None = None,
     until: str | None = None,
+    suspected: bool = False,
+    min_confidence: float | None = None,
     node_kind: str | None = None,
 ) -> TraversalQuery:
     """The query the traversal options ask for (a bad value: a clear error, exit code 2)."""
@@ -78,6 +85,8 @@ def traversal_query(
         since=since,
         until=until,
         kind=node_kind,
+        include_suspected=suspected,
+        min_confidence=min_confidence,
     )
 
 
@@ -98,13 +107,13 @@ def traversal(command: Callable[..., None]) -> Callable[..., None]:
             params.append(p.replace(annotation=hints[p.name]))
             continue
         params += [
-            inspect.Parameter(name, p.POSITIONAL_OR_KEYWORD, default=None, annotation=hint)
-            for name, hint in _TRAVERSAL_OPTIONS
+            inspect.Parameter(name, p.POSITIONAL_OR_KEYWORD, default=default, annotation=hint)
+            for name, hint, default in _TRAVERSAL_OPTIONS
         ]
 
     @functools.wraps(command)
     def with_query(**given: Any) -> None:
-        options = {name: given.pop(name) for name, _ in _TRAVERSAL_OPTIONS}
+        options = {name: given.pop(name) for name, _, _ in _TRAVERSAL_OPTIONS}
         query = traversal_query(**options, node_kind=given.get("node_kind"))
         command(query=query, **given)
 

@@ -102,7 +102,9 @@ def lineage_table(lin: Lineage) -> Table:
             rec["kind"],
             rec["relation"] or "",
             escape(rec["via"] or ""),
-            "yes" if rec["declared"] else "no",
+            f"suspected {rec['confidence']:.2f}"
+            if rec.get("suspected")
+            else ("yes" if rec["declared"] else "no"),
             num(rec["downloads"]),
             num(rec["descendants"]),
         )

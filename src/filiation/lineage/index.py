@@ -121,7 +121,7 @@ class LineageIndex:
         conf = self.a.edge_confidence
         if edge >= len(conf) or np.isnan(conf[edge]):
             return None
-        return float(conf[edge])
+        return round(float(conf[edge]), 4)  # stored as float32: no false digits
 
     def suspected(self, edges: np.ndarray) -> np.ndarray:
         """Which of these links are suspected (inferred), not declared."""
