@@ -1,0 +1,1 @@
+"""Lineage inferred from evidence rather than read from declarations."""
