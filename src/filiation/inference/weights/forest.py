@@ -31,6 +31,8 @@ from filiation.inference.weights.tensors import LoraAdapter, Weights, WeightsErr
 
 #: coordinates used by the merge test (a fixed subsample of the fingerprints)
 MERGE_COORDS = 60_000
+#: an adapter whose delta correlates this well with (merged copy - base) was trained on base
+ADAPTER_MATCH = 0.9
 
 
 @dataclass
@@ -70,6 +72,14 @@ class _DSU:
 
 def recover(models: dict[str, Weights]) -> Forest:
     """The forest of the given models (id -> opened weights); unreadable ones are problems."""
+    from threadpoolctl import threadpool_limits
+
+    # The matrices are small: BLAS threads only contend, 40x slower on a loaded machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _recover(models)
+
+
+def _recover(models: dict[str, Weights]) -> Forest:
     forest = Forest()
     ids: list[str] = []
     fps: list[Fingerprint] = []
@@ -226,7 +236,13 @@ def _family(
     for child, parent in tree.items():
         shared = _pair(child, parent, names)
         lr, changed = stats.low_rank(fps[child], fps[parent], shared)
-        others = [d(child, o) for o in members if o not in (child, parent)]
+        # the margin over the next candidate parent: not a descendant, not a quantised copy
+        below = _subtree(child, tree)
+        others = [
+            d(child, o)
+            for o in members
+            if o not in below and o != parent and o not in quantized and o not in merges
+        ]
         second = min(others, default=float("inf"))
         margin = 1 - d(child, parent) / second if second < float("inf") else 1.0
         conf = 0.5 + 0.5 * max(0.0, margin)
@@ -295,12 +311,15 @@ def _adapters(
 ) -> None:
     for aid, ad in adapters.items():
         targets = list(ad.pairs)
-        bases = [
-            i
-            for i, fp in enumerate(fps)
-            if all(t in fp.shapes and fp.shapes[t][:2] == ad.target_shape(t) for t in targets)
-        ]
-        if not bases:
+        fits: dict[int, dict[str, str]] = {}  # base -> its tensor name -> adapter target
+        for i, fp in enumerate(fps):
+            rename = getattr(fp.source, "canonical", None)
+            names = {(rename(t) if rename else t): t for t in targets}
+            if all(
+                n in fp.shapes and fp.shapes[n][:2] == ad.target_shape(t) for n, t in names.items()
+            ):
+                fits[i] = names
+        if not fits:
             forest.problems.append(
                 (
                     aid,
@@ -309,25 +328,28 @@ def _adapters(
                 )
             )
             continue
-        sampled = [t for t in targets if t in fps[bases[0]].values]
-        best: tuple[float, int, int] | None = None
-        for b in bases:
+        best: tuple[float, int, int, list[str]] | None = None
+        for b, names in fits.items():
+            sampled = [n for n in names if n in fps[b].values]
+            if not sampled:
+                continue
+            deltas = {
+                n: ad.delta(names[n], fps[b].rows[n].tolist(), stats.MAX_COLS) for n in sampled
+            }
             for x in range(len(fps)):
-                if x == b or not all(t in fps[x].values for t in sampled) or not sampled:
+                if x == b or not all(n in fps[x].values for n in sampled):
                     continue
-                rs = []
-                for t in sampled:
-                    delta = ad.delta(t, fps[b].rows[t].tolist(), stats.MAX_COLS)
-                    diff = fps[x].values[t] - fps[b].values[t]
-                    if diff.shape != delta.shape:
-                        break
-                    rs.append(stats._corr(diff, delta))
-                else:
+                rs = [
+                    stats._corr(fps[x].values[n] - fps[b].values[n], deltas[n])
+                    for n in sampled
+                    if fps[x].values[n].shape == deltas[n].shape
+                ]
+                if len(rs) == len(sampled):
                     r = float(np.median(rs))
                     if best is None or r > best[0]:
-                        best = (r, b, x)
-        if best is not None and best[0] >= 0.9:
-            r, b, x = best
+                        best = (r, b, x, sampled)
+        if best is not None and best[0] >= ADAPTER_MATCH:
+            r, b, x, sampled = best
             forest.links.append(
                 WeightLink(
                     aid,
@@ -335,12 +357,12 @@ def _adapters(
                     "adapter",
                     round(r, 3),
                     f"weights: scale*B@A of the adapter reproduces {ids[x]} - {ids[b]} "
-                    f"(median correlation {r:.3f} >= 0.9 over {len(sampled)} target tensors: "
-                    f"{', '.join(sampled[:3])})",
+                    f"(median correlation {r:.3f} >= {ADAPTER_MATCH} over {len(sampled)} target "
+                    f"tensors: {', '.join(sampled[:3])})",
                 )
             )
             continue
-        roots = [b for b in bases if b not in parent_of]
+        roots = [b for b in fits if b not in parent_of]
         if len(roots) == 1:
             forest.links.append(
                 WeightLink(
