@@ -97,7 +97,7 @@ def lora(
         loss.backward()
         opt.step()
     if adapter_dir is not None:
-        model.save_pretrained(adapter_dir)
+        model.save_pretrained(adapter_dir, save_embedding_layers=False)
     return state(model.merge_and_unload())
 
 
