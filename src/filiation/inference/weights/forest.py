@@ -50,6 +50,8 @@ class Forest:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (model id, message)
     families: list[list[str]] = field(default_factory=list)
     pairs: int = 0
+    #: every pair compared and its statistic (model id, model id, rho): the calibration data
+    rho: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 class _DSU:
@@ -105,6 +107,7 @@ def _recover(models: dict[str, Weights]) -> Forest:
             forest.pairs += 1
             names[i, j] = shared
             rho[i, j] = stats.relatedness(fps[i], fps[j], shared)
+            forest.rho.append((ids[i], ids[j], round(rho[i, j], 4)))
             if rho[i, j] >= stats.RELATED:
                 dsu.union(i, j)
     groups: dict[int, list[int]] = {}
