@@ -45,6 +45,23 @@ def load(model: torch.nn.Module, weights: dict[str, np.ndarray]) -> torch.nn.Mod
     return model
 
 
+def _train(
+    model: torch.nn.Module, params: list[torch.nn.Parameter], steps: int, lr: float, wd: float = 0.0
+) -> None:
+    """AdamW steps of a regression of the mean-pooled output on random targets (the seed
+    is set by the caller: each fine-tune has its own data and targets)."""
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    config = model.config
+    target = torch.randn(8, config.hidden_size)
+    for _ in range(steps):
+        ids = torch.randint(0, config.vocab_size, (8, 16))
+        out = model(input_ids=ids).last_hidden_state.mean(dim=1)
+        loss = torch.nn.functional.mse_loss(out, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
 def finetune(
     make: Callable[[], torch.nn.Module],
     weights: dict[str, np.ndarray],
@@ -52,21 +69,11 @@ def finetune(
     steps: int,
     lr: float = 1e-4,
 ) -> dict[str, np.ndarray]:
-    """``steps`` AdamW steps of a regression of the mean-pooled output on random targets."""
+    """``steps`` AdamW steps on every parameter."""
     torch.manual_seed(seed)
     model = load(make(), weights)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    vocab = model.config.vocab_size
-    hidden = model.config.hidden_size
-    target = torch.randn(8, hidden)
-    for _ in range(steps):
-        ids = torch.randint(0, vocab, (8, 16))
-        out = model(input_ids=ids).last_hidden_state.mean(dim=1)
-        loss = torch.nn.functional.mse_loss(out, target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    _train(model, list(model.parameters()), steps, lr, wd=0.01)
     return state(model)
 
 
@@ -86,16 +93,7 @@ def lora(
     base = load(make(), weights)
     cfg = LoraConfig(r=r, lora_alpha=2 * r, target_modules=targets, lora_dropout=0.0)
     model = get_peft_model(base, cfg)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
-    vocab, hidden = base.config.vocab_size, base.config.hidden_size
-    target = torch.randn(8, hidden)
-    for _ in range(steps):
-        ids = torch.randint(0, vocab, (8, 16))
-        out = model(input_ids=ids).last_hidden_state.mean(dim=1)
-        loss = torch.nn.functional.mse_loss(out, target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    _train(base, [p for p in model.parameters() if p.requires_grad], steps, lr=2e-3)
     if adapter_dir is not None:
         model.save_pretrained(adapter_dir, save_embedding_layers=False)
     return state(model.merge_and_unload())
