@@ -22,6 +22,7 @@ the adapter in the scan identifies its base exactly (``merged - base`` correlate
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,10 @@ from filiation.inference.weights.tensors import LoraAdapter, Weights, WeightsErr
 
 #: coordinates used by the merge test (a fixed subsample of the fingerprints)
 MERGE_COORDS = 60_000
+#: a model moves below a merge only if clearly closer to it than to its tree parent
+REATTACH = 0.7
+#: how much more consistent (sum of cosines) another root must be than the medoid
+ROOT_MARGIN = 0.2
 #: an adapter whose delta correlates this well with (merged copy - base) was trained on base
 ADAPTER_MATCH = 0.9
 
@@ -194,8 +199,9 @@ def _family(
     floats = [m for m in members if m not in quantized]
     # 3. merges
     merges: dict[int, tuple[list[tuple[int, float]], float]] = {}
+    vec = _vectors(floats, fps, names)
     if len(floats) >= 3:
-        merges = _merges(floats, fps, names, d)
+        merges = _merges(floats, vec)
     core = [m for m in floats if m not in merges]
     if not core:
         return
@@ -207,16 +213,7 @@ def _family(
         if dsu.union(a, b):
             adj[a].append(b)
             adj[b].append(a)
-    root = min(core, key=lambda m: sum(d(m, o) for o in core if o != m))
-    tree: dict[int, int] = {}
-    order = [root]
-    seen = {root}
-    for m in order:
-        for o in adj[m]:
-            if o not in seen:
-                seen.add(o)
-                tree[o] = m
-                order.append(o)
+    root, tree = _root(core, adj, vec, d)
     # merges below their parents; models closer to a merge than to their tree parent move
     for m, (parents, conf) in merges.items():
         for p, w in parents:
@@ -230,12 +227,29 @@ def _family(
             )
     for x in list(tree):
         best = min(merges, key=lambda m: d(x, m), default=None)
-        if best is None or d(x, best) >= d(x, tree[x]):
+        if best is None or d(x, best) >= REATTACH * d(x, tree[x]):
             continue
+        lr, _ = stats.low_rank(fps[x], fps[tree[x]], _pair(x, tree[x], names))
+        if lr >= stats.LOW_RANK:
+            continue  # a low-rank difference names its parent: an adapter merged on it
         below = _subtree(x, tree)
         if any(p in below for p, _ in merges[best][0]):
             continue
         tree[x] = best
+    # a low-rank difference is exact only against the model the adapter was merged into
+    for x in list(tree):
+        if tree[x] in merges:
+            continue
+        lr, _ = stats.low_rank(fps[x], fps[tree[x]], _pair(x, tree[x], names))
+        if lr < stats.LOW_RANK:
+            continue
+        below = _subtree(x, tree)
+        for o in core:
+            if o in below or o == tree[x]:
+                continue
+            other, _ = stats.low_rank(fps[x], fps[o], _pair(x, o, names))
+            if other > lr + 1e-3:
+                tree[x], lr = o, other
     for child, parent in tree.items():
         shared = _pair(child, parent, names)
         lr, changed = stats.low_rank(fps[child], fps[parent], shared)
@@ -260,6 +274,52 @@ def _family(
         )
 
 
+def _orient(root: int, adj: dict[int, list[int]]) -> dict[int, int]:
+    tree: dict[int, int] = {}
+    order, seen = [root], {root}
+    for m in order:
+        for o in adj[m]:
+            if o not in seen:
+                seen.add(o)
+                tree[o] = m
+                order.append(o)
+    return tree
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    den = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b / den) if den > 0 else 0.0
+
+
+def _root(
+    core: list[int], adj: dict[int, list[int]], vec: dict[int, np.ndarray], d: Any
+) -> tuple[int, dict[int, int]]:
+    """The root of the tree and the tree oriented from it.
+
+    The medoid, unless another root makes the increments more consistent: along a real
+    chain p -> v -> w the second step does not undo the first (cos(w - v, v - p) >= 0), while
+    rooting a family at one of its fine-tunes makes the base's other children step back
+    against that fine-tune's change (sibling fine-tunes share part of their drift, so the
+    cosine is clearly negative). The root maximising the sum of these cosines wins when it
+    beats the medoid by ROOT_MARGIN.
+    """
+    medoid = min(core, key=lambda m: sum(d(m, o) for o in core if o != m))
+
+    def score(r: int) -> float:
+        tree = _orient(r, adj)
+        total = 0.0
+        for w, v in tree.items():
+            p = tree.get(v)
+            if p is not None and w in vec and v in vec and p in vec:
+                total += _cos(vec[w] - vec[v], vec[v] - vec[p])
+        return total
+
+    scores = {r: score(r) for r in core} if vec else {medoid: 0.0}
+    best = max(scores, key=lambda r: scores[r])
+    root = best if scores[best] > scores[medoid] + ROOT_MARGIN else medoid
+    return root, _orient(root, adj)
+
+
 def _subtree(x: int, tree: dict[int, int]) -> set[int]:
     below = {x}
     changed = True
@@ -272,13 +332,12 @@ def _subtree(x: int, tree: dict[int, int]) -> set[int]:
     return below
 
 
-def _merges(
-    floats: list[int],
-    fps: list[Fingerprint],
-    names: dict[tuple[int, int], list[str]],
-    d: object,
-) -> dict[int, tuple[list[tuple[int, float]], float]]:
-    shared = set(_pair(floats[0], floats[1], names))
+def _vectors(
+    floats: list[int], fps: list[Fingerprint], names: dict[tuple[int, int], list[str]]
+) -> dict[int, np.ndarray]:
+    """Each model's sampled weights on the tensors all of ``floats`` share, as one vector of
+    at most MERGE_COORDS coordinates (the same ones for every model)."""
+    shared = set(_pair(floats[0], floats[1], names)) if len(floats) > 1 else set()
     for a in floats:
         for b in floats:
             if a < b:
@@ -288,10 +347,17 @@ def _merges(
         return {}
     total = sum(fps[floats[0]].values[k].size for k in keys)
     step = max(1, total // MERGE_COORDS)
-    vec = {
+    return {
         m: np.concatenate([fps[m].values[k].ravel() for k in keys])[::step].astype(np.float64)
         for m in floats
     }
+
+
+def _merges(
+    floats: list[int], vec: dict[int, np.ndarray]
+) -> dict[int, tuple[list[tuple[int, float]], float]]:
+    if not vec:
+        return {}
     found: dict[int, tuple[list[tuple[int, float]], float]] = {}
     for m in floats:
         cands = [o for o in floats if o != m]
