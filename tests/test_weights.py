@@ -259,3 +259,25 @@ def test_bad_files_are_one_problem_each_and_the_scan_goes_on(
     # nothing half-recorded: the broken models have no weights link, the good ones do
     links = _found(result)
     assert links == {("ft1", "base", "finetune"), ("ft1-fp16", "ft1", "quantized")}
+
+
+def test_register_records_the_weights_links_as_inferred(
+    family: tuple[Path, wf.Truth], tmp_path: Path, new_db: Any
+) -> None:
+    import shutil
+
+    for name in ("base", "ft1", "ft1-fp16"):
+        shutil.copytree(family[0] / name, tmp_path / name)
+    g = filiation.open(new_db("weights-register"))
+    g.stats()  # the bundled Hub sample is loaded first, as the registry tests do
+    g.registry.add_user("edith", "admin", "pw-pw-pw-pw-12345", actor=None)
+    result = scan(tmp_path)
+    add_weight_links(result)
+    report = g.registry.register_scan(result, actor=g.registry.actor("edith"))
+    assert sorted(report.created) == ["local/base", "local/ft1", "local/ft1-fp16"]
+    ft1, copy = g.registry.model("local/ft1"), g.registry.model("local/ft1-fp16")
+    assert (ft1.derived_from, ft1.derived_relation) == ("local/base", "finetune")
+    assert (copy.derived_from, copy.derived_relation) == ("local/ft1", "quantized")
+    assert copy.derived_provenance == "inferred" and "requantisation match" in (
+        copy.derived_evidence or ""
+    )
