@@ -247,7 +247,7 @@ def test_bad_files_are_one_problem_each_and_the_scan_goes_on(
 ) -> None:
     import shutil
 
-    for name in ("base", "ft1", "ft1-fp16"):
+    for name in ("base", "ft1", "ft2", "ft1-fp16"):
         shutil.copytree(family[0] / name, tmp_path / name)
     expected = _broken(tmp_path, family[0] / "base")
     result = scan(tmp_path)
@@ -258,7 +258,11 @@ def test_bad_files_are_one_problem_each_and_the_scan_goes_on(
     assert len([p for p in result.problems if p.file.split("/")[0] in expected]) == len(expected)
     # nothing half-recorded: the broken models have no weights link, the good ones do
     links = _found(result)
-    assert links == {("ft1", "base", "finetune"), ("ft1-fp16", "ft1", "quantized")}
+    assert links == {
+        ("ft1", "base", "finetune"),
+        ("ft2", "base", "finetune"),
+        ("ft1-fp16", "ft1", "quantized"),
+    }
 
 
 def test_register_records_the_weights_links_as_inferred(
@@ -266,7 +270,7 @@ def test_register_records_the_weights_links_as_inferred(
 ) -> None:
     import shutil
 
-    for name in ("base", "ft1", "ft1-fp16"):
+    for name in ("base", "ft1", "ft2", "ft1-fp16"):
         shutil.copytree(family[0] / name, tmp_path / name)
     g = filiation.open(new_db("weights-register"))
     g.stats()  # the bundled Hub sample is loaded first, as the registry tests do
@@ -274,9 +278,10 @@ def test_register_records_the_weights_links_as_inferred(
     result = scan(tmp_path)
     add_weight_links(result)
     report = g.registry.register_scan(result, actor=g.registry.actor("edith"))
-    assert sorted(report.created) == ["local/base", "local/ft1", "local/ft1-fp16"]
+    assert sorted(report.created) == ["local/base", "local/ft1", "local/ft1-fp16", "local/ft2"]
     ft1, copy = g.registry.model("local/ft1"), g.registry.model("local/ft1-fp16")
     assert (ft1.derived_from, ft1.derived_relation) == ("local/base", "finetune")
+    assert g.registry.model("local/ft2").derived_from == "local/base"
     assert (copy.derived_from, copy.derived_relation) == ("local/ft1", "quantized")
     assert copy.derived_provenance == "inferred" and "requantisation match" in (
         copy.derived_evidence or ""

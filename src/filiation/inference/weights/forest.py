@@ -263,6 +263,9 @@ def _family(
         second = min(others, default=float("inf"))
         margin = 1 - d(child, parent) / second if second < float("inf") else 1.0
         conf = 0.5 + 0.5 * max(0.0, margin)
+        if len(core) == 2:
+            # two full-precision models: nothing in the weights says which came first
+            conf = 0.5
         relation = "adapter" if lr >= stats.LOW_RANK else "finetune"
         link(
             child,
@@ -270,7 +273,8 @@ def _family(
             relation,
             conf,
             f"top-{stats.RANK_K} energy of the delta={lr:.3f} (>= {stats.LOW_RANK} "
-            f"low rank), {changed:.0%} of tensors changed; tree rooted at {ids[root]}",
+            f"low rank), {changed:.0%} of tensors changed; tree rooted at {ids[root]}"
+            + ("; direction undetermined (two full-precision models)" if len(core) == 2 else ""),
         )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from filiation.domain import Relation
 from filiation.inference.weights.forest import Forest, recover
 from filiation.inference.weights.tensors import Weights, WeightsError, open_folder
-from filiation.sources.local_folder import FoundLink, ScanProblem, ScanResult
+from filiation.sources.local_folder import FoundLink, ScanProblem, ScanResult, _rel
 
 SOURCE = "weights"
 
@@ -66,10 +66,3 @@ def _problem(result: ScanResult, label: str, message: str) -> None:
     if any(p.file == file for p in result.problems):
         return
     result.problems.append(ScanProblem(file=file, message=why))
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix() or path.name
-    except ValueError:
-        return str(path)
