@@ -123,13 +123,22 @@ def scan(
             help="With --register: registry user to act as (default: your OS user name).",
         ),
     ] = None,
+    weights: Annotated[
+        bool,
+        typer.Option(
+            "--weights",
+            help="Also compare the models' weights (safetensors, int8, GGUF, PEFT adapters) "
+            "and add the links they show (quantized, adapter, finetune, merge) as inferred, "
+            "with a confidence and the statistic as evidence.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Find models on disk and what each derives from, with the file that says so."""
     import getpass
 
     g = open_genealogy()
-    result = g.scan(path)
+    result = g.scan(path, weights=weights)
     registered = None
     if register:  # the user is checked before anything is written
         actor = g.registry.actor(user or getpass.getuser())

@@ -222,7 +222,11 @@ def scan_result(result: Any) -> None:
             table.add_row(
                 escape(m.id) if i == 0 else "",
                 escape(link.parent) if link else "[dim]nothing found[/]",
-                (link.relation.value + (" (stated in README)" if link.declared else ""))
+                (
+                    link.relation.value
+                    + (" (stated in README)" if link.declared else "")
+                    + (f" (weights, {link.confidence:.2f})" if link.source == "weights" else "")
+                )
                 if link
                 else "",
                 escape(", ".join(link.evidence)) if link else "",

@@ -218,9 +218,11 @@ class Genealogy:
         """Ingest a lineage edge list (``parent_id,child_id,relation``) and optional nodes."""
         return self._ingester.ingest_edges(edges, nodes, name=name)
 
-    def scan(self, path: str | os.PathLike[str]) -> ScanResult:
-        """Models found under ``path`` and what each derives from; nothing is stored."""
-        return self._ingester.scan(path)
+    def scan(self, path: str | os.PathLike[str], *, weights: bool = False) -> ScanResult:
+        """Models found under ``path`` and what each derives from; nothing is stored. With
+        ``weights``, the models' weights are compared too and the links they show are added
+        with ``source="weights"`` and a confidence (docs/weights.md)."""
+        return self._ingester.scan(path, weights=weights)
 
     def ingest_scan(
         self, scan: ScanResult | str | os.PathLike[str], *, name: str | None = None

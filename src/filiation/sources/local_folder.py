@@ -85,6 +85,8 @@ class FoundLink(BaseModel):
         description="the README states the relation (stored as inferred all the same)"
     )
     evidence: list[str] = Field(description="file:field that said so, relative to the scan")
+    source: str = Field(default="files", description="files, or weights (scan --weights)")
+    confidence: float | None = Field(default=None, description="for links from weights")
 
 
 class FoundModel(BaseModel):
@@ -452,14 +454,14 @@ def _check_gguf(data: mmap.mmap | bytes) -> None:
     u32, u64 = struct.Struct(order + "I"), struct.Struct(order + "Q")
     tensors, keys = u64.unpack_from(data, 8)[0], u64.unpack_from(data, 16)[0]
     if keys > MAX_GGUF_KEYS:
-        raise _Unreadable(f"declares {keys} metadata entries (limit {MAX_GGUF_KEYS})")
+        raise _Unreadable(f"GGUF header declares {keys} metadata entries (limit {MAX_GGUF_KEYS})")
     if tensors * 24 > size:  # a tensor's description takes at least 24 bytes
-        raise _Unreadable(f"declares {tensors} tensors, more than its {size} bytes can hold")
+        raise _Unreadable(f"GGUF header declares {tensors} tensors: more than {size} bytes hold")
     pos = 24
 
     def need(n: int, what: str) -> None:
         if n > size - pos:
-            raise _Unreadable(f"truncated or corrupted: {what} runs past the end of the file")
+            raise _Unreadable(f"GGUF truncated or corrupted: {what} runs past the end of the file")
 
     def string() -> None:
         nonlocal pos
