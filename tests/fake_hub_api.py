@@ -13,11 +13,19 @@ Knobs reproduce the Hub's bad days: ``rate_limited`` answers 429 (``Retry-After:
 many times first, ``gone`` ids answer 404, ``broken`` ids answer non-JSON, ``bad_base`` ids
 carry a malformed ``baseModels``, ``down`` makes every answer a 503 (``down_lists``: every
 listing).
+
+It also serves files, as ``huggingface_hub`` reads them (``hf_hub_url``,
+``get_hf_file_metadata``): ``HEAD``/``GET /{repo}/resolve/{revision}/{filename}`` with
+``X-Repo-Commit``, ``ETag`` and ``Content-Length``, and ``Range: bytes=a-b`` answered 206 with
+``Content-Range`` (416 outside the file). ``files`` maps a repo id (lower-cased) to its files
+(name -> path on disk); ``bytes_served`` counts the body bytes sent, ``no_ranges`` makes the
+server ignore ``Range`` (as a misbehaving mirror would).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +57,13 @@ class FakeHubAPI:
     requests: list[tuple[str, dict[str, list[str]], str | None]] = field(default_factory=list)
     served_429: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    files: dict[str, dict[str, Path]] = field(default_factory=dict)
+    bytes_served: int = 0
+    no_ranges: bool = False
+
+    def add_files(self, repo_id: str, folder: Path) -> None:
+        """Serve every file of ``folder`` (not recursive) as the repository ``repo_id``."""
+        self.files[repo_id.lower()] = {f.name: f for f in folder.iterdir() if f.is_file()}
 
     def child_count(self, key: str) -> int:
         return sum(len(v) for (_, parent), v in self.children.items() if parent == key)
@@ -93,6 +108,18 @@ def build(hub_sample: Path) -> FakeHubAPI:
     return FakeHubAPI(rows=rows, children=children)
 
 
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+
+
+def _resolve(hub: FakeHubAPI, path: str) -> Path | bool | None:
+    """The file a ``/{repo}/resolve/{rev}/{name}`` path names; False if not such a path."""
+    parts = unquote(path).lstrip("/").split("/")
+    if len(parts) < 5 or parts[2] != "resolve":
+        return False
+    repo, name = f"{parts[0]}/{parts[1]}".lower(), "/".join(parts[4:])
+    return hub.files.get(repo, {}).get(name)
+
+
 def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -110,8 +137,58 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, value: Any, headers: dict[str, str] | None = None) -> None:
             self._send(status, json.dumps(value).encode(), headers)
 
+        def _file(self, file: Path | None, head: bool) -> None:
+            if file is None:
+                self._json(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
+                return
+            size = file.stat().st_size
+            start, end, status = 0, size, 200
+            asked = self.headers.get("Range")
+            if asked and not hub.no_ranges:
+                m = _RANGE.match(asked.strip())
+                if not m or int(m.group(1)) >= size:
+                    self._send(416, b"", {"Content-Range": f"bytes */{size}"})
+                    return
+                start = int(m.group(1))
+                end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+                status = 206
+            headers = {
+                "X-Repo-Commit": "0" * 40,
+                "ETag": f'"{size:x}-{int(file.stat().st_mtime):x}"',
+                "Accept-Ranges": "bytes",
+            }
+            if status == 206:
+                headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+            self.send_response(status)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(end - start))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            if head:
+                return
+            with file.open("rb") as f:
+                f.seek(start)
+                body = f.read(end - start)
+            with hub.lock:
+                hub.bytes_served += len(body)
+            self.wfile.write(body)
+
+        def do_HEAD(self) -> None:
+            file = _resolve(hub, urlsplit(self.path).path)
+            if file is False:
+                self._send(404, b"")
+                return
+            self._file(file, head=True)  # type: ignore[arg-type]
+
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
+            file = _resolve(hub, parts.path)
+            if file is not False:
+                with hub.lock:
+                    hub.requests.append((parts.path, {}, self.headers.get("Authorization")))
+                self._file(file, head=False)  # type: ignore[arg-type]
+                return
             query = parse_qs(parts.query)
             with hub.lock:
                 hub.requests.append((parts.path, query, self.headers.get("Authorization")))
