@@ -1,0 +1,1 @@
+"""Lineage filiation infers rather than reads: suspects, weight evidence, checks."""
