@@ -1201,6 +1201,97 @@ def followup(
     )
 
 
+# -- verify and check (issue 13 items 4 and 5; self-contained: the lead ports this block) ---
+@app.command()
+def verify(
+    child: Annotated[str, typer.Argument(metavar="CHILD", help="The model to verify.")],
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            help="The parent to test. Default: each of CHILD's parents in the genealogy, "
+            "declared or suspected.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="HF_TOKEN", help="Hub token (private or gated models)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Test a link by the weights: read a few tensors of both models from the Hub (byte
+    ranges of their safetensors, through HF_ENDPOINT) and record the verdict."""
+    from filiation.inference.verification import verify as run_verify
+
+    g = _open()
+    _ensure_index(g)
+    with _steps() as say:
+        say(f"reading tensors of {child} from the Hub")
+        report = run_verify(g, child, against, token=token)
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    colour = {"confirmed": "green", "rejected": "red", "inconclusive": "yellow"}
+    for v in report.results:
+        stat = "—" if v.statistic is None else f"{v.statistic:.4g}"
+        name = v.detail.get("statistic_name") or "statistic"
+        out.print(
+            f"{escape(v.child)} ← {escape(v.parent)}"
+            + (f" ({v.relation})" if v.relation else "")
+            + f": [{colour[v.verdict]}]{v.verdict}[/], {escape(str(name))} {stat}, "
+            + f"{v.bytes_read:,} bytes read"
+        )
+        if v.verdict == "inconclusive" and v.detail.get("reason"):
+            out.print(f"  [dim]{escape(str(v.detail['reason']))}[/]")
+    out.print(f"[dim]{report.bytes_read:,} bytes read in all; verdicts recorded[/]")
+
+
+@app.command()
+def check(
+    node_id: Annotated[
+        str | None,
+        typer.Argument(metavar="[ID]", help="A model; default: the whole genealogy."),
+    ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", help="Only these rules (repeat or comma-separate)."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="Flags listed at most (all counted).")
+    ] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Flag links of the genealogy that the evidence contradicts: a parent of another
+    architecture or size, a child older than its parent, a GGUF-only "finetune", a one-parent
+    merge, a cycle."""
+    from filiation.inference.checks import RULES, check_genealogy
+
+    rules = [r.strip() for item in rule or [] for r in item.split(",") if r.strip()] or None
+    g = _open()
+    _ensure_index(g)
+    with _steps() as say, g.reporting(say):
+        report = check_genealogy(g, node_id, limit=limit, rules=rules)
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    where = escape(report.node) if report.node else "the genealogy"
+    out.print(f"{report.summary()} — {where}, {report.links_checked:,} links checked")
+    table = Table("rule", "flagged", "what it means", box=None)
+    for name, count in report.counts.items():
+        table.add_row(name, f"{count:,}", RULES[name])
+    out.print(table)
+    for name, why in report.not_evaluated.items():
+        out.print(f"[yellow]{name} not evaluated: {escape(why)}[/]")
+    for f in report.flags:
+        values = ", ".join(f"{k} {v}" for k, v in f.values.items())
+        out.print(
+            f"{escape(f.child)} ← {escape(f.parent)} ({f.relation}): [red]{f.rule}[/]"
+            + (f" [dim]{escape(values)}[/]" if values else "")
+        )
+    if report.truncated:
+        out.print(f"[yellow]more flags exist beyond --limit ({len(report.flags)} shown)[/]")
+
+
 def main() -> None:
     try:
         app()

@@ -85,9 +85,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "registry_uses",
-        sa.Column(
-            "system_id", sa.Integer, sa.ForeignKey("registry_systems.id"), primary_key=True
-        ),
+        sa.Column("system_id", sa.Integer, sa.ForeignKey("registry_systems.id"), primary_key=True),
         sa.Column("model_id", sa.Integer, sa.ForeignKey("registry_models.id"), primary_key=True),
         sa.Column("usage", sa.Text, nullable=False),
         sa.Column("removed_at", sa.DateTime),
