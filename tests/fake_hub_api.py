@@ -111,13 +111,16 @@ def build(hub_sample: Path) -> FakeHubAPI:
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
-def _resolve(hub: FakeHubAPI, path: str) -> Path | bool | None:
-    """The file a ``/{repo}/resolve/{rev}/{name}`` path names; False if not such a path."""
+def _resolve(hub: FakeHubAPI, path: str) -> tuple[str, Path | None] | None:
+    """The repo and file a ``/{repo}/resolve/{rev}/{name}`` path names (the file None when
+    the repo has no such file, the repo "" when it is not served); None if not such a path."""
     parts = unquote(path).lstrip("/").split("/")
     if len(parts) < 5 or parts[2] != "resolve":
-        return False
+        return None
     repo, name = f"{parts[0]}/{parts[1]}".lower(), "/".join(parts[4:])
-    return hub.files.get(repo, {}).get(name)
+    if repo not in hub.files:
+        return "", None
+    return repo, hub.files[repo].get(name)
 
 
 def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
@@ -137,9 +140,13 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, value: Any, headers: dict[str, str] | None = None) -> None:
             self._send(status, json.dumps(value).encode(), headers)
 
-        def _file(self, file: Path | None, head: bool) -> None:
+        def _file(self, found: tuple[str, Path | None], head: bool) -> None:
+            repo, file = found
             if file is None:
-                self._json(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
+                self.send_response(404)
+                self.send_header("X-Error-Code", "EntryNotFound" if repo else "RepoNotFound")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             size = file.stat().st_size
             start, end, status = 0, size, 200
@@ -175,19 +182,19 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def do_HEAD(self) -> None:
-            file = _resolve(hub, urlsplit(self.path).path)
-            if file is False:
+            found = _resolve(hub, urlsplit(self.path).path)
+            if found is None:
                 self._send(404, b"")
                 return
-            self._file(file, head=True)  # type: ignore[arg-type]
+            self._file(found, head=True)
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
-            file = _resolve(hub, parts.path)
-            if file is not False:
+            found = _resolve(hub, parts.path)
+            if found is not None:
                 with hub.lock:
                     hub.requests.append((parts.path, {}, self.headers.get("Authorization")))
-                self._file(file, head=False)  # type: ignore[arg-type]
+                self._file(found, head=False)
                 return
             query = parse_qs(parts.query)
             with hub.lock:

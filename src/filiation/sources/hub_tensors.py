@@ -147,7 +147,6 @@ class HubTensorSource:
         from huggingface_hub.errors import (
             EntryNotFoundError,
             GatedRepoError,
-            HfHubHTTPError,
             RepositoryNotFoundError,
             RevisionNotFoundError,
         )
@@ -161,7 +160,7 @@ class HubTensorSource:
             raise NodeNotFoundError(self.repo_id) from err
         except (EntryNotFoundError, RevisionNotFoundError):
             return None
-        except (HfHubHTTPError, OSError) as err:
+        except Exception as err:  # HTTP errors and the client's transport errors
             raise self._explain(err, filename) from err
         if meta.size is None:
             raise SourceError(f"the Hub gave no size for {filename} of {self.repo_id!r}")
@@ -169,7 +168,6 @@ class HubTensorSource:
 
     def _get(self, filename: str, start: int | None = None, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of a file (the whole file when no range)."""
-        from huggingface_hub.errors import HfHubHTTPError
         from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
         headers = build_hf_headers(token=self.token)
@@ -181,7 +179,7 @@ class HubTensorSource:
                 self._url(filename), headers=headers, timeout=self.timeout, follow_redirects=True
             )
             hf_raise_for_status(response)
-        except (HfHubHTTPError, OSError) as err:
+        except Exception as err:  # HTTP errors and the client's transport errors
             raise self._explain(err, filename) from err
         body = response.content
         self.bytes_read += len(body)
