@@ -6,8 +6,8 @@ headers and token, its errors, ``HF_ENDPOINT``):
 
 1. ``HEAD`` of ``model.safetensors``, else of ``model.safetensors.index.json`` (the sharded
    layout, whose ``weight_map`` names the shard of each tensor): the file exists, its size;
-2. per file holding a tensor asked for, its header by two range requests (the 8-byte
-   little-endian header length, then the JSON header), checked against the file's size;
+2. per file (every shard), its header by two range requests (the 8-byte little-endian
+   header length, then the JSON header), checked against the file's size;
 3. per tensor, the byte range of the rows asked for (contiguous rows coalesced into one
    request), decoded to ``float32`` numpy arrays from F64, F32, F16 or BF16.
 
@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +52,8 @@ _OTHER_DTYPES = {
 }
 
 Rows = int | slice | Sequence[int] | np.ndarray | None
+#: Range requests in flight at once while reading the rows of one tensor.
+PARALLEL_REQUESTS = 8
 
 
 @dataclass(frozen=True)
@@ -120,8 +124,10 @@ class HubTensorSource:
         self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.label = repo_id
         self.bytes_read = 0
         self.requests = 0
+        self._count = threading.Lock()
         self._entries: dict[str, TensorEntry] | None = None
         self._weight_map: dict[str, str] = {}
         self._headers_read: set[str] = set()
@@ -173,7 +179,8 @@ class HubTensorSource:
         headers = build_hf_headers(token=self.token)
         if start is not None and end is not None:
             headers["Range"] = f"bytes={start}-{end - 1}"
-        self.requests += 1
+        with self._count:
+            self.requests += 1
         try:
             response = get_session().get(
                 self._url(filename), headers=headers, timeout=self.timeout, follow_redirects=True
@@ -182,7 +189,8 @@ class HubTensorSource:
         except Exception as err:  # HTTP errors and the client's transport errors
             raise self._explain(err, filename) from err
         body = response.content
-        self.bytes_read += len(body)
+        with self._count:
+            self.bytes_read += len(body)
         if start is not None and end is not None:
             if response.status_code != 206 and len(body) != end - start:
                 raise SourceError(
@@ -224,6 +232,7 @@ class HubTensorSource:
         self._weight_map = dict(weight_map)
         self.sharded = True
         self._entries = {}
+        self._all_headers()
 
     def _header(self, filename: str) -> None:
         """Read one file's header and record where each of its tensors lies."""
@@ -292,33 +301,48 @@ class HubTensorSource:
         except KeyError:
             raise SourceError(f"{self.repo_id!r} has no tensor {name!r}") from None
 
-    # -- the TensorSource protocol -------------------------------------------------------
+    # -- the weights TensorSource protocol (filiation.inference.weights) -------------------
     def names(self) -> list[str]:
-        """Every tensor name (float tensors only: the weights test reads nothing else)."""
-        if self.sharded:
-            names: Iterable[str] = self._weight_map
-            # The index lists names without dtypes; the dtype filter needs the headers only
-            # of names asked for, so filter lazily through entry() when read.
-            return sorted(names)
-        assert self._entries is not None
-        return sorted(n for n, e in self._entries.items() if e.dtype in FLOAT_DTYPES)
+        """Every float tensor's name (the weights test reads nothing else)."""
+        entries = self._all_headers()
+        return sorted(n for n, e in entries.items() if e.dtype in FLOAT_DTYPES)
 
     def shape(self, name: str) -> tuple[int, ...]:
         return self.entry(name).shape
 
-    def dtype(self, name: str) -> str:
+    def storage(self, name: str) -> str:
+        """How the tensor is stored: ``F32``, ``F16``, ``BF16`` or ``F64``."""
         return self.entry(name).dtype
 
-    def read(self, name: str, rows: Rows = None) -> np.ndarray:
-        """The tensor (or the rows asked for, in the order asked) as ``float32``.
+    dtype = storage
+
+    def requantize(self, name: str, rows: Sequence[int], values: np.ndarray) -> np.ndarray | None:
+        """``values`` rounded to this model's storage precision; None for full precision."""
+        kind = self.storage(name)
+        if kind == "F16":
+            return np.asarray(values, np.float32).astype(np.float16).astype(np.float32)
+        if kind == "BF16":
+            bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+            rounded = bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))
+            return (rounded & np.uint32(0xFFFF0000)).view(np.float32)
+        return None
+
+    def read(self, name: str, rows: Rows = None, max_cols: int | None = None) -> np.ndarray:
+        """The tensor (or the rows asked for, in the order asked) as ``float32``, with at most
+        ``max_cols`` leading columns of each row (tensors of more than two axes are seen as
+        2-D for that).
 
         ``rows`` is None (all), an int (the first ``rows`` rows), a slice, or row numbers.
+        Runs of consecutive rows are one range request each; the runs are fetched a few at
+        a time in parallel (on the Hub, latency, not bandwidth, is what a sample of scattered
+        rows costs).
         """
         e = self.entry(name)
         if e.dtype not in FLOAT_DTYPES:
             raise SourceError(f"{self.repo_id!r}: tensor {name} is {e.dtype}, not a float")
         if rows is None or not e.shape:
-            return decode(self._get(e.file, e.start, e.end), e.dtype, e.shape)
+            out = decode(self._get(e.file, e.start, e.end), e.dtype, e.shape)
+            return out if max_cols is None or out.ndim < 2 else _cols(out, max_cols)
         n = e.shape[0]
         if isinstance(rows, int | np.integer):
             wanted = np.arange(min(int(rows), n))
@@ -330,13 +354,24 @@ class HubTensorSource:
                 raise SourceError(f"{self.repo_id!r}: rows outside tensor {name} of {n} rows")
         uniq, inverse = np.unique(wanted, return_inverse=True)
         step = e.row_bytes
-        parts = [
-            decode(
-                self._get(e.file, e.start + a * step, e.start + b * step),
-                e.dtype,
-                (b - a, *e.shape[1:]),
-            )
-            for a, b in _row_runs(uniq)
-        ]
+
+        def fetch(run: tuple[int, int]) -> np.ndarray:
+            a, b = run
+            raw = self._get(e.file, e.start + a * step, e.start + b * step)
+            return decode(raw, e.dtype, (b - a, *e.shape[1:]))
+
+        runs = _row_runs(uniq)
+        if len(runs) > 1:
+            with ThreadPoolExecutor(max_workers=PARALLEL_REQUESTS) as pool:
+                parts = list(pool.map(fetch, runs))
+        else:
+            parts = [fetch(r) for r in runs]
         block = np.concatenate(parts) if parts else np.empty((0, *e.shape[1:]), np.float32)
-        return block[inverse]
+        out = block[inverse]
+        return out if max_cols is None else _cols(out, max_cols)
+
+
+def _cols(values: np.ndarray, max_cols: int) -> np.ndarray:
+    """The first ``max_cols`` columns of each row, the array seen as 2-D."""
+    flat = values.reshape(values.shape[0], -1)
+    return np.ascontiguousarray(flat[:, :max_cols])
