@@ -303,13 +303,22 @@ def scan(
             help="With --register: registry user to act as (default: your OS user name).",
         ),
     ] = None,
+    weights: Annotated[
+        bool,
+        typer.Option(
+            "--weights",
+            help="Also compare the models' weights (safetensors, int8, GGUF, PEFT adapters) "
+            "and add the links they show (quantized, adapter, finetune, merge) as inferred, "
+            "with a confidence and the statistic as evidence.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Find models on disk and what each derives from, with the file that says so."""
     import getpass
 
     g = _open()
-    result = g.scan(path)
+    result = g.scan(path, weights=weights)
     registered = None
     if register:  # the user is checked before anything is written
         actor = g.registry.actor(user or getpass.getuser())
@@ -333,7 +342,15 @@ def scan(
             table.add_row(
                 escape(m.id) if i == 0 else "",
                 escape(link.parent) if link else "[dim]nothing found[/]",
-                (link.relation.value + (" (stated in README)" if link.declared else ""))
+                (
+                    link.relation.value
+                    + (" (stated in README)" if link.declared else "")
+                    + (
+                        f" (weights, {link.confidence:.2f})"
+                        if getattr(link, "source", "") == "weights"
+                        else ""
+                    )
+                )
                 if link
                 else "",
                 escape(", ".join(link.evidence)) if link else "",

@@ -408,12 +408,19 @@ class Genealogy:
 
         return self.ingest(edge_csv.read(edges, nodes, name=name))
 
-    def scan(self, path: str | os.PathLike[str]) -> ScanResult:
+    def scan(self, path: str | os.PathLike[str], *, weights: bool = False) -> ScanResult:
         """Models found under ``path`` (a model folder, a tree of them or the Hugging Face
-        cache) and what each derives from, with the file that says so; nothing is stored."""
+        cache) and what each derives from, with the file that says so; nothing is stored.
+        With ``weights``, the models' weights are compared too and the links they show are
+        added with ``source="weights"`` and a confidence (docs/weights.md)."""
         from filiation.sources import local_folder
 
-        return local_folder.scan(path)
+        result = local_folder.scan(path)
+        if weights:
+            from filiation.inference.weights.scan import add_weight_links
+
+            add_weight_links(result)
+        return result
 
     def ingest_scan(
         self, scan: ScanResult | str | os.PathLike[str], *, name: str | None = None

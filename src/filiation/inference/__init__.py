@@ -1,1 +1,1 @@
-"""Lineage filiation infers rather than reads: suspects, weight evidence, checks."""
+"""Lineage inferred from evidence rather than read from declarations."""

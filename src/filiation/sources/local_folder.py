@@ -63,6 +63,8 @@ class FoundLink(BaseModel):
         description="the README states the relation (stored as inferred all the same)"
     )
     evidence: list[str] = Field(description="file:field that said so, relative to the scan")
+    source: str = Field(default="files", description="files, or weights (scan --weights)")
+    confidence: float | None = Field(default=None, description="for links from weights")
 
 
 class FoundModel(BaseModel):
