@@ -5,26 +5,27 @@ reads only what it must, through ``huggingface_hub``'s own HTTP client (its sess
 headers and token, its errors, ``HF_ENDPOINT``):
 
 1. ``HEAD`` of ``model.safetensors``, else of ``model.safetensors.index.json`` (the sharded
-   layout, whose ``weight_map`` names the shard of each tensor): the file exists, its size;
-2. per file (every shard), its header by two range requests (the 8-byte little-endian
-   header length, then the JSON header), checked against the file's size;
-3. per tensor, the byte range of the rows asked for (contiguous rows coalesced into one
-   request), decoded to ``float32`` numpy arrays from F64, F32, F16 or BF16.
+   layout, whose ``weight_map`` names the shards): the file exists, its size;
+2. ``config.json`` (a few hundred bytes: its ``model_type`` makes tensor names canonical);
+3. per file (every shard), its header by two range requests (the 8-byte header length, then
+   the JSON header), checked against the file's size;
+4. per tensor the weights test samples, the byte ranges of the rows it asks for.
+
+Steps 3 and 4, decoding (F64, F32, F16, BF16, int8 per row) and the canonical names are the
+weights package's own safetensors reader (:class:`~filiation.inference.weights.tensors.
+SafetensorsModel` over a ``read_range`` callable): the same code reads a file on disk for
+``scan --weights`` and a file on the Hub here. This module only supplies the ranges.
 
 Every byte received is counted (``bytes_read``), which ``verify`` reports. Nothing is
 unpickled and nothing is written to disk. A header that lies (offsets outside the file, a
-length that does not match the shape and dtype, an unknown dtype) raises a ``SourceError``
-naming the file and the tensor.
+length that does not match the shape and dtype) raises a ``SourceError`` naming the file.
 """
 
 from __future__ import annotations
 
 import json
-import struct
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,79 +34,16 @@ from filiation.errors import NodeNotFoundError, SourceError
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
-#: A safetensors header larger than this is not a model's header (the format's own limit).
-MAX_HEADER = 100_000_000
-#: Bytes per element of the float dtypes we decode.
-FLOAT_DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2}
-_OTHER_DTYPES = {
-    "I64": 8,
-    "I32": 4,
-    "I16": 2,
-    "I8": 1,
-    "U8": 1,
-    "BOOL": 1,
-    "U16": 2,
-    "U32": 4,
-    "U64": 8,
-    "F8_E4M3": 1,
-    "F8_E5M2": 1,
-}
-
-Rows = int | slice | Sequence[int] | np.ndarray | None
-#: Range requests in flight at once while reading the rows of one tensor.
-PARALLEL_REQUESTS = 8
-
-
-@dataclass(frozen=True)
-class TensorEntry:
-    """Where one tensor lies: its file, dtype, shape and absolute byte range in that file."""
-
-    file: str
-    dtype: str
-    shape: tuple[int, ...]
-    start: int
-    end: int
-
-    @property
-    def row_bytes(self) -> int:
-        """Bytes of one row (the first axis); a scalar or vector is one row."""
-        if len(self.shape) <= 1:
-            return self.end - self.start
-        return (self.end - self.start) // self.shape[0]
-
-
-def _row_runs(rows: np.ndarray) -> list[tuple[int, int]]:
-    """Sorted unique row numbers as half-open runs ``[a, b)`` of consecutive rows."""
-    if not len(rows):
-        return []
-    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-    starts = np.concatenate(([0], breaks))
-    ends = np.concatenate((breaks, [len(rows)]))
-    return [(int(rows[s]), int(rows[e - 1]) + 1) for s, e in zip(starts, ends, strict=True)]
-
-
-def decode(raw: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Raw little-endian safetensors bytes as a ``float32`` array of ``shape``."""
-    if dtype == "BF16":
-        half = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-        out = half.view(np.float32)
-    elif dtype == "F16":
-        out = np.frombuffer(raw, dtype="<f2").astype(np.float32)
-    elif dtype == "F32":
-        out = np.frombuffer(raw, dtype="<f4").astype(np.float32, copy=True)
-    elif dtype == "F64":
-        out = np.frombuffer(raw, dtype="<f8").astype(np.float32)
-    else:
-        raise SourceError(f"dtype {dtype} is not a float dtype the weights test reads")
-    return out.reshape(shape)
+CONFIG_FILE = "config.json"
+#: ``config.json`` and the index are small; anything bigger is not what it claims to be.
+MAX_SMALL_FILE = 50 * 1024 * 1024
 
 
 class HubTensorSource:
-    """The tensors of one Hub model, read lazily by byte ranges (a weights ``TensorSource``).
+    """The tensors of one Hub model, read lazily by byte ranges: a weights ``TensorSource``
+    (``names``, ``shape``, ``storage``, ``read``, ``requantize``).
 
-    ``names()``, ``shape(name)`` and ``dtype(name)`` come from the headers; ``read(name,
-    rows)`` fetches only the rows asked for. ``bytes_read`` and ``requests`` count what went
-    over the network (headers included).
+    ``bytes_read`` and ``requests`` count what went over the network (headers included).
     """
 
     def __init__(
@@ -119,21 +57,36 @@ class HubTensorSource:
     ) -> None:
         from huggingface_hub import constants
 
+        from filiation.inference.weights.tensors import (
+            SafetensorsFile,
+            SafetensorsModel,
+            WeightsError,
+        )
+
         self.repo_id = repo_id
+        self.label = repo_id
         self.revision = revision
         self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
         self.token = token
         self.timeout = timeout
-        self.label = repo_id
         self.bytes_read = 0
         self.requests = 0
         self._count = threading.Lock()
-        self._entries: dict[str, TensorEntry] | None = None
-        self._weight_map: dict[str, str] = {}
-        self._headers_read: set[str] = set()
-        self._sizes: dict[str, int] = {}
-        self.sharded = False
-        self._open()
+        files = self._files()
+        config = self._config()
+        model_type = config.get("model_type")
+        blocks = config.get("num_hidden_layers") or config.get("n_layer") or 0
+        try:
+            opened = [SafetensorsFile(self._reader(f), size, f"{repo_id}/{f}") for f, size in files]
+            self._model = SafetensorsModel(
+                opened,
+                repo_id,
+                model_type if isinstance(model_type, str) else None,
+                blocks if isinstance(blocks, int) else 0,
+            )
+        except WeightsError as exc:
+            raise SourceError(f"{exc} (on the Hub at {self.endpoint})") from None
+        self._names = set(self._model.names())
 
     # -- HTTP, through huggingface_hub's client -------------------------------------------
     def _url(self, filename: str) -> str:
@@ -157,7 +110,8 @@ class HubTensorSource:
             RevisionNotFoundError,
         )
 
-        self.requests += 1
+        with self._count:
+            self.requests += 1
         try:
             meta = get_hf_file_metadata(self._url(filename), token=self.token, timeout=self.timeout)
         except GatedRepoError as err:
@@ -204,174 +158,77 @@ class HubTensorSource:
                 )
         return body
 
-    # -- headers --------------------------------------------------------------------------
-    def _open(self) -> None:
+    def _reader(self, filename: str) -> Any:
+        def read_range(offset: int, length: int) -> bytes:
+            return self._get(filename, offset, offset + length)
+
+        return read_range
+
+    def _small_json(self, filename: str, size: int) -> Any:
+        if size > MAX_SMALL_FILE:
+            raise SourceError(f"{filename} of {self.repo_id!r} is {size:,} bytes: not a {filename}")
+        try:
+            return json.loads(self._get(filename))
+        except ValueError as err:
+            raise SourceError(f"{filename} of {self.repo_id!r} is not JSON ({err})") from None
+
+    # -- layout ---------------------------------------------------------------------------
+    def _files(self) -> list[tuple[str, int]]:
+        """The safetensors files of the model and their sizes."""
         size = self._size(SINGLE_FILE)
         if size is not None:
-            self._sizes[SINGLE_FILE] = size
-            self._entries = {}
-            self._header(SINGLE_FILE)
-            return
-        if self._size(INDEX_FILE) is None:
+            return [(SINGLE_FILE, size)]
+        index_size = self._size(INDEX_FILE)
+        if index_size is None:
             raise SourceError(
                 f"{self.repo_id!r} has neither {SINGLE_FILE} nor {INDEX_FILE}: verify reads "
                 "safetensors weights only"
             )
-        try:
-            index = json.loads(self._get(INDEX_FILE))
-            weight_map = index["weight_map"]
-            if not isinstance(weight_map, dict):
-                raise TypeError("weight_map is not an object")
-        except (ValueError, KeyError, TypeError) as err:
-            raise SourceError(
-                f"{INDEX_FILE} of {self.repo_id!r} is not a usable index: {err}"
-            ) from err
-        for name, file in weight_map.items():
-            if not isinstance(file, str) or "/" in file or not file.endswith(".safetensors"):
-                raise SourceError(f"{INDEX_FILE} of {self.repo_id!r} names {file!r} for {name}")
-        self._weight_map = dict(weight_map)
-        self.sharded = True
-        self._entries = {}
-        self._all_headers()
+        index = self._small_json(INDEX_FILE, index_size)
+        weight_map = index.get("weight_map") if isinstance(index, dict) else None
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise SourceError(f"{INDEX_FILE} of {self.repo_id!r} has no usable weight_map")
+        shards = sorted({str(f) for f in weight_map.values()})
+        out = []
+        for shard in shards:
+            if "/" in shard or ".." in shard or not shard.endswith(".safetensors"):
+                raise SourceError(f"{INDEX_FILE} of {self.repo_id!r} names a shard {shard!r}")
+            shard_size = self._size(shard)
+            if shard_size is None:
+                raise SourceError(f"{self.repo_id!r}: the index names {shard}, which is absent")
+            out.append((shard, shard_size))
+        return out
 
-    def _header(self, filename: str) -> None:
-        """Read one file's header and record where each of its tensors lies."""
-        if filename in self._headers_read:
-            return
-        assert self._entries is not None
-        if filename not in self._sizes:
-            size = self._size(filename)
-            if size is None:
-                raise SourceError(f"{self.repo_id!r}: the index names {filename}, which is absent")
-            self._sizes[filename] = size
-        size = self._sizes[filename]
-        where = f"{filename} of {self.repo_id!r}"
-        if size < 8:
-            raise SourceError(f"{where} is {size} bytes: too short for a safetensors file")
-        (n,) = struct.unpack("<Q", self._get(filename, 0, 8))
-        if n > MAX_HEADER or 8 + n > size:
-            raise SourceError(f"{where}: header length {n} does not fit a file of {size} bytes")
-        try:
-            header = json.loads(self._get(filename, 8, 8 + n))
-            if not isinstance(header, dict):
-                raise TypeError("the header is not an object")
-        except (ValueError, TypeError) as err:
-            raise SourceError(f"{where}: the header is not JSON ({err})") from err
-        base = 8 + n
-        for name, info in header.items():
-            if name == "__metadata__":
-                continue
-            self._entries[name] = self._entry(where, filename, name, info, base, size)
-        self._headers_read.add(filename)
-
-    @staticmethod
-    def _entry(
-        where: str, filename: str, name: str, info: Any, base: int, size: int
-    ) -> TensorEntry:
-        try:
-            dtype = str(info["dtype"])
-            shape = tuple(int(d) for d in info["shape"])
-            lo, hi = (int(x) for x in info["data_offsets"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise SourceError(f"{where}: tensor {name} has a malformed entry ({err})") from err
-        width = FLOAT_DTYPES.get(dtype) or _OTHER_DTYPES.get(dtype)
-        if width is None:
-            raise SourceError(f"{where}: tensor {name} has an unknown dtype {dtype!r}")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if any(d < 0 for d in shape) or lo < 0 or hi - lo != count * width or base + hi > size:
-            raise SourceError(
-                f"{where}: tensor {name} claims bytes {lo}-{hi} for {dtype}{list(shape)}, "
-                f"which does not match its shape or lies outside the file ({size} bytes)"
-            )
-        return TensorEntry(filename, dtype, shape, base + lo, base + hi)
-
-    def _all_headers(self) -> dict[str, TensorEntry]:
-        assert self._entries is not None
-        for file in sorted(set(self._weight_map.values())):
-            self._header(file)
-        return self._entries
-
-    def entry(self, name: str) -> TensorEntry:
-        """Where ``name`` lies; reads only the header of its shard."""
-        assert self._entries is not None
-        if name not in self._entries and name in self._weight_map:
-            self._header(self._weight_map[name])
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise SourceError(f"{self.repo_id!r} has no tensor {name!r}") from None
+    def _config(self) -> dict[str, Any]:
+        size = self._size(CONFIG_FILE)
+        if size is None:
+            return {}
+        value = self._small_json(CONFIG_FILE, size)
+        return value if isinstance(value, dict) else {}
 
     # -- the weights TensorSource protocol (filiation.inference.weights) -------------------
     def names(self) -> list[str]:
-        """Every float tensor's name (the weights test reads nothing else)."""
-        entries = self._all_headers()
-        return sorted(n for n, e in entries.items() if e.dtype in FLOAT_DTYPES)
+        return self._model.names()
 
     def shape(self, name: str) -> tuple[int, ...]:
-        return self.entry(name).shape
+        return self._model.shape(self._known(name))
 
     def storage(self, name: str) -> str:
-        """How the tensor is stored: ``F32``, ``F16``, ``BF16`` or ``F64``."""
-        return self.entry(name).dtype
+        return self._model.storage(self._known(name))
 
-    dtype = storage
+    def read(
+        self, name: str, rows: Sequence[int] | None = None, max_cols: int | None = None
+    ) -> np.ndarray:
+        """The rows asked for (all if None) of a tensor, as float32 (see the protocol)."""
+        n = self.shape(name)[0] if self.shape(name) else 1
+        if rows is not None and any(r < 0 or r >= n for r in rows):
+            raise SourceError(f"{self.repo_id!r}: rows outside tensor {name} of {n} rows")
+        return self._model.read(name, rows, max_cols)
 
     def requantize(self, name: str, rows: Sequence[int], values: np.ndarray) -> np.ndarray | None:
-        """``values`` rounded to this model's storage precision; None for full precision."""
-        kind = self.storage(name)
-        if kind == "F16":
-            return np.asarray(values, np.float32).astype(np.float16).astype(np.float32)
-        if kind == "BF16":
-            bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
-            rounded = bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))
-            return (rounded & np.uint32(0xFFFF0000)).view(np.float32)
-        return None
+        return self._model.requantize(self._known(name), rows, values)
 
-    def read(self, name: str, rows: Rows = None, max_cols: int | None = None) -> np.ndarray:
-        """The tensor (or the rows asked for, in the order asked) as ``float32``, with at most
-        ``max_cols`` leading columns of each row (tensors of more than two axes are seen as
-        2-D for that).
-
-        ``rows`` is None (all), an int (the first ``rows`` rows), a slice, or row numbers.
-        Runs of consecutive rows are one range request each; the runs are fetched a few at
-        a time in parallel (on the Hub, latency, not bandwidth, is what a sample of scattered
-        rows costs).
-        """
-        e = self.entry(name)
-        if e.dtype not in FLOAT_DTYPES:
-            raise SourceError(f"{self.repo_id!r}: tensor {name} is {e.dtype}, not a float")
-        if rows is None or not e.shape:
-            out = decode(self._get(e.file, e.start, e.end), e.dtype, e.shape)
-            return out if max_cols is None or out.ndim < 2 else _cols(out, max_cols)
-        n = e.shape[0]
-        if isinstance(rows, int | np.integer):
-            wanted = np.arange(min(int(rows), n))
-        elif isinstance(rows, slice):
-            wanted = np.arange(n)[rows]
-        else:
-            wanted = np.asarray(rows, dtype=np.int64).reshape(-1)
-            if len(wanted) and (wanted.min() < 0 or wanted.max() >= n):
-                raise SourceError(f"{self.repo_id!r}: rows outside tensor {name} of {n} rows")
-        uniq, inverse = np.unique(wanted, return_inverse=True)
-        step = e.row_bytes
-
-        def fetch(run: tuple[int, int]) -> np.ndarray:
-            a, b = run
-            raw = self._get(e.file, e.start + a * step, e.start + b * step)
-            return decode(raw, e.dtype, (b - a, *e.shape[1:]))
-
-        runs = _row_runs(uniq)
-        if len(runs) > 1:
-            with ThreadPoolExecutor(max_workers=PARALLEL_REQUESTS) as pool:
-                parts = list(pool.map(fetch, runs))
-        else:
-            parts = [fetch(r) for r in runs]
-        block = np.concatenate(parts) if parts else np.empty((0, *e.shape[1:]), np.float32)
-        out = block[inverse]
-        return out if max_cols is None else _cols(out, max_cols)
-
-
-def _cols(values: np.ndarray, max_cols: int) -> np.ndarray:
-    """The first ``max_cols`` columns of each row, the array seen as 2-D."""
-    flat = values.reshape(values.shape[0], -1)
-    return np.ascontiguousarray(flat[:, :max_cols])
+    def _known(self, name: str) -> str:
+        if name not in self._names:
+            raise SourceError(f"{self.repo_id!r} has no float tensor {name!r}")
+        return name
