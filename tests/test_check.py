@@ -235,3 +235,22 @@ def test_cli_check(sample_db: Any) -> None:
     missing = run("check", "nobody/no-such-model")
     assert missing.returncode == NodeNotFoundError.exit_code
     assert "not in the loaded genealogy" in missing.stderr
+
+
+@only_sqlite
+def test_facts_are_kept_beside_the_index(
+    sample_db: Any, sample: filiation.Genealogy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dump is read once per index: another process finds the facts saved beside it."""
+    from filiation.inference import checks
+
+    first = check_genealogy(sample, limit=None)
+    cache = checks._cache_path(sample, sample.index.a)
+    assert cache is not None and cache.exists()
+
+    def no_dump(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("the dump was read again")
+
+    monkeypatch.setattr(checks, "add_dump_facts", no_dump)
+    again = check_genealogy(filiation.open(sample_db), limit=None)
+    assert again.counts == first.counts and again.flags == first.flags

@@ -37,6 +37,7 @@ missing is reported as not evaluated, never as clean.
 from __future__ import annotations
 
 import json
+import os
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -49,7 +50,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from filiation.domain import LINEAGE_RELATIONS, RELATION_CODES, RELATIONS_BY_CODE, Relation
+from filiation.domain import (
+    KIND_CODES,
+    LINEAGE_RELATIONS,
+    RELATION_CODES,
+    RELATIONS_BY_CODE,
+    NodeKind,
+    Relation,
+)
 from filiation.errors import SourceError
 from filiation.lineage.arrays import NULL_INT, IndexArrays
 
@@ -136,68 +144,134 @@ class Facts:
 
 
 def _node_of_ids(arrays: IndexArrays, lower_ids: pa.Array) -> np.ndarray:
-    """Index node of each lower-cased id (-1 when absent), in one hash join."""
-    n = arrays.n_nodes
-    index_lower = pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(np.asarray(arrays.lower_off)), pa.py_buffer(np.asarray(arrays.lower_blob))
-    )
-    wanted = pc.binary_join_element_wise(
-        pc.cast(lower_ids, pa.large_string()),
-        pa.scalar("\n", pa.large_string()),
-        pa.scalar("", pa.large_string()),
-    )
-    found = pc.index_in(wanted, value_set=index_lower)
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    """The model node of each lower-cased id (-1 when absent), through the index's own id
+    hashes (sorted): one vectorised hash and binary search, then a check of the strings."""
+    from filiation.lineage.arrays import _blob, hash_ids
+
+    lower_ids = pc.cast(lower_ids, pa.large_string())
+    if isinstance(lower_ids, pa.ChunkedArray):
+        lower_ids = lower_ids.combine_chunks()
+    blob, offsets = _blob(lower_ids, separator="\n")
+    hashes = hash_ids(blob, offsets)
+    table = np.asarray(arrays.id_hash)
+    owner = np.asarray(arrays.id_hash_node)
+    model = KIND_CODES[NodeKind.MODEL]
+    out = np.full(len(hashes), -1, np.int64)
+    if not len(table):
+        return out
+    # sorted keys make the binary searches walk the table in order (10x faster at 3M)
+    order = np.argsort(hashes, kind="stable")
+    lo = np.empty(len(hashes), np.int64)
+    hi = np.empty(len(hashes), np.int64)
+    lo[order] = np.searchsorted(table, hashes[order], side="left")
+    hi[order] = np.searchsorted(table, hashes[order], side="right")
+    # a model and a data set may share an id (and so a hash): at most a few per hash
+    for k in range(int((hi - lo).max(initial=0))):
+        pos = lo + k
+        live = (pos < hi) & (out < 0)
+        if not live.any():
+            break
+        cand = owner[np.minimum(pos, len(owner) - 1)].astype(np.int64)
+        out[live & (np.asarray(arrays.kind)[cand] == model)] = cand[
+            live & (np.asarray(arrays.kind)[cand] == model)
+        ]
+    found = out >= 0
+    if found.any():  # 64-bit hashes: a collision is unlikely, but never assumed away
+        theirs = pc.utf8_lower(arrays.id_array().take(pa.array(out[found])))
+        same = pc.equal(theirs, lower_ids.filter(pa.array(found))).to_numpy(zero_copy_only=False)
+        out[np.flatnonzero(found)[~same]] = -1
+    return out
 
 
-def add_dump_facts(facts: Facts, arrays: IndexArrays, dump: Path) -> None:
-    """Architecture and GGUF-only flags from a hub-stats dump, for the index's models."""
+def _lineage_ends(arrays: IndexArrays) -> np.ndarray:
+    """Per node: is it an end of a lineage link (the only nodes whose facts a rule reads)."""
+    rel = np.asarray(arrays.edge_rel)
+    lin = np.isin(rel, _LINEAGE)
+    ends = np.zeros(arrays.n_nodes, bool)
+    ends[np.asarray(arrays.edge_child)[lin]] = True
+    ends[np.asarray(arrays.edge_parent)[lin]] = True
+    return ends
+
+
+def add_dump_facts(
+    facts: Facts, arrays: IndexArrays, dump: Path, batch_size: int = 262_144
+) -> None:
+    """Architecture and GGUF-only flags from a hub-stats dump, for the models at either end
+    of a lineage link (the others are never read by a rule).
+
+    The tags are the costly column (tens of millions of strings at Hub scale): they are read
+    batch by batch and only the rows of link ends are looked at."""
     try:
         pf = pq.ParquetFile(dump)
     except (OSError, pa.ArrowException) as exc:
         raise SourceError(f"{dump} is not a readable hub-stats dump ({exc})") from exc
-    present = set(pf.schema_arrow.names)
-    cols = [c for c in _DUMP_COLUMNS if c in present]
-    if "id" not in cols or "gguf" not in cols:
+    schema = pf.schema_arrow
+    present = set(schema.names)
+    if "id" not in present or "gguf" not in present:
         return
+    cols = ["id", "gguf"]
+    st = schema.field("safetensors").type if "safetensors" in present else None
+    if st is not None:
+        # only whether the row has safetensors: one nested field, not the 20 dtype counts
+        has_total = pa.types.is_struct(st) and st.get_field_index("total") >= 0
+        cols.append("safetensors.total" if has_total else "safetensors")
     table = pf.read(columns=cols)
     nodes = _node_of_ids(arrays, pc.utf8_lower(table["id"]))
-    ok = nodes >= 0
+    ends = _lineage_ends(arrays)
+    wanted = (nodes >= 0) & ends[np.maximum(nodes, 0)]
     gguf = pc.cast(table["gguf"], pa.string())
     has_gguf = pc.is_valid(gguf).to_numpy(zero_copy_only=False)
-    if "safetensors" in cols:
-        has_st = pc.is_valid(table["safetensors"]).to_numpy(zero_copy_only=False)
-        facts.gguf_only[nodes[ok]] = (has_gguf & ~has_st)[ok].astype(np.int8)
+    if st is not None:
+        stc = table.column(table.num_columns - 1)
+        has_st = pc.is_valid(stc).to_numpy(zero_copy_only=False)
+        facts.gguf_only[nodes[wanted]] = (has_gguf & ~has_st)[wanted].astype(np.int8)
     found = pc.struct_field(pc.extract_regex(gguf, _GGUF_ARCH), "arch")
     vocab = sorted(a for a in pc.unique(found).to_pylist() if a)
-    codes = {a: facts._code(a) for a in vocab}
     arch = np.full(len(table), -1, np.int32)
+    del table
     if vocab:
-        header = pc.index_in(found, value_set=pa.array(vocab))
-        hdr = pc.fill_null(header, -1).to_numpy(zero_copy_only=False)
-        remap = np.array([codes[a] for a in vocab], np.int32)
+        remap = np.array([facts._code(a) for a in vocab], np.int32)
+        header = pc.fill_null(pc.index_in(found, value_set=pa.array(vocab)), -1)
+        hdr = header.to_numpy(zero_copy_only=False)
         arch[hdr >= 0] = remap[hdr[hdr >= 0]]
-        if "tags" in cols:
-            # The Hub tags a model with its config's model_type: the same names as GGUF's.
-            tags = table["tags"].combine_chunks()
-            flat = pc.list_flatten(tags)
-            owner = pc.list_parent_indices(tags).to_numpy(zero_copy_only=False)
-            hit = pc.fill_null(pc.index_in(flat, value_set=pa.array(vocab)), -1)
-            hit = hit.to_numpy(zero_copy_only=False)
-            sel = hit >= 0
-            rows, tag_codes = owner[sel], remap[hit[sel]]
-            # A row naming two architectures among its tags stays unknown.
-            first = np.full(len(table), -1, np.int64)
-            many = np.zeros(len(table), bool)
-            np.maximum.at(first, rows, tag_codes)
-            low = np.full(len(table), np.iinfo(np.int64).max)
-            np.minimum.at(low, rows, tag_codes)
-            many[rows] = low[rows] != first[rows]
-            take = (arch < 0) & (first >= 0) & ~many
-            arch[take] = first[take]
-    known = ok & (arch >= 0)
+        if "tags" in present:
+            _tag_architectures(pf, arch, wanted, vocab, remap, batch_size)
+    known = wanted & (arch >= 0)
     facts.architecture[nodes[known]] = arch[known]
     facts.sources.append(f"dump {dump.name}: GGUF headers, architecture tags, files shipped")
+
+
+def _tag_architectures(
+    pf: pq.ParquetFile,
+    arch: np.ndarray,
+    wanted: np.ndarray,
+    vocab: list[str],
+    remap: np.ndarray,
+    batch_size: int,
+) -> None:
+    """Fill ``arch`` (rows without a GGUF header's) from the tags: the Hub tags a model with
+    its config's ``model_type``, the names GGUF headers use. A row naming two stays unknown."""
+    value_set = pa.array(vocab)
+    start = 0
+    for batch in pf.iter_batches(batch_size=batch_size, columns=["tags"]):
+        n = batch.num_rows
+        rows = np.flatnonzero(wanted[start : start + n] & (arch[start : start + n] < 0))
+        if len(rows):
+            tags = pc.take(batch.column(0), pa.array(rows))
+            flat = pc.list_flatten(tags)
+            owner = rows[pc.list_parent_indices(tags).to_numpy(zero_copy_only=False)] + start
+            hit = pc.fill_null(pc.index_in(flat, value_set=value_set), -1)
+            hit = hit.to_numpy(zero_copy_only=False)
+            sel = hit >= 0
+            at, codes = owner[sel], remap[hit[sel]]
+            if len(at):
+                order = np.lexsort((codes, at))
+                at, codes = at[order], codes[order]
+                first = np.r_[True, at[1:] != at[:-1]]
+                last = np.r_[at[1:] != at[:-1], True]
+                single = codes[first] == codes[last]
+                arch[at[first][single]] = codes[first][single]
+        start += n
 
 
 def add_extra_facts(facts: Facts, arrays: IndexArrays, extras: Iterable[tuple[str, str]]) -> int:
@@ -430,18 +504,72 @@ def _extras(genealogy: Any, snapshot_ids: list[int]) -> list[tuple[str, str]]:
     return [(str(k), str(x)) for k, x in rows]
 
 
+CACHE_FILE = "checks-facts.npz"
+
+
+def _cache_path(genealogy: Any, arrays: IndexArrays) -> Path | None:
+    """Where the facts of this index are kept: in the index's own folder (so they go when
+    the index goes), or None for a store without one."""
+    from filiation.lineage.arrays import FORMAT_VERSION
+
+    ids = [str(s["id"]) for s in arrays.meta.get("snapshots", [])]
+    try:
+        folder = genealogy.store.index_dir() / (f"f{FORMAT_VERSION}-" + "-".join(ids))
+    except Exception:  # a store without an index folder: nothing cached
+        return None
+    return folder / CACHE_FILE if (folder / "meta.json").exists() else None
+
+
+def _stamp(dumps: list[Path]) -> str:
+    return json.dumps([[str(d), d.stat().st_size, d.stat().st_mtime_ns] for d in dumps])
+
+
 def genealogy_facts(genealogy: Any, arrays: IndexArrays) -> Facts:
     """The facts of the snapshots an index covers: the hub-stats dumps still on disk, and
-    the architectures edge lists name."""
-    facts = Facts.unknown(arrays.n_nodes)
+    the architectures edge lists name.
+
+    Reading the dump's tags is the slow part at Hub scale (seconds), so the facts are saved
+    beside the index the first time and read back after (a fraction of a second), as long as
+    the dumps they came from have not changed."""
     snaps = arrays.meta.get("snapshots", [])
-    for snap in snaps:
-        if snap.get("source") == "hub-stats":
-            dump = dump_of(str(snap.get("label", "")))
-            if dump is not None:
-                add_dump_facts(facts, arrays, dump)
+    dumps = [
+        d
+        for snap in snaps
+        if snap.get("source") == "hub-stats"
+        for d in [dump_of(str(snap.get("label", "")))]
+        if d is not None
+    ]
+    stamp = _stamp(dumps)
+    cache = _cache_path(genealogy, arrays)
+    if cache is not None and cache.exists():
+        try:
+            with np.load(cache, allow_pickle=False) as saved:
+                meta = json.loads(bytes(saved["meta"]).decode())
+                if meta["stamp"] == stamp and len(saved["architecture"]) == arrays.n_nodes:
+                    return Facts(
+                        saved["architecture"], meta["vocab"], saved["gguf_only"], meta["sources"]
+                    )
+        except (OSError, ValueError, KeyError):
+            pass  # damaged or from another version: computed again below
+    facts = Facts.unknown(arrays.n_nodes)
+    for dump in dumps:
+        add_dump_facts(facts, arrays, dump)
     with_extra = genealogy.store.snapshots_with_extra([int(s["id"]) for s in snaps])
     add_extra_facts(facts, arrays, _extras(genealogy, with_extra))
+    if cache is not None:
+        meta = json.dumps({"stamp": stamp, "vocab": facts.arch_vocab, "sources": facts.sources})
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("wb") as out:
+                np.savez(
+                    out,
+                    architecture=facts.architecture,
+                    gguf_only=facts.gguf_only,
+                    meta=np.frombuffer(meta.encode(), np.uint8),
+                )
+            os.replace(tmp, cache)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a read-only place: computed again next time
     return facts
 
 
