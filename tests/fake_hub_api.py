@@ -19,7 +19,8 @@ It also serves files, as ``huggingface_hub`` reads them (``hf_hub_url``,
 ``X-Repo-Commit``, ``ETag`` and ``Content-Length``, and ``Range: bytes=a-b`` answered 206 with
 ``Content-Range`` (416 outside the file). ``files`` maps a repo id (lower-cased) to its files
 (name -> path on disk); ``bytes_served`` counts the body bytes sent, ``no_ranges`` makes the
-server ignore ``Range`` (as a misbehaving mirror would).
+server ignore ``Range`` (as a misbehaving mirror would), ``latency`` waits that many seconds
+before each file answer (the round trip of a real Hub, for benchmarks).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +62,7 @@ class FakeHubAPI:
     files: dict[str, dict[str, Path]] = field(default_factory=dict)
     bytes_served: int = 0
     no_ranges: bool = False
+    latency: float = 0.0
 
     def add_files(self, repo_id: str, folder: Path) -> None:
         """Serve every file of ``folder`` (not recursive) as the repository ``repo_id``."""
@@ -142,6 +145,8 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
 
         def _file(self, found: tuple[str, Path | None], head: bool) -> None:
             repo, file = found
+            if hub.latency:
+                time.sleep(hub.latency)
             if file is None:
                 self.send_response(404)
                 self.send_header("X-Error-Code", "EntryNotFound" if repo else "RepoNotFound")
@@ -243,9 +248,15 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # Clients reading ranges in parallel open several connections at once: a backlog of 5
+    # (the default) would drop some and the client would wait a second to retry.
+    request_queue_size = 64
+
+
 @contextmanager
 def serve(hub: FakeHubAPI) -> Iterator[FakeHubAPI]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
+    server = _Server(("127.0.0.1", 0), _handler(hub))
     server.daemon_threads = True
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, name="fake-hub-api", daemon=True)

@@ -9,7 +9,8 @@ headers and token, its errors, ``HF_ENDPOINT``):
 2. ``config.json`` (a few hundred bytes: its ``model_type`` makes tensor names canonical);
 3. per file (every shard), its header by two range requests (the 8-byte header length, then
    the JSON header), checked against the file's size;
-4. per tensor the weights test samples, the byte ranges of the rows it asks for.
+4. per tensor the weights test samples, the byte ranges of the rows it asks for, eight
+   requests in flight at a time (the ranges are learnt from a dry run of the reader).
 
 Steps 3 and 4, decoding (F64, F32, F16, BF16, int8 per row) and the canonical names are the
 weights package's own safetensors reader (:class:`~filiation.inference.weights.tensors.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,8 @@ INDEX_FILE = "model.safetensors.index.json"
 CONFIG_FILE = "config.json"
 #: ``config.json`` and the index are small; anything bigger is not what it claims to be.
 MAX_SMALL_FILE = 50 * 1024 * 1024
+#: Range requests in flight at once while reading one tensor's sample.
+PARALLEL_REQUESTS = 8
 
 
 class HubTensorSource:
@@ -72,6 +76,8 @@ class HubTensorSource:
         self.bytes_read = 0
         self.requests = 0
         self._count = threading.Lock()
+        self._recording: list[tuple[str, int, int]] | None = None
+        self._fetched: dict[tuple[str, int, int], bytes] = {}
         files = self._files()
         config = self._config()
         model_type = config.get("model_type")
@@ -159,10 +165,35 @@ class HubTensorSource:
         return body
 
     def _reader(self, filename: str) -> Any:
+        """The ``read_range`` the weights reader calls: a dry run records the ranges (and
+        gets zeros), a real run takes them from what was fetched meanwhile (see ``read``)."""
+
         def read_range(offset: int, length: int) -> bytes:
-            return self._get(filename, offset, offset + length)
+            key = (filename, offset, length)
+            if self._recording is not None:
+                self._recording.append(key)
+                return bytes(length)
+            hit = self._fetched.pop(key, None)
+            return hit if hit is not None else self._get(filename, offset, offset + length)
 
         return read_range
+
+    def _prefetch(self, name: str, rows: Sequence[int] | None, max_cols: int | None) -> None:
+        """Fetch, a few at a time in parallel, the ranges the reader will ask for: a sample
+        of scattered rows is one request per row, and on the Hub their latency, not their
+        bytes, is the cost. The ranges are learnt from a dry run of the reader itself."""
+        self._recording = []
+        try:
+            self._model.read(name, rows, max_cols)
+        except Exception:  # the real read reports it; fetched one by one then
+            return
+        finally:
+            wanted, self._recording = self._recording, None
+        if len(wanted) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=PARALLEL_REQUESTS) as pool:
+            bodies = pool.map(lambda k: self._get(k[0], k[1], k[1] + k[2]), wanted)
+            self._fetched = dict(zip(wanted, bodies, strict=True))
 
     def _small_json(self, filename: str, size: int) -> Any:
         if size > MAX_SMALL_FILE:
@@ -223,7 +254,11 @@ class HubTensorSource:
         n = self.shape(name)[0] if self.shape(name) else 1
         if rows is not None and any(r < 0 or r >= n for r in rows):
             raise SourceError(f"{self.repo_id!r}: rows outside tensor {name} of {n} rows")
-        return self._model.read(name, rows, max_cols)
+        self._prefetch(name, rows, max_cols)
+        try:
+            return self._model.read(name, rows, max_cols)
+        finally:
+            self._fetched = {}
 
     def requantize(self, name: str, rows: Sequence[int], values: np.ndarray) -> np.ndarray | None:
         return self._model.requantize(self._known(name), rows, values)
