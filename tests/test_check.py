@@ -254,3 +254,33 @@ def test_facts_are_kept_beside_the_index(
     monkeypatch.setattr(checks, "add_dump_facts", no_dump)
     again = check_genealogy(filiation.open(sample_db), limit=None)
     assert again.counts == first.counts and again.flags == first.flags
+
+
+@only_sqlite
+def test_architectures_of_the_real_edge_list(new_db: Any, lineage_csv: tuple[Path, Path]) -> None:
+    """The real llm-lineage list: every link whose two ends' ``architecture`` (nodes.csv)
+    differ is flagged, "unknown" is not an architecture, and nothing else is."""
+    import csv
+
+    edges_path, nodes_path = lineage_csv
+    with nodes_path.open(newline="", encoding="utf-8") as f:
+        arch = {
+            r["id"].lower(): r["architecture"].strip().lower()
+            for r in csv.DictReader(f)
+            if r["architecture"].strip().lower() not in ("", "unknown")
+        }
+    with edges_path.open(newline="", encoding="utf-8") as f:
+        want = {
+            (r["child_id"].lower(), r["parent_id"].lower())
+            for r in csv.DictReader(f)
+            if r["child_id"].lower() != r["parent_id"].lower()
+            and r["child_id"].lower() in arch
+            and r["parent_id"].lower() in arch
+            and arch[r["child_id"].lower()] != arch[r["parent_id"].lower()]
+        }
+    g = filiation.open(new_db("lineage"), load_bundled=False)
+    g.ingest_edges(edges_path, nodes=nodes_path)
+    report = check_genealogy(g, limit=None, rules=["other_architecture"])
+    got = _flagged(report)["other_architecture"]
+    assert len(want) > 100 and got == want
+    assert all(f.values["child"] != "unknown" for f in report.flags)

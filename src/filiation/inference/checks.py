@@ -77,6 +77,8 @@ SIZE_FACTOR = 1.5
 CREATED_MARGIN_US = 24 * 3600 * 1_000_000
 #: Dump columns read for the facts the store does not keep.
 _DUMP_COLUMNS = ("id", "tags", "gguf", "safetensors")
+#: What edge lists write for "we do not know" in their architecture column.
+_NO_VALUE = frozenset({"", "unknown", "none", "null", "n/a", "na", "-", "?"})
 _GGUF_ARCH = r'"architecture"\s*:\s*"(?P<arch>[^"]{1,64})"'
 _LINEAGE = np.array([RELATION_CODES[r] for r in LINEAGE_RELATIONS], np.int8)
 _FINETUNE = RELATION_CODES[Relation.FINETUNE]
@@ -285,7 +287,7 @@ def add_extra_facts(facts: Facts, arrays: IndexArrays, extras: Iterable[tuple[st
         except ValueError:
             continue
         arch = value.get("architecture") if isinstance(value, dict) else None
-        if isinstance(arch, str) and arch.strip():
+        if isinstance(arch, str) and arch.strip().lower() not in _NO_VALUE:
             keys.append(key)
             codes.append(facts._code(arch.strip().lower()))
     if not keys:
