@@ -22,6 +22,7 @@ the adapter in the scan identifies its base exactly (``merged - base`` correlate
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,12 @@ from filiation.inference.weights.tensors import LoraAdapter, Weights, WeightsErr
 
 #: coordinates used by the merge test (a fixed subsample of the fingerprints)
 MERGE_COORDS = 60_000
+#: a model moves below a merge only if clearly closer to it than to its tree parent
+REATTACH = 0.7
+#: how much more consistent (sum of cosines) another root must be than the medoid
+ROOT_MARGIN = 0.2
+#: an adapter whose delta correlates this well with (merged copy - base) was trained on base
+ADAPTER_MATCH = 0.9
 
 
 @dataclass
@@ -48,6 +55,8 @@ class Forest:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (model id, message)
     families: list[list[str]] = field(default_factory=list)
     pairs: int = 0
+    #: every pair compared and its statistic (model id, model id, rho): the calibration data
+    rho: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 class _DSU:
@@ -70,6 +79,14 @@ class _DSU:
 
 def recover(models: dict[str, Weights]) -> Forest:
     """The forest of the given models (id -> opened weights); unreadable ones are problems."""
+    from threadpoolctl import threadpool_limits
+
+    # The matrices are small: BLAS threads only contend, 40x slower on a loaded machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _recover(models)
+
+
+def _recover(models: dict[str, Weights]) -> Forest:
     forest = Forest()
     ids: list[str] = []
     fps: list[Fingerprint] = []
@@ -95,6 +112,7 @@ def recover(models: dict[str, Weights]) -> Forest:
             forest.pairs += 1
             names[i, j] = shared
             rho[i, j] = stats.relatedness(fps[i], fps[j], shared)
+            forest.rho.append((ids[i], ids[j], round(rho[i, j], 4)))
             if rho[i, j] >= stats.RELATED:
                 dsu.union(i, j)
     groups: dict[int, list[int]] = {}
@@ -181,8 +199,9 @@ def _family(
     floats = [m for m in members if m not in quantized]
     # 3. merges
     merges: dict[int, tuple[list[tuple[int, float]], float]] = {}
+    vec = _vectors(floats, fps, names)
     if len(floats) >= 3:
-        merges = _merges(floats, fps, names, d)
+        merges = _merges(floats, vec)
     core = [m for m in floats if m not in merges]
     if not core:
         return
@@ -194,16 +213,7 @@ def _family(
         if dsu.union(a, b):
             adj[a].append(b)
             adj[b].append(a)
-    root = min(core, key=lambda m: sum(d(m, o) for o in core if o != m))
-    tree: dict[int, int] = {}
-    order = [root]
-    seen = {root}
-    for m in order:
-        for o in adj[m]:
-            if o not in seen:
-                seen.add(o)
-                tree[o] = m
-                order.append(o)
+    root, tree = _root(core, adj, vec, d)
     # merges below their parents; models closer to a merge than to their tree parent move
     for m, (parents, conf) in merges.items():
         for p, w in parents:
@@ -217,16 +227,39 @@ def _family(
             )
     for x in list(tree):
         best = min(merges, key=lambda m: d(x, m), default=None)
-        if best is None or d(x, best) >= d(x, tree[x]):
+        if best is None or d(x, best) >= REATTACH * d(x, tree[x]):
             continue
+        lr, _ = stats.low_rank(fps[x], fps[tree[x]], _pair(x, tree[x], names))
+        if lr >= stats.LOW_RANK:
+            continue  # a low-rank difference names its parent: an adapter merged on it
         below = _subtree(x, tree)
         if any(p in below for p, _ in merges[best][0]):
             continue
         tree[x] = best
+    # a low-rank difference is exact only against the model the adapter was merged into
+    for x in list(tree):
+        if tree[x] in merges:
+            continue
+        lr, _ = stats.low_rank(fps[x], fps[tree[x]], _pair(x, tree[x], names))
+        if lr < stats.LOW_RANK:
+            continue
+        below = _subtree(x, tree)
+        for o in core:
+            if o in below or o == tree[x]:
+                continue
+            other, _ = stats.low_rank(fps[x], fps[o], _pair(x, o, names))
+            if other > lr + 1e-3:
+                tree[x], lr = o, other
     for child, parent in tree.items():
         shared = _pair(child, parent, names)
         lr, changed = stats.low_rank(fps[child], fps[parent], shared)
-        others = [d(child, o) for o in members if o not in (child, parent)]
+        # the margin over the next candidate parent: not a descendant, not a quantised copy
+        below = _subtree(child, tree)
+        others = [
+            d(child, o)
+            for o in members
+            if o not in below and o != parent and o not in quantized and o not in merges
+        ]
         second = min(others, default=float("inf"))
         margin = 1 - d(child, parent) / second if second < float("inf") else 1.0
         conf = 0.5 + 0.5 * max(0.0, margin)
@@ -241,6 +274,52 @@ def _family(
         )
 
 
+def _orient(root: int, adj: dict[int, list[int]]) -> dict[int, int]:
+    tree: dict[int, int] = {}
+    order, seen = [root], {root}
+    for m in order:
+        for o in adj[m]:
+            if o not in seen:
+                seen.add(o)
+                tree[o] = m
+                order.append(o)
+    return tree
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    den = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b / den) if den > 0 else 0.0
+
+
+def _root(
+    core: list[int], adj: dict[int, list[int]], vec: dict[int, np.ndarray], d: Any
+) -> tuple[int, dict[int, int]]:
+    """The root of the tree and the tree oriented from it.
+
+    The medoid, unless another root makes the increments more consistent: along a real
+    chain p -> v -> w the second step does not undo the first (cos(w - v, v - p) >= 0), while
+    rooting a family at one of its fine-tunes makes the base's other children step back
+    against that fine-tune's change (sibling fine-tunes share part of their drift, so the
+    cosine is clearly negative). The root maximising the sum of these cosines wins when it
+    beats the medoid by ROOT_MARGIN.
+    """
+    medoid = min(core, key=lambda m: sum(d(m, o) for o in core if o != m))
+
+    def score(r: int) -> float:
+        tree = _orient(r, adj)
+        total = 0.0
+        for w, v in tree.items():
+            p = tree.get(v)
+            if p is not None and w in vec and v in vec and p in vec:
+                total += _cos(vec[w] - vec[v], vec[v] - vec[p])
+        return total
+
+    scores = {r: score(r) for r in core} if vec else {medoid: 0.0}
+    best = max(scores, key=lambda r: scores[r])
+    root = best if scores[best] > scores[medoid] + ROOT_MARGIN else medoid
+    return root, _orient(root, adj)
+
+
 def _subtree(x: int, tree: dict[int, int]) -> set[int]:
     below = {x}
     changed = True
@@ -253,13 +332,12 @@ def _subtree(x: int, tree: dict[int, int]) -> set[int]:
     return below
 
 
-def _merges(
-    floats: list[int],
-    fps: list[Fingerprint],
-    names: dict[tuple[int, int], list[str]],
-    d: object,
-) -> dict[int, tuple[list[tuple[int, float]], float]]:
-    shared = set(_pair(floats[0], floats[1], names))
+def _vectors(
+    floats: list[int], fps: list[Fingerprint], names: dict[tuple[int, int], list[str]]
+) -> dict[int, np.ndarray]:
+    """Each model's sampled weights on the tensors all of ``floats`` share, as one vector of
+    at most MERGE_COORDS coordinates (the same ones for every model)."""
+    shared = set(_pair(floats[0], floats[1], names)) if len(floats) > 1 else set()
     for a in floats:
         for b in floats:
             if a < b:
@@ -269,10 +347,17 @@ def _merges(
         return {}
     total = sum(fps[floats[0]].values[k].size for k in keys)
     step = max(1, total // MERGE_COORDS)
-    vec = {
+    return {
         m: np.concatenate([fps[m].values[k].ravel() for k in keys])[::step].astype(np.float64)
         for m in floats
     }
+
+
+def _merges(
+    floats: list[int], vec: dict[int, np.ndarray]
+) -> dict[int, tuple[list[tuple[int, float]], float]]:
+    if not vec:
+        return {}
     found: dict[int, tuple[list[tuple[int, float]], float]] = {}
     for m in floats:
         cands = [o for o in floats if o != m]
@@ -295,12 +380,15 @@ def _adapters(
 ) -> None:
     for aid, ad in adapters.items():
         targets = list(ad.pairs)
-        bases = [
-            i
-            for i, fp in enumerate(fps)
-            if all(t in fp.shapes and fp.shapes[t][:2] == ad.target_shape(t) for t in targets)
-        ]
-        if not bases:
+        fits: dict[int, dict[str, str]] = {}  # base -> its tensor name -> adapter target
+        for i, fp in enumerate(fps):
+            rename = getattr(fp.source, "canonical", None)
+            names = {(rename(t) if rename else t): t for t in targets}
+            if all(
+                n in fp.shapes and fp.shapes[n][:2] == ad.target_shape(t) for n, t in names.items()
+            ):
+                fits[i] = names
+        if not fits:
             forest.problems.append(
                 (
                     aid,
@@ -309,25 +397,28 @@ def _adapters(
                 )
             )
             continue
-        sampled = [t for t in targets if t in fps[bases[0]].values]
-        best: tuple[float, int, int] | None = None
-        for b in bases:
+        best: tuple[float, int, int, list[str]] | None = None
+        for b, names in fits.items():
+            sampled = [n for n in names if n in fps[b].values]
+            if not sampled:
+                continue
+            deltas = {
+                n: ad.delta(names[n], fps[b].rows[n].tolist(), stats.MAX_COLS) for n in sampled
+            }
             for x in range(len(fps)):
-                if x == b or not all(t in fps[x].values for t in sampled) or not sampled:
+                if x == b or not all(n in fps[x].values for n in sampled):
                     continue
-                rs = []
-                for t in sampled:
-                    delta = ad.delta(t, fps[b].rows[t].tolist(), stats.MAX_COLS)
-                    diff = fps[x].values[t] - fps[b].values[t]
-                    if diff.shape != delta.shape:
-                        break
-                    rs.append(stats._corr(diff, delta))
-                else:
+                rs = [
+                    stats._corr(fps[x].values[n] - fps[b].values[n], deltas[n])
+                    for n in sampled
+                    if fps[x].values[n].shape == deltas[n].shape
+                ]
+                if len(rs) == len(sampled):
                     r = float(np.median(rs))
                     if best is None or r > best[0]:
-                        best = (r, b, x)
-        if best is not None and best[0] >= 0.9:
-            r, b, x = best
+                        best = (r, b, x, sampled)
+        if best is not None and best[0] >= ADAPTER_MATCH:
+            r, b, x, sampled = best
             forest.links.append(
                 WeightLink(
                     aid,
@@ -335,12 +426,12 @@ def _adapters(
                     "adapter",
                     round(r, 3),
                     f"weights: scale*B@A of the adapter reproduces {ids[x]} - {ids[b]} "
-                    f"(median correlation {r:.3f} >= 0.9 over {len(sampled)} target tensors: "
-                    f"{', '.join(sampled[:3])})",
+                    f"(median correlation {r:.3f} >= {ADAPTER_MATCH} over {len(sampled)} target "
+                    f"tensors: {', '.join(sampled[:3])})",
                 )
             )
             continue
-        roots = [b for b in bases if b not in parent_of]
+        roots = [b for b in fits if b not in parent_of]
         if len(roots) == 1:
             forest.links.append(
                 WeightLink(

@@ -26,14 +26,14 @@ def add_weight_links(result: ScanResult) -> Forest:
         try:
             weights = open_folder(folder, label)
         except WeightsError as exc:
-            result.problems.append(ScanProblem(file=label, message=str(exc)))
+            _problem(result, label, str(exc))
             continue
         if weights is not None:
             opened[m.id] = weights
     forest = recover(opened)
     by_id = {m.id: m for m in result.models}
     for mid, message in forest.problems:
-        result.problems.append(ScanProblem(file=_rel(Path(by_id[mid].path), root), message=message))
+        _problem(result, _rel(Path(by_id[mid].path), root), message)
     for link in forest.links:
         model = by_id[link.child]
         known = {p.parent.lower(): p for p in model.parents}
@@ -55,6 +55,17 @@ def add_weight_links(result: ScanResult) -> Forest:
             )
         )
     return forest
+
+
+def _problem(result: ScanResult, label: str, message: str) -> None:
+    """One problem per file: the weights' message names the file first (``file: why``); a
+    file the metadata scan already reported (a broken GGUF) is not reported twice."""
+    file, sep, why = message.partition(": ")
+    if not sep or not file.startswith(label):
+        file, why = label, message
+    if any(p.file == file for p in result.problems):
+        return
+    result.problems.append(ScanProblem(file=file, message=why))
 
 
 def _rel(path: Path, root: Path) -> str:

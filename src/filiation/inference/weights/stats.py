@@ -47,7 +47,7 @@ RELATED = 0.25
 #: a quantised copy reproduces at least this share of its values from its parent
 QUANT_MATCH = 0.9
 #: a low-rank (adapter) difference keeps at least this share of energy in RANK_K directions
-LOW_RANK = 0.9
+LOW_RANK = 0.98
 #: a merge's best convex combination leaves at most this share of the closest member's distance
 MERGE_RESIDUAL = 0.3
 

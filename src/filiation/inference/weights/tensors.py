@@ -236,6 +236,7 @@ class SafetensorsModel:
             elif dtype not in _FLOATS:
                 continue
             self._where[raw] = (f, raw, scale)
+        self._mapper = mapper
         self._names: dict[str, str] = {}
         for raw in self._where:
             if raw in scales:
@@ -253,6 +254,10 @@ class SafetensorsModel:
 
     def names(self) -> list[str]:
         return sorted(self._names)
+
+    def canonical(self, raw: str) -> str:
+        """This model's name for a tensor named ``raw`` elsewhere (an adapter's target)."""
+        return canonical(raw, self._mapper)
 
     def shape(self, name: str) -> tuple[int, ...]:
         f, raw, _ = self._where[self._names[name]]
@@ -309,6 +314,22 @@ class GGUFModel:
                 f"({type(exc).__name__}: {exc})"
             ) from None
         self._tensors = {t.name: t for t in self._reader.tensors}
+        arch = self._field("general.architecture")
+        blocks = self._field(f"{arch}.block_count")
+        self._mapper = _gguf_names(
+            arch if isinstance(arch, str) else None, blocks if isinstance(blocks, int) else 0
+        )
+
+    def _field(self, key: str) -> Any:
+        field = self._reader.fields.get(key)
+        try:
+            return field.contents() if field is not None else None
+        except Exception:  # a malformed field: as if absent
+            return None
+
+    def canonical(self, raw: str) -> str:
+        """This file's (llama.cpp) name for a Hugging Face tensor name."""
+        return canonical(raw, self._mapper)
 
     def names(self) -> list[str]:
         return sorted(self._tensors)
@@ -381,11 +402,6 @@ class LoraAdapter:
                 "adapters are read, never pickles)"
             )
         self.file = SafetensorsFile.open(weights, f"{label}/adapter_model.safetensors")
-        base = _config(folder.parent)  # rarely present; names then stay Hugging Face ones
-        mapper = _gguf_names(
-            base.get("model_type") if isinstance(base.get("model_type"), str) else None,
-            int(base.get("num_hidden_layers") or 0),
-        )
         self.pairs: dict[str, tuple[str, str]] = {}
         for raw in self.file.tensors:
             if ".lora_A." not in raw:
@@ -393,8 +409,8 @@ class LoraAdapter:
             b = raw.replace(".lora_A.", ".lora_B.")
             if b not in self.file.tensors:
                 continue
-            target = raw.replace(".lora_A", "")
-            self.pairs[canonical(target, mapper)] = (raw, b)
+            # keyed by the target's Hugging Face name; each base maps it to its own names
+            self.pairs[canonical(raw.replace(".lora_A", ""), None)] = (raw, b)
         if not self.pairs:
             raise WeightsError(f"{label}: no lora_A/lora_B pairs in the adapter")
 
