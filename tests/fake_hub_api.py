@@ -13,12 +13,22 @@ Knobs reproduce the Hub's bad days: ``rate_limited`` answers 429 (``Retry-After:
 many times first, ``gone`` ids answer 404, ``broken`` ids answer non-JSON, ``bad_base`` ids
 carry a malformed ``baseModels``, ``down`` makes every answer a 503 (``down_lists``: every
 listing).
+
+It also serves files, as ``huggingface_hub`` reads them (``hf_hub_url``,
+``get_hf_file_metadata``): ``HEAD``/``GET /{repo}/resolve/{revision}/{filename}`` with
+``X-Repo-Commit``, ``ETag`` and ``Content-Length``, and ``Range: bytes=a-b`` answered 206 with
+``Content-Range`` (416 outside the file). ``files`` maps a repo id (lower-cased) to its files
+(name -> path on disk); ``bytes_served`` counts the body bytes sent, ``no_ranges`` makes the
+server ignore ``Range`` (as a misbehaving mirror would), ``latency`` waits that many seconds
+before each file answer (the round trip of a real Hub, for benchmarks).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +59,14 @@ class FakeHubAPI:
     requests: list[tuple[str, dict[str, list[str]], str | None]] = field(default_factory=list)
     served_429: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    files: dict[str, dict[str, Path]] = field(default_factory=dict)
+    bytes_served: int = 0
+    no_ranges: bool = False
+    latency: float = 0.0
+
+    def add_files(self, repo_id: str, folder: Path) -> None:
+        """Serve every file of ``folder`` (not recursive) as the repository ``repo_id``."""
+        self.files[repo_id.lower()] = {f.name: f for f in folder.iterdir() if f.is_file()}
 
     def child_count(self, key: str) -> int:
         return sum(len(v) for (_, parent), v in self.children.items() if parent == key)
@@ -93,6 +111,21 @@ def build(hub_sample: Path) -> FakeHubAPI:
     return FakeHubAPI(rows=rows, children=children)
 
 
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+
+
+def _resolve(hub: FakeHubAPI, path: str) -> tuple[str, Path | None] | None:
+    """The repo and file a ``/{repo}/resolve/{rev}/{name}`` path names (the file None when
+    the repo has no such file, the repo "" when it is not served); None if not such a path."""
+    parts = unquote(path).lstrip("/").split("/")
+    if len(parts) < 5 or parts[2] != "resolve":
+        return None
+    repo, name = f"{parts[0]}/{parts[1]}".lower(), "/".join(parts[4:])
+    if repo not in hub.files:
+        return "", None
+    return repo, hub.files[repo].get(name)
+
+
 def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -110,8 +143,64 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, value: Any, headers: dict[str, str] | None = None) -> None:
             self._send(status, json.dumps(value).encode(), headers)
 
+        def _file(self, found: tuple[str, Path | None], head: bool) -> None:
+            repo, file = found
+            if hub.latency:
+                time.sleep(hub.latency)
+            if file is None:
+                self.send_response(404)
+                self.send_header("X-Error-Code", "EntryNotFound" if repo else "RepoNotFound")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            size = file.stat().st_size
+            start, end, status = 0, size, 200
+            asked = self.headers.get("Range")
+            if asked and not hub.no_ranges:
+                m = _RANGE.match(asked.strip())
+                if not m or int(m.group(1)) >= size:
+                    self._send(416, b"", {"Content-Range": f"bytes */{size}"})
+                    return
+                start = int(m.group(1))
+                end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+                status = 206
+            headers = {
+                "X-Repo-Commit": "0" * 40,
+                "ETag": f'"{size:x}-{int(file.stat().st_mtime):x}"',
+                "Accept-Ranges": "bytes",
+            }
+            if status == 206:
+                headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+            self.send_response(status)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(end - start))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            if head:
+                return
+            with file.open("rb") as f:
+                f.seek(start)
+                body = f.read(end - start)
+            with hub.lock:
+                hub.bytes_served += len(body)
+            self.wfile.write(body)
+
+        def do_HEAD(self) -> None:
+            found = _resolve(hub, urlsplit(self.path).path)
+            if found is None:
+                self._send(404, b"")
+                return
+            self._file(found, head=True)
+
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
+            found = _resolve(hub, parts.path)
+            if found is not None:
+                with hub.lock:
+                    hub.requests.append((parts.path, {}, self.headers.get("Authorization")))
+                self._file(found, head=False)
+                return
             query = parse_qs(parts.query)
             with hub.lock:
                 hub.requests.append((parts.path, query, self.headers.get("Authorization")))
@@ -159,9 +248,15 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # Clients reading ranges in parallel open several connections at once: a backlog of 5
+    # (the default) would drop some and the client would wait a second to retry.
+    request_queue_size = 64
+
+
 @contextmanager
 def serve(hub: FakeHubAPI) -> Iterator[FakeHubAPI]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
+    server = _Server(("127.0.0.1", 0), _handler(hub))
     server.daemon_threads = True
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, name="fake-hub-api", daemon=True)

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from filiation import __version__
-from filiation.cli import infer, ingest, lineage, registry, rights, serve
+from filiation.cli import evidence, infer, ingest, lineage, registry, rights, serve
 from filiation.cli.common import ENV_DB, err, escape, state
 from filiation.errors import FiliationError
 
@@ -43,7 +43,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (ingest, lineage, infer, serve, rights):
+for group in (ingest, lineage, infer, evidence, serve, rights):
     app.add_typer(group.app)
 app.add_typer(registry.app, name="registry")
 

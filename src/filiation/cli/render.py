@@ -428,3 +428,23 @@ def suspects(links: Sequence[Any], min_confidence: float) -> Table:
             escape("; ".join(s for s in said if s)),
         )
     return table
+
+
+def check_report(report: Any) -> None:
+    """``filiation check``: counts per rule, what was not evaluated, then each flag."""
+    where = escape(report.node) if report.node else "the genealogy"
+    out.print(f"{report.summary()} — {where}, {report.links_checked:,} links checked")
+    table = Table("rule", "flagged", "what it means", box=None)
+    for name, count in report.counts.items():
+        table.add_row(name, f"{count:,}", report.rule_meanings.get(name, ""))
+    out.print(table)
+    for name, why in report.not_evaluated.items():
+        out.print(f"[yellow]{name} not evaluated: {escape(why)}[/]")
+    for f in report.flags:
+        values = ", ".join(f"{k} {v}" for k, v in f.values.items())
+        out.print(
+            f"{escape(f.child)} ← {escape(f.parent)} ({f.relation}): [red]{f.rule}[/]"
+            + (f" [dim]{escape(values)}[/]" if values else "")
+        )
+    if report.truncated:
+        out.print(f"[yellow]more flags exist beyond --limit ({len(report.flags)} shown)[/]")

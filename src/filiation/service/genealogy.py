@@ -54,7 +54,9 @@ from filiation.sources.records import IngestReport, Records
 from filiation.store.store import Store
 
 if TYPE_CHECKING:
+    from filiation.inference.checks import CheckReport
     from filiation.inference.run import InferResult
+    from filiation.inference.verification import VerifyReport
     from filiation.registry.service import Registry
 
 ENV_DB = "FILIATION_DB"
@@ -400,6 +402,29 @@ class Genealogy:
         return infer_genealogy(
             self, dump, min_confidence=min_confidence, limit=limit, say=self._say
         )
+
+    def check(
+        self,
+        node_id: str | None = None,
+        *,
+        limit: int | None = 100,
+        rules: Sequence[str] | None = None,
+    ) -> CheckReport:
+        """Declared links the evidence contradicts (a parent of another architecture or size,
+        a child older than its parent, a GGUF-only "finetune", a one-parent merge, a cycle),
+        for ``node_id``'s links or the whole genealogy (docs/verification.md)."""
+        from filiation.inference.checks import check_genealogy
+
+        return check_genealogy(self, node_id, limit=limit, rules=rules)
+
+    def verify(
+        self, child: str, against: str | None = None, *, token: str | None = None
+    ) -> VerifyReport:
+        """Test ``child``'s link to ``against`` (default: each of its parents) by a few
+        tensors of both read from the Hub, and record the verdict (docs/verification.md)."""
+        from filiation.inference.verification import verify
+
+        return verify(self, child, against, token=token)
 
     def families(self, author: str, *, limit: int = 20) -> Families:
         """The families an author's models sit in: the root ancestors of its models (models

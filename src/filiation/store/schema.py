@@ -281,3 +281,26 @@ watches = Table(
     Column("known", Text),
     Index("watches_node", "kind", "key", unique=True),
 )
+
+# -- weight evidence from the Hub (migration 0007) --------------------------------------------
+#: One row per ``filiation verify`` of a (child, parent) link: the verdict of the weights test
+#: on tensors read from the Hub by byte ranges, its statistic, and what it cost. A suspect's
+#: newest row is its current verdict; older rows are its history (a link may be re-verified
+#: after the model changed).
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("child_key", Text, nullable=False),
+    Column("child_id", Text, nullable=False),
+    Column("parent_key", Text, nullable=False),
+    Column("parent_id", Text, nullable=False),
+    Column("relation", String(32)),
+    Column("verdict", String(16), nullable=False),
+    Column("statistic", Float),
+    Column("detail", Text),
+    Column("bytes_read", BigInteger, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index("verifications_child", "child_key", "parent_key"),
+)
