@@ -369,3 +369,24 @@ def test_suspects_reach_every_interface_only_when_asked(tmp_path: Path, fresh_db
     high = client.get(url, params={"include_suspected": "true", "min_confidence": 1}).json()
     assert not any(n.get("suspected") for n in high["nodes"])
     assert client.get(url, params={"min_confidence": 2}).status_code == 422
+
+
+def test_a_dossier_lists_models_reached_through_suspects_apart(tmp_path: Path, fresh_db) -> None:
+    """The dossier never counts a suspect as affected: models reached only through suspected
+    links are "possibly affected, to verify", in their own section and letter paragraph."""
+    g = filiation.open(fresh_db, load_bundled=False)
+    g.ingest_hub_stats(_dump(tmp_path / "m.parquet", _family()))
+    g.infer(min_confidence=0.0)
+    root = "org/Base-7B-Instruct"
+    declared = {m.id for m in g.rights.dossier(model=root, suspects=None).affected}
+    d = g.rights.dossier(model=root, suspects=0.0)
+    assert {m.id for m in d.affected} == declared  # suspects never join the affected set
+    maybe = {m.id: m for m in d.possibly_affected}
+    gguf = "quanter/Base-7B-Instruct-Q4_K_M-GGUF"
+    assert gguf in maybe and not set(maybe) & declared
+    assert all(lk.confidence is not None for lk in maybe[gguf].path if not lk.declared)
+    md_text = g.rights.export_dossier(d, "md").decode()
+    section = md_text.split("## Possibly affected, to verify")[1].split("## Letters")[0]
+    assert gguf in section and "suspected" in section
+    # Above every suspect's confidence, nothing is possibly affected.
+    assert g.rights.dossier(model=root, suspects=1.0).possibly_affected == []

@@ -240,6 +240,10 @@ class LineageNode:
     descendants: int
     stub: bool
     created_at: str | None
+    #: Reached through a suspected link (inferred by filiation, followed only when asked).
+    suspected: bool = False
+    #: That link's confidence; None when the node was reached through a declared one.
+    confidence: float | None = None
 
 
 class Lineage:

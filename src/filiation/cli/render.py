@@ -391,6 +391,24 @@ def dossier(d: Any, limit: int) -> None:
     if len(d.affected) > limit:
         out.print(f"… and {len(d.affected) - limit:,} more (--limit, or --format csv)")
     out.print("* inferred link (not declared by the publisher)")
+    if d.possibly_affected:
+        maybe = Table(
+            title=f"Possibly affected, to verify: reached only through suspected links "
+            f"(confidence ≥ {d.suspect_min_confidence:g})"
+        )
+        for col in ("#", "model", "publisher", "path"):
+            maybe.add_column(col, overflow="fold")
+        for m in d.possibly_affected[:limit]:
+            maybe.add_row(
+                str(m.rank),
+                escape(m.id),
+                escape(m.publisher or "—"),
+                " → ".join(
+                    lk.relation + (f" ({lk.confidence:.2f})" if lk.confidence is not None else "")
+                    for lk in m.path
+                ),
+            )
+        out.print(maybe)
     pubs = Table(title="Publishers to contact")
     for col in ("publisher", "models", "status", "since", "Hub page"):
         pubs.add_column(col)

@@ -67,6 +67,9 @@ class PathLink(BaseModel):
     child: str
     relation: str
     declared: bool = Field(description="stated by the publisher (else inferred by filiation)")
+    confidence: float | None = Field(
+        None, description="a suspected link's confidence (inferred by filiation, to verify)"
+    )
 
 
 class AffectedModel(BaseModel):
@@ -115,6 +118,13 @@ class Dossier(BaseModel):
     generated_at: datetime
     affected: list[AffectedModel]
     publishers: list[Publisher]
+    possibly_affected: list[AffectedModel] = Field(
+        default_factory=list,
+        description="models reached only through suspected links (inferred, to verify)",
+    )
+    suspect_min_confidence: float | None = Field(
+        None, description="the least confidence of the suspected links followed"
+    )
     truncated: bool = False
     snapshots: list[dict[str, Any]] = Field(default_factory=list)
     _by_id: dict[str, AffectedModel] | None = PrivateAttr(default=None)
@@ -160,6 +170,7 @@ def affected_set(
                     child=cur.id,
                     relation=cur.relation,
                     declared=bool(cur.declared),
+                    confidence=cur.confidence,
                 )
             )
             parent = reached.get(cur.via)
@@ -216,12 +227,15 @@ def apply_followups(publishers: list[Publisher], events: list[FollowUpEvent]) ->
 def describe_path(path: list[PathLink], source_id: str, lang: str = "en") -> str:
     """``source → (finetune, declared) → child → ...`` in words of the given language."""
     words = {
-        "en": ("declared", "inferred", "the source itself"),
-        "fr": ("déclaré", "déduit", "la source elle-même"),
+        "en": ("declared", "inferred", "the source itself", "suspected"),
+        "fr": ("déclaré", "déduit", "la source elle-même", "soupçonné"),
     }[lang]
     if not path:
         return f"{source_id} ({words[2]})"
     parts = [path[0].parent]
     for link in path:
-        parts.append(f"({link.relation}, {words[0] if link.declared else words[1]}) {link.child}")
+        said = words[0] if link.declared else words[1]
+        if link.confidence is not None:  # a link filiation suspects, not one the Hub shows
+            said = f"{words[3]} {link.confidence:.2f}"
+        parts.append(f"({link.relation}, {said}) {link.child}")
     return " → ".join(parts)

@@ -93,6 +93,25 @@ def to_markdown(dossier: Dossier, lang: str = "en") -> str:
                 f"  - {md_text(model_id)}: "
                 + md_link("discussions", f"https://huggingface.co/{model_id}/discussions")
             )
+    if d.possibly_affected:
+        out += [
+            "",
+            f"## Possibly affected, to verify ({len(d.possibly_affected)})",
+            "",
+            "Reached only through links that filiation suspects from the models' metadata "
+            f"(confidence at least {d.suspect_min_confidence:g}, never declared): check each "
+            "before treating it as affected.",
+            "",
+            "| # | model | publisher | confidence | path from the source |",
+            "|---|---|---|---|---|",
+        ]
+        for m in d.possibly_affected:
+            conf = min((lk.confidence for lk in m.path if lk.confidence is not None), default=None)
+            out.append(
+                f"| {m.rank} | {md_link(m.id, m.url)} | {md_text(m.publisher or '-')} | "
+                f"{'-' if conf is None else f'{conf:.2f}'} | "
+                f"{md_text(describe_path(m.path, d.source_id))} |"
+            )
     out += ["", f"## Letters ({lang})", ""]
     for letter in letters(d, lang):
         title = f"### {md_text(letter.publisher)}"

@@ -49,6 +49,11 @@ _TEXT = {
         ),
         "source_model": "My personal data ({data}) was processed to train the model {src}.",
         "source_dataset": "My personal data ({data}) is contained in the data set {src}.",
+        "suspected": (
+            "The following models you publish may also derive from it: no link was declared, "
+            "but their metadata suggests one (confidence in brackets). Please check whether "
+            "they do and, if so, treat them as above:"
+        ),
         "why": (
             "The following models you publish derive from it, and may therefore contain or "
             "reproduce this data. For each, the chain of derivation from {src} (each link as "
@@ -102,6 +107,12 @@ _TEXT = {
         ),
         "source_dataset": (
             "Mes données personnelles ({data}) figurent dans le jeu de données {src}."
+        ),
+        "suspected": (
+            "Les modèles suivants, que vous publiez, pourraient aussi en dériver\u202f: aucun "
+            "lien n\u2019est déclaré, mais leurs métadonnées le laissent penser (indice de "
+            "confiance entre parenthèses). Merci de vérifier s\u2019ils en dérivent et, le cas "
+            "échéant, de les traiter de la même manière\u202f:"
         ),
         "why": (
             "Les modèles suivants, que vous publiez, en dérivent et peuvent donc contenir ou "
@@ -169,6 +180,13 @@ def letter(dossier: Dossier, publisher: Publisher, lang: str = "en") -> Letter:
     for m in models:
         lines.append(f"- {m.id} ({m.url})")
         lines.append(f"  {describe_path(m.path, src, lang)}")
+    # Suspected links are guesses: named apart, as something to check, never as a fact.
+    maybe = [m for m in dossier.possibly_affected if m.publisher == publisher.name]
+    if maybe:
+        lines += ["", t["suspected"]]
+        for m in maybe:
+            conf = min((lk.confidence for lk in m.path if lk.confidence is not None), default=None)
+            lines.append(f"- {m.id} ({m.url})" + (f" [{conf:.2f}]" if conf is not None else ""))
     lines += [
         "",
         t[dossier.right.value],

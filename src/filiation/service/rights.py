@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from filiation.domain import NodeKind, parse_kind
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
-from filiation.lineage.query import RelationsArg
+from filiation.lineage.query import DEFAULT_MIN_CONFIDENCE, RelationsArg, TraversalQuery
 from filiation.rights import dossier as rd
 from filiation.rights import followup, history, watch
 from filiation.rights.dossier import Dossier, FollowUpEvent
@@ -51,10 +51,15 @@ class Rights:
         dataset: str | None = None,
         right: str = "erasure",
         relations: RelationsArg = None,
+        suspects: float | None = DEFAULT_MIN_CONFIDENCE,
     ) -> Dossier:
         """The rights dossier of a request about ``model`` (it and all its descendants) or
         ``dataset`` (the models trained on it and theirs): affected models ranked by reach,
-        with their path from the source, the publishers to contact and their follow-up."""
+        with their path from the source, the publishers to contact and their follow-up.
+
+        Models reached only through suspected links of at least ``suspects`` confidence
+        (``None``: none) are listed apart, as possibly affected, to verify: a guess never
+        passes for a fact, and a dossier that left them out would mislead."""
         right_ = rd.parse_right(right)
         source_id, kind = self._source(model, dataset)
         if kind is NodeKind.MODEL:
@@ -62,6 +67,22 @@ class Rights:
         else:
             lin = self.g.impact(source_id, relations=relations)
         affected = rd.affected_set(source_id, kind.value, list(lin))
+        possibly: list[rd.AffectedModel] = []
+        if suspects is not None:
+            q = TraversalQuery.parse(
+                relations=relations, include_suspected=True, min_confidence=suspects
+            )
+            wider = (
+                self.g.descendants(source_id, query=q)
+                if kind is NodeKind.MODEL
+                else self.g.impact(source_id, query=q)
+            )
+            known = {m.id for m in affected}
+            possibly = [
+                m for m in rd.affected_set(source_id, kind.value, list(wider)) if m.id not in known
+            ]
+            for i, m in enumerate(possibly, 1):
+                m.rank = i
         publishers = rd.group_publishers(affected)
         events = followup.events(self.g.store, kind.value, source_id, right_)
         rd.apply_followups(publishers, events)
@@ -73,6 +94,8 @@ class Rights:
             generated_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
             affected=affected,
             publishers=publishers,
+            possibly_affected=possibly,
+            suspect_min_confidence=suspects,
             truncated=lin.truncated,
             snapshots=[s for s in self.g.snapshots() if s["current"]],
         )
