@@ -66,6 +66,14 @@ def number(lang: str, value: int | float | None) -> str:
     return text
 
 
+def decimal(lang: str, value: float | None, places: int = 2) -> str:
+    """A fraction such as a confidence: ``0.86`` in English, ``0,86`` in French."""
+    if value is None:
+        return "—"
+    text = f"{value:.{places}f}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
 def compact(lang: str, value: int | None) -> str:
     """A large count in short form (parameters): ``8.0 B`` / ``8,0 Md``."""
     if value is None:

@@ -96,6 +96,7 @@ def render(
         home=f"{root}/{lang}/",
         t=t,
         num=partial(i18n.number, lang),
+        dec=partial(i18n.decimal, lang),
         compact=partial(i18n.compact, lang),
         date=i18n.date,
         href=lambda kind, node_id: f"{root}/{lang}{node_path(kind, node_id)}",
