@@ -284,3 +284,26 @@ def test_architectures_of_the_real_edge_list(new_db: Any, lineage_csv: tuple[Pat
     got = _flagged(report)["other_architecture"]
     assert len(want) > 100 and got == want
     assert all(f.values["child"] != "unknown" for f in report.flags)
+
+
+def test_flags_show_where_people_look(sample: filiation.Genealogy, sample_db: Any) -> None:
+    """``show`` ends with the model's checks; its page lists them in the page's language."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from filiation.api import create_app
+    from filiation.cli import app
+
+    merge = "ReadyArt/The-Omega-Abomination-L-70B-v1.0"
+    res = CliRunner().invoke(app, ["--db", str(sample_db), "show", merge])
+    assert res.exit_code == 0, res.output
+    assert "checks: 1 (single_parent_merge 1)" in res.output
+    clean = CliRunner().invoke(app, ["--db", str(sample_db), "show", "meta-llama/Llama-3.1-8B"])
+    assert "checks: none" in clean.output
+
+    client = TestClient(create_app(sample))
+    llamaified = "OpenBuddy/openbuddy-qwen2.5llamaify-7b-v23.1-200k"
+    for lang, words in (("en", "another architecture"), ("fr", "une autre architecture")):
+        page = client.get(f"/{lang}/models/{llamaified}").text
+        assert 'id="checks"' in page and words in page and "Qwen/Qwen2.5-7B-Instruct" in page
+    assert 'id="checks"' not in client.get("/en/models/meta-llama/Llama-3.1-8B").text

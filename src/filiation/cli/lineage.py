@@ -30,6 +30,7 @@ from filiation.cli.common import (
     SuspectedOpt,
     TreeOpt,
     UntilOpt,
+    ensure_index,
     err,
     escape,
     open_genealogy,
@@ -226,15 +227,17 @@ def show(
 ) -> None:
     """A model's indicators, direct family per relation, important parents and children."""
     ranking = [k.strip() for k in rank_by.split(",") if k.strip()]
-    details = run(
-        lambda g: g.show(node_id, relations=relation, limit=limit, ranking=ranking, kind=kind)
-    )
+    g = open_genealogy()
+    ensure_index(g)
+    details = g.show(node_id, relations=relation, limit=limit, ranking=ranking, kind=kind)
     if as_json:
         print_json(details.model_dump(mode="json"))
         return
     from filiation.cli import render
 
     render.details(details)
+    if details.kind == "model":  # declared links of this model that the evidence contradicts
+        render.checks_line(g.check(details.id, limit=limit))
 
 
 @app.command()

@@ -466,3 +466,15 @@ def check_report(report: Any) -> None:
         )
     if report.truncated:
         out.print(f"[yellow]more flags exist beyond --limit ({len(report.flags)} shown)[/]")
+
+
+def checks_line(report: Any) -> None:
+    """Under ``show``: ``checks: none``, or the flags of the model's own links."""
+    colour = "yellow" if report.flags else "dim"
+    out.print(f"[{colour}]{escape(report.summary())}[/]")
+    for f in report.flags:
+        values = ", ".join(f"{k} {v}" for k, v in f.values.items())
+        out.print(
+            f"  {escape(f.child)} ← {escape(f.parent)} ({f.relation}): {f.rule}"
+            + (f" [dim]{escape(values)}[/]" if values else "")
+        )

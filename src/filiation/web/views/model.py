@@ -48,6 +48,7 @@ def model(request: Request, lang: Lang, node_id: str) -> Response:
             lang,
             "model.html",
             d=d,
+            checks=g.check(d.id, limit=20),
             downloads=downloads(request, lang, d.id),
             rule=ranking_rule(lang, d.ranking),
             family=[
