@@ -390,3 +390,17 @@ def test_a_dossier_lists_models_reached_through_suspects_apart(tmp_path: Path, f
     assert gguf in section and "suspected" in section
     # Above every suspect's confidence, nothing is possibly affected.
     assert g.rights.dossier(model=root, suspects=1.0).possibly_affected == []
+
+
+def test_an_ingest_recomputes_suspects_once_they_exist(tmp_path: Path, fresh_db) -> None:
+    """After ``infer``, the next ingest of the dump recomputes the suspects (one current
+    snapshot of them, from the new dump); before it, an ingest stores none."""
+    g = filiation.open(fresh_db, load_bundled=False)
+    dump = _dump(tmp_path / "m.parquet", _family())
+    g.ingest_hub_stats(dump)
+    assert not any(s.source == md.SOURCE for s in g.store.current_snapshots())
+    first = g.infer(min_confidence=0.0)
+    g.ingest_hub_stats(dump)
+    current = [s for s in g.store.current_snapshots() if s.source == md.SOURCE]
+    assert len(current) == 1 and current[0].id != first.snapshot_id
+    assert g.index.a.n_suspected == first.stored

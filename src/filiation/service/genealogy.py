@@ -207,8 +207,13 @@ class Genealogy:
         *,
         progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
-        """Ingest a hub-stats ``models.parquet``; without a path, download the current one."""
-        return self._ingester.ingest_hub_stats(path, progress=progress)
+        """Ingest a hub-stats ``models.parquet``; without a path, download the current one.
+
+        Once suspects exist (``infer`` was run), they are recomputed from the new dump, so
+        that they never describe an older Hub than the declared links do."""
+        report = self._ingester.ingest_hub_stats(path, progress=progress)
+        self._refresh_suspects()
+        return report
 
     def ingest_edges(
         self,
@@ -217,8 +222,20 @@ class Genealogy:
         *,
         name: str | None = None,
     ) -> IngestReport:
-        """Ingest a lineage edge list (``parent_id,child_id,relation``) and optional nodes."""
-        return self._ingester.ingest_edges(edges, nodes, name=name)
+        """Ingest a lineage edge list (``parent_id,child_id,relation``) and optional nodes
+        (suspects, once they exist, recomputed as after :meth:`ingest_hub_stats`)."""
+        report = self._ingester.ingest_edges(edges, nodes, name=name)
+        self._refresh_suspects()
+        return report
+
+    def _refresh_suspects(self) -> None:
+        """Recompute the suspects after an ingest, where the store already holds some: a
+        user who never asked for them does not pay for them."""
+        from filiation.inference.metadata import SOURCE
+        from filiation.inference.run import refresh_after_ingest
+
+        if any(s.source == SOURCE for s in self.store.current_snapshots()):
+            refresh_after_ingest(self, say=self._say)
 
     def scan(self, path: str | os.PathLike[str], *, weights: bool = False) -> ScanResult:
         """Models found under ``path`` and what each derives from; nothing is stored. With
