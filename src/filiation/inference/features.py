@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from filiation.errors import SourceError
 from filiation.inference.names import CUTS, _names, name_keys
-from filiation.sources.hub_stats import _column  # the dump's columns, read as ingest does
+from filiation.sources.hub_columns import _column  # the dump's columns, read as ingest does
 
 #: Dump columns read (all optional but ``id``).
 COLUMNS = (
