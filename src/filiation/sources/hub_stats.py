@@ -13,6 +13,9 @@ Where parents come from, in order of trust:
    ``unspecified`` for one (the Hub's own rule).
 A relation is *declared* when the card states ``base_model_relation`` and it agrees with the
 link; otherwise it was left to the Hub (or to us) to infer.
+
+Ids and columns are cleaned by :mod:`filiation.sources.hub_columns` (shared with the other
+sources and with metadata inference); ``clean_id`` and ``clean_ids`` stay importable from here.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import pyarrow.parquet as pq
 from filiation.domain import NodeKind, Relation, normalise_relation
 from filiation.errors import SourceError
 from filiation.limits import MAX_CARD_LENGTH, MAX_ID_LENGTH
+from filiation.sources.hub_columns import _column, _first_tag_value, clean_id, clean_ids
 from filiation.sources.records import (
     LINK_SCHEMA,
     NODE_SCHEMA,
@@ -68,7 +72,6 @@ _PARENT_COLUMNS = ("baseModels", "tags", "cardData")
 #: Hub ids are short and printable; anything else is not an id we can show or look up safely
 #: (the length limit, :data:`filiation.limits.MAX_ID_LENGTH`, is re-exported here).
 __all__ = ["MAX_ID_LENGTH"]
-_CONTROL = r"[\x00-\x1f\x7f]"
 _TAG_PARENT = r"^base_model:(?:(?P<rel>[A-Za-z_\-]+):)?(?P<pid>[^:].*)$"
 _CARD_RELATION = r'"base_model_relation"\s*:\s*"(?P<rel>[^"]*)"'
 _GGUF_TOTAL = r'"total"\s*:\s*(?P<total>\d+)'
@@ -103,34 +106,6 @@ def download(revision: str | None = None, token: str | None = None) -> Path:
             "models.parquet you already have"
         ) from exc
     return Path(path)
-
-
-def clean_id(value: Any) -> str | None:
-    """Return a usable id, or ``None`` for empty, over-long or control-character ids."""
-    if not isinstance(value, str):
-        return None
-    value = value.strip()
-    if not value or len(value) > MAX_ID_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        return None
-    if "\ufffd" in value:  # bytes that were not UTF-8
-        return None
-    return value
-
-
-def clean_ids(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Vectorised :func:`clean_id`: trimmed ids and a mask of the usable ones (an id with
-    bytes that are not UTF-8 is not usable: it could not be looked up as typed)."""
-    if not pa.types.is_string(values.type):
-        values = pc.cast(values, pa.string())
-    values, bad_bytes = valid_utf8(values)
-    trimmed = pc.utf8_trim_whitespace(values)
-    length = pc.utf8_length(trimmed)
-    unusable = _CONTROL + ("|\ufffd" if bad_bytes else "")
-    ok = pc.and_(
-        pc.and_(pc.greater(length, 0), pc.less_equal(length, MAX_ID_LENGTH)),
-        pc.invert(pc.match_substring_regex(trimmed, unusable)),
-    )
-    return trimmed, pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
 
 
 @dataclass
@@ -267,35 +242,6 @@ def _valid_batch(batch: pa.RecordBatch, report: IngestReport) -> pa.RecordBatch:
             report.note(NOTE_BAD_UTF8, bad)
         columns.append(fixed)
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
-
-
-def _column(batch: pa.RecordBatch, name: str, type_: pa.DataType) -> pa.Array:
-    """A column cast to the type we store, or nulls when the dump lacks it or has another type."""
-    if name not in batch.schema.names:
-        return pa.nulls(batch.num_rows, type_)
-    col = batch.column(name)
-    if col.type == type_:
-        return col
-    try:
-        return pc.cast(col, type_)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.nulls(batch.num_rows, type_)
-
-
-def _first_tag_value(tags: pa.Array, prefix: str, n: int) -> pa.Array:
-    """For each row, the value of the first tag ``prefix<value>`` (e.g. ``license:``), or null."""
-    flat = pc.list_flatten(tags)
-    parents = pc.list_parent_indices(tags).to_numpy(zero_copy_only=False)
-    mask = pc.fill_null(pc.starts_with(flat, prefix), False)
-    values = pc.utf8_slice_codeunits(pc.filter(flat, mask), len(prefix))
-    rows = parents[mask.to_numpy(zero_copy_only=False)]
-    pick = np.full(n, -1, dtype=np.int64)
-    order = np.arange(len(rows))[::-1]  # assigned last = first tag of the row
-    pick[rows[order]] = order
-    taken = pc.take(values, pa.array(np.where(pick >= 0, pick, 0))) if len(values) else None
-    if taken is None:
-        return pa.nulls(n, pa.string())
-    return pc.if_else(pa.array(pick >= 0), taken, pa.nulls(n, pa.string()))
 
 
 def _relation_codes(values: pa.Array, report: IngestReport) -> pa.Array:

@@ -1,0 +1,166 @@
+"""Candidate parents by blocking: never pairwise, always by equal keys.
+
+Models sharing a name key (or an exact parameter count) form a block; in each block the
+few likeliest parents (not a format copy, most downloaded, oldest) are the *heads*, and
+every model without a declared parent is paired with the heads of its blocks. Sorting and
+one binary search per key keep this linear in the dump's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from filiation.inference.features import (
+    ADAPTER,
+    FMT,
+    INSTRUCTED,
+    MERGE,
+    TRAINED,
+    UNKNOWN,
+    Features,
+)
+from filiation.inference.names import CUT_LEVELS
+
+#: Candidate parents kept per name block (the likeliest first).
+MAX_HEADS = 5
+#: The level of pairs found by an equal parameter count rather than by name.
+PARAMS_LEVEL = 2 + 2 * CUT_LEVELS
+
+
+@dataclass
+class Pairs:
+    """Candidate (child, parent) rows and how they were found."""
+
+    child: np.ndarray
+    parent: np.ndarray
+    level: np.ndarray  # 0 same exact key, 1 same loose key, 2.. child's key cut (CUTS)
+    rank: np.ndarray  # the parent's place among its block's heads (0 = likeliest)
+    block: np.ndarray  # size of the block
+
+    def __len__(self) -> int:
+        return len(self.child)
+
+    def select(self, mask: np.ndarray) -> Pairs:
+        return Pairs(
+            self.child[mask], self.parent[mask], self.level[mask], self.rank[mask], self.block[mask]
+        )
+
+
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    total = int(lengths.sum())
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+
+
+@dataclass
+class _Heads:
+    """The likeliest parents of each block of one key, sorted by key."""
+
+    rows: np.ndarray
+    key: np.ndarray
+    rank: np.ndarray
+    block: np.ndarray
+    first_key: np.ndarray  # each distinct key once, sorted
+    first: np.ndarray  # where its heads start
+    count: np.ndarray  # how many heads it has
+
+
+def _heads(feat: Features, key: np.ndarray) -> _Heads:
+    """Per block: not a format copy or adapter first, then most downloaded, then oldest."""
+    valid = np.flatnonzero(key >= 0)
+    copy_like = ((feat.flags[valid] & (FMT | ADAPTER)) > 0).astype(np.int8)
+    created = np.where(feat.created[valid] == UNKNOWN, np.iinfo(np.int64).max, feat.created[valid])
+    order = valid[np.lexsort((created, -feat.downloads[valid], copy_like, key[valid]))]
+    del created, copy_like, valid
+    k = key[order]
+    if not len(k):
+        e, e64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+        return _Heads(e, e64, e, e, e64, e64, e64)
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    sizes = np.diff(np.r_[starts, len(k)])
+    rank = np.arange(len(k)) - np.repeat(starts, sizes)
+    head = rank < MAX_HEADS
+    block = np.repeat(sizes, sizes)[head].astype(np.int32)
+    count = np.minimum(sizes, MAX_HEADS)
+    first = np.cumsum(count) - count
+    return _Heads(
+        order[head].astype(np.int32),
+        k[head],
+        rank[head].astype(np.int32),
+        block,
+        k[starts],
+        first,
+        count,
+    )
+
+
+def _lookup(
+    feat: Features, heads: _Heads, child_key: np.ndarray, needs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Children needing a parent, paired with the heads of the block their key names (one
+    search); the child itself, parents younger than it and copies of copies left out."""
+    kids = np.flatnonzero(needs & (child_key >= 0)).astype(np.int32)
+    wanted = child_key[kids]
+    pos = np.minimum(np.searchsorted(heads.first_key, wanted), max(len(heads.first_key) - 1, 0))
+    hit = heads.first_key[pos] == wanted if len(heads.first_key) else np.zeros(len(kids), bool)
+    lo = heads.first[pos]
+    counts = np.where(hit, heads.count[pos], 0)
+    idx = _spans(lo, counts)
+    child = np.repeat(kids, counts)
+    del lo, counts, kids, wanted, pos, hit
+    parent = heads.rows[idx]
+    cc, cp = feat.created[child], feat.created[parent]
+    keep = (child != parent) & ((cc == UNKNOWN) | (cp == UNKNOWN) | (cp < cc))
+    del cc, cp
+    # A format copy is made from full weights, not from another copy: two copies of one
+    # model (``X-GGUF``, ``X-AWQ``) are siblings, never parent and child.
+    keep &= ~(((feat.flags[child] & FMT) > 0) & ((feat.flags[parent] & FMT) > 0))
+    return child[keep], parent[keep], heads.rank[idx][keep], heads.block[idx][keep]
+
+
+def candidates(feat: Features, needs: np.ndarray) -> Pairs:
+    """Candidate parents of the models in ``needs``: heads of the block of their exact key,
+    of their loose key, then of their exact key cut by one, two, three segments (matched
+    against parents' exact keys); older than the child when both dates are known; once per
+    pair, by the closest match."""
+    exact_heads = _heads(feat, feat.exact)
+    lookups = [(exact_heads, feat.exact), (_heads(feat, feat.loose), feat.loose)]
+    lookups += [(exact_heads, cut) for cut in feat.cuts]
+    # Same exact parameter count: a full fine-tune keeps its parent's, to the unit.
+    lookups.append((_heads(feat, feat.params), feat.params))
+    parts = [_lookup(feat, heads, key, needs) for heads, key in lookups]
+    del lookups, exact_heads
+    level = np.concatenate([np.full(len(p[0]), i, np.int8) for i, p in enumerate(parts)])
+    child = np.concatenate([p[0] for p in parts])
+    parent = np.concatenate([p[1] for p in parts])
+    rank = np.concatenate([p[2] for p in parts])
+    block = np.concatenate([p[3] for p in parts])
+    del parts
+    n = max(len(feat), 1)
+    # Once per pair, by the closest match (the earliest lookup): a stable sort keeps it first.
+    pair = child.astype(np.int64) * n + parent
+    order = np.argsort(pair, kind="stable")
+    pair = pair[order]
+    first = order[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else order
+    del pair, order
+    first.sort()
+    pairs = Pairs(child[first], parent[first], level[first], rank[first], block[first])
+    # A publisher's plain ``X`` (or ``X-Base``) is the base of its own ``X-Instruct``, not a
+    # fine-tune of it (the Hub's creation dates of the two are often minutes apart, in
+    # either order).
+    fc, fp = feat.flags[pairs.child], feat.flags[pairs.parent]
+    plain_child = (fc & (INSTRUCTED | FMT | ADAPTER | TRAINED | MERGE)) == 0
+    own_base = (
+        plain_child
+        & ((fp & INSTRUCTED) > 0)
+        & (feat.author[pairs.child] == feat.author[pairs.parent])
+        & (feat.author[pairs.child] >= 0)
+    )
+    pairs = pairs.select(~own_base)
+    # A copy or an adapter keeps its original's name: when a model of exactly its name key
+    # is a candidate, the looser matches of that child are not.
+    copy = (feat.flags[pairs.child] & (FMT | ADAPTER)) > 0
+    named = np.zeros(len(feat), bool)
+    named[pairs.child[copy & (pairs.level == 0)]] = True
+    return pairs.select(~(named[pairs.child] & (pairs.level > 0)))

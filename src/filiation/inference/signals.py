@@ -1,0 +1,146 @@
+"""The signals of a candidate pair: the columns the logistic model weighs.
+
+``FEATURES`` names the columns, in the order of the fitted coefficients
+(``metadata_model.json`` says which names it was fitted on, and loading refuses others).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from filiation.inference.candidates import PARAMS_LEVEL, Pairs
+from filiation.inference.features import (
+    ADAPTER,
+    FMT,
+    MERGE,
+    SUFFIXED,
+    TRAINED,
+    UNKNOWN,
+    Features,
+)
+from filiation.inference.names import CUT_LEVELS
+
+FEATURES = (
+    "bias",
+    "exact_name",
+    "loose_name",
+    "end_cut",
+    "start_cut",
+    "params_block",
+    "child_format",
+    "parent_format",
+    "child_adapter",
+    "parent_adapter",
+    "child_merge",
+    "child_trained",
+    "same_publisher",
+    "params_known",
+    "params_close",
+    "params_log_ratio",
+    "arch_known",
+    "arch_same",
+    "same_library",
+    "same_pipeline",
+    "head_rank",
+    "log_block",
+    "log_parent_downloads",
+    "publisher_format_share",
+    "publisher_derived_share",
+    "parent_derived",
+    "dates_known",
+    "log_age_gap",
+    "format_exact",
+    "adapter_exact",
+    "parent_more_suffixed",
+    "child_more_suffixed",
+)
+
+
+def _share(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row, the share of its group (publisher) whose ``values`` are true."""
+    ok = codes >= 0
+    size = max(int(codes.max()) + 1, 1) if len(codes) else 1
+    total = np.bincount(codes[ok], minlength=size)
+    hits = np.bincount(codes[ok], weights=values[ok].astype(np.float64), minlength=size)
+    share = hits / np.maximum(total, 1)
+    return np.where(ok, share[np.maximum(codes, 0)], 0.0)
+
+
+@dataclass
+class Context:
+    """Per-model quantities that depend on the whole dump (computed once)."""
+
+    format_share: np.ndarray
+    derived_share: np.ndarray
+    declared: np.ndarray
+
+
+def context(feat: Features, declared: np.ndarray) -> Context:
+    return Context(
+        format_share=_share(feat.author, (feat.flags & FMT) > 0),
+        derived_share=_share(feat.author, declared),
+        declared=declared,
+    )
+
+
+def signals(feat: Features, ctx: Context, pairs: Pairs) -> np.ndarray:
+    """The signal matrix of the pairs (one column per name of :data:`FEATURES`)."""
+    c, p = pairs.child, pairs.parent
+    m = len(c)
+    out = np.zeros((m, len(FEATURES)), np.float32)
+
+    def col(name: str, values: np.ndarray) -> None:
+        out[:, FEATURES.index(name)] = values
+
+    fc, fp = feat.flags[c], feat.flags[p]
+    child_fmt = (fc & FMT) > 0
+    child_adapter = (fc & ADAPTER) > 0
+    col("bias", np.ones(m))
+    exact = pairs.level == 0
+    col("exact_name", exact)
+    col("loose_name", pairs.level == 1)
+    level = pairs.level.astype(np.int64)
+    col("end_cut", np.where((level >= 2) & (level < 2 + CUT_LEVELS), level - 1, 0))
+    col(
+        "start_cut",
+        np.where((level >= 2 + CUT_LEVELS) & (level < PARAMS_LEVEL), level - 1 - CUT_LEVELS, 0),
+    )
+    col("params_block", level == PARAMS_LEVEL)
+    col("child_format", child_fmt)
+    col("parent_format", (fp & FMT) > 0)
+    col("child_adapter", child_adapter)
+    col("parent_adapter", (fp & ADAPTER) > 0)
+    col("child_merge", (fc & MERGE) > 0)
+    col("child_trained", (fc & TRAINED) > 0)
+    col("same_publisher", (feat.author[c] == feat.author[p]) & (feat.author[c] >= 0))
+    pc_, pp = feat.params[c], feat.params[p]
+    known = (pc_ > 0) & (pp > 0)
+    ratio = np.abs(np.log(np.maximum(pc_, 1) / np.maximum(pp, 1)))
+    col("params_known", known)
+    col("params_close", known & (ratio < 0.05))
+    col("params_log_ratio", np.where(known, np.minimum(ratio, 5.0), 0.0))
+    ac, ap = feat.arch[c], feat.arch[p]
+    col("arch_known", (ac >= 0) & (ap >= 0))
+    col("arch_same", (ac >= 0) & (ac == ap))
+    col("same_library", (feat.library[c] >= 0) & (feat.library[c] == feat.library[p]))
+    col("same_pipeline", (feat.pipeline[c] >= 0) & (feat.pipeline[c] == feat.pipeline[p]))
+    col("head_rank", pairs.rank)
+    col("log_block", np.log1p(pairs.block))
+    col("log_parent_downloads", np.log1p(np.maximum(feat.downloads[p], 0)) / 10.0)
+    col("publisher_format_share", ctx.format_share[c])
+    col("publisher_derived_share", ctx.derived_share[c])
+    col("parent_derived", ctx.declared[p])
+    cc, cp = feat.created[c], feat.created[p]
+    dated = (cc != UNKNOWN) & (cp != UNKNOWN)
+    gap_days = np.where(dated, (cc - cp) / 86_400e6, 0.0)
+    col("dates_known", dated)
+    col("log_age_gap", np.log1p(np.maximum(gap_days, 0.0)) / 5.0)
+    col("format_exact", child_fmt & exact)
+    col("adapter_exact", child_adapter & exact)
+    # Direction from the names: ``X-Instruct`` derives from ``X``, rarely the reverse.
+    sc, sp = (fc & SUFFIXED) > 0, (fp & SUFFIXED) > 0
+    col("parent_more_suffixed", sp & ~sc)
+    col("child_more_suffixed", sc & ~sp)
+    return out
