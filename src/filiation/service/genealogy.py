@@ -212,7 +212,9 @@ class Genealogy:
         Once suspects exist (``infer`` was run), they are recomputed from the new dump, so
         that they never describe an older Hub than the declared links do."""
         report = self._ingester.ingest_hub_stats(path, progress=progress)
-        self._refresh_suspects()
+        from filiation.inference.run import refresh_if_suspected
+
+        refresh_if_suspected(self, self._say)
         return report
 
     def ingest_edges(
@@ -225,17 +227,10 @@ class Genealogy:
         """Ingest a lineage edge list (``parent_id,child_id,relation``) and optional nodes
         (suspects, once they exist, recomputed as after :meth:`ingest_hub_stats`)."""
         report = self._ingester.ingest_edges(edges, nodes, name=name)
-        self._refresh_suspects()
+        from filiation.inference.run import refresh_if_suspected
+
+        refresh_if_suspected(self, self._say)
         return report
-
-    def _refresh_suspects(self) -> None:
-        """Recompute the suspects after an ingest, where the store already holds some: a
-        user who never asked for them does not pay for them."""
-        from filiation.inference.metadata import SOURCE
-        from filiation.inference.run import refresh_after_ingest
-
-        if any(s.source == SOURCE for s in self.store.current_snapshots()):
-            refresh_after_ingest(self, say=self._say)
 
     def scan(self, path: str | os.PathLike[str], *, weights: bool = False) -> ScanResult:
         """Models found under ``path`` and what each derives from; nothing is stored. With
@@ -303,26 +298,8 @@ class Genealogy:
         if node is None:
             if len(text) > SUGGEST_MAX:
                 raise NodeNotFoundError(text[:SUGGEST_MAX] + "…")
-            raise NodeNotFoundError(node_id, self._suggest(node_id, kind))
+            raise NodeNotFoundError(node_id, summaries.suggest(self.index, node_id, kind))
         return node
-
-    def _suggest(self, node_id: str, kind: NodeKind | None, k: int = 5) -> list[str]:
-        """Near ids for a typo: search ever shorter prefixes of the name, keep the closest.
-
-        Bounded: at most a dozen searches on at most 128 characters, whatever the input.
-        """
-        import difflib
-
-        name = node_id.strip().split("/")[-1][:128]
-        kinds = [kind] if kind else None
-        candidates: list[str] = []
-        floor = max(2, len(name) // 2)
-        step = max(1, (len(name) - floor) // 12)
-        for cut in range(len(name), floor - 1, -step):
-            candidates = [self.index.a.id_of(n) for n in self.index.search(name[:cut], 50, kinds)]
-            if candidates:
-                break
-        return difflib.get_close_matches(node_id[:256], candidates, n=k, cutoff=0.5)
 
     def resolve(self, node_id: str, kind: NodeKind | str | None = None) -> str:
         """The id as published, for an id given in any case."""

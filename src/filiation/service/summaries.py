@@ -205,3 +205,22 @@ def entry_points(index: LineageIndex, count: int) -> EntryPoints:
         families=top(descendants, descendants > 0),
         recent=top(created, created != NULL_INT),
     )
+
+
+def suggest(index: LineageIndex, node_id: str, kind: NodeKind | None, k: int = 5) -> list[str]:
+    """Near ids for a typo: search ever shorter prefixes of the name, keep the closest.
+
+    Bounded: at most a dozen searches on at most 128 characters, whatever the input.
+    """
+    import difflib
+
+    name = node_id.strip().split("/")[-1][:128]
+    kinds = [kind] if kind else None
+    candidates: list[str] = []
+    floor = max(2, len(name) // 2)
+    step = max(1, (len(name) - floor) // 12)
+    for cut in range(len(name), floor - 1, -step):
+        candidates = [index.a.id_of(n) for n in index.search(name[:cut], 50, kinds)]
+        if candidates:
+            break
+    return difflib.get_close_matches(node_id[:256], candidates, n=k, cutoff=0.5)
