@@ -446,6 +446,8 @@ def test_openapi_documents_every_endpoint_and_docs_load_locally(client) -> None:
         "min_downloads",
         "since",
         "until",
+        "include_suspected",
+        "min_confidence",
     }
     assert "404" in descendants["responses"]
 
