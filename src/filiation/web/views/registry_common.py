@@ -12,7 +12,7 @@ problems come back as the same form with each message next to its field.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
@@ -20,12 +20,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from filiation.domain import LINEAGE_RELATIONS
 from filiation.http.auth import Requester, requester_or_nobody, same_token
-from filiation.http.context import root_path
+from filiation.http.context import registry_of, root_path
 from filiation.registry.errors import (
     AuthenticationError,
     FieldProblem,
     PermissionDeniedError,
     RecordNotFoundError,
+    RegistryValidationError,
 )
 from filiation.registry.models import LearningType, OrgRole, Role, SystemStatus
 
@@ -59,6 +60,10 @@ SYSTEM_FORM: FormSpec = [
     ("role", "select", tuple(r.value for r in OrgRole)),
     ("status", "select", tuple(s.value for s in SystemStatus)),
 ]
+
+#: The two kinds of record the registry's forms write, and each one's fields.
+RecordKind = Literal["model", "system"]
+FORMS: dict[str, FormSpec] = {"model": MODEL_FORM, "system": SYSTEM_FORM}
 
 #: Fields whose values are codes, and the prefix of their translations (as the record pages
 #: show them).
@@ -190,6 +195,98 @@ async def act(
     except (*REFUSALS, RecordNotFoundError) as exc:
         return refused(request, lang, who, exc)
     return RedirectResponse(then, status_code=303)
+
+
+def form_page(
+    request: Request,
+    lang: str,
+    who: Requester,
+    kind: RecordKind,
+    values: dict[str, Any],
+    problems: dict[str, FieldProblem],
+    record: Any = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The new or edit form of a model or a system, with its problems next to their fields.
+    Only the model form offers the registry's models (to name what it derives from)."""
+    models = [m.name for m in registry_of(request).models()] if kind == "model" else []
+    return page(
+        request,
+        lang,
+        who,
+        "registry_form.html",
+        status=status,
+        kind=kind,
+        spec=FORMS[kind],
+        values=display(values),
+        problems=problems,
+        record=record,
+        models=models,
+    )
+
+
+async def save_form(
+    request: Request,
+    lang: str,
+    who: Requester,
+    kind: RecordKind,
+    save: Callable[[dict[str, Any]], Any],
+    then: Callable[[Any], str],
+    record: Any = None,
+    refusals: tuple[type[Exception], ...] = REFUSALS,
+) -> Response:
+    """A posted new or edit form: once its CSRF token matched, ``save(values)``, then to
+    ``then(what save returned)``. Invalid values answer the same form with their problems
+    (422); a refusal (one of ``refusals``) answers the refusal page."""
+    values: dict[str, Any] = {}
+    try:
+        form = await checked_form(request, who)
+        values = form_values(form, FORMS[kind])
+        saved = save(values)
+    except RegistryValidationError as exc:
+        return form_page(request, lang, who, kind, values, exc.fields, record=record, status=422)
+    except refusals as exc:
+        return refused(request, lang, who, exc)
+    return RedirectResponse(then(saved), status_code=303)
+
+
+def edit_page(
+    request: Request, lang: str, who: Requester, kind: RecordKind, find: Callable[[], Any]
+) -> HTMLResponse:
+    """The edit form of the record ``find()`` returns, filled with its fields (the refusal
+    page if there is no such record)."""
+    try:
+        record = find()
+    except RecordNotFoundError as exc:
+        return refused(request, lang, who, exc)
+    return form_page(request, lang, who, kind, record.fields(), {}, record=record)
+
+
+async def save_edit(
+    request: Request,
+    lang: str,
+    who: Requester,
+    kind: RecordKind,
+    find: Callable[[], Any],
+    save: Callable[[dict[str, Any]], Any],
+    then: str,
+) -> Response:
+    """A posted edit form of the record ``find()`` returns (see :func:`save_form`); a missing
+    record, before or while saving, answers the refusal page."""
+    try:
+        record = find()
+    except RecordNotFoundError as exc:
+        return refused(request, lang, who, exc)
+    return await save_form(
+        request,
+        lang,
+        who,
+        kind,
+        save,
+        lambda _: then,
+        record=record,
+        refusals=(*REFUSALS, RecordNotFoundError),
+    )
 
 
 class LoginRequired(Exception):

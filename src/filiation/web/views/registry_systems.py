@@ -15,41 +15,19 @@ from filiation.registry.errors import FieldProblem, RecordNotFoundError, Registr
 from ..rendering import Lang
 from .registry_common import (
     REFUSALS,
-    SYSTEM_FORM,
     Viewer,
     act,
     base,
     checked_form,
-    form_values,
+    edit_page,
+    form_page,
     page,
     refused,
+    save_edit,
+    save_form,
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-def _form_page(
-    request: Request,
-    lang: str,
-    who: Requester,
-    values: dict[str, Any],
-    problems: dict[str, FieldProblem],
-    record: Any = None,
-    status: int = 200,
-) -> HTMLResponse:
-    return page(
-        request,
-        lang,
-        who,
-        "registry_form.html",
-        status=status,
-        kind="system",
-        spec=SYSTEM_FORM,
-        values=values,
-        problems=problems,
-        record=record,
-        models=[],
-    )
 
 
 def _system_page(
@@ -84,20 +62,19 @@ def _detail(request: Request, lang: str, system_id: int) -> str:
 
 @router.get("/registry/systems/new", response_class=HTMLResponse)
 def new_system(request: Request, lang: Lang, who: Viewer) -> Response:
-    return _form_page(request, lang, who, {"status": "development"}, {})
+    return form_page(request, lang, who, "system", {"status": "development"}, {})
 
 
 @router.post("/registry/systems/new", response_class=HTMLResponse)
 async def create_system(request: Request, lang: Lang, who: Viewer, reg: RegistryDep) -> Response:
-    try:
-        form = await checked_form(request, who)
-        values = form_values(form, SYSTEM_FORM)
-        s = reg.create_system(values, actor=who.user)
-    except RegistryValidationError as exc:
-        return _form_page(request, lang, who, values, exc.fields, status=422)
-    except REFUSALS as exc:
-        return refused(request, lang, who, exc)
-    return RedirectResponse(_detail(request, lang, s.id), status_code=303)
+    return await save_form(
+        request,
+        lang,
+        who,
+        "system",
+        lambda values: reg.create_system(values, actor=who.user),
+        lambda s: _detail(request, lang, s.id),
+    )
 
 
 @router.get("/registry/systems/{system_id:int}", response_class=HTMLResponse)
@@ -112,27 +89,22 @@ def system_detail(request: Request, lang: Lang, who: Viewer, system_id: int) -> 
 def edit_system(
     request: Request, lang: Lang, who: Viewer, reg: RegistryDep, system_id: int
 ) -> Response:
-    try:
-        s = reg.system(system_id)
-    except RecordNotFoundError as exc:
-        return refused(request, lang, who, exc)
-    return _form_page(request, lang, who, s.fields(), {}, record=s)
+    return edit_page(request, lang, who, "system", lambda: reg.system(system_id))
 
 
 @router.post("/registry/systems/{system_id:int}/edit", response_class=HTMLResponse)
 async def update_system(
     request: Request, lang: Lang, who: Viewer, reg: RegistryDep, system_id: int
 ) -> Response:
-    try:
-        s = reg.system(system_id)
-        form = await checked_form(request, who)
-        values = form_values(form, SYSTEM_FORM)
-        reg.update_system(system_id, values, actor=who.user)
-    except RegistryValidationError as exc:
-        return _form_page(request, lang, who, values, exc.fields, record=s, status=422)
-    except (*REFUSALS, RecordNotFoundError) as exc:
-        return refused(request, lang, who, exc)
-    return RedirectResponse(_detail(request, lang, system_id), status_code=303)
+    return await save_edit(
+        request,
+        lang,
+        who,
+        "system",
+        lambda: reg.system(system_id),
+        lambda values: reg.update_system(system_id, values, actor=who.user),
+        _detail(request, lang, system_id),
+    )
 
 
 @router.post("/registry/systems/{system_id:int}/retire")
