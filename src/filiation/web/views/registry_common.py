@@ -12,15 +12,15 @@ problems come back as the same form with each message next to its field.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from filiation.domain import LINEAGE_RELATIONS
 from filiation.http.auth import Requester, requester_or_nobody, same_token
-from filiation.http.context import registry_of, root_path
+from filiation.http.context import RegistryDep, registry_of, root_path
 from filiation.registry.errors import (
     AuthenticationError,
     FieldProblem,
@@ -32,6 +32,9 @@ from filiation.registry.models import LearningType, OrgRole, Role, SystemStatus
 
 from .. import i18n
 from ..rendering import Lang, render
+
+if TYPE_CHECKING:
+    from filiation.registry.service import Registry
 
 #: The forms' fields: (name, input type, choices). Labels and help are i18n keys
 #: ``reg.f.<name>`` and ``reg.h.<name>``.
@@ -310,6 +313,71 @@ def logged_in(request: Request, lang: Lang) -> Requester:
 
 #: A registry page's visitor, once logged in (see :func:`logged_in`).
 Viewer = Annotated[Requester, Depends(logged_in)]
+
+
+def record_url(request: Request, lang: str, kind: RecordKind, record_id: int) -> str:
+    """The page of a registered model or system."""
+    return f"{base(request, lang)}/registry/{kind}s/{record_id}"
+
+
+def record_routes(router: APIRouter, kind: RecordKind, blank: dict[str, Any]) -> None:
+    """Declare the pages a model and a system have alike, under ``/registry/{kind}s``: the new
+    form (``blank`` its first values) and its creation, the edit form and its update, and
+    retiring. They call the registry's ``create_{kind}``, ``{kind}``, ``update_{kind}`` and
+    ``retire_{kind}``; each kind's module adds its detail page and what only it has."""
+    path = f"/registry/{kind}s"
+
+    def find(reg: Registry, record_id: int) -> Callable[[], Any]:
+        return lambda: getattr(reg, kind)(record_id)
+
+    @router.get(f"{path}/new", response_class=HTMLResponse, name=f"new_{kind}")
+    def new(request: Request, lang: Lang, who: Viewer) -> Response:
+        return form_page(request, lang, who, kind, dict(blank), {})
+
+    @router.post(f"{path}/new", response_class=HTMLResponse, name=f"create_{kind}")
+    async def create(request: Request, lang: Lang, who: Viewer, reg: RegistryDep) -> Response:
+        return await save_form(
+            request,
+            lang,
+            who,
+            kind,
+            lambda values: getattr(reg, f"create_{kind}")(values, actor=who.user),
+            lambda record: record_url(request, lang, kind, record.id),
+        )
+
+    @router.get(f"{path}/{{record_id:int}}/edit", response_class=HTMLResponse, name=f"edit_{kind}")
+    def edit(
+        request: Request, lang: Lang, who: Viewer, reg: RegistryDep, record_id: int
+    ) -> Response:
+        return edit_page(request, lang, who, kind, find(reg, record_id))
+
+    @router.post(
+        f"{path}/{{record_id:int}}/edit", response_class=HTMLResponse, name=f"update_{kind}"
+    )
+    async def update(
+        request: Request, lang: Lang, who: Viewer, reg: RegistryDep, record_id: int
+    ) -> Response:
+        return await save_edit(
+            request,
+            lang,
+            who,
+            kind,
+            find(reg, record_id),
+            lambda values: getattr(reg, f"update_{kind}")(record_id, values, actor=who.user),
+            record_url(request, lang, kind, record_id),
+        )
+
+    @router.post(f"{path}/{{record_id:int}}/retire", name=f"retire_{kind}")
+    async def retire(
+        request: Request, lang: Lang, who: Viewer, reg: RegistryDep, record_id: int
+    ) -> Response:
+        return await act(
+            request,
+            lang,
+            who,
+            lambda: getattr(reg, f"retire_{kind}")(record_id, actor=who.user),
+            record_url(request, lang, kind, record_id),
+        )
 
 
 def safe_next(value: str, base: str) -> str:

@@ -1,5 +1,6 @@
-"""The registry's system pages: detail with history and the models it uses; the new and edit
-forms; retiring; attaching a model (with how the system uses it) and detaching it."""
+"""The registry's system pages: detail with history and the models it uses; attaching a model
+(with how the system uses it) and detaching it. The new and edit forms and retiring are a
+model's too (:func:`.registry_common.record_routes`)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,11 @@ from .registry_common import (
     REFUSALS,
     Viewer,
     act,
-    base,
     checked_form,
-    edit_page,
-    form_page,
     page,
+    record_routes,
+    record_url,
     refused,
-    save_edit,
-    save_form,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -57,24 +55,10 @@ def _system_page(
 
 
 def _detail(request: Request, lang: str, system_id: int) -> str:
-    return f"{base(request, lang)}/registry/systems/{system_id}"
+    return record_url(request, lang, "system", system_id)
 
 
-@router.get("/registry/systems/new", response_class=HTMLResponse)
-def new_system(request: Request, lang: Lang, who: Viewer) -> Response:
-    return form_page(request, lang, who, "system", {"status": "development"}, {})
-
-
-@router.post("/registry/systems/new", response_class=HTMLResponse)
-async def create_system(request: Request, lang: Lang, who: Viewer, reg: RegistryDep) -> Response:
-    return await save_form(
-        request,
-        lang,
-        who,
-        "system",
-        lambda values: reg.create_system(values, actor=who.user),
-        lambda s: _detail(request, lang, s.id),
-    )
+record_routes(router, "system", {"status": "development"})
 
 
 @router.get("/registry/systems/{system_id:int}", response_class=HTMLResponse)
@@ -83,41 +67,6 @@ def system_detail(request: Request, lang: Lang, who: Viewer, system_id: int) -> 
         return _system_page(request, lang, who, system_id)
     except RecordNotFoundError as exc:
         return refused(request, lang, who, exc)
-
-
-@router.get("/registry/systems/{system_id:int}/edit", response_class=HTMLResponse)
-def edit_system(
-    request: Request, lang: Lang, who: Viewer, reg: RegistryDep, system_id: int
-) -> Response:
-    return edit_page(request, lang, who, "system", lambda: reg.system(system_id))
-
-
-@router.post("/registry/systems/{system_id:int}/edit", response_class=HTMLResponse)
-async def update_system(
-    request: Request, lang: Lang, who: Viewer, reg: RegistryDep, system_id: int
-) -> Response:
-    return await save_edit(
-        request,
-        lang,
-        who,
-        "system",
-        lambda: reg.system(system_id),
-        lambda values: reg.update_system(system_id, values, actor=who.user),
-        _detail(request, lang, system_id),
-    )
-
-
-@router.post("/registry/systems/{system_id:int}/retire")
-async def retire_system(
-    request: Request, lang: Lang, who: Viewer, reg: RegistryDep, system_id: int
-) -> Response:
-    return await act(
-        request,
-        lang,
-        who,
-        lambda: reg.retire_system(system_id, actor=who.user),
-        _detail(request, lang, system_id),
-    )
 
 
 @router.post("/registry/systems/{system_id:int}/attach", response_class=HTMLResponse)
