@@ -78,9 +78,18 @@ def print_record(rows: list[tuple[str, Any]]) -> None:
 
 
 def print_table(
-    columns: tuple[str, ...], rows: Iterable[tuple[str, ...]], title: str | None = None
+    columns: tuple[str, ...],
+    rows: Iterable[tuple[str, ...]],
+    title: str | None = None,
+    *,
+    as_json: bool = False,
+    data: Any = None,
 ) -> None:
-    """A list of records as a table, one row each: one way for every registry listing."""
+    """A list of records as a table, one row each (``rows`` is only read then): one way for
+    every registry listing. With ``as_json``, ``data`` as JSON instead."""
+    if as_json:
+        print_json(dump(data))
+        return
     t = table(title=title)
     for col in columns:
         t.add_column(col)

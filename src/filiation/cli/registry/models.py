@@ -189,9 +189,6 @@ def models(
 ) -> None:
     """The registered models."""
     items = registry().models(include_retired=include_retired)
-    if as_json:
-        print_json(dump(items))
-        return
     print_table(
         ("#", "name", "hub id / derives from", "learning", "open", "systems"),
         (
@@ -205,6 +202,8 @@ def models(
             )
             for m in items
         ),
+        as_json=as_json,
+        data=items,
     )
 
 
@@ -275,9 +274,6 @@ def _short(value: Any) -> str:
 def model_ancestry(ref: ModelName, as_json: JsonOpt = False) -> None:
     """The model's full ancestry; '!' marks ancestors trained on personal data."""
     a = registry().ancestry(ref)
-    if as_json:
-        print_json(dump(a))
-        return
     print_table(
         ("depth", "id", "relation", "trained on", "personal data"),
         (
@@ -294,4 +290,6 @@ def model_ancestry(ref: ModelName, as_json: JsonOpt = False) -> None:
             for anc in a.ancestors
         ),
         title=f"ancestry of {escape(a.model)}",
+        as_json=as_json,
+        data=a,
     )

@@ -131,9 +131,6 @@ def systems(
 ) -> None:
     """The AI systems."""
     items = registry().systems(include_retired=include_retired)
-    if as_json:
-        print_json(dump(items))
-        return
     print_table(
         ("#", "name", "owner", "role", "status", "models"),
         (
@@ -147,6 +144,8 @@ def systems(
             )
             for s in items
         ),
+        as_json=as_json,
+        data=items,
     )
 
 
