@@ -12,7 +12,7 @@ problems come back as the same form with each message next to its field.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -32,9 +32,6 @@ from filiation.registry.models import LearningType, OrgRole, Role, SystemStatus
 
 from .. import i18n
 from ..rendering import Lang, render
-
-if TYPE_CHECKING:
-    from filiation.registry.service import Registry
 
 #: The forms' fields: (name, input type, choices). Labels and help are i18n keys
 #: ``reg.f.<name>`` and ``reg.h.<name>``.
@@ -327,7 +324,7 @@ def record_routes(router: APIRouter, kind: RecordKind, blank: dict[str, Any]) ->
     ``retire_{kind}``; each kind's module adds its detail page and what only it has."""
     path = f"/registry/{kind}s"
 
-    def find(reg: Registry, record_id: int) -> Callable[[], Any]:
+    def find(reg: RegistryDep, record_id: int) -> Callable[[], Any]:
         return lambda: getattr(reg, kind)(record_id)
 
     @router.get(f"{path}/new", response_class=HTMLResponse, name=f"new_{kind}")
