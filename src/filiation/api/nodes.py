@@ -60,18 +60,26 @@ async def search(
     return json_response([hit.model_dump(mode="json") for hit in hits])
 
 
-def _show(
-    g: Genealogy,
-    kind: NodeKind,
-    node_id: str,
-    relation: list[str] | None,
-    limit: int,
-    rank_by: list[str] | None,
-) -> Response:
-    keys = ranking(rank_by, SHOW_RANKING)
-    relations(relation)
-    check_id(g, node_id, kind)
-    return record(g.show(node_id, relations=relation, limit=limit, ranking=keys, kind=kind))
+def _show_route(kind: NodeKind, plural: str, name: str, doc: str) -> None:
+    """Declare ``GET /api/{plural}/{id}``: a node's details, the same route for the three
+    kinds but for its path, its tag, its name (the operation id) and its description. Each is
+    declared after the kind's sub-resource routes so that those match first."""
+
+    async def show(
+        g: GenealogyDep,
+        node_id: NodeId,
+        relation: RelationQ = None,
+        limit: ShowLimitQ = 10,
+        rank_by: RankByQ = None,
+    ) -> Any:
+        keys = ranking(rank_by, SHOW_RANKING)
+        relations(relation)
+        check_id(g, node_id, kind)
+        return record(g.show(node_id, relations=relation, limit=limit, ranking=keys, kind=kind))
+
+    show.__name__ = show.__qualname__ = name
+    show.__doc__ = doc
+    router.get(f"/{plural}/{{node_id:path}}", response_model=NodeDetails, tags=[plural])(show)
 
 
 def _model_page(
@@ -125,30 +133,22 @@ async def model_parents(
     return _model_page(g, node_id, "parents", relation, limit, offset, rank_by)
 
 
-@router.get("/models/{node_id:path}", response_model=NodeDetails, tags=["models"])
-async def model(
-    g: GenealogyDep,
-    node_id: NodeId,
-    relation: RelationQ = None,
-    limit: ShowLimitQ = 10,
-    rank_by: RankByQ = None,
-) -> Any:
+_show_route(
+    NodeKind.MODEL,
+    "models",
+    "model",
     """A model's indicators, direct family per relation, important parents and children
-    (default ranking: descendants, downloads, likes)."""
-    return _show(g, NodeKind.MODEL, node_id, relation, limit, rank_by)
+    (default ranking: descendants, downloads, likes).""",
+)
 
 
 # -- data sets ----------------------------------------------------------------------------------
-@router.get("/datasets/{node_id:path}", response_model=NodeDetails, tags=["datasets"])
-async def dataset(
-    g: GenealogyDep,
-    node_id: NodeId,
-    relation: RelationQ = None,
-    limit: ShowLimitQ = 10,
-    rank_by: RankByQ = None,
-) -> Any:
-    """A data set: who publishes it, how many models were trained on it."""
-    return _show(g, NodeKind.DATASET, node_id, relation, limit, rank_by)
+_show_route(
+    NodeKind.DATASET,
+    "datasets",
+    "dataset",
+    "A data set: who publishes it, how many models were trained on it.",
+)
 
 
 # -- authors ------------------------------------------------------------------------------------
@@ -194,14 +194,10 @@ def author_families(
     return g.families(node, limit=limit)
 
 
-@router.get("/authors/{node_id:path}", response_model=NodeDetails, tags=["authors"])
-async def author(
-    g: GenealogyDep,
-    node_id: NodeId,
-    relation: RelationQ = None,
-    limit: ShowLimitQ = 10,
-    rank_by: RankByQ = None,
-) -> Any:
+_show_route(
+    NodeKind.AUTHOR,
+    "authors",
+    "author",
     """An author: how many models and data sets it published (`children_by_relation`);
-    `relation=published_by` lists the most important ones, `/models` pages through all."""
-    return _show(g, NodeKind.AUTHOR, node_id, relation, limit, rank_by)
+    `relation=published_by` lists the most important ones, `/models` pages through all.""",
+)

@@ -120,11 +120,11 @@ async def traversal_query(
     them for every traversal and export, and a bad one is a 422 naming it before the id is
     even looked up (as in the service and the CLI). The route adds the starting node's kind
     (``query.with_(kind=...)``) and hands the query to the service as ``query=``."""
-    return TraversalQuery.parse(
-        relations=relation,
+    return TraversalQuery.from_options(
+        relation=relation,
         max_depth=max_depth,
         limit=limit,
-        kinds=kind,
+        kind=kind,
         min_downloads=min_downloads,
         since=since,
         until=until,

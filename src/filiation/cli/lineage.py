@@ -57,38 +57,9 @@ _TRAVERSAL_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("min_downloads", MinDownloadsOpt, None),
     ("since", SinceOpt, None),
     ("until", UntilOpt, None),
-    ("suspected", SuspectedOpt, False),
+    ("include_suspected", SuspectedOpt, False),
     ("min_confidence", MinConfidenceOpt, None),
 )
-
-
-def traversal_query(
-    relation: list[str] | None = None,
-    max_depth: int | None = None,
-    limit: int | None = None,
-    kind: list[str] | None = None,
-    min_downloads: int | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    suspected: bool = False,
-    min_confidence: float | None = None,
-    node_kind: str | None = None,
-) -> TraversalQuery:
-    """The query the traversal options ask for (a bad value: a clear error, exit code 2)."""
-    from filiation.lineage.query import TraversalQuery
-
-    return TraversalQuery.parse(
-        relations=relation,
-        max_depth=max_depth,
-        limit=limit,
-        kinds=kind,
-        min_downloads=min_downloads,
-        since=since,
-        until=until,
-        kind=node_kind,
-        include_suspected=suspected,
-        min_confidence=min_confidence,
-    )
 
 
 def traversal(command: Callable[..., None]) -> Callable[..., None]:
@@ -114,8 +85,12 @@ def traversal(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def with_query(**given: Any) -> None:
+        # Imported here, when a command runs: the query's module loads numpy. A bad value
+        # is a clear error (exit code 2).
+        from filiation.lineage.query import TraversalQuery
+
         options = {name: given.pop(name) for name, _, _ in _TRAVERSAL_OPTIONS}
-        query = traversal_query(**options, node_kind=given.get("node_kind"))
+        query = TraversalQuery.from_options(**options, node_kind=given.get("node_kind"))
         command(query=query, **given)
 
     with_query.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]

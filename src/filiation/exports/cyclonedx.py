@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from filiation import __version__
 from filiation.domain import NodeKind
-from filiation.exports import ExportFormat, ExportInput, register
-from filiation.exports.facts import TOOL, ModelFacts, gather
+from filiation.exports import ExportFormat, register
+from filiation.exports.facts import TOOL, ModelFacts, json_render
 from filiation.results import hub_url
 
 if TYPE_CHECKING:
@@ -144,9 +144,7 @@ def _model_card(facts: ModelFacts) -> dict[str, Any]:
     return card
 
 
-def render(answer: ExportInput) -> bytes:
-    doc = build(gather(answer))
-    return json.dumps(doc, indent=2, ensure_ascii=False).encode()
+render = json_render(build)
 
 
 register(

@@ -9,6 +9,8 @@ Gathering them here keeps the three formats in agreement with each other and wit
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +91,18 @@ def gather(answer: ExportInput) -> ModelFacts:
         datasets=sorted((d.id for d in details.datasets), key=str.lower),
         truncated=ancestry.truncated or ancestry.depth_cut,
     )
+
+
+def json_render(
+    build: Callable[[ModelFacts], dict[str, Any]],
+) -> Callable[[ExportInput], bytes]:
+    """The ``render`` of a standard whose document is JSON built from a model's facts
+    (CycloneDX, SPDX): they write it alike, indented, in UTF-8 rather than escapes."""
+
+    def render(answer: ExportInput) -> bytes:
+        return json.dumps(build(gather(answer)), indent=2, ensure_ascii=False).encode()
+
+    return render
 
 
 def _link(edge: dict[str, Any]) -> DerivedFrom:

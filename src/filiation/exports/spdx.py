@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 from filiation import __version__
 from filiation.domain import NodeKind
-from filiation.exports import ExportFormat, ExportInput, register
-from filiation.exports.facts import TOOL, ModelFacts, gather
+from filiation.exports import ExportFormat, register
+from filiation.exports.facts import TOOL, ModelFacts, json_render
 from filiation.results import hub_url
 
 _LICENSE_REF = re.compile(r"[^A-Za-z0-9.-]+")
@@ -180,9 +180,7 @@ def build(facts: ModelFacts) -> dict[str, Any]:
     return json.loads(out.getvalue())
 
 
-def render(answer: ExportInput) -> bytes:
-    doc = build(gather(answer))
-    return json.dumps(doc, indent=2, ensure_ascii=False).encode()
+render = json_render(build)
 
 
 register(

@@ -98,6 +98,37 @@ class TraversalQuery:
             min_confidence=DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence,
         )
 
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        relation: RelationsArg = None,
+        max_depth: int | None = None,
+        limit: int | None = None,
+        kind: KindsArg = None,
+        min_downloads: int | None = None,
+        since: DateArg = None,
+        until: DateArg = None,
+        include_suspected: bool = False,
+        min_confidence: float | None = None,
+        node_kind: NodeKind | str | None = None,
+    ) -> TraversalQuery:
+        """A query from the traversal options as the API and the CLI both name them
+        (``relation``, ``kind`` for the kinds kept, ``node_kind`` for the starting node's):
+        the one place that maps those names to :meth:`parse`'s."""
+        return cls.parse(
+            relations=relation,
+            max_depth=max_depth,
+            limit=limit,
+            kinds=kind,
+            min_downloads=min_downloads,
+            since=since,
+            until=until,
+            kind=node_kind,
+            include_suspected=include_suspected,
+            min_confidence=min_confidence,
+        )
+
     def with_(self, **changes: object) -> TraversalQuery:
         """A copy with some fields changed (checked again)."""
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,13 +1,15 @@
-"""What the registry commands share: the user they act as, the registry, the history table."""
+"""What the registry commands share: the user they act as, the registry, how a record, a list
+and a history are shown."""
 
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from filiation.cli.common import escape, open_genealogy, out
+from filiation.cli.common import dump, escape, open_genealogy, out, print_json
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -73,6 +75,45 @@ def print_record(rows: list[tuple[str, Any]]) -> None:
     for key, value in rows:
         t.add_row(key, escape("—" if value in (None, "") else str(value)))
     out.print(t)
+
+
+def print_table(
+    columns: tuple[str, ...],
+    rows: Iterable[tuple[str, ...]],
+    title: str | None = None,
+    *,
+    as_json: bool = False,
+    data: Any = None,
+) -> None:
+    """A list of records as a table, one row each (``rows`` is only read then): one way for
+    every registry listing. With ``as_json``, ``data`` as JSON instead."""
+    if as_json:
+        print_json(dump(data))
+        return
+    t = table(title=title)
+    for col in columns:
+        t.add_column(col)
+    for row in rows:
+        t.add_row(*row)
+    out.print(t)
+
+
+def show_record(
+    reg: Registry,
+    kind: str,
+    record: Any,
+    rows: list[tuple[str, Any]],
+    as_json: bool,
+    more: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """A registered model or system, then its history: as JSON, the record with its
+    ``history`` (and what ``more()`` adds, asked only then), else ``rows`` as a record."""
+    history = reg.history(kind, record.id)
+    if as_json:
+        print_json({**dump(record), "history": dump(history), **(more() if more else {})})
+        return
+    print_record(rows)
+    print_history(history)
 
 
 def print_history(history: list[Any]) -> None:

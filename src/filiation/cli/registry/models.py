@@ -12,9 +12,9 @@ from filiation.cli.registry.base import (
     O,
     acting_user,
     grid,
-    print_history,
-    print_record,
+    print_table,
     registry,
+    show_record,
     table,
 )
 from filiation.registry.vocabulary import LEARNING_TYPE_DEFINITIONS
@@ -166,19 +166,20 @@ def model_show(ref: ModelName, as_json: JsonOpt = False) -> None:
 
 
 def _show_model(reg: Registry, m: RegisteredModel, as_json: bool) -> None:
-    history = reg.history("model", m.id)
-    if as_json:
-        runs_ = reg.training_runs(m.id)
-        print_json({**dump(m), "history": dump(history), "training_runs": dump(runs_)})
-        return
     rows = [
         (key, ", ".join(value) if isinstance(value, list) else value)
         for key, value in m.model_dump().items()
         if key != "used_by"
     ]
     rows += [("used by", f"{use.system}: {use.usage}") for use in m.used_by]
-    print_record(rows)
-    print_history(history)
+    show_record(
+        reg,
+        "model",
+        m,
+        rows,
+        as_json,
+        more=lambda: {"training_runs": dump(reg.training_runs(m.id))},
+    )
 
 
 @app.command("models")
@@ -188,23 +189,27 @@ def models(
 ) -> None:
     """The registered models."""
     items = registry().models(include_retired=include_retired)
-    if as_json:
-        print_json(dump(items))
-        return
-    t = table()
-    for col in ("#", "name", "hub id / derives from", "learning", "open", "systems"):
-        t.add_column(col)
-    for m in items:
-        origin = m.hub_id or (f"{m.derived_relation} of {m.derived_from}" if m.derived_from else "")
-        t.add_row(
-            str(m.id),
-            escape(m.name) + (" (retired)" if m.retired else ""),
-            escape(origin),
-            m.learning_type or "",
-            "yes" if m.open_weights else "no",
-            str(len(m.used_by)),
-        )
-    out.print(t)
+    print_table(
+        ("#", "name", "hub id / derives from", "learning", "open", "systems"),
+        (
+            (
+                str(m.id),
+                escape(m.name) + (" (retired)" if m.retired else ""),
+                escape(_origin(m)),
+                m.learning_type or "",
+                "yes" if m.open_weights else "no",
+                str(len(m.used_by)),
+            )
+            for m in items
+        ),
+        as_json=as_json,
+        data=items,
+    )
+
+
+def _origin(m: RegisteredModel) -> str:
+    """Where a registered model comes from: its Hub id, else what it derives from."""
+    return m.hub_id or (f"{m.derived_relation} of {m.derived_from}" if m.derived_from else "")
 
 
 @app.command("runs")
@@ -269,20 +274,22 @@ def _short(value: Any) -> str:
 def model_ancestry(ref: ModelName, as_json: JsonOpt = False) -> None:
     """The model's full ancestry; '!' marks ancestors trained on personal data."""
     a = registry().ancestry(ref)
-    if as_json:
-        print_json(dump(a))
-        return
-    t = table(title=f"ancestry of {escape(a.model)}")
-    for col in ("depth", "id", "relation", "trained on", "personal data"):
-        t.add_column(col)
-    for anc in a.ancestors:
-        t.add_row(
-            str(anc.depth),
-            ("! " if anc.flagged else "") + escape(anc.id),
-            anc.relation or "",
-            escape(", ".join(anc.trained_on)),
-            escape(
-                ", ".join(anc.personal_data) or ("declared" if anc.declared_personal_data else "")
-            ),
-        )
-    out.print(t)
+    print_table(
+        ("depth", "id", "relation", "trained on", "personal data"),
+        (
+            (
+                str(anc.depth),
+                ("! " if anc.flagged else "") + escape(anc.id),
+                anc.relation or "",
+                escape(", ".join(anc.trained_on)),
+                escape(
+                    ", ".join(anc.personal_data)
+                    or ("declared" if anc.declared_personal_data else "")
+                ),
+            )
+            for anc in a.ancestors
+        ),
+        title=f"ancestry of {escape(a.model)}",
+        as_json=as_json,
+        data=a,
+    )

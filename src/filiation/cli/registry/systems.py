@@ -15,9 +15,9 @@ from filiation.cli.registry.base import (
     O,
     acting_user,
     print_history,
-    print_record,
+    print_table,
     registry,
-    table,
+    show_record,
 )
 
 if TYPE_CHECKING:
@@ -119,14 +119,9 @@ def system_show(ref: SystemName, as_json: JsonOpt = False) -> None:
 
 
 def _show_system(reg: Registry, s: AISystem, as_json: bool) -> None:
-    history = reg.history("system", s.id)
-    if as_json:
-        print_json({**dump(s), "history": dump(history)})
-        return
     rows = [(key, getattr(s, key)) for key in ("id", "name", "purpose", "owner", "role", "status")]
     rows += [("uses", f"{use.model}: {use.usage}") for use in s.uses]
-    print_record(rows)
-    print_history(history)
+    show_record(reg, "system", s, rows, as_json)
 
 
 @app.command("systems")
@@ -136,22 +131,22 @@ def systems(
 ) -> None:
     """The AI systems."""
     items = registry().systems(include_retired=include_retired)
-    if as_json:
-        print_json(dump(items))
-        return
-    t = table()
-    for col in ("#", "name", "owner", "role", "status", "models"):
-        t.add_column(col)
-    for s in items:
-        t.add_row(
-            str(s.id),
-            escape(s.name),
-            escape(s.owner),
-            s.role,
-            s.status,
-            escape(", ".join(u.model for u in s.uses)),
-        )
-    out.print(t)
+    print_table(
+        ("#", "name", "owner", "role", "status", "models"),
+        (
+            (
+                str(s.id),
+                escape(s.name),
+                escape(s.owner),
+                s.role,
+                s.status,
+                escape(", ".join(u.model for u in s.uses)),
+            )
+            for s in items
+        ),
+        as_json=as_json,
+        data=items,
+    )
 
 
 # -- impact, history, data sets -------------------------------------------------------------------
@@ -169,18 +164,20 @@ def impact(
     if as_json:
         print_json(dump(res))
         return
-    t = table(title=f"systems relying on {escape(res.target)}")
-    for col in ("system", "status", "model", "usage", "through"):
-        t.add_column(col)
-    for h in res.systems:
-        t.add_row(
-            escape(h.system),
-            h.status,
-            escape(h.model),
-            escape(h.usage),
-            escape(" → ".join(h.through)),
-        )
-    out.print(t)
+    print_table(
+        ("system", "status", "model", "usage", "through"),
+        (
+            (
+                escape(h.system),
+                h.status,
+                escape(h.model),
+                escape(h.usage),
+                escape(" → ".join(h.through)),
+            )
+            for h in res.systems
+        ),
+        title=f"systems relying on {escape(res.target)}",
+    )
     if not res.systems:
         err.print(
             f"no system relies on {escape(res.target)} ({len(res.models)} registered model(s) do)"

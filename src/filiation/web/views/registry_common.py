@@ -12,20 +12,21 @@ problems come back as the same form with each message next to its field.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from filiation.domain import LINEAGE_RELATIONS
 from filiation.http.auth import Requester, requester_or_nobody, same_token
-from filiation.http.context import root_path
+from filiation.http.context import RegistryDep, registry_of, root_path
 from filiation.registry.errors import (
     AuthenticationError,
     FieldProblem,
     PermissionDeniedError,
     RecordNotFoundError,
+    RegistryValidationError,
 )
 from filiation.registry.models import LearningType, OrgRole, Role, SystemStatus
 
@@ -59,6 +60,10 @@ SYSTEM_FORM: FormSpec = [
     ("role", "select", tuple(r.value for r in OrgRole)),
     ("status", "select", tuple(s.value for s in SystemStatus)),
 ]
+
+#: The two kinds of record the registry's forms write, and each one's fields.
+RecordKind = Literal["model", "system"]
+FORMS: dict[str, FormSpec] = {"model": MODEL_FORM, "system": SYSTEM_FORM}
 
 #: Fields whose values are codes, and the prefix of their translations (as the record pages
 #: show them).
@@ -192,6 +197,98 @@ async def act(
     return RedirectResponse(then, status_code=303)
 
 
+def form_page(
+    request: Request,
+    lang: str,
+    who: Requester,
+    kind: RecordKind,
+    values: dict[str, Any],
+    problems: dict[str, FieldProblem],
+    record: Any = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The new or edit form of a model or a system, with its problems next to their fields.
+    Only the model form offers the registry's models (to name what it derives from)."""
+    models = [m.name for m in registry_of(request).models()] if kind == "model" else []
+    return page(
+        request,
+        lang,
+        who,
+        "registry_form.html",
+        status=status,
+        kind=kind,
+        spec=FORMS[kind],
+        values=display(values),
+        problems=problems,
+        record=record,
+        models=models,
+    )
+
+
+async def save_form(
+    request: Request,
+    lang: str,
+    who: Requester,
+    kind: RecordKind,
+    save: Callable[[dict[str, Any]], Any],
+    then: Callable[[Any], str],
+    record: Any = None,
+    refusals: tuple[type[Exception], ...] = REFUSALS,
+) -> Response:
+    """A posted new or edit form: once its CSRF token matched, ``save(values)``, then to
+    ``then(what save returned)``. Invalid values answer the same form with their problems
+    (422); a refusal (one of ``refusals``) answers the refusal page."""
+    values: dict[str, Any] = {}
+    try:
+        form = await checked_form(request, who)
+        values = form_values(form, FORMS[kind])
+        saved = save(values)
+    except RegistryValidationError as exc:
+        return form_page(request, lang, who, kind, values, exc.fields, record=record, status=422)
+    except refusals as exc:
+        return refused(request, lang, who, exc)
+    return RedirectResponse(then(saved), status_code=303)
+
+
+def edit_page(
+    request: Request, lang: str, who: Requester, kind: RecordKind, find: Callable[[], Any]
+) -> HTMLResponse:
+    """The edit form of the record ``find()`` returns, filled with its fields (the refusal
+    page if there is no such record)."""
+    try:
+        record = find()
+    except RecordNotFoundError as exc:
+        return refused(request, lang, who, exc)
+    return form_page(request, lang, who, kind, record.fields(), {}, record=record)
+
+
+async def save_edit(
+    request: Request,
+    lang: str,
+    who: Requester,
+    kind: RecordKind,
+    find: Callable[[], Any],
+    save: Callable[[dict[str, Any]], Any],
+    then: str,
+) -> Response:
+    """A posted edit form of the record ``find()`` returns (see :func:`save_form`); a missing
+    record, before or while saving, answers the refusal page."""
+    try:
+        record = find()
+    except RecordNotFoundError as exc:
+        return refused(request, lang, who, exc)
+    return await save_form(
+        request,
+        lang,
+        who,
+        kind,
+        save,
+        lambda _: then,
+        record=record,
+        refusals=(*REFUSALS, RecordNotFoundError),
+    )
+
+
 class LoginRequired(Exception):
     """Raised by the login guard: the visitor is sent to the login page (see :func:`install`),
     which brings them back to ``next``."""
@@ -213,6 +310,71 @@ def logged_in(request: Request, lang: Lang) -> Requester:
 
 #: A registry page's visitor, once logged in (see :func:`logged_in`).
 Viewer = Annotated[Requester, Depends(logged_in)]
+
+
+def record_url(request: Request, lang: str, kind: RecordKind, record_id: int) -> str:
+    """The page of a registered model or system."""
+    return f"{base(request, lang)}/registry/{kind}s/{record_id}"
+
+
+def record_routes(router: APIRouter, kind: RecordKind, blank: dict[str, Any]) -> None:
+    """Declare the pages a model and a system have alike, under ``/registry/{kind}s``: the new
+    form (``blank`` its first values) and its creation, the edit form and its update, and
+    retiring. They call the registry's ``create_{kind}``, ``{kind}``, ``update_{kind}`` and
+    ``retire_{kind}``; each kind's module adds its detail page and what only it has."""
+    path = f"/registry/{kind}s"
+
+    def find(reg: RegistryDep, record_id: int) -> Callable[[], Any]:
+        return lambda: getattr(reg, kind)(record_id)
+
+    @router.get(f"{path}/new", response_class=HTMLResponse, name=f"new_{kind}")
+    def new(request: Request, lang: Lang, who: Viewer) -> Response:
+        return form_page(request, lang, who, kind, dict(blank), {})
+
+    @router.post(f"{path}/new", response_class=HTMLResponse, name=f"create_{kind}")
+    async def create(request: Request, lang: Lang, who: Viewer, reg: RegistryDep) -> Response:
+        return await save_form(
+            request,
+            lang,
+            who,
+            kind,
+            lambda values: getattr(reg, f"create_{kind}")(values, actor=who.user),
+            lambda record: record_url(request, lang, kind, record.id),
+        )
+
+    @router.get(f"{path}/{{record_id:int}}/edit", response_class=HTMLResponse, name=f"edit_{kind}")
+    def edit(
+        request: Request, lang: Lang, who: Viewer, reg: RegistryDep, record_id: int
+    ) -> Response:
+        return edit_page(request, lang, who, kind, find(reg, record_id))
+
+    @router.post(
+        f"{path}/{{record_id:int}}/edit", response_class=HTMLResponse, name=f"update_{kind}"
+    )
+    async def update(
+        request: Request, lang: Lang, who: Viewer, reg: RegistryDep, record_id: int
+    ) -> Response:
+        return await save_edit(
+            request,
+            lang,
+            who,
+            kind,
+            find(reg, record_id),
+            lambda values: getattr(reg, f"update_{kind}")(record_id, values, actor=who.user),
+            record_url(request, lang, kind, record_id),
+        )
+
+    @router.post(f"{path}/{{record_id:int}}/retire", name=f"retire_{kind}")
+    async def retire(
+        request: Request, lang: Lang, who: Viewer, reg: RegistryDep, record_id: int
+    ) -> Response:
+        return await act(
+            request,
+            lang,
+            who,
+            lambda: getattr(reg, f"retire_{kind}")(record_id, actor=who.user),
+            record_url(request, lang, kind, record_id),
+        )
 
 
 def safe_next(value: str, base: str) -> str:

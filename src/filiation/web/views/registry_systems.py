@@ -1,5 +1,6 @@
-"""The registry's system pages: detail with history and the models it uses; the new and edit
-forms; retiring; attaching a model (with how the system uses it) and detaching it."""
+"""The registry's system pages: detail with history and the models it uses; attaching a model
+(with how the system uses it) and detaching it. The new and edit forms and retiring are a
+model's too (:func:`.registry_common.record_routes`)."""
 
 from __future__ import annotations
 
@@ -15,41 +16,16 @@ from filiation.registry.errors import FieldProblem, RecordNotFoundError, Registr
 from ..rendering import Lang
 from .registry_common import (
     REFUSALS,
-    SYSTEM_FORM,
     Viewer,
     act,
-    base,
     checked_form,
-    form_values,
     page,
+    record_routes,
+    record_url,
     refused,
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-def _form_page(
-    request: Request,
-    lang: str,
-    who: Requester,
-    values: dict[str, Any],
-    problems: dict[str, FieldProblem],
-    record: Any = None,
-    status: int = 200,
-) -> HTMLResponse:
-    return page(
-        request,
-        lang,
-        who,
-        "registry_form.html",
-        status=status,
-        kind="system",
-        spec=SYSTEM_FORM,
-        values=values,
-        problems=problems,
-        record=record,
-        models=[],
-    )
 
 
 def _system_page(
@@ -79,25 +55,10 @@ def _system_page(
 
 
 def _detail(request: Request, lang: str, system_id: int) -> str:
-    return f"{base(request, lang)}/registry/systems/{system_id}"
+    return record_url(request, lang, "system", system_id)
 
 
-@router.get("/registry/systems/new", response_class=HTMLResponse)
-def new_system(request: Request, lang: Lang, who: Viewer) -> Response:
-    return _form_page(request, lang, who, {"status": "development"}, {})
-
-
-@router.post("/registry/systems/new", response_class=HTMLResponse)
-async def create_system(request: Request, lang: Lang, who: Viewer, reg: RegistryDep) -> Response:
-    try:
-        form = await checked_form(request, who)
-        values = form_values(form, SYSTEM_FORM)
-        s = reg.create_system(values, actor=who.user)
-    except RegistryValidationError as exc:
-        return _form_page(request, lang, who, values, exc.fields, status=422)
-    except REFUSALS as exc:
-        return refused(request, lang, who, exc)
-    return RedirectResponse(_detail(request, lang, s.id), status_code=303)
+record_routes(router, "system", {"status": "development"})
 
 
 @router.get("/registry/systems/{system_id:int}", response_class=HTMLResponse)
@@ -106,46 +67,6 @@ def system_detail(request: Request, lang: Lang, who: Viewer, system_id: int) -> 
         return _system_page(request, lang, who, system_id)
     except RecordNotFoundError as exc:
         return refused(request, lang, who, exc)
-
-
-@router.get("/registry/systems/{system_id:int}/edit", response_class=HTMLResponse)
-def edit_system(
-    request: Request, lang: Lang, who: Viewer, reg: RegistryDep, system_id: int
-) -> Response:
-    try:
-        s = reg.system(system_id)
-    except RecordNotFoundError as exc:
-        return refused(request, lang, who, exc)
-    return _form_page(request, lang, who, s.fields(), {}, record=s)
-
-
-@router.post("/registry/systems/{system_id:int}/edit", response_class=HTMLResponse)
-async def update_system(
-    request: Request, lang: Lang, who: Viewer, reg: RegistryDep, system_id: int
-) -> Response:
-    try:
-        s = reg.system(system_id)
-        form = await checked_form(request, who)
-        values = form_values(form, SYSTEM_FORM)
-        reg.update_system(system_id, values, actor=who.user)
-    except RegistryValidationError as exc:
-        return _form_page(request, lang, who, values, exc.fields, record=s, status=422)
-    except (*REFUSALS, RecordNotFoundError) as exc:
-        return refused(request, lang, who, exc)
-    return RedirectResponse(_detail(request, lang, system_id), status_code=303)
-
-
-@router.post("/registry/systems/{system_id:int}/retire")
-async def retire_system(
-    request: Request, lang: Lang, who: Viewer, reg: RegistryDep, system_id: int
-) -> Response:
-    return await act(
-        request,
-        lang,
-        who,
-        lambda: reg.retire_system(system_id, actor=who.user),
-        _detail(request, lang, system_id),
-    )
 
 
 @router.post("/registry/systems/{system_id:int}/attach", response_class=HTMLResponse)
