@@ -10,7 +10,6 @@ it stands on lives beside it: the index's lifecycle in ``index_cache.py``, inges
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,13 +17,12 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from filiation import __version__, exports
 from filiation.domain import (
-    LINEAGE_RELATIONS,
     NodeKind,
     parse_kind,
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
-from filiation.exports import Export, ExportFormat, ExportInput
-from filiation.lineage.filters import DateArg, NodeFilter
+from filiation.exports import Export
+from filiation.lineage.filters import DateArg
 from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
 from filiation.lineage.query import KindsArg, RelationsArg, TraversalQuery, parse_relation_arg
 from filiation.lineage.view import GraphView
@@ -44,7 +42,7 @@ from filiation.results import (
     link_of,
     summary_fields,
 )
-from filiation.service import drawing, summaries, walks
+from filiation.service import drawing, export_input, summaries, walks
 from filiation.service.index_cache import IndexCache
 from filiation.service.ingest import Ingester
 from filiation.service.rights import Rights
@@ -470,34 +468,12 @@ class Genealogy:
         q = _query(query, params)
         fmt = exports.get(format)
         found = self.locate(node_id, q.kind)
-        answer = self._export_answer(fmt, found, direction, q.with_(kind=found.kind))
+        answer = export_input.answer(self, fmt, found, direction, q.with_(kind=found.kind))
         return Export(
             content=fmt.render(answer),
             media_type=fmt.media_type,
             filename=exports.filename_for(found.id, fmt),
         )
-
-    def _export_answer(
-        self, fmt: ExportFormat, node: NodeRef, direction: str, q: TraversalQuery
-    ) -> ExportInput:
-        """What ``fmt`` writes about ``node``: the traversal asked, or for a format that
-        describes a model, the model and its ancestry (lineage relations only, unfiltered)."""
-        if fmt.describes_model:
-            if node.kind is not NodeKind.MODEL:
-                raise exports.not_a_model(node.id, node.kind)
-            details = self.show(node.id, kind=node.kind)
-            kept = tuple(r for r in (q.relations or LINEAGE_RELATIONS) if r in LINEAGE_RELATIONS)
-            ancestry = q.with_(relations=kept or None, filter=NodeFilter())
-            return ExportInput(lineage=self.ancestors(node.id, query=ancestry), model=details)
-        if node.kind is NodeKind.DATASET and direction != "ancestors":
-            lin = self.impact(node.id, query=q)  # a data set's lineage: its models, and theirs
-        elif direction == "ancestors":
-            lin = self.ancestors(node.id, query=q)
-        elif direction == "descendants":
-            lin = self.descendants(node.id, query=q)
-        else:
-            lin = self.lineage(node.id, query=q)
-        return ExportInput(lineage=lin)
 
     def children(
         self,
@@ -566,17 +542,8 @@ class Genealogy:
         """Source-specific fields (architecture from an edge list...), read from the store,
         in the snapshots the index in use covers (a genealogy of the Hub's dump alone asks
         the store nothing: the snapshots holding such fields are known once per index)."""
-        out: dict[str, Any] = {}
         covering = self._cache.extra_snapshots(self.index)
-        for text in self.store.read_extra(covering, kind.value, node_id.lower()):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    out.setdefault(k, v)
-        return out
+        return summaries.merge_extra(self.store.read_extra(covering, kind.value, node_id.lower()))
 
     def search(
         self, text: str, *, limit: int = 20, kinds: Sequence[NodeKind | str] | None = None

@@ -6,7 +6,8 @@ points. Functions of a :class:`~filiation.lineage.index.LineageIndex` and a reso
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -224,3 +225,18 @@ def suggest(index: LineageIndex, node_id: str, kind: NodeKind | None, k: int = 5
         if candidates:
             break
     return difflib.get_close_matches(node_id[:256], candidates, n=k, cutoff=0.5)
+
+
+def merge_extra(texts: Iterable[str]) -> dict[str, Any]:
+    """Source-specific fields (architecture from an edge list...) of one node, from the JSON
+    texts its snapshots hold: the first source to name a field wins; bad JSON is skipped."""
+    out: dict[str, Any] = {}
+    for text in texts:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            for k, v in value.items():
+                out.setdefault(k, v)
+    return out
