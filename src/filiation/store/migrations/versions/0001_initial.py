@@ -2,21 +2,13 @@
 
 Equal to the tables filiation created before it used migrations (a store of that time is
 stamped with this revision when it is first opened).
-
-Revision ID: 0001
-Revises:
-Create Date: 2025-01-01
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -5,21 +5,13 @@ finds it), while the lineage index breaks ties by the order the source produced 
 The store writes each row's position on PostgreSQL and reads the rows back in that order;
 SQLite keeps insertion order in its rowid and leaves the column empty. Older filiations read
 such a store unchanged, so the schema version stays 1.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2025-01-02
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

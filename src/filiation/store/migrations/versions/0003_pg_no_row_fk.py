@@ -6,20 +6,12 @@ bulk ``COPY`` of a snapshot's rows about three times slower (300,000 models: 11 
 in the transaction that creates the snapshot row, and pruning deletes the rows before the
 snapshot. SQLite keeps the foreign key, whose check there is cheap (and dropping it would
 copy the whole table).
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2025-01-03
 """
-
-from __future__ import annotations
 
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 #: The foreign keys of schema.py that PostgreSQL stores do not have.
 DROPPED = (("nodes", "nodes_snapshot_id_fkey"), ("links", "links_snapshot_id_fkey"))

@@ -2,21 +2,13 @@
 
 Tables of ``schema.py``'s registry section. The history table is append-only: triggers
 refuse ``UPDATE`` and ``DELETE`` on it, on SQLite and PostgreSQL alike.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-22
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 PG_FUNCTION = """
 CREATE FUNCTION registry_history_append_only() RETURNS trigger AS $$

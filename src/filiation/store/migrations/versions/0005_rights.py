@@ -3,21 +3,13 @@
 These tables hold what people record (a letter sent, an answer, a refusal and its ground; the
 models they follow), not what sources say: snapshots come and go, these rows stay. Older
 filiations ignore tables they do not know, so the schema version stays 1.
-
-Revision ID: 0005
-Revises: 0003 (re-chained onto 0004 at merge)
-Create Date: 2026-11-22
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -8,21 +8,13 @@ sets, hyper-parameters, metrics and the six steps of making a model, as JSON tex
 derivations recorded before were typed by people: they become ``declared``. Older
 filiations read the models' other columns and ignore the new table, so the schema version
 stays 1.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-22
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -7,21 +7,13 @@ threshold, the tensors read, the relation found), the bytes read from the Hub an
 Suspects are links of a snapshot, which are replaced at each ``infer``: the verdicts live
 apart, keyed by the two ids, so they survive a new snapshot. A new table that older
 filiations ignore: the schema version stays 1.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-04
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
