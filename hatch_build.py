@@ -44,6 +44,11 @@ class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                     self.app.display_warning(f"filiation: no graph in the explorer: {problem}")
                     return
                 raise RuntimeError(f"filiation: cannot build the web explorer's graph: {problem}")
+        if version == "editable":
+            # An editable install serves the assets from the checkout: copying them into
+            # site-packages would make a stray ``filiation/`` folder there, a namespace
+            # package that outlives the install and shadows the checkout.
+            return
         for asset in ASSETS + LICENCES:
             build_data["force_include"][str(root / WEB / asset)] = f"filiation/web/{asset}"
 
