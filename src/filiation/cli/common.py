@@ -55,6 +55,11 @@ class LazyConsole:
             self._console = Console(**self._options)
         return self._console
 
+    def reset(self) -> None:
+        """Forget the console: the next use makes one for the terminal as it is now (its
+        width, whether it is a terminal), as each command run in one process must."""
+        self._console = None
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)
 
