@@ -6,7 +6,7 @@ and the JSON that ``--json`` always printed), and :func:`emit` writes it in the 
 - ``table`` (the default): on a terminal, a rich table sized to the terminal's width. Id
   columns are never wrapped nor cut (a broken id cannot be copied into the next command);
   when the table does not fit, the least important columns are dropped first, never the id;
-  when even the id alone does not fit, the rows are printed in the plain layout below.
+  when even the id column alone does not fit, the ids are printed alone, one a line.
   Written to a pipe or a file, the table is a *plain layout*: one header line, then one line
   per row, columns aligned and separated by two spaces, nothing wrapped, every column kept,
   no title or borders, so that ``wc -l``, ``grep``, ``sort`` and ``awk`` see one row a line.
@@ -159,9 +159,11 @@ def emit(listing: Listing, fmt: str) -> None:
             console.print(table)
             remarks(listing, terminal=True)
             return
+        # Not even the ids fit: the ids alone, each whole on its line (longer than the
+        # terminal, it folds there, but copies as one).
         if listing.title:
             console.print(printable(listing.title), markup=False, highlight=False)
-        _write(plain(listing))
+        _write(plain(listing, [listing.key_index]))
         remarks(listing, terminal=True)
         return
     if listing.title:
@@ -170,11 +172,13 @@ def emit(listing: Listing, fmt: str) -> None:
     remarks(listing, terminal=False)
 
 
-def plain(listing: Listing) -> list[str]:
-    """The plain layout: a header line then one line per row, columns aligned."""
-    cols = listing.columns
+def plain(listing: Listing, only: Sequence[int] | None = None) -> list[str]:
+    """The plain layout: a header line then one line per row, columns aligned (the columns
+    at positions ``only``, else all)."""
+    where = range(len(listing.columns)) if only is None else only
+    cols = [listing.columns[i] for i in where]
     cells = [[c.name for c in cols]] + [
-        [c.text(v) for c, v in zip(cols, row, strict=True)] for row in listing.rows
+        [c.text(row[i]) for c, i in zip(cols, where, strict=True)] for row in listing.rows
     ]
     widths = [max(len(line[i]) for line in cells) for i in range(len(cols))]
     return [
@@ -202,7 +206,7 @@ def remarks(listing: Listing, *, terminal: bool) -> None:
 
 def _terminal_table(listing: Listing, console: Console) -> Table | None:
     """A rich table of ``listing`` that fits ``console``'s width with every id whole: the
-    least important columns are dropped until it does; None when the key alone cannot."""
+    least important columns are dropped until it does; None when the key alone does not."""
     from rich.table import Table
     from rich.text import Text
 
