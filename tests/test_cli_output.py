@@ -162,3 +162,39 @@ def test_bad_format_choices_are_clear_errors(cli: Run) -> None:
     assert code == 2 and "--json" in err
     code, _, err = cli("descendants", BASE, "--tree", "--format", "ids")
     assert code == 2 and "--tree" in err
+
+
+def test_registry_lists_take_the_same_formats(staffed: Any, reg_db: Any) -> None:
+    """Registry listings go through the same output: a name a spreadsheet would run stays
+    text in csv, ids are the names, a piped table is one row a line, the ancestry's ids are
+    the genealogy's."""
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, ["--db", str(reg_db), "registry", "--user", "edith", *args])
+        assert result.exit_code == 0, result.stderr
+        return result.stdout
+
+    run("model", "add", "--name", "=cmd|' /C calc'!A0", "--hub-id", BASE + "-Instruct")
+    run(
+        "model",
+        "add",
+        "--name",
+        "Support bot",
+        "--derived-from",
+        "=cmd|' /C calc'!A0",
+        "--relation",
+        "finetune",
+    )
+    rows = list(csv.DictReader(io.StringIO(run("models", "--format", "csv"))))
+    assert [r["name"] for r in rows] == ["'=cmd|' /C calc'!A0", "Support bot"]
+    assert [r["#"] for r in rows] == ["1", "2"]
+    assert run("models", "-f", "ids").splitlines() == ["=cmd|' /C calc'!A0", "Support bot"]
+    table = run("models").splitlines()
+    assert len(table) == 3 and table[0].split()[:2] == ["#", "name"]
+    ancestry = json.loads(run("model", "ancestry", "#1", "--json"))
+    ids = [a["id"] for a in ancestry["ancestors"]]
+    assert BASE in ids
+    assert run("model", "ancestry", "#1", "-f", "ids").splitlines() == ids
+    # The history's key is each record's: the users by name, the models by number.
+    assert run("history", "-f", "ids").splitlines() == ["admin", "edith", "victor", "1", "2"]
