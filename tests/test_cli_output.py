@@ -198,3 +198,17 @@ def test_registry_lists_take_the_same_formats(staffed: Any, reg_db: Any) -> None
     assert run("model", "ancestry", "#1", "-f", "ids").splitlines() == ids
     # The history's key is each record's: the users by name, the models by number.
     assert run("history", "-f", "ids").splitlines() == ["admin", "edith", "victor", "1", "2"]
+
+
+def test_dossier_ids_and_summary_keep_ids_whole(cli: Run) -> None:
+    code, out, err = cli("dossier", "--model", BASE, "--json")
+    assert code == 0, err
+    affected = [m["id"] for m in json.loads(out)["affected"]]
+    assert len(affected) > 300 and affected[0] == BASE
+    code, out, _ = cli("dossier", "--model", BASE, "--format", "ids")
+    assert code == 0 and out.splitlines() == affected
+    code, out, _ = cli("dossier", "--model", BASE, "-n", "5", env={"COLUMNS": "60", **TERMINAL})
+    assert code == 0
+    shown = {w for line in out.splitlines() for w in re.split(r"[\s│┃]+", line)}
+    assert set(affected[:5]) <= shown and "Publishers to contact" in out
+    assert all(len(line) <= 60 for line in out.splitlines() if line[:1] in "┏┃│└┡")

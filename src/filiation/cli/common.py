@@ -53,6 +53,9 @@ class LazyConsole:
             from rich.console import Console
 
             self._console = Console(**self._options)
+            if not self._console.is_terminal:
+                # Piped or redirected, a long line stays one line (a terminal wraps it).
+                self._console.soft_wrap = True
         return self._console
 
     def reset(self) -> None:

@@ -265,3 +265,86 @@ def watch_reports(reports: Sequence[Any]) -> Listing:
             f"{r.id}: {len(r.new):,} new descendant(s) since {_moment(r.since)}" for r in reports
         ],
     )
+
+
+def dossier(d: Any, limit: int) -> list[Listing]:
+    """A rights dossier's summary, ``limit`` rows each: the affected models (widest reach
+    first; their ids are what ``--format ids`` prints), those reached only through suspected
+    links, and the publishers to contact."""
+    affected = Listing(
+        columns=(
+            Column("#", "number", drop=2),
+            Column("model", "id"),
+            Column("publisher", "id", drop=3),
+            Column("downloads", "number", drop=4),
+            Column("descendants", "number", drop=5),
+            Column("path", drop=1),
+        ),
+        rows=[
+            (
+                m.rank,
+                m.id,
+                m.publisher or "—",
+                m.downloads,
+                m.descendants,
+                " → ".join(f"{lk.relation}{'' if lk.declared else '*'}" for lk in m.path)
+                or "source",
+            )
+            for m in d.affected[:limit]
+        ],
+        title="Affected models (widest reach first)",
+        notes=[f"… and {len(d.affected) - limit:,} more (--limit, or --format csv)"]
+        if len(d.affected) > limit
+        else [],
+    )
+    affected.notes.append("* inferred link (not declared by the publisher)")
+    sections = [affected]
+    if d.possibly_affected:
+        sections.append(
+            Listing(
+                columns=(
+                    Column("#", "number", drop=2),
+                    Column("model", "id"),
+                    Column("publisher", "id", drop=3),
+                    Column("path", drop=1),
+                ),
+                rows=[
+                    (
+                        m.rank,
+                        m.id,
+                        m.publisher or "—",
+                        " → ".join(
+                            lk.relation
+                            + (f" ({lk.confidence:.2f})" if lk.confidence is not None else "")
+                            for lk in m.path
+                        ),
+                    )
+                    for m in d.possibly_affected[:limit]
+                ],
+                title="Possibly affected, to verify: reached only through suspected links "
+                f"(confidence ≥ {d.suspect_min_confidence:g})",
+            )
+        )
+    sections.append(
+        Listing(
+            columns=(
+                Column("publisher", "id"),
+                Column("models", "number", drop=3),
+                Column("status", drop=4),
+                Column("since", drop=2),
+                Column("Hub page", "id", drop=1),
+            ),
+            rows=[
+                (
+                    p.name,
+                    len(p.models),
+                    p.status.value + (f" ({p.ground})" if p.ground else ""),
+                    _day(p.updated_at),
+                    p.url or "—",
+                )
+                for p in d.publishers[:limit]
+            ],
+            title="Publishers to contact",
+        )
+    )
+    return sections

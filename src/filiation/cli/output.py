@@ -130,8 +130,11 @@ class Listing:
         return [c.name for c in self.columns].index(self.key)
 
 
-def emit(listing: Listing, fmt: str) -> None:
-    """Write ``listing`` in ``fmt`` (one of :data:`FORMATS`, from :func:`choose`)."""
+def emit(listing: Listing, fmt: str, *, section: bool = False) -> None:
+    """Write ``listing`` in ``fmt`` (one of :data:`FORMATS`, from :func:`choose`).
+
+    A ``section`` is one table of a longer human answer (a dossier's): piped, its title and
+    remarks stay with its rows on standard output."""
     if fmt == "json":
         print_json(listing.json)
         return
@@ -153,23 +156,19 @@ def emit(listing: Listing, fmt: str) -> None:
         remarks(listing, terminal=False)
         return
     console = out.get()
-    if console.is_terminal:
-        table = _terminal_table(listing, console)
-        if table is not None:
-            console.print(table)
-            remarks(listing, terminal=True)
-            return
-        # Not even the ids fit: the ids alone, each whole on its line (longer than the
-        # terminal, it folds there, but copies as one).
+    terminal = console.is_terminal or section
+    table = _terminal_table(listing, console) if console.is_terminal else None
+    if table is not None:
+        console.print(table)
+    else:
         if listing.title:
-            console.print(printable(listing.title), markup=False, highlight=False)
-        _write(plain(listing, [listing.key_index]))
-        remarks(listing, terminal=True)
-        return
-    if listing.title:
-        err.print(printable(listing.title), markup=False, highlight=False)
-    _write(plain(listing))
-    remarks(listing, terminal=False)
+            (out if terminal else err).print(
+                printable(listing.title), markup=False, highlight=False
+            )
+        # On a terminal too narrow for them, the ids alone, each whole on its line (longer
+        # than the terminal, it folds there, but copies as one).
+        _write(plain(listing, [listing.key_index] if console.is_terminal else None))
+    remarks(listing, terminal=terminal)
 
 
 def plain(listing: Listing, only: Sequence[int] | None = None) -> list[str]:

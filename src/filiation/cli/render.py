@@ -237,55 +237,10 @@ def dossier(d: Any, limit: int) -> None:
         f"(GDPR Article {d.article}); {len(d.affected):,} affected model(s), "
         f"{len(d.publishers):,} publisher(s)"
     )
-    table = Table(title="Affected models (widest reach first)")
-    for col in ("#", "model", "publisher", "downloads", "descendants", "path"):
-        table.add_column(col, overflow="fold")
-    for m in d.affected[:limit]:
-        links = (
-            " → ".join(f"{lk.relation}{'' if lk.declared else '*'}" for lk in m.path) or "source"
-        )
-        table.add_row(
-            str(m.rank),
-            escape(m.id),
-            escape(m.publisher or "—"),
-            num(m.downloads),
-            num(m.descendants),
-            links,
-        )
-    out.print(table)
-    if len(d.affected) > limit:
-        out.print(f"… and {len(d.affected) - limit:,} more (--limit, or --format csv)")
-    out.print("* inferred link (not declared by the publisher)")
-    if d.possibly_affected:
-        maybe = Table(
-            title=f"Possibly affected, to verify: reached only through suspected links "
-            f"(confidence ≥ {d.suspect_min_confidence:g})"
-        )
-        for col in ("#", "model", "publisher", "path"):
-            maybe.add_column(col, overflow="fold")
-        for m in d.possibly_affected[:limit]:
-            maybe.add_row(
-                str(m.rank),
-                escape(m.id),
-                escape(m.publisher or "—"),
-                " → ".join(
-                    lk.relation + (f" ({lk.confidence:.2f})" if lk.confidence is not None else "")
-                    for lk in m.path
-                ),
-            )
-        out.print(maybe)
-    pubs = Table(title="Publishers to contact")
-    for col in ("publisher", "models", "status", "since", "Hub page"):
-        pubs.add_column(col)
-    for p in d.publishers[:limit]:
-        pubs.add_row(
-            escape(p.name),
-            str(len(p.models)),
-            p.status.value + (f" ({escape(p.ground)})" if p.ground else ""),
-            p.updated_at.date().isoformat() if p.updated_at else "—",
-            p.url or "—",
-        )
-    out.print(pubs)
+    from filiation.cli import lists, output
+
+    for section in lists.dossier(d, limit):
+        output.emit(section, "table", section=True)
 
 
 def checks_line(report: Any) -> None:

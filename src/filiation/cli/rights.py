@@ -130,7 +130,12 @@ def dossier(
     right: RightOpt = "erasure",
     fmt: Annotated[
         str | None,
-        typer.Option("--format", "-f", help="Export as md, csv, pdf or json (default: a summary)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="Export as md, csv, pdf or json, or ids: the affected models' ids, one a "
+            "line (default: a summary).",
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the export to this file.")
@@ -150,6 +155,12 @@ def dossier(
     d = g.rights.dossier(model=model, dataset=dataset, right=right)
     if as_json:
         fmt = "json"
+    if fmt == "ids":  # the affected models' ids, one a line (for xargs)
+        from filiation.cli import lists
+        from filiation.cli.output import emit
+
+        emit(lists.dossier(d, len(d.affected))[0], fmt)
+        return
     if fmt is not None:
         data = g.rights.export_dossier(d, fmt, lang)
         if output is not None:
