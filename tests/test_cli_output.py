@@ -212,3 +212,36 @@ def test_dossier_ids_and_summary_keep_ids_whole(cli: Run) -> None:
     shown = {w for line in out.splitlines() for w in re.split(r"[\s│┃]+", line)}
     assert set(affected[:5]) <= shown and "Publishers to contact" in out
     assert all(len(line) <= 60 for line in out.splitlines() if line[:1] in "┏┃│└┡")
+
+
+def test_fresh_list_commands_load_neither_pandas_nor_rich_tables(sample_db: Any) -> None:
+    """A fresh ``search`` needs no pandas, and piped lists no rich table (issue 17: what a
+    command does not use, it does not pay for at start)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('\\nLOADED ' + ' '.join(m for m in "
+        "('pandas', 'rich.table') if m in sys.modules)))\n"
+        "from filiation.cli import main\nmain()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": "src"}
+    # A lineage's ids are taken from the index by pyarrow, which loads pandas to check
+    # whether its input is a Series: not counted here.
+    for args, unused in (
+        (["search", "llama"], ["pandas", "rich.table"]),
+        (["descendants", BASE, "-f", "ids"], ["rich.table"]),
+        (["descendants", BASE], ["rich.table"]),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "--db", str(sample_db), "-q", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        loaded = done.stderr.rsplit("LOADED", 1)[1].split()
+        assert not set(loaded) & set(unused), args
