@@ -348,3 +348,43 @@ def dossier(d: Any, limit: int) -> list[Listing]:
         )
     )
     return sections
+
+
+def scan_result(result: Any, doc: Any) -> Listing:
+    """``scan``: one row per link a model on disk declares (the model on each row; a model
+    with none has one row saying so), and ``doc`` as its JSON."""
+    rows = []
+    for m in result.models:
+        for link in [*m.parents, *m.datasets] or [None]:
+            if link is None:
+                rows.append((m.id, "", "nothing found", ""))
+                continue
+            rows.append(
+                (
+                    m.id,
+                    link.parent,
+                    link.relation.value
+                    + (" (stated in README)" if link.declared else "")
+                    + (f" (weights, {link.confidence:.2f})" if link.source == "weights" else ""),
+                    ", ".join(link.evidence),
+                )
+            )
+    warnings = [
+        f"{m.id}: parent not recorded, a path outside the scan: {raw}"
+        for m in result.models
+        for raw in m.unresolved
+    ]
+    warnings += [f"skipped {p.file}: {p.message}" for p in result.problems]
+    return Listing(
+        columns=(
+            Column("model", "id"),
+            Column("derives from", "id", drop=3),
+            Column("relation", drop=2),
+            Column("evidence", drop=1),
+        ),
+        rows=rows,
+        json=doc,
+        title=f"models under {result.root}: {len(result.models):,}",
+        notes=[f"{result.files_read:,} files read, {result.skipped:,} skipped"],
+        warnings=warnings,
+    )

@@ -167,38 +167,6 @@ def details(d: NodeDetails) -> None:
         out.print(table)
 
 
-def scan_result(result: Any) -> None:
-    """The models a scan found, what each derives from and the file that says so."""
-    table = Table(title=f"models under {escape(result.root)}: {len(result.models):,}")
-    for col in ("model", "derives from", "relation", "evidence"):
-        table.add_column(col, overflow="fold")
-    for m in result.models:
-        links = [*m.parents, *m.datasets] or [None]
-        for i, link in enumerate(links):
-            table.add_row(
-                escape(m.id) if i == 0 else "",
-                escape(link.parent) if link else "[dim]nothing found[/]",
-                (
-                    link.relation.value
-                    + (" (stated in README)" if link.declared else "")
-                    + (f" (weights, {link.confidence:.2f})" if link.source == "weights" else "")
-                )
-                if link
-                else "",
-                escape(", ".join(link.evidence)) if link else "",
-            )
-    out.print(table)
-    for m in result.models:
-        for raw in m.unresolved:
-            out.print(
-                f"[yellow]{escape(m.id)}: parent not recorded, a path outside the scan: "
-                f"{escape(raw)}[/]"
-            )
-    for problem in result.problems:
-        err.print(f"[yellow]skipped {escape(problem.file)}: {escape(problem.message)}[/]")
-    out.print(f"{result.files_read:,} files read, {result.skipped:,} skipped")
-
-
 def path(result: Any) -> None:
     """A found path, one link a line (the command says when there is none)."""
     out.print(f"[bold]{escape(result.source)}[/]")
