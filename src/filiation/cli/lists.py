@@ -23,6 +23,17 @@ def _day(value: Any) -> str:
     return value.date().isoformat() if value else "—"
 
 
+def _link_columns(child: str, parent: str) -> tuple[Column, ...]:
+    """A found link's columns (``infer``, ``scan``): a narrow terminal keeps the child, then
+    the parent, then the relation, the evidence last."""
+    return (
+        Column(child, "id"),
+        Column(parent, "id", drop=3),
+        Column("relation", drop=2),
+        Column("evidence", drop=1),
+    )
+
+
 def lineage(lin: Lineage) -> Listing:
     """``ancestors``, ``descendants``, ``impact``: the nodes found, without the start."""
     rows = [
@@ -149,11 +160,8 @@ def suspects(result: Any, min_confidence: float) -> Listing:
     summary = data["summary"]
     return Listing(
         columns=(
-            Column("confidence", "number", drop=3, show=lambda v: f"{v:.2f}"),
-            Column("child", "id"),
-            Column("suspected parent", "id", drop=4),
-            Column("relation", drop=2),
-            Column("evidence", drop=1),
+            Column("confidence", "number", drop=4, show=lambda v: f"{v:.2f}"),
+            *_link_columns("child", "suspected parent"),
         ),
         rows=rows,
         json=data,
@@ -267,15 +275,21 @@ def watch_reports(reports: Sequence[Any]) -> Listing:
     )
 
 
+#: The first columns of a dossier's model tables: its rank, the model, its publisher.
+_RANKED = (
+    Column("#", "number", drop=2),
+    Column("model", "id"),
+    Column("publisher", "id", drop=3),
+)
+
+
 def dossier(d: Any, limit: int) -> list[Listing]:
     """A rights dossier's summary, ``limit`` rows each: the affected models (widest reach
     first; their ids are what ``--format ids`` prints), those reached only through suspected
     links, and the publishers to contact."""
     affected = Listing(
         columns=(
-            Column("#", "number", drop=2),
-            Column("model", "id"),
-            Column("publisher", "id", drop=3),
+            *_RANKED,
             Column("downloads", "number", drop=4),
             Column("descendants", "number", drop=5),
             Column("path", drop=1),
@@ -302,12 +316,7 @@ def dossier(d: Any, limit: int) -> list[Listing]:
     if d.possibly_affected:
         sections.append(
             Listing(
-                columns=(
-                    Column("#", "number", drop=2),
-                    Column("model", "id"),
-                    Column("publisher", "id", drop=3),
-                    Column("path", drop=1),
-                ),
+                columns=(*_RANKED, Column("path", drop=1)),
                 rows=[
                     (
                         m.rank,
@@ -376,12 +385,7 @@ def scan_result(result: Any, doc: Any) -> Listing:
     ]
     warnings += [f"skipped {p.file}: {p.message}" for p in result.problems]
     return Listing(
-        columns=(
-            Column("model", "id"),
-            Column("derives from", "id", drop=3),
-            Column("relation", drop=2),
-            Column("evidence", drop=1),
-        ),
+        columns=_link_columns("model", "derives from"),
         rows=rows,
         json=doc,
         title=f"models under {result.root}: {len(result.models):,}",
