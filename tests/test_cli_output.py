@@ -245,3 +245,17 @@ def test_fresh_list_commands_load_neither_pandas_nor_rich_tables(sample_db: Any)
         assert done.returncode == 0, done.stderr[-2000:]
         loaded = done.stderr.rsplit("LOADED", 1)[1].split()
         assert not set(loaded) & set(unused), args
+
+
+@pytest.mark.parametrize("columns", ["40", "80"])
+def test_show_important_lists_keep_ids_whole(cli: Run, columns: str) -> None:
+    code, out, err = cli("show", BASE, "-n", "5", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    ids = [n["id"] for n in data["important_children"]]
+    assert len(ids) == 5
+    for env in ({"COLUMNS": columns}, {"COLUMNS": columns, **TERMINAL}):
+        code, out, _ = cli("show", BASE, "-n", "5", env=env)
+        assert code == 0 and "Important children (by descendants" in " ".join(out.split())
+        words = {w for line in out.splitlines() for w in re.split(r"[\s│┃]+", line)}
+        assert set(ids) <= words, env

@@ -78,6 +78,40 @@ def lineage(lin: Lineage) -> Listing:
     )
 
 
+def important(d: Any) -> list[Listing]:
+    """Under ``show``: a node's important parents and children, each list a section."""
+    rule = ", then ".join(d.ranking)
+    return [
+        Listing(
+            columns=(
+                Column("id", "id"),
+                Column("relation", drop=4),
+                Column("declared", drop=1),
+                Column("descendants", "number", drop=5),
+                Column("downloads", "number", drop=3),
+                Column("likes", "number", drop=2),
+            ),
+            rows=[
+                (
+                    n.id,
+                    n.relation.value,
+                    "yes" if n.declared else "no",
+                    n.descendants,
+                    n.downloads,
+                    n.likes,
+                )
+                for n in items
+            ],
+            title=f"{title} (by {rule})",
+        )
+        for title, items in (
+            ("Important parents", d.important_parents),
+            ("Important children", d.important_children),
+        )
+        if items
+    ]
+
+
 def search_hits(text: str, hits: Sequence[Any]) -> Listing:
     return Listing(
         columns=(

@@ -114,6 +114,8 @@ def details(d: NodeDetails) -> None:
         title=f"{escape(d.id)} ({d.kind.value}{stub})",
         show_header=False,
     )
+    head.add_column(no_wrap=True)
+    head.add_column(overflow="fold")  # a long value (a link) folds whole, never cut to "…"
     rows = [
         ("author", d.author),
         ("published", d.created_at.date().isoformat() if d.created_at else None),
@@ -141,30 +143,10 @@ def details(d: NodeDetails) -> None:
         if value is not None:
             head.add_row(key, escape(str(value)))
     out.print(head)
-    rule = ", then ".join(d.ranking)
-    for title, items in (
-        ("Important parents", d.important_parents),
-        ("Important children", d.important_children),
-    ):
-        if not items:
-            continue
-        table = Table(title=f"{title} (by {rule})")
-        for col in ("id", "relation", "declared", "descendants", "downloads", "likes"):
-            table.add_column(
-                col,
-                justify="left" if col in ("id", "relation", "declared") else "right",
-                overflow="fold" if col == "id" else "ellipsis",
-            )
-        for n in items:
-            table.add_row(
-                escape(n.id),
-                n.relation.value,
-                "yes" if n.declared else "no",
-                num(n.descendants),
-                num(n.downloads),
-                num(n.likes),
-            )
-        out.print(table)
+    from filiation.cli import lists, output
+
+    for section in lists.important(d):
+        output.emit(section, "table", section=True)
 
 
 def path(result: Any) -> None:
