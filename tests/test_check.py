@@ -231,7 +231,12 @@ def test_cli_check(sample_db: Any) -> None:
     assert len(doc["flags"]) == 3 and doc["truncated"] and doc["counts"]["single_parent_merge"] == 1
     text = run("check", "ReadyArt/The-Omega-Abomination-L-70B-v1.0")
     assert text.returncode == 0 and "single_parent_merge" in text.stdout
-    assert "checks: 1" in text.stdout
+    # Piped, standard output holds the flags' rows only; the summary goes to standard error.
+    assert "checks: 1" in text.stderr
+    assert text.stdout.splitlines()[1].split()[:2] == [
+        "ReadyArt/The-Omega-Abomination-L-70B-v1.0",
+        "ReadyArt/The-Omega-Directive-L-70B-v1.0",
+    ]
     missing = run("check", "nobody/no-such-model")
     assert missing.returncode == NodeNotFoundError.exit_code
     assert "not in the loaded genealogy" in missing.stderr

@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 
 from filiation import __version__
 from filiation.cli import evidence, infer, ingest, lineage, registry, rights, serve
-from filiation.cli.common import ENV_DB, err, escape, state
+from filiation.cli.common import ENV_DB, err, escape, out, state
 from filiation.errors import FiliationError
 
 
@@ -73,6 +73,8 @@ def main_options(
 ) -> None:
     state.db = db
     state.quiet = quiet
+    out.reset()
+    err.reset()
 
 
 def main() -> None:

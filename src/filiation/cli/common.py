@@ -53,7 +53,15 @@ class LazyConsole:
             from rich.console import Console
 
             self._console = Console(**self._options)
+            if not self._console.is_terminal:
+                # Piped or redirected, a long line stays one line (a terminal wraps it).
+                self._console.soft_wrap = True
         return self._console
+
+    def reset(self) -> None:
+        """Forget the console: the next use makes one for the terminal as it is now (its
+        width, whether it is a terminal), as each command run in one process must."""
+        self._console = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)

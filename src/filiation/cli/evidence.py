@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from filiation.cli import output
 from filiation.cli.common import (
     JsonOpt,
     ensure_index,
@@ -17,6 +18,7 @@ from filiation.cli.common import (
     print_json,
     steps,
 )
+from filiation.cli.output import FormatOpt
 
 app = typer.Typer()
 
@@ -77,19 +79,18 @@ def check(
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=0, help="Flags listed at most (all counted).")
     ] = 50,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Flag links of the genealogy that the evidence contradicts: a parent of another
     architecture or size, a child older than its parent, a GGUF-only "finetune", a one-parent
     merge, a cycle."""
+    fmt = output.choose(fmt, as_json)
     rules = [r.strip() for item in rule or [] for r in item.split(",") if r.strip()] or None
     g = open_genealogy()
     ensure_index(g)
     with steps() as say, g.reporting(say):
         report = g.check(node_id, limit=limit, rules=rules)
-    if as_json:
-        print_json(report.to_dict())
-        return
-    from filiation.cli import render
+    from filiation.cli import lists
 
-    render.check_report(report)
+    output.emit(lists.check_report(report), fmt)

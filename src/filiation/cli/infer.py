@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-from filiation.cli.common import JsonOpt, open_genealogy, out, print_json, steps
+from filiation.cli import output
+from filiation.cli.common import JsonOpt, open_genealogy, steps
+from filiation.cli.output import FormatOpt
 
 app = typer.Typer()
 
@@ -33,6 +35,7 @@ def infer(
     limit: Annotated[
         int | None, typer.Option("--limit", min=0, help="Show at most this many suspects.")
     ] = 50,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Suspect the parents of models that declare none, from the Hub's metadata.
@@ -41,19 +44,10 @@ def infer(
     declared links; walks follow them only when asked. Each has a relation, a calibrated
     confidence and its evidence (docs/inference.md).
     """
+    fmt = output.choose(fmt, as_json)
     g = open_genealogy()
     with steps() as say, g.reporting(say):
         result = g.infer(dump, min_confidence=min_confidence, limit=limit)
-    if as_json:
-        print_json(result.as_dict())
-        return
-    from filiation.cli import render
+    from filiation.cli import lists
 
-    out.print(render.suspects(result.links, min_confidence))
-    summary = result.as_dict()["summary"]
-    out.print(
-        f"{summary['models']:,} models, {summary['without_declared_parent']:,} without a declared "
-        f"parent; {summary['stored']:,} suspects stored (confidence ≥ "
-        f"{summary['stored_min_confidence']:g}) as snapshot {summary['snapshot_id']}. "
-        "Suspects are followed only when asked (--suspected)."
-    )
+    output.emit(lists.suspects(result, min_confidence), fmt)

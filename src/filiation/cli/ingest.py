@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
+from filiation.cli import output
 from filiation.cli.common import JsonOpt, err, escape, open_genealogy, print_json, state, steps
+from filiation.cli.output import FormatOpt
 
 app = typer.Typer()
 ingest_app = typer.Typer(
@@ -132,11 +134,13 @@ def scan(
             "with a confidence and the statistic as evidence.",
         ),
     ] = False,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find models on disk and what each derives from, with the file that says so."""
     import getpass
 
+    fmt = output.choose(fmt, as_json)
     g = open_genealogy()
     result = g.scan(path, weights=weights)
     registered = None
@@ -144,18 +148,19 @@ def scan(
         actor = g.registry.actor(user or getpass.getuser())
         registered = g.registry.register_scan(result, actor=actor)
     report = g.ingest_scan(result, name=name) if ingest else None
-    if as_json:
-        doc = result.model_dump(mode="json")
-        doc["skipped"] = result.skipped
-        if report is not None:
-            doc["ingest"] = report.as_dict()
-        if registered is not None:
-            doc["registered"] = registered.model_dump(mode="json")
-        print_json(doc)
+    doc = result.model_dump(mode="json")
+    doc["skipped"] = result.skipped
+    if report is not None:
+        doc["ingest"] = report.as_dict()
+    if registered is not None:
+        doc["registered"] = registered.model_dump(mode="json")
+    from filiation.cli import lists
+
+    output.emit(lists.scan_result(result, doc), fmt)
+    if fmt != "table":
         return
     from filiation.cli import render
 
-    render.scan_result(result)
     if registered is not None:
         render.registered(registered)
     if report is not None and not state.quiet:

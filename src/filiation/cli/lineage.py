@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from filiation.cli import output
 from filiation.cli.common import (
     DepthOpt,
     JsonOpt,
@@ -39,7 +40,9 @@ from filiation.cli.common import (
     run,
     write_atomically,
 )
+from filiation.cli.output import FormatOpt
 from filiation.domain import DEFAULT_RANKING, RANKING_KEYS
+from filiation.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from filiation.lineage.query import TraversalQuery
@@ -101,31 +104,46 @@ def traversal(command: Callable[..., None]) -> Callable[..., None]:
 NodeArg = Annotated[str, typer.Argument(metavar="ID", help="A model id, e.g. author/name.")]
 
 
-def _print_lineage(lin: Lineage, as_json: bool, tree: bool) -> None:
-    if as_json:
-        print_json(lin.to_dict())
+def _print_lineage(lin: Lineage, fmt: str | None, as_json: bool, tree: bool) -> None:
+    from filiation.cli import lists
+
+    listing = lists.lineage(lin)
+    fmt = output.choose(fmt, as_json)
+    if not tree:
+        output.emit(listing, fmt)
         return
+    if fmt != "table":
+        raise InvalidArgumentError(f"--tree draws the result: it cannot be --format {fmt}")
     from filiation.cli import render
 
-    render.lineage(lin, tree)
+    out.print(render.lineage_tree(lin))
+    output.remarks(listing, terminal=True)
 
 
 @app.command()
 @traversal
 def ancestors(
-    node_id: NodeArg, query: TraversalQuery, as_json: JsonOpt = False, tree: TreeOpt = False
+    node_id: NodeArg,
+    query: TraversalQuery,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+    tree: TreeOpt = False,
 ) -> None:
     """Everything a model derives from, nearest first."""
-    _print_lineage(run(lambda g: g.ancestors(node_id, query=query)), as_json, tree)
+    _print_lineage(run(lambda g: g.ancestors(node_id, query=query)), fmt, as_json, tree)
 
 
 @app.command()
 @traversal
 def descendants(
-    node_id: NodeArg, query: TraversalQuery, as_json: JsonOpt = False, tree: TreeOpt = False
+    node_id: NodeArg,
+    query: TraversalQuery,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+    tree: TreeOpt = False,
 ) -> None:
     """Everything derived from a model, nearest first, best known first."""
-    _print_lineage(run(lambda g: g.descendants(node_id, query=query)), as_json, tree)
+    _print_lineage(run(lambda g: g.descendants(node_id, query=query)), fmt, as_json, tree)
 
 
 @app.command()
@@ -135,27 +153,27 @@ def impact(
         str, typer.Option("--dataset", help="A data set id, e.g. HuggingFaceH4/ultrachat_200k.")
     ],
     query: TraversalQuery,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
     tree: TreeOpt = False,
 ) -> None:
     """Every model trained on a data set, and all their descendants."""
-    _print_lineage(run(lambda g: g.impact(dataset, query=query)), as_json, tree)
+    _print_lineage(run(lambda g: g.impact(dataset, query=query)), fmt, as_json, tree)
 
 
 @app.command()
 def families(
     author: Annotated[str, typer.Argument(metavar="AUTHOR", help="An author id, e.g. meta-llama.")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="How many families.")] = 20,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The families an author's models sit in: their root ancestors, most models first."""
+    fmt = output.choose(fmt, as_json)
     result = run(lambda g: g.families(author, limit=limit))
-    if as_json:
-        print_json(result.model_dump(mode="json"))
-        return
-    from filiation.cli import render
+    from filiation.cli import lists
 
-    render.families(result)
+    output.emit(lists.families(result), fmt)
 
 
 @app.command()
@@ -222,16 +240,15 @@ def search(
     kind: Annotated[
         list[str] | None, typer.Option("--kind", help="Only these kinds: model, dataset, author.")
     ] = None,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find ids and authors containing TEXT, best known first."""
+    fmt = output.choose(fmt, as_json)
     hits = run(lambda g: g.search(text, limit=limit, kinds=kind))
-    if as_json:
-        print_json([h.model_dump(mode="json") for h in hits])
-        return
-    from filiation.cli import render
+    from filiation.cli import lists
 
-    render.search_hits(text, hits)
+    output.emit(lists.search_hits(text, hits), fmt)
 
 
 @app.command()
@@ -247,15 +264,13 @@ def stats(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def snapshots(as_json: JsonOpt = False) -> None:
+def snapshots(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
     """Every snapshot in the store, and which ones make up the current genealogy."""
+    fmt = output.choose(fmt, as_json)
     snaps = open_genealogy().snapshots()
-    if as_json:
-        print_json(snaps)
-        return
-    from filiation.cli import render
+    from filiation.cli import lists
 
-    render.snapshots(snaps)
+    output.emit(lists.snapshots(snaps), fmt)
 
 
 @app.command()

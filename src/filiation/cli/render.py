@@ -1,4 +1,5 @@
-"""How results look in a terminal: rich tables and trees, one function per kind of result.
+"""How results that are not lists look in a terminal: rich tables and trees, one function per
+kind of result (lists go through :mod:`.output`, described in :mod:`.lists`).
 
 Imported by a command when it prints (never to define the commands), so that ``--help``,
 ``--version`` and ``--json`` answers do not load rich.
@@ -6,7 +7,6 @@ Imported by a command when it prints (never to define the commands), so that ``-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.progress import (
@@ -21,15 +21,12 @@ from rich.table import Table
 from rich.tree import Tree
 
 from filiation.cli.common import err, out, state
+from filiation.cli.output import num
 from filiation.domain import LINEAGE_RELATIONS
 from filiation.safe_text import console_text as escape
 
 if TYPE_CHECKING:
     from filiation.results import Lineage, NodeDetails
-
-
-def num(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}"
 
 
 def count(value: int | None) -> str | None:
@@ -80,35 +77,6 @@ def registered(reg: Any) -> None:
 
 
 # -- questions -------------------------------------------------------------------------------
-def lineage_table(lin: Lineage) -> Table:
-    table = Table(title=f"{lin.direction} of {escape(lin.root)}: {len(lin):,} nodes")
-    for col, justify in (
-        ("depth", "right"),
-        ("id", "left"),
-        ("kind", "left"),
-        ("relation", "left"),
-        ("from", "left"),
-        ("declared", "left"),
-        ("downloads", "right"),
-        ("descendants", "right"),
-    ):
-        # Ids are never cut: a truncated id cannot be copied into the next command.
-        overflow = "fold" if col in ("id", "from") else "ellipsis"
-        table.add_column(col, justify=justify, overflow=overflow)  # type: ignore[arg-type]
-    for rec in lin.nodes[len(lin.roots) :]:
-        table.add_row(
-            str(rec["depth"]),
-            escape(rec["id"]) + (" [dim](stub)[/]" if rec["stub"] else ""),
-            rec["kind"],
-            rec["relation"] or "",
-            escape(rec["via"] or ""),
-            f"suspected {rec['confidence']:.2f}"
-            if rec.get("suspected")
-            else ("yes" if rec["declared"] else "no"),
-            num(rec["downloads"]),
-            num(rec["descendants"]),
-        )
-    return table
 
 
 def lineage_tree(lin: Lineage, max_nodes: int = 2000) -> Tree:
@@ -133,18 +101,6 @@ def lineage_tree(lin: Lineage, max_nodes: int = 2000) -> Tree:
     return tree
 
 
-def lineage(lin: Lineage, tree: bool) -> None:
-    """A lineage as a table (or a tree), then its counts and what was cut."""
-    out.print(lineage_tree(lin) if tree else lineage_table(lin))
-    counts = lin.relation_counts()
-    if counts:
-        out.print("by relation: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    if lin.truncated:
-        out.print(f"[yellow]truncated: more nodes exist beyond --limit ({len(lin):,} shown)[/]")
-    if lin.depth_cut:
-        out.print("[yellow]more generations exist beyond --max-depth[/]")
-
-
 LINEAGE_ONLY = frozenset(r.value for r in LINEAGE_RELATIONS)
 
 
@@ -158,6 +114,8 @@ def details(d: NodeDetails) -> None:
         title=f"{escape(d.id)} ({d.kind.value}{stub})",
         show_header=False,
     )
+    head.add_column(no_wrap=True)
+    head.add_column(overflow="fold")  # a long value (a link) folds whole, never cut to "…"
     rows = [
         ("author", d.author),
         ("published", d.created_at.date().isoformat() if d.created_at else None),
@@ -185,72 +143,10 @@ def details(d: NodeDetails) -> None:
         if value is not None:
             head.add_row(key, escape(str(value)))
     out.print(head)
-    rule = ", then ".join(d.ranking)
-    for title, items in (
-        ("Important parents", d.important_parents),
-        ("Important children", d.important_children),
-    ):
-        if not items:
-            continue
-        table = Table(title=f"{title} (by {rule})")
-        for col in ("id", "relation", "declared", "descendants", "downloads", "likes"):
-            table.add_column(
-                col,
-                justify="left" if col in ("id", "relation", "declared") else "right",
-                overflow="fold" if col == "id" else "ellipsis",
-            )
-        for n in items:
-            table.add_row(
-                escape(n.id),
-                n.relation.value,
-                "yes" if n.declared else "no",
-                num(n.descendants),
-                num(n.downloads),
-                num(n.likes),
-            )
-        out.print(table)
+    from filiation.cli import lists, output
 
-
-def scan_result(result: Any) -> None:
-    """The models a scan found, what each derives from and the file that says so."""
-    table = Table(title=f"models under {escape(result.root)}: {len(result.models):,}")
-    for col in ("model", "derives from", "relation", "evidence"):
-        table.add_column(col, overflow="fold")
-    for m in result.models:
-        links = [*m.parents, *m.datasets] or [None]
-        for i, link in enumerate(links):
-            table.add_row(
-                escape(m.id) if i == 0 else "",
-                escape(link.parent) if link else "[dim]nothing found[/]",
-                (
-                    link.relation.value
-                    + (" (stated in README)" if link.declared else "")
-                    + (f" (weights, {link.confidence:.2f})" if link.source == "weights" else "")
-                )
-                if link
-                else "",
-                escape(", ".join(link.evidence)) if link else "",
-            )
-    out.print(table)
-    for m in result.models:
-        for raw in m.unresolved:
-            out.print(
-                f"[yellow]{escape(m.id)}: parent not recorded, a path outside the scan: "
-                f"{escape(raw)}[/]"
-            )
-    for problem in result.problems:
-        err.print(f"[yellow]skipped {escape(problem.file)}: {escape(problem.message)}[/]")
-    out.print(f"{result.files_read:,} files read, {result.skipped:,} skipped")
-
-
-def families(result: Any) -> None:
-    table = Table(title=f"families of {escape(result.author)}'s {result.models:,} models")
-    table.add_column("root", overflow="fold")
-    table.add_column("its models", justify="right")
-    table.add_column("family size", justify="right")
-    for f in result.families:
-        table.add_row(escape(f.root.id), f"{f.members:,}", f"{f.root.descendants + 1:,}")
-    out.print(table)
+    for section in lists.important(d):
+        output.emit(section, "table", section=True)
 
 
 def path(result: Any) -> None:
@@ -260,21 +156,6 @@ def path(result: Any) -> None:
         decl = "declared" if link.declared else "inferred"
         pad = "   " * step
         out.print(f"{pad}└─ {link.relation.value} ({decl}) → [bold]{escape(link.child)}[/]")
-
-
-def search_hits(text: str, hits: list[Any]) -> None:
-    table = Table(title=f"{len(hits)} result(s) for {escape(text)!s}")
-    for col in ("id", "kind", "downloads", "likes", "descendants"):
-        table.add_column(
-            col,
-            justify="left" if col in ("id", "kind") else "right",
-            overflow="fold" if col == "id" else "ellipsis",
-        )
-    for h in hits:
-        table.add_row(
-            escape(h.id), h.kind.value, num(h.downloads), num(h.likes), num(h.descendants)
-        )
-    out.print(table)
 
 
 def stats(s: Any) -> None:
@@ -299,72 +180,6 @@ def stats(s: Any) -> None:
     out.print(table)
 
 
-def snapshots(snaps: list[dict[str, Any]]) -> None:
-    table = Table(title="Snapshots")
-    for col in ("id", "source", "data of", "ingested", "status", "current", "label"):
-        table.add_column(col)
-    for s in snaps:
-        table.add_row(
-            str(s["id"]),
-            escape(s["source"]),
-            s["taken_at"].date().isoformat() if s["taken_at"] else "—",
-            s["finished_at"].isoformat(timespec="seconds") if s["finished_at"] else "—",
-            s["status"],
-            "yes" if s["current"] else "",
-            escape(s["label"]),
-        )
-    out.print(table)
-
-
-def diff(d: Any) -> None:
-    then = ", ".join(f"{s['id']} ({escape(s['source'])})" for s in d.before)
-    now = ", ".join(f"{s['id']} ({escape(s['source'])})" for s in d.after)
-    scope = f"family of {escape(d.root)}" if d.root else "whole genealogy"
-    out.print(f"{scope}: snapshots {then} → {now}")
-    table = Table(title="Changes")
-    for col in ("change", "model", "parents then", "parents now"):
-        table.add_column(col, overflow="fold")
-    for m in d.appeared:
-        table.add_row("[green]appeared[/]", escape(m), "", "")
-    for m in d.disappeared:
-        table.add_row("[red]disappeared[/]", escape(m), "", "")
-    for c in d.changed_parents:
-        table.add_row(
-            "[yellow]parents changed[/]",
-            escape(c.id),
-            escape(", ".join(c.before) or "—"),
-            escape(", ".join(c.after) or "—"),
-        )
-    out.print(table)
-    out.print(
-        f"{len(d.appeared):,} appeared, {len(d.disappeared):,} disappeared, "
-        f"{len(d.changed_parents):,} changed parents"
-    )
-
-
-def watch_list(items: list[Any]) -> None:
-    table = Table(title="Watch list")
-    for col in ("id", "kind", "added", "last check", "descendants then"):
-        table.add_column(col, overflow="fold")
-    for w in items:
-        table.add_row(
-            escape(w.id),
-            w.kind,
-            w.added_at.isoformat(timespec="seconds"),
-            w.checked_at.isoformat(timespec="seconds") if w.checked_at else "—",
-            num(w.known),
-        )
-    out.print(table)
-
-
-def watch_reports(reports: list[Any]) -> None:
-    for r in reports:
-        since = r.since.isoformat(timespec="seconds") if r.since else "—"
-        out.print(f"[bold]{escape(r.id)}[/]: {len(r.new):,} new descendant(s) since {since}")
-        for n in r.new:
-            out.print(f"  + {escape(n.id)} ({n.relation} of {escape(n.via or '—')})")
-
-
 def dossier(d: Any, limit: int) -> None:
     """A rights dossier's summary: affected models, then publishers, ``limit`` rows each."""
     out.print(
@@ -372,100 +187,10 @@ def dossier(d: Any, limit: int) -> None:
         f"(GDPR Article {d.article}); {len(d.affected):,} affected model(s), "
         f"{len(d.publishers):,} publisher(s)"
     )
-    table = Table(title="Affected models (widest reach first)")
-    for col in ("#", "model", "publisher", "downloads", "descendants", "path"):
-        table.add_column(col, overflow="fold")
-    for m in d.affected[:limit]:
-        links = (
-            " → ".join(f"{lk.relation}{'' if lk.declared else '*'}" for lk in m.path) or "source"
-        )
-        table.add_row(
-            str(m.rank),
-            escape(m.id),
-            escape(m.publisher or "—"),
-            num(m.downloads),
-            num(m.descendants),
-            links,
-        )
-    out.print(table)
-    if len(d.affected) > limit:
-        out.print(f"… and {len(d.affected) - limit:,} more (--limit, or --format csv)")
-    out.print("* inferred link (not declared by the publisher)")
-    if d.possibly_affected:
-        maybe = Table(
-            title=f"Possibly affected, to verify: reached only through suspected links "
-            f"(confidence ≥ {d.suspect_min_confidence:g})"
-        )
-        for col in ("#", "model", "publisher", "path"):
-            maybe.add_column(col, overflow="fold")
-        for m in d.possibly_affected[:limit]:
-            maybe.add_row(
-                str(m.rank),
-                escape(m.id),
-                escape(m.publisher or "—"),
-                " → ".join(
-                    lk.relation + (f" ({lk.confidence:.2f})" if lk.confidence is not None else "")
-                    for lk in m.path
-                ),
-            )
-        out.print(maybe)
-    pubs = Table(title="Publishers to contact")
-    for col in ("publisher", "models", "status", "since", "Hub page"):
-        pubs.add_column(col)
-    for p in d.publishers[:limit]:
-        pubs.add_row(
-            escape(p.name),
-            str(len(p.models)),
-            p.status.value + (f" ({escape(p.ground)})" if p.ground else ""),
-            p.updated_at.date().isoformat() if p.updated_at else "—",
-            p.url or "—",
-        )
-    out.print(pubs)
+    from filiation.cli import lists, output
 
-
-def suspects(links: Sequence[Any], min_confidence: float) -> Table:
-    """Suspected parents (``filiation infer``), with the signals that weighed most."""
-    table = Table(title=f"Suspected parents (confidence ≥ {min_confidence:g})")
-    for col in ("confidence", "child", "suspected parent", "relation", "evidence"):
-        table.add_column(col, justify="right" if col == "confidence" else "left")
-    for link in links:
-        ev = link.evidence
-        said = [str(ev.get("name_match", ""))]
-        if ev.get("child_flags"):
-            said.append("child: " + ", ".join(ev["child_flags"]))
-        if ev.get("same_publisher"):
-            said.append("same publisher")
-        same_size = ev.get("child_parameters") == ev.get("parent_parameters") is not None
-        if same_size and "parameter" not in said[0]:
-            said.append("same parameter count")
-        table.add_row(
-            f"{link.confidence:.2f}",
-            escape(link.child),
-            escape(link.parent),
-            link.relation,
-            escape("; ".join(s for s in said if s)),
-        )
-    return table
-
-
-def check_report(report: Any) -> None:
-    """``filiation check``: counts per rule, what was not evaluated, then each flag."""
-    where = escape(report.node) if report.node else "the genealogy"
-    out.print(f"{report.summary()} — {where}, {report.links_checked:,} links checked")
-    table = Table("rule", "flagged", "what it means", box=None)
-    for name, count in report.counts.items():
-        table.add_row(name, f"{count:,}", report.rule_meanings.get(name, ""))
-    out.print(table)
-    for name, why in report.not_evaluated.items():
-        out.print(f"[yellow]{name} not evaluated: {escape(why)}[/]")
-    for f in report.flags:
-        values = ", ".join(f"{k} {v}" for k, v in f.values.items())
-        out.print(
-            f"{escape(f.child)} ← {escape(f.parent)} ({f.relation}): [red]{f.rule}[/]"
-            + (f" [dim]{escape(values)}[/]" if values else "")
-        )
-    if report.truncated:
-        out.print(f"[yellow]more flags exist beyond --limit ({len(report.flags)} shown)[/]")
+    for section in lists.dossier(d, limit):
+        output.emit(section, "table", section=True)
 
 
 def checks_line(report: Any) -> None:

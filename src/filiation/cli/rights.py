@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from filiation.cli import output
 from filiation.cli.common import (
     JsonOpt,
     ensure_index,
@@ -18,10 +19,10 @@ from filiation.cli.common import (
     open_genealogy,
     out,
     parse_moment,
-    print_json,
     run,
     write_atomically,
 )
+from filiation.cli.output import FormatOpt
 from filiation.errors import InvalidArgumentError
 
 app = typer.Typer()
@@ -39,18 +40,17 @@ def diff(
         str | None,
         typer.Option("--source", help="Only this source's snapshots, e.g. hub-api:ID."),
     ] = None,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Models that appeared, disappeared or changed parents since a date (kept snapshots)."""
+    fmt = output.choose(fmt, as_json)
     g = open_genealogy()
     ensure_index(g)
     d = g.rights.diff(since, node_id, source=source)
-    if as_json:
-        print_json(d.model_dump(mode="json"))
-        return
-    from filiation.cli import render
+    from filiation.cli import lists
 
-    render.diff(d)
+    output.emit(lists.diff(d), fmt)
 
 
 watch_app = typer.Typer(
@@ -73,15 +73,13 @@ def watch_add(
 
 
 @watch_app.command("list")
-def watch_list(as_json: JsonOpt = False) -> None:
+def watch_list(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
     """The watched ids and their last check."""
+    fmt = output.choose(fmt, as_json)
     items = open_genealogy().rights.watch.list()
-    if as_json:
-        print_json([w.model_dump(mode="json") for w in items])
-        return
-    from filiation.cli import render
+    from filiation.cli import lists
 
-    render.watch_list(items)
+    output.emit(lists.watch_list(items), fmt)
 
 
 @watch_app.command("remove")
@@ -98,16 +96,15 @@ def watch_check(
     post: Annotated[
         str | None, typer.Option("--post", help="Also POST the report as JSON to this URL.")
     ] = None,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the new descendants of every watched id since its last check."""
+    fmt = output.choose(fmt, as_json)
     reports = run(lambda g: g.rights.watch.check(post=post))
-    if as_json:
-        print_json([r.model_dump(mode="json") for r in reports])
-        return
-    from filiation.cli import render
+    from filiation.cli import lists
 
-    render.watch_reports(reports)
+    output.emit(lists.watch_reports(reports), fmt)
 
 
 # -- rights requests ------------------------------------------------------------------------
@@ -133,7 +130,12 @@ def dossier(
     right: RightOpt = "erasure",
     fmt: Annotated[
         str | None,
-        typer.Option("--format", "-f", help="Export as md, csv, pdf or json (default: a summary)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="Export as md, csv, pdf or json, or ids: the affected models' ids, one a "
+            "line (default: a summary).",
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the export to this file.")
@@ -153,6 +155,12 @@ def dossier(
     d = g.rights.dossier(model=model, dataset=dataset, right=right)
     if as_json:
         fmt = "json"
+    if fmt == "ids":  # the affected models' ids, one a line (for xargs)
+        from filiation.cli import lists
+        from filiation.cli.output import emit
+
+        emit(lists.dossier(d, len(d.affected))[0], fmt)
+        return
     if fmt is not None:
         data = g.rights.export_dossier(d, fmt, lang)
         if output is not None:

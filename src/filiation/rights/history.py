@@ -67,8 +67,8 @@ class _State:
             nodes, links = cache[snap.id]
             node_parts.append(nodes)
             link_parts.append(links)
-        self.nodes = pa.concat_tables(node_parts) if node_parts else _EMPTY_NODES
-        self.links = pa.concat_tables(link_parts) if link_parts else _EMPTY_LINKS
+        self.nodes = pa.concat_tables(node_parts) if node_parts else _EMPTY_NODES.empty_table()
+        self.links = pa.concat_tables(link_parts) if link_parts else _EMPTY_LINKS.empty_table()
 
     def family(self, root: str) -> set[str]:
         seen = {root}
@@ -98,7 +98,10 @@ class _State:
         return ids, parents
 
 
-_EMPTY_NODES = pa.schema([("key", pa.string()), ("id", pa.string())]).empty_table()
+# Schemas, made into empty tables only when used: building a table when this module is
+# imported loads pandas (pyarrow checks whether its input is a DataFrame), 0.13 s of every
+# command's start (benchmarks/cli_startup.py).
+_EMPTY_NODES = pa.schema([("key", pa.string()), ("id", pa.string())])
 _EMPTY_LINKS = pa.schema(
     [
         ("child_key", pa.string()),
@@ -106,7 +109,7 @@ _EMPTY_LINKS = pa.schema(
         ("parent_id", pa.string()),
         ("relation", pa.string()),
     ]
-).empty_table()
+)
 
 
 def _read(store: Store, snap: int) -> tuple[pa.Table, pa.Table]:

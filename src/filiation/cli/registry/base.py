@@ -4,12 +4,13 @@ and a history are shown."""
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from filiation.cli.common import dump, escape, open_genealogy, out, print_json
+from filiation.cli.output import Column
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -78,24 +79,22 @@ def print_record(rows: list[tuple[str, Any]]) -> None:
 
 
 def print_table(
-    columns: tuple[str, ...],
-    rows: Iterable[tuple[str, ...]],
-    title: str | None = None,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[Any]],
+    title: str = "",
     *,
+    fmt: str | None = None,
     as_json: bool = False,
     data: Any = None,
+    key: str | None = None,
 ) -> None:
-    """A list of records as a table, one row each (``rows`` is only read then): one way for
-    every registry listing. With ``as_json``, ``data`` as JSON instead."""
-    if as_json:
-        print_json(dump(data))
-        return
-    t = table(title=title)
-    for col in columns:
-        t.add_column(col)
-    for row in rows:
-        t.add_row(*row)
-    out.print(t)
+    """A list of records, one row each, in the format asked (``--format``, ``--json``: then
+    ``data`` as JSON): one way for every registry listing, the same as the other commands'."""
+    from filiation.cli import output
+
+    fmt = output.choose(fmt, as_json)
+    rows = [] if fmt == "json" else list(rows)
+    output.emit(output.Listing(columns, rows, json=dump(data), title=title, key=key), fmt)
 
 
 def show_record(
@@ -113,16 +112,44 @@ def show_record(
         print_json({**dump(record), "history": dump(history), **(more() if more else {})})
         return
     print_record(rows)
-    print_history(history)
+    if history:  # a heading of the record's, on standard output even when piped
+        out.print("[bold]history[/]")
+        print_history(history, title="")
 
 
-def print_history(history: list[Any]) -> None:
-    if not history:
+HISTORY_COLUMNS = (
+    Column("#", "number", drop=1),
+    Column("when", drop=3),
+    Column("who", drop=4),
+    Column("what", drop=5),
+    Column("kind", drop=6),
+    Column("record", "id"),
+    Column("changes", drop=2),
+)
+
+
+def print_history(
+    history: list[Any], fmt: str | None = None, as_json: bool = False, title: str = "history"
+) -> None:
+    """The registry's history, oldest first: one row per change, its record the key."""
+    if not history and not as_json and fmt in (None, "table"):
         return
-    t = table(title="history")
-    for col in ("when", "who", "what", "changes"):
-        t.add_column(col)
-    for h in history:
-        changes = "; ".join(f"{k}: {b!r} → {a!r}" for k, b, a in h.changes())
-        t.add_row(h.at.isoformat(timespec="seconds"), escape(h.user), h.action, escape(changes))
-    out.print(t)
+    print_table(
+        HISTORY_COLUMNS,
+        (
+            (
+                h.id,
+                h.at.isoformat(timespec="seconds"),
+                h.user,
+                h.action,
+                h.record_kind,
+                h.record_key,
+                "; ".join(f"{k}: {b!r} → {a!r}" for k, b, a in h.changes()),
+            )
+            for h in history
+        ),
+        title,
+        fmt=fmt,
+        as_json=as_json,
+        data=history,
+    )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from filiation.cli.common import dump, err, escape, out, print_json
+from filiation.cli.output import Column, FormatOpt
 from filiation.cli.registry.base import (
     JsonOpt,
     O,
@@ -185,23 +186,34 @@ def _show_model(reg: Registry, m: RegisteredModel, as_json: bool) -> None:
 @app.command("models")
 def models(
     include_retired: Annotated[bool, O("--all", help="Include retired models.")] = False,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The registered models."""
     items = registry().models(include_retired=include_retired)
     print_table(
-        ("#", "name", "hub id / derives from", "learning", "open", "systems"),
+        (
+            Column("#", "number", drop=2),
+            Column("name", "id"),
+            Column("hub id / derives from", "id", drop=5),
+            Column("learning", drop=3),
+            Column("open", drop=1),
+            Column("systems", "number", drop=4),
+            Column("retired", drop=0),
+        ),
         (
             (
-                str(m.id),
-                escape(m.name) + (" (retired)" if m.retired else ""),
-                escape(_origin(m)),
+                m.id,
+                m.name,
+                _origin(m),
                 m.learning_type or "",
                 "yes" if m.open_weights else "no",
-                str(len(m.used_by)),
+                len(m.used_by),
+                "yes" if m.retired else "",
             )
             for m in items
         ),
+        fmt=fmt,
         as_json=as_json,
         data=items,
     )
@@ -271,25 +283,31 @@ def _short(value: Any) -> str:
 
 
 @model_app.command("ancestry")
-def model_ancestry(ref: ModelName, as_json: JsonOpt = False) -> None:
+def model_ancestry(ref: ModelName, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
     """The model's full ancestry; '!' marks ancestors trained on personal data."""
     a = registry().ancestry(ref)
     print_table(
-        ("depth", "id", "relation", "trained on", "personal data"),
+        (
+            Column("!", drop=1),
+            Column("depth", "number", drop=4),
+            Column("id", "id"),
+            Column("relation", drop=3),
+            Column("trained on", drop=2),
+            Column("personal data", drop=5),
+        ),
         (
             (
-                str(anc.depth),
-                ("! " if anc.flagged else "") + escape(anc.id),
+                "!" if anc.flagged else "",
+                anc.depth,
+                anc.id,
                 anc.relation or "",
-                escape(", ".join(anc.trained_on)),
-                escape(
-                    ", ".join(anc.personal_data)
-                    or ("declared" if anc.declared_personal_data else "")
-                ),
+                ", ".join(anc.trained_on),
+                ", ".join(anc.personal_data) or ("declared" if anc.declared_personal_data else ""),
             )
             for anc in a.ancestors
         ),
-        title=f"ancestry of {escape(a.model)}",
+        title=f"ancestry of {a.model}",
+        fmt=fmt,
         as_json=as_json,
         data=a,
     )

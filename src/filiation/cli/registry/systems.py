@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from filiation.cli.common import dump, err, escape, out, print_json
+from filiation.cli.common import dump, err, escape, print_json
+from filiation.cli.output import Column, FormatOpt
 from filiation.cli.registry.base import (
     JsonOpt,
     O,
@@ -127,23 +128,25 @@ def _show_system(reg: Registry, s: AISystem, as_json: bool) -> None:
 @app.command("systems")
 def systems(
     include_retired: Annotated[bool, O("--all", help="Include retired systems.")] = False,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The AI systems."""
     items = registry().systems(include_retired=include_retired)
     print_table(
-        ("#", "name", "owner", "role", "status", "models"),
         (
-            (
-                str(s.id),
-                escape(s.name),
-                escape(s.owner),
-                s.role,
-                s.status,
-                escape(", ".join(u.model for u in s.uses)),
-            )
+            Column("#", "number", drop=2),
+            Column("name", "id"),
+            Column("owner", drop=4),
+            Column("role", drop=1),
+            Column("status", drop=3),
+            Column("models", drop=5),
+        ),
+        (
+            (s.id, s.name, s.owner, s.role, s.status, ", ".join(u.model for u in s.uses))
             for s in items
         ),
+        fmt=fmt,
         as_json=as_json,
         data=items,
     )
@@ -156,29 +159,27 @@ def impact(
         str | None, O("--model", "-m", help="A registered model or a Hub model id.")
     ] = None,
     dataset: Annotated[str | None, O("--dataset", "-d", help="A data set id.")] = None,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Which of your systems rely, directly or through any ancestor, on a model or data set."""
     reg = registry()
     res = reg.impact(model=model, dataset=dataset)
-    if as_json:
-        print_json(dump(res))
-        return
     print_table(
-        ("system", "status", "model", "usage", "through"),
         (
-            (
-                escape(h.system),
-                h.status,
-                escape(h.model),
-                escape(h.usage),
-                escape(" → ".join(h.through)),
-            )
-            for h in res.systems
+            Column("system", "id"),
+            Column("status", drop=2),
+            Column("model", "id", drop=4),
+            Column("usage", drop=1),
+            Column("through", drop=3),
         ),
-        title=f"systems relying on {escape(res.target)}",
+        ((h.system, h.status, h.model, h.usage, " → ".join(h.through)) for h in res.systems),
+        title=f"systems relying on {res.target}",
+        fmt=fmt,
+        as_json=as_json,
+        data=res,
     )
-    if not res.systems:
+    if not res.systems and not as_json:
         err.print(
             f"no system relies on {escape(res.target)} ({len(res.models)} registered model(s) do)"
         )
@@ -188,14 +189,11 @@ def impact(
 def history(
     kind: Annotated[str | None, O("--kind", help="model, system, user or dataset.")] = None,
     ref: Annotated[str | None, O("--ref", help="The record (name or #number).")] = None,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every change to the registry (who, when, what, before/after)."""
-    items = registry().history(kind, ref)
-    if as_json:
-        print_json(dump(items))
-        return
-    print_history(items)
+    print_history(registry().history(kind, ref), fmt, as_json)
 
 
 @dataset_app.command("flag")
@@ -213,14 +211,16 @@ def dataset_flag(
 
 
 @dataset_app.command("list")
-def dataset_list(as_json: JsonOpt = False) -> None:
+def dataset_list(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
     """Flagged data sets."""
     items = registry().datasets()
-    if as_json:
-        print_json(dump(items))
-        return
-    for d in items:
-        out.print(f"{escape(d.id)}\t{'personal data' if d.personal_data else 'no personal data'}")
+    print_table(
+        (Column("id", "id"), Column("personal data", drop=1), Column("note", drop=0)),
+        ((d.id, "yes" if d.personal_data else "no", d.note or "") for d in items),
+        fmt=fmt,
+        as_json=as_json,
+        data=items,
+    )
 
 
 # -- Etalab --------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from filiation.cli.common import dump, err, escape, out, print_json
-from filiation.cli.registry.base import JsonOpt, O, acting_user, registry
+from filiation.cli.common import err, escape, out
+from filiation.cli.output import Column, FormatOpt
+from filiation.cli.registry.base import JsonOpt, O, acting_user, print_table, registry
 
 app = typer.Typer()
 user_app = typer.Typer(help="Registry users and their roles.", no_args_is_help=True)
@@ -44,14 +45,16 @@ def user_add(
 
 
 @user_app.command("list")
-def user_list(as_json: JsonOpt = False) -> None:
+def user_list(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
     """Users and their roles."""
     items = registry().users()
-    if as_json:
-        print_json(dump(items))
-        return
-    for u in items:
-        out.print(f"{escape(u.name)}\t{u.role}" + ("\tdisabled" if u.disabled else ""))
+    print_table(
+        (Column("name", "id"), Column("role", drop=2), Column("disabled", drop=1)),
+        ((u.name, u.role, "disabled" if u.disabled else "") for u in items),
+        fmt=fmt,
+        as_json=as_json,
+        data=items,
+    )
 
 
 @user_app.command("role")
@@ -97,15 +100,22 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(as_json: JsonOpt = False) -> None:
+def token_list(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
     """API tokens (never the secrets)."""
     items = registry().tokens()
-    if as_json:
-        print_json(dump(items))
-        return
-    for t in items:
-        state_ = "revoked" if t.revoked_at else "active"
-        out.print(f"{t.id}\t{escape(t.user)}\t{escape(t.name or '')}\t{state_}")
+    print_table(
+        (
+            Column("id", "number"),
+            Column("user", "id", drop=3),
+            Column("name", drop=1),
+            Column("state", drop=2),
+        ),
+        ((t.id, t.user, t.name or "", "revoked" if t.revoked_at else "active") for t in items),
+        fmt=fmt,
+        as_json=as_json,
+        data=items,
+        key="id",
+    )
 
 
 @token_app.command("revoke")
