@@ -38,27 +38,6 @@ COLUMNS = (
 UNKNOWN = np.iinfo(np.int64).min
 
 
-FORMAT_TAGS = (
-    "gguf",
-    "awq",
-    "gptq",
-    "exl2",
-    "exl3",
-    "mlx",
-    "4-bit",
-    "8-bit",
-    "bitsandbytes",
-    "quantized",
-    "fp8",
-    "compressed-tensors",
-    "autoawq",
-    "auto-gptq",
-    "gguf-my-repo",
-    "llama-cpp",
-    "imatrix",
-    "hqq",
-    "nf4",
-)
 ADAPTER_TAGS = ("lora", "qlora", "peft", "adapter", "adapters")
 MERGE_TAGS = ("merge", "mergekit", "lazymergekit")
 TRAINING_TAGS = (
@@ -77,7 +56,7 @@ TRAINING_TAGS = (
 )
 #: Tags of formats made to run, never to train from: a repository in one of them is
 #: nobody's parent (a fine-tune starts from full or bitsandbytes weights, not a GGUF file).
-TERMINAL_TAGS = (
+_QUANTISED_TO_RUN = (
     "gguf",
     "awq",
     "gptq",
@@ -89,8 +68,19 @@ TERMINAL_TAGS = (
     "gguf-my-repo",
     "llama-cpp",
     "imatrix",
-    "onnx",
-    "openvino",
+)
+TERMINAL_TAGS = (*_QUANTISED_TO_RUN, "onnx", "openvino")
+#: Tags of a format copy of any kind: those, and the quantisations one may still train from.
+FORMAT_TAGS = (
+    *_QUANTISED_TO_RUN,
+    "4-bit",
+    "8-bit",
+    "bitsandbytes",
+    "quantized",
+    "fp8",
+    "compressed-tensors",
+    "hqq",
+    "nf4",
 )
 FORMAT_LIBRARIES = ("gguf", "mlx", "ctranslate2", "onnx", "openvino")
 ADAPTER_LIBRARIES = ("peft", "adapter-transformers")
