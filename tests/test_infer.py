@@ -8,7 +8,7 @@ tests build small dumps in the hub-stats format whose answer is known by constru
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +30,14 @@ from filiation.sources.records import LINK_SCHEMA, empty_nodes
 from tests.backends import only_sqlite
 
 # -- quality on the real sample ---------------------------------------------------------------
-# Measured by `python benchmarks/infer.py quality` with the shipped model on seed 1's fold B
-# (the children it was not fitted on): precision 0.73 at confidence >= 0.5 (90 suspects),
-# 1.0 at >= 0.8 (10 suspects; 0.84 over the five seeds' folds, 50 suspects), mean confidence
-# 0.244 against 0.245 observed. The bounds are the measured values less about two standard
-# errors (sampling noise), not a worse model.
-PRECISION_AT_05 = 0.6
-PRECISION_AT_08 = 0.7
-CALIBRATION_GAP = 0.06
+# The shipped model on seed 1's fold B of the real sample: the families it was not fitted on
+# (``benchmarks/infer.py`` splits the declared links by family). The bounds are statistical,
+# not measured values: a confidence must be the share of right suspects within three
+# standard errors of that share, and higher confidence must mean more often right.
+
+
+def _standard_error(p: float, n: int) -> float:
+    return float(np.sqrt(max(p * (1 - p), 0.05 * 0.95) / max(n, 1)))
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +49,133 @@ def masked() -> list[dict[str, Any]]:
 
 
 def test_hidden_parents_are_found_with_the_precision_the_confidence_states(masked) -> None:
-    at05 = bench.pr(masked, 0.5, bench.CORE)
-    assert at05["suspects"] >= 40 and at05["precision"] >= PRECISION_AT_05
-    at08 = bench.pr(masked, 0.8, bench.CORE)
-    assert at08["suspects"] >= 5 and at08["precision"] >= PRECISION_AT_08
-    # Calibrated: over every suspect, the mean confidence is the share that is right.
-    said = [r for r in masked if r["confidence"] is not None]
-    mean_conf = np.mean([r["confidence"] for r in said])
-    observed = np.mean([r["right"] for r in said])
-    assert abs(mean_conf - observed) <= CALIBRATION_GAP
+    said = [r for r in masked if r["confidence"] is not None and r["relation"] != "merge"]
+    assert len(said) >= 100
+    # Calibrated: over every suspect, and over those of confidence >= 0.5, the mean
+    # confidence is the share that is right.
+    for group in (said, [r for r in said if r["confidence"] >= 0.5]):
+        mean_conf = float(np.mean([r["confidence"] for r in group]))
+        observed = float(np.mean([r["right"] for r in group]))
+        assert abs(mean_conf - observed) <= 3 * _standard_error(observed, len(group))
     # Higher confidence means more often right.
-    low = bench.pr(masked, 0.0, None)["precision"]
-    assert bench.pr(masked, 0.5, None)["precision"] > low + 0.2
+    low = bench.pr(masked, 0.0, bench.CORE)["precision"]
+    assert bench.pr(masked, 0.5, bench.CORE)["precision"] > low + 3 * _standard_error(
+        low, len(said)
+    )
+
+
+def test_families_never_straddle_the_two_folds() -> None:
+    feat = md.read_features(bench.SAMPLE)
+    _, truth = bench.sample_truth(feat)
+    fam = bench.families(truth)
+    fold_a, fold_b = bench.folds(truth, 1)
+    assert {fam[int(c)] for c in fold_a}.isdisjoint({fam[int(c)] for c in fold_b})
+    # A child and its declared parents (when children themselves) are in the same fold.
+    side = {int(c): "a" for c in fold_a} | {int(c): "b" for c in fold_b}
+    assert all(side[p] == side[c] for c, t in truth.items() for p in t["parents"] if p in side)
+
+
+# -- the targets on generated families ------------------------------------------------------
+def _generated_hub(seed: int) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str]]]:
+    """A small hub drawn from ``seed``: publishers' base and instruct models (the instruct
+    declares its base), and undeclared children: format copies by quantising accounts,
+    adapters and fine-tunes named after their parent, and fine-tunes whose name says
+    nothing (only their size: base and instruct are then indistinguishable)."""
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = []
+    truth: dict[str, tuple[str, str]] = {}
+    t0 = datetime(2024, 1, 1)
+    names = ["Orca", "Falcon", "Heron", "Lynx", "Otter", "Marten", "Ibis", "Puffin", "Wren"]
+    tasks = ["medical", "legal", "code", "math", "chat-fr", "story", "sql", "rp"]
+    quanters = ["bartowski", "TheBloke", "mradermacher", "QuantFactory", "mlx-community"]
+    formats = [
+        ("GGUF", ["gguf"], "gguf"),
+        ("Q4_K_M-GGUF", ["gguf", "llama-cpp"], "gguf"),
+        ("AWQ", ["awq"], "transformers"),
+        ("GPTQ", ["gptq"], "transformers"),
+        ("4bit", ["mlx"], "mlx"),
+        ("bnb-4bit", ["bitsandbytes", "4-bit"], "transformers"),
+    ]
+
+    def days(lo: int, hi: int) -> timedelta:
+        return timedelta(days=int(rng.integers(lo, hi)))
+
+    for f, name in enumerate(names):
+        org = f"lab{f}"
+        for size in rng.choice([1, 3, 7, 8, 13, 70], size=2, replace=False):
+            params = int(size * 1e9 + rng.integers(1e6, 9e8))
+            when = t0 + days(0, 200)
+            base, inst = f"{org}/{name}-{size}B", f"{org}/{name}-{size}B-Instruct"
+            common = {"author": org, "params": params}
+            rows.append({"id": base, "created": when, "downloads": int(rng.integers(5e4, 5e6))})
+            rows[-1].update(common)
+            rows.append(
+                {"id": inst, "created": when + days(1, 2), "parents": [base], **common}
+                | {"downloads": int(rng.integers(5e4, 5e6))}
+            )
+            for _ in range(int(rng.integers(2, 6))):
+                q = quanters[int(rng.integers(len(quanters)))]
+                suffix, tags, lib = formats[int(rng.integers(len(formats)))]
+                parent = inst if rng.random() < 0.7 else base
+                cid = f"{q}/{parent.split('/')[1]}-{suffix}"
+                if cid in truth:
+                    continue
+                size_of = (
+                    {"gguf": f'{{"total": {params}, "architecture": "llama"}}'}
+                    if lib == "gguf"
+                    else {"params": params}
+                )
+                rows.append(
+                    {"id": cid, "author": q, "created": when + days(2, 60), "tags": tags}
+                    | {"library": lib, "downloads": int(rng.integers(10, 5e4)), **size_of}
+                )
+                truth[cid] = (parent, "quantized")
+            for _ in range(int(rng.integers(2, 5))):
+                user = f"user{int(rng.integers(10_000))}"
+                task = tasks[int(rng.integers(len(tasks)))]
+                parent = inst if rng.random() < 0.6 else base
+                kind = rng.random()
+                if kind < 0.35:
+                    cid = f"{user}/{parent.split('/')[1].lower()}-{task}-lora"
+                    extra = {"tags": ["lora", "peft"], "library": "peft"}
+                    truth[cid] = (parent, "adapter")
+                elif kind < 0.7:
+                    cid = f"{user}/{task.title()}-{parent.split('/')[1]}"
+                    extra = {"params": params, "tags": ["trl", "sft"]}
+                    truth[cid] = (parent, "finetune")
+                else:  # a name that says nothing: only the size links it to its family
+                    cid = f"{user}/{task.title()}Bot-{int(rng.integers(100))}"
+                    extra = {"params": params, "tags": ["trl", "sft"]}
+                    truth[cid] = (parent, "finetune")
+                if any(r["id"] == cid for r in rows):
+                    del truth[cid]
+                    continue
+                rows.append(
+                    {"id": cid, "author": user, "created": when + days(2, 90), **extra}
+                    | {"downloads": int(rng.integers(0, 5000))}
+                )
+    return rows, truth
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_the_issue_targets_hold_on_families_the_fit_never_saw(tmp_path: Path, seed: int) -> None:
+    """The method (fit on half the families, measured on the other half) meets the issue's
+    targets where metadata can tell (the nameless fine-tunes count among the children to
+    find): precision >= 0.9 and recall >= 0.3 at confidence >= 0.8."""
+    rows, named = _generated_hub(seed)
+    feat = md.read_features(_dump(tmp_path / "hub.parquet", rows))
+    row = {k: i for i, k in enumerate(feat.ids.to_pylist())}
+    truth = {
+        row[c]: {"parents": {row[p]}, "absent": 0, "relation": r} for c, (p, r) in named.items()
+    }
+    declared = feat.dump_declared.copy()
+    declared[list(truth)] = True
+    fold_a, fold_b = bench.folds(truth, seed)
+    model = bench.fit_fold(feat, declared, truth, fold_a)
+    measured = bench.evaluate(feat, declared, truth, fold_b, model)
+    at08 = bench.pr(measured, 0.8, bench.CORE)
+    assert at08["precision"] is not None and at08["precision"] >= 0.9
+    assert at08["recall"] >= 0.3
 
 
 def test_the_shipped_model_says_what_it_was_fitted_on() -> None:

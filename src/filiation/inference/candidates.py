@@ -17,6 +17,7 @@ from filiation.inference.features import (
     FMT,
     INSTRUCTED,
     MERGE,
+    TERMINAL,
     TRAINED,
     UNKNOWN,
     Features,
@@ -38,13 +39,26 @@ class Pairs:
     level: np.ndarray  # 0 same exact key, 1 same loose key, 2.. child's key cut (CUTS)
     rank: np.ndarray  # the parent's place among its block's heads (0 = likeliest)
     block: np.ndarray  # size of the block
+    # Among the same child's candidates: the parent's place by downloads (0 = most
+    # downloaded), and how much looser this pair's match is than the child's closest one.
+    dl_rank: np.ndarray | None = None
+    level_gap: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.child)
 
     def select(self, mask: np.ndarray) -> Pairs:
+        def part(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[mask]
+
         return Pairs(
-            self.child[mask], self.parent[mask], self.level[mask], self.rank[mask], self.block[mask]
+            self.child[mask],
+            self.parent[mask],
+            self.level[mask],
+            self.rank[mask],
+            self.block[mask],
+            part(self.dl_rank),
+            part(self.level_gap),
         )
 
 
@@ -68,7 +82,8 @@ class _Heads:
 
 def _heads(feat: Features, key: np.ndarray) -> _Heads:
     """Per block: not a format copy or adapter first, then most downloaded, then oldest."""
-    valid = np.flatnonzero(key >= 0)
+    # A model in a format made to run (GGUF, AWQ, MLX...) heads no block: nobody's parent.
+    valid = np.flatnonzero((key >= 0) & ((feat.flags & TERMINAL) == 0))
     copy_like = ((feat.flags[valid] & (FMT | ADAPTER)) > 0).astype(np.int8)
     created = np.where(feat.created[valid] == UNKNOWN, np.iinfo(np.int64).max, feat.created[valid])
     order = valid[np.lexsort((created, -feat.downloads[valid], copy_like, key[valid]))]
@@ -163,4 +178,26 @@ def candidates(feat: Features, needs: np.ndarray) -> Pairs:
     copy = (feat.flags[pairs.child] & (FMT | ADAPTER)) > 0
     named = np.zeros(len(feat), bool)
     named[pairs.child[copy & (pairs.level == 0)]] = True
-    return pairs.select(~(named[pairs.child] & (pairs.level > 0)))
+    pairs = pairs.select(~(named[pairs.child] & (pairs.level > 0)))
+    return _among_siblings(feat, pairs)
+
+
+def _among_siblings(feat: Features, pairs: Pairs) -> Pairs:
+    """Where each candidate stands among the other candidates of its child: a parent is
+    chosen against the alternatives, not alone (the most downloaded of a child's equal-size
+    candidates is most often the one it was trained from)."""
+    n = len(pairs)
+    if not n:
+        pairs.dl_rank = pairs.level_gap = np.zeros(0, np.int32)
+        return pairs
+    order = np.lexsort((-feat.downloads[pairs.parent], pairs.child))
+    ch = pairs.child[order]
+    starts = np.flatnonzero(np.r_[True, ch[1:] != ch[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    dl_rank = np.empty(n, np.int32)
+    dl_rank[order] = np.arange(n) - np.repeat(starts, sizes)
+    best_level = np.minimum.reduceat(pairs.level[order].astype(np.int32), starts)
+    gap = np.empty(n, np.int32)
+    gap[order] = pairs.level[order] - np.repeat(best_level, sizes)
+    pairs.dl_rank, pairs.level_gap = dl_rank, gap
+    return pairs

@@ -38,27 +38,6 @@ COLUMNS = (
 UNKNOWN = np.iinfo(np.int64).min
 
 
-FORMAT_TAGS = (
-    "gguf",
-    "awq",
-    "gptq",
-    "exl2",
-    "exl3",
-    "mlx",
-    "4-bit",
-    "8-bit",
-    "bitsandbytes",
-    "quantized",
-    "fp8",
-    "compressed-tensors",
-    "autoawq",
-    "auto-gptq",
-    "gguf-my-repo",
-    "llama-cpp",
-    "imatrix",
-    "hqq",
-    "nf4",
-)
 ADAPTER_TAGS = ("lora", "qlora", "peft", "adapter", "adapters")
 MERGE_TAGS = ("merge", "mergekit", "lazymergekit")
 TRAINING_TAGS = (
@@ -75,14 +54,45 @@ TRAINING_TAGS = (
     "fine-tuned",
     "autotrain",
 )
+#: Tags of formats made to run, never to train from: a repository in one of them is
+#: nobody's parent (a fine-tune starts from full or bitsandbytes weights, not a GGUF file).
+_QUANTISED_TO_RUN = (
+    "gguf",
+    "awq",
+    "gptq",
+    "exl2",
+    "exl3",
+    "mlx",
+    "autoawq",
+    "auto-gptq",
+    "gguf-my-repo",
+    "llama-cpp",
+    "imatrix",
+)
+TERMINAL_TAGS = (*_QUANTISED_TO_RUN, "onnx", "openvino")
+#: Tags of a format copy of any kind: those, and the quantisations one may still train from.
+FORMAT_TAGS = (
+    *_QUANTISED_TO_RUN,
+    "4-bit",
+    "8-bit",
+    "bitsandbytes",
+    "quantized",
+    "fp8",
+    "compressed-tensors",
+    "hqq",
+    "nf4",
+)
 FORMAT_LIBRARIES = ("gguf", "mlx", "ctranslate2", "onnx", "openvino")
 ADAPTER_LIBRARIES = ("peft", "adapter-transformers")
+TERMINAL_LIBRARIES = ("gguf", "mlx", "onnx", "openvino", "ctranslate2")
 
 # Bits of ``Features.flags``: SUFFIXED when the name carries training or version suffixes
 # (its loose key differs from its exact key: ``-Instruct``, ``-sft``, ``-v2``...).
 # INSTRUCTED when a segment of the name says post-training (``instruct``, ``chat``, ``it``,
 # ``sft``, ``dpo``...).
-FMT, ADAPTER, MERGE, TRAINED, SUFFIXED, INSTRUCTED = 1, 2, 4, 8, 32, 64
+# TERMINAL when the model is in a format made to run, not to train from (GGUF, AWQ, GPTQ,
+# EXL2, MLX, ONNX...): it is never proposed as a parent.
+FMT, ADAPTER, MERGE, TRAINED, SUFFIXED, INSTRUCTED, TERMINAL = 1, 2, 4, 8, 32, 64, 128
 _INSTRUCTED = r"(?:^|[-. ])(?:instruct|chat|it|sft|dpo|orpo|kto|simpo|rlhf)(?:[-. ]|$)"
 
 _GGUF_ARCH = r'"architecture"\s*:\s*"(?P<arch>[^"]{1,64})"'
@@ -105,6 +115,7 @@ class Features:
     pipeline: np.ndarray  # hash, -1 unknown
     exact: np.ndarray  # hash of the name key (format suffixes removed), -1 none
     loose: np.ndarray  # also training/version suffixes removed
+    key_len: np.ndarray  # characters of the exact name key (0 when none)
     flags: np.ndarray  # FMT | ADAPTER | MERGE | TRAINED
     cuts: list[np.ndarray]  # the exact key with 1..3 trailing, then 1..3 leading segments cut
     dump_declared: np.ndarray  # names a parent in baseModels or a base_model tag
@@ -195,6 +206,7 @@ _TAG_BITS = (
     (ADAPTER_TAGS, ADAPTER),
     (MERGE_TAGS, MERGE),
     (TRAINING_TAGS, TRAINED),
+    (TERMINAL_TAGS, TERMINAL),
 )
 _BASE_MODEL_TAG = 16
 
@@ -279,12 +291,16 @@ def _batch_features(batch: pa.RecordBatch, arch_vocab: list[str]) -> dict[str, A
     keys_of = name_keys(name)
     name_fmt = keys_of.pop("name_format")
     name_adapter = keys_of.pop("name_adapter")
+    name_terminal = keys_of.pop("name_terminal")
+    key_len = pc.fill_null(pc.utf8_length(keys_of["exact"]), 0).to_numpy(zero_copy_only=False)
 
     lib_fmt = pc.fill_null(pc.is_in(library, pa.array(FORMAT_LIBRARIES)), False)
     lib_adapter = pc.fill_null(pc.is_in(library, pa.array(ADAPTER_LIBRARIES)), False)
     flags = tag_flags.copy()
     flags[name_fmt | has_gguf | lib_fmt.to_numpy(zero_copy_only=False)] |= FMT
     flags[name_adapter | lib_adapter.to_numpy(zero_copy_only=False)] |= ADAPTER
+    lib_terminal = pc.fill_null(pc.is_in(library, pa.array(TERMINAL_LIBRARIES)), False)
+    flags[name_terminal | has_gguf | lib_terminal.to_numpy(zero_copy_only=False)] |= TERMINAL
     instructed = pc.fill_null(pc.match_substring_regex(name, _INSTRUCTED), False)
     flags[instructed.to_numpy(zero_copy_only=False)] |= INSTRUCTED
 
@@ -311,6 +327,7 @@ def _batch_features(batch: pa.RecordBatch, arch_vocab: list[str]) -> dict[str, A
         "pipeline": hash_strings(pipeline),
         "flags": flags,
         "declared": declared,
+        "key_len": np.minimum(key_len, 255).astype(np.uint8),
     }
     out.update({k: hash_strings(v) for k, v in keys_of.items()})
     return out
@@ -399,6 +416,7 @@ def _assemble(parts: list[dict[str, Any]], missing: list[str], arch_vocab: list[
         pipeline=cat("pipeline"),
         exact=exact,
         loose=loose,
+        key_len=cat("key_len", np.uint8),
         cuts=[cat(name) for name in CUTS],
         flags=flags,
         dump_declared=cat("declared", bool),

@@ -69,7 +69,6 @@ from filiation.inference.scoring import (
     STAGE2,
     Best,
     Model,
-    _sigmoid,
     best_per_child,
     fit_logistic,
     scores,
@@ -255,7 +254,7 @@ def infer(
     pairs = candidates(feat, needs)
     ctx = context(feat, declared)
     best = best_per_child(feat, ctx, pairs, scores(feat, ctx, pairs, model.stage1))
-    conf = _sigmoid(best.stage2 @ model.stage2)
+    conf = model.confidence(best.stage2)
     keep = conf >= min_confidence
     child, parent = best.child[keep], best.parent[keep]
     return Suspects(
@@ -271,14 +270,13 @@ def infer(
     )
 
 
-def fit(
-    feat: Features, declared: np.ndarray, truth: set[tuple[int, int]], fit_children: np.ndarray
-) -> Model:
-    """Fit both stages on the children ``fit_children`` (rows whose declared parents were
-    hidden: ``declared`` is false for them) against their hidden parents ``truth``."""
+def _design(
+    feat: Features, declared: np.ndarray, truth: set[tuple[int, int]], children: np.ndarray
+) -> tuple[Context, Pairs, np.ndarray, np.ndarray]:
+    """The candidate pairs of ``children`` (their parents hidden), their signals, and which
+    pairs are right."""
     pairs = candidates(feat, ~declared)
-    sel = np.isin(pairs.child, fit_children)
-    pairs = pairs.select(sel)
+    pairs = pairs.select(np.isin(pairs.child, children))
     ctx = context(feat, declared)
     x = signals(feat, ctx, pairs)
     y = np.fromiter(
@@ -286,14 +284,47 @@ def fit(
         bool,
         len(pairs),
     )
+    return ctx, pairs, x, y
+
+
+def fit(
+    feat: Features,
+    declared: np.ndarray,
+    truth: set[tuple[int, int]],
+    fit_children: np.ndarray,
+    *,
+    groups: np.ndarray | None = None,
+) -> Model:
+    """Fit both stages on the children ``fit_children`` (rows whose declared parents were
+    hidden: ``declared`` is false for them) against their hidden parents ``truth``.
+
+    ``groups`` (a family label per child of ``fit_children``): stage 2 is then fitted on
+    scores of families stage 1 did not see (two halves, each scored by a fit on the other),
+    so the confidence is calibrated as it will be used, on unseen families; without it, on
+    the scores of the same children."""
+    ctx, pairs, x, y = _design(feat, declared, truth, fit_children)
     stage1 = fit_logistic(x, y)
-    best = best_per_child(feat, ctx, pairs, x.astype(np.float64) @ stage1)
-    yb = np.fromiter(
-        ((int(c), int(p)) in truth for c, p in zip(best.child, best.parent, strict=True)),
-        bool,
-        len(best.child),
-    )
-    stage2 = fit_logistic(best.stage2, yb)
+    halves = [(fit_children, stage1)]
+    if groups is not None:
+        labels = np.unique(groups)
+        first = np.isin(groups, labels[::2])
+        halves = []
+        for held in (first, ~first):
+            seen = np.isin(pairs.child, fit_children[~held])
+            halves.append((fit_children[held], fit_logistic(x[seen], y[seen])))
+    s2x, s2y = [], []
+    for children, w in halves:
+        sel = np.isin(pairs.child, children)
+        best = best_per_child(feat, ctx, pairs.select(sel), x[sel].astype(np.float64) @ w)
+        s2x.append(best.stage2)
+        s2y.append(
+            np.fromiter(
+                ((int(c), int(p)) in truth for c, p in zip(best.child, best.parent, strict=True)),
+                bool,
+                len(best.child),
+            )
+        )
+    stage2 = fit_logistic(np.vstack(s2x), np.concatenate(s2y))
     return Model(stage1, stage2)
 
 

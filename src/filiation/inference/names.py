@@ -28,6 +28,11 @@ _FORMAT_TOKENS = (
     r"[2-8]-?bits?|q[2-8](?:-k)?(?:-[a-z0-9]{1,2})*|iq[1-4](?:-[a-z0-9]{1,3})*|\d+(?:\.\d+)?bpw|h[468]|hf|"
     r"dynamic|unsloth|lite"
 )
+#: Format tokens of repositories made to run, not to train from (see ``TERMINAL``).
+_TERMINAL_TOKENS = (
+    r"gguf|ggml|awq|gptq|exl2|exl3|mlx|onnx|openvino|"
+    r"q[2-8]-k(?:-[a-z0-9]{1,2})*|q[2-8]-[01]|iq[1-4](?:-[a-z0-9]{1,3})*|\d+(?:\.\d+)?bpw"
+)
 _ADAPTER_TOKENS = r"lora|qlora|peft|adapters?"
 _TRAINING_TOKENS = (
     r"sft|dpo|orpo|kto|simpo|grpo|ppo|rlhf|ft|finetuned?|fine-?tuned|tuned|instruct|chat|it|"
@@ -62,10 +67,21 @@ def name_keys(name: pa.Array) -> dict[str, pa.Array]:
         "name_adapter": pc.fill_null(pc.not_equal(exact, no_fmt), False).to_numpy(
             zero_copy_only=False
         ),
+        "name_terminal": pc.fill_null(
+            pc.match_substring_regex(name, rf"[-. ](?:{_TERMINAL_TOKENS})(?:[-. ]|$)"), False
+        ).to_numpy(zero_copy_only=False),
         "exact": short(exact),
         "loose": short(loose),
     }
-    out.update({k: short(v) for k, v in _cuts(short(exact), n).items()})
+    # A cut may leave a format suffix at the new end (``llama-3-8b-bnb-4bit-python`` cut to
+    # ``llama-3-8b-bnb-4bit``): it goes, as from a whole name.
+    strip = _suffix(f"{_FORMAT_TOKENS}|{_ADAPTER_TOKENS}")
+    out.update(
+        {
+            k: short(pc.replace_substring_regex(v, strip, ""))
+            for k, v in _cuts(short(exact), n).items()
+        }
+    )
     return out
 
 

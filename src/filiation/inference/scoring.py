@@ -28,6 +28,10 @@ class Model:
     stage2: np.ndarray
     fitted_on: str = ""
 
+    def confidence(self, stage2_inputs: np.ndarray) -> np.ndarray:
+        """The calibrated confidence of each child's best candidate (Platt scaling)."""
+        return _sigmoid(stage2_inputs @ self.stage2)
+
     @classmethod
     def bundled(cls) -> Model:
         text = resources.files("filiation.inference").joinpath("metadata_model.json").read_text()
@@ -35,7 +39,10 @@ class Model:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Model:
-        if list(data["features"]) != list(FEATURES):
+        if list(data["features"]) != list(FEATURES) or list(data.get("stage2_features", ())) != [
+            *STAGE2,
+            *STAGE2_SIGNALS,
+        ]:
             raise ValueError("the fitted model was made for other signals: fit it again")
         return cls(
             np.asarray(data["stage1"], np.float64),
@@ -48,12 +55,23 @@ class Model:
             "fitted_on": self.fitted_on,
             "features": list(FEATURES),
             "stage1": [round(float(x), 6) for x in self.stage1],
-            "stage2_features": list(STAGE2),
+            "stage2_features": [*STAGE2, *STAGE2_SIGNALS],
             "stage2": [round(float(x), 6) for x in self.stage2],
         }
 
 
 STAGE2 = ("bias", "score", "margin", "log_candidates")
+#: Signals of the best pair that stage 2 weighs too: how sure a score is differs between a
+#: format copy named after its parent and a fine-tune, and between a dump with dates and
+#: sizes and one with names only.
+STAGE2_SIGNALS = (
+    "child_format",
+    "child_adapter",
+    "child_merge",
+    "exact_name",
+    "dates_known",
+    "params_known",
+)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -108,7 +126,8 @@ def best_per_child(feat: Features, ctx: Context, pairs: Pairs, score: np.ndarray
     """Each child's highest-scoring candidate, with its margin over the runner-up."""
     if not len(score):
         e = np.zeros(0, np.int64)
-        return Best(e, e, np.zeros((0, len(STAGE2))), np.zeros((0, len(FEATURES)), np.float32), e)
+        width = len(STAGE2) + len(STAGE2_SIGNALS)
+        return Best(e, e, np.zeros((0, width)), np.zeros((0, len(FEATURES)), np.float32), e)
     order = np.lexsort((-score, pairs.child))
     ch = pairs.child[order]
     starts = np.flatnonzero(np.r_[True, ch[1:] != ch[:-1]])
@@ -116,6 +135,14 @@ def best_per_child(feat: Features, ctx: Context, pairs: Pairs, score: np.ndarray
     top = order[starts]
     second = np.where(counts > 1, score[order[np.minimum(starts + 1, len(ch) - 1)]], -np.inf)
     margin = np.minimum(score[top] - second, 10.0)
-    s2 = np.column_stack([np.ones(len(top)), score[top], margin, np.log(counts.astype(np.float64))])
     x_top = signals(feat, ctx, pairs.select(top))
+    s2 = np.column_stack(
+        [
+            np.ones(len(top)),
+            score[top],
+            margin,
+            np.log(counts.astype(np.float64)),
+            *(x_top[:, FEATURES.index(name)] for name in STAGE2_SIGNALS),
+        ]
+    )
     return Best(pairs.child[top], pairs.parent[top], s2, x_top, top)

@@ -14,6 +14,7 @@ from filiation.inference.candidates import PARAMS_LEVEL, Pairs
 from filiation.inference.features import (
     ADAPTER,
     FMT,
+    INSTRUCTED,
     MERGE,
     SUFFIXED,
     TRAINED,
@@ -55,6 +56,14 @@ FEATURES = (
     "adapter_exact",
     "parent_more_suffixed",
     "child_more_suffixed",
+    "top_downloaded",
+    "log_download_place",
+    "closest_match",
+    "name_cover",
+    "format_from_plain",
+    "own_base",
+    "publisher_series",
+    "parent_has_instruct_twin",
 )
 
 
@@ -68,6 +77,19 @@ def _share(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(ok, share[np.maximum(codes, 0)], 0.0)
 
 
+def _instruct_twin(feat: Features) -> np.ndarray:
+    """Per row: a base model whose publisher also has a post-trained model of its loose name
+    (``Llama-3.1-8B`` and ``Llama-3.1-8B-Instruct``). A child named after the base is as
+    often made from the twin: the name alone cannot tell them apart."""
+    ok = (feat.loose >= 0) & (feat.author >= 0)
+    group = np.where(ok, feat.loose ^ (feat.author.astype(np.int64) * 0x9E3779B1), -1)
+    instructed = ok & ((feat.flags & INSTRUCTED) > 0)
+    keys, inverse = np.unique(group, return_inverse=True)
+    has = np.zeros(len(keys), bool)
+    has[inverse[instructed]] = True
+    return ok & ~instructed & has[inverse]
+
+
 @dataclass
 class Context:
     """Per-model quantities that depend on the whole dump (computed once)."""
@@ -75,6 +97,7 @@ class Context:
     format_share: np.ndarray
     derived_share: np.ndarray
     declared: np.ndarray
+    instruct_twin: np.ndarray
 
 
 def context(feat: Features, declared: np.ndarray) -> Context:
@@ -82,6 +105,7 @@ def context(feat: Features, declared: np.ndarray) -> Context:
         format_share=_share(feat.author, (feat.flags & FMT) > 0),
         derived_share=_share(feat.author, declared),
         declared=declared,
+        instruct_twin=_instruct_twin(feat),
     )
 
 
@@ -143,4 +167,22 @@ def signals(feat: Features, ctx: Context, pairs: Pairs) -> np.ndarray:
     sc, sp = (fc & SUFFIXED) > 0, (fp & SUFFIXED) > 0
     col("parent_more_suffixed", sp & ~sc)
     col("child_more_suffixed", sc & ~sp)
+    # Against the child's other candidates.
+    if pairs.dl_rank is not None and pairs.level_gap is not None:
+        col("top_downloaded", pairs.dl_rank == 0)
+        col("log_download_place", np.log1p(pairs.dl_rank))
+        col("closest_match", pairs.level_gap == 0)
+    # How much of the child's name the parent's name explains (1: all of it).
+    lc, lp = feat.key_len[c].astype(np.float64), feat.key_len[p].astype(np.float64)
+    col("name_cover", np.where((lc > 0) & (lp > 0), np.minimum(lp / np.maximum(lc, 1), 1.0), 0))
+    # A format copy of a plain (not post-trained, not merged) model of its name.
+    col("format_from_plain", child_fmt & exact & ((fp & (FMT | ADAPTER | MERGE)) == 0))
+    # A publisher's ``X-Instruct`` made from its own ``X`` (or ``X-Base``): the loose names
+    # meet, the child says post-training and the parent does not.
+    same_pub = (feat.author[c] == feat.author[p]) & (feat.author[c] >= 0)
+    col("own_base", same_pub & (level == 1) & ((fc & INSTRUCTED) > 0) & ((fp & INSTRUCTED) == 0))
+    # Two models of one publisher's series met by their size only: as often siblings
+    # (``calme-2.2``, ``calme-2.3``) as parent and child.
+    col("publisher_series", same_pub & (level == PARAMS_LEVEL))
+    col("parent_has_instruct_twin", ctx.instruct_twin[p] & ((fc & INSTRUCTED) == 0))
     return out
