@@ -4,7 +4,8 @@ A snapshot is written in a single transaction: until it commits, readers (and a 
 see only the snapshots that were there before. A snapshot's rows are stored as a few
 compressed Arrow parts (``snapshot_parts``, see ``transaction.py``), which keeps millions of
 rows within seconds on both back ends; snapshots written before migration 0010 are rows of
-``nodes`` and ``links``, read back through ``COPY ... TO STDOUT`` on PostgreSQL. The schema is created and upgraded by the Alembic migrations in
+``nodes`` and ``links``, read back through ``COPY ... TO STDOUT`` on PostgreSQL.
+The schema is created and upgraded by the Alembic migrations in
 :mod:`filiation.store.migrations`.
 """
 
