@@ -45,9 +45,13 @@ REL2 = ["finetune", "adapter"]
 
 # metric key -> (label, stat, target in the metric's unit, unit)
 TARGETS = {
-    "ingest_s": ("ingest (s)", None, 60.0, "s"),
-    "ingest_rss": ("ingest peak memory (MB)", None, 3072.0, "MB"),
-    "first_cli": ("first answer, fresh CLI `show --json` (s, median of 3)", None, 1.5, "s"),
+    # issue 17: full ingest <= 30 s and <= 2 GB at 3.1 M models; a cold `show` <= 0.35 s
+    "ingest_s": ("ingest (s)", None, 30.0, "s"),
+    # CPU time of the ingest and its writer process: steadier than wall time when other
+    # processes share the machine (no target: the wall time is the one that counts)
+    "ingest_cpu": ("ingest CPU time, user + system, all its processes (s)", None, None, "s"),
+    "ingest_rss": ("ingest peak memory (MB)", None, 2048.0, "MB"),
+    "first_cli": ("first answer, fresh CLI `show --json` (s, median of 3)", None, 0.35, "s"),
     "first_api": (
         "first answer, fresh `python -c` open+descendants (s, median of 3)",
         None,
@@ -155,20 +159,24 @@ def run_measured(cmd: list[str], timeout: float = 900) -> dict:
         fo.seek(0)
         fe.seek(0)
         out, err = fo.read(), fe.read()
-    rss = None
+    rss = cpu = None
     if TIME_BIN:
         m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
         rss = int(m.group(1)) / 1024 if m else None
+        times = re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", err)
+        cpu = sum(float(t) for t in times) if len(times) == 2 else None
         cut = err.find("\tCommand being timed:")
         if cut >= 0:
             err = err[:cut]
     elif ru is not None:
         rss = ru.ru_maxrss / 1024  # Linux: kilobytes
+        cpu = ru.ru_utime + ru.ru_stime
     return {
         "cmd": cmd,
         "wall": wall,
         "rc": p.returncode,
         "rss_mb": rss,
+        "cpu_s": cpu,
         "stdout": out,
         "stderr": err,
     }
@@ -497,6 +505,8 @@ def run_size(n: int, args) -> str:
             if not reuse:
                 results["ingest_s"] = {"filiation": (r["wall"], 1)}
                 results["ingest_rss"] = {"filiation": (r["rss_mb"], 1)}
+                if r.get("cpu_s") is not None:
+                    results["ingest_cpu"] = {"filiation": (r["cpu_s"], 1)}
                 size = sum(f.stat().st_size for f in fdir.rglob("*") if f.is_file())
                 notes.append(f"filiation store after ingest: {size / 2**20:,.0f} MB in {fdir}")
                 say(f"  ingest {r['wall']:.1f}s, peak {r['rss_mb']:.0f} MB")

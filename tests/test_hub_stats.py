@@ -610,7 +610,7 @@ def test_empty_and_control_character_ids_are_skipped(
     for i in victims:
         with pytest.raises(filiation.NodeNotFoundError):
             g.show(rows[i]["id"])
-    stored = [i for (i,) in stores.rows(fresh_db, "SELECT id FROM nodes")]
+    stored = g.store.read_nodes(report.snapshot_id)["id"].to_pylist()
     assert len(stored) == len(rows) - len(victims)
     assert not any(c < " " or c == "\x7f" for s in stored for c in s)
     assert all(len(s) <= 512 for s in stored)
@@ -643,4 +643,7 @@ def test_hostile_text_is_stored_as_plain_data(
         assert rows[card_i]["id"] in g.impact(name).ids()
     assert [h.id for h in g.search("<script>", kinds=["dataset"])] == [evil_sets[0]]
     # the SQL-looking name did nothing to the store
-    assert stores.rows(fresh_db, "SELECT count(*) FROM nodes") == [(len(rows),)]
+    assert g.store.read_nodes(report.snapshot_id).num_rows == len(rows)
+    assert stores.rows(fresh_db, "SELECT sum(row_count) FROM snapshot_parts") == [
+        (len(rows) + report.links,)
+    ]

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 import filiation
-from filiation.store import store as store_mod
+from filiation.store import transaction as transaction_mod
 from filiation.store import writer as writer_mod
 from tests.backends import Stores, only_postgresql, only_sqlite, run_env
 
@@ -90,10 +90,29 @@ def state(g: filiation.Genealogy, root: str) -> dict[str, Any]:
 
 
 def stored_snapshot_ids(stores: Stores, db: Any) -> dict[str, set[int]]:
+    """The snapshots whose nodes and links the store holds (as parts, migration 0010)."""
     return {
-        table: {i for (i,) in stores.rows(db, f"SELECT DISTINCT snapshot_id FROM {table}")}
+        table: {
+            i
+            for (i,) in stores.rows(
+                db, "SELECT DISTINCT snapshot_id FROM snapshot_parts WHERE rows_of = :t", t=table
+            )
+        }
         for table in ("nodes", "links")
     }
+
+
+PART_COLUMNS = ["snapshot_id", "rows_of", "part", "row_count", "data"]
+
+
+def part_rows(statement: str, parameters: Any, table: str) -> int | None:
+    """The rows of ``table`` an INSERT of one stored part carries, None for other statements."""
+    if not statement.startswith("INSERT INTO snapshot_parts "):
+        return None
+    if not isinstance(parameters, dict):
+        parameters = dict(zip(PART_COLUMNS, parameters, strict=True))
+    values = parameters
+    return int(values["row_count"]) if values["rows_of"] == table else None
 
 
 def assert_nothing_left(stores: Stores, db: Any, before: dict[str, Any]) -> None:
@@ -163,9 +182,11 @@ def test_a_snapshot_is_invisible_until_it_commits(
         raise
     assert other.refresh()  # picked up without reopening the store
     assert [s["id"] for s in other.stats().snapshots] == [snap_id]
-    assert stores.rows(db, "SELECT count(*) FROM nodes WHERE snapshot_id = :s", s=snap_id) == [
-        (records.nodes.num_rows,)
-    ]
+    assert stores.rows(
+        db,
+        "SELECT sum(row_count) FROM snapshot_parts WHERE snapshot_id = :s AND rows_of = 'nodes'",
+        s=snap_id,
+    ) == [(records.nodes.num_rows,)]
 
 
 def test_prune_keeps_the_two_newest_per_source(
@@ -221,34 +242,18 @@ def test_prune_keeps_the_two_newest_per_source(
 def fail_after_first_chunk(
     monkeypatch: pytest.MonkeyPatch, backend: str, table: str, error: Callable[[], BaseException]
 ) -> Iterator[list[int]]:
-    """Make the driver raise ``error`` right after the store wrote its first chunk of ``table``.
+    """Make the driver raise ``error`` right after the store wrote its first part of ``table``.
 
-    The hook sits where the database driver returns from the bulk INSERT (SQLite) or from
-    the bulk COPY (PostgreSQL), so it does not depend on how the store's writer is organised
-    inside.
+    The hook sits where the database driver returns from the INSERT of a part, so it does
+    not depend on how the store's writer is organised inside.
     """
-    monkeypatch.setattr(store_mod, "CHUNK", 500)
+    monkeypatch.setattr(transaction_mod, "PART_ROWS", 500)
     written: list[int] = []
-    if backend == "postgresql":
-        import psycopg
-
-        original = psycopg.Cursor.copy
-
-        @contextmanager
-        def copy(self, statement, *args, **kwargs):  # type: ignore[no-untyped-def]
-            with original(self, statement, *args, **kwargs) as cp:
-                yield cp
-            if str(statement).startswith(f"COPY {table} "):
-                written.append(self.rowcount)
-                raise error()
-
-        monkeypatch.setattr(psycopg.Cursor, "copy", copy)
-        yield written
-        return
 
     def after(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if executemany and statement.startswith(f"INSERT INTO {table} "):
-            written.append(len(parameters))
+        rows = part_rows(statement, parameters, table)
+        if rows is not None:
+            written.append(rows)
             raise error()
 
     event.listen(Engine, "after_cursor_execute", after)
@@ -322,38 +327,27 @@ KILL_SCRIPT = textwrap.dedent(
     from sqlalchemy import Engine, event
 
     import filiation
-    from filiation.store import store as store_mod
+    from filiation.store import transaction as transaction_mod
 
     db, parquet, target = sys.argv[1:4]
-    store_mod.CHUNK = 500
-    insert = f"INSERT INTO {target} "
+    transaction_mod.PART_ROWS = 500
 
     @event.listens_for(Engine, "before_cursor_execute")
     def small_cache(conn, cursor, statement, parameters, context, executemany):
         # a small page cache, so the uncommitted rows really reach the disk (the WAL)
-        if executemany and statement.startswith(insert):
+        if statement.startswith("INSERT INTO snapshot_parts ") and not db.startswith("postgresql"):
             cursor.execute("PRAGMA cache_size=10")
 
     @event.listens_for(Engine, "after_cursor_execute")
     def die(conn, cursor, statement, parameters, context, executemany):
-        if executemany and statement.startswith(insert):
-            print(f"killed after {len(parameters)} rows of {target}", flush=True)
+        if not statement.startswith("INSERT INTO snapshot_parts "):
+            return
+        values = parameters if isinstance(parameters, dict) else dict(
+            zip(["snapshot_id", "rows_of", "part", "row_count", "data"], parameters)
+        )
+        if values["rows_of"] == target:
+            print(f"killed after {values['row_count']} rows of {target}", flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
-
-    if db.startswith("postgresql"):
-        import psycopg
-
-        original = psycopg.Cursor.copy
-
-        @contextmanager
-        def copy(self, statement, *args, **kwargs):
-            with original(self, statement, *args, **kwargs) as cp:
-                yield cp
-            if str(statement).startswith(f"COPY {target} "):
-                print(f"killed after {self.rowcount} rows of {target}", flush=True)
-                os.kill(os.getpid(), signal.SIGKILL)
-
-        psycopg.Cursor.copy = copy
 
     filiation.open(db, load_bundled=False).ingest_hub_stats(parquet)
     print("ingest finished", flush=True)
@@ -375,7 +369,7 @@ def test_killed_ingest_leaves_previous_snapshot_complete(
     g = filiation.open(db, load_bundled=False)
     before = state(g, root)
     copy = second_copy(tmp_path, rows, schema, root)
-    size_before = stores.table_size(db, target) if stores.is_pg else 0
+    size_before = stores.table_size(db, "snapshot_parts") if stores.is_pg else 0
 
     proc = subprocess.run(
         [sys.executable, "-c", KILL_SCRIPT, str(db), str(copy), target],
@@ -390,7 +384,7 @@ def test_killed_ingest_leaves_previous_snapshot_complete(
     # the dead process had written rows: to the WAL file, or to the table's pages
     if stores.is_pg:
         stores.assert_writable(db)  # the server has ended the dead client's transaction
-        assert stores.table_size(db, target) > size_before
+        assert stores.table_size(db, "snapshot_parts") >= size_before
     else:
         wal = Path(str(db) + "-wal")
         assert wal.exists() and wal.stat().st_size > 0
@@ -455,13 +449,13 @@ KILL_CALLER_SCRIPT = textwrap.dedent(
             conn.close()
 
     def postgresql_locked():
-        # another session of this database has written to nodes and not committed
+        # another session of this database has written a part and not committed
         import psycopg
 
         with psycopg.connect(db) as conn:
             return conn.execute(
                 "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-                "WHERE d.datname = current_database() AND l.relation = 'nodes'::regclass "
+                "WHERE d.datname = current_database() AND l.relation = 'snapshot_parts'::regclass "
                 "AND l.mode = 'RowExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid()"
             ).fetchone()[0] > 0
 

@@ -171,6 +171,13 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     key_code, key_values = _encode(
         [nodes["key"], links["child_key"], links["parent_key"], pc.utf8_lower(author_names)]
     )
+    # Keys, kinds and authors are codes from here on: their text goes as soon as it is read
+    # (a third of the parsed rows of the full Hub), before the layouts need the room.
+    nodes = nodes.drop_columns(
+        [c for c in ("kind", "key", "author", "extra") if c in nodes.column_names]
+    )
+    links = links.drop_columns(["child_kind", "child_key", "parent_kind", "parent_key"])
+    del row_author
     kinds = np.concatenate(
         [row_kind, child_kind, parent_kind, np.full(n_auth, author_code, np.int8)]
     )
@@ -213,6 +220,8 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
         names = np.array([s for s in source_names], object)[link_src]
         evidence_col = pc.if_else(pa.array(e_inferred), pa.array(names, pa.string()), evidence_col)
     ev_codes, evidences = _dict_encode(evidence_col)
+    del evidence_col
+    links = links.select(["child_id", "parent_id"])  # only the ids are read below
     author_node = elem[n_rows + 2 * m :]  # provisional node of each author name
     owner_pos = np.concatenate([first_pos[is_row], first_pos[stub]])
     owner_author = author_of_elem[owner_pos]
@@ -300,6 +309,8 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
         codes, vocab = _dict_encode(nodes[name])
         arrays.vocab[name] = vocab
         setattr(arrays, name, pick(codes, -1).astype(np.int32))
+    nodes = nodes.select(["id"])
+    pa.default_memory_pool().release_unused()
     display = _take_sections(
         [nodes["id"], links["child_id"], links["parent_id"], author_names], first_pos[order]
     )
@@ -336,7 +347,7 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     arrays.author = np.full(n, -1, np.int32)
     arrays.author[e_child[pub]] = e_parent[pub]
 
-    del nodes, links, author_names, row_author
+    del nodes, links, author_names
     pa.default_memory_pool().release_unused()
 
     say("counting descendants and cycles")

@@ -1,10 +1,11 @@
 """Open, write and read the store: a SQLite file, or a PostgreSQL database.
 
 A snapshot is written in a single transaction: until it commits, readers (and a crash)
-see only the snapshots that were there before. Bulk rows go to SQLite through the driver's
-``executemany`` on column chunks, and to PostgreSQL through ``COPY ... FROM STDIN``, which
-is what keeps millions of rows within seconds; PostgreSQL hands snapshots back through
-``COPY ... TO STDOUT``. The schema is created and upgraded by the Alembic migrations in
+see only the snapshots that were there before. A snapshot's rows are stored as a few
+compressed Arrow parts (``snapshot_parts``, see ``transaction.py``), which keeps millions of
+rows within seconds on both back ends; snapshots written before migration 0010 are rows of
+``nodes`` and ``links``, read back through ``COPY ... TO STDOUT`` on PostgreSQL.
+The schema is created and upgraded by the Alembic migrations in
 :mod:`filiation.store.migrations`.
 """
 
@@ -41,7 +42,7 @@ from sqlalchemy.pool import NullPool
 from filiation.errors import StoreError
 from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA, Records
 from filiation.store import migrations, schema
-from filiation.store.transaction import SnapshotTransaction, is_psycopg
+from filiation.store.transaction import SnapshotTransaction, decode_part, is_psycopg
 
 CHUNK = 50_000
 #: The PostgreSQL advisory lock held while migrations run ("filiatio" in ASCII).
@@ -409,7 +410,12 @@ class Store:
             return []
         try:
             with self.engine.begin() as conn:
-                for table in (schema.links, schema.nodes, schema.snapshots):
+                for table in (
+                    schema.snapshot_parts,
+                    schema.links,
+                    schema.nodes,
+                    schema.snapshots,
+                ):
                     col = table.c.snapshot_id if table is not schema.snapshots else table.c.id
                     conn.execute(table.delete().where(col.in_(doomed)))
         except (OperationalError, DatabaseError) as exc:
@@ -421,7 +427,11 @@ class Store:
         self, table: Any, columns: list[str], arrow_schema: pa.Schema, snap: int
     ) -> pa.Table:
         """``columns`` of ``table``'s rows in snapshot ``snap``, as an Arrow table of
-        ``arrow_schema`` (streamed: by ``COPY`` from PostgreSQL)."""
+        ``arrow_schema``: from the snapshot's stored parts, or, for a snapshot written
+        before migration 0010, from its rows (streamed: by ``COPY`` from PostgreSQL)."""
+        stored = self._read_parts(table.name, columns, arrow_schema, snap)
+        if stored is not None:
+            return stored
         if is_psycopg(self.engine.dialect):
             return self._copy_out(table, columns, arrow_schema, snap)
         # Plain SQL: the rows go straight to Arrow, without per-value type processing.
@@ -441,6 +451,29 @@ class Store:
                         arrays.append(pa.array(values, field.type))
                 parts.append(pa.RecordBatch.from_arrays(arrays, schema=arrow_schema))
         return pa.Table.from_batches(parts, schema=arrow_schema)
+
+    def _read_parts(
+        self, rows_of: str, columns: list[str], arrow_schema: pa.Schema, snap: int
+    ) -> pa.Table | None:
+        """The snapshot's parts of ``rows_of``, decoded one at a time and cut to
+        ``columns``; None when the snapshot has none (written before migration 0010)."""
+        parts = schema.snapshot_parts.c
+        query = (
+            select(parts.data)
+            .where(parts.snapshot_id == snap, parts.rows_of == rows_of)
+            .order_by(parts.part)
+        )
+        tables: list[pa.Table] = []
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(stream_results=True, yield_per=1).execute(query)
+                for (data,) in result:
+                    tables.append(decode_part(data).select(columns).cast(arrow_schema))
+        except (OperationalError, DatabaseError) as exc:
+            raise StoreError(self.explain(exc)) from exc
+        if not tables:
+            return None
+        return pa.concat_tables(tables)
 
     def _copy_out(
         self, table: Any, columns: list[str], arrow_schema: pa.Schema, snap: int

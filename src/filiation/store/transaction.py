@@ -1,5 +1,8 @@
-"""A snapshot being written: one transaction that bulk-inserts a source's nodes and links
-(``COPY`` on PostgreSQL, ``executemany`` on SQLite) and becomes visible only at its commit.
+"""A snapshot being written: one transaction that stores a source's nodes and links as a few
+compressed Arrow parts (``snapshot_parts``) and becomes visible only at its commit.
+
+Node rows with source-specific fields (``extra``, looked up one by one) are also inserted
+as rows of ``nodes`` (``COPY`` on PostgreSQL, ``executemany`` on SQLite).
 
 Split from ``store.py``, which opens stores and reads them; :meth:`Store.begin_snapshot`
 starts a :class:`SnapshotTransaction`.
@@ -107,6 +110,43 @@ def _copy_in(
             raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
 
 
+#: Rows per stored part: a few MB compressed, so that writing or reading one bounds memory.
+PART_ROWS = 262_144
+#: Rows per record batch inside a part (zstd compresses each batch's buffers).
+BATCH_ROWS = 65_536
+_PART_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
+
+
+def encode_part(data: pa.Table) -> bytes:
+    """One part: the rows as an Arrow IPC stream, zstd-compressed."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, data.schema, options=_PART_OPTIONS) as out:
+        out.write_table(data, max_chunksize=BATCH_ROWS)
+    return sink.getvalue().to_pybytes()
+
+
+def decode_part(data: bytes | memoryview) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def _write_parts(conn: Any, rows_of: str, data: pa.Table, snap_id: int, first: int) -> int:
+    """Store ``data`` as parts numbered from ``first``; the number of parts written."""
+    count = 0
+    for start in range(0, data.num_rows, PART_ROWS):
+        piece = data.slice(start, PART_ROWS)
+        conn.execute(
+            schema.snapshot_parts.insert().values(
+                snapshot_id=snap_id,
+                rows_of=rows_of,
+                part=first + count,
+                row_count=piece.num_rows,
+                data=encode_part(piece),
+            )
+        )
+        count += 1
+    return count
+
+
 class SnapshotTransaction:
     """One snapshot being written: a database transaction held open until commit."""
 
@@ -121,6 +161,7 @@ class SnapshotTransaction:
         self.store = store
         self.chunk_rows = chunk_rows  # rows per INSERT batch or COPY part
         self._written = [0, 0]  # nodes, links: the position of the next row of each
+        self._parts = [0, 0]  # nodes, links: the number of the next part of each
         self._conn = store.engine.connect()
         self._tx = self._conn.begin()
         try:
@@ -142,27 +183,30 @@ class SnapshotTransaction:
     def write(self, nodes: pa.Table | None, links: pa.Table | None) -> None:
         try:
             if nodes is not None and nodes.num_rows:
-                _bulk(
-                    self._conn,
-                    schema.nodes,
-                    schema.NODE_COLUMNS,
-                    nodes,
-                    self.snapshot_id,
-                    self._written[0],
-                    self.chunk_rows,
+                nodes = nodes.select(schema.NODE_COLUMNS)
+                self._parts[0] += _write_parts(
+                    self._conn, "nodes", nodes, self.snapshot_id, self._parts[0]
                 )
-                self._written[0] += nodes.num_rows
+                extra = nodes.filter(pc.is_valid(nodes["extra"]))
+                if extra.num_rows:
+                    _bulk(
+                        self._conn,
+                        schema.nodes,
+                        schema.NODE_COLUMNS,
+                        extra,
+                        self.snapshot_id,
+                        self._written[0],
+                        self.chunk_rows,
+                    )
+                    self._written[0] += extra.num_rows
             if links is not None and links.num_rows:
-                _bulk(
+                self._parts[1] += _write_parts(
                     self._conn,
-                    schema.links,
-                    schema.LINK_COLUMNS,
-                    links,
+                    "links",
+                    links.select(schema.LINK_COLUMNS),
                     self.snapshot_id,
-                    self._written[1],
-                    self.chunk_rows,
+                    self._parts[1],
                 )
-                self._written[1] += links.num_rows
         except (OperationalError, DatabaseError) as exc:
             self.rollback()
             raise StoreError(self.store.explain(exc) + " (nothing was stored)") from exc
