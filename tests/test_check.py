@@ -312,3 +312,26 @@ def test_flags_show_where_people_look(sample: filiation.Genealogy, sample_db: An
         page = client.get(f"/{lang}/models/{llamaified}").text
         assert 'id="checks"' in page and words in page and "Qwen/Qwen2.5-7B-Instruct" in page
     assert 'id="checks"' not in client.get("/en/models/meta-llama/Llama-3.1-8B").text
+
+
+def _touching(report: Any, node: str) -> set[tuple[str, str, str, str]]:
+    return {
+        (f.child.lower(), f.parent.lower(), f.rule, json.dumps(f.values, sort_keys=True))
+        for f in report.flags
+        if node in (f.child.lower(), f.parent.lower())
+    }
+
+
+def test_one_node_is_checked_alone_as_in_the_whole(
+    sample: filiation.Genealogy, crooked: filiation.Genealogy
+) -> None:
+    """``show`` and the model page check one node's links only (not the whole Hub's graph):
+    the flags, their values and the cycle sizes equal those of the whole-genealogy check."""
+    for g in (sample, crooked):
+        whole = check_genealogy(g, limit=None)
+        nodes = {n for f in whole.flags for n in (f.child.lower(), f.parent.lower())}
+        assert nodes
+        for node in sorted(nodes)[:60]:
+            alone = check_genealogy(g, node, limit=None)
+            assert _touching(alone, node) == _touching(whole, node), node
+            assert sum(alone.counts.values()) == len(alone.flags)

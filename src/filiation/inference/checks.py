@@ -317,20 +317,48 @@ class _Flagged:
     facts: Facts
 
 
-def _evaluate(a: IndexArrays, facts: Facts) -> _Flagged:
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    n = a.n_nodes
-    rel = np.asarray(a.edge_rel)
-    child = np.asarray(a.edge_child)
-    parent = np.asarray(a.edge_parent)
+def _own_lineage(a: IndexArrays) -> np.ndarray:
+    """Per edge: a lineage link some source declared (not one filiation inferred)."""
     sources = a.vocab.get("sources", [])
     inferred = np.array([s.startswith(("inferred", "weights")) for s in sources] or [False])
     src = np.asarray(a.edge_source).astype(np.int64)
     own = ~inferred[np.clip(src, 0, len(inferred) - 1)] if len(src) else np.zeros(0, bool)
-    lin = np.isin(rel, _LINEAGE) & own
-    edges = np.flatnonzero(lin)
+    return np.isin(np.asarray(a.edge_rel), _LINEAGE) & own
+
+
+def _reach(
+    ptr: np.ndarray, nbr: np.ndarray, via: np.ndarray, ok: np.ndarray, start: int
+) -> np.ndarray:
+    """Nodes reachable from ``start`` along one direction of the index's adjacency, through
+    the edges ``ok`` keeps, as a boolean mask (a frontier walk: one numpy step a generation)."""
+    seen = np.zeros(len(ptr) - 1, bool)
+    seen[start] = True
+    frontier = np.array([start], np.int64)
+    while frontier.size:
+        lo, hi = ptr[frontier], ptr[frontier + 1]
+        sizes = hi - lo
+        if not sizes.sum():
+            break
+        slots = np.repeat(lo - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        slots = slots[ok[via[slots]]]
+        nxt = np.unique(nbr[slots])
+        frontier = nxt[~seen[nxt]]
+        seen[frontier] = True
+    return seen
+
+
+def _evaluate(a: IndexArrays, facts: Facts, node: int | None = None) -> _Flagged:
+    """The flags of every declared lineage link or, with ``node``, of that node's links only:
+    a model page or ``show`` then costs the node's family, not the whole Hub's graph."""
+    n = a.n_nodes
+    rel = np.asarray(a.edge_rel)
+    child = np.asarray(a.edge_child)
+    parent = np.asarray(a.edge_parent)
+    lin = _own_lineage(a)
+    if node is None:
+        edges = np.flatnonzero(lin)
+    else:
+        edges = np.flatnonzero(lin & ((child == node) | (parent == node)))
     c, p, r = child[edges], parent[edges], rel[edges]
     out_e: list[np.ndarray] = []
     out_r: list[np.ndarray] = []
@@ -370,17 +398,33 @@ def _evaluate(a: IndexArrays, facts: Facts) -> _Flagged:
         not_evaluated["gguf_finetune"] = "files shipped unknown (the hub-stats dump is not on disk)"
     # merges with one parent (distinct parents among the child's merge links)
     merge = r == _MERGE
-    pairs = np.unique(np.stack([c[merge], p[merge]]), axis=1) if merge.any() else np.zeros((2, 0))
-    per_child = np.bincount(pairs[0].astype(np.int64), minlength=n) if pairs.size else None
-    if per_child is not None:
+    if merge.any():
+        # every merge link of these children counts, not only the ones under check
+        all_merges = lin & (rel == _MERGE)
+        if node is not None:
+            all_merges &= np.isin(child, np.unique(c[merge]))
+        pairs = np.unique(np.stack([child[all_merges], parent[all_merges]]), axis=1)
+        per_child = np.bincount(pairs[0].astype(np.int64), minlength=n)
         add("single_parent_merge", merge & (per_child[c] == 1))
     # cycles: links inside one strongly connected component, and self-loops
-    size = np.ones(n, np.int64)
-    if len(edges):
+    size = np.ones(n, np.int32)
+    if len(edges) and node is None:
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
         graph = csr_matrix((np.ones(len(edges), np.int8), (c, p)), shape=(n, n))
         _, label = connected_components(graph, directed=True, connection="strong")
-        size = np.bincount(label)[label]
+        size = np.bincount(label)[label].astype(np.int32)
         add("cycle", ((label[c] == label[p]) & (size[c] > 1)) | (c == p))
+    elif len(edges):
+        # the node's strongly connected component: what it reaches both up and down
+        up = _reach(np.asarray(a.up_ptr), np.asarray(a.up_nbr), np.asarray(a.up_edge), lin, node)
+        down = _reach(
+            np.asarray(a.down_ptr), np.asarray(a.down_nbr), np.asarray(a.down_edge), lin, node
+        )
+        component = up & down
+        size[component] = int(component.sum())
+        add("cycle", (component[c] & component[p] & (size[c] > 1)) | (c == p))
     return _Flagged(
         edge=np.concatenate(out_e) if out_e else np.zeros(0, np.int64),
         rule=np.concatenate(out_r) if out_r else np.zeros(0, np.int8),
@@ -437,7 +481,7 @@ def check(
     """The flags touching ``node`` (as child or parent) or, without it, the whole genealogy's
     counted per rule with the first ``limit`` flags (best known children first)."""
     a: IndexArrays = index.a
-    fl = _flagged(index, facts_of)
+    fl = _flagged(index, facts_of) if node is None else _evaluate(a, facts_of(a), node)
     names = list(RULES)
     wanted = list(rules) if rules else names
     for r in wanted:
