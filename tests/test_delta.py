@@ -260,3 +260,57 @@ def test_random_deltas_match_a_full_rebuild(
     hub: SourceTables, hub_ids: list[str], seed: int
 ) -> None:
     check_delta(hub, hub_ids, seed)
+
+
+# -- through the store and the ingest, on both back ends ---------------------------------
+
+
+def store_answers(g: Any, ids: list[str]) -> tuple[Any, ...]:
+    """What users see: stats, walks both ways, parents and children, search hits."""
+    stats = g.stats()
+    out: list[Any] = [stats.nodes_by_kind, stats.links_by_relation, stats.cycles]
+    for node in ids:
+        out.append(sorted((n["id"], n["depth"]) for n in g.ancestors(node).to_dict()["nodes"]))
+        out.append(sorted((n["id"], n["depth"]) for n in g.descendants(node).to_dict()["nodes"]))
+        shown = g.show(node)
+        out.append((shown.descendants, shown.generations))
+    out.append(sorted(h.id for h in g.search("acme", limit=50)))
+    return tuple(out)
+
+
+def test_an_edge_list_ingested_beside_the_dump_is_applied_as_a_delta(
+    tmp_path: Path, stores: Any, sample_db: Any, hub_ids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import filiation
+    from filiation.lineage import delta as delta_mod
+
+    db = stores.copy(sample_db, tmp_path)
+    g = filiation.open(db, load_bundled=False)
+    _ = g.index
+    applied: list[int] = []
+    real = delta_mod.apply_delta
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        applied.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(delta_mod, "apply_delta", spy)
+    a, b, c = hub_ids[0], hub_ids[1], hub_ids[2]
+    csv = tmp_path / "edges.csv"
+    csv.write_text(
+        f"parent,child,relation\n{a},acme/ft,finetune\nacme/ft,acme/q4,quantized\n{b},{c},merge\n"
+    )
+    g.ingest_edges(csv, name="team")
+    # the next version: one link gone, a cycle made
+    csv.write_text(f"parent,child,relation\n{a},acme/ft,finetune\nacme/ft,{a},merge\n")
+    g.ingest_edges(csv, name="team")
+    assert len(applied) == 2
+    ids = [a, b, c, "acme/ft"]
+    by_delta = store_answers(g, ids)
+    other = filiation.open(db, load_bundled=False)  # another process sees the delta's index
+    assert store_answers(other, ids) == by_delta
+    for folder in g.store.index_dir().glob("f*"):
+        shutil.rmtree(folder)
+    assert store_answers(filiation.open(db, load_bundled=False), ids) == by_delta

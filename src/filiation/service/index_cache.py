@@ -188,6 +188,21 @@ class IndexCache:
         self._fingerprint = fingerprint
         return index
 
+    def covering(self, snapshots: list[SnapshotInfo]) -> IndexArrays | None:
+        """The index of exactly these snapshots, if this process has it loaded or another
+        published it (mapped, not built): what a delta starts from."""
+        fingerprint = f"f{FORMAT_VERSION}-" + "-".join(str(s.id) for s in snapshots)
+        index = self._index
+        if index is not None and self._fingerprint == fingerprint:
+            return index.a
+        folder = self.store.index_dir() / fingerprint
+        if not (folder / "meta.json").exists():
+            return None
+        try:
+            return IndexArrays.load(folder)
+        except (ValueError, OSError):
+            return None
+
     def _clean_old_indexes(self, keep: Path) -> None:
         # Processes still reading an older index keep its (deleted) files mapped until
         # they move to the new one.
