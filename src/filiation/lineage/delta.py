@@ -287,6 +287,7 @@ def _patch(
 
     say("renumbering ids")
     identity = n == n_work and bool((order == np.arange(n)).all())
+    say(f"{n:,} nodes ({n - n_base:+,}), numbers {'kept' if identity else 'changed'}")
     new_ids = small.id_array().take(pa.array(new_small))
     new_lower = pc.utf8_slice_codeunits(_lower_array(small), 0, -1).take(pa.array(new_small))
     if identity:
@@ -303,13 +304,23 @@ def _patch(
         )
         out.id_blob, out.id_off = _blob(ids.take(idx), separator="")
         out.lower_blob, out.lower_off = _blob(lower_all.take(idx), separator="\n")
-    hashes = np.zeros(n_work, np.uint64)
-    hashes[np.asarray(base.id_hash_node)] = base.id_hash
-    hashes[n_base:] = hash_ids(small.lower_blob, small.lower_off)[new_small]
-    hashes = hashes[order]
-    by_hash = np.argsort(hashes, kind="stable")
-    out.id_hash = hashes[by_hash]
-    out.id_hash_node = by_hash.astype(np.int32)
+    added = hash_ids(small.lower_blob, small.lower_off)[new_small]
+    if identity:
+        # The base's look-up is still right: the new ids are merged in at their place (after
+        # equal hashes, as a stable sort of every id would put them).
+        sort = np.argsort(added, kind="stable")
+        pos = np.searchsorted(base.id_hash, added[sort], side="right")
+        out.id_hash = np.insert(np.asarray(base.id_hash), pos, added[sort])
+        nodes = (n_base + sort).astype(np.int32)
+        out.id_hash_node = np.insert(np.asarray(base.id_hash_node), pos, nodes)
+    else:
+        hashes = np.zeros(n_work, np.uint64)
+        hashes[np.asarray(base.id_hash_node)] = base.id_hash
+        hashes[n_base:] = added
+        hashes = hashes[order]
+        by_hash = np.argsort(hashes, kind="stable")
+        out.id_hash = hashes[by_hash]
+        out.id_hash_node = by_hash.astype(np.int32)
 
     say("laying out links")
     e_child = new_of_work[e_child]
