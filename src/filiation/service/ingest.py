@@ -178,17 +178,20 @@ class Ingester:
             staged = snapshot_cache.stage(self.store.index_dir(), new.nodes, new.links)
             if staged is not None:
                 publishing.callback(staged.discard)  # unless published below
-            tables = [new, *(self.cache.read_snapshot(s) for s in others)]
-            tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))
-            if base is not None and (new.nodes.num_rows + new.links.num_rows <= DELTA_MAX_ROWS):
-                # A small change: patch the index of the previous snapshots.
+            if base is not None and new.nodes.num_rows + new.links.num_rows <= DELTA_MAX_ROWS:
+                # A small change: patch the index of the previous snapshots, reading only
+                # the other snapshots' rows about the ids the change names.
                 from filiation.lineage.delta import apply_delta, touched_keys
 
                 old = [self.cache.read_snapshot(s) for s in replaced]
                 keys = touched_keys((new.nodes, new.links), *((t.nodes, t.links) for t in old))
+                tables = [new, *(self.cache.read_snapshot(s, keys) for s in others)]
+                tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))
                 del new, old
                 arrays = apply_delta(base, tables, keys, step=self._say)
             else:
+                tables = [new, *(self.cache.read_snapshot(s) for s in others)]
+                tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))
                 del new  # build() empties `tables`, freeing the parsed rows as it goes
                 self._say("indexing")
                 arrays = build(tables, step=self._say)
