@@ -10,7 +10,8 @@ ingest call to the server's first answer with the new link.
     python benchmarks/delta.py --db /tmp/delta-bench/store.sqlite --links 1000 100000
 
 The store must exist (``filiation --db ... ingest hub-stats dump.parquet``); each run adds or
-replaces the snapshot of source ``edges:bench-delta``.
+adds a source ``edges:bench-delta-<seed>-<links>`` (a new edge list beside the dump:
+new models under existing parents).
 """
 
 from __future__ import annotations
@@ -44,12 +45,35 @@ while True:
 """
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+class AnonPeak:
+    """The peak of the process's anonymous memory (``RssAnon``), sampled every 10 ms: the
+    memory an ingest allocates, without the index pages it maps from the page cache (which
+    every process shares and the kernel may drop)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = rss_mb("RssAnon")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, rss_mb("RssAnon"))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
 
 
 def ingest(db: str, csv: str, name: str) -> None:
@@ -58,12 +82,24 @@ def ingest(db: str, csv: str, name: str) -> None:
 
     g = filiation.open(db, load_bundled=False)
     _ = g.index
-    before = rss_mb()
+    before, anon_before = rss_mb(), rss_mb("RssAnon")
+    sampler = AnonPeak()
     start = time.time()
     g.ingest_edges(csv, name=name)
     done = time.time()
+    anon_peak = sampler.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"start": start, "done": done, "rss_before": before, "peak": peak}))
+    print(
+        json.dumps(
+            {
+                "start": start,
+                "done": done,
+                "rss_before": before,
+                "peak": peak,
+                "anon_extra": anon_peak - anon_before,
+            }
+        )
+    )
 
 
 def write_edges(db: str, n: int, path: Path, seed: int) -> str:
@@ -86,7 +122,7 @@ def write_edges(db: str, n: int, path: Path, seed: int) -> str:
 
 
 def measure(db: str, n: int, work: Path, seed: int) -> dict:
-    csv = work / f"delta-{n}.csv"
+    csv = work / f"delta-{seed}-{n}.csv"
     probe = write_edges(db, n, csv, seed)
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, db, probe], stdout=subprocess.PIPE, text=True
@@ -110,6 +146,7 @@ def measure(db: str, n: int, work: Path, seed: int) -> dict:
         "ingest_s": round(child["done"] - child["start"], 2),
         "visible_s": round(seen - child["start"], 2),
         "extra_mb": round(child["peak"] - child["rss_before"], 1),
+        "anon_mb": round(child["anon_extra"], 1),
     }
 
 
@@ -121,14 +158,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        ingest(args.child[0], args.child[1], "bench-delta")
+        ingest(args.child[0], args.child[1], f"bench-{Path(args.child[1]).stem}")
         return 0
     work = Path(args.db).parent
-    print("| links | ingest (s) | visible to a server (s) | extra memory (MB) |")
-    print("|---:|---:|---:|---:|")
+    print(
+        "| links | ingest (s) | visible to a server (s) | peak RSS above the open index (MB) "
+        "| of which allocated (RssAnon, MB) |"
+    )
+    print("|---:|---:|---:|---:|---:|")
     for n in args.links:
         r = measure(args.db, n, work, args.seed)
-        print(f"| {n:,} | {r['ingest_s']} | {r['visible_s']} | {r['extra_mb']} |", flush=True)
+        print(
+            f"| {n:,} | {r['ingest_s']} | {r['visible_s']} | {r['extra_mb']} | {r['anon_mb']} |",
+            flush=True,
+        )
     return 0
 
 

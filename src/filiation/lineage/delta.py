@@ -36,7 +36,14 @@ import pyarrow.compute as pc
 from filiation.domain import KIND_CODES, LINEAGE_RELATIONS, RELATION_CODES, NodeKind, Relation
 from filiation.lineage import search as search_mod
 from filiation.lineage.arrays import IndexArrays, _blob, hash_ids, spans
-from filiation.lineage.build import SourceTables, _combine, _descendant_counts, _indptr, build
+from filiation.lineage.build import (
+    SourceTables,
+    _combine,
+    _descendant_counts,
+    _indptr,
+    build,
+    lay_out_links,
+)
 
 Step = Callable[[str], None]
 
@@ -338,17 +345,7 @@ def _patch(
     if identity:
         _merge_layouts(base, out, keep, int(keep.sum()), n)
     else:
-        for prefix, sel in (("", np.flatnonzero(~sus)), ("sus_", np.flatnonzero(sus))):
-            down = sel[np.argsort(_combine(e_parent[sel], e_child[sel], e_rel[sel], n))]
-            up = sel[np.argsort(_combine(e_child[sel], e_parent[sel], e_rel[sel], n))]
-            setattr(out, prefix + "down_ptr", _indptr(e_parent[sel], n))
-            setattr(out, prefix + "down_nbr", e_child[down].astype(np.int32))
-            setattr(out, prefix + "down_edge", down.astype(np.int32))
-            setattr(out, prefix + "down_rel", out.edge_rel[down])
-            setattr(out, prefix + "up_ptr", _indptr(e_child[sel], n))
-            setattr(out, prefix + "up_nbr", e_parent[up].astype(np.int32))
-            setattr(out, prefix + "up_edge", up.astype(np.int32))
-            setattr(out, prefix + "up_rel", out.edge_rel[up])
+        lay_out_links(out, e_child, e_parent, out.edge_rel, n)
     pub = out.edge_rel == pub_code
     out.author = np.full(n, -1, np.int32)
     out.author[e_child[pub]] = e_parent[pub]
