@@ -42,7 +42,9 @@ def hub_ids(hub_sample: Path) -> list[str]:
 
 
 def records(
-    nodes: list[tuple[str, int, int, str | None]], links: list[tuple[str, str, str]]
+    nodes: list[tuple[str, int, int, str | None]],
+    links: list[tuple[str, str, str]],
+    suspected: bool = False,
 ) -> tuple[pa.Table, pa.Table]:
     """A source's tables from rows: (id, downloads, likes, licence) and (child, parent, rel)."""
     n = len(nodes)
@@ -65,8 +67,14 @@ def records(
         "parent_key": pa.array([p.lower() for _, p, _ in links], pa.string()),
         "parent_id": pa.array([p for _, p, _ in links], pa.string()),
         "relation": pa.array([r for *_, r in links], pa.string()),
-        "declared": pa.array([True] * m, pa.bool_()),
-        "evidence": pa.array([f"edges.csv:{i}" for i in range(m)], pa.string()),
+        "declared": pa.array([not suspected] * m, pa.bool_()),
+        "evidence": pa.array(
+            [
+                f'{{"confidence": 0.{40 + i % 60}}}' if suspected else f"edges.csv:{i}"
+                for i in range(m)
+            ],
+            pa.string(),
+        ),
     }
     return (
         pa.table(node_cols, schema=NODE_SCHEMA),
@@ -119,12 +127,16 @@ def mutate(rng: random.Random, src: tuple[list[Any], list[Any]], pool: list[str]
     return list({n[0].lower(): n for n in nodes}.values()), links
 
 
-def tables(hub: SourceTables, api: Any, api_id: int, edges: Any) -> list[SourceTables]:
+def tables(
+    hub: SourceTables, api: Any, api_id: int, edges: Any, sus: list[Any] | None = None
+) -> list[SourceTables]:
     out = [
         hub,
         SourceTables(2, "edges:team", "team", *records(*edges)),
         SourceTables(api_id, "hub-api:acme", "family", *records(*api)),
     ]
+    if sus:
+        out.append(SourceTables(6, "inferred:metadata", "suspects", *records([], sus, True)))
     out.sort(key=lambda t: source_priority(t.source, t.snapshot_id))
     return out
 
@@ -160,6 +172,7 @@ def canon(a: IndexArrays) -> dict[str, Any]:
             bool(a.edge_declared[e]),
             a.vocab["sources"][a.edge_source[e]] if a.edge_source[e] >= 0 else None,
             a.vocab["evidence"][a.edge_evidence[e]],
+            None if np.isnan(a.edge_confidence[e]) else round(float(a.edge_confidence[e]), 4),
         )
         for e in range(len(a.edge_child))
     )
@@ -179,8 +192,9 @@ def walks(a: IndexArrays, picks: list[str]) -> dict[str, Any]:
             continue
         row = []
         for down in (True, False):
-            walk = index.walk([node], down=down)
-            row.append(sorted(zip(a.ids_of(walk.nodes), walk.depth.tolist(), strict=True)))
+            for conf in (None, 0.5):
+                walk = index.walk([node], down=down, min_confidence=conf)
+                row.append(sorted(zip(a.ids_of(walk.nodes), walk.depth.tolist(), strict=True)))
             nbrs, _ = index.neighbours(node, down=down, relations=None)
             row.append(sorted(a.ids_of(nbrs)))
             # best known first: the neighbours' renown in the order given
@@ -199,10 +213,11 @@ def check_delta(hub: SourceTables, hub_ids: list[str], seed: int) -> None:
     edges = random_source(rng, pool)
     old = random_source(rng, pool)
     new = mutate(rng, old, pool)
-    base = build(tables(hub, old, 3, edges))
-    full = build(tables(hub, new, 4, edges))
+    sus = [(c, p, "finetune") for c, p in (rng.sample(pool, 2) for _ in range(rng.randint(0, 6)))]
+    base = build(tables(hub, old, 3, edges, sus))
+    full = build(tables(hub, new, 4, edges, sus))
     keys = touched_keys(records(*old), records(*new))
-    delta = apply_delta(base, tables(hub, new, 4, edges), keys)
+    delta = apply_delta(base, tables(hub, new, 4, edges, sus), keys)
     assert canon(delta) == canon(full)
     picks = [p for p in pool if rng.random() < 0.5] + [hub_ids[0]]
     assert walks(delta, picks) == walks(full, picks)
