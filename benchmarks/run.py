@@ -457,6 +457,19 @@ def small_ingest(
             results[key] = {"filiation": (r["wall"], 1)}
             notes.append(f"{key}: {r['wall']:.1f} s wall, peak {r['rss_mb']:.0f} MB")
             say(f"  {key} {r['wall']:.1f}s, peak {r['rss_mb']:.0f} MB")
+        # Deltas of 1,000 and 100,000 links: time until a running server answers with them
+        # (benchmarks/delta.py), on the same copy.
+        delta = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("delta.py")), "--db", str(copy)],
+            capture_output=True,
+            text=True,
+        )
+        if delta.returncode != 0:
+            errors.append(f"delta benchmark failed: {delta.stderr.strip()[-300:]}")
+        for line in delta.stdout.splitlines():
+            if line.startswith("| ") and line[2].isdigit():
+                notes.append(f"delta (links, ingest s, visible s, extra MB): {line}")
+                say(f"  delta {line}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -327,21 +327,10 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     arrays.vocab["sources"] = source_labels
     arrays.vocab["evidence"] = evidences
     # Children of a node in renown order, parents likewise: "top k" is then a prefix.
-    # Links are unique per (child, parent, relation): sorting one combined key is enough.
     # Suspected links get layouts of their own: whatever reads the declared layouts (walks,
     # counts, families) never meets a suspicion unless it asks for them.
+    lay_out_links(arrays, e_child, e_parent, e_rel, n)
     sus = ~np.isnan(e_conf)
-    for prefix, sel in (("", np.flatnonzero(~sus)), ("sus_", np.flatnonzero(sus))):
-        down = sel[np.argsort(_combine(e_parent[sel], e_child[sel], e_rel[sel], n))]
-        up = sel[np.argsort(_combine(e_child[sel], e_parent[sel], e_rel[sel], n))]
-        setattr(arrays, prefix + "down_ptr", _indptr(e_parent[sel], n))
-        setattr(arrays, prefix + "down_nbr", e_child[down].astype(np.int32))
-        setattr(arrays, prefix + "down_edge", down.astype(np.int32))
-        setattr(arrays, prefix + "down_rel", e_rel[down])
-        setattr(arrays, prefix + "up_ptr", _indptr(e_child[sel], n))
-        setattr(arrays, prefix + "up_nbr", e_parent[up].astype(np.int32))
-        setattr(arrays, prefix + "up_edge", up.astype(np.int32))
-        setattr(arrays, prefix + "up_rel", e_rel[up])
     arrays.meta["suspected"] = int(sus.sum())
     pub = e_rel == RELATION_CODES[Relation.PUBLISHED_BY]
     arrays.author = np.full(n, -1, np.int32)
@@ -470,3 +459,23 @@ def _descendant_counts(
             gen[v] = int(res.depth.max()) if len(res.depth) else 0
     arrays.descendants = desc.astype(np.int32)
     arrays.generations = gen
+
+
+def lay_out_links(
+    arrays: IndexArrays, e_child: np.ndarray, e_parent: np.ndarray, e_rel: np.ndarray, n: int
+) -> None:
+    """Both adjacency layouts (children and parents of each node, in renown order) of the
+    declared links and of the suspected ones (``arrays.edge_confidence`` not NaN), sorted
+    from scratch: by a build, and by ``lineage/delta.py`` when node numbers change."""
+    sus = ~np.isnan(arrays.edge_confidence)
+    for prefix, sel in (("", np.flatnonzero(~sus)), ("sus_", np.flatnonzero(sus))):
+        down = sel[np.argsort(_combine(e_parent[sel], e_child[sel], e_rel[sel], n))]
+        up = sel[np.argsort(_combine(e_child[sel], e_parent[sel], e_rel[sel], n))]
+        setattr(arrays, prefix + "down_ptr", _indptr(e_parent[sel], n))
+        setattr(arrays, prefix + "down_nbr", e_child[down].astype(np.int32))
+        setattr(arrays, prefix + "down_edge", down.astype(np.int32))
+        setattr(arrays, prefix + "down_rel", e_rel[down])
+        setattr(arrays, prefix + "up_ptr", _indptr(e_child[sel], n))
+        setattr(arrays, prefix + "up_nbr", e_parent[up].astype(np.int32))
+        setattr(arrays, prefix + "up_edge", up.astype(np.int32))
+        setattr(arrays, prefix + "up_rel", e_rel[up])

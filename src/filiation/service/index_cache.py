@@ -28,6 +28,8 @@ from filiation.store import snapshot_cache
 from filiation.store.store import SnapshotInfo, Store
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from filiation.lineage.build import SourceTables
 
 log = logging.getLogger("filiation")
@@ -188,6 +190,21 @@ class IndexCache:
         self._fingerprint = fingerprint
         return index
 
+    def covering(self, snapshots: list[SnapshotInfo]) -> IndexArrays | None:
+        """The index of exactly these snapshots, if this process has it loaded or another
+        published it (mapped, not built): what a delta starts from."""
+        fingerprint = f"f{FORMAT_VERSION}-" + "-".join(str(s.id) for s in snapshots)
+        index = self._index
+        if index is not None and self._fingerprint == fingerprint:
+            return index.a
+        folder = self.store.index_dir() / fingerprint
+        if not (folder / "meta.json").exists():
+            return None
+        try:
+            return IndexArrays.load(folder)
+        except (ValueError, OSError):
+            return None
+
     def _clean_old_indexes(self, keep: Path) -> None:
         # Processes still reading an older index keep its (deleted) files mapped until
         # they move to the new one.
@@ -237,18 +254,24 @@ class IndexCache:
 
         threading.Thread(target=run, name="filiation-refresh", daemon=True).start()
 
-    def read_snapshot(self, snap: SnapshotInfo) -> SourceTables:
-        """A snapshot's tables, from the snapshot cache if it holds them, else the store."""
+    def read_snapshot(self, snap: SnapshotInfo, keys: pa.Array | None = None) -> SourceTables:
+        """A snapshot's tables, from the snapshot cache if it holds them, else the store;
+        with ``keys``, only its rows about them (``lineage.delta.restrict``)."""
         from filiation.lineage.build import SourceTables
 
         folder = self.store.index_dir()
-        cached = snapshot_cache.read(folder, snap)
+        cached = snapshot_cache.read(folder, snap, keys)
         if cached is not None:
             nodes, links = cached
         else:
             self._say(f"reading snapshot {snap.id} ({snap.source})")
             nodes, links = self.store.read_nodes(snap.id), self.store.read_links(snap.id)
             snapshot_cache.write(folder, snap, nodes, links)
+            if keys is not None:
+                from filiation.lineage.delta import restrict
+
+                tables = SourceTables(snap.id, snap.source, snap.label, nodes, links)
+                return restrict(tables, keys)
         return SourceTables(
             snapshot_id=snap.id, source=snap.source, label=snap.label, nodes=nodes, links=links
         )

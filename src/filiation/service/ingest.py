@@ -26,6 +26,9 @@ from filiation.store.store import Store
 #: How many complete snapshots of each source the store keeps (``diff`` compares them).
 ENV_KEEP = "FILIATION_KEEP_SNAPSHOTS"
 DEFAULT_KEEP = 2
+#: A snapshot of at most this many rows (nodes and links) is applied as a delta over the
+#: index of the previous snapshots (``lineage/delta.py``) when that index is at hand.
+DELTA_MAX_ROWS = 250_000
 BUNDLED = "hub-stats-sample.parquet"
 BUNDLED_LABEL = "bundled sample of cfahlgren1/hub-stats (Apache-2.0)"
 
@@ -150,7 +153,10 @@ class Ingester:
         from filiation.lineage.build import SourceTables, build
         from filiation.store.writer import open_writer
 
-        others = [s for s in self.store.current_snapshots() if s.source != source]
+        current = self.store.current_snapshots()
+        others = [s for s in current if s.source != source]
+        base = self.cache.covering(current) if rows <= DELTA_MAX_ROWS else None
+        replaced = [s for s in current if s.source == source]
         node_parts: list[pa.Table] = []
         link_parts: list[pa.Table] = []
         publishing = contextlib.ExitStack()
@@ -172,11 +178,24 @@ class Ingester:
             staged = snapshot_cache.stage(self.store.index_dir(), new.nodes, new.links)
             if staged is not None:
                 publishing.callback(staged.discard)  # unless published below
-            tables = [new, *(self.cache.read_snapshot(s) for s in others)]
-            tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))
-            del new  # build() empties `tables`, freeing the parsed rows as it goes
-            self._say("indexing")
-            arrays = build(tables, step=self._say)
+            if base is not None and new.nodes.num_rows + new.links.num_rows <= DELTA_MAX_ROWS:
+                # A small change: patch the index of the previous snapshots, reading only
+                # the other snapshots' rows about the ids the change names.
+                from filiation.lineage.delta import apply_delta, touched_keys
+
+                old = [self.cache.read_snapshot(s) for s in replaced]
+                keys = touched_keys((new.nodes, new.links), *((t.nodes, t.links) for t in old))
+                tables = [new, *(self.cache.read_snapshot(s, keys) for s in others)]
+                tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))
+                del new, old
+                arrays = apply_delta(base, tables, keys, step=self._say)
+            else:
+                tables = [new, *(self.cache.read_snapshot(s) for s in others)]
+                tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))
+                del new  # build() empties `tables`, freeing the parsed rows as it goes
+                self._say("indexing")
+                arrays = build(tables, step=self._say)
+            del base
             self._say("waiting for the store to commit")
             # From the commit until the index is published, other processes that see the
             # new snapshot wait for this index rather than build it themselves.

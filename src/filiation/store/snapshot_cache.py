@@ -53,19 +53,43 @@ def _paths(folder: Path, snap: SnapshotInfo) -> tuple[Path, Path] | None:
     return base / f"{key}.nodes.arrow", base / f"{key}.links.arrow"
 
 
-def read(folder: Path, snap: SnapshotInfo) -> tuple[pa.Table, pa.Table] | None:
-    """The snapshot's (nodes, links) from the cache, or None when it holds no usable copy."""
+def read(
+    folder: Path, snap: SnapshotInfo, keys: pa.Array | None = None
+) -> tuple[pa.Table, pa.Table] | None:
+    """The snapshot's (nodes, links) from the cache, or None when it holds no usable copy.
+
+    With ``keys``, only the node rows with one of these keys and the links with an end among
+    them, filtered batch by batch: a delta reads what it needs of a 3-million-row dump
+    without holding the dump in memory."""
     paths = _paths(folder, snap)
     if paths is None or not all(p.exists() for p in paths):
         return None
     try:
         tables = []
-        for path in paths:
+        for path, ends in zip(paths, (("key",), ("child_key", "parent_key")), strict=True):
             with pa.memory_map(str(path)) as source:
-                tables.append(pa.ipc.open_file(source).read_all())
+                reader = pa.ipc.open_file(source)
+                if keys is None:
+                    tables.append(reader.read_all())
+                    continue
+                batches = [
+                    _about(reader.get_batch(i), ends, keys)
+                    for i in range(reader.num_record_batches)
+                ]
+                tables.append(pa.Table.from_batches(batches, schema=reader.schema))
         return tables[0], tables[1]
     except (OSError, pa.ArrowException):
         return None  # damaged or deleted meanwhile: the store has the rows
+
+
+def _about(batch: pa.RecordBatch, ends: tuple[str, ...], keys: pa.Array) -> pa.RecordBatch:
+    """The rows of ``batch`` whose ``ends`` columns hold one of ``keys``."""
+    import pyarrow.compute as pc
+
+    mask = pc.is_in(batch.column(ends[0]), value_set=keys)
+    for name in ends[1:]:
+        mask = pc.or_(mask, pc.is_in(batch.column(name), value_set=keys))
+    return batch.filter(mask)
 
 
 class Staged:
