@@ -143,8 +143,20 @@ def author_of(hub_id: str) -> str | None:
 
 
 #: What "important" parents and children may be ranked by (``show --rank-by``), and the default
-#: order. Here, with the vocabulary, so that the command line can list them in its help without
-#: loading the index code; ``filiation.lineage.index`` is to import them from here (a test
-#: checks that both agree until it does).
-RANKING_KEYS = ("descendants", "downloads", "downloads_all_time", "likes", "trending", "created")
+#: order: most descendants first, then most downloads, then most likes. Here, with the
+#: vocabulary, so that the command line can list them in its help without loading the index
+#: code (``filiation.lineage.index`` imports them from here). ``citations``: distinct models
+#: naming the node as a parent (``filiation.lineage.indicators``).
+RANKING_KEYS = (
+    "descendants",
+    "citations",
+    "downloads",
+    "downloads_all_time",
+    "likes",
+    "trending",
+    "created",
+)
 DEFAULT_RANKING: tuple[str, ...] = ("descendants", "downloads", "likes")
+#: The CNIL demonstrator's order for important parents and children: most cited, then most
+#: downloaded (``--rank-by citations,downloads``).
+CNIL_RANKING: tuple[str, ...] = ("citations", "downloads")
