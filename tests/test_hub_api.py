@@ -240,3 +240,26 @@ def test_refreshed_fields_win_over_the_dump(fake, family_root, new_db) -> None:
     g.refresh_family(root, depth=1, endpoint=fake.url, backoff=0.01)
     assert g.show(child).downloads == (before or 0) + 12345
     assert filiation.open(g.store.url).show(child).downloads == (before or 0) + 12345
+
+
+def test_authors_are_typed_person_or_organisation_as_the_hub_says(
+    fake, family_root, new_db
+) -> None:
+    """The user and organisation overview calls type an author; one neither call knows
+    stays untyped (never guessed as an organisation)."""
+    root, depth = family_root
+    authors = sorted({fake.rows[k]["author"] for k in depth if fake.rows[k]["author"]})
+    assert len(authors) >= 3, "the family has several publishers"
+    org, person, *unknown = authors
+    fake.organisations = {org.lower()}
+    fake.users = {person.lower()}
+    g = filiation.open(new_db("typed"), load_bundled=False)
+    g.refresh_family(root, depth=2, endpoint=fake.url, backoff=0.01)
+    assert g.show(org, kind="author").extra.get("author_type") == "organisation"
+    assert g.show(person, kind="author").extra.get("author_type") == "person"
+    for name in unknown:
+        assert "author_type" not in g.show(name, kind="author").extra
+    overview = [p for p, _, _ in fake.requests if p.endswith("/overview")]
+    assert len(overview) <= 2 * len(authors)  # at most a user and an organisation call each
+    # the typed author rows do not change the family: the same models, the same links
+    assert {n.lower() for n in [root, *g.descendants(root).ids()]} == set(depth)
