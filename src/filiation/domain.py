@@ -142,6 +142,12 @@ def author_of(hub_id: str) -> str | None:
     return head if sep and head else None
 
 
+#: What a source may say an author is (``extra["author_type"]`` of the author node: the Hub's
+#: user and organisation overview calls, through ``refresh``); no value means unknown.
+AUTHOR_PERSON = "person"
+AUTHOR_ORGANISATION = "organisation"
+AUTHOR_TYPES = (AUTHOR_PERSON, AUTHOR_ORGANISATION)
+
 #: What "important" parents and children may be ranked by (``show --rank-by``), and the default
 #: order: most descendants first, then most downloads, then most likes. Here, with the
 #: vocabulary, so that the command line can list them in its help without loading the index

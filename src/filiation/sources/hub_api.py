@@ -30,7 +30,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from filiation.domain import NodeKind, Relation, author_of, normalise_relation
+from filiation.domain import (
+    AUTHOR_ORGANISATION,
+    AUTHOR_PERSON,
+    NodeKind,
+    Relation,
+    author_of,
+    normalise_relation,
+)
 from filiation.errors import InvalidArgumentError, SourceError
 from filiation.sources.records import (
     LINK_SCHEMA,
@@ -59,10 +66,6 @@ EXPAND = [
 #: The relations a child can declare in its ``base_model:<relation>:<id>`` tag.
 CHILD_RELATIONS = (Relation.FINETUNE, Relation.QUANTIZED, Relation.ADAPTER, Relation.MERGE)
 RETRY_STATUS = (429, 500, 502, 503, 504)
-#: An author's type, as the Hub's overview calls say (``extra["author_type"]`` of the author
-#: node); an author neither call knows stays without one, never guessed.
-AUTHOR_PERSON = "person"
-AUTHOR_ORGANISATION = "organisation"
 
 SKIP_BAD_BASE = "malformed baseModels"
 SKIP_BAD_ENTRY = "malformed entry"
