@@ -4,9 +4,17 @@ list built for the edge cases (a child linked twice, a self-link)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
 
 import filiation
+from filiation.api import create_app
 from tests import reference
 
 
@@ -50,3 +58,52 @@ def test_citations_count_distinct_children_not_links(tmp_path: Path, fresh_db) -
     children = g.children("org/base", ranking=["citations", "downloads"])
     assert children[0].id == "b/two"  # the cited child first
     assert g.show("org", kind="author").citations == 0
+
+
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@pytest.fixture(scope="module")
+def client(sample_db: Any) -> Iterator[TestClient]:
+    with TestClient(create_app(sample_db)) as c:
+        yield c
+
+
+def test_api_shows_and_ranks_by_citations(client, sample) -> None:
+    path = quote(LLAMA, safe="/")
+    d = client.get(f"/api/models/{path}", params={"rank_by": "citations,downloads"}).json()
+    assert d["citations"] == sample.show(LLAMA).citations > 0
+    assert d["ranking"] == ["citations", "downloads"]
+    cites = [n["citations"] for n in d["important_children"]]
+    assert cites == sorted(cites, reverse=True)
+    rows = client.get(f"/api/models/{path}/descendants", params={"max_depth": 1}).json()
+    index = sample.index
+    for row in rows["nodes"]:
+        assert row["citations"] == int(index.a.citations[index.lookup(row["id"])])
+    page = client.get(f"/api/models/{path}/children", params={"rank_by": "citations"}).json()
+    assert all("citations" in n for n in page["items"])
+
+
+def test_model_page_shows_citations_and_offers_the_cnil_order(client, sample) -> None:
+    d = sample.show(LLAMA, ranking=["citations", "downloads"])
+    url = f"/en/models/{quote(LLAMA, safe='/')}"
+    text = client.get(url).text
+    assert f'<strong id="n-citations">{d.citations:,}</strong>' in text
+    assert 'href="?rank=citations">Rank by citations, then downloads</a>' in text
+    ranked = client.get(url, params={"rank": "citations"}).text
+    assert "Ranked by citations, then downloads (30 days)." in ranked
+    block = re.findall(r'<ol class="nodes" id="important-children">(.*?)</ol>', ranked, re.S)[0]
+    shown = re.findall(r'<a href="/en/models/([^"]+)">', block)
+    assert shown[: len(d.important_children)] == [
+        quote(n.id, safe="/") for n in d.important_children
+    ]
+    fr = client.get(f"/fr/models/{quote(LLAMA, safe='/')}", params={"rank": "citations"}).text
+    assert "Classés par citations, puis téléchargements (30 jours)" in fr
+    assert "Classement par défaut" in fr
+
+
+def test_author_page_says_unknown_when_no_source_typed_it(client) -> None:
+    en = client.get("/en/authors/meta-llama").text
+    assert "Person or organisation: not stated by any source" in en
+    fr = client.get("/fr/authors/meta-llama").text
+    assert "Personne ou organisation\u00a0: aucune source ne le précise" in fr
