@@ -4,6 +4,7 @@ list built for the edge cases (a child linked twice, a self-link)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,3 +108,21 @@ def test_author_page_says_unknown_when_no_source_typed_it(client) -> None:
     assert "Person or organisation: not stated by any source" in en
     fr = client.get("/fr/authors/meta-llama").text
     assert "Personne ou organisation\u00a0: aucune source ne le précise" in fr
+
+
+def test_cli_show_prints_citations_and_ranks_by_them(sample_db: Any, sample) -> None:
+    from typer.testing import CliRunner
+
+    from filiation.cli import app
+
+    runner = CliRunner()
+    d = sample.show(LLAMA)
+    out = runner.invoke(app, ["--db", str(sample_db), "show", LLAMA]).stdout
+    assert f"{d.citations:,} model(s) name it as a parent" in out
+    done = runner.invoke(
+        app, ["--db", str(sample_db), "show", LLAMA, "--rank-by", "citations,downloads", "--json"]
+    )
+    data = json.loads(done.stdout)
+    assert data["ranking"] == ["citations", "downloads"] and data["citations"] == d.citations
+    cites = [c["citations"] for c in data["important_children"]]
+    assert cites == sorted(cites, reverse=True)
