@@ -126,3 +126,29 @@ def test_cli_show_prints_citations_and_ranks_by_them(sample_db: Any, sample) -> 
     assert data["ranking"] == ["citations", "downloads"] and data["citations"] == d.citations
     cites = [c["citations"] for c in data["important_children"]]
     assert cites == sorted(cites, reverse=True)
+
+
+def test_exports_carry_citations(sample) -> None:
+    import csv
+    import io
+
+    d = sample.show(LLAMA)
+    lin = sample.descendants(LLAMA, max_depth=1)
+    want = {n.id: n.citations for n in lin}
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                sample.export(
+                    LLAMA, "nodes-csv", direction="descendants", max_depth=1
+                ).content.decode()
+            )
+        )
+    )
+    assert {r["id"]: int(r["citations"]) for r in rows} == want
+    data = json.loads(sample.export(LLAMA, "json", direction="descendants", max_depth=1).content)
+    assert {n["id"]: n["citations"] for n in data["nodes"]} == want
+    card = sample.export(LLAMA, "model-card").content.decode()
+    assert f"- **Citations:** {d.citations:,} model(s) name it as a parent" in card
+    bom = json.loads(sample.export(LLAMA, "cyclonedx").content)
+    props = {p["name"]: p["value"] for p in bom["metadata"]["component"]["properties"]}
+    assert props["filiation:citations"] == str(d.citations)

@@ -88,6 +88,7 @@ def build(facts: ModelFacts) -> dict[str, Any]:
     for name, value in (
         ("filiation:library", d.library_name),
         ("filiation:parameters", d.parameters),
+        ("filiation:citations", d.citations),
         ("filiation:created", d.created_at.isoformat() if d.created_at else None),
         ("filiation:ancestry-truncated", "true" if facts.truncated else None),
     ):

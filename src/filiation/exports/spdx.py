@@ -99,6 +99,7 @@ def build(facts: ModelFacts) -> dict[str, Any]:
     notes = [f"library: {d.library_name}" if d.library_name else None]
     if d.parameters:
         notes.append(f"parameters: {d.parameters}")
+    notes.append(f"citations: {d.citations} model(s) name it as a parent")
     if facts.truncated:
         notes.append("ancestry truncated by the export's bounds")
     if any(notes):
