@@ -225,10 +225,8 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
                 known = hub.users if kind == "users" else hub.organisations
                 if name.lower() not in known:
                     self._json(404, {"error": "Not found"})
-                elif kind == "users":
-                    self._json(200, _user(name))
                 else:
-                    self._json(200, _organisation(name))
+                    self._json(200, _overview(name, "user" if kind == "users" else "org"))
                 return
             if parts.path.startswith("/api/models/"):
                 key = unquote(parts.path[len("/api/models/") :]).lower()
@@ -265,30 +263,19 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _user(name: str) -> dict[str, Any]:
-    """``/api/users/{name}/overview`` as the Hub answers it (the fields the client reads)."""
-    return {
+def _overview(name: str, kind: str) -> dict[str, Any]:
+    """``/api/users/{name}/overview`` (``kind`` "user") or ``/api/organizations/{name}/
+    overview`` ("org") as the Hub answers them: the fields the client reads."""
+    common = {
         "_id": f"{abs(hash(name)) % 16**24:024x}",
-        "user": name,
-        "fullname": name.title(),
-        "avatarUrl": f"https://example.invalid/{name}.png",
-        "isPro": False,
-        "numModels": 1,
-        "type": "user",
-    }
-
-
-def _organisation(name: str) -> dict[str, Any]:
-    """``/api/organizations/{name}/overview`` as the Hub answers it."""
-    return {
-        "_id": f"{abs(hash(name)) % 16**24:024x}",
-        "name": name,
         "fullname": name.title(),
         "avatarUrl": f"https://example.invalid/{name}.png",
         "numModels": 1,
-        "isVerified": True,
-        "type": "org",
+        "type": kind,
     }
+    if kind == "user":
+        return {**common, "user": name, "isPro": False}
+    return {**common, "name": name, "isVerified": True}
 
 
 class _Server(ThreadingHTTPServer):
