@@ -14,6 +14,9 @@ many times first, ``gone`` ids answer 404, ``broken`` ids answer non-JSON, ``bad
 carry a malformed ``baseModels``, ``down`` makes every answer a 503 (``down_lists``: every
 listing).
 
+``GET /api/users/{name}/overview`` and ``/api/organizations/{name}/overview`` answer for the
+names in ``users`` and ``organisations`` (404 otherwise, as the Hub does for the other kind).
+
 It also serves files, as ``huggingface_hub`` reads them (``hf_hub_url``,
 ``get_hf_file_metadata``): ``HEAD``/``GET /{repo}/resolve/{revision}/{filename}`` with
 ``X-Repo-Commit``, ``ETag`` and ``Content-Length``, and ``Range: bytes=a-b`` answered 206 with
@@ -63,6 +66,9 @@ class FakeHubAPI:
     bytes_served: int = 0
     no_ranges: bool = False
     latency: float = 0.0
+    #: Author names (lower case) the user and organisation overview calls know; others 404.
+    users: set[str] = field(default_factory=set)
+    organisations: set[str] = field(default_factory=set)
 
     def add_files(self, repo_id: str, folder: Path) -> None:
         """Serve every file of ``folder`` (not recursive) as the repository ``repo_id``."""
@@ -213,6 +219,15 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
                 self._json(503, {"error": "Service Unavailable"}, {"Retry-After": "0"})
                 return
             expand = query.get("expand", []) + query.get("expand[]", [])
+            overview = re.fullmatch(r"/api/(users|organizations)/([^/]+)/overview", parts.path)
+            if overview:
+                kind, name = overview.group(1), unquote(overview.group(2))
+                known = hub.users if kind == "users" else hub.organisations
+                if name.lower() not in known:
+                    self._json(404, {"error": "Not found"})
+                else:
+                    self._json(200, _overview(name, "user" if kind == "users" else "org"))
+                return
             if parts.path.startswith("/api/models/"):
                 key = unquote(parts.path[len("/api/models/") :]).lower()
                 if key in hub.broken:
@@ -246,6 +261,21 @@ def _handler(hub: FakeHubAPI) -> type[BaseHTTPRequestHandler]:
             self._json(404, {"error": "Not found"})
 
     return Handler
+
+
+def _overview(name: str, kind: str) -> dict[str, Any]:
+    """``/api/users/{name}/overview`` (``kind`` "user") or ``/api/organizations/{name}/
+    overview`` ("org") as the Hub answers them: the fields the client reads."""
+    common = {
+        "_id": f"{abs(hash(name)) % 16**24:024x}",
+        "fullname": name.title(),
+        "avatarUrl": f"https://example.invalid/{name}.png",
+        "numModels": 1,
+        "type": kind,
+    }
+    if kind == "user":
+        return {**common, "user": name, "isPro": False}
+    return {**common, "name": name, "isVerified": True}
 
 
 class _Server(ThreadingHTTPServer):

@@ -240,3 +240,69 @@ def test_refreshed_fields_win_over_the_dump(fake, family_root, new_db) -> None:
     g.refresh_family(root, depth=1, endpoint=fake.url, backoff=0.01)
     assert g.show(child).downloads == (before or 0) + 12345
     assert filiation.open(g.store.url).show(child).downloads == (before or 0) + 12345
+
+
+def test_authors_are_typed_person_or_organisation_as_the_hub_says(
+    fake, family_root, new_db
+) -> None:
+    """The user and organisation overview calls type an author; one neither call knows
+    stays untyped (never guessed as an organisation)."""
+    root, depth = family_root
+    authors = sorted({fake.rows[k]["author"] for k in depth if fake.rows[k]["author"]})
+    assert len(authors) >= 3, "the family has several publishers"
+    org, person, *unknown = authors
+    fake.organisations = {org.lower()}
+    fake.users = {person.lower()}
+    g = filiation.open(new_db("typed"), load_bundled=False)
+    g.refresh_family(root, depth=2, endpoint=fake.url, backoff=0.01)
+    assert g.show(org, kind="author").extra.get("author_type") == "organisation"
+    assert g.show(person, kind="author").extra.get("author_type") == "person"
+    for name in unknown:
+        assert "author_type" not in g.show(name, kind="author").extra
+    overview = [p for p, _, _ in fake.requests if p.endswith("/overview")]
+    assert len(overview) <= 2 * len(authors)  # at most a user and an organisation call each
+    # the typed author rows do not change the family: the same models, the same links
+    assert {n.lower() for n in [root, *g.descendants(root).ids()]} == set(depth)
+
+
+def test_exports_declare_persons_and_organisations(fake, family_root, new_db) -> None:
+    """SPDX: Person, Organization, or a plain Agent when no source typed the author;
+    CycloneDX: an organisation supplies, a person authors."""
+    import io
+
+    import spdx_python_model
+
+    root, depth = family_root
+    g = filiation.open(new_db("typed-export"), load_bundled=False)
+    child = next(k for k, v in depth.items() if v == 1 and fake.rows[k]["author"])
+    child_author, root_author = fake.rows[child]["author"], fake.rows[root.lower()]["author"]
+    if child_author.lower() == root_author.lower():
+        fake.organisations = {root_author.lower()}
+    else:
+        fake.organisations, fake.users = {root_author.lower()}, {child_author.lower()}
+    g.refresh_family(root, depth=1, endpoint=fake.url, backoff=0.01)
+    child_id = fake.rows[child]["id"]
+    doc = json.loads(g.export(child_id, "spdx").content)
+    spdx, objects = spdx_python_model.load_data(doc)
+    spdx.JSONLDSerializer().write(objects, io.BytesIO())  # every property the model requires
+    kinds = {
+        a.name: type(a).__name__
+        for t in (spdx.Person, spdx.Organization, spdx.Agent)
+        for a in objects.foreach_type(t)
+        if type(a).__name__ in ("Person", "Organization", "Agent")
+    }
+    assert kinds[root_author] == "Organization"
+    if child_author.lower() != root_author.lower():
+        assert kinds[child_author] == "Person"
+    bom = json.loads(g.export(child_id, "cyclonedx").content)
+    ancestors = bom["metadata"]["component"]["pedigree"]["ancestors"]
+    root_component = next(c for c in ancestors if c["name"] == fake.rows[root.lower()]["id"])
+    assert root_component["supplier"]["name"] == root_author
+    # nothing typed: no author is declared an organisation by default
+    fake.organisations, fake.users = set(), set()
+    g2 = filiation.open(new_db("untyped-export"), load_bundled=False)
+    g2.refresh_family(root, depth=1, endpoint=fake.url, backoff=0.01)
+    spdx2, objects2 = spdx_python_model.load_data(json.loads(g2.export(child_id, "spdx").content))
+    assert not list(objects2.foreach_type(spdx2.Organization))
+    assert not list(objects2.foreach_type(spdx2.Person))
+    assert {a.name for a in objects2.foreach_type(spdx2.Agent)} >= {root_author}

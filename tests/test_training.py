@@ -14,6 +14,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # before anything imports keras
 
 import importlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -171,7 +172,14 @@ def test_transformers_trainer_run_is_recorded(g: filiation.Genealogy, tmp_path: 
     assert run.base_model == GPT2 and run.datasets == [DATASET]
     hp = run.hyper_parameters
     assert (hp["learning_rate"], hp["per_device_train_batch_size"], hp["seed"]) == (5e-4, 2, 7)
-    assert hp["max_steps"] == 3 and hp["weight_decay"] == 0.01 and "num_train_epochs" in hp
+    # max_steps overrode num_train_epochs: only the one in effect is recorded, and the
+    # epochs and steps actually run come from the trainer's state.
+    assert hp["max_steps"] == 3 and hp["weight_decay"] == 0.01 and "num_train_epochs" not in hp
+    assert run.metrics["steps"] == trainer.state.global_step == 3
+    assert run.metrics["epochs"] == pytest.approx(trainer.state.epoch)
+    assert run.metrics["epochs"] == pytest.approx(3 / math.ceil(6 / 2))  # 3 steps of 3 a epoch
+    # A causal language model fine-tuned from its base: supervised fine-tuning.
+    assert m.learning_type == "supervised"
     assert hp["optim"].startswith("adamw")
     assert run.metrics["eval_loss"] == pytest.approx(evaluation["eval_loss"])
     assert "train_loss" in run.metrics
@@ -204,6 +212,61 @@ def test_peft_lora_run_is_an_adapter(g: filiation.Genealogy, tmp_path: Path) -> 
     (run,) = g.registry.training_runs("gpt2-lora")
     assert run.datasets == ["internal/faq", DATASET]
     assert next(s for s in run.steps if s.step == "building").details["adapter"] is True
+    assert m.learning_type == "supervised"  # the head under the peft wrapper says so
+
+
+def test_learning_type_from_the_head_and_the_base(g: filiation.Genealogy, tmp_path: Path) -> None:
+    """From scratch, a causal language model is pretrained on raw text (unsupervised in the
+    registry's vocabulary); a classification head learns labels (supervised), base or not;
+    a type a person chose is kept."""
+    from datasets import Dataset
+    from transformers import GPT2Config, GPT2ForSequenceClassification
+
+    from filiation.training import TransformersCallback
+
+    scratch = tiny_gpt2()  # no _name_or_path: not loaded from any base
+    callback = TransformersCallback(model_name="gpt2-scratch", db=g, user="edith")
+    trainer_for(scratch, tmp_path / "scratch", callback, checkpoints=False).train()
+    assert g.registry.model("gpt2-scratch").learning_type == "unsupervised"
+
+    config = GPT2Config(
+        vocab_size=64, n_positions=16, n_embd=16, n_layer=1, n_head=2, num_labels=2, pad_token_id=0
+    )
+    classifier = GPT2ForSequenceClassification(config)
+    labelled = Dataset.from_dict(
+        {"input_ids": [[(i + j) % 64 for j in range(8)] for i in range(6)], "labels": [0, 1] * 3}
+    )
+    callback = TransformersCallback(model_name="gpt2-labels", db=g, user="edith")
+    trainer = trainer_for(classifier, tmp_path / "labels", callback, checkpoints=False)
+    trainer.train_dataset = labelled
+    trainer.train()
+    assert g.registry.model("gpt2-labels").learning_type == "supervised"
+
+    admin = g.registry.actor("edith")
+    g.registry.update_model("gpt2-scratch", {"learning_type": "semi-supervised"}, actor=admin)
+    callback = TransformersCallback(model_name="gpt2-scratch", db=g, user="edith")
+    trainer_for(tiny_gpt2(), tmp_path / "scratch", callback, checkpoints=False).train()
+    assert g.registry.model("gpt2-scratch").learning_type == "semi-supervised"
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ("DPOConfig", "reinforcement"),
+        ("RewardConfig", "reinforcement"),
+        ("GRPOConfig", "reinforcement"),
+        ("SFTConfig", "supervised"),
+        ("TrainingArguments", "supervised"),
+    ],
+)
+def test_preference_trainers_are_reinforcement(config: str, expected: str) -> None:
+    """trl's trainers are told apart by their configuration class (trl is not a dependency:
+    its class names are the evidence the callback reads)."""
+    from filiation.training.learning import from_transformers
+
+    got = from_transformers(["GPT2LMHeadModel"], config, from_base=True)
+    assert got is not None and got.value == expected
+    assert from_transformers(["SomeCustomModule"], "TrainingArguments", from_base=True) is None
 
 
 def test_a_failure_to_record_never_stops_training(g: filiation.Genealogy, tmp_path: Path) -> None:
@@ -261,10 +324,15 @@ def test_keras_fit_evaluate_predict_is_one_run_with_six_steps(
     assert compiling.details["metrics"] == ["mae"]
     training = next(s for s in run.steps if s.step == "training")
     assert training.details["epochs"] == 2 and len(training.details["history"]["loss"]) == 2
+    # Epochs and optimizer steps actually run: 18 training rows (a quarter for validation)
+    # in batches of 8 is 3 steps an epoch.
+    assert run.metrics["epochs"] == 2 and run.metrics["steps"] == 2 * math.ceil(18 / 8)
+    assert m.learning_type == "supervised"  # mse compares outputs with given targets
     # Trained again with the same callback: a second run, the first one kept as it was.
     model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[callback])
     first, second = reg.training_runs("sum-scorer")
     assert first == run and second.hyper_parameters["epochs"] == 1
+    assert second.metrics["steps"] == math.ceil(24 / 8)  # this run's steps, not the total
     assert [s.step for s in second.steps] == [
         "data_preparation",
         "building",

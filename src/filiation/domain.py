@@ -142,9 +142,27 @@ def author_of(hub_id: str) -> str | None:
     return head if sep and head else None
 
 
+#: What a source may say an author is (``extra["author_type"]`` of the author node: the Hub's
+#: user and organisation overview calls, through ``refresh``); no value means unknown.
+AUTHOR_PERSON = "person"
+AUTHOR_ORGANISATION = "organisation"
+AUTHOR_TYPES = (AUTHOR_PERSON, AUTHOR_ORGANISATION)
+
 #: What "important" parents and children may be ranked by (``show --rank-by``), and the default
-#: order. Here, with the vocabulary, so that the command line can list them in its help without
-#: loading the index code; ``filiation.lineage.index`` is to import them from here (a test
-#: checks that both agree until it does).
-RANKING_KEYS = ("descendants", "downloads", "downloads_all_time", "likes", "trending", "created")
+#: order: most descendants first, then most downloads, then most likes. Here, with the
+#: vocabulary, so that the command line can list them in its help without loading the index
+#: code (``filiation.lineage.index`` imports them from here). ``citations``: distinct models
+#: naming the node as a parent (``filiation.lineage.indicators``).
+RANKING_KEYS = (
+    "descendants",
+    "citations",
+    "downloads",
+    "downloads_all_time",
+    "likes",
+    "trending",
+    "created",
+)
 DEFAULT_RANKING: tuple[str, ...] = ("descendants", "downloads", "likes")
+#: The CNIL demonstrator's order for important parents and children: most cited, then most
+#: downloaded (``--rank-by citations,downloads``).
+CNIL_RANKING: tuple[str, ...] = ("citations", "downloads")

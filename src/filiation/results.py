@@ -37,6 +37,13 @@ def hub_url(kind: NodeKind, node_id: str) -> str | None:
     return None
 
 
+#: What ``citations`` counts, said once for every result that carries it.
+CITATIONS_HELP = (
+    "distinct models naming this node as a parent (declared links of any relation but "
+    "published_by; direct children only, unlike descendants)"
+)
+
+
 class NodeSummary(BaseModel):
     """A node as listed among others: enough to recognise and rank it."""
 
@@ -46,6 +53,7 @@ class NodeSummary(BaseModel):
     downloads: int | None = None
     likes: int | None = None
     descendants: int = 0
+    citations: int = Field(0, description=CITATIONS_HELP)
     stub: bool = Field(False, description="named as a parent but absent from every source")
 
 
@@ -97,6 +105,7 @@ class NodeDetails(BaseModel):
     datasets: list[Neighbour]
     descendants: int
     generations: int
+    citations: int = Field(0, description=CITATIONS_HELP)
     important_parents: list[Neighbour]
     important_children: list[Neighbour]
     ranking: list[str]
@@ -196,6 +205,7 @@ def summary_fields(index: LineageIndex, node: int) -> dict[str, Any]:
         "downloads": _opt(a.downloads[node]),
         "likes": _opt(a.likes[node]),
         "descendants": int(a.descendants[node]),
+        "citations": int(a.citations[node]),
         "stub": bool(a.stub[node]),
     }
 
@@ -240,6 +250,8 @@ class LineageNode:
     descendants: int
     stub: bool
     created_at: str | None
+    #: Distinct models naming it as a parent (see ``NodeSummary.citations``).
+    citations: int = 0
     #: Reached through a suspected link (inferred by filiation, followed only when asked).
     suspected: bool = False
     #: That link's confidence; None when the node was reached through a declared one.
@@ -364,6 +376,7 @@ class Lineage:
                     "descendants": fields["descendants"],
                     "stub": fields["stub"],
                     "created_at": _iso(int(a.created[r])),
+                    "citations": fields["citations"],
                 }
             )
         if not len(self.node_index):
@@ -373,6 +386,7 @@ class Lineage:
         dls = np.asarray(a.downloads)[self.node_index].tolist()
         likes = np.asarray(a.likes)[self.node_index].tolist()
         desc = np.asarray(a.descendants)[self.node_index].tolist()
+        cites = np.asarray(a.citations)[self.node_index].tolist()
         stub = np.asarray(a.stub)[self.node_index].tolist()
         created = np.asarray(a.created)[self.node_index].tolist()
         author_idx = np.asarray(a.author)[self.node_index]
@@ -413,6 +427,7 @@ class Lineage:
                     "descendants": desc[i],
                     "stub": bool(stub[i]),
                     "created_at": _iso(created[i]),
+                    "citations": cites[i],
                 }
             )
         # A node reached through a suspected link says so, with the link's confidence.

@@ -135,6 +135,7 @@ def details(d: NodeDetails) -> None:
         ("published", count(d.children_by_relation.get("published_by"))),
         ("models trained on it", count(d.children_by_relation.get("trained_on"))),
         ("descendants", f"{d.descendants:,} over {d.generations} generation(s)"),
+        ("citations", f"{d.citations:,} model(s) name it as a parent"),
         ("trained on", ", ".join(x.id for x in d.datasets) or None),
         ("on the Hub", d.url),
     ]

@@ -37,6 +37,9 @@ class ExportInput:
 
     lineage: Lineage
     model: NodeDetails | None = None
+    #: For a model's formats: the authors a source typed, ``person`` or ``organisation``
+    #: (``refresh`` asks the Hub); an author absent from it is of unknown type.
+    author_types: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from filiation import __version__
-from filiation.domain import NodeKind
+from filiation.domain import AUTHOR_ORGANISATION, AUTHOR_PERSON, NodeKind
 from filiation.exports import ExportFormat, register
 from filiation.exports.facts import TOOL, ModelFacts, json_render
 from filiation.results import hub_url
@@ -46,6 +46,7 @@ def dataset_ref(node_id: str) -> str:
 def _component(facts: ModelFacts, node_id: str, author: str | None) -> Component:
     from cyclonedx.model import ExternalReference, ExternalReferenceType, Property, XsUri
     from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
 
     properties = []
     for link in facts.parents_of(node_id):
@@ -53,7 +54,14 @@ def _component(facts: ModelFacts, node_id: str, author: str | None) -> Component
         if link.declared:
             properties.append(Property(name=DECLARED_PROPERTY, value=link.parent))
     url = hub_url(NodeKind.MODEL, node_id)
+    # CycloneDX has both notions: an organisation supplies, a person authors; the plain
+    # ``publisher`` text is all that is said of an author of unknown type.
+    kind = facts.author_types.get(author or "")
+    supplier = OrganizationalEntity(name=author) if kind == AUTHOR_ORGANISATION else None
+    authors = [OrganizationalContact(name=author)] if kind == AUTHOR_PERSON else None
     return Component(
+        supplier=supplier,
+        authors=authors,
         type=ComponentType.MACHINE_LEARNING_MODEL,
         name=node_id,
         bom_ref=model_ref(node_id),
@@ -80,6 +88,7 @@ def build(facts: ModelFacts) -> dict[str, Any]:
     for name, value in (
         ("filiation:library", d.library_name),
         ("filiation:parameters", d.parameters),
+        ("filiation:citations", d.citations),
         ("filiation:created", d.created_at.isoformat() if d.created_at else None),
         ("filiation:ancestry-truncated", "true" if facts.truncated else None),
     ):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from filiation.domain import NodeKind, Relation
@@ -57,6 +57,8 @@ class ModelFacts:
     links: list[DerivedFrom]
     datasets: list[str]
     truncated: bool
+    #: ``person`` or ``organisation`` for the authors a source typed; others are unknown.
+    author_types: dict[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -90,6 +92,7 @@ def gather(answer: ExportInput) -> ModelFacts:
         links=sorted(links, key=lambda k: (k.child.lower(), k.parent.lower(), k.relation)),
         datasets=sorted((d.id for d in details.datasets), key=str.lower),
         truncated=ancestry.truncated or ancestry.depth_cut,
+        author_types=dict(answer.author_types),
     )
 
 

@@ -35,6 +35,7 @@ NODE_KEYS = (
     ("downloads", "long"),
     ("likes", "long"),
     ("descendants", "long"),
+    ("citations", "long"),
     ("created_at", "string"),
     ("stub", "boolean"),
 )

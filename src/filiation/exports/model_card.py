@@ -95,12 +95,15 @@ def render_card(facts: ModelFacts) -> str:
     w("## Model details")
     w("")
     w(f"- **Model:** {link(NodeKind.MODEL, d.id)}")
-    w(f"- **Developed by:** {link(NodeKind.AUTHOR, d.author) if d.author else UNKNOWN}")
+    kind = facts.author_types.get(d.author or "")
+    by = link(NodeKind.AUTHOR, d.author) + (f" ({kind})" if kind else "") if d.author else UNKNOWN
+    w(f"- **Developed by:** {by}")
     w(f"- **Created:** {md(d.created_at.date().isoformat()) if d.created_at else UNKNOWN}")
     w(f"- **Licence:** {md(d.license) if d.license else UNKNOWN}")
     w(f"- **Task:** {md(d.pipeline_tag) if d.pipeline_tag else UNKNOWN}")
     w(f"- **Library:** {md(d.library_name) if d.library_name else UNKNOWN}")
     w(f"- **Parameters:** {f'{d.parameters:,}' if d.parameters else UNKNOWN}")
+    w(f"- **Citations:** {d.citations:,} model(s) name it as a parent")
     if facts.base_models:
         bases = ", ".join(
             f"{link(NodeKind.MODEL, b.parent)} ({md(b.relation.value)})" for b in facts.base_models

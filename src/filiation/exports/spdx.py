@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from filiation import __version__
-from filiation.domain import NodeKind
+from filiation.domain import AUTHOR_ORGANISATION, AUTHOR_PERSON, NodeKind
 from filiation.exports import ExportFormat, register
 from filiation.exports.facts import TOOL, ModelFacts, json_render
 from filiation.results import hub_url
@@ -63,11 +63,17 @@ def build(facts: ModelFacts) -> dict[str, Any]:
     elements: list[Any] = [agent, tool]
     authors: dict[str, Any] = {}
 
-    def organisation(name: str | None) -> Any:
+    def agent(name: str | None) -> Any:
+        """The author as SPDX's ``Person`` or ``Organization`` when a source typed it, else
+        as a plain ``Agent`` (SPDX 3's element for "a person, an organisation or software",
+        the honest value when nobody said which)."""
         if not name:
             return None
         if name not in authors:
-            authors[name] = spdx.Organization(_id=iri("author", name), name=name, creationInfo=info)
+            kind = {AUTHOR_PERSON: spdx.Person, AUTHOR_ORGANISATION: spdx.Organization}.get(
+                facts.author_types.get(name, ""), spdx.Agent
+            )
+            authors[name] = kind(_id=iri("author", name), name=name, creationInfo=info)
             elements.append(authors[name])
         return authors[name]
 
@@ -79,7 +85,7 @@ def build(facts: ModelFacts) -> dict[str, Any]:
             software_downloadLocation=hub_url(NodeKind.MODEL, node_id),
             software_primaryPurpose=spdx.software_SoftwarePurpose.model,
         )
-        supplier = organisation(author)
+        supplier = agent(author)
         if supplier is not None:
             pkg.suppliedBy = supplier
         elements.append(pkg)
@@ -93,6 +99,7 @@ def build(facts: ModelFacts) -> dict[str, Any]:
     notes = [f"library: {d.library_name}" if d.library_name else None]
     if d.parameters:
         notes.append(f"parameters: {d.parameters}")
+    notes.append(f"citations: {d.citations} model(s) name it as a parent")
     if facts.truncated:
         notes.append("ancestry truncated by the export's bounds")
     if any(notes):

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 #: Stands for "unknown" in integer columns (downloads of a stub node, a missing date...).
 NULL_INT = np.iinfo(np.int64).min
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 SEPARATOR = 0x0A  # "\n" between ids in the blobs; ids never contain control characters.
 
 
@@ -43,6 +43,8 @@ class IndexArrays:
     descendants: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     author: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     generations: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    #: distinct models naming the node as a parent (lineage/indicators.py: ``citations``)
+    citations: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     # ids: display form and lower-case form, "\n"-separated, with start offsets (n + 1)
     id_blob: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     id_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))

@@ -26,6 +26,7 @@ from filiation.domain import (
 )
 from filiation.lineage import search as search_mod
 from filiation.lineage.arrays import NULL_INT, IndexArrays, spans
+from filiation.lineage.indicators import citations
 
 Step = Callable[[str], None]
 
@@ -344,6 +345,7 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     lineage_mask[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
     sel = lineage_mask[e_rel] & ~sus  # declared links only: suspicions are not counted
     _descendant_counts(arrays, e_child[sel], e_parent[sel], n, lineage_mask)
+    arrays.citations = citations(e_child, e_parent, e_rel, sus, arrays.kind)
     arrays.meta["links"] = int(m)
     arrays.meta["nodes"] = int(n)
 

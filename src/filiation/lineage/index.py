@@ -11,8 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from filiation.domain import (
+    DEFAULT_RANKING,
     KIND_CODES,
     LINEAGE_RELATIONS,
+    RANKING_KEYS,
     RELATION_CODES,
     NodeKind,
     Relation,
@@ -22,10 +24,7 @@ from filiation.lineage.arrays import IndexArrays, hash_id
 from filiation.lineage.query import TraversalQuery
 from filiation.lineage.traverse import Traverser, Walk
 
-#: What "important" means unless the caller says otherwise: most descendants first, then
-#: most downloads, then most likes.
-DEFAULT_RANKING: tuple[str, ...] = ("descendants", "downloads", "likes")
-RANKING_KEYS = ("descendants", "downloads", "downloads_all_time", "likes", "trending", "created")
+__all__ = ["DEFAULT_RANKING", "RANKING_KEYS", "LineageIndex", "relation_mask"]
 
 
 def suspected_confidence(query: TraversalQuery) -> float | None:

@@ -78,6 +78,7 @@ def record_training(
     output_dir: str | None,
     evidence: str,
     run: int | None = None,
+    learning_type: str | None = None,
 ) -> TrainingRun:
     if relation not in DERIVATIONS:
         raise RegistryValidationError(
@@ -118,6 +119,7 @@ def record_training(
                 + (f", saved in {output_dir}" if output_dir else ""),
                 "training_datasets": usable,
                 **link,
+                **({"learning_type": learning_type} if learning_type else {}),
             }
             model_id = reg.insert_model_in(conn, parse_model(data), actor)
         else:
@@ -126,6 +128,8 @@ def record_training(
             changes: dict[str, Any] = {"training_datasets": merged_datasets(old, usable)}
             if not row["hub_id"]:
                 changes.update(link)
+            if learning_type and not row["learning_type"]:
+                changes["learning_type"] = learning_type
             reg.update_model_in(conn, model_id, changes, actor)
         values = {
             "model_id": model_id,

@@ -109,11 +109,14 @@ class Registry(UserAccounts, Records):
         output_dir: str | None = None,
         evidence: str = "training callback",
         run: int | None = None,
+        learning_type: str | None = None,
     ) -> TrainingRun:
         """Record one training run of ``model`` (created if new), derived from
         ``base_model`` with ``relation``, declared by ``evidence`` (the training callbacks
         of :mod:`filiation.training` call this when a model is saved). ``run``: the number
-        of a run recorded before, to update (a later save or evaluation of the same run)."""
+        of a run recorded before, to update (a later save or evaluation of the same run).
+        ``learning_type``: what the callback saw (:mod:`filiation.training.learning`), set on
+        the model unless it already has one (a person's choice is never overwritten)."""
         from .runs import record_training
 
         actor = self.require(actor, Role.EDITOR)
@@ -131,6 +134,7 @@ class Registry(UserAccounts, Records):
             output_dir=output_dir,
             evidence=evidence,
             run=run,
+            learning_type=learning_type,
         )
 
     def training_runs(self, ref: Ref) -> list[TrainingRun]:

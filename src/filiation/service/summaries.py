@@ -133,6 +133,7 @@ def node_details(
         datasets=neighbours(index, node, False, (Relation.TRAINED_ON,), None, by_downloads),
         descendants=int(a.descendants[node]),
         generations=int(a.generations[node]),
+        citations=int(a.citations[node]),
         important_parents=neighbours(index, node, False, rels, limit, ranking),
         important_children=neighbours(index, node, True, rels, limit, ranking),
         ranking=list(ranking),

@@ -10,7 +10,9 @@ The records become a snapshot of source ``hub-api:<root id>`` (one source per fa
 refresh of another family does not replace this one, and two refreshes of the same family can
 be compared). Its links are read as the Hub states them: ``baseModels`` of each model (typed
 by the Hub), declared when the card's ``base_model_relation`` says the same; data sets from
-``dataset:`` tags and the card's ``datasets``.
+``dataset:`` tags and the card's ``datasets``. Each author of the family is typed person or
+organisation by the Hub's user and organisation overview calls (two calls at most per
+author); one neither knows stays untyped.
 
 The Hub is asked politely: 429 and 5xx answers are retried with exponential back-off (the
 client does it for listings; here for single models), honouring ``Retry-After``. A model the
@@ -28,7 +30,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from filiation.domain import NodeKind, Relation, author_of, normalise_relation
+from filiation.domain import (
+    AUTHOR_ORGANISATION,
+    AUTHOR_PERSON,
+    NodeKind,
+    Relation,
+    author_of,
+    normalise_relation,
+)
 from filiation.errors import InvalidArgumentError, SourceError
 from filiation.sources.records import (
     LINK_SCHEMA,
@@ -125,12 +134,28 @@ class _Hub:
 
     def model(self, model_id: str) -> Any | None:
         """``model_info`` with retries; None when the Hub does not have it (404)."""
+        return self._one(
+            model_id,
+            lambda: self.api.model_info(model_id, expand=EXPAND, token=self.token),  # type: ignore[arg-type]
+        )
+
+    def author_type(self, name: str) -> str | None:
+        """``person`` or ``organisation`` as the Hub says (its user and organisation overview
+        calls: each answers 404 for the other kind), None when neither knows the name."""
+        if self._one(name, lambda: self.api.get_user_overview(name, token=self.token)):
+            return AUTHOR_PERSON
+        if self._one(name, lambda: self.api.get_organization_overview(name, token=self.token)):
+            return AUTHOR_ORGANISATION
+        return None
+
+    def _one(self, what: str, call: Callable[[], Any]) -> Any | None:
+        """One call with retries on 429 and 5xx; None when the Hub has no such thing (404)."""
         from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
         for attempt in range(self.retries + 1):
             self.calls += 1
             try:
-                return self.api.model_info(model_id, expand=EXPAND, token=self.token)  # type: ignore[arg-type]
+                return call()
             except RepositoryNotFoundError:
                 return None
             except HfHubHTTPError as exc:
@@ -140,9 +165,9 @@ class _Hub:
                 if status in RETRY_STATUS and attempt < self.retries:
                     self.sleep(self._wait(exc, attempt))
                     continue
-                raise self._explain(exc, model_id) from None
+                raise self._explain(exc, what) from None
             except Exception as exc:
-                raise self._explain(exc, model_id) from None
+                raise self._explain(exc, what) from None
         raise AssertionError("unreachable")
 
     def children(self, model_id: str, relation: Relation) -> list[Any]:
@@ -161,6 +186,10 @@ class _Hub:
             )
         except Exception as exc:
             raise self._explain(exc, what) from None
+
+
+def _author(info: Any) -> str | None:
+    return info.author if isinstance(info.author, str) else author_of(info.id)
 
 
 def _card(info: Any) -> dict[str, Any]:
@@ -279,7 +308,14 @@ def fetch_family(
     )
     report.rows_read = len(infos)
     report.label = f"Hub API {hub.endpoint}, {root.id}, depth {depth}"
-    records = _records(root.id, infos, found_by, report)
+    authors: dict[str, str | None] = {}
+    for info in infos.values():
+        name = _author(info)
+        if name and name.lower() not in authors and len(authors) < max_models:
+            if progress:
+                progress(f"{name}: person or organisation")
+            authors[name.lower()] = hub.author_type(name)
+    records = _records(root.id, infos, found_by, report, authors)
     records.report.notes["api calls"] = hub.calls
     return records
 
@@ -289,6 +325,7 @@ def _records(
     infos: dict[str, Any],
     found_by: dict[str, tuple[str, Relation]],
     report: IngestReport,
+    author_types: dict[str, str | None],
 ) -> Records:
     nodes: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
@@ -325,7 +362,7 @@ def _records(
                 "kind": NodeKind.MODEL.value,
                 "key": key,
                 "id": info.id,
-                "author": info.author if isinstance(info.author, str) else author_of(info.id),
+                "author": _author(info),
                 "created_at": _naive(getattr(info, "created_at", None)),
                 "last_modified": _naive(getattr(info, "last_modified", None)),
                 "pipeline_tag": getattr(info, "pipeline_tag", None),
@@ -352,6 +389,18 @@ def _records(
             link(info.id, parent, NodeKind.MODEL, frel, False, "list_models filter")
         for name, ev in _datasets(info, card):
             link(info.id, name, NodeKind.DATASET, Relation.TRAINED_ON, True, ev)
+    # Authors the Hub typed: a row of their own, so that the type reaches the author's node.
+    names = {a.lower(): a for a in (_author(i) for i in infos.values()) if a}
+    for key, kind in author_types.items():
+        if kind is not None and key in names:
+            nodes.append(
+                {
+                    "kind": NodeKind.AUTHOR.value,
+                    "key": key,
+                    "id": names[key],
+                    "extra": json.dumps({"author_type": kind}),
+                }
+            )
     report.nodes, report.links = len(nodes), len(links)
     return Records(
         source=source_name(root_id),

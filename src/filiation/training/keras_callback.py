@@ -13,7 +13,10 @@ What it records, and when (the six steps of making a model):
   and *compiling* (``model.get_compile_config()``: the optimizer and its configuration,
   the loss, the metrics);
 - ``on_epoch_end``: the history of every logged value;
-- ``on_train_end``: *training* (epochs run, final values, history);
+- ``on_train_end``: *training* (epochs run, final values, history); the run's metrics
+  ``epochs`` and ``steps`` are the epochs run and the optimizer's updates during them (an early
+  stop makes them fewer than asked); the *learning type* is supervised when the compiled
+  loss compares outputs with targets (:mod:`filiation.training.learning`), else unset;
 - ``on_test_end`` after training: *evaluating*, with its metrics (the validation passes
   inside ``fit`` also end with ``on_test_end``: they go to the history, not here);
 - ``on_predict_end``: *predicting* (batches predicted).
@@ -44,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from filiation.errors import MissingExtraError
 
+from .learning import from_keras_loss
 from .recorder import TrainingRecorder
 
 
@@ -108,6 +112,7 @@ class KerasCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._fitting = False
         self._trained = False
         self._predicted_batches = 0
+        self._start_iterations: int | None = None
 
     @property
     def failures(self) -> int:
@@ -117,6 +122,7 @@ class KerasCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         rec, model = self.recorder, self.model
         self._fitting = True
+        self._start_iterations = _iterations(model)
         if self._trained:  # trained again with the same callback: a new run
             rec.new_run()
             self._trained = False
@@ -150,6 +156,8 @@ class KerasCallback(keras.callbacks.Callback):  # type: ignore[misc]
                 if config.get(key) is not None:
                     rec.hyper_parameters[key] = config[key]
         rec.hyper_parameters["loss"] = compiled.get("loss")
+        learning = from_keras_loss(compiled.get("loss"))
+        rec.learning_type = learning.value if learning is not None else None
         rec.step(
             "compiling",
             optimizer=optimizer,
@@ -169,6 +177,14 @@ class KerasCallback(keras.callbacks.Callback):  # type: ignore[misc]
             {f"train_{k}" if not k.startswith("val_") else k: v for k, v in final.items()}
         )
         epochs = max((len(v) for v in self.history.values()), default=0)
+        # What was run, not what was asked: an early stop ends before ``epochs``.
+        rec.metrics["epochs"] = epochs
+        end = _iterations(self.model)
+        rec.metrics["steps"] = (
+            end - self._start_iterations
+            if end is not None and self._start_iterations is not None
+            else None
+        )
         rec.step("training", epochs=epochs, final=final, history=self.history)
         self._trained = True
         rec.save()
@@ -207,6 +223,14 @@ def _compile_config(model: Any) -> dict[str, Any]:
         "optimizer": {"class_name": type(optimizer).__name__} if optimizer is not None else None,
         "loss": getattr(model, "loss", None),
     }
+
+
+def _iterations(model: Any) -> int | None:
+    """The optimizer's update count so far (the steps of a run: its change during ``fit``)."""
+    try:
+        return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _count(model: Any) -> int | None:

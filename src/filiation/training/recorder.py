@@ -69,6 +69,8 @@ class TrainingRecorder:
         self.metrics: dict[str, Any] = {}
         self.steps: list[dict[str, Any]] = []
         self.output_dir: str | None = None
+        #: The run's learning type, when the callback could tell (training/learning.py).
+        self.learning_type: str | None = None
         self.user = user or os.environ.get(ENV_USER) or getpass.getuser()
         self._db = db
         self._genealogy: Genealogy | None = None
@@ -126,6 +128,7 @@ class TrainingRecorder:
                 steps=self.steps,
                 output_dir=self.output_dir,
                 run=self.run.id if self.run is not None else None,
+                learning_type=self.learning_type,
             )
             return self.run
         except Exception as exc:  # recording must never stop the training

@@ -8,8 +8,13 @@ What it records, and when (the six steps of making a model):
 - ``on_train_begin``: *data preparation* (the training set's size and columns, and its name
   when it is a ``datasets.Dataset`` that knows it), *building* (model class and type,
   parameters, the base it was loaded from), *compiling* (optimizer, learning-rate schedule)
-  and the main hyper-parameters of the ``TrainingArguments``;
-- ``on_train_end``: *training* (steps, epochs, final training loss);
+  and the main hyper-parameters of the ``TrainingArguments``; the *learning type* from the
+  model's head, the trainer's configuration and whether it starts from a base
+  (:mod:`filiation.training.learning`), set on the registered model unless it has one;
+- ``on_train_end``: *training* (steps, epochs, final training loss); the run's metrics
+  ``epochs`` and ``steps`` are what was run (``state.epoch``, ``state.global_step``), and of
+  ``num_train_epochs`` and ``max_steps`` only the one in effect is kept (a positive
+  ``max_steps`` overrides the epochs);
 - ``on_evaluate`` / ``on_predict``: *evaluating* / *predicting*, with their metrics.
 
 The run is written when the Trainer saves the model (``on_save``, at each checkpoint). The
@@ -34,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from filiation.errors import MissingExtraError
 
+from .learning import from_transformers
 from .recorder import TrainingRecorder
 
 try:
@@ -111,11 +117,19 @@ class TransformersCallback(TrainerCallback):  # type: ignore[misc]
         rec.hyper_parameters.update(
             {name: getattr(args, name) for name in HYPER_PARAMETERS if hasattr(args, name)}
         )
+        # A positive max_steps overrides num_train_epochs: keep only the one in effect.
+        by_steps = (rec.hyper_parameters.get("max_steps") or 0) > 0
+        overridden = "num_train_epochs" if by_steps else "max_steps"
+        rec.hyper_parameters.pop(overridden, None)
         base, adapter = _base_of(model)
         if adapter:
             rec.relation = "adapter"
         if not self._explicit_base:
             rec.base_model = base
+        learning = from_transformers(
+            _class_names(model), type(args).__name__, from_base=rec.base_model is not None
+        )
+        rec.learning_type = learning.value if learning is not None else None
         dataset = getattr(kwargs.get("train_dataloader"), "dataset", None)
         named = _dataset_names(dataset)
         rec.add_datasets(named)
@@ -132,6 +146,7 @@ class TransformersCallback(TrainerCallback):  # type: ignore[misc]
             parameters=_parameters(model),
             base_model=rec.base_model,
             adapter=adapter,
+            learning_type=rec.learning_type,
         )
         optimizer = kwargs.get("optimizer")
         scheduler = kwargs.get("lr_scheduler")
@@ -150,6 +165,9 @@ class TransformersCallback(TrainerCallback):  # type: ignore[misc]
         )
         if train_loss is not None:
             rec.metrics["train_loss"] = train_loss
+        # What was run, not what was asked: max_steps or an early stop change both.
+        rec.metrics["epochs"] = round(float(state.epoch or 0.0), 4)
+        rec.metrics["steps"] = int(state.global_step)
         rec.step(
             "training",
             global_step=state.global_step,
@@ -201,6 +219,20 @@ def _base_of(model: Any) -> tuple[str | None, bool]:
             if isinstance(value, str) and value.strip():
                 return value.strip(), False
     return None, False
+
+
+def _class_names(model: Any) -> list[str]:
+    """The class of the model trained and, under a ``peft`` wrapper, of the model it wraps
+    (``PeftModel`` around ``GPT2LMHeadModel``): the head says the learning type."""
+    names: list[str] = []
+    seen = 0
+    while model is not None and seen < 4:  # a wrapper's wrapper, never an endless chain
+        names.append(type(model).__name__)
+        get_base = getattr(model, "get_base_model", None)
+        inner = get_base() if callable(get_base) else None
+        model = inner if inner is not model else None
+        seen += 1
+    return names
 
 
 def _dataset_names(dataset: Any) -> list[str]:

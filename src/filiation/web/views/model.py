@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from filiation import exports
-from filiation.domain import LINEAGE_RELATIONS, NodeKind
+from filiation.domain import CNIL_RANKING, DEFAULT_RANKING, LINEAGE_RELATIONS, NodeKind
 from filiation.http.context import root_path
 from filiation.service import Genealogy
 
@@ -41,7 +41,11 @@ def downloads(request: Request, lang: str, node_id: str) -> list[tuple[str, str,
 @router.get("/models/{node_id:path}", response_class=HTMLResponse)
 def model(request: Request, lang: Lang, node_id: str) -> Response:
     def page(g: Genealogy, published: str) -> Response:
-        d = g.show(published, kind=NodeKind.MODEL)
+        # The CNIL demonstrator's order (citations, then downloads) on request.
+        cnil = request.query_params.get("rank") == "citations"
+        d = g.show(
+            published, kind=NodeKind.MODEL, ranking=CNIL_RANKING if cnil else DEFAULT_RANKING
+        )
         lineage = [r.value for r in LINEAGE_RELATIONS]
         return render(
             request,
@@ -51,6 +55,7 @@ def model(request: Request, lang: Lang, node_id: str) -> Response:
             checks=g.check(d.id, limit=20),
             downloads=downloads(request, lang, d.id),
             rule=ranking_rule(lang, d.ranking),
+            cnil=cnil,
             family=[
                 (r, d.parents_by_relation.get(r, 0), d.children_by_relation.get(r, 0))
                 for r in lineage
