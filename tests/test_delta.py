@@ -159,6 +159,7 @@ def canon(a: IndexArrays) -> dict[str, Any]:
             float(a.score[v]),
             vocab("license", int(a.license[v])),
             int(a.descendants[v]),
+            int(a.citations[v]),
             int(a.generations[v]),
             key[int(a.author[v])] if a.author[v] >= 0 else None,
         )

@@ -44,6 +44,7 @@ from filiation.lineage.build import (
     build,
     lay_out_links,
 )
+from filiation.lineage.indicators import citations
 
 Step = Callable[[str], None]
 
@@ -353,6 +354,9 @@ def _patch(
     out.meta["suspected"] = int(sus.sum())
     out.meta["links"] = len(e_child)
     out.meta["nodes"] = n
+
+    # citations: one vectorised pass over the links, as a build counts them
+    out.citations = citations(e_child, e_parent, out.edge_rel, sus, out.kind)
 
     say("counting descendants")
     _recount(base, out, new_of_work, touched_node | was_touched_base, n_base)
