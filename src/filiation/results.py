@@ -7,7 +7,7 @@ and builds records only when asked; its JSON form is stable and documented in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -282,6 +282,9 @@ class Lineage:
         self.depth_cut = depth_cut
         #: The node filters applied (``filiation.lineage.filters``), empty when none.
         self.filters: dict[str, Any] = {}
+        #: Reads the signals of suspected links by link number (the service's, from the
+        #: store: ``service/evidence.py``); without it a suspect's evidence is its source.
+        self.evidence_reader: Callable[[np.ndarray], dict[int, Any]] | None = None
 
     @classmethod
     def from_walk(
@@ -314,6 +317,11 @@ class Lineage:
             truncated=self.truncated,
             depth_cut=self.depth_cut,
         )
+
+    @property
+    def index(self) -> LineageIndex:
+        """The index this answer's arrays number nodes and links in."""
+        return self._index
 
     def __len__(self) -> int:
         return len(self.node_index)
@@ -447,11 +455,17 @@ class Lineage:
         ]
         # Suspected (inferred) links, followed only when asked, say so with their confidence
         # and evidence; declared links keep their record as documented.
-        for i in np.flatnonzero(self._index.suspected(e)).tolist():
+        sus = np.flatnonzero(self._index.suspected(e))
+        signals = self.evidence_reader(e[sus]) if self.evidence_reader and len(sus) else None
+        for i in sus.tolist():
             edge = int(e[i])
             out[i]["suspected"] = True
             out[i]["confidence"] = self._index.confidence(edge)
-            out[i]["evidence"] = a.vocab["evidence"][int(a.edge_evidence[edge])] or None
+            out[i]["evidence"] = (
+                signals.get(edge)
+                if signals is not None
+                else a.vocab["evidence"][int(a.edge_evidence[edge])] or None
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:

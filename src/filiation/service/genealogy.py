@@ -10,6 +10,7 @@ it stands on lives beside it: the index's lifecycle in ``index_cache.py``, inges
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -43,6 +44,7 @@ from filiation.results import (
     summary_fields,
 )
 from filiation.service import drawing, export_input, summaries, walks
+from filiation.service.evidence import suspect_evidence
 from filiation.service.index_cache import IndexCache
 from filiation.service.ingest import Ingester
 from filiation.service.rights import Rights
@@ -310,6 +312,11 @@ class Genealogy:
         return NodeRef(id=self.index.a.id_of(node), kind=self.index.kind_of(node))
 
     # -- questions ------------------------------------------------------------------------
+    def _explained(self, lin: Lineage) -> Lineage:
+        """``lin`` with its suspected links' signals read from the store when shown."""
+        lin.evidence_reader = functools.partial(suspect_evidence, self.store, lin.index)
+        return lin
+
     def ancestors(
         self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
     ) -> Lineage:
@@ -323,7 +330,7 @@ class Genealogy:
         ``kind`` says what ``node_id`` is when a model, a data set and an author share it.
         """
         q = _query(query, params)
-        return walks.one_way(self.index, self._node(node_id, q.kind), False, q)
+        return self._explained(walks.one_way(self.index, self._node(node_id, q.kind), False, q))
 
     def descendants(
         self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
@@ -331,7 +338,7 @@ class Genealogy:
         """Everything derived from ``node_id``, nearest first, best known first within a level
         (query and filters as in :meth:`ancestors`)."""
         q = _query(query, params)
-        return walks.one_way(self.index, self._node(node_id, q.kind), True, q)
+        return self._explained(walks.one_way(self.index, self._node(node_id, q.kind), True, q))
 
     def lineage(
         self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
@@ -339,7 +346,7 @@ class Genealogy:
         """Ancestors (negative depths) and descendants (positive depths) together; ``limit``
         bounds each direction (query and filters as in :meth:`ancestors`)."""
         q = _query(query, params)
-        return walks.both_ways(self.index, self._node(node_id, q.kind), q)
+        return self._explained(walks.both_ways(self.index, self._node(node_id, q.kind), q))
 
     def impact(
         self, dataset: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
@@ -351,7 +358,7 @@ class Genealogy:
         and filters as in :meth:`ancestors` (``kind`` is always a data set here).
         """
         q = _query(query, params)
-        return walks.impact(self.index, self._node(dataset, NodeKind.DATASET), q)
+        return self._explained(walks.impact(self.index, self._node(dataset, NodeKind.DATASET), q))
 
     def graph(
         self,
