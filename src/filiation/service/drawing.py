@@ -5,10 +5,13 @@ once the id is resolved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation, normalise_relation
 from filiation.errors import InvalidArgumentError
 from filiation.lineage import view as graph_view
-from filiation.lineage.index import LineageIndex
+from filiation.lineage.index import LineageIndex, suspected_confidence
 from filiation.lineage.query import TraversalQuery
 from filiation.results import NodeSummary, summary_fields
 from filiation.service.walks import relations_from
@@ -39,7 +42,22 @@ def plan(
         budget=budget,
         opened=opened,
         flt=q.filter,
+        min_confidence=suspected_confidence(q),
     )
+
+
+def with_evidence(
+    view: graph_view.GraphView, reader: Callable[[list[int]], dict[int, Any]]
+) -> graph_view.GraphView:
+    """The drawing's suspected links with their signals (``reader``: link numbers to
+    signals, :func:`filiation.service.evidence.suspect_evidence`); the link numbers, an
+    index's internals, are not part of the answer."""
+    links = [e.pop("link") for e in view.edges if "link" in e]
+    if links:
+        signals = reader(links)
+        for e, link in zip((e for e in view.edges if e.get("suspected")), links, strict=True):
+            e["evidence"] = signals.get(link)
+    return view
 
 
 def parse_group(key: str) -> tuple[bool, Relation, str]:

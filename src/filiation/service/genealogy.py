@@ -376,8 +376,11 @@ class Genealogy:
         ``max_depth`` bounds the generations (default 2); its ``limit`` is ignored."""
         params.setdefault("max_depth", 2)
         q = _query(query, params)
-        node = self._node(node_id, q.kind)
-        return drawing.plan(self.index, node, q, width=width, budget=budget, opened=opened)
+        index = self.index
+        view = drawing.plan(
+            index, self._node(node_id, q.kind), q, width=width, budget=budget, opened=opened
+        )
+        return drawing.with_evidence(view, functools.partial(suspect_evidence, self.store, index))
 
     def group(self, key: str, *, offset: int = 0, limit: int = 20) -> tuple[list[NodeSummary], int]:
         """A page of the members of a drawing's group, best known first, and their number."""
