@@ -69,7 +69,30 @@ class Neighbour(NodeSummary):
 
 
 class SearchHit(NodeSummary):
-    pass
+    """A search result; authors and data sets, which have no descendants of their own, say
+    what they reach instead."""
+
+    models: int | None = Field(
+        None,
+        description="an author: the models it publishes; a data set: the models in its "
+        "impact set (trained on it, and everything derived from them)",
+    )
+    families: int | None = Field(
+        None, description="an author: the families its models sit in (their root ancestors)"
+    )
+
+
+class SearchPage(BaseModel):
+    """One page of search results, with how many there are in all."""
+
+    query: str
+    items: list[SearchHit]
+    offset: int
+    limit: int
+    total: int = Field(description="results in all (at most `counted_up_to`)")
+    total_exact: bool = Field(description="false: there are more than `total`")
+    counted_up_to: int = Field(description="results are counted up to this bound")
+    next_offset: int | None = Field(None, description="where the next page starts, if any")
 
 
 class NodeDetails(BaseModel):

@@ -39,11 +39,11 @@ from filiation.results import (
     NodeSummary,
     PathResult,
     SearchHit,
+    SearchPage,
     Stats,
     link_of,
-    summary_fields,
 )
-from filiation.service import drawing, export_input, summaries, walks
+from filiation.service import drawing, export_input, searching, summaries, walks
 from filiation.service.evidence import suspect_evidence
 from filiation.service.index_cache import IndexCache
 from filiation.service.ingest import Ingester
@@ -376,11 +376,10 @@ class Genealogy:
         ``max_depth`` bounds the generations (default 2); its ``limit`` is ignored."""
         params.setdefault("max_depth", 2)
         q = _query(query, params)
-        index = self.index
-        view = drawing.plan(
-            index, self._node(node_id, q.kind), q, width=width, budget=budget, opened=opened
+        node, store = self._node(node_id, q.kind), self.store
+        return drawing.plan(
+            self.index, node, q, width=width, budget=budget, opened=opened, store=store
         )
-        return drawing.with_evidence(view, functools.partial(suspect_evidence, self.store, index))
 
     def group(self, key: str, *, offset: int = 0, limit: int = 20) -> tuple[list[NodeSummary], int]:
         """A page of the members of a drawing's group, best known first, and their number."""
@@ -559,12 +558,20 @@ class Genealogy:
         self, text: str, *, limit: int = 20, kinds: Sequence[NodeKind | str] | None = None
     ) -> list[SearchHit]:
         """Ids (and authors) containing ``text``, case-insensitive, best known first."""
-        TraversalQuery(limit=limit)  # checks the bound
-        if not isinstance(text, str):
-            raise InvalidArgumentError("search text must be a string")
-        kinds_ = [k for k in (parse_kind(k) for k in kinds) if k] if kinds else None
-        hits = self.index.search(text, limit, kinds_)
-        return [SearchHit(**summary_fields(self.index, n)) for n in hits]
+        return self.search_page(text, limit=limit, kinds=kinds, count=False).items
+
+    def search_page(
+        self,
+        text: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        kinds: Sequence[NodeKind | str] | None = None,
+        count: bool = True,
+    ) -> SearchPage:
+        """A page of :meth:`search`'s results, with their total (counted up to a bound) and
+        where the next page starts; authors and data sets with what they reach."""
+        return searching.search_page(self.index, text, offset, limit, kinds, count=count)
 
     def stats(self) -> Stats:
         """What is loaded: nodes per kind, links per relation, cycles, current snapshots."""
