@@ -29,7 +29,7 @@ function mount(view) {
   const vocab = vocabulary(view);
   // The view's least height: it grows with the drawing.
   const baseHeight = 420;
-  let cy = null, last = null, opened = {}, focus = null, depthsSet = false, draws = 0;
+  let cy = null, last = null, opened = {}, focus = null, depthsSet = false, draws = 0, timing = null;
 
   // Items per generation: the user's choice, else a first guess from the page's width,
   // narrowed by draw() until the drawing fits the width at a legible size.
@@ -140,7 +140,7 @@ function mount(view) {
     const rect = container.getBoundingClientRect();
     const zoom = cy.zoom();
     return {
-      zoom, fontPx: FONT * zoom, draws,
+      zoom, fontPx: FONT * zoom, draws, timing,
       nodes: cy.nodes().map((n) => {
         const b = n.renderedBoundingBox({ includeLabels: true, includeOverlays: false });
         const x = rect.left + window.scrollX + b.x1, y = rect.top + window.scrollY + b.y1;
@@ -195,10 +195,14 @@ function mount(view) {
     container.dataset.ready = "false";
     updateDownloads();
     try {
-      let width = chosenWidth() || guessWidth(), data = null;
+      let width = chosenWidth() || guessWidth(), data = null, tries = 0, arrived = 0, first = 0;
+      const started = performance.now();
       for (;;) {
         data = await fetch(F.root + "/api/" + source + "?" + query(width).toString(), { headers: { Accept: "application/json" } })
           .then((r) => { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); });
+        arrived = performance.now();
+        first = first || arrived;
+        tries += 1;
         if (cy) { cy.destroy(); }
         cy = window.cytoscape({ container, elements: elements(data, vocab, F.t, F.num), style: styles(),
           minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
@@ -227,6 +231,9 @@ function mount(view) {
       cy.on("mouseout", "[suspected = 1]", () => { if (tip) { tip.hidden = true; } });
       cy.on("dbltap", "node[kind != \"group\"]", (ev) => { window.location.href = F.page(ev.target.data("kind"), ev.target.id()); });
       draws += 1;
+      // How long the drawing took once its data had arrived (benchmarks/browser.py).
+      const now = performance.now();
+      timing = { total: now - started, afterFirstData: now - first, afterData: now - arrived, tries };
       container.dataset.ready = "true";
     } catch (err) {
       statusEl.textContent = F.t("graph.error");
