@@ -122,16 +122,8 @@ class Rights:
         for f in report.flags:
             if f.child not in by_id:
                 continue
-            out.append(
-                rd.CheckFlag(
-                    model=f.child,
-                    parent=f.parent,
-                    relation=f.relation,
-                    rule=f.rule,
-                    explanation=f.explanation,
-                    values=f.values,
-                )
-            )
+            fields = f.model_dump(include={"parent", "relation", "rule", "explanation", "values"})
+            out.append(rd.CheckFlag(model=f.child, **fields))
             if f.rule not in by_id[f.child].flags:
                 by_id[f.child].flags.append(f.rule)
         return out
