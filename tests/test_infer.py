@@ -460,7 +460,7 @@ def test_suspects_reach_every_interface_only_when_asked(tmp_path: Path, fresh_db
 
     g = filiation.open(fresh_db, load_bundled=False)
     g.ingest_hub_stats(_dump(tmp_path / "m.parquet", _family()))
-    g.infer(min_confidence=0.0)
+    inferred = {(x.parent, x.child): x.evidence for x in g.infer(min_confidence=0.0).links}
     root, gguf = "org/Base-7B", "quanter/Base-7B-Instruct-Q4_K_M-GGUF"
 
     def cli(*extra: str) -> dict[str, Any]:
@@ -474,6 +474,10 @@ def test_suspects_reach_every_interface_only_when_asked(tmp_path: Path, fresh_db
     marked = {n["id"]: n for n in asked["nodes"] if n.get("suspected")}
     assert gguf in marked and 0.0 <= marked[gguf]["confidence"] <= 1.0
     assert all(e["declared"] is False for e in asked["edges"] if e.get("suspected"))
+    # Each suspected link says why: its signals, as `infer --json` gives them.
+    shown = [e for e in asked["edges"] if e.get("suspected")]
+    assert shown and all(e["evidence"] == inferred[e["parent"], e["child"]] for e in shown)
+    assert all(e["evidence"]["name_match"] for e in shown)
     assert not any(n.get("suspected") for n in plain["nodes"])
 
     client = TestClient(create_app(filiation.open(fresh_db)))
@@ -481,6 +485,7 @@ def test_suspects_reach_every_interface_only_when_asked(tmp_path: Path, fresh_db
     assert client.get(url).json()["nodes"] == plain["nodes"]
     via_api = client.get(url, params={"include_suspected": "true", "min_confidence": 0}).json()
     assert via_api["nodes"] == asked["nodes"]
+    assert via_api["edges"] == asked["edges"]
     high = client.get(url, params={"include_suspected": "true", "min_confidence": 1}).json()
     assert not any(n.get("suspected") for n in high["nodes"])
     assert client.get(url, params={"min_confidence": 2}).status_code == 422

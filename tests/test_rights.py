@@ -18,6 +18,7 @@ import filiation
 from filiation.cli import app
 from filiation.errors import InvalidArgumentError
 from filiation.rights.letters import PLACEHOLDER
+from filiation.safe_text import md_text
 from tests import reference
 
 #: A family with several generations, publishers and inferred links in the sample.
@@ -181,3 +182,19 @@ def test_cli_dossier_exports_and_follow_up(sample_db: Any, tmp_path: Path) -> No
     assert res.exit_code == 2 and "unknown right" in res.output
     res = runner.invoke(app, ["--db", str(sample_db), "dossier"])
     assert res.exit_code == 2 and "either a model or a data set" in res.output
+
+
+def test_affected_models_whose_declared_link_is_contradicted_are_flagged(sample) -> None:
+    """Every flag ``filiation check`` raises on the declared link of an affected model is in
+    the dossier, with its rule, and in the Markdown export; nothing else is."""
+    d = sample.rights.dossier(model=MODEL)
+    affected = {m.id for m in d.affected}
+    every = sample.check(limit=None).flags
+    want = sorted((f.child, f.parent, f.rule) for f in every if f.child in affected)
+    assert want, "the sample has flagged links among Llama-3.1-8B-Instruct's descendants"
+    assert sorted((f.model, f.parent, f.rule) for f in d.flags) == want
+    for m in d.affected:
+        assert sorted(m.flags) == sorted({r for c, _, r in want if c == m.id})
+    text = sample.rights.export_dossier(d, "md").decode()
+    block = text.split("## Declared links the evidence contradicts")[1].split("## Letters")[0]
+    assert all(md_text(f.model) in block and f.explanation in block for f in d.flags)

@@ -168,3 +168,16 @@ def test_dossier_page_and_follow_up_form(app_client, lang: str) -> None:
     model_page = client.get(f"/{lang}/models/{quote(MODEL)}", headers={"accept": "text/html"})
     assert f"/{lang}/dossier?model=" in model_page.text
     assert client.get(f"/{lang}/dossier", params={"model": "no/such"}).status_code == 404
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_dossier_page_shows_the_flagged_links(app_client, lang: str) -> None:
+    client, g = app_client
+    d = g.rights.dossier(model=MODEL)
+    assert d.flags
+    page = client.get(f"/{lang}/dossier", params={"model": MODEL}).text
+    section = page.split('id="checks"')[1].split("</section>")[0]
+    rows = re.findall(r'<tr data-model="([^"]+)" data-rule="([^"]+)">', section)
+    assert sorted(rows) == sorted((htmllib.escape(f.model), f.rule) for f in d.flags)
+    heading = "Liens déclarés que les indices contredisent" if lang == "fr" else "Declared links"
+    assert heading in section

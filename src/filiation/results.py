@@ -7,7 +7,7 @@ and builds records only when asked; its JSON form is stable and documented in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -77,7 +77,30 @@ class Neighbour(NodeSummary):
 
 
 class SearchHit(NodeSummary):
-    pass
+    """A search result; authors and data sets, which have no descendants of their own, say
+    what they reach instead."""
+
+    models: int | None = Field(
+        None,
+        description="an author: the models it publishes; a data set: the models in its "
+        "impact set (trained on it, and everything derived from them)",
+    )
+    families: int | None = Field(
+        None, description="an author: the families its models sit in (their root ancestors)"
+    )
+
+
+class SearchPage(BaseModel):
+    """One page of search results, with how many there are in all."""
+
+    query: str
+    items: list[SearchHit]
+    offset: int
+    limit: int
+    total: int = Field(description="results in all (at most `counted_up_to`)")
+    total_exact: bool = Field(description="false: there are more than `total`")
+    counted_up_to: int = Field(description="results are counted up to this bound")
+    next_offset: int | None = Field(None, description="where the next page starts, if any")
 
 
 class NodeDetails(BaseModel):
@@ -294,6 +317,9 @@ class Lineage:
         self.depth_cut = depth_cut
         #: The node filters applied (``filiation.lineage.filters``), empty when none.
         self.filters: dict[str, Any] = {}
+        #: Reads the signals of suspected links by link number (the service's, from the
+        #: store: ``service/evidence.py``); without it a suspect's evidence is its source.
+        self.evidence_reader: Callable[[np.ndarray], dict[int, Any]] | None = None
 
     @classmethod
     def from_walk(
@@ -326,6 +352,11 @@ class Lineage:
             truncated=self.truncated,
             depth_cut=self.depth_cut,
         )
+
+    @property
+    def index(self) -> LineageIndex:
+        """The index this answer's arrays number nodes and links in."""
+        return self._index
 
     def __len__(self) -> int:
         return len(self.node_index)
@@ -462,11 +493,17 @@ class Lineage:
         ]
         # Suspected (inferred) links, followed only when asked, say so with their confidence
         # and evidence; declared links keep their record as documented.
-        for i in np.flatnonzero(self._index.suspected(e)).tolist():
+        sus = np.flatnonzero(self._index.suspected(e))
+        signals = self.evidence_reader(e[sus]) if self.evidence_reader and len(sus) else None
+        for i in sus.tolist():
             edge = int(e[i])
             out[i]["suspected"] = True
             out[i]["confidence"] = self._index.confidence(edge)
-            out[i]["evidence"] = a.vocab["evidence"][int(a.edge_evidence[edge])] or None
+            out[i]["evidence"] = (
+                signals.get(edge)
+                if signals is not None
+                else a.vocab["evidence"][int(a.edge_evidence[edge])] or None
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from filiation.domain import NodeKind
 from filiation.errors import InvalidArgumentError
 from filiation.http.context import GenealogyDep as G
 
-from .params import FiltersQ, NodeId, RelationQ
+from .params import FiltersQ, MinConfidenceQ, NodeId, RelationQ, SuspectedQ
 from .responses import ERRORS
 
 router = APIRouter(prefix="/api", responses=ERRORS, tags=["graph"])
@@ -71,6 +71,8 @@ def _graph_route(kind: NodeKind) -> Any:
             list[str] | None,
             Query(description="Groups to open: <group id>@<offset of the members' page>."),
         ] = None,
+        include_suspected: SuspectedQ = False,
+        min_confidence: MinConfidenceQ = None,
     ) -> Any:
         depth, opened = _depth(max_depth), _opened(open)
 
@@ -83,6 +85,8 @@ def _graph_route(kind: NodeKind) -> Any:
                 width=width,
                 budget=budget,
                 opened=opened,
+                include_suspected=include_suspected,
+                min_confidence=min_confidence,
                 **flt,
             )
             return Response(orjson.dumps(view.as_dict()), media_type="application/json")
@@ -100,7 +104,9 @@ for _kind in NodeKind:  # /graph/models/…, /graph/datasets/…, /graph/authors
         name=f"{_kind.value}_graph",
         summary=f"The drawing of a {_kind.value.replace('dataset', 'data set')}'s family",
         description="At most `width` items a generation and `budget` in all; the other "
-        "members of a generation are group nodes (`members`: how many they stand for).",
+        "members of a generation are group nodes (`members`: how many they stand for). "
+        "With `include_suspected=true`, the drawn items' suspected links are added apart, "
+        "each with its confidence and evidence.",
     )
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from filiation.domain import NodeKind, Relation
 from filiation.http.context import GenealogyDep
 from filiation.http.ids import MAX_ID_LENGTH, check_id
-from filiation.results import Families, NodeDetails, SearchHit
+from filiation.results import Families, NodeDetails, SearchHit, SearchPage
 from filiation.service import Genealogy
 
 from .params import (
@@ -40,24 +40,39 @@ from .schemas import NeighbourPage
 router = APIRouter(prefix="/api", responses=ERRORS)
 
 
+SearchTextQ = Annotated[
+    str,
+    Query(max_length=MAX_ID_LENGTH, description="Part of an id or author name (case-insensitive)."),
+]
+SearchKindsQ = Annotated[
+    list[str] | None, Query(description="Only these kinds: model, dataset, author.")
+]
+
+
 @router.get("/search", response_model=list[SearchHit], tags=["search"])
 async def search(
     g: GenealogyDep,
-    q: Annotated[
-        str,
-        Query(
-            max_length=MAX_ID_LENGTH,
-            description="Part of an id or author name (case-insensitive).",
-        ),
-    ],
+    q: SearchTextQ,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
-    kind: Annotated[
-        list[str] | None, Query(description="Only these kinds: model, dataset, author.")
-    ] = None,
+    kind: SearchKindsQ = None,
 ) -> Any:
     """Ids and authors containing `q`, best known first (an exact id first)."""
     hits = g.search(q, limit=limit, kinds=kinds(kind))
     return json_response([hit.model_dump(mode="json") for hit in hits])
+
+
+@router.get("/search/page", response_model=SearchPage, tags=["search"])
+async def search_page(
+    g: GenealogyDep,
+    q: SearchTextQ,
+    offset: Annotated[int, Query(ge=0, le=100_000, description="Results to skip.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    kind: SearchKindsQ = None,
+) -> Any:
+    """A page of `/api/search`'s results with their `total` (counted up to `counted_up_to`;
+    `total_exact` false beyond) and the `next_offset` of the next page, if any."""
+    page = g.search_page(q, offset=offset, limit=limit, kinds=kinds(kind))
+    return json_response(page.model_dump(mode="json"))
 
 
 def _show_route(kind: NodeKind, plural: str, name: str, doc: str) -> None:

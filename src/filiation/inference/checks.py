@@ -477,9 +477,12 @@ def check(
     *,
     limit: int | None = 100,
     rules: Iterable[str] | None = None,
+    children: np.ndarray | None = None,
 ) -> CheckReport:
     """The flags touching ``node`` (as child or parent) or, without it, the whole genealogy's
-    counted per rule with the first ``limit`` flags (best known children first)."""
+    counted per rule with the first ``limit`` flags (best known children first); with
+    ``children`` (node numbers), only the links of those nodes to their parents (a dossier's
+    affected models)."""
     a: IndexArrays = index.a
     fl = _flagged(index, facts_of) if node is None else _evaluate(a, facts_of(a), node)
     names = list(RULES)
@@ -493,6 +496,9 @@ def check(
     e, ru = fl.edge[keep], fl.rule[keep]
     if node is not None:
         touch = (np.asarray(a.edge_child)[e] == node) | (np.asarray(a.edge_parent)[e] == node)
+        e, ru = e[touch], ru[touch]
+    if children is not None:
+        touch = np.isin(np.asarray(a.edge_child)[e], np.asarray(children, np.int64))
         e, ru = e[touch], ru[touch]
     counts = {r: int(c) for r, c in zip(names, np.bincount(ru, minlength=len(names)), strict=True)}
     order = np.lexsort((ru, np.asarray(a.edge_parent)[e], np.asarray(a.edge_child)[e]))
@@ -630,11 +636,18 @@ def check_genealogy(
     *,
     limit: int | None = 100,
     rules: Iterable[str] | None = None,
+    children: np.ndarray | None = None,
 ) -> CheckReport:
     """``filiation check [ID]``: what ``Genealogy.check`` returns (the CLI, the API, ``show``,
-    the model page and the dossier call this one function)."""
+    the model page and the dossier call this one function; the dossier gives ``children``,
+    its affected models as node numbers of the genealogy's index)."""
     node = genealogy._node(node_id) if node_id is not None else None
     index = genealogy.index
     return check(
-        index, lambda arrays: genealogy_facts(genealogy, arrays), node, limit=limit, rules=rules
+        index,
+        lambda arrays: genealogy_facts(genealogy, arrays),
+        node,
+        limit=limit,
+        rules=rules,
+        children=children,
     )

@@ -182,6 +182,78 @@ def _generations(
     return dict(zip(walk.nodes.tolist(), walk.depth.tolist(), strict=True)), walk.depth, rel
 
 
+def _suspected(
+    index: LineageIndex, node: int, down: bool, allowed: np.ndarray, min_confidence: float
+) -> list[tuple[int, int, int, float]]:
+    """The suspected children (``down``) or parents of ``node`` of at least ``min_confidence``
+    through the allowed relations, as (neighbour, relation code, link, confidence)."""
+    a = index.a
+    if not a.n_suspected:
+        return []
+    p = "sus_down_" if down else "sus_up_"
+    ptr, nbr, rel, eid = (getattr(a, p + name) for name in ("ptr", "nbr", "rel", "edge"))
+    s, e = int(ptr[node]), int(ptr[node + 1])
+    edges = np.asarray(eid[s:e], np.int64)
+    conf = np.asarray(a.edge_confidence)[edges]
+    rels = np.asarray(rel[s:e])
+    keep = allowed[rels] & (conf >= min_confidence)
+    return list(
+        zip(
+            np.asarray(nbr[s:e])[keep].tolist(),
+            rels[keep].tolist(),
+            edges[keep].tolist(),
+            np.round(conf[keep].astype(np.float64), 4).tolist(),
+            strict=True,
+        )
+    )
+
+
+def _add_suspects(
+    index: LineageIndex,
+    view: GraphView,
+    drawn: dict[int, dict[str, Any]],
+    allowed: np.ndarray,
+    min_confidence: float,
+    room: int,
+    flt: NodeFilter,
+) -> None:
+    """Suspected links of the drawn items, drawn apart: each link between two drawn items, and
+    the ``room`` most confident suspected parents or children not drawn yet (one generation
+    away from the item they hang from; the walk does not go on through them)."""
+    a = index.a
+    found: list[tuple[float, int, int, int, int, bool]] = []
+    for node in list(drawn):
+        for down in (True, False):
+            for u, r, edge, conf in _suspected(index, node, down, allowed, min_confidence):
+                found.append((conf, node, u, r, edge, down))
+    found.sort(key=lambda f: (-f[0], f[4]))
+    seen: set[int] = set()
+    for conf, node, u, r, edge, down in found:
+        if edge in seen:
+            continue
+        if u not in drawn:
+            if room <= 0 or (flt.active and not flt.keep(a, np.asarray([u], np.int64))[0]):
+                continue
+            layer = drawn[node]["layer"] + (1 if down else -1)
+            item = _node_item(index, u, layer, r)
+            item.update(suspected=True, confidence=conf)
+            view.nodes.append(item)
+            drawn[u] = item
+            room -= 1
+        seen.add(edge)
+        parent, child = (node, u) if down else (u, node)
+        view.edges.append(
+            {
+                "parent": a.id_of(parent),
+                "child": a.id_of(child),
+                "relation": RELATIONS_BY_CODE[r].value,
+                "suspected": True,
+                "confidence": conf,
+                "link": edge,
+            }
+        )
+
+
 def _overview(cells: list[tuple[int, np.ndarray, np.ndarray]]) -> list[dict[str, Any]]:
     """Members of the whole family per generation and relation (of the link that first
     reached each); ``cells`` holds (sign, generations, relation codes) for each direction."""
@@ -215,11 +287,16 @@ def plan(
     opened: dict[str, int] | None = None,
     flt: NodeFilter | None = None,
     overview: bool = True,
+    min_confidence: float | None = None,
 ) -> GraphView:
     """The drawing of ``root``'s family: ancestors above, descendants below, each generation
     at most ``width`` items and the whole at most ``budget`` (plus the start), ``max_depth``
     generations each way (None: all). ``opened`` maps group keys (:func:`group_key`) to the
-    offset of the page of members to show in place of that group's best known."""
+    offset of the page of members to show in place of that group's best known.
+
+    With ``min_confidence``, the drawn items' suspected links of at least that confidence are
+    added apart (``"suspected": true`` on the link and on an item only they reach, at most
+    ``width`` such items): the declared family, its counts and groups are unchanged."""
     a = index.a
     allowed = relation_mask(relations)
     opened = opened or {}
@@ -332,6 +409,8 @@ def plan(
                         "relation": RELATIONS_BY_CODE[r].value,
                     }
                 )
+    if min_confidence is not None:
+        _add_suspects(index, view, drawn, allowed, min_confidence, width, flt)
     view.cut = cut
     if overview:
         view.overview = _overview(cells)

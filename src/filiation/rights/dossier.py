@@ -72,6 +72,18 @@ class PathLink(BaseModel):
     )
 
 
+class CheckFlag(BaseModel):
+    """A declared link of an affected model that the evidence contradicts (``filiation
+    check``): the model is still in the dossier, but the link deserves a look."""
+
+    model: str = Field(description="the affected model (the link's child)")
+    parent: str
+    relation: str
+    rule: str = Field(description="the check's rule, e.g. other_architecture, child_older")
+    explanation: str
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
 class AffectedModel(BaseModel):
     id: str
     rank: int = Field(description="1 = widest reach (most descendants, then downloads)")
@@ -83,6 +95,10 @@ class AffectedModel(BaseModel):
     path: list[PathLink] = Field(description="the links from the source to this model")
     url: str
     discussions_url: str
+
+    flags: list[str] = Field(
+        default_factory=list, description="the check rules its declared links break, if any"
+    )
 
     @property
     def inferred(self) -> bool:
@@ -127,6 +143,10 @@ class Dossier(BaseModel):
     )
     truncated: bool = False
     snapshots: list[dict[str, Any]] = Field(default_factory=list)
+    flags: list[CheckFlag] = Field(
+        default_factory=list,
+        description="declared links of affected models the evidence contradicts (check)",
+    )
     _by_id: dict[str, AffectedModel] | None = PrivateAttr(default=None)
 
     def publisher(self, name: str) -> Publisher:

@@ -112,6 +112,7 @@ def to_markdown(dossier: Dossier, lang: str = "en") -> str:
                 f"{'-' if conf is None else f'{conf:.2f}'} | "
                 f"{md_text(describe_path(m.path, d.source_id))} |"
             )
+    out += flags_markdown(d)
     out += ["", f"## Letters ({lang})", ""]
     for letter in letters(d, lang):
         title = f"### {md_text(letter.publisher)}"
@@ -255,3 +256,26 @@ def _pdf(dossier: Dossier, lang: str) -> bytes:
         pdf.ln(2)
         para(letter.body, 9)
     return bytes(pdf.output())
+
+
+def flags_markdown(d: Dossier) -> list[str]:
+    """The dossier's checks (``filiation check``): declared links of affected models that
+    the evidence contradicts, as a Markdown section (none when nothing is flagged)."""
+    if not d.flags:
+        return []
+    out = [
+        "",
+        f"## Declared links the evidence contradicts ({len(d.flags)})",
+        "",
+        "The models stay affected; check these links before relying on them.",
+        "",
+        "| model | declared link | rule | values |",
+        "|---|---|---|---|",
+    ]
+    for f in d.flags:
+        values = ", ".join(f"{k} {v}" for k, v in f.values.items()) or "-"
+        out.append(
+            f"| {md_text(f.model)} | {md_text(f.relation)} of {md_text(f.parent)} | "
+            f"{md_text(f.explanation)} | {md_text(values)} |"
+        )
+    return out

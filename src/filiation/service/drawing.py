@@ -5,13 +5,19 @@ once the id is resolved.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation, normalise_relation
 from filiation.errors import InvalidArgumentError
 from filiation.lineage import view as graph_view
-from filiation.lineage.index import LineageIndex
+from filiation.lineage.index import LineageIndex, suspected_confidence
 from filiation.lineage.query import TraversalQuery
 from filiation.results import NodeSummary, summary_fields
+from filiation.service.evidence import suspect_evidence
 from filiation.service.walks import relations_from
+from filiation.store.store import Store
 
 
 def plan(
@@ -22,15 +28,17 @@ def plan(
     width: int,
     budget: int,
     opened: dict[str, int] | None,
+    store: Store | None = None,
 ) -> graph_view.GraphView:
     """At most ``width`` items a generation and ``budget`` in all, the rest in group nodes; a
-    data set's drawing starts with the models trained on it."""
+    data set's drawing starts with the models trained on it. Suspected links, when the query
+    asks for them, come with their signals, read from ``store``."""
     if not 1 <= width <= budget:
         raise InvalidArgumentError(f"width must be between 1 and the budget, not {width}")
     rels = relations_from(index, node, q.relations)
     if rels is None and index.kind_of(node) is NodeKind.DATASET:
         rels = (Relation.TRAINED_ON, *LINEAGE_RELATIONS)
-    return graph_view.plan(
+    view = graph_view.plan(
         index,
         node,
         relations=rels or LINEAGE_RELATIONS,
@@ -39,7 +47,25 @@ def plan(
         budget=budget,
         opened=opened,
         flt=q.filter,
+        min_confidence=suspected_confidence(q),
     )
+    if store is None:
+        return view
+    return with_evidence(view, functools.partial(suspect_evidence, store, index))
+
+
+def with_evidence(
+    view: graph_view.GraphView, reader: Callable[[list[int]], dict[int, Any]]
+) -> graph_view.GraphView:
+    """The drawing's suspected links with their signals (``reader``: link numbers to
+    signals, :func:`filiation.service.evidence.suspect_evidence`); the link numbers, an
+    index's internals, are not part of the answer."""
+    links = [e.pop("link") for e in view.edges if "link" in e]
+    if links:
+        signals = reader(links)
+        for e, link in zip((e for e in view.edges if e.get("suspected")), links, strict=True):
+            e["evidence"] = signals.get(link)
+    return view
 
 
 def parse_group(key: str) -> tuple[bool, Relation, str]:

@@ -10,6 +10,7 @@ it stands on lives beside it: the index's lifecycle in ``index_cache.py``, inges
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -38,11 +39,12 @@ from filiation.results import (
     NodeSummary,
     PathResult,
     SearchHit,
+    SearchPage,
     Stats,
     link_of,
-    summary_fields,
 )
-from filiation.service import drawing, export_input, summaries, walks
+from filiation.service import drawing, export_input, searching, summaries, walks
+from filiation.service.evidence import suspect_evidence
 from filiation.service.index_cache import IndexCache
 from filiation.service.ingest import Ingester
 from filiation.service.rights import Rights
@@ -310,6 +312,11 @@ class Genealogy:
         return NodeRef(id=self.index.a.id_of(node), kind=self.index.kind_of(node))
 
     # -- questions ------------------------------------------------------------------------
+    def _explained(self, lin: Lineage) -> Lineage:
+        """``lin`` with its suspected links' signals read from the store when shown."""
+        lin.evidence_reader = functools.partial(suspect_evidence, self.store, lin.index)
+        return lin
+
     def ancestors(
         self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
     ) -> Lineage:
@@ -323,7 +330,7 @@ class Genealogy:
         ``kind`` says what ``node_id`` is when a model, a data set and an author share it.
         """
         q = _query(query, params)
-        return walks.one_way(self.index, self._node(node_id, q.kind), False, q)
+        return self._explained(walks.one_way(self.index, self._node(node_id, q.kind), False, q))
 
     def descendants(
         self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
@@ -331,7 +338,7 @@ class Genealogy:
         """Everything derived from ``node_id``, nearest first, best known first within a level
         (query and filters as in :meth:`ancestors`)."""
         q = _query(query, params)
-        return walks.one_way(self.index, self._node(node_id, q.kind), True, q)
+        return self._explained(walks.one_way(self.index, self._node(node_id, q.kind), True, q))
 
     def lineage(
         self, node_id: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
@@ -339,7 +346,7 @@ class Genealogy:
         """Ancestors (negative depths) and descendants (positive depths) together; ``limit``
         bounds each direction (query and filters as in :meth:`ancestors`)."""
         q = _query(query, params)
-        return walks.both_ways(self.index, self._node(node_id, q.kind), q)
+        return self._explained(walks.both_ways(self.index, self._node(node_id, q.kind), q))
 
     def impact(
         self, dataset: str, *, query: TraversalQuery | None = None, **params: Unpack[QueryArgs]
@@ -351,7 +358,7 @@ class Genealogy:
         and filters as in :meth:`ancestors` (``kind`` is always a data set here).
         """
         q = _query(query, params)
-        return walks.impact(self.index, self._node(dataset, NodeKind.DATASET), q)
+        return self._explained(walks.impact(self.index, self._node(dataset, NodeKind.DATASET), q))
 
     def graph(
         self,
@@ -369,8 +376,10 @@ class Genealogy:
         ``max_depth`` bounds the generations (default 2); its ``limit`` is ignored."""
         params.setdefault("max_depth", 2)
         q = _query(query, params)
-        node = self._node(node_id, q.kind)
-        return drawing.plan(self.index, node, q, width=width, budget=budget, opened=opened)
+        node, store = self._node(node_id, q.kind), self.store
+        return drawing.plan(
+            self.index, node, q, width=width, budget=budget, opened=opened, store=store
+        )
 
     def group(self, key: str, *, offset: int = 0, limit: int = 20) -> tuple[list[NodeSummary], int]:
         """A page of the members of a drawing's group, best known first, and their number."""
@@ -549,12 +558,20 @@ class Genealogy:
         self, text: str, *, limit: int = 20, kinds: Sequence[NodeKind | str] | None = None
     ) -> list[SearchHit]:
         """Ids (and authors) containing ``text``, case-insensitive, best known first."""
-        TraversalQuery(limit=limit)  # checks the bound
-        if not isinstance(text, str):
-            raise InvalidArgumentError("search text must be a string")
-        kinds_ = [k for k in (parse_kind(k) for k in kinds) if k] if kinds else None
-        hits = self.index.search(text, limit, kinds_)
-        return [SearchHit(**summary_fields(self.index, n)) for n in hits]
+        return self.search_page(text, limit=limit, kinds=kinds, count=False).items
+
+    def search_page(
+        self,
+        text: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        kinds: Sequence[NodeKind | str] | None = None,
+        count: bool = True,
+    ) -> SearchPage:
+        """A page of :meth:`search`'s results, with their total (counted up to a bound) and
+        where the next page starts; authors and data sets with what they reach."""
+        return searching.search_page(self.index, text, offset, limit, kinds, count=count)
 
     def stats(self) -> Stats:
         """What is loaded: nodes per kind, links per relation, cycles, current snapshots."""

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from filiation.domain import NodeKind, parse_kind
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.lineage.query import DEFAULT_MIN_CONFIDENCE, RelationsArg, TraversalQuery
@@ -23,7 +25,7 @@ from filiation.rights.letters import Letter
 from filiation.rights.watch import Watch, WatchReport
 
 if TYPE_CHECKING:
-    from filiation.results import LineageNode
+    from filiation.results import Lineage, LineageNode
     from filiation.service.genealogy import Genealogy
 
 #: The formats a dossier is exported to.
@@ -83,6 +85,7 @@ class Rights:
             ]
             for i, m in enumerate(possibly, 1):
                 m.rank = i
+        flags = self._flags(lin, affected, kind)
         publishers = rd.group_publishers(affected)
         events = followup.events(self.g.store, kind.value, source_id, right_)
         rd.apply_followups(publishers, events)
@@ -98,7 +101,32 @@ class Rights:
             suspect_min_confidence=suspects,
             truncated=lin.truncated,
             snapshots=[s for s in self.g.snapshots() if s["current"]],
+            flags=flags,
         )
+
+    def _flags(
+        self, lin: Lineage, affected: list[rd.AffectedModel], kind: NodeKind
+    ) -> list[rd.CheckFlag]:
+        """The declared links of the affected models that ``filiation check`` flags, each
+        model marked with the rules its links break."""
+        from filiation.inference.checks import check_genealogy
+
+        nodes = (
+            lin.node_index
+            if kind is NodeKind.DATASET
+            else np.concatenate([lin.roots, lin.node_index])
+        )
+        report = check_genealogy(self.g, limit=None, children=np.asarray(nodes, np.int64))
+        by_id = {m.id: m for m in affected}
+        out: list[rd.CheckFlag] = []
+        for f in report.flags:
+            if f.child not in by_id:
+                continue
+            fields = f.model_dump(include={"parent", "relation", "rule", "explanation", "values"})
+            out.append(rd.CheckFlag(model=f.child, **fields))
+            if f.rule not in by_id[f.child].flags:
+                by_id[f.child].flags.append(f.rule)
+        return out
 
     def letters(
         self, dossier: Dossier, lang: str = "en", publishers: Sequence[str] | None = None

@@ -133,6 +133,57 @@
     }).catch(function () { failed(down); });
   }
 
+  // -- suspected links ------------------------------------------------------------------------
+  // With the toggle on, the model's suspected parents and children (filiation infer: never
+  // declared, each with its confidence and evidence) are listed apart from the declared tree.
+  function dec2(x) { return new Intl.NumberFormat(F.lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(x); }
+  function evidenceList(ev) {
+    var dl = el("dl", { class: "evidence-list" });
+    Object.keys(ev || {}).forEach(function (k) {
+      var v = ev[k];
+      dl.appendChild(el("dt", { text: k.replace(/_/g, " ") }));
+      dl.appendChild(el("dd", { text: Array.isArray(v) ? v.join(", ") : String(v) }));
+    });
+    return dl;
+  }
+  function suspectRow(n, edge) {
+    var label = F.t("suspects.label", { c: dec2(n.confidence) });
+    var ev = (edge && edge.evidence) || {};
+    var title = Object.keys(ev).map(function (k) { return k.replace(/_/g, " ") + ": " + ev[k]; }).join("\n");
+    var details = el("details", { class: "evidence" }, [el("summary", { text: F.t("suspects.evidence") }), evidenceList(ev)]);
+    return el("li", { class: "node suspected kind-" + n.kind, "data-id": n.id }, [
+      dot(n.kind, n.stub), link(n), relBadge(n.relation),
+      el("span", { class: "badge suspected", text: label, title: title }), meta(n), details]);
+  }
+  function suspects() {
+    var form = document.getElementById("tree-suspects");
+    var box = document.getElementById("tree-suspects-list");
+    if (!form || !box) { return; }
+    function load() {
+      box.textContent = "";
+      if (!form.elements.include_suspected.checked) { box.hidden = true; return; }
+      var min = form.elements.min_confidence.value || "0.5";
+      box.hidden = false;
+      F.api("models/" + F.encId(rootId) + "/lineage", { include_suspected: "true", min_confidence: min, max_depth: 1 }).then(function (lin) {
+        var edges = {};
+        lin.edges.forEach(function (e) { if (e.suspected) { edges[e.parent + "\u0000" + e.child] = e; } });
+        [["up", -1, "suspects.parents"], ["down", 1, "suspects.children"]].forEach(function (w) {
+          var found = lin.nodes.filter(function (n) { return n.suspected && n.depth === w[1]; });
+          box.appendChild(el("h4", { text: F.t(w[2], { n: F.num(found.length) }) }));
+          if (!found.length) { box.appendChild(el("p", { class: "empty", text: F.t("suspects.none", { c: dec2(Number(min)) }) })); return; }
+          var list = el("ul", { class: "nodes suspects-list", "data-direction": w[0] });
+          found.forEach(function (n) {
+            var key = w[1] < 0 ? n.id + "\u0000" + rootId : rootId + "\u0000" + n.id;
+            list.appendChild(suspectRow(n, edges[key]));
+          });
+          box.appendChild(list);
+        });
+      }).catch(function () { failed(box); });
+    }
+    form.addEventListener("change", load);
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); load(); });
+  }
+
   // -- tabs ----------------------------------------------------------------------------------
   function tabs() {
     var buttons = Array.prototype.slice.call(document.querySelectorAll(".tabs [role=tab]"));
@@ -152,5 +203,6 @@
   F.ready().then(function () {
     tabs();
     tree();
+    suspects();
   });
 })();

@@ -5,7 +5,7 @@
 // What was drawn is exposed as window.filiationGraph.state() for tests and tools.
 import { FONT, MIN_PX } from "./labels.js";
 import { layered } from "./layout.js";
-import { elements, styles, vocabulary } from "./render.js";
+import { elements, styles, suspectedLabel, vocabulary } from "./render.js";
 import { depthOptions, emptyGroup, params, remember, restore, status } from "./controls.js";
 import { png, save, svgText } from "./exports.js";
 import { overview } from "./overview.js";
@@ -25,10 +25,11 @@ function mount(view) {
   const statusEl = view.querySelector(".graph-status");
   const panel = view.querySelector(".graph-panel");
   const downloads = view.querySelector(".graph-downloads");
+  const tip = view.querySelector(".graph-tip");
   const vocab = vocabulary(view);
   // The view's least height: it grows with the drawing.
   const baseHeight = 420;
-  let cy = null, last = null, opened = {}, focus = null, depthsSet = false, draws = 0;
+  let cy = null, last = null, opened = {}, focus = null, depthsSet = false, draws = 0, timing = null;
 
   // Items per generation: the user's choice, else a first guess from the page's width,
   // narrowed by draw() until the drawing fits the width at a legible size.
@@ -59,8 +60,55 @@ function mount(view) {
     }
   }
 
+  // A suspected link's evidence (each signal and its value, as `filiation infer` gives them),
+  // for an edge or for an item reached through one.
+  function suspectedEdge(el) {
+    if (el.isEdge()) { return el.data("suspected") ? el : null; }
+    const e = el.connectedEdges("[suspected = 1]");
+    return el.data("suspected") && e.nonempty() ? e[0] : null;
+  }
+  function evidenceText(edge) {
+    const ev = edge.data("evidence") || {};
+    const parts = Object.entries(ev).map(([k, v]) => k.replace(/_/g, " ") + ": " + (Array.isArray(v) ? v.join(", ") : String(v)));
+    return [suspectedLabel(edge.data("confidence"), F.t)].concat(parts).join("\n");
+  }
+  function showEvidence(edge) {
+    const box = panel.querySelector(".gp-evidence");
+    if (!box) { return; }
+    const dl = box.querySelector("dl");
+    dl.textContent = "";
+    box.hidden = !edge;
+    if (!edge) { return; }
+    dl.appendChild(F.el("dt", { text: F.t("suspects.confidence") }));
+    dl.appendChild(F.el("dd", { text: suspectedLabel(edge.data("confidence"), F.t) }));
+    for (const [k, v] of Object.entries(edge.data("evidence") || {})) {
+      dl.appendChild(F.el("dt", { text: k.replace(/_/g, " ") }));
+      dl.appendChild(F.el("dd", { text: Array.isArray(v) ? v.join(", ") : String(v) }));
+    }
+  }
+  function showTip(ev) {
+    const edge = tip && suspectedEdge(ev.target);
+    if (!edge) { return; }
+    tip.textContent = "";
+    evidenceText(edge).split("\n").forEach((line, i) => tip.appendChild(F.el("div", { text: line, class: i ? "" : "tip-head" })));
+    const p = ev.renderedPosition || ev.target.renderedMidpoint();
+    tip.style.left = Math.min(p.x + 12, container.clientWidth - 200) + "px";
+    tip.style.top = (p.y + 12) + "px";
+    tip.hidden = false;
+  }
+
+  function showEdgePanel(edge) {
+    const idEl = panel.querySelector(".gp-id");
+    idEl.textContent = edge.data("source") + " → " + edge.data("target");
+    panel.querySelector(".gp-meta").textContent = F.t("rel." + edge.data("relation"));
+    panel.querySelector(".gp-open").hidden = panel.querySelector(".gp-centre").hidden = true;
+    showEvidence(edge);
+    panel.hidden = false;
+  }
+
   function showPanel(n) {
     const d = n.data();
+    showEvidence(suspectedEdge(n));
     // Break points after the id's separators only, never inside a word.
     const idEl = panel.querySelector(".gp-id");
     idEl.textContent = "";
@@ -92,15 +140,18 @@ function mount(view) {
     const rect = container.getBoundingClientRect();
     const zoom = cy.zoom();
     return {
-      zoom, fontPx: FONT * zoom, draws,
+      zoom, fontPx: FONT * zoom, draws, timing,
       nodes: cy.nodes().map((n) => {
         const b = n.renderedBoundingBox({ includeLabels: true, includeOverlays: false });
         const x = rect.left + window.scrollX + b.x1, y = rect.top + window.scrollY + b.y1;
         const inside = b.x2 > 0 && b.y2 > 0 && b.x1 < container.clientWidth && b.y1 < container.clientHeight;
         return { id: n.id(), label: n.data("label"), title: n.data("title"), x, y, w: b.w, h: b.h,
           fontPx: FONT * zoom, labelVisible: inside && FONT * zoom >= MIN_PX, members: n.data("members"),
-          kind: n.data("kind"), layer: n.data("layer"), more: !!n.data("more") };
+          kind: n.data("kind"), layer: n.data("layer"), more: !!n.data("more"), suspected: !!n.data("suspected") };
       }),
+      edges: cy.edges().map((e) => ({ source: e.data("source"), target: e.data("target"), relation: e.data("relation"),
+        suspected: !!e.data("suspected"), label: e.data("label") || "", dashed: e.style("line-style") === "dashed",
+        evidence: e.data("evidence") || null })),
     };
   }
 
@@ -144,10 +195,14 @@ function mount(view) {
     container.dataset.ready = "false";
     updateDownloads();
     try {
-      let width = chosenWidth() || guessWidth(), data = null;
+      let width = chosenWidth() || guessWidth(), data = null, tries = 0, arrived = 0, first = 0;
+      const started = performance.now();
       for (;;) {
         data = await fetch(F.root + "/api/" + source + "?" + query(width).toString(), { headers: { Accept: "application/json" } })
           .then((r) => { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); });
+        arrived = performance.now();
+        first = first || arrived;
+        tries += 1;
         if (cy) { cy.destroy(); }
         cy = window.cytoscape({ container, elements: elements(data, vocab, F.t, F.num), style: styles(),
           minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
@@ -171,8 +226,14 @@ function mount(view) {
       table(view, cy, F);
       overview(view, data, F, (cell) => { focus = cell; opened = {}; draw(); });
       cy.on("tap", "node", (ev) => { showPanel(ev.target); if (ev.target.data("kind") === "group") { openGroup(ev.target); } });
+      cy.on("tap", "edge[suspected = 1]", (ev) => showEdgePanel(ev.target));
+      cy.on("mouseover", "[suspected = 1]", showTip);
+      cy.on("mouseout", "[suspected = 1]", () => { if (tip) { tip.hidden = true; } });
       cy.on("dbltap", "node[kind != \"group\"]", (ev) => { window.location.href = F.page(ev.target.data("kind"), ev.target.id()); });
       draws += 1;
+      // How long the drawing took once its data had arrived (benchmarks/browser.py).
+      const now = performance.now();
+      timing = { total: now - started, afterFirstData: now - first, afterData: now - arrived, tries };
       container.dataset.ready = "true";
     } catch (err) {
       statusEl.textContent = F.t("graph.error");

@@ -32,8 +32,19 @@ export function styles() {
     { selector: "node[root = 1]", style: { "border-width": 4, "border-color": color("--ink", "#222"), "font-weight": "bold" } },
     { selector: "node:selected", style: { "overlay-color": color("--accent", "#b03060"), "overlay-opacity": 0.2, "overlay-padding": 4 } },
     { selector: "edge", style: { width: 1.8, "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 0.9, "line-color": "data(colour)", "target-arrow-color": "data(colour)", opacity: 0.85 } },
+    // Suspected links and the items only they reach: dashed, grey, labelled with their confidence.
+    { selector: "node[suspected = 1]", style: { "border-style": "dashed", "border-color": color("--muted", "#6b7280") } },
+    { selector: "edge[suspected = 1]", style: { "line-style": "dashed", "line-dash-pattern": [6, 4], "line-color": "#6b7280",
+      "target-arrow-color": "#6b7280", label: "data(label)", "font-size": 11, "font-family": FAMILY, color: "#444",
+      "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": 2, "min-zoomed-font-size": 0 } },
     { selector: "edge.same-layer", style: { "curve-style": "unbundled-bezier", "control-point-distances": "data(bow)", "control-point-weights": 0.5 } },
   ];
+}
+
+// "suspected 0.87" / "supposé 0,87": a suspected link's confidence, two decimals in the page's language.
+export function suspectedLabel(confidence, t) {
+  const dec = new Intl.NumberFormat(document.body.dataset.lang || "en", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return t("suspects.label", { c: dec.format(confidence) });
 }
 
 // The items of the server's view as Cytoscape elements, each with its label's box.
@@ -51,6 +62,7 @@ export function elements(view, vocab, t, num) {
       anchor: item.anchor || "", next_offset: item.next_offset || 0,
       downloads: item.downloads, descendants: item.descendants, generations: item.generations,
       created: item.created, colour: vocab.relations[item.relation] || "#8a8f98",
+      suspected: item.suspected ? 1 : 0, confidence: item.confidence,
       title: item.kind === "group" ? t("graph.group_title", { n: num(item.members), what: t("relp." + item.relation), anchor: item.anchor }) : item.id,
     } });
   }
@@ -59,6 +71,8 @@ export function elements(view, vocab, t, num) {
     out.push({ group: "edges", data: {
       id: e.parent + "\u0000" + e.child + "\u0000" + e.relation, source: e.parent, target: e.child,
       relation: e.relation, colour: vocab.relations[e.relation] || "#999",
+      suspected: e.suspected ? 1 : 0, confidence: e.confidence, evidence: e.evidence || null,
+      label: e.suspected ? suspectedLabel(e.confidence, t) : "",
     } });
   }
   return out;
