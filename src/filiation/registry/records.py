@@ -78,6 +78,7 @@ class Records(RegistryBase):
         parent = rows.get(row["derived_from"]) if row["derived_from"] is not None else None
         out = {k: row[k] for k in row.keys() if k not in ("key", "derived_from")}  # noqa: SIM118
         out["training_datasets"] = orjson.loads(row["training_datasets"] or "[]")
+        out["extra"] = orjson.loads(row["extra"] or "{}")
         out["updated_on"] = row["updated_on"].date() if row["updated_on"] else None
         out["derived_from"] = parent["name"] if parent else None
         return out
@@ -174,6 +175,7 @@ class Records(RegistryBase):
             else None,
             derived_evidence=clean.get("derived_evidence") if parent_id is not None else None,
             training_datasets=orjson.dumps(clean["training_datasets"]).decode(),
+            extra=orjson.dumps(clean["extra"]).decode() if clean.get("extra") else None,
             updated_on=(
                 datetime.combine(clean["updated_on"], datetime.min.time())
                 if clean["updated_on"]

@@ -197,7 +197,7 @@ def models(
                 escape(m.name) + (" (retired)" if m.retired else ""),
                 escape(_origin(m)),
                 m.learning_type or "",
-                "yes" if m.open_weights else "no",
+                {True: "yes", False: "no", None: "not stated"}[m.open_weights],
                 str(len(m.used_by)),
             )
             for m in items
