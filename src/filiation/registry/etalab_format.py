@@ -149,6 +149,7 @@ DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "%d/
 DELIMITERS = ";,\t|"
 #: The bytes read to choose the encoding; the rest of the file is streamed.
 SAMPLE_BYTES = 256 * 1024
+DETECT_BYTES = 32 * 1024
 #: Legacy encodings a French spreadsheet saves in; charset-normalizer chooses among them.
 LEGACY_ENCODINGS = ["cp1252", "latin_1", "iso8859_15", "mac_roman", "cp850"]
 #: Hub pages that are not models (``huggingface.co/<first part>/...``).
@@ -273,12 +274,26 @@ def _is_utf8(sample: bytes) -> bool:
     return True
 
 
+def _encodings(sample: bytes) -> tuple[str, str]:
+    """The file's encoding and the one its other lines are read in: UTF-8 when most lines
+    with accents are UTF-8 (Windows-1252, or what charset-normalizer finds, for the others),
+    else the legacy encoding."""
+    accented = [ln for ln in sample.splitlines() if not ln.isascii()]
+    utf8 = sum(1 for ln in accented if _is_utf8(ln))
+    if utf8 == len(accented):
+        return "utf-8", "cp1252"
+    legacy = _legacy_encoding(sample)
+    return ("utf-8" if utf8 * 2 > len(accented) else legacy), legacy
+
+
 def _legacy_encoding(sample: bytes) -> str:
     """The legacy encoding of the lines that are not UTF-8 (Windows-1252 when unsure)."""
     from charset_normalizer import from_bytes
 
     lines = [ln for ln in sample.splitlines() if not _is_utf8(ln)]
-    best = from_bytes(b"\n".join(lines) or sample, cp_isolation=LEGACY_ENCODINGS).best()
+    # 32 KB of such lines tell the encoding; more only costs charset-normalizer's memory.
+    text = (b"\n".join(lines) or sample)[:DETECT_BYTES]
+    best = from_bytes(text, cp_isolation=LEGACY_ENCODINGS).best()
     if best is None:
         return "cp1252"
     name = codecs.lookup(best.encoding).name
@@ -306,8 +321,13 @@ class InventoryReader:
     same column) raises :class:`HeaderError` at once: no row can be read without it.
     """
 
-    def __init__(self, stream: IO[bytes], *, max_notices: int = 1000) -> None:
+    def __init__(
+        self, stream: IO[bytes], *, max_notices: int = 1000, keep_order: bool = False
+    ) -> None:
         self.stream = stream
+        #: Whether :attr:`Layout.order` records the names (an export ``--like`` needs it,
+        #: an import does not: its memory then does not grow with the rows).
+        self.keep_order = keep_order
         self.warnings: list[Notice] = []
         self.warning_count = 0
         self.max_notices = max_notices
@@ -319,8 +339,7 @@ class InventoryReader:
         self.layout = Layout(bom=peek.startswith(codecs.BOM_UTF8))
         if self.layout.bom:
             peek = peek[len(codecs.BOM_UTF8) :]
-        self.layout.encoding = "utf-8" if _is_utf8(peek) else _legacy_encoding(peek)
-        self._fallback = "cp1252" if self.layout.encoding == "utf-8" else self.layout.encoding
+        self.layout.encoding, self._fallback = _encodings(peek)
         self._lines = self._decoded(peek)
         self._line = 0
         self._read_header()
@@ -342,10 +361,15 @@ class InventoryReader:
         for raw in self._raw_lines(peek):
             self._line += 1
             try:
-                yield raw.decode("utf-8")
-                continue
+                text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                pass
+                text = None
+            if text is not None:
+                if self.layout.encoding != "utf-8" and not raw.isascii():
+                    message = f"UTF-8, not {self.layout.encoding} like the rest of the file"
+                    self.warn(self._line, "-", message)
+                yield text
+                continue
             yield raw.decode(self._fallback, errors="replace")
             if self.layout.encoding == "utf-8":
                 message = f"not UTF-8 like the rest of the file; read as {self._fallback}"
@@ -465,7 +489,7 @@ class InventoryReader:
                     lay.words[("list", "separator")] = sep.group(0)
                     lay.list_separator = sep.group(0)
                 value = re.sub(r"[;\n]", ",", value)
-            elif column == "nom" and value:
+            elif column == "nom" and value and self.keep_order:
                 lay.order.append(value.lower())
             data[target] = value
         if extra:
@@ -484,7 +508,7 @@ class HeaderError(InvalidArgumentError):
 
 def read_layout(stream: IO[bytes]) -> Layout:
     """The layout of an inventory file (reads it to the end, for its rows' order)."""
-    reader = InventoryReader(stream)
+    reader = InventoryReader(stream, keep_order=True)
     for _ in reader.rows():
         pass
     return reader.layout
