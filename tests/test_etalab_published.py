@@ -153,7 +153,7 @@ def test_unknown_answers_stay_unknown_and_hub_links_are_read() -> None:
 def test_a_large_inventory_is_streamed() -> None:
     row = "Modèle {i};Une description assez longue pour peser son poids {i};supervisé;oui\r\n"
     body = "".join(row.format(i=i) for i in range(60_000)).encode("cp1252")
-    data = "nom;description;type_apprentissage;modele_entraine_ouvert\r\n".encode() + body
+    data = b"nom;description;type_apprentissage;modele_entraine_ouvert\r\n" + body
     assert len(data) > 5_000_000
     stream = io.BytesIO(data)
     InventoryReader(io.BytesIO(data[:1000]))  # imports done: their memory is not the file's

@@ -84,7 +84,7 @@ TOMORROW_PLUS = (date.today() + timedelta(days=5)).isoformat()
         ({"model_card_url": "javascript:alert(1)"}, "model_card_url", "url"),
         ({"repository_url": "ftp://example.org/repo"}, "repository_url", "url"),
         ({"open_weights": "peut-être"}, "open_weights", "bool"),
-        ({"weights_url": "https://x.org/w"}, "weights_url", "weights_not_open"),
+        ({"open_weights": "no", "weights_url": "https://x.org"}, "weights_url", "weights_not_open"),
         ({"open_weights": "oui", "weights_url": "file:///etc/passwd"}, "weights_url", "url"),
         ({"updated_on": "23/13/2024"}, "updated_on", "date"),
         ({"updated_on": "yesterday"}, "updated_on", "date"),
