@@ -7,6 +7,7 @@ tests/test_web.py does.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Iterator
@@ -162,6 +163,39 @@ def test_api_etalab_import_and_export(client: TestClient, g: filiation.Genealogy
     r = client.get("/api/registry/export.csv", headers=editor)
     assert r.headers["content-type"].startswith("text/csv")
     assert r.content == g.registry.export_etalab()
+
+
+def test_import_page_reports_each_line_and_model_pages_say_not_stated(
+    client: TestClient, g: filiation.Genealogy
+) -> None:
+    """A French Excel file (Windows-1252, ``;``, a blank personal-data cell, one bad row)
+    through the web page: good rows imported, the bad one listed by line, in both languages."""
+    rows = INVENTORY.read_text(encoding="utf-8").splitlines()[:4]
+    cells = list(csv.reader(rows))
+    cells[1][11] = ""  # donnees_personnelles_entrainement left blank
+    cells[3][9] = "2024-13-45"  # line 4: no such date
+    text = "\r\n".join(";".join(c) for c in cells) + "\r\n"
+    csrf = login(client, "edith", "fr")
+    r = client.post(
+        "/fr/registry/import",
+        data={"csrf": csrf},
+        files={"file": ("inventaire.csv", text.encode("cp1252"), "text/csv")},
+    )
+    page = page_ok(r)
+    report = re.search(r'<section id="import-report">(.*?)</section>', page, re.S)
+    assert report and "inventaire.csv importé (cp1252, 3 lignes)" in report.group(1)
+    assert "Ligne 4, date_derniere_mise_a_jour" in report.group(1)
+    names = [m.name for m in g.registry.models()]
+    assert sorted(names) == sorted([cells[1][0], cells[2][0]])
+    model = g.registry.model(cells[1][0])
+    assert model.personal_data is None
+    page = page_ok(client.get(f"/fr/registry/models/{model.id}"))
+    assert 'class="unstated">non renseigné<' in page
+    page = page_ok(client.get(f"/en/registry/models/{model.id}"))
+    assert 'class="unstated">not stated<' in page
+    [entry] = g.registry.history("inventory")
+    assert entry.record_key == "inventaire.csv" and entry.after
+    assert (entry.after["imported"], entry.after["skipped"]) == (2, 1)
 
 
 # -- the web forms --------------------------------------------------------------------------------
