@@ -60,6 +60,13 @@ class RowProblem(BaseModel):
     line: int
     field: str
     message: str
+    #: A stable code the web pages translate (``reg.err.<code>``), and its values.
+    code: str = ""
+    values: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, n: Notice) -> RowProblem:
+        return cls(line=n.line, field=n.field, message=n.message, code=n.code, values=n.values)
 
 
 class ImportReport(BaseModel):
@@ -196,13 +203,12 @@ class _Import:
         for n in notices:
             self.report.problem_count += 1
             if len(self.report.problems) < MAX_NOTICES:
-                problem = RowProblem(line=n.line, field=n.field, message=n.message)
-                self.report.problems.append(problem)
+                self.report.problems.append(n if isinstance(n, RowProblem) else RowProblem.of(n))
 
-    def warn(self, line: int, column: str, message: str) -> None:
+    def warn(self, notice: Notice) -> None:
         self.report.warning_count += 1
         if len(self.report.warnings) < MAX_NOTICES:
-            self.report.warnings.append(RowProblem(line=line, field=column, message=message))
+            self.report.warnings.append(RowProblem.of(notice))
 
     def check(self, line: int, data: dict[str, Any]) -> dict[str, Any] | None:
         """The row's clean fields, or None (its problems reported)."""
@@ -210,17 +216,20 @@ class _Import:
             clean = parse_model(data)
         except RegistryValidationError as exc:
             self.problem(
-                RowProblem(line=line, field=_column(f), message=p.message)
+                RowProblem(
+                    line=line, field=_column(f), message=p.message, code=p.code, values=p.values
+                )
                 for f, p in exc.fields.items()
             )
             return None
         if not clean["description"]:
-            self.problem([RowProblem(line=line, field="description", message="required")])
+            self.problem([Notice(line, "description", "required", "required")])
             return None
         key = clean["name"].lower()
         if key in self.seen:
-            message = f"same name as line {self.seen[key]}"
-            self.problem([RowProblem(line=line, field="nom", message=message)])
+            first = str(self.seen[key])
+            message = f"same name as line {first}"
+            self.problem([Notice(line, "nom", message, "same_name", {"line": first})])
             return None
         self.seen[key] = line
         self._link_hub(line, data, clean)
@@ -242,12 +251,11 @@ class _Import:
             try:
                 clean["hub_id"] = self.reg.g.resolve(hub_id, NodeKind.MODEL)
             except NodeNotFoundError:
-                self.warn(
-                    line,
-                    column,
+                message = (
                     f"the Hub model {hub_id} is not in the genealogy: no Hub id set "
-                    "(fetch it, then import again)",
+                    "(fetch it, then import again)"
                 )
+                self.warn(Notice(line, column, message, "hub_not_in_genealogy", {"id": hub_id}))
                 continue
             self.report.linked.append(clean["name"])
             return
@@ -263,7 +271,9 @@ class _Import:
         )
         self.report.skipped += 1
         self.failed[clean["name"].lower()] = line
-        self.problem([RowProblem(line=line, field="derive_de", message=message)])
+        values = {"line": str(where)} if where is not None else {}
+        code = "parent_skipped" if where is not None else "model_unknown"
+        self.problem([Notice(line, "derive_de", message, code, values)])
 
     def write(self, line: int, clean: dict[str, Any], present: set[str]) -> None:
         """Create or update the row's model; a refusal is the row's problem (nothing of the
@@ -285,7 +295,9 @@ class _Import:
             self.report.skipped += 1
             self.failed[key] = line
             self.problem(
-                RowProblem(line=line, field=_column(f), message=p.message)
+                RowProblem(
+                    line=line, field=_column(f), message=p.message, code=p.code, values=p.values
+                )
                 for f, p in exc.fields.items()
             )
 
@@ -304,9 +316,7 @@ def import_csv(
     try:
         reader = InventoryReader(as_stream(source), max_notices=MAX_NOTICES)
     except HeaderError as exc:
-        raise EtalabImportError(
-            [RowProblem(line=p.line, field=p.field, message=p.message) for p in exc.problems]
-        ) from None
+        raise EtalabImportError([RowProblem.of(p) for p in exc.problems]) from None
     lay = reader.layout
     report = ImportReport(file=name, encoding=lay.codec, delimiter=lay.delimiter)
     present = {COLUMNS[c] for c in lay.columns if c is not None}
@@ -339,7 +349,7 @@ def import_csv(
                     job.orphan(ln, c)
             waiting = [w for w in waiting if w not in ready] if ready else []
         for w in reader.warnings:
-            job.warn(w.line, w.field, w.message)
+            job.warn(w)
         report.warning_count += reader.warning_count - len(reader.warnings)
         report.problems.sort(key=lambda p: p.line)
         report.warnings.sort(key=lambda p: p.line)

@@ -240,6 +240,9 @@ class Notice:
     line: int
     field: str
     message: str
+    #: A stable code the web pages translate (``reg.err.<code>``), and its values.
+    code: str = ""
+    values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -367,18 +370,18 @@ class InventoryReader:
             if text is not None:
                 if self.layout.encoding != "utf-8" and not raw.isascii():
                     message = f"UTF-8, not {self.layout.encoding} like the rest of the file"
-                    self.warn(self._line, "-", message)
+                    self.warn(self._line, "-", message, "encoding_mixed", encoding="UTF-8")
                 yield text
                 continue
             yield raw.decode(self._fallback, errors="replace")
             if self.layout.encoding == "utf-8":
                 message = f"not UTF-8 like the rest of the file; read as {self._fallback}"
-                self.warn(self._line, "-", message)
+                self.warn(self._line, "-", message, "encoding_mixed", encoding=self._fallback)
 
-    def warn(self, line: int, column: str, message: str) -> None:
+    def warn(self, line: int, column: str, message: str, code: str = "", **values: str) -> None:
         self.warning_count += 1
         if len(self.warnings) < self.max_notices:
-            self.warnings.append(Notice(line, column, message))
+            self.warnings.append(Notice(line, column, message, code, values))
 
     # -- header ---------------------------------------------------------------------------
     def _read_header(self) -> None:
@@ -402,7 +405,12 @@ class InventoryReader:
         for written, column in zip(lay.header, lay.columns, strict=True):
             if column is None:
                 if written:
-                    self.warn(header_line, written, "unknown column, kept as an extra field")
+                    self.warn(
+                        header_line,
+                        written,
+                        "unknown column, kept as an extra field",
+                        "extra_column",
+                    )
                 continue
             if column in seen:
                 problems.append(
@@ -443,13 +451,15 @@ class InventoryReader:
             if not any(c.strip() for c in cells):
                 continue
             if [header_key(c) for c in cells] == self._header_keys:
-                self.warn(line, "-", "the header again (two files pasted together?); skipped")
+                message = "the header again (two files pasted together?); skipped"
+                self.warn(line, "-", message, "header_again")
                 continue
             while len(cells) > width and not cells[-1].strip():
                 cells.pop()  # empty cells a spreadsheet leaves after the last column
             if len(cells) != width:
                 message = f"{len(cells)} cells where the header has {width}"
-                yield line, None, [Notice(line, "-", message)]
+                values = {"n": str(len(cells)), "width": str(width)}
+                yield line, None, [Notice(line, "-", message, "cells", values)]
                 continue
             yield line, *self._fields(line, cells)
 
@@ -476,7 +486,14 @@ class InventoryReader:
             elif column == "date_derniere_mise_a_jour" and value:
                 found = parse_day(value)
                 if found is None:
-                    problems.append(Notice(line, column, "give a date as YYYY-MM-DD or DD/MM/YYYY"))
+                    problems.append(
+                        Notice(
+                            line,
+                            column,
+                            "give a date as YYYY-MM-DD or DD/MM/YYYY",
+                            "date_inventory",
+                        )
+                    )
                     continue
                 if ("date", "format") not in lay.words:
                     lay.words[("date", "format")] = found[1]
