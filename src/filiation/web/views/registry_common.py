@@ -101,6 +101,8 @@ def shown(lang: str, value: Any, field: str | None = None) -> str:
         return i18n.translate(lang, "reg.yes" if value else "reg.no")
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):  # an imported inventory's extra columns
+        return "; ".join(f"{k}{i18n.translate(lang, 'reg.colon')} {v}" for k, v in value.items())
     prefix = CODED_FIELDS.get(field or "")
     if prefix and isinstance(value, str):
         key = prefix + value
