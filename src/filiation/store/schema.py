@@ -150,12 +150,11 @@ registry_models = Table(
     Column("version", Text),
     Column("model_card_url", Text),
     Column("repository_url", Text),
-    # Migration 0008: NULL is "not stated" (an inventory left the cell blank).
-    Column("open_weights", Boolean),
+    Column("open_weights", Boolean, nullable=False),
     Column("weights_url", Text),
     Column("updated_on", DateTime),
     Column("training_datasets", Text, nullable=False),
-    Column("personal_data", Boolean),
+    Column("personal_data", Boolean, nullable=False),
     Column("hub_id", Text),
     Column("derived_from", Integer, ForeignKey("registry_models.id")),
     Column("derived_relation", String(32)),
@@ -165,7 +164,9 @@ registry_models = Table(
     # callback) or "inferred" (read by filiation from a file on disk) — and what said so.
     Column("derived_provenance", String(16)),
     Column("derived_evidence", Text),
-    # Migration 0008: an imported inventory's columns filiation does not know (JSON object).
+    # Migration 0008: the yes/no fields whose answer is not stated (comma-separated; their
+    # columns hold false), and an imported inventory's columns filiation does not know (JSON).
+    Column("unstated", Text),
     Column("extra", Text),
 )
 

@@ -1,11 +1,13 @@
 """Registered models may leave "open" and "personal data" unstated, and keep unknown columns.
 
 An inventory that leaves ``modele_entraine_ouvert`` or ``donnees_personnelles_entrainement``
-blank does not say "no": ``registry_models.open_weights`` and ``personal_data`` become
-nullable (NULL is "not stated"; the values recorded before stay as they were). ``extra``
-keeps, as JSON text, the columns of an imported inventory that filiation does not know, so
-that an export gives them back. Older filiations read NULL as false and ignore ``extra``:
-the schema version stays 1.
+blank does not say "no". ``registry_models.unstated`` names the yes/no fields whose answer is
+not stated (``open_weights,personal_data``); their boolean columns then hold false, which is
+what older filiations read. (Making the columns nullable would make SQLite copy the table,
+which the other registry tables reference: adding a column changes nothing for them.)
+``extra`` keeps, as JSON text, the columns of an imported inventory that filiation does not
+know, so that an export gives them back. Older filiations ignore both: the schema version
+stays 1.
 
 Revision ID: 0008
 Revises: 0007
@@ -25,15 +27,11 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("registry_models") as batch:
-        batch.alter_column("open_weights", existing_type=sa.Boolean, nullable=True)
-        batch.alter_column("personal_data", existing_type=sa.Boolean, nullable=True)
+        batch.add_column(sa.Column("unstated", sa.Text))
         batch.add_column(sa.Column("extra", sa.Text))
 
 
 def downgrade() -> None:
-    op.execute("UPDATE registry_models SET open_weights = false WHERE open_weights IS NULL")
-    op.execute("UPDATE registry_models SET personal_data = false WHERE personal_data IS NULL")
     with op.batch_alter_table("registry_models") as batch:
         batch.drop_column("extra")
-        batch.alter_column("personal_data", existing_type=sa.Boolean, nullable=False)
-        batch.alter_column("open_weights", existing_type=sa.Boolean, nullable=False)
+        batch.drop_column("unstated")
