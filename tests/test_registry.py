@@ -84,7 +84,7 @@ TOMORROW_PLUS = (date.today() + timedelta(days=5)).isoformat()
         ({"model_card_url": "javascript:alert(1)"}, "model_card_url", "url"),
         ({"repository_url": "ftp://example.org/repo"}, "repository_url", "url"),
         ({"open_weights": "peut-être"}, "open_weights", "bool"),
-        ({"weights_url": "https://x.org/w"}, "weights_url", "weights_not_open"),
+        ({"open_weights": "no", "weights_url": "https://x.org"}, "weights_url", "weights_not_open"),
         ({"open_weights": "oui", "weights_url": "file:///etc/passwd"}, "weights_url", "url"),
         ({"updated_on": "23/13/2024"}, "updated_on", "date"),
         ({"updated_on": "yesterday"}, "updated_on", "date"),
@@ -371,7 +371,7 @@ def test_etalab_round_trip(
     assert len(report.created) == 12 and report.updated == report.unchanged == []
     rows = list(csv.DictReader(io.StringIO(text)))
     assert set(COLUMNS) == set(rows[0])
-    exported = reg.export_etalab()
+    exported = reg.export_etalab().decode("utf-8")
     back = {r["nom"]: r for r in csv.DictReader(io.StringIO(exported))}
     for row in rows:  # every cell comes back as written (data sets: same list)
         assert back[row["nom"]] == row, row["nom"]
@@ -386,7 +386,7 @@ def test_etalab_round_trip(
     assert len(other.import_etalab(exported, actor=other_admin).created) == 12
     strip = lambda ms: sorted((m.fields() for m in ms), key=lambda f: f["name"])  # noqa: E731
     assert strip(other.models()) == strip(reg.models())
-    assert other.export_etalab() == exported
+    assert other.export_etalab().decode("utf-8") == exported
     again = other.import_etalab(exported, actor=other_admin)
     assert again.created == again.updated == [] and len(again.unchanged) == 12
     edited = exported.replace("Modèle de langage conversationnel", "Modèle conversationnel")
@@ -407,7 +407,7 @@ def test_etalab_invalid_rows_are_reported_and_nothing_is_imported(
     bad[9] = bad[9].replace("Phi-3 mini 4k instruct,", "Qwen2.5 7B Instruct,")
     bad[11] = bad[11].replace("Llama 3.1 8B Instruct,finetune", "Llama 3.1 8B Instruct,")
     with pytest.raises(EtalabImportError) as exc:
-        reg.import_etalab("\n".join(bad) + "\n", actor=editor)
+        reg.import_etalab("\n".join(bad) + "\n", actor=editor, strict=True)
     found = {(p.line, p.field) for p in exc.value.problems}
     assert found == {
         (3, "modele_entraine_ouvert"),
@@ -415,13 +415,17 @@ def test_etalab_invalid_rows_are_reported_and_nothing_is_imported(
         (7, "date_derniere_mise_a_jour"),
         (10, "nom"),
         (12, "type_de_derivation"),
+        (13, "derive_de"),  # its parent is line 7's model
     }
     assert "line 5" in str(exc.value)
+    assert [p.message for p in exc.value.problems if p.line == 13] == [
+        "derives from the model of line 7, which was not imported"
+    ]
     # A row that only the database can refuse (an unknown Hub id) also aborts everything.
     late = list(lines)
     late[8] = late[8].replace("deepseek-ai/DeepSeek-R1-Distill-Llama-8B,,", "deepseek-ai/nope,,")
     with pytest.raises(EtalabImportError) as exc:
-        reg.import_etalab("\n".join(late) + "\n", actor=editor)
+        reg.import_etalab("\n".join(late) + "\n", actor=editor, strict=True)
     assert [(p.line, p.field) for p in exc.value.problems] == [(9, "identifiant_hub")]
     assert reg.models(include_retired=True) == []
     assert [h for h in reg.history() if h.record_kind == "model"] == []

@@ -7,6 +7,7 @@ tests/test_web.py does.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Iterator
@@ -142,21 +143,65 @@ def test_api_etalab_import_and_export(client: TestClient, g: filiation.Genealogy
     editor = bearer(g, "edith")
     text = INVENTORY.read_text(encoding="utf-8")
     bad = text.replace("2024-07-23", "23 juillet")
-    r = client.post("/api/registry/import", content=bad.encode(), headers=editor)
+    r = client.post("/api/registry/import?strict=true", content=bad.encode(), headers=editor)
     assert r.status_code == 422
-    assert r.json()["problems"] == [
-        {
-            "line": 2,
-            "field": "date_derniere_mise_a_jour",
-            "message": "give a date as YYYY-MM-DD (or DD/MM/YYYY)",
-        }
+    assert [(p["line"], p["field"], p["code"], p["message"]) for p in r.json()["problems"]] == [
+        (
+            2,
+            "date_derniere_mise_a_jour",
+            "date_inventory",
+            "give a date as YYYY-MM-DD or DD/MM/YYYY",
+        ),
+        # its parent is line 2's model
+        (
+            12,
+            "derive_de",
+            "parent_skipped",
+            "derives from the model of line 2, which was not imported",
+        ),
     ]
     assert g.registry.models() == []
     r = client.post("/api/registry/import", content=text.encode(), headers=editor)
     assert r.status_code == 200 and len(r.json()["created"]) == 12
     r = client.get("/api/registry/export.csv", headers=editor)
     assert r.headers["content-type"].startswith("text/csv")
-    assert r.text == g.registry.export_etalab()
+    assert r.content == g.registry.export_etalab()
+
+
+def test_import_page_reports_each_line_and_model_pages_say_not_stated(
+    client: TestClient, g: filiation.Genealogy
+) -> None:
+    """A French Excel file (Windows-1252, ``;``, a blank personal-data cell, one bad row)
+    through the web page: good rows imported, the bad one listed by line, in both languages."""
+    rows = INVENTORY.read_text(encoding="utf-8").splitlines()[:4]
+    cells = list(csv.reader(rows))
+    cells[1][11] = ""  # donnees_personnelles_entrainement left blank
+    cells[3][9] = "2024-13-45"  # line 4: no such date
+    text = "\r\n".join(";".join(c) for c in cells) + "\r\n"
+    csrf = login(client, "edith", "fr")
+    r = client.post(
+        "/fr/registry/import",
+        data={"csrf": csrf},
+        files={"file": ("inventaire.csv", text.encode("cp1252"), "text/csv")},
+    )
+    page = page_ok(r)
+    report = re.search(r'<section id="import-report">(.*?)</section>', page, re.S)
+    assert report and "inventaire.csv importé (cp1252, 3 lignes)" in report.group(1)
+    assert (
+        "Ligne 4, date_derniere_mise_a_jour : Donnez une date au format AAAA-MM-JJ ou JJ/MM/AAAA."
+        in report.group(1)
+    )
+    names = [m.name for m in g.registry.models()]
+    assert sorted(names) == sorted([cells[1][0], cells[2][0]])
+    model = g.registry.model(cells[1][0])
+    assert model.personal_data is None
+    page = page_ok(client.get(f"/fr/registry/models/{model.id}"))
+    assert 'class="unstated">non renseigné<' in page
+    page = page_ok(client.get(f"/en/registry/models/{model.id}"))
+    assert 'class="unstated">not stated<' in page
+    [entry] = g.registry.history("inventory")
+    assert entry.record_key == "inventaire.csv" and entry.after
+    assert (entry.after["imported"], entry.after["skipped"]) == (2, 1)
 
 
 # -- the web forms --------------------------------------------------------------------------------
@@ -241,6 +286,7 @@ def test_form_messages_sit_next_to_their_fields(client: TestClient, g: filiation
             "name": "<script>alert(1)</script>",
             "model_card_url": "ftp://x",
             "updated_on": "2024-02-30",
+            "open_weights": "no",
             "weights_url": "https://x.org/w",
         },
     )
@@ -346,7 +392,7 @@ def test_cli_attributes_writes_and_checks_roles(reg_db: Any, tmp_path: Path) -> 
     assert [h["system"] for h in json.loads(r.stdout)["systems"]] == ["Desk"]
     out = tmp_path / "inventory.csv"
     assert run("export", str(out), user="vi").exit_code == 0
-    assert out.read_text(encoding="utf-8") == g.registry.export_etalab()
+    assert out.read_bytes() == g.registry.export_etalab()
     r = run("token", "create", "--name", "ci", user="ed")
     token = r.stdout.strip()
     assert r.exit_code == 0 and token.startswith("fil_")

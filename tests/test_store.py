@@ -90,7 +90,7 @@ def state(g: filiation.Genealogy, root: str) -> dict[str, Any]:
 
 
 def stored_snapshot_ids(stores: Stores, db: Any) -> dict[str, set[int]]:
-    """The snapshots whose nodes and links the store holds (as parts, migration 0010)."""
+    """The snapshots whose nodes and links the store holds (as parts, migration 0009)."""
     return {
         table: {
             i

@@ -166,16 +166,18 @@ def export(reg: RegistryDep, _: Reader, all: bool = False) -> Response:
 
 
 @router.post("/import")
-async def import_(request: Request, reg: RegistryDep, user: Writer) -> Any:
-    """The body is the CSV (``Content-Type: text/csv``)."""
+async def import_(
+    request: Request,
+    reg: RegistryDep,
+    user: Writer,
+    strict: bool = False,
+    name: str | None = None,
+) -> Any:
+    """The body is the CSV (``Content-Type: text/csv``), in any usual encoding; the answer is
+    the import's report (rows skipped with their line numbers, warnings). ``strict``: any bad
+    row and nothing is imported (422); ``name``: the file's, for the history."""
     raw = await request.body()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return JSONResponse(
-            {"error": "invalid_argument", "message": "the CSV must be UTF-8"}, status_code=422
-        )
-    return _dump(reg.import_etalab(text, actor=user))
+    return _dump(reg.import_etalab(raw, actor=user, name=name or "upload.csv", strict=strict))
 
 
 def install(app: FastAPI) -> None:

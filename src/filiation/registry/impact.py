@@ -127,7 +127,7 @@ def _ancestry(
                 via=chain[depth - 1].name if depth else None,
                 trained_on=m.training_datasets,
                 personal_data=[d for d in m.training_datasets if d.lower() in flagged],
-                declared_personal_data=m.personal_data,
+                declared_personal_data=m.personal_data is True,
             )
         )
         if m.hub_id:

@@ -39,7 +39,10 @@ DATASET_MAX = 300
 USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 TRUE = {"true", "yes", "oui", "1", "on", "y", "o"}
-FALSE = {"false", "no", "non", "0", "off", "n", ""}
+FALSE = {"false", "no", "non", "0", "off", "n"}
+#: Answers that state nothing: a blank cell or field is "not stated", never "no".
+UNKNOWN = {"", "?", "unknown", "not stated", "n/a", "nc", "inconnu", "non renseigné"}
+EXTRA_MAX = 50
 
 
 # -- records --------------------------------------------------------------------------------
@@ -75,11 +78,13 @@ class RegisteredModel(BaseModel):
     version: str | None = None
     model_card_url: str | None = None
     repository_url: str | None = None
-    open_weights: bool = False
+    #: ``None``: not stated (an inventory left the cell blank), which is not "no".
+    open_weights: bool | None = None
     weights_url: str | None = None
     updated_on: date | None = None
     training_datasets: list[str] = []
-    personal_data: bool = False
+    #: ``None``: not stated, which is not "no personal data".
+    personal_data: bool | None = None
     hub_id: str | None = None
     derived_from: str | None = None
     derived_relation: str | None = None
@@ -88,6 +93,9 @@ class RegisteredModel(BaseModel):
     #: said so (``config.json:_name_or_path``, ``training callback``...).
     derived_provenance: Provenance | None = None
     derived_evidence: str | None = None
+    #: Columns of an imported inventory that filiation does not know, by their header as
+    #: written there, kept so that an export gives them back.
+    extra: dict[str, str] = {}
     created_at: datetime
     retired_at: datetime | None = None
     used_by: list[Use] = []
@@ -202,6 +210,7 @@ MODEL_FIELDS = (
     "derived_relation",
     "derived_provenance",
     "derived_evidence",
+    "extra",
 )
 SYSTEM_FIELDS = ("name", "purpose", "owner", "role", "status")
 
@@ -272,16 +281,40 @@ class _Check:
             return None
         return value
 
-    def flag(self, field: str, default: bool = False) -> bool:
+    def flag(self, field: str) -> bool | None:
+        """Yes, no, or ``None`` when the answer is blank or says it is not known."""
         raw = self.data.get(field)
-        if raw is None:
-            return default
-        if isinstance(raw, bool):
+        if raw is None or isinstance(raw, bool):
             return raw
-        if isinstance(raw, str) and raw.strip().lower() in TRUE | FALSE:
-            return raw.strip().lower() in TRUE
-        self.bad(field, "bool", "answer yes or no (oui/non)")
-        return default
+        if isinstance(raw, str):
+            word = raw.strip().lower()
+            if word in TRUE | FALSE:
+                return word in TRUE
+            if word in UNKNOWN:
+                return None
+        self.bad(field, "bool", "answer yes, no or leave blank (oui/non/vide)")
+        return None
+
+    def extra(self, field: str) -> dict[str, str]:
+        raw = self.data.get(field)
+        if not raw:
+            return {}
+        if not isinstance(raw, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+        ):
+            self.bad(field, "type", "give column names and their text")
+            return {}
+        if len(raw) > EXTRA_MAX:
+            self.bad(field, "too_many", f"at most {EXTRA_MAX} extra columns", max=str(EXTRA_MAX))
+            return {}
+        out: dict[str, str] = {}
+        for key, value in raw.items():
+            if len(key) > SHORT_MAX or len(value) > TEXT_MAX or _CONTROL.search(key + value):
+                self.bad(field, "extra", f"column {key[:80]!r}: too long or control characters")
+                return {}
+            if value.strip():
+                out[key] = value
+        return out
 
     def day(self, field: str) -> date | None:
         raw = self.data.get(field)
@@ -367,8 +400,9 @@ def parse_model(data: Mapping[str, Any]) -> dict[str, Any]:
         "derived_relation": c.choice("derived_relation", DERIVATIONS),
         "derived_provenance": c.choice("derived_provenance", tuple(p.value for p in Provenance)),
         "derived_evidence": c.text("derived_evidence", max_len=TEXT_MAX),
+        "extra": c.extra("extra"),
     }
-    if out["weights_url"] and not out["open_weights"] and "open_weights" not in c.problems:
+    if out["weights_url"] and out["open_weights"] is False and "open_weights" not in c.problems:
         c.bad(
             "weights_url",
             "weights_not_open",

@@ -39,6 +39,9 @@ from .models import (
     parse_usage,
 )
 
+#: Yes/no fields that may be unstated (``None``): stored false, named in ``unstated``.
+UNSTATED_FIELDS = ("open_weights", "personal_data")
+
 
 class Records(RegistryBase):
     """Registered models, systems, their uses and flagged data sets."""
@@ -78,6 +81,10 @@ class Records(RegistryBase):
         parent = rows.get(row["derived_from"]) if row["derived_from"] is not None else None
         out = {k: row[k] for k in row.keys() if k not in ("key", "derived_from")}  # noqa: SIM118
         out["training_datasets"] = orjson.loads(row["training_datasets"] or "[]")
+        out["extra"] = orjson.loads(row["extra"] or "{}")
+        for name in (out.pop("unstated", None) or "").split(","):
+            if name in UNSTATED_FIELDS:
+                out[name] = None  # not stated, which the column (false) cannot say
         out["updated_on"] = row["updated_on"].date() if row["updated_on"] else None
         out["derived_from"] = parent["name"] if parent else None
         return out
@@ -174,6 +181,9 @@ class Records(RegistryBase):
             else None,
             derived_evidence=clean.get("derived_evidence") if parent_id is not None else None,
             training_datasets=orjson.dumps(clean["training_datasets"]).decode(),
+            extra=orjson.dumps(clean["extra"]).decode() if clean.get("extra") else None,
+            unstated=",".join(f for f in UNSTATED_FIELDS if clean[f] is None) or None,
+            **{f: bool(clean[f]) for f in UNSTATED_FIELDS},
             updated_on=(
                 datetime.combine(clean["updated_on"], datetime.min.time())
                 if clean["updated_on"]

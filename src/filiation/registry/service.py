@@ -9,7 +9,8 @@ organisation's inventory (hundreds or thousands of rows), so records are assembl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import select
@@ -143,14 +144,27 @@ class Registry(UserAccounts, Records):
 
         return training_runs(self, ref)
 
-    def export_etalab(self, *, include_retired: bool = False) -> str:
-        from .etalab import export_csv
+    def export_etalab(self, *, include_retired: bool = False, like: Path | None = None) -> bytes:
+        """The Etalab inventory CSV of the registered models (UTF-8, ``,``); with ``like``, in
+        that file's columns, separator, encoding, date format and rows' order."""
+        from .etalab import export_csv, layout_of
 
-        return export_csv(self.models(include_retired=include_retired))
+        layout = layout_of(like) if like is not None else None
+        return export_csv(self.models(include_retired=include_retired), layout)
 
-    def import_etalab(self, text: str, *, actor: User | None) -> ImportReport:
-        """Import an Etalab inventory CSV: every row or none (problems with line numbers)."""
+    def import_etalab(
+        self,
+        source: bytes | str | IO[bytes],
+        *,
+        actor: User | None,
+        name: str | None = None,
+        strict: bool = False,
+    ) -> ImportReport:
+        """Import an Etalab inventory file as people publish it (any usual encoding and
+        separator, headers as people write them), streamed in one transaction: bad rows are
+        reported with their line numbers and skipped, or with ``strict`` nothing is imported.
+        ``name`` (the file's) goes into the history entry of the import."""
         from .etalab import import_csv
 
         actor = self.require(actor, Role.EDITOR)
-        return import_csv(self, text, actor)
+        return import_csv(self, source, actor, name=name, strict=strict)

@@ -106,12 +106,12 @@ links = Table(
     Index("links_snapshot", "snapshot_id"),
 )
 
-# Migration 0010: a snapshot's rows as a few zstd-compressed Arrow IPC streams ("parts", in
+# Migration 0009: a snapshot's rows as a few zstd-compressed Arrow IPC streams ("parts", in
 # order) rather than one SQL row per node or link. Storing 4.3 million rows of the full Hub
 # one by one (``executemany``, about 6 µs a row) was the slowest step of an ingest; a few
 # hundred blobs take a second or two, and read back as Arrow without Python objects. Only
 # the node rows with source-specific fields (``extra``), which ``show`` looks up one by one,
-# are also written to ``nodes``; snapshots written before 0010 keep their rows in ``nodes``
+# are also written to ``nodes``; snapshots written before 0009 keep their rows in ``nodes``
 # and ``links`` and are read from there.
 snapshot_parts = Table(
     "snapshot_parts",
@@ -182,6 +182,10 @@ registry_models = Table(
     # callback) or "inferred" (read by filiation from a file on disk) — and what said so.
     Column("derived_provenance", String(16)),
     Column("derived_evidence", Text),
+    # Migration 0008: the yes/no fields whose answer is not stated (comma-separated; their
+    # columns hold false), and an imported inventory's columns filiation does not know (JSON).
+    Column("unstated", Text),
+    Column("extra", Text),
 )
 
 registry_systems = Table(

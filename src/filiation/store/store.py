@@ -3,7 +3,7 @@
 A snapshot is written in a single transaction: until it commits, readers (and a crash)
 see only the snapshots that were there before. A snapshot's rows are stored as a few
 compressed Arrow parts (``snapshot_parts``, see ``transaction.py``), which keeps millions of
-rows within seconds on both back ends; snapshots written before migration 0010 are rows of
+rows within seconds on both back ends; snapshots written before migration 0009 are rows of
 ``nodes`` and ``links``, read back through ``COPY ... TO STDOUT`` on PostgreSQL.
 The schema is created and upgraded by the Alembic migrations in
 :mod:`filiation.store.migrations`.
@@ -428,7 +428,7 @@ class Store:
     ) -> pa.Table:
         """``columns`` of ``table``'s rows in snapshot ``snap``, as an Arrow table of
         ``arrow_schema``: from the snapshot's stored parts, or, for a snapshot written
-        before migration 0010, from its rows (streamed: by ``COPY`` from PostgreSQL)."""
+        before migration 0009, from its rows (streamed: by ``COPY`` from PostgreSQL)."""
         stored = self._read_parts(table.name, columns, arrow_schema, snap)
         if stored is not None:
             return stored
@@ -456,7 +456,7 @@ class Store:
         self, rows_of: str, columns: list[str], arrow_schema: pa.Schema, snap: int
     ) -> pa.Table | None:
         """The snapshot's parts of ``rows_of``, decoded one at a time and cut to
-        ``columns``; None when the snapshot has none (written before migration 0010)."""
+        ``columns``; None when the snapshot has none (written before migration 0009)."""
         parts = schema.snapshot_parts.c
         query = (
             select(parts.data)

@@ -207,7 +207,7 @@ def models(
                 m.name,
                 _origin(m),
                 m.learning_type or "",
-                "yes" if m.open_weights else "no",
+                {True: "yes", False: "no", None: "not stated"}[m.open_weights],
                 len(m.used_by),
                 "yes" if m.retired else "",
             )

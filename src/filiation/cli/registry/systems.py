@@ -230,13 +230,25 @@ def export(
         Path | None, typer.Argument(help="CSV file to write (default: stdout).")
     ] = None,
     include_retired: Annotated[bool, O("--all", help="Include retired models.")] = False,
+    like: Annotated[
+        Path | None,
+        O(
+            "--like",
+            help="An inventory file to write like: its columns (extra ones too), separator, "
+            "encoding, date format, yes/no and learning-type spellings, rows' order.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
-    """Export the registered models as an Etalab inventory CSV."""
-    text = registry().export_etalab(include_retired=include_retired)
+    """Export the registered models as an Etalab inventory CSV (French codes; UTF-8 and
+    ``,`` unless ``--like`` says otherwise)."""
+    data = registry().export_etalab(include_retired=include_retired, like=like)
     if path is None:
-        sys.stdout.write(text)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     else:
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(data)
 
 
 @app.command("import")
@@ -244,21 +256,32 @@ def import_(
     path: Annotated[
         Path, typer.Argument(help="Etalab inventory CSV.", exists=True, dir_okay=False)
     ],
+    strict: Annotated[
+        bool, O("--strict", help="Refuse the whole file when any row is invalid.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import an Etalab inventory CSV: every row or none."""
-    from filiation.errors import InvalidArgumentError
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InvalidArgumentError(f"{path} is not UTF-8 text") from None
+    """Import an Etalab inventory CSV as people publish it (UTF-8 or Windows-1252, ``;``,
+    ``,`` or tab, headers in their own words): good rows are imported, bad rows are listed
+    with their line numbers and skipped (``--strict``: nothing imported then). One
+    transaction; the history records the import."""
     reg = registry()
-    report = reg.import_etalab(text, actor=acting_user(reg))
+    with path.open("rb") as stream:
+        report = reg.import_etalab(stream, actor=acting_user(reg), name=path.name, strict=strict)
     if as_json:
         print_json(dump(report))
         return
+    for w in report.warnings:
+        err.print(f"line {w.line}: {escape(w.field)}: warning: {escape(w.message)}")
+    for p in report.problems:
+        err.print(f"line {p.line}: {escape(p.field)}: {escape(p.message)} (row skipped)")
+    hidden = report.problem_count - len(report.problems)
+    hidden += report.warning_count - len(report.warnings)
+    if hidden:
+        err.print(f"... and {hidden} more")
     err.print(
-        f"imported {path}: {len(report.created)} created, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged"
+        f"imported {escape(str(path))} ({report.encoding}, {report.rows} rows): "
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {report.skipped} skipped, "
+        f"{len(report.linked)} linked to the Hub"
     )

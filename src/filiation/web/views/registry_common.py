@@ -44,11 +44,11 @@ MODEL_FORM: FormSpec = [
     ("version", "text", ()),
     ("model_card_url", "url", ()),
     ("repository_url", "url", ()),
-    ("open_weights", "checkbox", ()),
+    ("open_weights", "tristate", ()),
     ("weights_url", "url", ()),
     ("updated_on", "date", ()),
     ("training_datasets", "text", ()),
-    ("personal_data", "checkbox", ()),
+    ("personal_data", "tristate", ()),
     ("hub_id", "text", ()),
     ("derived_from", "text", ()),
     ("derived_relation", "select", tuple(r.value for r in LINEAGE_RELATIONS)),
@@ -95,12 +95,14 @@ def field_label(lang: str, field: str) -> str:
 
 def shown(lang: str, value: Any, field: str | None = None) -> str:
     """A value of a history entry as people read it, in the page's language."""
-    if value is None or value == "" or value == []:
+    if value is None or value == "" or value == [] or value == {}:
         return "—"
     if isinstance(value, bool):
         return i18n.translate(lang, "reg.yes" if value else "reg.no")
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):  # an imported inventory's extra columns
+        return "; ".join(f"{k}{i18n.translate(lang, 'reg.colon')} {v}" for k, v in value.items())
     prefix = CODED_FIELDS.get(field or "")
     if prefix and isinstance(value, str):
         key = prefix + value
@@ -109,11 +111,14 @@ def shown(lang: str, value: Any, field: str | None = None) -> str:
 
 
 def form_values(form: Any, spec: FormSpec) -> dict[str, Any]:
-    """A record's fields from a posted form (an unticked checkbox is False)."""
+    """A record's fields from a posted form (an unticked checkbox is False; a yes/no/not
+    stated choice is True, False or None)."""
     values: dict[str, Any] = {}
     for name, kind, _ in spec:
         if kind == "checkbox":
             values[name] = form.get(name) == "on"
+        elif kind == "tristate":
+            values[name] = {"yes": True, "no": False}.get(str(form.get(name) or ""))
         else:
             raw = form.get(name)
             values[name] = raw if isinstance(raw, str) else None

@@ -13,7 +13,6 @@ from filiation.http.context import RegistryDep
 from filiation.registry.errors import RegistryValidationError
 from filiation.registry.etalab import EtalabImportError
 
-from .. import i18n
 from ..rendering import Lang
 from .registry_common import REFUSALS, Viewer, base, checked_form, page, refused
 
@@ -118,11 +117,11 @@ async def import_csv(request: Request, lang: Lang, who: Viewer, reg: RegistryDep
         form = await checked_form(request, who)
         upload = form.get("file")
         raw = await upload.read() if hasattr(upload, "read") else b""
-        report = reg.import_etalab(raw.decode("utf-8"), actor=who.user)
+        name = getattr(upload, "filename", None) or "upload.csv"
+        strict = form.get("strict") == "on"
+        report = reg.import_etalab(raw, actor=who.user, name=name, strict=strict)
     except EtalabImportError as exc:
         return failed(exc.problems, None)
-    except UnicodeDecodeError:
-        return failed([], i18n.translate(lang, "reg.import_utf8"))
     except REFUSALS as exc:
         return refused(request, lang, who, exc)
     except FiliationError as exc:

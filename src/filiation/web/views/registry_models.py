@@ -32,7 +32,7 @@ def home(
     )
 
 
-record_routes(router, "model", {"open_weights": False})
+record_routes(router, "model", {"open_weights": None})
 
 
 @router.get("/registry/models/{model_id:int}", response_class=HTMLResponse)

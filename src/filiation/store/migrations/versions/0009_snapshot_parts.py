@@ -6,21 +6,13 @@ Storing the full Hub (4.3 million rows) one row at a time was the slowest step o
 (issue 17). Snapshots written before this migration keep their rows in ``nodes`` and
 ``links``, which are still read for them: nothing is converted. An older filiation would
 see the newer snapshots as empty, so the schema version becomes 2 (it refuses the store).
-
-Revision ID: 0010
-Revises: 0007
-Create Date: 2026-12-04
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0007"
-branch_labels = None
-depends_on = None
+revision = "0009"
+down_revision = "0008"
 
 
 def upgrade() -> None:
