@@ -9,20 +9,39 @@ so the CLI, the JSON API and the pages all say *why* a link is suspected, not on
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import bindparam, select
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from filiation.lineage.index import LineageIndex
 from filiation.store import schema
 from filiation.store.store import Store
 
-#: Child keys asked for in one statement (far below every back end's parameter limit).
-_CHUNK = 500
+_EVIDENCE = pa.schema(
+    [("child_key", pa.string()), ("parent_key", pa.string()), ("evidence", pa.string())]
+)
+#: The evidence columns of the inferred snapshots read lately, by store and snapshot id: a
+#: snapshot never changes once written, and a page showing suspects asks for the same one
+#: again and again (it is stored as compressed parts, read whole).
+_READ: weakref.WeakKeyDictionary[Store, dict[int, pa.Table]] = weakref.WeakKeyDictionary()
+_KEEP = 2
+
+
+def _evidence_table(store: Store, snap: int) -> pa.Table:
+    known = _READ.setdefault(store, {})
+    table = known.get(snap)
+    if table is None:
+        table = store.read_columns(schema.links, _EVIDENCE.names, _EVIDENCE, snap)
+        while len(known) >= _KEEP:
+            known.pop(next(iter(known)))
+        known[snap] = table
+    return table
 
 
 def _snapshot_of(label: str) -> int | None:
@@ -65,18 +84,13 @@ def suspect_evidence(store: Store, index: LineageIndex, edges: Iterable[int]) ->
     out: dict[int, Any] = {}
     if not wanted:
         return out
-    t = schema.links.c
-    query = select(t.child_key, t.parent_key, t.evidence).where(
-        t.snapshot_id == bindparam("snap"), t.child_key.in_(bindparam("keys", expanding=True))
-    )
-    with store.reading() as conn:
-        for snap, pairs in wanted.items():
-            keys = sorted({child for child, _ in pairs})
-            for start in range(0, len(keys), _CHUNK):
-                rows = conn.execute(query, {"snap": snap, "keys": keys[start : start + _CHUNK]})
-                for child, parent, text in rows:
-                    edge = pairs.get((child, parent))
-                    signals = _signals(text) if edge is not None else None
-                    if signals is not None:
-                        out[edge] = signals
+    for snap, pairs in wanted.items():
+        table = _evidence_table(store, snap)
+        keys = pa.array(sorted({child for child, _ in pairs}), pa.string())
+        rows = table.filter(pc.is_in(table["child_key"], value_set=keys)).to_pylist()
+        for row in rows:
+            edge = pairs.get((row["child_key"], row["parent_key"]))
+            signals = _signals(row["evidence"]) if edge is not None else None
+            if signals is not None:
+                out[edge] = signals
     return out
