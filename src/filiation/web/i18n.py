@@ -19,7 +19,7 @@ DEFAULT_LANGUAGE = "en"
 
 @cache
 def table(lang: str) -> dict[str, str]:
-    text = (resources.files("filiation.web") / "i18n" / f"{lang}.json").read_text("utf-8")
+    text = (resources.files("filiation.i18n") / f"{lang}.json").read_text("utf-8")
     data = json.loads(text)
     if not isinstance(data, dict):
         raise ValueError(f"i18n/{lang}.json must be an object of strings")

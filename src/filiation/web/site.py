@@ -3,10 +3,13 @@ front-end library, the static files, and every view mounted under ``/en`` and ``
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+import filiation.i18n as i18n_catalogues
 from filiation.http.context import root_path
 
 from . import i18n, views
@@ -35,9 +38,8 @@ def install(app: FastAPI) -> None:
     def translations(lang: str) -> Response:
         if lang not in i18n.LANGUAGES:
             return Response(status_code=404)
-        return FileResponse(
-            HERE / "i18n" / f"{lang}.json", media_type="application/json", headers=cache
-        )
+        catalogue = Path(i18n_catalogues.__file__).parent / f"{lang}.json"
+        return FileResponse(catalogue, media_type="application/json", headers=cache)
 
     @app.get("/static/vendor/{name}", include_in_schema=False)
     def vendor(name: str) -> Response:

@@ -1,0 +1,1 @@
+"""The translations of everything filiation writes for people (see :mod:`filiation.web.i18n`)."""
