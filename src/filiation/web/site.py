@@ -3,13 +3,10 @@ front-end library, the static files, and every view mounted under ``/en`` and ``
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-import filiation.i18n as i18n_catalogues
 from filiation.http.context import root_path
 
 from . import i18n, views
@@ -38,8 +35,9 @@ def install(app: FastAPI) -> None:
     def translations(lang: str) -> Response:
         if lang not in i18n.LANGUAGES:
             return Response(status_code=404)
-        catalogue = Path(i18n_catalogues.__file__).parent / f"{lang}.json"
-        return FileResponse(catalogue, media_type="application/json", headers=cache)
+        # The catalogue as the server uses it (French typography applied), so a script's text
+        # reads like the page around it.
+        return JSONResponse(i18n.table(lang), headers=cache)
 
     @app.get("/static/vendor/{name}", include_in_schema=False)
     def vendor(name: str) -> Response:
