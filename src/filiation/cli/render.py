@@ -365,38 +365,48 @@ def watch_reports(reports: list[Any]) -> None:
             out.print(f"  + {escape(n.id)} ({n.relation} of {escape(n.via or '—')})")
 
 
-def dossier(d: Any, limit: int) -> None:
-    """A rights dossier's summary: affected models, then publishers, ``limit`` rows each."""
-    out.print(
-        f"[bold]{escape(d.source_id)}[/] ({d.source_kind}): right of {d.right.value} "
-        f"(GDPR Article {d.article}); {len(d.affected):,} affected model(s), "
-        f"{len(d.publishers):,} publisher(s)"
+def dossier(d: Any, limit: int, lang: str = "en") -> None:
+    """A rights dossier's summary: affected models, then publishers, ``limit`` rows each, in
+    ``lang`` (the words of :mod:`filiation.i18n`, as the exports and the web page)."""
+    from functools import partial
+
+    from filiation import i18n
+
+    t = partial(i18n.translate, lang)
+    n = partial(i18n.number, lang)
+    right = t(f"dossier.right.{d.right.value}")
+    counts = t(
+        "dossier.counts",
+        models=t("dossier.models_n", count=len(d.affected)),
+        publishers=t("dossier.publishers_n", count=len(d.publishers)),
     )
-    table = Table(title="Affected models (widest reach first)")
-    for col in ("#", "model", "publisher", "downloads", "descendants", "path"):
+    kind = t(f"kind.{d.source_kind}")
+    out.print(f"[bold]{escape(d.source_id)}[/] ({escape(kind)}) · {escape(right)} · {counts}")
+    cols = [t(f"dossier.col_{c}") for c in ("model", "publisher", "downloads", "descendants")]
+    table = Table(title=t("dossier.affected"))
+    for col in ("#", *cols, t("dossier.col_path")):
         table.add_column(col, overflow="fold")
     for m in d.affected[:limit]:
-        links = (
-            " → ".join(f"{lk.relation}{'' if lk.declared else '*'}" for lk in m.path) or "source"
-        )
+        links = " → ".join(
+            f"{i18n.table(lang).get(f'rel.{lk.relation}', lk.relation)}{'' if lk.declared else '*'}"
+            for lk in m.path
+        ) or t("dossier.source_itself")
         table.add_row(
             str(m.rank),
             escape(m.id),
             escape(m.publisher or "—"),
-            num(m.downloads),
-            num(m.descendants),
-            links,
+            n(m.downloads),
+            n(m.descendants),
+            escape(links),
         )
     out.print(table)
     if len(d.affected) > limit:
-        out.print(f"… and {len(d.affected) - limit:,} more (--limit, or --format csv)")
-    out.print("* inferred link (not declared by the publisher)")
+        out.print(escape(t("dossier.cli_more", count=len(d.affected) - limit)))
+    out.print(escape(t("dossier.cli_inferred_mark")))
     if d.possibly_affected:
-        maybe = Table(
-            title=f"Possibly affected, to verify: reached only through suspected links "
-            f"(confidence ≥ {d.suspect_min_confidence:g})"
-        )
-        for col in ("#", "model", "publisher", "path"):
+        conf = i18n.decimal(lang, d.suspect_min_confidence, 1)
+        maybe = Table(title=t("dossier.cli_possibly", confidence=conf))
+        for col in ("#", cols[0], cols[1], t("dossier.col_path")):
             maybe.add_column(col, overflow="fold")
         for m in d.possibly_affected[:limit]:
             maybe.add_row(
@@ -404,20 +414,25 @@ def dossier(d: Any, limit: int) -> None:
                 escape(m.id),
                 escape(m.publisher or "—"),
                 " → ".join(
-                    lk.relation + (f" ({lk.confidence:.2f})" if lk.confidence is not None else "")
+                    str(i18n.table(lang).get(f"rel.{lk.relation}", lk.relation))
+                    + (
+                        f" ({i18n.decimal(lang, lk.confidence)})"
+                        if lk.confidence is not None
+                        else ""
+                    )
                     for lk in m.path
                 ),
             )
         out.print(maybe)
-    pubs = Table(title="Publishers to contact")
-    for col in ("publisher", "models", "status", "since", "Hub page"):
-        pubs.add_column(col)
+    pubs = Table(title=t("dossier.publishers"))
+    for col in ("col_publisher", "col_models", "status", "col_since", "hub_page"):
+        pubs.add_column(t(f"dossier.{col}"))
     for p in d.publishers[:limit]:
         pubs.add_row(
             escape(p.name),
-            str(len(p.models)),
-            p.status.value + (f" ({escape(p.ground)})" if p.ground else ""),
-            p.updated_at.date().isoformat() if p.updated_at else "—",
+            n(len(p.models)),
+            t(f"status.{p.status.value}") + (f" ({escape(p.ground)})" if p.ground else ""),
+            i18n.date(lang, p.updated_at) if p.updated_at else "—",
             p.url or "—",
         )
     out.print(pubs)
