@@ -80,8 +80,10 @@ def _locale(lang: str) -> Locale:
 
 
 def plural_categories(lang: str) -> set[str]:
-    """The CLDR plural categories a plural message of ``lang`` must hold."""
-    return set(_locale(lang).plural_form.tags) | {"other"}
+    """The CLDR plural categories a plural message of ``lang`` must hold: ``other`` and,
+    where the language has it, ``one``. A rarer category (French ``many``, for exact
+    millions: "1 000 000 de modèles") falls back to ``other`` when a message lacks it."""
+    return ({"one"} & set(_locale(lang).plural_form.tags)) | {"other"}
 
 
 def translate(lang: str, key: str, /, count: int | None = None, **values: Any) -> str:
