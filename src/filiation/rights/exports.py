@@ -247,7 +247,7 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
     para(t("dossier.affected"), 13, "B", 7)
     for m in d.affected[:PDF_MAX_MODELS]:
         facts = ", ".join(
-            t("dossier.label", label=label, value=value)
+            t("dossier.label", label=label.lower(), value=value)
             for label, value in (
                 (t("dossier.col_publisher"), m.publisher or "-"),
                 (t("dossier.col_downloads"), num(m.downloads)),

@@ -130,6 +130,7 @@ def letter(
         source_kind=dossier.source_kind,
         own_source=own_source,
         models=derived,
+        several=len(concerned) > 1,
         suspects=suspects,
         grounds=chosen,
         direct_marketing=direct_marketing,
