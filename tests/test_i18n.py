@@ -60,6 +60,7 @@ def test_plurals_numbers_dates_and_typography_follow_the_locale() -> None:
     assert t("en", "node.downloads_short", count=1) == "1 download"
     assert t("en", "reg.impact_systems", count=1, target="x") == "1 system use relying on x"
     assert t("en", "node.downloads_short", count=None) == "— downloads"
+    assert t("fr", "model.checks", count=3) == "Liens que les indices contredisent (3)"
     assert i18n.decimal("fr", 0.857) == "0,86"
     assert i18n.date("fr", date(2026, 12, 4)) == "4 décembre 2026"
     assert i18n.date("en", date(2026, 12, 4)) == "December 4, 2026"

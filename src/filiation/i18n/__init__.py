@@ -97,9 +97,10 @@ def translate(lang: str, key: str, /, count: int | None = None, **values: Any) -
         # An unknown count (a model whose downloads nobody reported) reads as "— downloads".
         form = "other" if count is None else _locale(lang).plural_form(abs(count))
         text = entry.get(form, entry["other"])
-        values.setdefault("n", number(lang, count))
     else:
         text = entry
+    if count is not None or isinstance(entry, dict):
+        values.setdefault("n", number(lang, count))
     return text.format(**values) if values else text
 
 
