@@ -132,7 +132,7 @@ def test_pdf_opens_with_one_entry_per_model_and_one_letter_per_publisher(sample)
     letter_pages = [t for t in pages if t.lstrip().startswith("Demande au titre")]
     assert len(letter_pages) == len(d.publishers)
     summary = "\n".join(p for p in pages if p not in letter_pages)
-    entries = re.findall(r"^(\d+)\. (\S+) - Éditeur", summary, re.M)
+    entries = re.findall(r"^(\d+)\. (\S+) - éditeur", summary, re.M)
     assert [(int(n), i) for n, i in entries] == [(m.rank, m.id) for m in d.affected]
     assert "ultrachat_200k" in (reader.metadata.title or "")
 
