@@ -107,10 +107,17 @@ def test_data_set_letters_say_trained_on(sample, lang) -> None:
     d = sample.rights.dossier(dataset=DATASET, right="erasure")
     letters = sample.rights.letters(d, lang)
     assert letters
-    trained = "were trained on this data set" if lang == "en" else "ont été entraînés sur ce jeu"
-    wrong = "derive from it" if lang == "en" else ", en dérivent"
+    trained = "trained on this data set" if lang == "en" else "entraîné"
+    wrong = ("derive from it", "derives from it") if lang == "en" else (", en dérive",)
     for letter in letters:
-        assert trained in letter.body and wrong not in letter.body
+        assert trained in letter.body and not any(w in letter.body for w in wrong)
+        one = len(letter.models) == 1  # the verb agrees with the number of models
+        if lang == "en":
+            assert (
+                "model, which you publish, was" if one else "models, which you publish, were"
+            ) in letter.body
+        else:
+            assert ("a été entraîné sur" if one else "ont été entraînés sur") in letter.body
 
 
 def test_suspects_stay_in_their_own_paragraph(sample) -> None:
