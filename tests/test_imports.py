@@ -29,6 +29,7 @@ ALLOWED = (
     "filiation.lineage.query",
     "filiation.limits",  # the bounds every layer checks (issue 16's hardening adds it)
     "filiation.safe_text",  # text made safe to show: CSV cells, Markdown, the terminal
+    "filiation.i18n",  # the one localisation system: catalogues, plurals, locale formats
     "filiation.http",  # the neutral HTTP module both the API and the pages import
 )
 #: The package itself (``from filiation import __version__``).

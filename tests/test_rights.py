@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 import filiation
+from filiation import i18n
 from filiation.cli import app
 from filiation.errors import InvalidArgumentError
 from filiation.rights.letters import PLACEHOLDER
@@ -93,15 +94,23 @@ def test_letters_name_every_model_of_their_publisher(sample, lang: str) -> None:
     for letter in letters:
         mine = [m for m in d.affected if (m.publisher or "(no namespace)") == letter.publisher]
         assert mine and sorted(letter.models) == sorted(m.id for m in mine)
-        for m in mine:
+        derived = [m for m in mine if m.depth > 0]
+        for m in derived:
             assert f"- {m.id} (https://huggingface.co/{m.id})" in letter.body
             for link in m.path:  # why it is concerned: its whole chain from the source
-                assert link.parent in letter.body and link.relation in letter.body
+                word = i18n.translate(lang, f"rel.{link.relation}")
+                assert link.parent in letter.body and f"({word}, " in letter.body
+        if len(derived) < len(mine):  # the source's own publisher: named as its publisher
+            which = "which you publish" if lang == "en" else "que vous publiez"
+            assert f"{MODEL} (https://huggingface.co/{MODEL}), {which}" not in letter.body
+            assert f"the model {MODEL}, {which}" in letter.body or (
+                f"le modèle {MODEL}, {which}" in letter.body
+            )
         assert article in letter.body or article in letter.subject
         assert PLACEHOLDER.search(letter.body)
-        # every model named is one of this publisher's
+        # every model listed is one of this publisher's, and the source never among them
         named = set(re.findall(r"^- (\S+) \(https://", letter.body, re.M))
-        assert named == {m.id for m in mine}
+        assert named == {m.id for m in derived}
     placeholders = set(PLACEHOLDER.findall(letters[0].body))
     assert ("[[YOUR FULL NAME]]" if lang == "en" else "[[VOS NOM ET PRÉNOM]]") in placeholders
 
@@ -124,7 +133,7 @@ def test_pdf_opens_with_one_entry_per_model_and_one_letter_per_publisher(sample)
     letter_pages = [t for t in pages if t.lstrip().startswith("Demande au titre")]
     assert len(letter_pages) == len(d.publishers)
     summary = "\n".join(p for p in pages if p not in letter_pages)
-    entries = re.findall(r"^(\d+)\. (\S+) - publisher", summary, re.M)
+    entries = re.findall(r"^(\d+)\. (\S+) - éditeur", summary, re.M)
     assert [(int(n), i) for n, i in entries] == [(m.rank, m.id) for m in d.affected]
     assert "ultrachat_200k" in (reader.metadata.title or "")
 

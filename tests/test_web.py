@@ -184,7 +184,12 @@ def test_static_files_translations_and_the_graph_library(client, monkeypatch) ->
 def test_every_text_is_translated() -> None:
     en, fr = i18n.table("en"), i18n.table("fr")
     assert set(en) == set(fr)
-    assert all(v.strip() for v in [*en.values(), *fr.values()])
+    texts = [
+        t
+        for v in [*en.values(), *fr.values()]
+        for t in (v.values() if isinstance(v, dict) else [v])
+    ]
+    assert all(t.strip() for t in texts)
     used: set[str] = set()
     for path in (WEB / "templates").glob("*.html"):
         used |= set(re.findall(r"""\bt\(\s*["']([\w.]+)["']""", path.read_text()))

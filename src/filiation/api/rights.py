@@ -36,7 +36,14 @@ RightQ = Annotated[
     Literal["access", "erasure", "objection"],
     Query(description="access (GDPR art. 15), erasure (art. 17) or objection (art. 21)"),
 ]
-LangQ = Annotated[Literal["en", "fr"], Query(description="Language of the letters.")]
+LangQ = Annotated[Literal["en", "fr"], Query(description="Language of the exports and letters.")]
+GroundsQ = Annotated[
+    list[str] | None,
+    Query(description="Erasure: the grounds of Article 17(1) GDPR, a to f (repeat or a,d)."),
+]
+MarketingQ = Annotated[
+    bool, Query(description="Objection: to direct marketing (Article 21(2) GDPR).")
+]
 
 MEDIA = {
     "md": "text/markdown; charset=utf-8",
@@ -73,15 +80,20 @@ def dossier_letters(
     dataset: DatasetQ = None,
     right: RightQ = "erasure",
     lang: LangQ = "en",
+    grounds: GroundsQ = None,
+    direct_marketing: MarketingQ = False,
 ) -> Any:
     """One request letter per publisher; ``[[...]]`` marks what the requester must fill."""
-    return g.rights.letters(g.rights.dossier(model=model, dataset=dataset, right=right), lang)
+    d = g.rights.dossier(model=model, dataset=dataset, right=right)
+    return g.rights.letters(d, lang, grounds=grounds, direct_marketing=direct_marketing)
 
 
-def export_response(g: Genealogy, d: Dossier, fmt: str, lang: str) -> Response:
-    data = g.rights.export_dossier(d, fmt, lang)
+def export_response(
+    g: Genealogy, d: Dossier, fmt: str, lang: str, **letter_options: Any
+) -> Response:
+    data = g.rights.export_dossier(d, fmt, lang, **letter_options)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", d.source_id)[:120]
-    name = f"dossier-{stem}-{d.right.value}{'-' + lang if fmt in ('md', 'pdf') else ''}.{fmt}"
+    name = f"dossier-{stem}-{d.right.value}{'-' + lang if fmt != 'json' else ''}.{fmt}"
     return Response(
         data,
         media_type=MEDIA[fmt],
@@ -102,11 +114,12 @@ def dossier_export(
     right: RightQ = "erasure",
     format: Annotated[Literal["md", "csv", "pdf", "json"], Query()] = "md",
     lang: LangQ = "en",
+    grounds: GroundsQ = None,
+    direct_marketing: MarketingQ = False,
 ) -> Response:
     """The dossier as a Markdown, CSV (affected set), PDF or JSON file."""
-    return export_response(
-        g, g.rights.dossier(model=model, dataset=dataset, right=right), format, lang
-    )
+    d = g.rights.dossier(model=model, dataset=dataset, right=right)
+    return export_response(g, d, format, lang, grounds=grounds, direct_marketing=direct_marketing)
 
 
 @router.post("/dossier/followup", response_model=FollowUpEvent, tags=["rights"])

@@ -7,6 +7,7 @@ draws, so nothing here imports rich.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from filiation.cli.output import Column, Listing
@@ -310,23 +311,32 @@ def watch_reports(reports: Sequence[Any]) -> Listing:
 
 
 #: The first columns of a dossier's model tables: its rank, the model, its publisher.
-_RANKED = (
-    Column("#", "number", drop=2),
-    Column("model", "id"),
-    Column("publisher", "id", drop=3),
-)
+def dossier(d: Any, limit: int, lang: str = "en") -> list[Listing]:
+    """A rights dossier's summary in ``lang``, ``limit`` rows each: the affected models
+    (widest reach first; their ids are what ``--format ids`` prints), those reached only
+    through suspected links, and the publishers to contact."""
+    from filiation import i18n
 
+    t = partial(i18n.translate, lang)
+    words = i18n.table(lang)
 
-def dossier(d: Any, limit: int) -> list[Listing]:
-    """A rights dossier's summary, ``limit`` rows each: the affected models (widest reach
-    first; their ids are what ``--format ids`` prints), those reached only through suspected
-    links, and the publishers to contact."""
+    def number(value: Any) -> str:
+        return i18n.number(lang, value)
+
+    def relation(name: str) -> str:
+        return str(words.get(f"rel.{name}", name))
+
+    ranked = (
+        Column("#", "number", drop=2),
+        Column(t("dossier.col_model"), "id"),
+        Column(t("dossier.col_publisher"), "id", drop=3),
+    )
     affected = Listing(
         columns=(
-            *_RANKED,
-            Column("downloads", "number", drop=4),
-            Column("descendants", "number", drop=5),
-            Column("path", drop=1),
+            *ranked,
+            Column(t("dossier.col_downloads"), "number", drop=4, show=number),
+            Column(t("dossier.col_descendants"), "number", drop=5, show=number),
+            Column(t("dossier.col_path"), drop=1),
         ),
         rows=[
             (
@@ -335,59 +345,63 @@ def dossier(d: Any, limit: int) -> list[Listing]:
                 m.publisher or "—",
                 m.downloads,
                 m.descendants,
-                " → ".join(f"{lk.relation}{'' if lk.declared else '*'}" for lk in m.path)
-                or "source",
+                " → ".join(f"{relation(lk.relation)}{'' if lk.declared else '*'}" for lk in m.path)
+                or t("dossier.source_itself"),
             )
             for m in d.affected[:limit]
         ],
-        title="Affected models (widest reach first)",
-        notes=[f"… and {len(d.affected) - limit:,} more (--limit, or --format csv)"]
+        title=t("dossier.affected"),
+        notes=[t("dossier.cli_more", count=len(d.affected) - limit)]
         if len(d.affected) > limit
         else [],
     )
-    affected.notes.append("* inferred link (not declared by the publisher)")
+    affected.notes.append(t("dossier.cli_inferred_mark"))
     sections = [affected]
     if d.possibly_affected:
+        conf = i18n.decimal(lang, d.suspect_min_confidence, 1)
         sections.append(
             Listing(
-                columns=(*_RANKED, Column("path", drop=1)),
+                columns=(*ranked, Column(t("dossier.col_path"), drop=1)),
                 rows=[
                     (
                         m.rank,
                         m.id,
                         m.publisher or "—",
                         " → ".join(
-                            lk.relation
-                            + (f" ({lk.confidence:.2f})" if lk.confidence is not None else "")
+                            relation(lk.relation)
+                            + (
+                                f" ({i18n.decimal(lang, lk.confidence)})"
+                                if lk.confidence is not None
+                                else ""
+                            )
                             for lk in m.path
                         ),
                     )
                     for m in d.possibly_affected[:limit]
                 ],
-                title="Possibly affected, to verify: reached only through suspected links "
-                f"(confidence ≥ {d.suspect_min_confidence:g})",
+                title=t("dossier.cli_possibly", confidence=conf),
             )
         )
     sections.append(
         Listing(
             columns=(
-                Column("publisher", "id"),
-                Column("models", "number", drop=3),
-                Column("status", drop=4),
-                Column("since", drop=2),
-                Column("Hub page", "id", drop=1),
+                Column(t("dossier.col_publisher"), "id"),
+                Column(t("dossier.col_models"), "number", drop=3, show=number),
+                Column(t("dossier.status"), drop=4),
+                Column(t("dossier.col_since"), drop=2),
+                Column(t("dossier.hub_page"), "id", drop=1),
             ),
             rows=[
                 (
                     p.name,
                     len(p.models),
-                    p.status.value + (f" ({p.ground})" if p.ground else ""),
-                    _day(p.updated_at),
+                    t(f"status.{p.status.value}") + (f" ({p.ground})" if p.ground else ""),
+                    i18n.date(lang, p.updated_at) if p.updated_at else "—",
                     p.url or "—",
                 )
                 for p in d.publishers[:limit]
             ],
-            title="Publishers to contact",
+            title=t("dossier.publishers"),
         )
     )
     return sections

@@ -7,6 +7,7 @@ Imported by a command when it prints (never to define the commands), so that ``-
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.progress import (
@@ -181,16 +182,22 @@ def stats(s: Any) -> None:
     out.print(table)
 
 
-def dossier(d: Any, limit: int) -> None:
-    """A rights dossier's summary: affected models, then publishers, ``limit`` rows each."""
-    out.print(
-        f"[bold]{escape(d.source_id)}[/] ({d.source_kind}): right of {d.right.value} "
-        f"(GDPR Article {d.article}); {len(d.affected):,} affected model(s), "
-        f"{len(d.publishers):,} publisher(s)"
-    )
+def dossier(d: Any, limit: int, lang: str = "en") -> None:
+    """A rights dossier's summary: affected models, then publishers, ``limit`` rows each, in
+    ``lang`` (the words of :mod:`filiation.i18n`, as the exports and the web page)."""
+    from filiation import i18n
     from filiation.cli import lists, output
 
-    for section in lists.dossier(d, limit):
+    t = partial(i18n.translate, lang)
+    counts = t(
+        "dossier.counts",
+        models=t("dossier.models_n", count=len(d.affected)),
+        publishers=t("dossier.publishers_n", count=len(d.publishers)),
+    )
+    kind, right = t(f"kind.{d.source_kind}"), t(f"dossier.right.{d.right.value}")
+    out.print(f"[bold]{escape(d.source_id)}[/] ({escape(kind)}) · {escape(right)} · {counts}")
+
+    for section in lists.dossier(d, limit, lang):
         output.emit(section, "table", section=True)
 
 

@@ -140,7 +140,20 @@ def dossier(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the export to this file.")
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the letters: en or fr.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the summary, exports and letters: en or fr.")
+    ] = "en",
+    grounds: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grounds",
+            help="Erasure: the grounds of Article 17(1), a to f (e.g. --grounds a,d).",
+        ),
+    ] = None,
+    direct_marketing: Annotated[
+        bool,
+        typer.Option("--direct-marketing", help="Objection: to direct marketing (Article 21(2))."),
+    ] = False,
     letters: Annotated[
         bool, typer.Option("--letters", help="Print the letter to each publisher.")
     ] = False,
@@ -153,6 +166,7 @@ def dossier(
     g = open_genealogy()
     ensure_index(g)
     d = g.rights.dossier(model=model, dataset=dataset, right=right)
+    options = {"grounds": grounds, "direct_marketing": direct_marketing}
     if as_json:
         fmt = "json"
     if fmt == "ids":  # the affected models' ids, one a line (for xargs)
@@ -162,7 +176,7 @@ def dossier(
         emit(lists.dossier(d, len(d.affected))[0], fmt)
         return
     if fmt is not None:
-        data = g.rights.export_dossier(d, fmt, lang)
+        data = g.rights.export_dossier(d, fmt, lang, **options)
         if output is not None:
             write_atomically(output, data)
             err.print(f"{fmt} dossier written to {output}", markup=False)
@@ -174,9 +188,9 @@ def dossier(
         return
     from filiation.cli import render
 
-    render.dossier(d, limit)
+    render.dossier(d, limit, lang)
     if letters:
-        for letter in g.rights.letters(d, lang):
+        for letter in g.rights.letters(d, lang, **options):
             out.rule(escape(letter.subject))
             out.print(letter.body, markup=False)
 

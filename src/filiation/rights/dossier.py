@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
+from filiation import i18n
 from filiation.errors import InvalidArgumentError
 from filiation.results import HUB, LineageNode
 
@@ -245,17 +246,21 @@ def apply_followups(publishers: list[Publisher], events: list[FollowUpEvent]) ->
 
 
 def describe_path(path: list[PathLink], source_id: str, lang: str = "en") -> str:
-    """``source → (finetune, declared) → child → ...`` in words of the given language."""
-    words = {
-        "en": ("declared", "inferred", "the source itself", "suspected"),
-        "fr": ("déclaré", "déduit", "la source elle-même", "soupçonné"),
-    }[lang]
+    """``source → (finetune, declared) → child → ...`` in words of the given language (the
+    catalogue's relation and provenance words: "(fusion, lien déduit)" in French)."""
+    words = i18n.table(lang)
     if not path:
-        return f"{source_id} ({words[2]})"
+        return f"{source_id} ({i18n.translate(lang, 'dossier.source_itself')})"
     parts = [path[0].parent]
     for link in path:
-        said = words[0] if link.declared else words[1]
         if link.confidence is not None:  # a link filiation suspects, not one the Hub shows
-            said = f"{words[3]} {link.confidence:.2f}"
-        parts.append(f"({link.relation}, {said}) {link.child}")
+            said = i18n.translate(
+                lang, "dossier.suspected", confidence=i18n.decimal(lang, link.confidence)
+            )
+        else:
+            said = i18n.translate(lang, "dossier.declared" if link.declared else "dossier.inferred")
+        key = f"rel.{link.relation}"
+        relation = i18n.translate(lang, key) if key in words else link.relation
+        step = i18n.translate(lang, "dossier.path_link", relation=relation, provenance=said)
+        parts.append(f"{step} {link.child}")
     return " → ".join(parts)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import io
 from bisect import bisect_right
+from functools import partial
 from itertools import accumulate
 from typing import Any
 
+from filiation import i18n
 from filiation.budget import costly
 from filiation.limits import PDF_MAX_MODELS
-from filiation.rights.dossier import Dossier, describe_path
+from filiation.rights.dossier import Dossier, Publisher, describe_path
 from filiation.rights.letters import letter as letter_to
 from filiation.rights.letters import letters
 from filiation.safe_text import csv_cell, md_link, md_text, printable
@@ -39,10 +41,31 @@ CSV_COLUMNS = [
 ]
 
 
-def to_csv(dossier: Dossier) -> str:
+def _summary(d: Dossier, lang: str) -> list[str]:
+    """The dossier's heading facts, one line each, in ``lang``: the same for Markdown and PDF."""
+    t = partial(i18n.translate, lang)
+    right = t("dossier.label", label=t("dossier.right"), value=t(f"dossier.right.{d.right.value}"))
+    source = t("dossier.source_line", kind=t(f"kind.{d.source_kind}"), id=d.source_id)
+    counts = t(
+        "dossier.counts",
+        models=t("dossier.models_n", count=len(d.affected)),
+        publishers=t("dossier.publishers_n", count=len(d.publishers)),
+    )
+    when = f"{i18n.date(lang, d.generated_at)} {d.generated_at.strftime('%H:%M')} UTC"
+    return [right, source, counts, t("dossier.generated", date=when)]
+
+
+def _state(p: Publisher, lang: str) -> str:
+    return i18n.translate(lang, f"status.{p.status.value}") + (f" ({p.ground})" if p.ground else "")
+
+
+def to_csv(dossier: Dossier, lang: str = "en") -> str:
+    """The affected set, one row per model, its header and words in ``lang``."""
+    t = partial(i18n.translate, lang)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    w.writerow([t(f"dossier.csv.{c}") for c in CSV_COLUMNS])
+    yes, no = t("reg.yes"), t("reg.no")
     # Every cell through csv_cell: ids, publishers and paths are the Hub's, not ours.
     for m in dossier.affected:
         row = [
@@ -53,8 +76,8 @@ def to_csv(dossier: Dossier) -> str:
             "" if m.downloads is None else m.downloads,
             "" if m.likes is None else m.likes,
             m.descendants,
-            "yes" if not m.inferred else "no",
-            describe_path(m.path, dossier.source_id),
+            yes if not m.inferred else no,
+            describe_path(m.path, dossier.source_id, lang),
             m.url,
             m.discussions_url,
         ]
@@ -62,59 +85,64 @@ def to_csv(dossier: Dossier) -> str:
     return buf.getvalue()
 
 
-def to_markdown(dossier: Dossier, lang: str = "en") -> str:
+def to_markdown(dossier: Dossier, lang: str = "en", **letter_options: Any) -> str:
+    """Summary, tables and letters in ``lang``; ``letter_options`` go to the letters
+    (``grounds``, ``direct_marketing``)."""
     d = dossier
-    out = [
-        f"# Rights dossier: {md_text(d.source_id)}",
+    t = partial(i18n.translate, lang)
+    num = partial(i18n.number, lang)
+    cols = [t(f"dossier.col_{c}") for c in ("model", "publisher", "downloads", "descendants")]
+    out = [f"# {md_text(t('dossier.heading', id=d.source_id))}", ""]
+    out += [f"- {md_text(line)}" for line in _summary(d, lang)]
+    out += [
         "",
-        f"- Right exercised: {d.right.value} (GDPR Article {d.article})",
-        f"- Source ({d.source_kind}): {md_text(d.source_id)}",
-        f"- Affected models: {len(d.affected)}; publishers: {len(d.publishers)}",
-        f"- Generated: {d.generated_at.isoformat(timespec='seconds')}",
+        f"## {t('dossier.affected')}",
         "",
-        "## Affected models (widest reach first)",
-        "",
-        "| # | model | publisher | downloads | descendants | path from the source |",
+        f"| {t('dossier.col_rank')} | " + " | ".join(cols) + f" | {t('dossier.col_path')} |",
         "|---|---|---|---|---|---|",
     ]
     for m in d.affected:
         out.append(
             f"| {m.rank} | {md_link(m.id, m.url)} | {md_text(m.publisher or '-')} | "
-            f"{m.downloads if m.downloads is not None else '-'} | {m.descendants} | "
-            f"{md_text(describe_path(m.path, d.source_id))} |"
+            f"{num(m.downloads)} | {num(m.descendants)} | "
+            f"{md_text(describe_path(m.path, d.source_id, lang))} |"
         )
-    out += ["", "## Publishers to contact", ""]
+    out += ["", f"## {t('dossier.publishers')}", ""]
     for p in d.publishers:
-        head = md_link(p.name, p.url)
-        state = p.status.value + (f" ({md_text(p.ground)})" if p.ground else "")
-        out.append(f"- {head}: {len(p.models)} model(s), status {state}")
+        line = t(
+            "dossier.publisher_line",
+            publisher=md_link(p.name, p.url),
+            models=t("dossier.models_n", count=len(p.models)),
+            status=md_text(_state(p, lang)),
+        )
+        out.append(f"- {line}")
         for model_id in p.models:
-            out.append(
-                f"  - {md_text(model_id)}: "
-                + md_link("discussions", f"https://huggingface.co/{model_id}/discussions")
+            link = md_link(
+                t("dossier.discussions"), f"https://huggingface.co/{model_id}/discussions"
             )
+            out.append(f"  - {t('dossier.label', label=md_text(model_id), value=link)}")
     if d.possibly_affected:
+        conf = i18n.decimal(lang, d.suspect_min_confidence, 1)
         out += [
             "",
-            f"## Possibly affected, to verify ({len(d.possibly_affected)})",
+            f"## {t('dossier.possibly', count=len(d.possibly_affected))}",
             "",
-            "Reached only through links that filiation suspects from the models' metadata "
-            f"(confidence at least {d.suspect_min_confidence:g}, never declared): check each "
-            "before treating it as affected.",
+            md_text(t("dossier.possibly_help", confidence=conf)),
             "",
-            "| # | model | publisher | confidence | path from the source |",
+            f"| {t('dossier.col_rank')} | {cols[0]} | {cols[1]} | "
+            f"{t('dossier.col_confidence')} | {t('dossier.col_path')} |",
             "|---|---|---|---|---|",
         ]
         for m in d.possibly_affected:
-            conf = min((lk.confidence for lk in m.path if lk.confidence is not None), default=None)
+            low = min((lk.confidence for lk in m.path if lk.confidence is not None), default=None)
             out.append(
                 f"| {m.rank} | {md_link(m.id, m.url)} | {md_text(m.publisher or '-')} | "
-                f"{'-' if conf is None else f'{conf:.2f}'} | "
-                f"{md_text(describe_path(m.path, d.source_id))} |"
+                f"{i18n.decimal(lang, low)} | "
+                f"{md_text(describe_path(m.path, d.source_id, lang))} |"
             )
-    out += flags_markdown(d)
-    out += ["", f"## Letters ({lang})", ""]
-    for letter in letters(d, lang):
+    out += flags_markdown(d, lang)
+    out += ["", f"## {t('dossier.letters')}", ""]
+    for letter in letters(d, lang, **letter_options):
         title = f"### {md_text(letter.publisher)}"
         out += [title, "", f"**{md_text(letter.subject)}**", "", "```text"]
         # A fenced block shows the letter as typed; no line of it may close the fence.
@@ -186,21 +214,24 @@ def _wrap(pdf: Any, text: str, width: float) -> list[str]:
     return lines
 
 
-def to_pdf(dossier: Dossier, lang: str = "en") -> bytes:
+def to_pdf(dossier: Dossier, lang: str = "en", **letter_options: Any) -> bytes:
     """The dossier as a PDF: a summary, one numbered entry per affected model, the
     publishers with their state, then one letter per publisher on its own page. A few at a
     time per process (:func:`filiation.budget.costly`): the costliest file filiation makes."""
     with costly("PDF dossiers"):
-        return _pdf(dossier, lang)
+        return _pdf(dossier, lang, letter_options)
 
 
-def _pdf(dossier: Dossier, lang: str) -> bytes:
+def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
     from fpdf import FPDF
 
     d = dossier
+    t = partial(i18n.translate, lang)
+    num = partial(i18n.number, lang)
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.set_title(_latin1(f"Rights dossier: {d.source_id}"))
+    pdf.set_title(_latin1(t("dossier.heading", id=d.source_id)))
+    pdf.set_lang(lang)
     pdf.set_creator("filiation")
     pdf.add_page()
     width = pdf.epw
@@ -211,46 +242,46 @@ def _pdf(dossier: Dossier, lang: str) -> bytes:
             for part in _wrap(pdf, _latin1(line), width):
                 pdf.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
 
-    para(f"Rights dossier: {d.source_id}", 16, "B", 8)
-    para(
-        f"Right exercised: {d.right.value} (GDPR Article {d.article}). Source "
-        f"({d.source_kind}): {d.source_id}. {len(d.affected)} affected model(s), "
-        f"{len(d.publishers)} publisher(s). "
-        f"Generated {d.generated_at.isoformat(timespec='seconds')}."
-    )
+    para(t("dossier.heading", id=d.source_id), 16, "B", 8)
+    para("\n".join(_summary(d, lang)))
     pdf.ln(3)
-    para("Affected models (widest reach first)", 13, "B", 7)
+    para(t("dossier.affected"), 13, "B", 7)
     for m in d.affected[:PDF_MAX_MODELS]:
-        para(
-            f"{m.rank}. {m.id} - publisher {m.publisher or '-'}, downloads "
-            f"{m.downloads if m.downloads is not None else '-'}, descendants {m.descendants}",
-            9,
-            "B",
+        facts = ", ".join(
+            t("dossier.label", label=label.lower(), value=value)
+            for label, value in (
+                (t("dossier.col_publisher"), m.publisher or "-"),
+                (t("dossier.col_downloads"), num(m.downloads)),
+                (t("dossier.col_descendants"), num(m.descendants)),
+            )
         )
-        para(f"    {describe_path(m.path, d.source_id)}", 8)
+        para(f"{m.rank}. {m.id} - {facts}", 9, "B")
+        para(f"    {describe_path(m.path, d.source_id, lang)}", 8)
     if len(d.affected) > PDF_MAX_MODELS:
-        para(
-            f"... and {len(d.affected) - PDF_MAX_MODELS} more, listed in the CSV and Markdown "
-            "exports.",
-            9,
-            "I",
-        )
+        para(t("dossier.more_in_exports", count=len(d.affected) - PDF_MAX_MODELS), 9, "I")
     pdf.ln(3)
-    para("Publishers to contact", 13, "B", 7)
+    para(t("dossier.publishers"), 13, "B", 7)
     for p in d.publishers:
-        state = p.status.value + (f" ({p.ground})" if p.ground else "")
-        para(f"{p.name} ({p.url or '-'}): {len(p.models)} model(s), status {state}", 9)
+        line = t(
+            "dossier.publisher_line",
+            publisher=f"{p.name} ({p.url or '-'})",
+            models=t("dossier.models_n", count=len(p.models)),
+            status=_state(p, lang),
+        )
+        para(line, 9)
     shown = d.publishers[:PDF_LETTERS]
     if len(d.publishers) > len(shown):
         pdf.ln(3)
         para(
-            f"Letters below: the {len(shown)} publishers with the widest reach. The letters to "
-            f"the other {len(d.publishers) - len(shown)} are in the Markdown export and "
-            "`filiation dossier --letters`.",
+            t(
+                "dossier.pdf_letters_cut",
+                shown=num(len(shown)),
+                rest=num(len(d.publishers) - len(shown)),
+            ),
             9,
             "I",
         )
-    for letter in (letter_to(d, p, lang) for p in shown):
+    for letter in (letter_to(d, p, lang, **letter_options) for p in shown):
         pdf.add_page()
         para(letter.subject, 11, "B", 6)
         pdf.ln(2)
@@ -258,24 +289,33 @@ def _pdf(dossier: Dossier, lang: str) -> bytes:
     return bytes(pdf.output())
 
 
-def flags_markdown(d: Dossier) -> list[str]:
+def flags_markdown(d: Dossier, lang: str = "en") -> list[str]:
     """The dossier's checks (``filiation check``): declared links of affected models that
-    the evidence contradicts, as a Markdown section (none when nothing is flagged)."""
+    the evidence contradicts, as a Markdown section in ``lang`` (none when nothing is
+    flagged)."""
     if not d.flags:
         return []
+    t = partial(i18n.translate, lang)
+    words = i18n.table(lang)
+
+    def word(key: str, fallback: str) -> str:
+        return t(key) if key in words else fallback
+
     out = [
         "",
-        f"## Declared links the evidence contradicts ({len(d.flags)})",
+        f"## {t('dossier.checks', n=i18n.number(lang, len(d.flags)))}",
         "",
-        "The models stay affected; check these links before relying on them.",
+        md_text(t("dossier.checks_help")),
         "",
-        "| model | declared link | rule | values |",
-        "|---|---|---|---|",
+        f"| {t('dossier.col_model')} | {t('dossier.col_link')} | {t('dossier.col_rule')} |",
+        "|---|---|---|",
     ]
     for f in d.flags:
-        values = ", ".join(f"{k} {v}" for k, v in f.values.items()) or "-"
+        link = f"{word(f'rel.{f.relation}', f.relation)} {t('dossier.of_parent', parent=f.parent)}"
+        rule = word(f"check.{f.rule}", f.explanation)
+        values = ", ".join(f"{k} {v}" for k, v in f.values.items())
         out.append(
-            f"| {md_text(f.model)} | {md_text(f.relation)} of {md_text(f.parent)} | "
-            f"{md_text(f.explanation)} | {md_text(values)} |"
+            f"| {md_text(f.model)} | {md_text(link)} | "
+            f"{md_text(rule + (f' ({values})' if values else ''))} |"
         )
     return out

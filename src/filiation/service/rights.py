@@ -129,31 +129,56 @@ class Rights:
         return out
 
     def letters(
-        self, dossier: Dossier, lang: str = "en", publishers: Sequence[str] | None = None
+        self,
+        dossier: Dossier,
+        lang: str = "en",
+        publishers: Sequence[str] | None = None,
+        *,
+        grounds: Sequence[str] | str | None = None,
+        direct_marketing: bool = False,
     ) -> list[Letter]:
         """One request letter per publisher of ``dossier`` (or of ``publishers`` only), in
-        ``lang`` (en or fr)."""
-        from filiation.rights.letters import letter
+        ``lang`` (en or fr). ``grounds``: the points of Article 17(1) an erasure relies on
+        (``"a"`` to ``"f"``; a placeholder asks for them when none); ``direct_marketing``:
+        an objection to direct marketing (Article 21(2)) rather than one on grounds of the
+        requester's particular situation (21(1))."""
+        from filiation.rights.letters import letter, parse_grounds
 
+        chosen_grounds = parse_grounds(grounds)
         chosen = (
             dossier.publishers
             if publishers is None
             else [dossier.publisher(name) for name in publishers]
         )
-        return [letter(dossier, p, lang) for p in chosen]
+        return [
+            letter(dossier, p, lang, grounds=chosen_grounds, direct_marketing=direct_marketing)
+            for p in chosen
+        ]
 
-    def export_dossier(self, dossier: Dossier, fmt: str, lang: str = "en") -> bytes:
-        """``dossier`` as ``md``, ``csv``, ``pdf`` or ``json`` bytes."""
+    def export_dossier(
+        self,
+        dossier: Dossier,
+        fmt: str,
+        lang: str = "en",
+        *,
+        grounds: Sequence[str] | str | None = None,
+        direct_marketing: bool = False,
+    ) -> bytes:
+        """``dossier`` as ``md``, ``csv``, ``pdf`` or ``json`` bytes, its words in ``lang``
+        (the letters of the Markdown and PDF take ``grounds`` and ``direct_marketing`` as
+        :meth:`letters` does)."""
+        from filiation.i18n import check_language
         from filiation.rights import exports
-        from filiation.rights.letters import check_language
+        from filiation.rights.letters import parse_grounds
 
         check_language(lang)
+        options = {"grounds": parse_grounds(grounds), "direct_marketing": direct_marketing}
         if fmt == "md":
-            return exports.to_markdown(dossier, lang).encode()
+            return exports.to_markdown(dossier, lang, **options).encode()
         if fmt == "csv":
-            return exports.to_csv(dossier).encode()
+            return exports.to_csv(dossier, lang).encode()
         if fmt == "pdf":
-            return exports.to_pdf(dossier, lang)
+            return exports.to_pdf(dossier, lang, **options)
         if fmt == "json":
             return dossier.model_dump_json(indent=2).encode()
         raise InvalidArgumentError(

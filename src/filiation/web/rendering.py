@@ -98,7 +98,7 @@ def render(
         num=partial(i18n.number, lang),
         dec=partial(i18n.decimal, lang),
         compact=partial(i18n.compact, lang),
-        date=i18n.date,
+        date=partial(i18n.date, lang),
         href=lambda kind, node_id: f"{root}/{lang}{node_path(kind, node_id)}",
         rel_label=lambda rel: t(f"rel.{rel}"),
         kind_label=lambda kind: t(f"kind.{kind}"),

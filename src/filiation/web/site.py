@@ -4,7 +4,7 @@ front-end library, the static files, and every view mounted under ``/en`` and ``
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from filiation.http.context import root_path
@@ -35,9 +35,9 @@ def install(app: FastAPI) -> None:
     def translations(lang: str) -> Response:
         if lang not in i18n.LANGUAGES:
             return Response(status_code=404)
-        return FileResponse(
-            HERE / "i18n" / f"{lang}.json", media_type="application/json", headers=cache
-        )
+        # The catalogue as the server uses it (French typography applied), so a script's text
+        # reads like the page around it.
+        return JSONResponse(i18n.table(lang), headers=cache)
 
     @app.get("/static/vendor/{name}", include_in_schema=False)
     def vendor(name: str) -> Response:

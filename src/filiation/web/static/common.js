@@ -21,10 +21,17 @@
   };
   F.t = function (key, values) {
     var text = texts && Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key;
+    // A plural message: one text per CLDR category, chosen by the browser's own CLDR rules.
+    if (typeof text === "object") {
+      var count = values && values.count !== undefined ? values.count : null;
+      text = (count === null ? null : text[plurals.select(count)]) || text.other;
+      if (!values || values.n === undefined) { values = Object.assign({}, values, { n: F.num(count) }); }
+    }
     return text.replace(/\{(\w+)\}/g, function (m, name) {
       return values && values[name] !== undefined ? String(values[name]) : m;
     });
   };
+  var plurals = new Intl.PluralRules(F.lang);
   var fmt = new Intl.NumberFormat(F.lang === "fr" ? "fr-FR" : "en-US");
   F.num = function (n) { return n === null || n === undefined ? "—" : fmt.format(n); };
   // Ids keep their slashes; every other special character is escaped.
@@ -76,7 +83,7 @@
           F.el("span", { class: "dot kind-" + h.kind, "aria-hidden": "true" }),
           F.el("span", { class: "sid", text: h.id }),
           F.el("span", { class: "badge", text: F.t("kind." + h.kind) }),
-          F.el("span", { class: "meta", text: F.t("node.downloads_short", { n: F.num(h.downloads) }) }),
+          F.el("span", { class: "meta", text: F.t("node.downloads_short", { count: h.downloads }) }),
         ]);
         list.appendChild(F.el("li", { role: "option", id: list.id + "-" + i, class: "suggestion", "aria-selected": "false" }, [a]));
       });

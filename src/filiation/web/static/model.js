@@ -18,7 +18,7 @@
   function dot(kind, stub) { return el("span", { class: "dot kind-" + kind + (stub ? " stub" : ""), "aria-hidden": "true" }); }
   function relBadge(rel) { return el("span", { class: "badge rel rel-" + rel, text: F.t("rel." + rel) }); }
   function meta(n) {
-    return el("span", { class: "meta", text: F.t("node.downloads_short", { n: F.num(n.downloads) }) + " · " + F.t("node.descendants_short", { n: F.num(n.descendants) }) });
+    return el("span", { class: "meta", text: F.t("node.downloads_short", { count: n.downloads }) + " · " + F.t("node.descendants_short", { count: n.descendants }) });
   }
   function link(n) { return el("a", { href: F.page(n.kind, n.id), text: n.id }); }
   function failed(where) { where.appendChild(el("p", { class: "error", text: F.t("tree.error") })); }

@@ -42,6 +42,6 @@ export function table(view, cy, F) {
     return el("td", { class: c.num ? "num" : null, text: cell(F, d, c.key) });
   }))));
   box.textContent = "";
-  box.appendChild(el("p", { class: "help", text: F.t("table.count", { n: F.num(rows.length) }) }));
+  box.appendChild(el("p", { class: "help", text: F.t("table.count", { count: rows.length }) }));
   box.appendChild(el("table", { class: "lineage" }, [el("thead", {}, [head]), body]));
 }

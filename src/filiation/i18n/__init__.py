@@ -1,0 +1,175 @@
+"""One localisation system for everything filiation writes for people: web pages and their
+scripts, CLI summaries, dossier exports (Markdown, CSV, PDF) and letters.
+
+The catalogues are ``{lang}.json`` next to this file, one flat table of keys each. A value
+is a string with ``{name}`` placeholders, or a plural message, an object holding one text
+per CLDR plural category of the language (``{"one": "{n} model", "other": "{n} models"}``),
+chosen by Babel's plural rules (French says "0 modèle", "1 modèle", "2 modèles"; English
+"0 models"). Numbers and dates are formatted by Babel for the locale, and French texts get
+their typography (a narrow no-break space before ``: ; ? !`` and inside « »).
+
+A key missing from one language is an error, and the suite checks that every language holds
+the same keys with every plural category it needs, so no output silently mixes languages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date as Date
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+from filiation.errors import InvalidArgumentError
+
+LANGUAGES: tuple[str, ...] = ("en", "fr")
+DEFAULT_LANGUAGE = "en"
+
+#: A catalogue value: a text, or a plural message (CLDR category -> text).
+Entry = str | dict[str, str]
+
+NARROW_NBSP = "\u202f"
+_BEFORE_PUNCT = re.compile(r"[ \u00a0]([:;?!»])")
+_AFTER_GUILLEMET = re.compile(r"«[ \u00a0]")
+
+
+def check_language(lang: str) -> str:
+    """``lang`` if filiation speaks it, else a clear error naming the languages it does."""
+    if lang not in LANGUAGES:
+        raise InvalidArgumentError(f"unknown language {lang!r}; use one of: {', '.join(LANGUAGES)}")
+    return lang
+
+
+def typography(lang: str, text: str) -> str:
+    """``text`` with the spacing rules of ``lang``: in French a narrow no-break space before
+    ``: ; ? !`` and inside guillemets, so a line never starts with a colon. Applied to the
+    catalogue's texts only, never to the ids and URLs filled into them."""
+    if lang != "fr":
+        return text
+    text = _BEFORE_PUNCT.sub(NARROW_NBSP + r"\1", text)
+    return _AFTER_GUILLEMET.sub("«" + NARROW_NBSP, text)
+
+
+def _entry(lang: str, value: Any, key: str) -> Entry:
+    if isinstance(value, str):
+        return typography(lang, value)
+    if isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
+        return {str(k): typography(lang, v) for k, v in value.items()}
+    raise ValueError(f"i18n/{lang}.json: {key!r} must be a string or an object of strings")
+
+
+@cache
+def table(lang: str) -> dict[str, Entry]:
+    """The catalogue of ``lang`` (typography applied), as served to the web scripts."""
+    text = (resources.files("filiation.i18n") / f"{check_language(lang)}.json").read_text("utf-8")
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"i18n/{lang}.json must be an object")
+    return {str(k): _entry(lang, v, str(k)) for k, v in data.items()}
+
+
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(lang)
+
+
+def plural_categories(lang: str) -> set[str]:
+    """The CLDR plural categories a plural message of ``lang`` must hold: ``other`` and,
+    where the language has it, ``one``. A rarer category (French ``many``, for exact
+    millions: "1 000 000 de modèles") falls back to ``other`` when a message lacks it."""
+    return ({"one"} & set(_locale(lang).plural_form.tags)) | {"other"}
+
+
+def translate(lang: str, key: str, /, count: int | None = None, **values: Any) -> str:
+    """The text of ``key`` in ``lang`` with its ``{name}`` placeholders filled in.
+
+    A plural message picks its form by ``count`` under the language's CLDR rules (``None``,
+    an unknown count, takes the general form), and its ``{n}`` is ``count`` formatted for the
+    locale unless given."""
+    entry = table(lang)[key]
+    if isinstance(entry, dict):
+        # An unknown count (a model whose downloads nobody reported) reads as "— downloads".
+        form = "other" if count is None else _locale(lang).plural_form(abs(count))
+        text = entry.get(form, entry["other"])
+    else:
+        text = entry
+    if count is not None or isinstance(entry, dict):
+        values.setdefault("n", number(lang, count))
+    return text.format(**values) if values else text
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The supported language the browser prefers (``Accept-Language``), else English."""
+    best, best_q = DEFAULT_LANGUAGE, -1.0
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in LANGUAGES:
+            continue
+        q = 1.0
+        for p in params.split(";"):
+            name, _, value = p.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        q -= position * 1e-6  # equal weights: the first listed wins
+        if q > 0 and q > best_q:
+            best, best_q = primary, q
+    return best
+
+
+def number(lang: str, value: int | float | None) -> str:
+    """A count as the locale writes it: ``12,345`` in English, ``12 345`` in French."""
+    if value is None:
+        return "—"
+    return format_decimal(value, format="#,##0.#", locale=_locale(lang))
+
+
+def decimal(lang: str, value: float | None, places: int = 2) -> str:
+    """A fraction such as a confidence: ``0.86`` in English, ``0,86`` in French."""
+    if value is None:
+        return "—"
+    return format_decimal(value, format="0." + "0" * places, locale=_locale(lang))
+
+
+def compact(lang: str, value: int | None) -> str:
+    """A large count in short form (parameters): ``8.0 B`` / ``8,0 Md``."""
+    if value is None:
+        return "—"
+    units = [(1e12, "unit.T"), (1e9, "unit.B"), (1e6, "unit.M"), (1e3, "unit.k")]
+    for size, key in units:
+        if abs(value) >= size:
+            return f"{decimal(lang, value / size, 1)}\u00a0{translate(lang, key)}"
+    return number(lang, value)
+
+
+def date(lang: str, value: datetime | Date | None) -> str:
+    """A calendar date as the locale writes it in full: ``December 4, 2026``,
+    ``4 décembre 2026``."""
+    if value is None:
+        return "—"
+    return format_date(value, format="long", locale=_locale(lang))
+
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "check_language",
+    "compact",
+    "date",
+    "decimal",
+    "negotiate",
+    "number",
+    "plural_categories",
+    "table",
+    "translate",
+    "typography",
+]
