@@ -107,7 +107,7 @@ def test_author_page_says_unknown_when_no_source_typed_it(client) -> None:
     en = client.get("/en/authors/meta-llama").text
     assert "Person or organisation: not stated by any source" in en
     fr = client.get("/fr/authors/meta-llama").text
-    assert "Personne ou organisation\u00a0: aucune source ne le précise" in fr
+    assert "Personne ou organisation\u202f: aucune source ne le précise" in fr
 
 
 def test_cli_show_prints_citations_and_ranks_by_them(sample_db: Any, sample) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import filiation
 from filiation.errors import InvalidArgumentError
 from filiation.rights.letters import PLACEHOLDER, parse_grounds
 
@@ -120,14 +121,26 @@ def test_data_set_letters_say_trained_on(sample, lang) -> None:
             assert ("a été entraîné sur" if one else "ont été entraînés sur") in letter.body
 
 
-def test_suspects_stay_in_their_own_paragraph(sample) -> None:
-    d = sample.rights.dossier(model=MODEL, right="erasure", suspects=0.0)
-    by_publisher = {m.publisher for m in d.possibly_affected} & {p.name for p in d.publishers}
-    if not by_publisher:
-        pytest.skip("no publisher of the sample has both affected and suspected models")
-    for letter in sample.rights.letters(d, "en", sorted(by_publisher)):
-        head, _, tail = letter.body.partition("To verify:")
-        assert tail, letter.publisher
-        for m in d.possibly_affected:
-            if m.publisher == letter.publisher:
-                assert f"- {m.id} (" in tail and f"- {m.id} (" not in head
+@pytest.fixture(scope="module")
+def suspected(tmp_path_factory: pytest.TempPathFactory) -> filiation.Genealogy:
+    """The sample with the parents ``filiation infer`` suspects, at every confidence."""
+    g = filiation.open(tmp_path_factory.mktemp("suspected") / "letters.sqlite")
+    g.infer(min_confidence=0.0)
+    return g
+
+
+def test_suspects_stay_in_their_own_paragraph(suspected: filiation.Genealogy) -> None:
+    """A publisher with models both affected and possibly affected reads the second ones
+    apart, under "To verify:", never among the models the request is about."""
+    checked = 0
+    for source in (MODEL, "meta-llama/Llama-3.1-8B", "mistralai/Mistral-7B-v0.1"):
+        d = suspected.rights.dossier(model=source, right="erasure", suspects=0.0)
+        both = {m.publisher for m in d.possibly_affected} & {p.name for p in d.publishers}
+        for letter in suspected.rights.letters(d, "en", sorted(both)):
+            head, _, tail = letter.body.partition("To verify:")
+            assert tail, letter.publisher
+            for m in d.possibly_affected:
+                if m.publisher == letter.publisher:
+                    assert f"- {m.id} (" in tail and f"- {m.id} (" not in head
+                    checked += 1
+    assert checked, "no publisher of the sample has both affected and suspected models"

@@ -18,6 +18,7 @@ import filiation
 from filiation import i18n
 from filiation.cli import app
 from filiation.errors import InvalidArgumentError
+from filiation.i18n import translate
 from filiation.rights.letters import PLACEHOLDER
 from filiation.safe_text import md_text
 from tests import reference
@@ -206,4 +207,9 @@ def test_affected_models_whose_declared_link_is_contradicted_are_flagged(sample)
         assert sorted(m.flags) == sorted({r for c, _, r in want if c == m.id})
     text = sample.rights.export_dossier(d, "md").decode()
     block = text.split("## Declared links the evidence contradicts")[1].split("## Letters")[0]
-    assert all(md_text(f.model) in block and f.explanation in block for f in d.flags)
+    assert all(
+        md_text(f.model) in block and md_text(translate("en", f"check.{f.rule}")) in block
+        for f in d.flags
+    )
+    french = sample.rights.export_dossier(d, "md", "fr").decode()
+    assert all(md_text(translate("fr", f"check.{f.rule}")) in french for f in d.flags)

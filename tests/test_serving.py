@@ -237,10 +237,12 @@ def test_full_disk_gives_a_clear_error_and_keeps_the_previous_snapshot(
     backend: str, sample_db: Path, hub_sample: Path, tmp_path: Path
 ) -> None:
     before = filiation.open(sample_db).show(ROOT)
+    filiation.open(sample_db).stats()  # the index and its snapshot copies, as copied below
     size = sum(f.stat().st_size for f in Path(str(sample_db) + ".index").rglob("*"))
     size += Path(sample_db).stat().st_size
-    # Room for the store and its index, not for a second snapshot of the same size.
-    with small_file_system(tmp_path / "full", size // 1024 + 1024) as fs:
+    # Room for the store and its index, not for a second snapshot of the same size (even
+    # compressed as parts: 512 KiB to spare, files rounded up to pages).
+    with small_file_system(tmp_path / "full", size // 1024 + 512) as fs:
         store = _copy_store(sample_db, fs)
         error = _one_line_error(cli("--db", str(store), "ingest", "hub-stats", str(hub_sample)))
         assert "full" in error and "free space" in error and "nothing was stored" in error
