@@ -118,7 +118,7 @@ def test_cli_show_prints_citations_and_ranks_by_them(sample_db: Any, sample) -> 
     runner = CliRunner()
     d = sample.show(LLAMA)
     out = runner.invoke(app, ["--db", str(sample_db), "show", LLAMA]).stdout
-    assert f"{d.citations:,} model(s) name it as a parent" in out
+    assert f"{d.citations:,} models name it as a parent" in out
     done = runner.invoke(
         app, ["--db", str(sample_db), "show", LLAMA, "--rank-by", "citations,downloads", "--json"]
     )
@@ -148,7 +148,7 @@ def test_exports_carry_citations(sample) -> None:
     data = json.loads(sample.export(LLAMA, "json", direction="descendants", max_depth=1).content)
     assert {n["id"]: n["citations"] for n in data["nodes"]} == want
     card = sample.export(LLAMA, "model-card").content.decode()
-    assert f"- **Citations:** {d.citations:,} model(s) name it as a parent" in card
+    assert f"- **Citations:** {d.citations:,} models name it as a parent" in card
     bom = json.loads(sample.export(LLAMA, "cyclonedx").content)
     props = {p["name"]: p["value"] for p in bom["metadata"]["component"]["properties"]}
     assert props["filiation:citations"] == str(d.citations)

@@ -189,8 +189,8 @@ def test_import_page_reports_each_line_and_model_pages_say_not_stated(
     assert report and "inventaire.csv importé (cp1252, lignes lues\u202f: 3)" in report.group(1)
     assert "Modèles créés\u202f: 2" in report.group(1)
     assert (
-        "Ligne 4, date_derniere_mise_a_jour\u202f: Donnez une date au format AAAA-MM-JJ ou JJ/MM/AAAA."
-        in report.group(1)
+        "Ligne 4, date_derniere_mise_a_jour\u202f: "
+        "Donnez une date au format AAAA-MM-JJ ou JJ/MM/AAAA." in report.group(1)
     )
     names = [m.name for m in g.registry.models()]
     assert sorted(names) == sorted([cells[1][0], cells[2][0]])

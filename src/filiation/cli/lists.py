@@ -11,6 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from filiation.cli.output import Column, Listing
+from filiation.i18n import counted
 
 if TYPE_CHECKING:
     from filiation.results import Lineage
@@ -124,7 +125,7 @@ def search_hits(text: str, hits: Sequence[Any]) -> Listing:
         ),
         rows=[(h.id, h.kind.value, h.downloads, h.likes, h.descendants) for h in hits],
         json=[h.model_dump(mode="json") for h in hits],
-        title=f"{len(hits)} result(s) for {text}",
+        title=f"{counted(len(hits), 'result')} for {text}",
     )
 
 
@@ -305,7 +306,8 @@ def watch_reports(reports: Sequence[Any]) -> Listing:
         rows=[(n.id, n.relation, n.via or "—", r.id) for r in reports for n in r.new],
         json=[r.model_dump(mode="json") for r in reports],
         notes=[
-            f"{r.id}: {len(r.new):,} new descendant(s) since {_moment(r.since)}" for r in reports
+            f"{r.id}: {counted(len(r.new), 'new descendant')} since {_moment(r.since)}"
+            for r in reports
         ],
     )
 

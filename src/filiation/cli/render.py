@@ -24,6 +24,7 @@ from rich.tree import Tree
 from filiation.cli.common import err, out, state
 from filiation.cli.output import num
 from filiation.domain import LINEAGE_RELATIONS
+from filiation.i18n import counted
 from filiation.safe_text import console_text as escape
 
 if TYPE_CHECKING:
@@ -135,8 +136,8 @@ def details(d: NodeDetails) -> None:
         ("children", relation_counts(d.children_by_relation, LINEAGE_ONLY) or "none"),
         ("published", count(d.children_by_relation.get("published_by"))),
         ("models trained on it", count(d.children_by_relation.get("trained_on"))),
-        ("descendants", f"{d.descendants:,} over {d.generations} generation(s)"),
-        ("citations", f"{d.citations:,} model(s) name it as a parent"),
+        ("descendants", f"{d.descendants:,} over {counted(d.generations, 'generation')}"),
+        ("citations", counted(d.citations, "model names", "models name") + " it as a parent"),
         ("trained on", ", ".join(x.id for x in d.datasets) or None),
         ("on the Hub", d.url),
     ]

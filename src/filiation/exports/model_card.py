@@ -23,6 +23,7 @@ import yaml
 from filiation.domain import NodeKind, Relation
 from filiation.exports import ExportFormat, ExportInput, register
 from filiation.exports.facts import ModelFacts, gather
+from filiation.i18n import counted
 from filiation.results import hub_url
 from filiation.safe_text import md_text
 
@@ -103,7 +104,7 @@ def render_card(facts: ModelFacts) -> str:
     w(f"- **Task:** {md(d.pipeline_tag) if d.pipeline_tag else UNKNOWN}")
     w(f"- **Library:** {md(d.library_name) if d.library_name else UNKNOWN}")
     w(f"- **Parameters:** {f'{d.parameters:,}' if d.parameters else UNKNOWN}")
-    w(f"- **Citations:** {d.citations:,} model(s) name it as a parent")
+    w(f"- **Citations:** {counted(d.citations, 'model names', 'models name')} it as a parent")
     if facts.base_models:
         bases = ", ".join(
             f"{link(NodeKind.MODEL, b.parent)} ({md(b.relation.value)})" for b in facts.base_models
@@ -163,7 +164,8 @@ def render_card(facts: ModelFacts) -> str:
     ancestors_data = "the base models' own training data is not listed here"
     if facts.ancestors:
         w("")
-        w(f"This model inherits from {len(facts.ancestors)} ancestor model(s); {ancestors_data}.")
+        ancestors = counted(len(facts.ancestors), "ancestor model")
+        w(f"This model inherits from {ancestors}; {ancestors_data}.")
     w("")
     w("## Quantitative analyses")
     w("")

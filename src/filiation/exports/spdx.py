@@ -24,6 +24,7 @@ from filiation import __version__
 from filiation.domain import AUTHOR_ORGANISATION, AUTHOR_PERSON, NodeKind
 from filiation.exports import ExportFormat, register
 from filiation.exports.facts import TOOL, ModelFacts, json_render
+from filiation.i18n import counted
 from filiation.results import hub_url
 
 _LICENSE_REF = re.compile(r"[^A-Za-z0-9.-]+")
@@ -99,7 +100,7 @@ def build(facts: ModelFacts) -> dict[str, Any]:
     notes = [f"library: {d.library_name}" if d.library_name else None]
     if d.parameters:
         notes.append(f"parameters: {d.parameters}")
-    notes.append(f"citations: {d.citations} model(s) name it as a parent")
+    notes.append(f"citations: {counted(d.citations, 'model names', 'models name')} it as a parent")
     if facts.truncated:
         notes.append("ancestry truncated by the export's bounds")
     if any(notes):

@@ -173,3 +173,9 @@ __all__ = [
     "translate",
     "typography",
 ]
+
+
+def counted(value: int, one: str, other: str | None = None) -> str:
+    """``1 model``, ``7,997 models``: a count with its English noun in the right number, for
+    the texts written in English only (the CLI, model cards, SPDX comments)."""
+    return f"{value:,} {one if value == 1 else (other or one + 's')}"

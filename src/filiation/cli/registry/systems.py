@@ -20,6 +20,7 @@ from filiation.cli.registry.base import (
     registry,
     show_record,
 )
+from filiation.i18n import counted
 
 if TYPE_CHECKING:
     from filiation.registry.models import AISystem
@@ -181,7 +182,8 @@ def impact(
     )
     if not res.systems and not as_json:
         err.print(
-            f"no system relies on {escape(res.target)} ({len(res.models)} registered model(s) do)"
+            f"no system relies on {escape(res.target)} "
+            f"({counted(len(res.models), 'registered model does', 'registered models do')})"
         )
 
 
