@@ -181,3 +181,33 @@ def test_dossier_page_shows_the_flagged_links(app_client, lang: str) -> None:
     assert sorted(rows) == sorted((htmllib.escape(f.model), f.rule) for f in d.flags)
     heading = "Liens déclarés que les indices contredisent" if lang == "fr" else "Declared links"
     assert heading in section
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_page_writes_letters_on_the_grounds_ticked(app_client, lang: str) -> None:
+    """Erasure letters on the page state the grounds of Article 17(1) the person ticks (the
+    page's form), and keep them in every link and export; with none, a placeholder asks."""
+    client, g = app_client
+    plain = client.get(f"/{lang}/dossier", params={"model": MODEL, "right": "erasure"}).text
+    assert 'name="grounds" value="a"' in plain and 'name="grounds" value="f"' in plain
+    ask = {"en": "[[CHOOSE ONE OR MORE GROUNDS", "fr": "[[CHOISISSEZ UN OU PLUSIEURS MOTIFS"}[lang]
+    assert ask in htmllib.unescape(plain)  # no ground ticked: the letters say to name one
+    page = client.get(
+        f"/{lang}/dossier?model={quote(MODEL)}&right=erasure&grounds=a&grounds=d&grounds=zz"
+    ).text
+    text = htmllib.unescape(page)
+    d = g.rights.dossier(model=MODEL, right="erasure")
+    first = g.rights.letters(d, lang, [d.publishers[0].name], grounds=["a", "d"])[0]
+    assert first.body in text and ask not in text
+    assert 'value="a" checked' in page and 'value="d" checked' in page
+    assert 'value="b" checked' not in page
+    export = re.search(r'href="([^"]*/api/dossier/export\?[^"]*)&amp;format=md"', page)
+    assert export and "grounds=a&amp;grounds=d" in export.group(1)
+    md = client.get(htmllib.unescape(export.group(1)) + "&format=md").text
+    assert first.body in md and ask not in md
+    # An objection offers the direct-marketing variant instead (Article 21(2)).
+    asked = {"model": MODEL, "right": "objection", "direct_marketing": "true"}
+    objection = client.get(f"/{lang}/dossier", params=asked).text
+    assert 'name="direct_marketing" value="true" checked' in objection
+    assert 'name="grounds"' not in objection
+    assert "21(2)" in htmllib.unescape(objection) or "paragraphe 2" in htmllib.unescape(objection)

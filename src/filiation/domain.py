@@ -166,3 +166,9 @@ DEFAULT_RANKING: tuple[str, ...] = ("descendants", "downloads", "likes")
 #: The CNIL demonstrator's order for important parents and children: most cited, then most
 #: downloaded (``--rank-by citations,downloads``).
 CNIL_RANKING: tuple[str, ...] = ("citations", "downloads")
+
+
+#: The points of Article 17(1) GDPR an erasure request may rely on (a: no longer necessary,
+#: b: consent withdrawn, c: objection, d: unlawful processing, e: legal obligation, f: a
+#: child's data for an information society service); the letters word each one.
+ERASURE_GROUNDS: tuple[str, ...] = ("a", "b", "c", "d", "e", "f")

@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel
 
 from filiation import i18n
+from filiation.domain import ERASURE_GROUNDS
 from filiation.errors import InvalidArgumentError
 from filiation.i18n import check_language
 from filiation.results import HUB
@@ -34,8 +35,6 @@ LANGUAGES = i18n.LANGUAGES
 #: A placeholder the requester must fill.
 PLACEHOLDER = re.compile(r"\[\[[^\]]+\]\]")
 
-#: The grounds of an erasure, points (a) to (f) of Article 17(1) GDPR (worded in the templates).
-ERASURE_GROUNDS = ("a", "b", "c", "d", "e", "f")
 
 _GROUND = re.compile(r"^(?:art(?:icle)?\.?\s*)?(?:17\s*\(1\)\s*)?\(?([a-f])\)?$")
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from filiation.domain import NodeKind
+from filiation.domain import ERASURE_GROUNDS, NodeKind
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.http.auth import requester_or_nobody
 from filiation.http.context import GenealogyDep, root_path
@@ -83,17 +83,27 @@ def _page(
         return not_found(request, lang)
     q = request.query_params
     off, poff = bounded_int(q.get("offset")), bounded_int(q.get("pubs"))
+    # The letters' options (the grounds of an erasure, an objection to direct marketing):
+    # kept in every link of the page and in its exports, as the CLI and the API take them.
+    ticked = set(q.getlist("grounds")) if d.right.value == "erasure" else set()
+    grounds = [x for x in ERASURE_GROUNDS if x in ticked]
+    marketing = d.right.value == "objection" and q.get("direct_marketing") == "true"
+    options = [("grounds", x) for x in grounds] + (
+        [("direct_marketing", "true")] if marketing else []
+    )
     base = {k: v for k, v in source.items()}
     base[d.source_kind] = d.source_id
 
     def link(**extra: int) -> str:
-        return "?" + urlencode({**base, "offset": off, "pubs": poff, **extra})
+        return "?" + urlencode([*{**base, "offset": off, "pubs": poff, **extra}.items(), *options])
 
     shown = d.affected[off : off + AFFECTED_PAGE]
     pubs = d.publishers[poff : poff + PUBLISHER_PAGE]
-    letters = g.rights.letters(d, lang, [p.name for p in pubs])
+    letters = g.rights.letters(
+        d, lang, [p.name for p in pubs], grounds=grounds, direct_marketing=marketing
+    )
     export = f"{root_path(request)}/api/dossier/export?" + urlencode(
-        {d.source_kind: d.source_id, "right": d.right.value, "lang": lang}
+        [(d.source_kind, d.source_id), ("right", d.right.value), ("lang", lang), *options]
     )
     return render(
         request,
@@ -104,6 +114,9 @@ def _page(
         shown=shown,
         pubs=list(zip(pubs, letters, strict=True)),
         rights=RIGHTS,
+        grounds=grounds,
+        all_grounds=ERASURE_GROUNDS,
+        direct_marketing=marketing,
         statuses=STATUSES,
         export=export,
         error=error,
