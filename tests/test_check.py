@@ -20,7 +20,8 @@ import pytest
 
 import filiation
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
-from filiation.inference.checks import CREATED_MARGIN_US, SIZE_FACTOR, check_genealogy
+from filiation.inference.check_facts import check_genealogy
+from filiation.inference.checks import CREATED_MARGIN_US, SIZE_FACTOR
 from tests import reference
 from tests.backends import only_sqlite
 
@@ -247,16 +248,16 @@ def test_facts_are_kept_beside_the_index(
     sample_db: Any, sample: filiation.Genealogy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The dump is read once per index: another process finds the facts saved beside it."""
-    from filiation.inference import checks
+    from filiation.inference import check_facts
 
     first = check_genealogy(sample, limit=None)
-    cache = checks._cache_path(sample, sample.index.a)
+    cache = check_facts._cache_path(sample, sample.index.a)
     assert cache is not None and cache.exists()
 
     def no_dump(*_a: Any, **_k: Any) -> None:
         raise AssertionError("the dump was read again")
 
-    monkeypatch.setattr(checks, "add_dump_facts", no_dump)
+    monkeypatch.setattr(check_facts, "add_dump_facts", no_dump)
     again = check_genealogy(filiation.open(sample_db), limit=None)
     assert again.counts == first.counts and again.flags == first.flags
 

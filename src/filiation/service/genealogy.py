@@ -414,7 +414,7 @@ class Genealogy:
         """Declared links the evidence contradicts (a parent of another architecture or size,
         a child older than its parent, a GGUF-only "finetune", a one-parent merge, a cycle),
         for ``node_id``'s links or the whole genealogy (docs/verification.md)."""
-        from filiation.inference.checks import check_genealogy
+        from filiation.inference.check_facts import check_genealogy
 
         return check_genealogy(self, node_id, limit=limit, rules=rules)
 

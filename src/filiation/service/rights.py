@@ -109,7 +109,7 @@ class Rights:
     ) -> list[rd.CheckFlag]:
         """The declared links of the affected models that ``filiation check`` flags, each
         model marked with the rules its links break."""
-        from filiation.inference.checks import check_genealogy
+        from filiation.inference.check_facts import check_genealogy
 
         nodes = (
             lin.node_index
