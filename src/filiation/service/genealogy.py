@@ -548,9 +548,8 @@ class Genealogy:
         return summaries.node_details(index, node, rels, limit, ranking, extra)
 
     def _extra(self, node_id: str, kind: NodeKind) -> dict[str, Any]:
-        """Source-specific fields (architecture from an edge list...), read from the store,
-        in the snapshots the index in use covers (a genealogy of the Hub's dump alone asks
-        the store nothing: the snapshots holding such fields are known once per index)."""
+        """Source-specific fields (an edge list's architecture...) from the store, in the
+        snapshots of the index in use that hold any (known once per index)."""
         covering = self._cache.extra_snapshots(self.index)
         return summaries.merge_extra(self.store.read_extra(covering, kind.value, node_id.lower()))
 
@@ -591,8 +590,7 @@ class Genealogy:
         return value
 
     def health(self) -> Health:
-        """What this process answers from: the snapshots its index covers, and its id (each
-        ``serve --workers`` process moves to a new snapshot on its own)."""
+        """What this process answers from (each ``serve --workers`` process moves on alone)."""
         covered = [int(s["id"]) for s in self.index.a.meta.get("snapshots", [])]
         return Health(version=__version__, snapshots=covered, worker=os.getpid())
 
