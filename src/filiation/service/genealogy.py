@@ -124,9 +124,8 @@ class Genealogy:
         self.store = Store(db if db is not None else default_db())
         self.load_bundled = load_bundled
         self._step = step
-        self._cache = IndexCache(
-            self.store, self._say, self._fill_with_bundled if load_bundled else None
-        )
+        fill = lambda: self._ingester.ingest(self._ingester.bundled_records())  # noqa: E731
+        self._cache = IndexCache(self.store, self._say, fill if load_bundled else None)
         self._ingester = Ingester(self.store, self._cache, self._say)
         self._registry: Registry | None = None
         self._rights = Rights(self)
@@ -193,9 +192,6 @@ class Genealogy:
     @keep_snapshots.setter
     def keep_snapshots(self, value: int) -> None:
         self._ingester.keep_snapshots = value
-
-    def _fill_with_bundled(self) -> None:
-        self._ingester.ingest(self._ingester.bundled_records())
 
     def ingest(self, records: Records) -> IngestReport:
         """Store a source's records as its new snapshot and index the new genealogy."""
