@@ -56,10 +56,11 @@ def test_plurals_numbers_dates_and_typography_follow_the_locale() -> None:
     assert t("fr", "dossier.models_n", count=1) == "1 modèle concerné"
     assert t("fr", "dossier.models_n", count=0) == "0 modèle concerné"  # CLDR: 0 is singular
     assert t("fr", "dossier.models_n", count=2) == "2 modèles concernés"
-    assert t("fr", "node.downloads_short", count=12345) == "12\u202f345 téléchargements"
-    assert t("en", "node.downloads_short", count=1) == "1 download"
+    # the count and its noun never part at the end of a line
+    assert t("fr", "node.downloads_short", count=12345) == "12\u202f345\u00a0téléchargements"
+    assert t("en", "node.downloads_short", count=1) == "1\u00a0download"
     assert t("en", "reg.impact_systems", count=1, target="x") == "1 system use relying on x"
-    assert t("en", "node.downloads_short", count=None) == "— downloads"
+    assert t("en", "node.downloads_short", count=None) == "—\u00a0downloads"
     assert t("fr", "model.checks", count=3) == "Liens que les indices contredisent (3)"
     assert i18n.decimal("fr", 0.857) == "0,86"
     assert i18n.date("fr", date(2026, 12, 4)) == "4 décembre 2026"
