@@ -325,19 +325,9 @@ class Lineage:
     def from_walk(
         cls, index: LineageIndex, root: str, direction: str, relations: list[Relation], walk: Walk
     ) -> Lineage:
-        return cls(
-            index,
-            root=root,
-            direction=direction,
-            relations=relations,
-            roots=walk.roots,
-            nodes=walk.nodes,
-            depth=walk.depth,
-            via=walk.via,
-            edges=walk.edges,
-            truncated=walk.truncated,
-            depth_cut=walk.depth_cut,
-        )
+        """The answer of one walk; the walk's fields are this class's arrays of the same
+        names (``nodes``, ``edges``... kept as they are, not copied)."""
+        return cls(index, root=root, direction=direction, relations=relations, **vars(walk))
 
     def as_walk(self) -> Walk:
         """The arrays of this answer as a walk (to filter it, see ``lineage/filters.py``)."""

@@ -40,34 +40,44 @@ def me(user: Reader) -> Any:
     return _dump(user)
 
 
-# -- models -------------------------------------------------------------------------------------
-@router.get("/models")
-def list_models(reg: RegistryDep, _: Reader, all: bool = False) -> Any:
-    return _dump(reg.models(include_retired=all))
+# -- models and systems -------------------------------------------------------------------------
+def _record_routes(kind: str) -> None:
+    """The five endpoints of one kind of record (``model`` or ``system``): list, create, read,
+    update and retire, each one call of the registry named after the kind, as the web pages'
+    record routes (:mod:`filiation.web.views.registry_common`). Reading a record adds its
+    history, and a model's training runs."""
+    plural = f"{kind}s"
+    item = f"/{plural}/{{record_id}}"
+
+    @router.get(f"/{plural}", name=f"list_{plural}")
+    def list_records(reg: RegistryDep, _: Reader, all: bool = False) -> Any:
+        return _dump(getattr(reg, plural)(include_retired=all))
+
+    @router.post(f"/{plural}", status_code=201, name=f"create_{kind}")
+    def create(reg: RegistryDep, user: Writer, fields: Fields) -> Any:
+        return _dump(getattr(reg, f"create_{kind}")(fields, actor=user))
+
+    @router.get(item, name=f"get_{kind}")
+    def read(reg: RegistryDep, _: Reader, record_id: int) -> Any:
+        record = {
+            **_dump(getattr(reg, kind)(record_id)),
+            "history": _dump(reg.history(kind, record_id)),
+        }
+        if kind == "model":
+            record["training_runs"] = _dump(reg.training_runs(record_id))
+        return record
+
+    @router.patch(item, name=f"update_{kind}")
+    def update(reg: RegistryDep, user: Writer, record_id: int, fields: Fields) -> Any:
+        return _dump(getattr(reg, f"update_{kind}")(record_id, fields, actor=user))
+
+    @router.post(f"{item}/retire", name=f"retire_{kind}")
+    def retire(reg: RegistryDep, user: Writer, record_id: int) -> Any:
+        return _dump(getattr(reg, f"retire_{kind}")(record_id, actor=user))
 
 
-@router.post("/models", status_code=201)
-def create_model(reg: RegistryDep, user: Writer, fields: Fields) -> Any:
-    return _dump(reg.create_model(fields, actor=user))
-
-
-@router.get("/models/{model_id}")
-def get_model(reg: RegistryDep, _: Reader, model_id: int) -> Any:
-    return {
-        **_dump(reg.model(model_id)),
-        "history": _dump(reg.history("model", model_id)),
-        "training_runs": _dump(reg.training_runs(model_id)),
-    }
-
-
-@router.patch("/models/{model_id}")
-def update_model(reg: RegistryDep, user: Writer, model_id: int, fields: Fields) -> Any:
-    return _dump(reg.update_model(model_id, fields, actor=user))
-
-
-@router.post("/models/{model_id}/retire")
-def retire_model(reg: RegistryDep, user: Writer, model_id: int) -> Any:
-    return _dump(reg.retire_model(model_id, actor=user))
+_record_routes("model")
+_record_routes("system")
 
 
 @router.get("/models/{model_id}/runs")
@@ -79,32 +89,6 @@ def model_runs(reg: RegistryDep, _: Reader, model_id: int) -> Any:
 @router.get("/models/{model_id}/ancestry")
 def model_ancestry(reg: RegistryDep, _: Reader, model_id: int) -> Any:
     return _dump(reg.ancestry(model_id))
-
-
-# -- systems ------------------------------------------------------------------------------------
-@router.get("/systems")
-def list_systems(reg: RegistryDep, _: Reader, all: bool = False) -> Any:
-    return _dump(reg.systems(include_retired=all))
-
-
-@router.post("/systems", status_code=201)
-def create_system(reg: RegistryDep, user: Writer, fields: Fields) -> Any:
-    return _dump(reg.create_system(fields, actor=user))
-
-
-@router.get("/systems/{system_id}")
-def get_system(reg: RegistryDep, _: Reader, system_id: int) -> Any:
-    return {**_dump(reg.system(system_id)), "history": _dump(reg.history("system", system_id))}
-
-
-@router.patch("/systems/{system_id}")
-def update_system(reg: RegistryDep, user: Writer, system_id: int, fields: Fields) -> Any:
-    return _dump(reg.update_system(system_id, fields, actor=user))
-
-
-@router.post("/systems/{system_id}/retire")
-def retire_system(reg: RegistryDep, user: Writer, system_id: int) -> Any:
-    return _dump(reg.retire_system(system_id, actor=user))
 
 
 @router.put("/systems/{system_id}/models/{model_id}")

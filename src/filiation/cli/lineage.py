@@ -120,30 +120,27 @@ def _print_lineage(lin: Lineage, fmt: str | None, as_json: bool, tree: bool) -> 
     output.remarks(listing, terminal=True)
 
 
-@app.command()
-@traversal
-def ancestors(
-    node_id: NodeArg,
-    query: TraversalQuery,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
-    tree: TreeOpt = False,
-) -> None:
-    """Everything a model derives from, nearest first."""
-    _print_lineage(run(lambda g: g.ancestors(node_id, query=query)), fmt, as_json, tree)
+def _walk_command(question: str, doc: str) -> None:
+    """Add the command ``question`` (``ancestors`` or ``descendants``): the two walks take the
+    same argument and options and differ only in the service's question they ask."""
+
+    def command(
+        node_id: NodeArg,
+        query: TraversalQuery,
+        fmt: FormatOpt = None,
+        as_json: JsonOpt = False,
+        tree: TreeOpt = False,
+    ) -> None:
+        lin = run(lambda g: getattr(g, question)(node_id, query=query))
+        _print_lineage(lin, fmt, as_json, tree)
+
+    command.__doc__ = doc
+    command.__name__ = question
+    app.command(question)(traversal(command))
 
 
-@app.command()
-@traversal
-def descendants(
-    node_id: NodeArg,
-    query: TraversalQuery,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
-    tree: TreeOpt = False,
-) -> None:
-    """Everything derived from a model, nearest first, best known first."""
-    _print_lineage(run(lambda g: g.descendants(node_id, query=query)), fmt, as_json, tree)
+_walk_command("ancestors", "Everything a model derives from, nearest first.")
+_walk_command("descendants", "Everything derived from a model, nearest first, best known first.")
 
 
 @app.command()

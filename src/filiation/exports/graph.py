@@ -115,40 +115,25 @@ def _renderer(write: Callable[[Lineage], bytes]) -> Renderer:
     return render
 
 
-register(
-    ExportFormat(
-        name="graphml",
-        media_type="application/graphml+xml",
-        extension="graphml",
-        description="the lineage as a GraphML graph (Gephi, yEd, networkx): node kind, "
-        "downloads, likes, creation date, depth; link relation and whether it was declared",
-        render=_renderer(graphml),
-    )
+#: This module's formats, one a row: name, media type, file extension, what it holds, writer.
+_FORMATS: tuple[tuple[str, str, str, str, Callable[[Lineage], bytes]], ...] = (
+    (
+        "graphml",
+        "application/graphml+xml",
+        "graphml",
+        "the lineage as a GraphML graph (Gephi, yEd, networkx): node kind, downloads, likes, "
+        "creation date, depth; link relation and whether it was declared",
+        graphml,
+    ),
+    (
+        "csv",
+        "application/zip",
+        "csv.zip",
+        "a zip of nodes.csv and links.csv (formula-safe cells)",
+        csv_zip,
+    ),
+    ("nodes-csv", "text/csv", "nodes.csv", "the lineage's nodes as one CSV file", nodes_csv),
+    ("links-csv", "text/csv", "links.csv", "the lineage's links as one CSV file", links_csv),
 )
-register(
-    ExportFormat(
-        name="csv",
-        media_type="application/zip",
-        extension="csv.zip",
-        description="a zip of nodes.csv and links.csv (formula-safe cells)",
-        render=_renderer(csv_zip),
-    )
-)
-register(
-    ExportFormat(
-        name="nodes-csv",
-        media_type="text/csv",
-        extension="nodes.csv",
-        description="the lineage's nodes as one CSV file",
-        render=_renderer(nodes_csv),
-    )
-)
-register(
-    ExportFormat(
-        name="links-csv",
-        media_type="text/csv",
-        extension="links.csv",
-        description="the lineage's links as one CSV file",
-        render=_renderer(links_csv),
-    )
-)
+for name, media_type, extension, description, write in _FORMATS:
+    register(ExportFormat(name, media_type, extension, description, render=_renderer(write)))

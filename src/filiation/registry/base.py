@@ -9,6 +9,7 @@ opened, so that a record and its history entry are committed together or not at 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,17 @@ def utc_now() -> datetime:
 
 def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
+
+
+def row_fields(row: Mapping[str, Any], *json_columns: str) -> dict[str, Any]:
+    """A row of ``registry_history`` or ``registry_training_runs`` as its record's fields: the
+    acting user's column ``user_name`` is the field ``user`` and the JSON columns are decoded
+    (an empty one is None), the rest taken as it is."""
+    fields = dict(row)
+    fields["user"] = fields.pop("user_name")
+    for column in json_columns:
+        fields[column] = orjson.loads(fields[column]) if fields[column] else None
+    return fields
 
 
 class RegistryBase:

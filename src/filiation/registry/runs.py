@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select, update
 
 from filiation.store import schema
 
+from .base import row_fields
 from .errors import FieldProblem, RecordNotFoundError, RegistryValidationError
 from .models import (
     DERIVATIONS,
@@ -198,20 +199,7 @@ def _runs(
     if run_id is not None:
         q = q.where(r.c.id == run_id)
     return [
-        TrainingRun(
-            id=row["id"],
-            model_id=row["model_id"],
-            model=row["model"],
-            at=row["at"],
-            user=row["user_name"],
-            framework=row["framework"],
-            base_model=row["base_model"],
-            datasets=orjson.loads(row["datasets"]),
-            hyper_parameters=orjson.loads(row["hyper_parameters"]),
-            metrics=orjson.loads(row["metrics"]),
-            steps=orjson.loads(row["steps"]),
-            output_dir=row["output_dir"],
-        )
+        TrainingRun(**row_fields(row, "datasets", "hyper_parameters", "metrics", "steps"))
         for row in conn.execute(q).mappings()
     ]
 

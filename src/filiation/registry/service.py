@@ -12,12 +12,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy import select
 
 from filiation.store import schema
 
-from .base import Ref
+from .base import Ref, row_fields
 from .models import HistoryEntry, Role, TrainingRun, User
 from .records import Records
 from .users import SESSION_HOURS, UserAccounts
@@ -55,19 +54,7 @@ class Registry(UserAccounts, Records):
                 q = q.where(h.c.record_key == str(key))
         with self.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
-        return [
-            HistoryEntry(
-                id=r["id"],
-                at=r["at"],
-                user=r["user_name"],
-                record_kind=r["record_kind"],
-                record_key=r["record_key"],
-                action=r["action"],
-                before=orjson.loads(r["before"]) if r["before"] else None,
-                after=orjson.loads(r["after"]) if r["after"] else None,
-            )
-            for r in rows
-        ]
+        return [HistoryEntry(**row_fields(r, "before", "after")) for r in rows]
 
     # -- impact, ancestry, Etalab ---------------------------------------------------------
     def impact(self, *, model: str | None = None, dataset: str | None = None) -> RegistryImpact:

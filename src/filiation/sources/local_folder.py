@@ -40,7 +40,7 @@ import json
 import mmap
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,15 +210,21 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _read_folder(cand: _Candidate, root: Path, problems: list[ScanProblem]) -> int:
-    read = 0
-    readers = (
+    """Read the files of a candidate folder that filiation understands (the named ones, then
+    every ``*.gguf``); an unreadable one is a counted problem, not a stop. Returns how many
+    files were read."""
+    named = (
         ("README.md", _readme),
         ("config.json", _config),
         ("adapter_config.json", _adapter),
         ("mergekit_config.yml", _mergekit),
     )
-    for name, reader in readers:
-        file = cand.folder / name
+    files: list[tuple[Path, Callable[[_Candidate, Path, str], None]]] = [
+        (cand.folder / name, reader) for name, reader in named
+    ]
+    files += [(file, _gguf) for file in sorted(cand.folder.glob("*.gguf"))]
+    read = 0
+    for file, reader in files:
         if not os.path.lexists(file):
             continue
         read += 1
@@ -226,14 +232,6 @@ def _read_folder(cand: _Candidate, root: Path, problems: list[ScanProblem]) -> i
         try:
             _check_file(file, root)
             reader(cand, file, where)
-        except _Unreadable as exc:
-            problems.append(ScanProblem(file=where, message=str(exc)))
-    for file in sorted(cand.folder.glob("*.gguf")):
-        read += 1
-        where = _rel(file, root)
-        try:
-            _check_file(file, root)
-            _gguf(cand, file, where)
         except _Unreadable as exc:
             problems.append(ScanProblem(file=where, message=str(exc)))
     return read

@@ -11,11 +11,16 @@ from datetime import datetime
 
 import pyarrow as pa
 
+
+def _node_ref(prefix: str = "") -> list[tuple[str, pa.DataType]]:
+    """The fields naming a node (its kind, key and id), as the store's tables name them
+    (:func:`filiation.store.migrations.columns.node_ref`)."""
+    return [(prefix + name, pa.string()) for name in ("kind", "key", "id")]
+
+
 NODE_SCHEMA = pa.schema(
     [
-        ("kind", pa.string()),
-        ("key", pa.string()),
-        ("id", pa.string()),
+        *_node_ref(),
         ("author", pa.string()),
         ("created_at", pa.timestamp("us")),
         ("last_modified", pa.timestamp("us")),
@@ -33,12 +38,8 @@ NODE_SCHEMA = pa.schema(
 
 LINK_SCHEMA = pa.schema(
     [
-        ("child_kind", pa.string()),
-        ("child_key", pa.string()),
-        ("child_id", pa.string()),
-        ("parent_kind", pa.string()),
-        ("parent_key", pa.string()),
-        ("parent_id", pa.string()),
+        *_node_ref("child_"),
+        *_node_ref("parent_"),
         ("relation", pa.string()),
         ("declared", pa.bool_()),
         ("evidence", pa.string()),

@@ -2,7 +2,9 @@
 
 The store is the record of what each source said and when; it is not queried for lineage
 (the in-memory index is). It keeps whole snapshots so that an ingest is one transaction and
-two snapshots can be compared later.
+two snapshots can be compared later. The columns many tables share (a serial id, a
+node's kind/key/id, a registry record's name and dates) come from the helpers the migrations
+use, :mod:`filiation.store.migrations.columns`: the tables read as the migrations made them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from sqlalchemy import (
     text,
 )
 
+from filiation.store.migrations.columns import node_ref, record_dates, record_name, serial_id
+
 #: Bumped only by a migration that older filiations cannot read (they refuse such a store);
 #: the Alembic revision (``filiation.store.migrations.HEAD``) follows every change.
 SCHEMA_VERSION = 2
@@ -40,7 +44,7 @@ meta = Table(
 snapshots = Table(
     "snapshots",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("source", String(64), nullable=False),
     Column("label", Text, nullable=False),
     Column("taken_at", DateTime),
@@ -58,9 +62,7 @@ nodes = Table(
     "nodes",
     metadata,
     Column("snapshot_id", Integer, ForeignKey("snapshots.id"), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("key", Text, nullable=False),
-    Column("id", Text, nullable=False),
+    *node_ref(),
     Column("author", Text),
     Column("created_at", DateTime),
     Column("last_modified", DateTime),
@@ -93,12 +95,8 @@ links = Table(
     "links",
     metadata,
     Column("snapshot_id", Integer, ForeignKey("snapshots.id"), nullable=False),
-    Column("child_kind", String(16), nullable=False),
-    Column("child_key", Text, nullable=False),
-    Column("child_id", Text, nullable=False),
-    Column("parent_kind", String(16), nullable=False),
-    Column("parent_key", Text, nullable=False),
-    Column("parent_id", Text, nullable=False),
+    *node_ref("child_"),
+    *node_ref("parent_"),
     Column("relation", String(32), nullable=False),
     Column("declared", Boolean, nullable=False),
     Column("evidence", Text),
@@ -132,7 +130,7 @@ LINK_COLUMNS = [c.name for c in links.columns if c.name not in ("snapshot_id", "
 registry_users = Table(
     "registry_users",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("name", String(64), nullable=False, unique=True),
     Column("role", String(16), nullable=False),
     Column("password_hash", Text),
@@ -145,7 +143,7 @@ registry_users = Table(
 registry_tokens = Table(
     "registry_tokens",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("user_id", Integer, ForeignKey("registry_users.id"), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("name", Text),
@@ -159,9 +157,7 @@ registry_tokens = Table(
 registry_models = Table(
     "registry_models",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("key", String(200), nullable=False, unique=True),
-    Column("name", String(200), nullable=False),
+    *record_name(),
     Column("description", Text),
     Column("learning_type", String(32)),
     Column("provider", Text),
@@ -176,8 +172,7 @@ registry_models = Table(
     Column("hub_id", Text),
     Column("derived_from", Integer, ForeignKey("registry_models.id")),
     Column("derived_relation", String(32)),
-    Column("created_at", DateTime, nullable=False),
-    Column("retired_at", DateTime),
+    *record_dates(),
     # Migration 0006: how the derivation is known — "declared" (a person, a training
     # callback) or "inferred" (read by filiation from a file on disk) — and what said so.
     Column("derived_provenance", String(16)),
@@ -191,15 +186,12 @@ registry_models = Table(
 registry_systems = Table(
     "registry_systems",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("key", String(200), nullable=False, unique=True),
-    Column("name", String(200), nullable=False),
+    *record_name(),
     Column("purpose", Text),
     Column("owner", Text),
     Column("role", String(16), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("retired_at", DateTime),
+    *record_dates(),
 )
 
 # A system uses a model, with the usage description; detaching sets ``removed_at``.
@@ -226,7 +218,7 @@ registry_datasets = Table(
 registry_history = Table(
     "registry_history",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("at", DateTime, nullable=False),
     Column("user_name", String(64), nullable=False),
     Column("record_kind", String(16), nullable=False),
@@ -243,7 +235,7 @@ registry_history = Table(
 registry_training_runs = Table(
     "registry_training_runs",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("model_id", Integer, ForeignKey("registry_models.id"), nullable=False),
     Column("at", DateTime, nullable=False),
     Column("user_name", String(64), nullable=False),
@@ -265,10 +257,8 @@ registry_training_runs = Table(
 rights_dossiers = Table(
     "rights_dossiers",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("source_kind", String(16), nullable=False),
-    Column("source_key", Text, nullable=False),
-    Column("source_id", Text, nullable=False),
+    serial_id(),
+    *node_ref("source_"),
     Column("right", String(16), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Index("rights_dossiers_source", "source_kind", "source_key", "right", unique=True),
@@ -279,7 +269,7 @@ rights_dossiers = Table(
 rights_followups = Table(
     "rights_followups",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("dossier_id", Integer, ForeignKey("rights_dossiers.id"), nullable=False),
     Column("publisher", Text, nullable=False),
     Column("status", String(16), nullable=False),
@@ -294,7 +284,7 @@ rights_followups = Table(
 watches = Table(
     "watches",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("kind", String(16), nullable=False),
     Column("key", Text, nullable=False),
     Column("node_id", Text, nullable=False),
@@ -312,12 +302,10 @@ watches = Table(
 verifications = Table(
     "verifications",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("source", String(64), nullable=False),
-    Column("child_key", Text, nullable=False),
-    Column("child_id", Text, nullable=False),
-    Column("parent_key", Text, nullable=False),
-    Column("parent_id", Text, nullable=False),
+    *node_ref("child_", kind=False),
+    *node_ref("parent_", kind=False),
     Column("relation", String(32)),
     Column("verdict", String(16), nullable=False),
     Column("statistic", Float),

@@ -338,21 +338,14 @@ class Store:
             raise StoreError(self.explain(exc)) from exc
 
     def snapshots(self) -> list[SnapshotInfo]:
+        """Every snapshot, oldest first: a row of ``snapshots`` is a :class:`SnapshotInfo`
+        field for field, its JSON report decoded."""
         with self.reading() as conn:
-            rows = conn.execute(select(schema.snapshots).order_by(schema.snapshots.c.id)).all()
-        return [
-            SnapshotInfo(
-                id=r.id,
-                source=r.source,
-                label=r.label,
-                taken_at=r.taken_at,
-                finished_at=r.finished_at,
-                status=r.status,
-                report=json.loads(r.report) if r.report else {},
-                started_at=r.started_at,
-            )
-            for r in rows
-        ]
+            rows = conn.execute(select(schema.snapshots).order_by(schema.snapshots.c.id))
+            return [
+                SnapshotInfo(**{**r, "report": json.loads(r["report"]) if r["report"] else {}})
+                for r in rows.mappings()
+            ]
 
     def current_snapshots(self) -> list[SnapshotInfo]:
         """The newest complete snapshot of each source: together they are the genealogy."""

@@ -97,8 +97,15 @@ def _page(
     def link(**extra: int) -> str:
         return "?" + urlencode([*{**base, "offset": off, "pubs": poff, **extra}.items(), *options])
 
-    shown = d.affected[off : off + AFFECTED_PAGE]
-    pubs = d.publishers[poff : poff + PUBLISHER_PAGE]
+    def paged(items: list[Any], at: int, size: int, param: str) -> tuple[list[Any], dict[str, Any]]:
+        """One page of a list (the affected models, the publishers) and its links, which keep
+        the page's other parameters."""
+        has_more = at + size < len(items)
+        pages = page_links(at, size, has_more, param, href=lambda v: link(**{param: v}))
+        return items[at : at + size], pages
+
+    shown, affected_pages = paged(d.affected, off, AFFECTED_PAGE, "offset")
+    pubs, pub_pages = paged(d.publishers, poff, PUBLISHER_PAGE, "pubs")
     letters = g.rights.letters(
         d, lang, [p.name for p in pubs], grounds=grounds, direct_marketing=marketing
     )
@@ -121,20 +128,8 @@ def _page(
         export=export,
         error=error,
         today=datetime.now().date().isoformat(),
-        affected_pages=page_links(
-            off,
-            AFFECTED_PAGE,
-            off + AFFECTED_PAGE < len(d.affected),
-            "offset",
-            href=lambda at: link(offset=at),
-        ),
-        pub_pages=page_links(
-            poff,
-            PUBLISHER_PAGE,
-            poff + PUBLISHER_PAGE < len(d.publishers),
-            "pubs",
-            href=lambda at: link(pubs=at),
-        ),
+        affected_pages=affected_pages,
+        pub_pages=pub_pages,
         source_query=urlencode({d.source_kind: d.source_id}),
         can_follow_up=_is_editor(request),
         login_next=urlencode({"next": f"/{lang}/dossier?" + urlencode(base)}),

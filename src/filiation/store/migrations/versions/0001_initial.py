@@ -7,6 +7,8 @@ stamped with this revision when it is first opened).
 import sqlalchemy as sa
 from alembic import op
 
+from filiation.store.migrations.columns import node_ref, serial_id
+
 revision = "0001"
 down_revision = None
 
@@ -19,7 +21,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "snapshots",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        serial_id(),
         sa.Column("source", sa.String(64), nullable=False),
         sa.Column("label", sa.Text, nullable=False),
         sa.Column("taken_at", sa.DateTime),
@@ -32,9 +34,7 @@ def upgrade() -> None:
     op.create_table(
         "nodes",
         sa.Column("snapshot_id", sa.Integer, sa.ForeignKey("snapshots.id"), nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("key", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *node_ref(),
         sa.Column("author", sa.Text),
         sa.Column("created_at", sa.DateTime),
         sa.Column("last_modified", sa.DateTime),
@@ -59,12 +59,8 @@ def upgrade() -> None:
     op.create_table(
         "links",
         sa.Column("snapshot_id", sa.Integer, sa.ForeignKey("snapshots.id"), nullable=False),
-        sa.Column("child_kind", sa.String(16), nullable=False),
-        sa.Column("child_key", sa.Text, nullable=False),
-        sa.Column("child_id", sa.Text, nullable=False),
-        sa.Column("parent_kind", sa.String(16), nullable=False),
-        sa.Column("parent_key", sa.Text, nullable=False),
-        sa.Column("parent_id", sa.Text, nullable=False),
+        *node_ref("child_"),
+        *node_ref("parent_"),
         sa.Column("relation", sa.String(32), nullable=False),
         sa.Column("declared", sa.Boolean, nullable=False),
         sa.Column("evidence", sa.Text),

@@ -7,6 +7,8 @@ refuse ``UPDATE`` and ``DELETE`` on it, on SQLite and PostgreSQL alike.
 import sqlalchemy as sa
 from alembic import op
 
+from filiation.store.migrations.columns import record_dates, record_name, serial_id
+
 revision = "0004"
 down_revision = "0003"
 
@@ -22,7 +24,7 @@ $$ LANGUAGE plpgsql
 def upgrade() -> None:
     op.create_table(
         "registry_users",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        serial_id(),
         sa.Column("name", sa.String(64), nullable=False, unique=True),
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("password_hash", sa.Text),
@@ -31,7 +33,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "registry_tokens",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        serial_id(),
         sa.Column("user_id", sa.Integer, sa.ForeignKey("registry_users.id"), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("name", sa.Text),
@@ -43,9 +45,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "registry_models",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("key", sa.String(200), nullable=False, unique=True),
-        sa.Column("name", sa.String(200), nullable=False),
+        *record_name(),
         sa.Column("description", sa.Text),
         sa.Column("learning_type", sa.String(32)),
         sa.Column("provider", sa.Text),
@@ -60,20 +60,16 @@ def upgrade() -> None:
         sa.Column("hub_id", sa.Text),
         sa.Column("derived_from", sa.Integer, sa.ForeignKey("registry_models.id")),
         sa.Column("derived_relation", sa.String(32)),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("retired_at", sa.DateTime),
+        *record_dates(),
     )
     op.create_table(
         "registry_systems",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("key", sa.String(200), nullable=False, unique=True),
-        sa.Column("name", sa.String(200), nullable=False),
+        *record_name(),
         sa.Column("purpose", sa.Text),
         sa.Column("owner", sa.Text),
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("retired_at", sa.DateTime),
+        *record_dates(),
     )
     op.create_table(
         "registry_uses",
@@ -91,7 +87,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "registry_history",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        serial_id(),
         sa.Column("at", sa.DateTime, nullable=False),
         sa.Column("user_name", sa.String(64), nullable=False),
         sa.Column("record_kind", sa.String(16), nullable=False),

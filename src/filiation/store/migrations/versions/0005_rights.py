@@ -8,6 +8,8 @@ filiations ignore tables they do not know, so the schema version stays 1.
 import sqlalchemy as sa
 from alembic import op
 
+from filiation.store.migrations.columns import node_ref, serial_id
+
 revision = "0005"
 down_revision = "0004"
 
@@ -15,10 +17,8 @@ down_revision = "0004"
 def upgrade() -> None:
     op.create_table(
         "rights_dossiers",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("source_kind", sa.String(16), nullable=False),
-        sa.Column("source_key", sa.Text, nullable=False),
-        sa.Column("source_id", sa.Text, nullable=False),
+        serial_id(),
+        *node_ref("source_"),
         sa.Column("right", sa.String(16), nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
     )
@@ -30,7 +30,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "rights_followups",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        serial_id(),
         sa.Column("dossier_id", sa.Integer, sa.ForeignKey("rights_dossiers.id"), nullable=False),
         sa.Column("publisher", sa.Text, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -41,7 +41,7 @@ def upgrade() -> None:
     op.create_index("rights_followups_dossier", "rights_followups", ["dossier_id", "publisher"])
     op.create_table(
         "watches",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        serial_id(),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("key", sa.Text, nullable=False),
         sa.Column("node_id", sa.Text, nullable=False),

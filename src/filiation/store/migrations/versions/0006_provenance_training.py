@@ -13,6 +13,8 @@ stays 1.
 import sqlalchemy as sa
 from alembic import op
 
+from filiation.store.migrations.columns import serial_id
+
 revision = "0006"
 down_revision = "0005"
 
@@ -27,7 +29,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "registry_training_runs",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        serial_id(),
         sa.Column("model_id", sa.Integer, sa.ForeignKey("registry_models.id"), nullable=False),
         sa.Column("at", sa.DateTime, nullable=False),
         sa.Column("user_name", sa.String(64), nullable=False),

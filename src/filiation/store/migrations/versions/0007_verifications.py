@@ -12,6 +12,8 @@ filiations ignore: the schema version stays 1.
 import sqlalchemy as sa
 from alembic import op
 
+from filiation.store.migrations.columns import node_ref, serial_id
+
 revision = "0007"
 down_revision = "0006"
 
@@ -19,12 +21,10 @@ down_revision = "0006"
 def upgrade() -> None:
     op.create_table(
         "verifications",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        serial_id(),
         sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("child_key", sa.Text, nullable=False),
-        sa.Column("child_id", sa.Text, nullable=False),
-        sa.Column("parent_key", sa.Text, nullable=False),
-        sa.Column("parent_id", sa.Text, nullable=False),
+        *node_ref("child_", kind=False),
+        *node_ref("parent_", kind=False),
         sa.Column("relation", sa.String(32)),
         sa.Column("verdict", sa.String(16), nullable=False),
         sa.Column("statistic", sa.Float),
