@@ -18,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from filiation.service.bundled import BUNDLED, BUNDLED_LABEL, bundled_snapshot
     from filiation.service.genealogy import (
         ENTRY_POINTS,
         ENV_DB,
@@ -29,13 +30,7 @@ if TYPE_CHECKING:
         default_db,
         open,
     )
-    from filiation.service.ingest import (
-        BUNDLED,
-        BUNDLED_LABEL,
-        DEFAULT_KEEP,
-        ENV_KEEP,
-        bundled_snapshot,
-    )
+    from filiation.service.ingest import DEFAULT_KEEP, ENV_KEEP
     from filiation.service.rights import Rights, WatchList
 
 #: Where each public name lives.
@@ -54,10 +49,8 @@ _HOMES = {
         ),
         "filiation.service.genealogy",
     ),
-    **dict.fromkeys(
-        ("BUNDLED", "BUNDLED_LABEL", "DEFAULT_KEEP", "ENV_KEEP", "bundled_snapshot"),
-        "filiation.service.ingest",
-    ),
+    **dict.fromkeys(("BUNDLED", "BUNDLED_LABEL", "bundled_snapshot"), "filiation.service.bundled"),
+    **dict.fromkeys(("DEFAULT_KEEP", "ENV_KEEP"), "filiation.service.ingest"),
     **dict.fromkeys(("Rights", "WatchList"), "filiation.service.rights"),
 }
 

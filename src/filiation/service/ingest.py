@@ -11,12 +11,12 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
 
 from filiation.errors import InvalidArgumentError
+from filiation.service.bundled import BUNDLED_LABEL, bundled_snapshot
 from filiation.service.index_cache import IndexCache, Say, index_lock, source_priority
 from filiation.sources.local_folder import ScanResult
 from filiation.sources.records import IngestReport, Records, empty_links, empty_nodes
@@ -29,12 +29,6 @@ DEFAULT_KEEP = 2
 #: A snapshot of at most this many rows (nodes and links) is applied as a delta over the
 #: index of the previous snapshots (``lineage/delta.py``) when that index is at hand.
 DELTA_MAX_ROWS = 250_000
-BUNDLED = "hub-stats-sample.parquet"
-BUNDLED_LABEL = "bundled sample of cfahlgren1/hub-stats (Apache-2.0)"
-
-
-def bundled_snapshot() -> Path:
-    return Path(str(resources.files("filiation") / "data" / BUNDLED))
 
 
 def keep_snapshots() -> int:
