@@ -18,7 +18,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from filiation.service.bundled import BUNDLED, BUNDLED_LABEL, bundled_snapshot
+    from filiation.service.defaults import (
+        BUNDLED,
+        BUNDLED_LABEL,
+        DEFAULT_KEEP,
+        ENV_KEEP,
+        bundled_snapshot,
+    )
     from filiation.service.genealogy import (
         ENTRY_POINTS,
         ENV_DB,
@@ -30,7 +36,6 @@ if TYPE_CHECKING:
         default_db,
         open,
     )
-    from filiation.service.ingest import DEFAULT_KEEP, ENV_KEEP
     from filiation.service.rights import Rights, WatchList
 
 #: Where each public name lives.
@@ -49,8 +54,10 @@ _HOMES = {
         ),
         "filiation.service.genealogy",
     ),
-    **dict.fromkeys(("BUNDLED", "BUNDLED_LABEL", "bundled_snapshot"), "filiation.service.bundled"),
-    **dict.fromkeys(("DEFAULT_KEEP", "ENV_KEEP"), "filiation.service.ingest"),
+    **dict.fromkeys(
+        ("BUNDLED", "BUNDLED_LABEL", "DEFAULT_KEEP", "ENV_KEEP", "bundled_snapshot"),
+        "filiation.service.defaults",
+    ),
     **dict.fromkeys(("Rights", "WatchList"), "filiation.service.rights"),
 }
 

@@ -42,6 +42,7 @@ from filiation.results import (
     link_of,
 )
 from filiation.service import summaries, walks
+from filiation.service.defaults import keep_snapshots
 from filiation.service.index_cache import IndexCache
 from filiation.store.store import Store
 
@@ -61,18 +62,6 @@ if TYPE_CHECKING:
     from filiation.service.rights import Rights
     from filiation.sources.local_folder import ScanResult
     from filiation.sources.records import IngestReport, Records
-
-__all__ = [
-    "ENTRY_POINTS",
-    "ENV_DB",
-    "MAX_ID_LENGTH",
-    "SUGGEST_MAX",
-    "Genealogy",
-    "QueryArgs",
-    "Step",
-    "default_db",
-    "open",
-]
 
 ENV_DB = "FILIATION_DB"
 #: Ids longer than this get no near-id suggestions when unknown: suggestions search ever
@@ -141,6 +130,7 @@ class Genealogy:
         self._step = step
         fill = lambda: self._ingester.ingest(self._ingester.bundled_records())  # noqa: E731
         self._cache = IndexCache(self.store, self._say, fill if load_bundled else None)
+        self._keep = keep_snapshots()  # a bad $FILIATION_KEEP_SNAPSHOTS is an error at open
         self._registry: Registry | None = None
         self._entry_points: tuple[LineageIndex, EntryPoints] | None = None
 
@@ -168,7 +158,9 @@ class Genealogy:
         """Sources' records to snapshots (made on first use: it loads pyarrow's readers)."""
         from filiation.service.ingest import Ingester
 
-        return Ingester(self.store, self._cache, self._say)
+        ingester = Ingester(self.store, self._cache, self._say)
+        ingester.keep_snapshots = self._keep
+        return ingester
 
     # -- the index (service/index_cache.py) ------------------------------------------------
     @property
