@@ -8,7 +8,11 @@ latency distribution:
   A. ``--clients`` (32) concurrent connections, no ingest  -- issue 3: search and model data
      p95 <= 50 ms;
   B. ``--ingest-clients`` (64) connections while another process ingests a new snapshot of the
-     same dump and every worker moves to it -- issue 4: zero failed requests, p95 <= 100 ms.
+     same dump and every worker moves to it -- issue 4: zero failed requests, p95 <= 100 ms;
+     or, with ``--during delta``, while a ``--delta-links`` (1,000) edge list written by
+     ``benchmarks/delta.py`` is ingested beside the dump (applied as a delta over the index)
+     -- issue 17: p95 <= 25 ms at 32 clients and <= 60 ms at 64, zero errors. Several client
+     counts (``--ingest-clients 32,64``) run phase B once each, each with its own delta.
 
 The store is created (and its first ingest timed) when it is empty: a SQLite file in
 ``--workdir`` by default, or ``--db postgresql://...`` (an empty database). Figures go to
@@ -17,6 +21,10 @@ stdout and to ``<workdir>/results-load-<size>[-pg].md``. Not a test: nothing is 
     bash benchmarks/setup-load.sh
     python benchmarks/load.py --size 300000
     python benchmarks/load.py --size 3100000 --db postgresql://filiation@127.0.0.1/bench
+    python benchmarks/load.py --size 3100000 --db /tmp/copy/store.sqlite --during delta \
+        --ingest-clients 32,64
+
+``run`` is what ``benchmarks/run.py`` calls for its API rows.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ import pyarrow.parquet as pq
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import delta  # noqa: E402
 from run import ensure_dump, size_label  # noqa: E402
 
 #: Share of the connections each kind of request gets.
@@ -212,14 +221,27 @@ def workers(base: str, want: int, timeout: float = 20) -> dict[int, list[int]]:
 
 
 # -- the run -------------------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=300_000, help="models in the synthetic dump")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/filiation-bench"))
     ap.add_argument("--db", help="store URL (default: a SQLite file in --workdir)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--clients", type=int, default=32)
-    ap.add_argument("--ingest-clients", type=int, default=64)
+    ap.add_argument(
+        "--ingest-clients",
+        type=lambda v: [int(x) for x in v.split(",") if x.strip()],
+        default=[64],
+        help="clients of phase B, comma-separated to run it once per count (32,64)",
+    )
+    ap.add_argument(
+        "--during",
+        choices=("ingest", "delta"),
+        default="ingest",
+        help="what phase B runs beside the traffic: a new snapshot of the whole dump, or an "
+        "edge list of --delta-links links applied as a delta (benchmarks/delta.py)",
+    )
+    ap.add_argument("--delta-links", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=30, help="length of phase A")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-ingest-phase", action="store_true")
@@ -230,7 +252,76 @@ def main(argv: list[str] | None = None) -> int:
         help="run phase B's ingest at this niceness, as docs/deploy.md advises for scheduled "
         "ingests on a machine that serves (0: same priority as the server)",
     )
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    report = run(args)
+    text = render(report, args)
+    print(text)
+    suffix = "-pg" if report["backend"] == "PostgreSQL" else ""
+    (args.workdir / f"results-load-{size_label(args.size)}{suffix}.md").write_text(text)
+    return 0
+
+
+def _phase_b(
+    base: str,
+    db: str,
+    parquet: Path,
+    files: dict[str, Path],
+    clients: int,
+    before: dict[int, list[int]],
+    args: argparse.Namespace,
+    tmp: Path,
+) -> dict[str, Any]:
+    """``clients`` connections while a new snapshot is written (the whole dump again, or a
+    delta), until every worker answers from it, plus 5 s."""
+    nice = ["nice", "-n", str(args.ingest_nice)] if args.ingest_nice else []
+    if args.during == "delta":
+        # delta.py's own edge list (new models under existing parents), written before the
+        # traffic starts
+        csv = tmp / f"delta-{clients}.csv"
+        delta.write_edges(db, args.delta_links, csv, args.seed + clients)
+        name = f"load-delta-{args.seed}-{clients}-{int(time.time())}"
+        cmd = filiation("--db", db, "ingest", "edges", str(csv), "--name", name)
+    else:
+        cmd = filiation("--db", db, "ingest", "hub-stats", str(parquet))
+    out: dict[str, Any] = {"clients": clients, "load": os.getloadavg(), "during": args.during}
+    b = Wrk(base, files, clients, 3600)
+    time.sleep(3)
+    ingest = timed([*nice, *cmd])
+    ingest["nice"] = args.ingest_nice
+    if ingest["rc"] != 0:
+        b.stop()
+        raise SystemExit(ingest["stderr"])
+    done_at = time.monotonic()
+    new = json.loads(
+        subprocess.run(
+            filiation("--db", db, "snapshots", "--json"),
+            capture_output=True,
+            text=True,
+            env=env(),
+            check=True,
+        ).stdout
+    )
+    current = [s["id"] for s in new if s["current"]]
+    switched: dict[int, list[int]] = {}
+    while time.monotonic() - done_at < 120:
+        switched.update(workers(base, len(before), timeout=2))
+        if all(switched.get(pid) == current for pid in before):
+            break
+    out["switch_s"] = time.monotonic() - done_at
+    out["switched"] = {pid: switched.get(pid) == current for pid in before}
+    time.sleep(5)  # some traffic on the new snapshot too
+    b.stop()
+    out["results"] = b.results()
+    out["ingest"] = ingest
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Serve the store and drive it: phase A, then phase B at each ``--ingest-clients``."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: bash benchmarks/setup-load.sh")
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -308,38 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         report["a_cpu_ms"] = (cpu_seconds(list(before)) - cpu) * 1e3 / max(1, served)
 
         if not args.skip_ingest_phase:
-            report["load_phase_b"] = os.getloadavg()
-            say(f"phase B: {args.ingest_clients} clients while a new snapshot is ingested")
-            b = Wrk(base, files, args.ingest_clients, 3600)
-            time.sleep(3)
-            nice = ["nice", "-n", str(args.ingest_nice)] if args.ingest_nice else []
-            ingest = timed([*nice, *filiation("--db", db, "ingest", "hub-stats", str(parquet))])
-            ingest["nice"] = args.ingest_nice
-            if ingest["rc"] != 0:
-                b.stop()
-                raise SystemExit(ingest["stderr"])
-            done_at = time.monotonic()
-            new = json.loads(
-                subprocess.run(
-                    filiation("--db", db, "snapshots", "--json"),
-                    capture_output=True,
-                    text=True,
-                    env=env(),
-                    check=True,
-                ).stdout
-            )
-            current = [s["id"] for s in new if s["current"]]
-            switched: dict[int, list[int]] = {}
-            while time.monotonic() - done_at < 120:
-                switched.update(workers(base, len(before), timeout=2))
-                if all(switched.get(pid) == current for pid in before):
-                    break
-            report["switch_s"] = time.monotonic() - done_at
-            report["switched"] = {pid: switched.get(pid) == current for pid in before}
-            time.sleep(5)  # some traffic on the new snapshot too
-            b.stop()
-            report["b"] = b.results()
-            report["ingest_under_load"] = ingest
+            report["b"] = []
+            for clients in args.ingest_clients:
+                say(f"phase B: {clients} clients while a new snapshot ({args.during}) is written")
+                report["b"].append(_phase_b(base, db, parquet, files, clients, before, args, tmp))
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -349,11 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    text = render(report, args)
-    print(text)
-    suffix = "-pg" if backend == "PostgreSQL" else ""
-    (args.workdir / f"results-load-{label}{suffix}.md").write_text(text)
-    return 0
+    return report
 
 
 def render(r: dict[str, Any], args: argparse.Namespace) -> str:
@@ -362,12 +421,7 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         f"{r['cpus']} CPUs; load average (1, 5, 15 min) before the run "
         f"{', '.join(f'{x:.2f}' for x in r['load_before'])}, before phase A "
-        f"{', '.join(f'{x:.2f}' for x in r.get('load_phase_a', ()))}"
-        + (
-            f", before phase B {', '.join(f'{x:.2f}' for x in r['load_phase_b'])}"
-            if "load_phase_b" in r
-            else ""
-        ),
+        f"{', '.join(f'{x:.2f}' for x in r.get('load_phase_a', ()))}",
         "",
     ]
     if "first_ingest" in r:
@@ -377,11 +431,12 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"ingest process {fi['peak_children_gb']:.2f} GB",
             "",
         ]
-    for phase, title in (("a", "A"), ("b", "B")):
-        if phase not in r:
-            continue
-        clients = sum(x["clients"] for x in r[phase].values())
-        what = "no ingest" if phase == "a" else "a new snapshot ingested meanwhile"
+    phases = [("A", r["a"], "no ingest", r.get("a_cpu_ms"))] if "a" in r else []
+    for b in r.get("b", []):
+        what = "a new snapshot of the dump" if b["during"] == "ingest" else "a delta"
+        phases.append(("B", b["results"], f"{what} ingested meanwhile", None))
+    for title, results, what, cpu_ms in phases:
+        clients = sum(x["clients"] for x in results.values())
         lines += [
             f"## Phase {title}: {clients} concurrent clients, {what}",
             "",
@@ -390,7 +445,7 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         ]
         total_req = total_err = 0
         total_rps = 0.0
-        for kind, x in r[phase].items():
+        for kind, x in results.items():
             total_req += x["requests"]
             total_err += x["errors"]
             total_rps += x["rps"]
@@ -401,19 +456,19 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             )
         lines.append(f"| all | {clients} | {total_req:,} | {total_rps:.0f} | | | | | {total_err} |")
         lines.append("")
-        if f"{phase}_cpu_ms" in r:
+        if cpu_ms is not None:
             lines += [
-                f"Workers' CPU time per request (user + system, all kinds): "
-                f"{r[f'{phase}_cpu_ms']:.2f} ms",
+                f"Workers' CPU time per request (user + system, all kinds): {cpu_ms:.2f} ms",
                 "",
             ]
-    if "ingest_under_load" in r:
-        ing = r["ingest_under_load"]
+    for b in r.get("b", []):
+        ing = b["ingest"]
         lines += [
-            f"Ingest during phase B (niceness {ing.get('nice', 0)}): {ing['wall_s']:.1f} s wall; "
-            "every worker answered from the "
-            f"new snapshot {r['switch_s']:.1f} s after the ingest ended "
-            f"({sum(r['switched'].values())}/{len(r['switched'])} workers switched).",
+            f"Phase B at {b['clients']} clients: the {b['during']} (niceness "
+            f"{ing.get('nice', 0)}) took {ing['wall_s']:.1f} s wall; every worker answered "
+            f"from the new snapshot {b['switch_s']:.1f} s after it ended "
+            f"({sum(b['switched'].values())}/{len(b['switched'])} workers switched); load "
+            f"average before it {', '.join(f'{x:.2f}' for x in b['load'])}.",
             "",
         ]
     lines += [

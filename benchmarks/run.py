@@ -7,8 +7,12 @@ For each size: generate (or reuse) a synthetic hub-stats dump (benchmarks/synthe
 measure filiation's ingest (CLI subprocess under /usr/bin/time -v: wall time and peak RSS),
 its time to first answer (fresh CLI and Python processes), then p50/p95 latencies of the
 lineage questions through the Python API, and the same questions on networkx and on SQLite
-recursive CTEs (benchmarks/baselines.py). Prints a table and writes it as Markdown to
-``<workdir>/results-<size>.md``. See benchmarks/README.md.
+recursive CTEs (benchmarks/baselines.py); then, in the same run, the cold CLI
+(benchmarks/cli_startup.py: ``--version``, ``show``, ``search``, ``descendants`` of a family of
+a few hundred models, fresh processes), deltas of 1,000 and 100,000 links until a running
+server answers with them (benchmarks/delta.py), and the JSON API's p95 at 32 and 64 clients
+while a 1,000-link delta is applied (benchmarks/load.py, wrk). Prints a table and writes it as
+Markdown to ``<workdir>/results-<size>.md``. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import baselines  # noqa: E402
+import cli_startup  # noqa: E402
+import delta  # noqa: E402
 import synthetic  # noqa: E402
 
 TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
@@ -69,6 +75,50 @@ TARGETS = {
     "search_p50": ("search (query mix)", "p50", None, "ms"),
     "search_p95": ("search (query mix)", "p95", 20.0, "ms"),
     "families": ("families of the most prolific author (author page)", "p50", 100.0, "ms"),
+    # issue 17: a CLI that answers at once (fresh processes, median of --cli-runs)
+    "cli_version": ("cold CLI `--version` (s, median)", None, 0.15, "s"),
+    "cli_show": ("cold CLI `show ID` (s, median)", None, 0.35, "s"),
+    "cli_search": ("cold CLI `search TEXT` (s, median)", None, 0.35, "s"),
+    "cli_descendants": (
+        "cold CLI `descendants` of a family of 300-400 models, with its table (s, median)",
+        None,
+        0.5,
+        "s",
+    ),
+    # issue 17: small changes cost little (benchmarks/delta.py)
+    "delta_1000_visible": (
+        "1,000-link delta: until a running server answers with it (s)",
+        None,
+        1.0,
+        "s",
+    ),
+    "delta_1000_mb": (
+        "1,000-link delta: ingest's peak RSS above the open index (MB)",
+        None,
+        200.0,
+        "MB",
+    ),
+    "delta_100000_visible": (
+        "100,000-link delta: until a running server answers with it (s)",
+        None,
+        5.0,
+        "s",
+    ),
+    # issue 17: the JSON API during a delta (benchmarks/load.py, serve --workers 2, wrk)
+    "api_a32": ("API p95 at 32 clients, no ingest (ms, worst kind)", None, None, "ms"),
+    "api_b32": (
+        "API p95 at 32 clients during a 1,000-link delta (ms, worst kind)",
+        None,
+        25.0,
+        "ms",
+    ),
+    "api_b64": (
+        "API p95 at 64 clients during a 1,000-link delta (ms, worst kind)",
+        None,
+        60.0,
+        "ms",
+    ),
+    "api_errors": ("API failed requests during the deltas", None, 0.0, "n"),
     "small_ingest_cold": (
         "ingest of a 2-link edge list beside the dump, no snapshot copies (s)",
         None,
@@ -457,21 +507,130 @@ def small_ingest(
             results[key] = {"filiation": (r["wall"], 1)}
             notes.append(f"{key}: {r['wall']:.1f} s wall, peak {r['rss_mb']:.0f} MB")
             say(f"  {key} {r['wall']:.1f}s, peak {r['rss_mb']:.0f} MB")
-        # Deltas of 1,000 and 100,000 links: time until a running server answers with them
-        # (benchmarks/delta.py), on the same copy.
-        delta = subprocess.run(
-            [sys.executable, str(Path(__file__).with_name("delta.py")), "--db", str(copy)],
-            capture_output=True,
-            text=True,
-        )
-        if delta.returncode != 0:
-            errors.append(f"delta benchmark failed: {delta.stderr.strip()[-300:]}")
-        for line in delta.stdout.splitlines():
-            if line.startswith("| ") and line[2].isdigit():
-                notes.append(f"delta (links, ingest s, visible s, extra MB): {line}")
-                say(f"  delta {line}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def store_copy(db: Path, workdir: Path) -> Path:
+    """A copy of the store and of its published index, for what writes (deltas, the API's
+    phase B): the store measured stays as it was, and the copy needs no index build."""
+    tmp = Path(tempfile.mkdtemp(prefix="store-copy-", dir=workdir))
+    copy = tmp / db.name
+    shutil.copyfile(db, copy)
+    index = db.with_name(db.name + ".index")
+    if index.is_dir():
+        shutil.copytree(index, copy.with_name(copy.name + ".index"))
+    return copy
+
+
+def family_of(db: Path, low: int = 300, high: int = 400) -> str | None:
+    """The best known model with ``low``-``high`` descendants (the cold CLI's lineage)."""
+    import filiation
+
+    g = filiation.open(str(db), load_bundled=False)
+    a = g.index.a
+    counts = np.asarray(a.descendants)
+    models = np.asarray(a.kind) == 0
+    hits = np.flatnonzero(models & (counts >= low) & (counts <= high))
+    return a.id_of(int(hits[0])) if len(hits) else None  # nodes are numbered by renown
+
+
+def cold_cli(db: Path, model: str, family: str, runs: int, results: dict, notes: list) -> None:
+    """``--version``, ``--help``, ``show``, ``search`` and ``descendants`` in fresh processes on
+    the store (only read), as benchmarks/cli_startup.py measures them."""
+    cmds = cli_startup.commands(model, family)
+    src = cli_startup.SRC
+    cli_startup.run_once(src, db, ["show", model], importtime=False)  # page cache, facts
+    rows = cli_startup.measure([src], [db], cmds, runs)[0]
+    keys = ["cli_version", None, "cli_show", "cli_search", "cli_descendants"]
+    for key, row in zip(keys, rows, strict=True):
+        if key is not None:
+            results[key] = {"filiation": (row["median_wall"], runs)}
+        say(f"  cold CLI {row['command']}: {row['median_wall']:.3f} s")
+    notes.append(
+        f"cold CLI ({runs} fresh processes a command; the import profile from one more under "
+        "`-X importtime`):\n\n" + "\n".join("  " + x for x in cli_startup.table(rows)) + "\n"
+    )
+
+
+def deltas(copy: Path, links: list[int], seed: int, results: dict, notes: list) -> None:
+    """Edge lists of ``links`` links ingested beside the dump, until a running server answers
+    with them (benchmarks/delta.py's ``measure``), on the copy of the store."""
+    for n in links:
+        r = delta.measure(str(copy), n, copy.parent, seed)
+        if f"delta_{n}_visible" in TARGETS:
+            results[f"delta_{n}_visible"] = {"filiation": (r["visible_s"], 1)}
+        if f"delta_{n}_mb" in TARGETS:
+            results[f"delta_{n}_mb"] = {"filiation": (r["extra_mb"], 1)}
+        notes.append(
+            f"delta of {n:,} links: ingest {r['ingest_s']} s, visible to a server "
+            f"{r['visible_s']} s, peak RSS above the open index {r['extra_mb']} MB (of which "
+            f"allocated {r['anon_mb']} MB)"
+        )
+        say(f"  delta {n:,}: {r}")
+
+
+def api_during_delta(copy: Path, n: int, args, results: dict, notes: list, errors: list) -> None:
+    """``filiation serve --workers 2`` under wrk: 32 clients without ingest, then 32 and 64
+    while a 1,000-link delta is applied (benchmarks/load.py's ``run``), on the copy."""
+    import load
+
+    argv = ["--size", str(n), "--workdir", str(args.workdir), "--db", str(copy)]
+    argv += ["--seed", str(args.seed), "--seconds", str(args.api_seconds), "--clients", "32"]
+    argv += ["--during", "delta", "--delta-links", "1000", "--ingest-clients", "32,64"]
+    largs = load.parse(argv)
+    report = load.run(largs)
+
+    def worst(phase: dict) -> float:
+        return max(x["p95_us"] for x in phase.values()) / 1e3
+
+    results["api_a32"] = {"filiation": (worst(report["a"]), 1)}
+    failed = 0
+    for b in report.get("b", []):
+        results[f"api_b{b['clients']}"] = {"filiation": (worst(b["results"]), 1)}
+        failed += sum(x["errors"] for x in b["results"].values())
+    results["api_errors"] = {"filiation": (float(failed), 1)}
+    if failed:
+        errors.append(f"the API failed {failed} requests during the deltas")
+    text = load.render(report, largs)
+    lines = [  # its section titles as bold lines, its command line (load.py's own) left out
+        "**" + x[3:] + "**" if x.startswith("## ") else x
+        for x in text.splitlines()[2:]
+        if x.strip() and not x.startswith("Command:")
+    ]
+    notes.append("API under load (benchmarks/load.py):\n\n" + "\n".join("  " + x for x in lines))
+
+
+def issue17(db: Path, n: int, meta: dict, args, results: dict, notes: list, errors: list) -> None:
+    """The cold CLI on the store, then deltas and the API during deltas on a copy of it."""
+    model = next(iter(meta.get("popular_ids") or []), meta["largest_family_root"])
+    try:
+        family = family_of(db) or meta["largest_family_root"]
+        say(f"cold CLI: show {model}, descendants {family}")
+        cold_cli(db, model, family, args.cli_runs, results, notes)
+    except Exception as e:
+        errors.append(f"cold CLI: {type(e).__name__}: {e}\n" + traceback.format_exc(limit=4))
+    if not args.delta_links and args.skip_api:
+        return
+    copy = store_copy(db, args.workdir)
+    try:
+        if args.delta_links:
+            try:
+                deltas(copy, args.delta_links, args.seed, results, notes)
+            except Exception as e:
+                errors.append(f"deltas: {type(e).__name__}: {e}\n" + traceback.format_exc(limit=4))
+        if not args.skip_api:
+            if shutil.which("wrk") is None:
+                errors.append("wrk is not installed (bash benchmarks/setup-load.sh): no API rows")
+            else:
+                try:
+                    api_during_delta(copy, n, args, results, notes, errors)
+                except (Exception, SystemExit) as e:
+                    errors.append(
+                        f"API under load: {type(e).__name__}: {e}\n" + traceback.format_exc(limit=4)
+                    )
+    finally:
+        shutil.rmtree(copy.parent, ignore_errors=True)
 
 
 def run_size(n: int, args) -> str:
@@ -499,8 +658,8 @@ def run_size(n: int, args) -> str:
         errors.append(f"filiation not importable ({why}); only the baselines were measured")
     elif not args.skip_filiation:
         fdir = workdir / f"filiation-{label}"
-        db = fdir / "filiation.db"
-        reuse = args.reuse_store and db.exists()
+        db = args.store or fdir / "filiation.db"
+        reuse = (args.reuse_store or args.store is not None) and db.exists()
         if reuse:
             say(f"reusing {db} (no ingest measured)")
             notes.append(f"filiation store reused from a previous run ({db}): ingest not measured")
@@ -559,7 +718,9 @@ def run_size(n: int, args) -> str:
                     + ", ".join(f"{w:.2f}" for w in walls)
                     + f"; result size {r['stdout'].strip()}"
                 )
-            small_ingest(db, root, workdir, fil_cmd, results, notes, errors)
+            if not args.skip_small_ingest:
+                small_ingest(db, root, workdir, fil_cmd, results, notes, errors)
+            issue17(db, n, meta, args, results, notes, errors)
             # in-process API
             try:
                 import filiation
@@ -668,6 +829,8 @@ def fmt(v: float | None, unit: str) -> str:
         return f"{v:,.0f} MB"
     if unit == "s":
         return f"{v:.2f} s"
+    if unit == "n":
+        return f"{v:,.0f}"
     if v < 0.1:
         return f"{v * 1000:.1f} µs"
     if v < 10:
@@ -799,6 +962,26 @@ def main(argv=None) -> int:
         action="store_true",
         help="query the filiation store a previous run left in the workdir instead of "
         "ingesting again (ingest is then not measured)",
+    )
+    ap.add_argument(
+        "--store",
+        type=Path,
+        help="an existing filiation store of the same dump to query instead of ingesting (as "
+        "--reuse-store; only read: deltas and the API's phase B work on a copy)",
+    )
+    ap.add_argument("--cli-runs", type=int, default=7, help="fresh processes per CLI command")
+    ap.add_argument(
+        "--delta-links",
+        type=lambda v: [int(x) for x in v.split(",") if x.strip()],
+        default=[1000, 100_000],
+        help="sizes of the deltas measured, comma-separated (empty: none)",
+    )
+    ap.add_argument("--api-seconds", type=int, default=30, help="length of the API's phase A")
+    ap.add_argument("--skip-api", action="store_true", help="no API load rows (needs wrk)")
+    ap.add_argument(
+        "--skip-small-ingest",
+        action="store_true",
+        help="skip the 2-link edge list ingested with a full index rebuild",
     )
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)

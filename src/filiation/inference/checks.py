@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,17 +316,31 @@ class _Flagged:
     facts: Facts
 
 
-def _own_lineage(a: IndexArrays) -> np.ndarray:
-    """Per edge: a lineage link some source declared (not one filiation inferred)."""
+def _own_lineage(a: IndexArrays, edges: np.ndarray | None = None) -> np.ndarray:
+    """Per edge (of ``edges``, default all): a lineage link some source declared (not one
+    filiation inferred). Asked of a node's few edges, it reads only those."""
     sources = a.vocab.get("sources", [])
     inferred = np.array([s.startswith(("inferred", "weights")) for s in sources] or [False])
-    src = np.asarray(a.edge_source).astype(np.int64)
+    src_all, rel_all = np.asarray(a.edge_source), np.asarray(a.edge_rel)
+    src = (src_all if edges is None else src_all[edges]).astype(np.int64)
+    rel = rel_all if edges is None else rel_all[edges]
     own = ~inferred[np.clip(src, 0, len(inferred) - 1)] if len(src) else np.zeros(0, bool)
-    return np.isin(np.asarray(a.edge_rel), _LINEAGE) & own
+    return np.isin(rel, _LINEAGE) & own
+
+
+def _slots(ptr: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """The positions of ``nodes``' neighbours in a CSR adjacency (``ptr``), one array."""
+    lo, hi = ptr[nodes], ptr[nodes + 1]
+    sizes = hi - lo
+    return np.repeat(lo - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
 
 
 def _reach(
-    ptr: np.ndarray, nbr: np.ndarray, via: np.ndarray, ok: np.ndarray, start: int
+    ptr: np.ndarray,
+    nbr: np.ndarray,
+    via: np.ndarray,
+    ok: Callable[[np.ndarray], np.ndarray],
+    start: int,
 ) -> np.ndarray:
     """Nodes reachable from ``start`` along one direction of the index's adjacency, through
     the edges ``ok`` keeps, as a boolean mask (a frontier walk: one numpy step a generation)."""
@@ -334,12 +348,10 @@ def _reach(
     seen[start] = True
     frontier = np.array([start], np.int64)
     while frontier.size:
-        lo, hi = ptr[frontier], ptr[frontier + 1]
-        sizes = hi - lo
-        if not sizes.sum():
+        slots = _slots(ptr, frontier)
+        if not slots.size:
             break
-        slots = np.repeat(lo - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
-        slots = slots[ok[via[slots]]]
+        slots = slots[ok(via[slots])]
         nxt = np.unique(nbr[slots])
         frontier = nxt[~seen[nxt]]
         seen[frontier] = True
@@ -353,11 +365,22 @@ def _evaluate(a: IndexArrays, facts: Facts, node: int | None = None) -> _Flagged
     rel = np.asarray(a.edge_rel)
     child = np.asarray(a.edge_child)
     parent = np.asarray(a.edge_parent)
-    lin = _own_lineage(a)
     if node is None:
+        lin = _own_lineage(a)
         edges = np.flatnonzero(lin)
     else:
-        edges = np.flatnonzero(lin & ((child == node) | (parent == node)))
+        # the node's own edges, from the adjacency: no pass over the whole Hub's edges
+        up_edge, down_edge = np.asarray(a.up_edge), np.asarray(a.down_edge)
+        at = np.array([node], np.int64)
+        mine = np.unique(
+            np.concatenate(
+                [
+                    up_edge[_slots(np.asarray(a.up_ptr), at)],
+                    down_edge[_slots(np.asarray(a.down_ptr), at)],
+                ]
+            )
+        ).astype(np.int64)
+        edges = mine[_own_lineage(a, mine)]
     c, p, r = child[edges], parent[edges], rel[edges]
     out_e: list[np.ndarray] = []
     out_r: list[np.ndarray] = []
@@ -399,9 +422,12 @@ def _evaluate(a: IndexArrays, facts: Facts, node: int | None = None) -> _Flagged
     merge = r == _MERGE
     if merge.any():
         # every merge link of these children counts, not only the ones under check
-        all_merges = lin & (rel == _MERGE)
-        if node is not None:
-            all_merges &= np.isin(child, np.unique(c[merge]))
+        if node is None:
+            all_merges = np.flatnonzero(lin & (rel == _MERGE))
+        else:  # the children's links to their parents, from the adjacency
+            kids = np.unique(c[merge]).astype(np.int64)
+            ups = np.asarray(a.up_edge)[_slots(np.asarray(a.up_ptr), kids)].astype(np.int64)
+            all_merges = ups[_own_lineage(a, ups) & (rel[ups] == _MERGE)]
         pairs = np.unique(np.stack([child[all_merges], parent[all_merges]]), axis=1)
         per_child = np.bincount(pairs[0].astype(np.int64), minlength=n)
         add("single_parent_merge", merge & (per_child[c] == 1))
@@ -417,9 +443,12 @@ def _evaluate(a: IndexArrays, facts: Facts, node: int | None = None) -> _Flagged
         add("cycle", ((label[c] == label[p]) & (size[c] > 1)) | (c == p))
     elif len(edges):
         # the node's strongly connected component: what it reaches both up and down
-        up = _reach(np.asarray(a.up_ptr), np.asarray(a.up_nbr), np.asarray(a.up_edge), lin, node)
+        def own(e: np.ndarray) -> np.ndarray:
+            return _own_lineage(a, e)
+
+        up = _reach(np.asarray(a.up_ptr), np.asarray(a.up_nbr), np.asarray(a.up_edge), own, node)
         down = _reach(
-            np.asarray(a.down_ptr), np.asarray(a.down_nbr), np.asarray(a.down_edge), lin, node
+            np.asarray(a.down_ptr), np.asarray(a.down_nbr), np.asarray(a.down_edge), own, node
         )
         component = up & down
         size[component] = int(component.sum())

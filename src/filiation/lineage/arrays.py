@@ -125,7 +125,10 @@ class IndexArrays:
     def ids_of(self, nodes: np.ndarray) -> list[str]:
         if len(nodes) == 0:
             return []
-        return self.id_array().take(pa.array(np.asarray(nodes, np.int64))).to_pylist()
+        # from_buffers, not pa.array(ndarray): the latter imports pandas to check its input
+        picks = np.ascontiguousarray(nodes, np.int64)
+        take = pa.Array.from_buffers(pa.int64(), len(picks), [None, pa.py_buffer(picks)])
+        return self.id_array().take(take).to_pylist()
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, target: Path) -> None:

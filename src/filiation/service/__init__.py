@@ -5,27 +5,71 @@
 - ``index_cache.py``: the index's lifecycle (cache folder, locks, background refresh, pins);
 - ``ingest.py``: sources' records to snapshots of the store, and their index;
 - ``rights.py``: rights requests and the watch list, as ``Genealogy.rights``.
+
+The names below are loaded when first asked for (PEP 562): ``from filiation.service import
+Genealogy`` loads the questions and what they stand on, never the ingest (pyarrow's readers,
+the sources) nor the rights requests, which load with their first use
+(``tests/test_lazy_imports.py``).
 """
 
-from filiation.service.genealogy import (
-    ENTRY_POINTS,
-    ENV_DB,
-    MAX_ID_LENGTH,
-    SUGGEST_MAX,
-    Genealogy,
-    QueryArgs,
-    Step,
-    default_db,
-    open,
-)
-from filiation.service.ingest import (
-    BUNDLED,
-    BUNDLED_LABEL,
-    DEFAULT_KEEP,
-    ENV_KEEP,
-    bundled_snapshot,
-)
-from filiation.service.rights import Rights, WatchList
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from filiation.service.defaults import (
+        BUNDLED,
+        BUNDLED_LABEL,
+        DEFAULT_KEEP,
+        ENV_KEEP,
+        bundled_snapshot,
+    )
+    from filiation.service.genealogy import (
+        ENTRY_POINTS,
+        ENV_DB,
+        MAX_ID_LENGTH,
+        SUGGEST_MAX,
+        Genealogy,
+        QueryArgs,
+        Step,
+        default_db,
+        open,
+    )
+    from filiation.service.rights import Rights, WatchList
+
+#: Where each public name lives.
+_HOMES = {
+    **dict.fromkeys(
+        (
+            "ENTRY_POINTS",
+            "ENV_DB",
+            "MAX_ID_LENGTH",
+            "SUGGEST_MAX",
+            "Genealogy",
+            "QueryArgs",
+            "Step",
+            "default_db",
+            "open",
+        ),
+        "filiation.service.genealogy",
+    ),
+    **dict.fromkeys(
+        ("BUNDLED", "BUNDLED_LABEL", "DEFAULT_KEEP", "ENV_KEEP", "bundled_snapshot"),
+        "filiation.service.defaults",
+    ),
+    **dict.fromkeys(("Rights", "WatchList"), "filiation.service.rights"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # found directly next time
+    return value
+
 
 __all__ = [
     "BUNDLED",

@@ -16,17 +16,15 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from filiation import __version__, exports
+from filiation import __version__
 from filiation.domain import (
+    DEFAULT_RANKING,
     NodeKind,
     parse_kind,
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
-from filiation.exports import Export
-from filiation.lineage.filters import DateArg
-from filiation.lineage.index import DEFAULT_RANKING, LineageIndex
+from filiation.limits import MAX_ID_LENGTH
 from filiation.lineage.query import KindsArg, RelationsArg, TraversalQuery, parse_relation_arg
-from filiation.lineage.view import GraphView
 from filiation.results import (
     EntryPoints,
     Families,
@@ -43,21 +41,27 @@ from filiation.results import (
     Stats,
     link_of,
 )
-from filiation.service import drawing, export_input, searching, summaries, walks
-from filiation.service.evidence import suspect_evidence
+from filiation.service import summaries, walks
+from filiation.service.defaults import keep_snapshots
 from filiation.service.index_cache import IndexCache
-from filiation.service.ingest import Ingester
-from filiation.service.rights import Rights
-from filiation.sources.hub_stats import MAX_ID_LENGTH
-from filiation.sources.local_folder import ScanResult
-from filiation.sources.records import IngestReport, Records
 from filiation.store.store import Store
 
+# What a question needs is imported above; the rest (ingest and its sources, rights requests,
+# exports, the graph view, suspects' evidence) when first used, so that a fresh process
+# answering ``show`` or ``search`` loads only that (tests/test_lazy_imports.py).
 if TYPE_CHECKING:
+    from filiation.exports import Export
     from filiation.inference.checks import CheckReport
     from filiation.inference.run import InferResult
     from filiation.inference.verification import VerifyReport
+    from filiation.lineage.filters import DateArg
+    from filiation.lineage.index import LineageIndex
+    from filiation.lineage.view import GraphView
     from filiation.registry.service import Registry
+    from filiation.service.ingest import Ingester
+    from filiation.service.rights import Rights
+    from filiation.sources.local_folder import ScanResult
+    from filiation.sources.records import IngestReport, Records
 
 ENV_DB = "FILIATION_DB"
 #: Ids longer than this get no near-id suggestions when unknown: suggestions search ever
@@ -126,9 +130,8 @@ class Genealogy:
         self._step = step
         fill = lambda: self._ingester.ingest(self._ingester.bundled_records())  # noqa: E731
         self._cache = IndexCache(self.store, self._say, fill if load_bundled else None)
-        self._ingester = Ingester(self.store, self._cache, self._say)
+        self._keep = keep_snapshots()  # a bad $FILIATION_KEEP_SNAPSHOTS is an error at open
         self._registry: Registry | None = None
-        self._rights = Rights(self)
         self._entry_points: tuple[LineageIndex, EntryPoints] | None = None
 
     def __repr__(self) -> str:
@@ -143,10 +146,21 @@ class Genealogy:
             self._registry = Registry(self)
         return self._registry
 
-    @property
+    @functools.cached_property
     def rights(self) -> Rights:
         """Rights requests: dossiers, letters, follow-up, history and the watch list."""
-        return self._rights
+        from filiation.service.rights import Rights
+
+        return Rights(self)
+
+    @functools.cached_property
+    def _ingester(self) -> Ingester:
+        """Sources' records to snapshots (made on first use: it loads pyarrow's readers)."""
+        from filiation.service.ingest import Ingester
+
+        ingester = Ingester(self.store, self._cache, self._say)
+        ingester.keep_snapshots = self._keep
+        return ingester
 
     # -- the index (service/index_cache.py) ------------------------------------------------
     @property
@@ -310,6 +324,8 @@ class Genealogy:
     # -- questions ------------------------------------------------------------------------
     def _explained(self, lin: Lineage) -> Lineage:
         """``lin`` with its suspected links' signals read from the store when shown."""
+        from filiation.service.evidence import suspect_evidence
+
         lin.evidence_reader = functools.partial(suspect_evidence, self.store, lin.index)
         return lin
 
@@ -370,6 +386,8 @@ class Genealogy:
         most ``width`` items a generation and ``budget`` in all, the rest in group nodes
         (``opened``: groups shown as a page of members, by key and offset). The query's
         ``max_depth`` bounds the generations (default 2); its ``limit`` is ignored."""
+        from filiation.service import drawing
+
         params.setdefault("max_depth", 2)
         q = _query(query, params)
         node, store = self._node(node_id, q.kind), self.store
@@ -379,6 +397,8 @@ class Genealogy:
 
     def group(self, key: str, *, offset: int = 0, limit: int = 20) -> tuple[list[NodeSummary], int]:
         """A page of the members of a drawing's group, best known first, and their number."""
+        from filiation.service import drawing
+
         down, rel, anchor_id = drawing.parse_group(key)
         anchor = self._node(anchor_id)
         return drawing.group_page(self.index, anchor, rel, down, offset=offset, limit=limit)
@@ -470,6 +490,10 @@ class Genealogy:
             raise InvalidArgumentError(
                 f"unknown direction {direction!r}; use ancestors, descendants or both"
             )
+        from filiation import exports
+        from filiation.exports import Export
+        from filiation.service import export_input
+
         q = _query(query, params)
         fmt = exports.get(format)
         found = self.locate(node_id, q.kind)
@@ -566,6 +590,8 @@ class Genealogy:
     ) -> SearchPage:
         """A page of :meth:`search`'s results, with their total (counted up to a bound) and
         where the next page starts; authors and data sets with what they reach."""
+        from filiation.service import searching
+
         return searching.search_page(self.index, text, offset, limit, kinds, count=count)
 
     def stats(self) -> Stats:

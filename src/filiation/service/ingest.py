@@ -11,44 +11,20 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
 
-from filiation.errors import InvalidArgumentError
+from filiation.service.defaults import BUNDLED_LABEL, bundled_snapshot, keep_snapshots
 from filiation.service.index_cache import IndexCache, Say, index_lock, source_priority
 from filiation.sources.local_folder import ScanResult
 from filiation.sources.records import IngestReport, Records, empty_links, empty_nodes
 from filiation.store import snapshot_cache
 from filiation.store.store import Store
 
-#: How many complete snapshots of each source the store keeps (``diff`` compares them).
-ENV_KEEP = "FILIATION_KEEP_SNAPSHOTS"
-DEFAULT_KEEP = 2
 #: A snapshot of at most this many rows (nodes and links) is applied as a delta over the
 #: index of the previous snapshots (``lineage/delta.py``) when that index is at hand.
 DELTA_MAX_ROWS = 250_000
-BUNDLED = "hub-stats-sample.parquet"
-BUNDLED_LABEL = "bundled sample of cfahlgren1/hub-stats (Apache-2.0)"
-
-
-def bundled_snapshot() -> Path:
-    return Path(str(resources.files("filiation") / "data" / BUNDLED))
-
-
-def keep_snapshots() -> int:
-    """``$FILIATION_KEEP_SNAPSHOTS`` (at least 1), else 2."""
-    raw = os.environ.get(ENV_KEEP)
-    if raw is None or not raw.strip():
-        return DEFAULT_KEEP
-    try:
-        keep = int(raw)
-    except ValueError:
-        keep = 0
-    if keep < 1:
-        raise InvalidArgumentError(f"{ENV_KEEP} must be a whole number of 1 or more, not {raw!r}")
-    return keep
 
 
 class Ingester:

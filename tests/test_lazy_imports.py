@@ -1,0 +1,112 @@
+"""Issue 17: a fresh ``filiation`` process loads only what its command uses.
+
+Each test runs the command in a new Python process on the real sample's store and reads back
+which modules ended up in ``sys.modules``: a module-level import that drags the ingest, the
+rights requests, the exports, the web stack or pandas into ``show``, ``search`` or a lineage
+fails here (``benchmarks/cli_startup.py`` measures what they cost; no timing is asserted).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from tests.backends import run_env
+
+MODEL = "meta-llama/Llama-3.1-8B"
+
+#: Loaded by no question: the server, the data science and model libraries, migrations.
+NEVER = {
+    "pandas",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "scipy",
+    "torch",
+    "transformers",
+    "huggingface_hub",
+    "alembic",
+}
+#: filiation's modules a question does not use: ingest and its sources, rights requests,
+#: exports, the graph view, the registry's service, inference runs, the index build.
+NOT_FOR_QUESTIONS = {
+    "filiation.service.ingest",
+    "filiation.service.rights",
+    "filiation.service.drawing",
+    "filiation.sources.hub_stats",
+    "filiation.sources.local_folder",
+    "filiation.rights",
+    "filiation.exports",
+    "filiation.lineage.view",
+    "filiation.lineage.build",
+    "filiation.lineage.delta",
+    "filiation.registry.service",
+    "filiation.inference.run",
+    "filiation.api",
+    "filiation.web",
+}
+
+PROBE = (
+    "import sys\n"
+    "from filiation.cli import main\n"
+    "try:\n"
+    "    main()\n"
+    "finally:\n"
+    "    print('LOADED', sorted(sys.modules), file=sys.stderr)\n"
+)
+
+
+def _loaded(db: Any, *args: str) -> set[str]:
+    """The modules a fresh ``filiation --db DB ARGS`` process held when it ended (its output
+    piped, as in a script)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, "--db", str(db), "-q", *args],
+        env=run_env(COLUMNS="120"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(x for x in reversed(done.stderr.splitlines()) if x.startswith("LOADED "))
+    return set(json.loads(line[len("LOADED ") :].replace("'", '"')))
+
+
+def _packages(loaded: set[str], names: set[str]) -> set[str]:
+    """Those of ``names`` (packages or modules) that are loaded, or any module under them."""
+    return {n for n in names if any(m == n or m.startswith(n + ".") for m in loaded)}
+
+
+def test_show_loads_neither_ingest_rights_exports_nor_pandas(sample_db: Any) -> None:
+    # The first show of a store reads the dump's facts for its checks (pyarrow's Parquet
+    # reader, which loads pandas) and caches them beside the index; the next ones do not.
+    _loaded(sample_db, "show", MODEL)
+    loaded = _loaded(sample_db, "show", MODEL)
+    assert "filiation.lineage.index" in loaded  # it did answer from the index
+    assert not _packages(loaded, NEVER | NOT_FOR_QUESTIONS)
+
+
+def test_search_loads_no_checks_and_no_rich_table(sample_db: Any) -> None:
+    loaded = _loaded(sample_db, "search", "llama")
+    assert "filiation.service.searching" in loaded
+    unused = NEVER | NOT_FOR_QUESTIONS | {"filiation.inference", "rich.table"}
+    assert not _packages(loaded, unused)
+
+
+def test_a_piped_lineage_loads_no_pandas_nor_rich_table(sample_db: Any) -> None:
+    """The ids of a lineage are taken from the index without pandas (pyarrow's ``pa.array``
+    of a numpy array would import it), and ``-f ids`` prints them without a rich table."""
+    loaded = _loaded(sample_db, "descendants", MODEL, "-f", "ids")
+    assert "filiation.service.walks" in loaded
+    assert not _packages(loaded, NEVER | NOT_FOR_QUESTIONS | {"rich.table", "filiation.inference"})
+
+
+def test_help_opens_no_store_and_loads_no_index(tmp_path: Any) -> None:
+    db = tmp_path / "never-created.sqlite"
+    loaded = _loaded(db, "--help")
+    assert not _packages(
+        loaded, NEVER | {"filiation.service", "filiation.store", "filiation.lineage"}
+    )
+    assert not db.exists()
