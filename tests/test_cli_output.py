@@ -286,3 +286,17 @@ def test_registry_yes_no_fields_can_go_back_to_not_stated(staffed: Any, reg_db: 
         "bot", {"personal_data": None}, actor=staffed.registry.user("edith")
     )
     assert bot.personal_data is None and bot.open_weights is None
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_show_never_breaks_the_hub_url_in_a_narrow_terminal(cli: Run, columns: int) -> None:
+    """``show``'s record in a narrow terminal: the Hub URL (and the id) on one line, whole,
+    for the family's start and for its longest id, whose URL is wider than the terminal."""
+    longest = max(_json_ids(cli, "descendants", BASE), key=len)
+    for model in (BASE + "-Instruct", longest):
+        code, out, err = cli("show", model, env={"COLUMNS": str(columns), **TERMINAL})
+        assert code == 0, err
+        url = f"https://huggingface.co/{model}"
+        hub = [line for line in out.splitlines() if line.startswith("on the Hub")]
+        assert len(hub) == 1 and hub[0].split()[-1] == url, (model, out[:1500])
+    assert len(url) > columns  # the case that used to fold
