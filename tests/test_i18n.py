@@ -105,7 +105,7 @@ def test_french_dossier_page_holds_no_english(sample, right) -> None:
     d = sample.rights.dossier(model=MODEL, right=right)
     ids = {m.id for m in d.affected + d.possibly_affected} | {p.name for p in d.publishers}
     main = r.text.split("<main", 1)[1].split("</main>", 1)[0]
-    visible = re.sub(r"<[^>]+>", " ", main)
+    visible = re.sub(r"<[^>]+>", " ", main.replace("<wbr>", ""))  # <wbr> inside ids
     assert not _english_left(visible, ids), _english_left(visible, ids)[:5]
     assert "modèles concernés" in visible or "modèle concerné" in visible
     assert "1 modèles" not in visible
