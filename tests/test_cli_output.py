@@ -259,3 +259,44 @@ def test_show_important_lists_keep_ids_whole(cli: Run, columns: str) -> None:
         assert code == 0 and "Important children (by descendants" in " ".join(out.split())
         words = {w for line in out.splitlines() for w in re.split(r"[\s│┃]+", line)}
         assert set(ids) <= words, env
+
+
+def test_registry_yes_no_fields_can_go_back_to_not_stated(staffed: Any, reg_db: Any) -> None:
+    """``--open``/``--personal-data`` say yes or no; ``model update --clear`` says "not
+    stated" again (tri-state since migration 0008), as the Python and JSON APIs do with
+    ``None``/``null``; asking for both at once is a clear error that changes nothing."""
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(app, ["--db", str(reg_db), "registry", "--user", "edith", *args])
+
+    assert run("model", "add", "--name", "Bot", "--open", "--personal-data").exit_code == 0
+    shown = json.loads(run("model", "show", "bot", "--json").stdout)
+    assert shown["open_weights"] is True and shown["personal_data"] is True
+    result = run("model", "update", "bot", "--clear", "open", "--json")
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["open_weights"] is None and shown["personal_data"] is True
+    clash = run("model", "update", "bot", "--no-personal-data", "--clear", "personal-data")
+    assert clash.exit_code == 2 and "contradict" in clash.stderr
+    assert run("model", "update", "bot", "--clear", "maybe").exit_code == 2
+    assert json.loads(run("model", "show", "bot", "--json").stdout)["personal_data"] is True
+    # the Python API: None is "not stated"
+    bot = staffed.registry.update_model(
+        "bot", {"personal_data": None}, actor=staffed.registry.user("edith")
+    )
+    assert bot.personal_data is None and bot.open_weights is None
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_show_never_breaks_the_hub_url_in_a_narrow_terminal(cli: Run, columns: int) -> None:
+    """``show``'s record in a narrow terminal: the Hub URL (and the id) on one line, whole,
+    for the family's start and for its longest id, whose URL is wider than the terminal."""
+    longest = max(_json_ids(cli, "descendants", BASE), key=len)
+    for model in (BASE + "-Instruct", longest):
+        code, out, err = cli("show", model, env={"COLUMNS": str(columns), **TERMINAL})
+        assert code == 0, err
+        url = f"https://huggingface.co/{model}"
+        hub = [line for line in out.splitlines() if line.startswith("on the Hub")]
+        assert len(hub) == 1 and hub[0].split()[-1] == url, (model, out[:1500])
+    assert len(url) > columns  # the case that used to fold

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -65,6 +65,12 @@ def test_plurals_numbers_dates_and_typography_follow_the_locale() -> None:
     assert i18n.decimal("fr", 0.857) == "0,86"
     assert i18n.date("fr", date(2026, 12, 4)) == "4 décembre 2026"
     assert i18n.date("en", date(2026, 12, 4)) == "December 4, 2026"
+    evening = datetime(2026, 12, 4, 20, 13)
+    assert i18n.time("fr", evening) == "20\u00a0h\u00a013"  # never "20:13" in French
+    assert i18n.time("fr", datetime(2026, 12, 4, 9, 5)) == "9\u00a0h\u00a005"
+    assert i18n.time("en", evening) == "20:13"
+    assert i18n.date_time("fr", evening) == "4 décembre 2026 à 20\u00a0h\u00a013 UTC"
+    assert i18n.date_time("en", evening) == "December 4, 2026, 20:13 UTC"
     # French: a narrow no-break space before ":" and "?", never a plain one
     for entry in i18n.table("fr").values():
         for text in entry.values() if isinstance(entry, dict) else [entry]:
@@ -85,6 +91,11 @@ def test_french_outputs_hold_no_english(sample) -> None:
     for name, text in [("md", md), ("csv", csv_fr), ("pdf", pdf_text), ("letters", letters)]:
         assert not _english_left(text, ids), (name, _english_left(text, ids)[:5])
     assert "Éditeurs à contacter" in md and "éditeur" in csv_fr.splitlines()[0]
+    # the time of the dossier as French writes it, "à 20 h 13 UTC", in Markdown and PDF
+    french_time = re.compile(r"\d{4} à \d{1,2}\u00a0h\u00a0\d\d UTC")
+    assert md.startswith("# Dossier de droits\u202f:")  # Markdown keeps French typography
+    assert french_time.search(md) and not re.search(r"\d\d:\d\d UTC", md), md[:400]
+    assert re.search(r"\d{4} à \d{1,2}\s?h\s?\d\d UTC", pdf_text), pdf_text[:400]
 
 
 @pytest.mark.parametrize("right", ["erasure", "access"])
@@ -95,7 +106,7 @@ def test_french_dossier_page_holds_no_english(sample, right) -> None:
     d = sample.rights.dossier(model=MODEL, right=right)
     ids = {m.id for m in d.affected + d.possibly_affected} | {p.name for p in d.publishers}
     main = r.text.split("<main", 1)[1].split("</main>", 1)[0]
-    visible = re.sub(r"<[^>]+>", " ", main)
+    visible = re.sub(r"<[^>]+>", " ", main.replace("<wbr>", ""))  # <wbr> inside ids
     assert not _english_left(visible, ids), _english_left(visible, ids)[:5]
     assert "modèles concernés" in visible or "modèle concerné" in visible
     assert "1 modèles" not in visible

@@ -1,7 +1,7 @@
 """Text that reads in a real Chromium: no word broken in the middle (a line may end after a
 separator of an id, ``/ - _ .``, or at a space, never between two letters or digits) in the
-graph's side panel, the search results and the dossier's tables, at a desktop and a phone
-width; and no console warning on these pages."""
+graph's side panel, the search results and the dossier's tables and publishers, at a desktop
+and a phone width, none running out of the page; and no console warning on these pages."""
 
 # ruff: noqa: F811  (pytest fixtures imported from tests/test_web.py)
 from __future__ import annotations
@@ -58,6 +58,9 @@ def test_search_results_and_dossier_break_no_word(server: str, page: Any, width:
     pg.goto(server + f"/fr/dossier?model={LLAMA}")
     assert pg.locator("#dossier-flags tr").count() > 1
     assert pg.evaluate(MID_WORD, "#dossier-flags td a, #affected td a") == []
+    # the publishers' ids (Nexesenex/Llama_3.1_8b_…) break after a separator, inside the page
+    assert pg.evaluate(MID_WORD, "#publishers h3 a.id, #publishers ul.models a.id") == []
+    assert pg.evaluate("() => document.documentElement.scrollWidth") <= width
     assert warnings == [] and pg.problems == []
 
 

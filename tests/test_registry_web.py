@@ -11,6 +11,7 @@ import csv
 import json
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,10 @@ def test_api_needs_a_user_and_a_role_to_write(client: TestClient, g: filiation.G
     assert r.status_code == 422
     fields = r.json()["fields"]
     assert fields["model_card_url"]["code"] == "url" and fields["updated_on"]["code"] == "future"
+    # a yes/no field goes back to "not stated" with null
+    patch = partial(client.patch, f"/api/registry/models/{model_id}", headers=editor)
+    assert patch(json={"open_weights": True}).json()["open_weights"] is True
+    assert patch(json={"open_weights": None}).json()["open_weights"] is None
     r = client.post(
         "/api/registry/systems",
         json={"name": "Helpdesk", "owner": "Support", "role": "deployer"},

@@ -113,8 +113,9 @@ def test_dossier_page_and_follow_up_form(app_client, lang: str) -> None:
     r = client.get(f"/{lang}/dossier", params={"dataset": DATASET})
     assert r.status_code == 200 and r.headers["content-language"] == lang
     page = r.text
+    ids = page.replace("<wbr>", "")  # ids may break after a separator, copied whole
     for m in d.affected[:50]:
-        assert f">{m.id}</a>" in page
+        assert f">{m.id}</a>" in ids
     assert page.count('class="publisher-entry"') == min(20, len(d.publishers))
     for fmt in ("md", "csv", "pdf", "json"):
         assert f"format={fmt}" in page

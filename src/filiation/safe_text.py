@@ -65,11 +65,17 @@ _MD_ESCAPE = str.maketrans(
 )
 
 
+#: Runs of white space that Markdown may break or collapse (line breaks, tabs, spaces), not
+#: the no-break spaces French puts before ``:`` and inside "20 h 13".
+_BREAKABLE_SPACE = re.compile(r"[^\S\u00a0\u202f\u2007]+")
+
+
 def md_text(value: Any) -> str:
     """Markdown for a piece of data (an id, a name): shown as typed, never markup. Markdown
     characters are backslash-escaped and HTML's are entities, so no CommonMark viewer (HTML
     enabled or not) renders a tag, a link or a table break from it."""
-    one_line = " ".join(_text(value).split())  # a line break would end a table row
+    # A line break would end a table row; the no-break spaces of French typography stay.
+    one_line = _BREAKABLE_SPACE.sub(" ", _text(value)).strip()
     return printable(one_line).translate(_MD_ESCAPE)
 
 

@@ -240,3 +240,38 @@ def _terminal_table(listing: Listing, console: Console) -> Table | None:
             *(Text(line[i], style=cols[i].style(row[i]) if cols[i].style else "") for i in where)
         )
     return table
+
+
+def record(rows: Sequence[tuple[str, Any]], title: str | None = None) -> None:
+    """One record, a field a line: its name (bold), then its value (``—`` when empty).
+
+    Like a list's id column, a value is never broken: a value with a word wider than the
+    space beside the names (an id, a Hub URL: ``COLUMNS=80`` cannot hold
+    ``https://huggingface.co/`` and a long id in a boxed table) is written whole on its line,
+    left to the terminal to wrap without a line break in it, so it copies and clicks whole.
+    Prose (a description) wraps at words under its own column. Values are data: printed as
+    text, never as console markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console = out.get()
+    if title:
+        out.print(Text(printable(title), style="bold"))
+    shown = [
+        (printable(k), printable(str("—" if v in (None, "") else v), newlines=True))
+        for k, v in rows
+    ]
+    width = max((len(k) for k, _ in shown), default=0)
+    room = console.width - width - 2
+    for key, value in shown:
+        if console.is_terminal and max(map(len, value.split()), default=0) <= room:
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(width=width, no_wrap=True, style="bold")
+            grid.add_column(overflow="fold")
+            grid.add_row(key, Text(value))
+            out.print(grid)
+        else:
+            out.print(
+                Text.assemble((key.ljust(width), "bold"), "  ", value.replace("\n", " ")),
+                soft_wrap=True,
+            )

@@ -111,13 +111,9 @@ def relation_counts(counts: dict[str, int], keep: frozenset[str]) -> str:
 
 
 def details(d: NodeDetails) -> None:
+    from filiation.cli import lists, output
+
     stub = ", stub: only named by a link" if d.stub else ""
-    head = Table(
-        title=f"{escape(d.id)} ({d.kind.value}{stub})",
-        show_header=False,
-    )
-    head.add_column(no_wrap=True)
-    head.add_column(overflow="fold")  # a long value (a link) folds whole, never cut to "…"
     rows = [
         ("author", d.author),
         ("published", d.created_at.date().isoformat() if d.created_at else None),
@@ -142,12 +138,8 @@ def details(d: NodeDetails) -> None:
         ("on the Hub", d.url),
     ]
     rows += [(k, str(v)) for k, v in d.extra.items()]
-    for key, value in rows:
-        if value is not None:
-            head.add_row(key, escape(str(value)))
-    out.print(head)
-    from filiation.cli import lists, output
-
+    # the id and the Hub URL are never folded in a narrow terminal (output.record)
+    output.record([r for r in rows if r[1] is not None], title=f"{d.id} ({d.kind.value}{stub})")
     for section in lists.important(d):
         output.emit(section, "table", section=True)
 

@@ -23,7 +23,7 @@ from importlib import resources
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from babel.numbers import format_decimal
 
 from filiation.errors import InvalidArgumentError
@@ -159,17 +159,38 @@ def date(lang: str, value: datetime | Date | None) -> str:
     return format_date(value, format="long", locale=_locale(lang))
 
 
+def time(lang: str, value: datetime | None) -> str:
+    """A time of day as the locale writes it: ``20:13`` in English, ``20 h 13`` in French.
+
+    The Babel pattern is the catalogue's ``format.time``: CLDR's French short time is
+    ``20:13``, but a French text reads "20 h 13" (Imprimerie nationale), so the catalogue,
+    not the code, says how each language writes it."""
+    if value is None:
+        return "—"
+    return format_time(value, format=translate(lang, "format.time"), locale=_locale(lang))
+
+
+def date_time(lang: str, value: datetime | None) -> str:
+    """A date and time in UTC as a sentence of ``lang`` reads it: ``December 4, 2026,
+    20:13 UTC``; ``4 décembre 2026 à 20 h 13 UTC``."""
+    if value is None:
+        return "—"
+    return translate(lang, "format.date_time", date=date(lang, value), time=time(lang, value))
+
+
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
     "check_language",
     "compact",
     "date",
+    "date_time",
     "decimal",
     "negotiate",
     "number",
     "plural_categories",
     "table",
+    "time",
     "translate",
     "typography",
 ]

@@ -51,8 +51,8 @@ def _summary(d: Dossier, lang: str) -> list[str]:
         models=t("dossier.models_n", count=len(d.affected)),
         publishers=t("dossier.publishers_n", count=len(d.publishers)),
     )
-    when = f"{i18n.date(lang, d.generated_at)} {d.generated_at.strftime('%H:%M')} UTC"
-    return [right, source, counts, t("dossier.generated", date=when)]
+    when = t("dossier.generated", date=i18n.date_time(lang, d.generated_at))
+    return [right, source, counts, when]
 
 
 def _state(p: Publisher, lang: str) -> str:

@@ -6,6 +6,7 @@ The views (:mod:`filiation.web.views`) import this module; it imports none of th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 from importlib import resources
@@ -16,6 +17,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from filiation.domain import LINEAGE_RELATIONS, RELATION_COLOURS, NodeKind, Relation
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
@@ -41,6 +43,20 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+#: Where an id may end a line: after a separator (``meta-llama/Llama_3.1_8b``), never
+#: between two letters or digits.
+_ID_BREAK = re.compile(r"(?<=[/_\-.])(?=.)")
+
+
+def breakable_id(value: object) -> Markup:
+    """An id (or URL) as HTML with a ``<wbr>`` after each ``/ _ - .``: a browser breaks a
+    line after ``/`` and ``-`` by itself but not after ``_`` or ``.``, so
+    ``Nexesenex/Llama_3.1_8b_Dolermed_V1.01`` ran out of a phone's screen."""
+    return Markup("<wbr>").join(escape(part) for part in _ID_BREAK.split(str(value)))
+
+
+_env.filters["breakable"] = breakable_id
 
 
 def vendor_file(name: str) -> Path | None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from filiation.cli.common import dump, escape, open_genealogy, out, print_json
+from filiation.cli.common import dump, open_genealogy, out, print_json
 from filiation.cli.output import Column
 
 if TYPE_CHECKING:
@@ -69,13 +69,10 @@ def grid(**options: Any) -> Table:
 
 
 def print_record(rows: list[tuple[str, Any]]) -> None:
-    """A record as a two-column table, field then value (``—`` when empty)."""
-    t = table(show_header=False, box=None)
-    t.add_column(style="bold")
-    t.add_column()
-    for key, value in rows:
-        t.add_row(key, escape("—" if value in (None, "") else str(value)))
-    out.print(t)
+    """A record, field then value (``—`` when empty), its ids and links never broken."""
+    from filiation.cli import output
+
+    output.record(rows)
 
 
 def print_table(

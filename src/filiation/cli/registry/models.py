@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -45,16 +46,36 @@ _FIELD_OF = {
 }
 
 
+class Unstatable(StrEnum):
+    """The yes/no fields a model may leave not stated (since migration 0008), by the name of
+    their option."""
+
+    OPEN = "open"
+    PERSONAL_DATA = "personal-data"
+
+
+#: The record field behind each ``--clear`` choice.
+_CLEARED = {Unstatable.OPEN: "open_weights", Unstatable.PERSONAL_DATA: "personal_data"}
+
+
 def _model_fields(options: dict[str, Any]) -> dict[str, Any]:
     """The record fields the options of ``model add``/``update`` give (those left out are
-    None); ``--dataset ''`` means no data set."""
+    None); ``--dataset ''`` means no data set; ``--clear open`` sets "open" back to not
+    stated (``None``), which its own option cannot say at the same time."""
     fields: dict[str, Any] = {}
     for option, value in options.items():
-        if value is None or option in ("ref", "as_json"):
+        if value is None or option in ("ref", "as_json", "clear"):
             continue
         if option == "dataset" and value == [""]:
             value = []
         fields[_FIELD_OF.get(option, option)] = value
+    for choice in options.get("clear") or []:
+        field = _CLEARED[Unstatable(choice)]
+        if field in fields:
+            raise typer.BadParameter(
+                f"--clear {choice} and --{choice} contradict each other", param_hint="--clear"
+            )
+        fields[field] = None
     return fields
 
 
@@ -138,6 +159,10 @@ def model_update(
         str | None, O("--derived-from", help="Registered model it derives from ('' to unset).")
     ] = None,
     relation: Annotated[str | None, O("--relation", help="How it derives.")] = None,
+    clear: Annotated[
+        list[Unstatable] | None,
+        O("--clear", help="Set a yes/no field back to not stated (repeat)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change some fields of a registered model (the others are kept)."""
