@@ -44,7 +44,6 @@ from filiation.lineage.build import (
     build,
     lay_out_links,
 )
-from filiation.lineage.indicators import citations
 
 Step = Callable[[str], None]
 
@@ -272,6 +271,14 @@ def _patch(
     has_model[e_parent[live_edge & pub]] = True
     alive &= ~is_author | has_model
     live_edge = alive[e_child] & alive[e_parent]
+    # Whose citations may change: the parents of every base link that does not survive as
+    # it was and of every link the change brings (work numbering).
+    n_kept = int(keep.sum())
+    survives = np.zeros(len(keep), bool)
+    survives[np.flatnonzero(keep)[live_edge[:n_kept]]] = True
+    cited_work = np.concatenate(
+        [np.asarray(base.edge_parent)[~survives], e_parent[n_kept:]]
+    ).astype(np.int64)
     e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf = (
         a[live_edge] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf)
     )
@@ -355,8 +362,7 @@ def _patch(
     out.meta["links"] = len(e_child)
     out.meta["nodes"] = n
 
-    # citations: one vectorised pass over the links, as a build counts them
-    out.citations = citations(e_child, e_parent, out.edge_rel, sus, out.kind)
+    out.citations = _recite(base, out, new_of_work, cited_work)
 
     say("counting descendants")
     _recount(base, out, new_of_work, touched_node | was_touched_base, n_base)
@@ -408,6 +414,38 @@ def _merge_layouts(
             setattr(out, name + "nbr", np.insert(nbr, pos, nbr_of[add]).astype(np.int32))
             setattr(out, name + "edge", np.insert(edge, pos, add).astype(np.int32))
             setattr(out, name + "rel", np.insert(rel, pos, out.edge_rel[add]).astype(np.int8))
+
+
+def _recite(
+    base: IndexArrays, out: IndexArrays, new_of_work: np.ndarray, cited_work: np.ndarray
+) -> np.ndarray:
+    """Citations: the base's, but for the parents of links the change removed or brought,
+    counted again from their children in the new layout (what ``indicators.citations``
+    counts over every link, on the few nodes whose count may differ)."""
+    n = out.n_nodes
+    n_base = base.n_nodes
+    cites = np.zeros(n, np.int32)
+    old = new_of_work[:n_base]
+    alive = old >= 0
+    cites[old[alive]] = np.asarray(base.citations)[alive]
+    redo = np.unique(new_of_work[cited_work])
+    redo = redo[redo >= 0]
+    if not len(redo):
+        return cites
+    starts = out.down_ptr[redo]
+    lens = out.down_ptr[redo + 1] - starts
+    idx = spans(starts, lens)
+    rows = np.repeat(redo, lens)
+    child = np.asarray(out.down_nbr)[idx]
+    ok = (
+        (np.asarray(out.down_rel)[idx] != RELATION_CODES[Relation.PUBLISHED_BY])
+        & (out.kind[child] == KIND_CODES[NodeKind.MODEL])
+        & (child != rows)
+    )
+    pairs = np.unique(rows[ok].astype(np.int64) * n + child[ok])
+    counts = np.bincount(pairs // n, minlength=n).astype(np.int32)
+    cites[redo] = counts[redo]
+    return cites
 
 
 def _ancestors(a: IndexArrays, seeds: np.ndarray, lineage: np.ndarray) -> np.ndarray:
