@@ -47,6 +47,9 @@ from filiation.lineage.build import (
 
 Step = Callable[[str], None]
 
+_LINEAGE = np.zeros(len(RELATION_CODES), bool)
+_LINEAGE[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
+
 #: Above this many nodes whose descendant counts may change, they are all counted again
 #: (one pass over the whole graph) rather than walked one by one.
 EXACT_WALKS = 20_000
@@ -279,6 +282,8 @@ def _patch(
     cited_work = np.concatenate(
         [np.asarray(base.edge_parent)[~survives], e_parent[n_kept:]]
     ).astype(np.int64)
+    gone = (np.asarray(base.edge_child)[~survives], np.asarray(base.edge_parent)[~survives])
+    came = (e_child[n_kept:][live_edge[n_kept:]], e_parent[n_kept:][live_edge[n_kept:]])
     e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf = (
         a[live_edge] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf)
     )
@@ -365,7 +370,15 @@ def _patch(
     out.citations = _recite(base, out, new_of_work, cited_work)
 
     say("counting descendants")
-    _recount(base, out, new_of_work, touched_node | was_touched_base, n_base)
+    came_new = (new_of_work[came[0]], new_of_work[came[1]])
+    if _recount(base, out, new_of_work, touched_node | was_touched_base, n_base):
+        pass  # every count done again, the cycles' with them
+    elif _off_cycles(base, *gone) and _off_cycles(out, *came_new):
+        # No link that changed can lie on a cycle: the base's cycles are the new ones.
+        out.meta["cycles"] = base.meta.get("cycles", 0)
+        out.meta["nodes_in_cycles"] = base.meta.get("nodes_in_cycles", 0)
+    else:
+        _cycles(out, _LINEAGE)
 
     say("preparing search")
     _search(base, out, order, n_base)
@@ -472,14 +485,14 @@ def _recount(
     new_of_work: np.ndarray,
     touched: np.ndarray,
     n_base: int,
-) -> None:
+) -> bool:
     """Descendants and generations: the base's, but for the ancestors (before or after the
-    change) of touched nodes, counted again by a walk each; many of them, all counted again."""
+    change) of touched nodes, counted again by a walk each; many of them, all counted again
+    (with the cycles: then True)."""
     from filiation.lineage.traverse import Traverser
 
     n = out.n_nodes
-    lineage = np.zeros(len(RELATION_CODES), bool)
-    lineage[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
+    lineage = _LINEAGE
     seeds_work = np.flatnonzero(touched)
     before = _ancestors(base, seeds_work[seeds_work < n_base], lineage)
     after_seeds = new_of_work[seeds_work]
@@ -489,7 +502,7 @@ def _recount(
     if len(redo) > EXACT_WALKS:
         sel = lineage[out.edge_rel] & np.isnan(out.edge_confidence)
         _descendant_counts(out, out.edge_child[sel], out.edge_parent[sel], n, lineage)
-        return
+        return True
     work_of_new = np.flatnonzero(new_of_work >= 0)[np.argsort(new_of_work[new_of_work >= 0])]
     desc = np.zeros(n, np.int32)
     gen = np.zeros(n, np.int32)
@@ -505,7 +518,26 @@ def _recount(
         )
         desc[v] = len(res.nodes)
         gen[v] = int(res.depth.max()) if len(res.depth) else 0
-    _cycles(out, lineage)
+    return False
+
+
+def _off_cycles(a: IndexArrays, child: np.ndarray, parent: np.ndarray) -> bool:
+    """True when none of these links of ``a`` can lie on a cycle of declared lineage links:
+    each one's child has no child of its own or its parent no parent (the usual small
+    change, new models under existing ones). Otherwise the cycles are counted again."""
+    if not len(child):
+        return True
+
+    def has(ptr: np.ndarray, rel: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        starts = np.asarray(ptr)[nodes]
+        lens = np.asarray(ptr)[nodes + 1] - starts
+        hit = _LINEAGE[np.asarray(rel)[spans(starts, lens)]]
+        return np.bincount(np.repeat(np.arange(len(nodes)), lens)[hit], minlength=len(nodes)) > 0
+
+    child = np.asarray(child, np.int64)
+    parent = np.asarray(parent, np.int64)
+    stuck = has(a.down_ptr, a.down_rel, child) & has(a.up_ptr, a.up_rel, parent)
+    return not bool(stuck.any())
 
 
 def _cycles(out: IndexArrays, lineage: np.ndarray) -> None:
