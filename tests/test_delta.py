@@ -247,6 +247,34 @@ def test_a_new_family_and_its_removal_match_a_rebuild(
     assert canon(shrunk) == canon(base)
 
 
+@pytest.mark.parametrize("seed", [3, 17, 40])
+def test_new_models_under_known_ones_keep_every_link_in_place(
+    hub: SourceTables, hub_ids: list[str], seed: int
+) -> None:
+    """The usual small change (an edge list of new models under known ones) leaves every
+    link of the base where it was, the new ones inserted in the layouts, and still gives
+    what a rebuild gives."""
+    rng = random.Random(seed)
+    known = rng.sample(hub_ids[:400], 20)
+    edges = ([], [(f"team/m-{i}", rng.choice(known), rng.choice(RELS)) for i in range(6)])
+    api: tuple[list[Any], list[Any]] = ([], [])
+    more = [(f"team/n-{i}", rng.choice(known), rng.choice(RELS)) for i in range(rng.randint(1, 9))]
+    grown = (edges[0], edges[1] + more)
+    base = build(tables(hub, api, 3, edges))
+    keys = touched_keys(records(*edges), records(*grown))
+    delta = apply_delta(base, tables(hub, api, 3, grown), keys)
+    full = build(tables(hub, api, 3, grown))
+    assert canon(delta) == canon(full)
+    picks = [*known[:8], "team/n-0"]
+    assert walks(delta, picks) == walks(full, picks)
+    kept = base.meta["links"]
+    assert delta.meta["links"] > kept
+    same = np.arange(base.n_nodes)
+    assert delta.ids_of(same) == base.ids_of(same)  # no node renumbered
+    assert (delta.edge_child[:kept] == base.edge_child).all()
+    assert (delta.edge_parent[:kept] == base.edge_parent).all()
+
+
 def test_a_cycle_made_then_broken_matches_a_rebuild(hub: SourceTables, hub_ids: list[str]) -> None:
     a, b = hub_ids[1], hub_ids[2]
     no_edges: tuple[list[Any], list[Any]] = ([], [])
