@@ -275,6 +275,22 @@ def test_new_models_under_known_ones_keep_every_link_in_place(
     assert (delta.edge_parent[:kept] == base.edge_parent).all()
 
 
+def test_a_long_edge_list_keeps_each_links_evidence(hub: SourceTables, hub_ids: list[str]) -> None:
+    """Each row of an edge list is its own evidence (``edges.csv:<row>``): past 32,767 rows
+    the codes must not wrap (they did in 16 bits, showing another row's evidence)."""
+    n = 40_000
+    links = [(f"team/m-{i}", hub_ids[i % 50], "finetune") for i in range(n)]
+    api: tuple[list[Any], list[Any]] = ([], [])
+    a = build(tables(hub, api, 3, ([], links)))
+    index = LineageIndex(a)
+    for i in (0, 32_767, 32_768, n - 1):
+        child = index.lookup(f"team/m-{i}")
+        assert child is not None
+        edges = np.flatnonzero(np.asarray(a.edge_child) == child)
+        said = {a.vocab["evidence"][int(a.edge_evidence[e])] for e in edges}
+        assert f"edges.csv:{i}" in said
+
+
 def test_a_cycle_made_then_broken_matches_a_rebuild(hub: SourceTables, hub_ids: list[str]) -> None:
     a, b = hub_ids[1], hub_ids[2]
     no_edges: tuple[list[Any], list[Any]] = ([], [])

@@ -252,7 +252,7 @@ def _patch(
     e_rel = both(np.asarray(base.edge_rel), np.asarray(small.edge_rel))
     e_decl = both(np.asarray(base.edge_declared), np.asarray(small.edge_declared))
     e_src = both(b_src, s_src).astype(np.int16)
-    e_ev = both(np.asarray(base.edge_evidence).astype(np.int32), s_ev).astype(np.int16)
+    e_ev = both(np.asarray(base.edge_evidence).astype(np.int32), s_ev).astype(np.int32)
     e_conf = both(np.asarray(base.edge_confidence), np.asarray(small.edge_confidence))
 
     # Who still exists: a stub is the end of a source's link, an author has a model.
