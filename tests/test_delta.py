@@ -349,6 +349,9 @@ def test_an_edge_list_ingested_beside_the_dump_is_applied_as_a_delta(
     db = stores.copy(sample_db, tmp_path)
     g = filiation.open(db, load_bundled=False)
     _ = g.index
+    # a running server: its index loaded before the change, polling as `serve` does
+    server = filiation.open(db, load_bundled=False)
+    _ = server.index
     applied: list[int] = []
     real = delta_mod.apply_delta
 
@@ -371,6 +374,8 @@ def test_an_edge_list_ingested_beside_the_dump_is_applied_as_a_delta(
     by_delta = store_answers(g, ids)
     other = filiation.open(db, load_bundled=False)  # another process sees the delta's index
     assert store_answers(other, ids) == by_delta
+    assert server.refresh() and store_answers(server, ids) == by_delta
+    assert not server.refresh()  # nothing newer since
     for folder in g.store.index_dir().glob("f*"):
         shutil.rmtree(folder)
     assert store_answers(filiation.open(db, load_bundled=False), ids) == by_delta
