@@ -247,6 +247,50 @@ def test_a_new_family_and_its_removal_match_a_rebuild(
     assert canon(shrunk) == canon(base)
 
 
+@pytest.mark.parametrize("seed", [3, 17, 40])
+def test_new_models_under_known_ones_keep_every_link_in_place(
+    hub: SourceTables, hub_ids: list[str], seed: int
+) -> None:
+    """The usual small change (an edge list of new models under known ones) leaves every
+    link of the base where it was, the new ones inserted in the layouts, and still gives
+    what a rebuild gives."""
+    rng = random.Random(seed)
+    known = rng.sample(hub_ids[:400], 20)
+    edges = ([], [(f"team/m-{i}", rng.choice(known), rng.choice(RELS)) for i in range(6)])
+    api: tuple[list[Any], list[Any]] = ([], [])
+    more = [(f"team/n-{i}", rng.choice(known), rng.choice(RELS)) for i in range(rng.randint(1, 9))]
+    grown = (edges[0], edges[1] + more)
+    base = build(tables(hub, api, 3, edges))
+    keys = touched_keys(records(*edges), records(*grown))
+    delta = apply_delta(base, tables(hub, api, 3, grown), keys)
+    full = build(tables(hub, api, 3, grown))
+    assert canon(delta) == canon(full)
+    picks = [*known[:8], "team/n-0"]
+    assert walks(delta, picks) == walks(full, picks)
+    kept = base.meta["links"]
+    assert delta.meta["links"] > kept
+    same = np.arange(base.n_nodes)
+    assert delta.ids_of(same) == base.ids_of(same)  # no node renumbered
+    assert (delta.edge_child[:kept] == base.edge_child).all()
+    assert (delta.edge_parent[:kept] == base.edge_parent).all()
+
+
+def test_a_long_edge_list_keeps_each_links_evidence(hub: SourceTables, hub_ids: list[str]) -> None:
+    """Each row of an edge list is its own evidence (``edges.csv:<row>``): past 32,767 rows
+    the codes must not wrap (they did in 16 bits, showing another row's evidence)."""
+    n = 40_000
+    links = [(f"team/m-{i}", hub_ids[i % 50], "finetune") for i in range(n)]
+    api: tuple[list[Any], list[Any]] = ([], [])
+    a = build(tables(hub, api, 3, ([], links)))
+    index = LineageIndex(a)
+    for i in (0, 32_767, 32_768, n - 1):
+        child = index.lookup(f"team/m-{i}")
+        assert child is not None
+        edges = np.flatnonzero(np.asarray(a.edge_child) == child)
+        said = {a.vocab["evidence"][int(a.edge_evidence[e])] for e in edges}
+        assert f"edges.csv:{i}" in said
+
+
 def test_a_cycle_made_then_broken_matches_a_rebuild(hub: SourceTables, hub_ids: list[str]) -> None:
     a, b = hub_ids[1], hub_ids[2]
     no_edges: tuple[list[Any], list[Any]] = ([], [])
@@ -305,6 +349,9 @@ def test_an_edge_list_ingested_beside_the_dump_is_applied_as_a_delta(
     db = stores.copy(sample_db, tmp_path)
     g = filiation.open(db, load_bundled=False)
     _ = g.index
+    # a running server: its index loaded before the change, polling as `serve` does
+    server = filiation.open(db, load_bundled=False)
+    _ = server.index
     applied: list[int] = []
     real = delta_mod.apply_delta
 
@@ -327,6 +374,8 @@ def test_an_edge_list_ingested_beside_the_dump_is_applied_as_a_delta(
     by_delta = store_answers(g, ids)
     other = filiation.open(db, load_bundled=False)  # another process sees the delta's index
     assert store_answers(other, ids) == by_delta
+    assert server.refresh() and store_answers(server, ids) == by_delta
+    assert not server.refresh()  # nothing newer since
     for folder in g.store.index_dir().glob("f*"):
         shutil.rmtree(folder)
     assert store_answers(filiation.open(db, load_bundled=False), ids) == by_delta

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 #: Stands for "unknown" in integer columns (downloads of a stub node, a missing date...).
 NULL_INT = np.iinfo(np.int64).min
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7  # 7: evidence codes int32 (an edge list of 32,768+ rows wrapped them)
 SEPARATOR = 0x0A  # "\n" between ids in the blobs; ids never contain control characters.
 
 
@@ -59,7 +59,7 @@ class IndexArrays:
     edge_rel: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     edge_declared: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     edge_source: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
-    edge_evidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    edge_evidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     down_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     down_nbr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     down_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))

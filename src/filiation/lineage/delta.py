@@ -44,9 +44,11 @@ from filiation.lineage.build import (
     build,
     lay_out_links,
 )
-from filiation.lineage.indicators import citations
 
 Step = Callable[[str], None]
+
+_LINEAGE = np.zeros(len(RELATION_CODES), bool)
+_LINEAGE[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
 
 #: Above this many nodes whose descendant counts may change, they are all counted again
 #: (one pass over the whole graph) rather than walked one by one.
@@ -226,8 +228,21 @@ def _patch(
     ev_small = _remap_codes(
         np.arange(len(small.vocab.get("evidence", []))), small.vocab.get("evidence", []), evidence
     )
-    keep = ~touched_node[np.asarray(base.edge_child)]
-    take = touched_node[work_of_small[np.asarray(small.edge_child)]]
+    b_src = np.asarray(base.edge_source).astype(np.int64)
+    s_src = np.asarray(small.edge_source).astype(np.int64)
+    b_src = np.where(b_src >= 0, base_src[np.maximum(b_src, 0)], -1)
+    s_src = np.where(s_src >= 0, small_src[np.maximum(s_src, 0)], -1)
+    s_ev = (
+        ev_small[np.asarray(small.edge_evidence).astype(np.int64)]
+        if len(ev_small)
+        else np.zeros(len(small.edge_evidence), np.int32)
+    )
+    # The links out of a touched node are replaced by the small index's, unless they are
+    # the same (a parent the change merely names): then every base link may stay in place.
+    replace = touched_node.copy()
+    replace[_same_links(base, small, work_of_small, touched_node, b_src, s_src, s_ev)] = False
+    keep = ~replace[np.asarray(base.edge_child)]
+    take = replace[work_of_small[np.asarray(small.edge_child)]]
 
     def both(base_part: np.ndarray, small_part: np.ndarray) -> np.ndarray:
         return np.concatenate([base_part[keep], small_part[take]])
@@ -236,18 +251,8 @@ def _patch(
     e_parent = both(np.asarray(base.edge_parent), work_of_small[small.edge_parent])
     e_rel = both(np.asarray(base.edge_rel), np.asarray(small.edge_rel))
     e_decl = both(np.asarray(base.edge_declared), np.asarray(small.edge_declared))
-    b_src = np.asarray(base.edge_source).astype(np.int64)
-    s_src = np.asarray(small.edge_source).astype(np.int64)
-    e_src = both(
-        np.where(b_src >= 0, base_src[np.maximum(b_src, 0)], -1),
-        np.where(s_src >= 0, small_src[np.maximum(s_src, 0)], -1),
-    ).astype(np.int16)
-    e_ev = both(
-        np.asarray(base.edge_evidence).astype(np.int32),
-        ev_small[np.asarray(small.edge_evidence).astype(np.int64)]
-        if len(ev_small)
-        else np.zeros(len(small.edge_evidence), np.int32),
-    ).astype(np.int16)
+    e_src = both(b_src, s_src).astype(np.int16)
+    e_ev = both(np.asarray(base.edge_evidence).astype(np.int32), s_ev).astype(np.int32)
     e_conf = both(np.asarray(base.edge_confidence), np.asarray(small.edge_confidence))
 
     # Who still exists: a stub is the end of a source's link, an author has a model.
@@ -272,6 +277,16 @@ def _patch(
     has_model[e_parent[live_edge & pub]] = True
     alive &= ~is_author | has_model
     live_edge = alive[e_child] & alive[e_parent]
+    # Whose citations may change: the parents of every base link that does not survive as
+    # it was and of every link the change brings (work numbering).
+    n_kept = int(keep.sum())
+    survives = np.zeros(len(keep), bool)
+    survives[np.flatnonzero(keep)[live_edge[:n_kept]]] = True
+    cited_work = np.concatenate(
+        [np.asarray(base.edge_parent)[~survives], e_parent[n_kept:]]
+    ).astype(np.int64)
+    gone = (np.asarray(base.edge_child)[~survives], np.asarray(base.edge_parent)[~survives])
+    came = (e_child[n_kept:][live_edge[n_kept:]], e_parent[n_kept:][live_edge[n_kept:]])
     e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf = (
         a[live_edge] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf)
     )
@@ -286,7 +301,7 @@ def _patch(
     out.score = score
     live = np.flatnonzero(alive)
     likes = np.maximum(out.likes[live], 0)
-    order = live[np.lexsort((live, -likes, -score[live]))]
+    order = _by_renown(live, score[live], likes)
     n = len(order)
     new_of_work = np.full(n_work, -1, np.int64)
     new_of_work[order] = np.arange(n)
@@ -355,15 +370,77 @@ def _patch(
     out.meta["links"] = len(e_child)
     out.meta["nodes"] = n
 
-    # citations: one vectorised pass over the links, as a build counts them
-    out.citations = citations(e_child, e_parent, out.edge_rel, sus, out.kind)
+    out.citations = _recite(base, out, new_of_work, cited_work)
 
     say("counting descendants")
-    _recount(base, out, new_of_work, touched_node | was_touched_base, n_base)
+    came_new = (new_of_work[came[0]], new_of_work[came[1]])
+    if _recount(base, out, new_of_work, touched_node | was_touched_base, n_base):
+        pass  # every count done again, the cycles' with them
+    elif _off_cycles(base, *gone) and _off_cycles(out, *came_new):
+        # No link that changed can lie on a cycle: the base's cycles are the new ones.
+        out.meta["cycles"] = base.meta.get("cycles", 0)
+        out.meta["nodes_in_cycles"] = base.meta.get("nodes_in_cycles", 0)
+    else:
+        _cycles(out, _LINEAGE)
 
     say("preparing search")
     _search(base, out, order, n_base)
     return out
+
+
+def _same_links(
+    base: IndexArrays,
+    small: IndexArrays,
+    work_of_small: np.ndarray,
+    touched: np.ndarray,
+    b_src: np.ndarray,
+    s_src: np.ndarray,
+    s_ev: np.ndarray,
+) -> np.ndarray:
+    """The touched nodes (working numbers) whose links out are the same, field for field,
+    in the base and in the small index (sources and evidence in the new vocabularies)."""
+    b = np.flatnonzero(touched[np.asarray(base.edge_child)])
+    sm = np.flatnonzero(touched[work_of_small[np.asarray(small.edge_child)]])
+
+    def rows(
+        a: IndexArrays, sel: np.ndarray, num: np.ndarray | None, src: np.ndarray, ev: np.ndarray
+    ) -> dict[int, list[tuple[int, ...]]]:
+        child = np.asarray(a.edge_child)[sel].astype(np.int64)
+        parent = np.asarray(a.edge_parent)[sel].astype(np.int64)
+        if num is not None:
+            child, parent = num[child], num[parent]
+        cols = zip(
+            child.tolist(),
+            parent.tolist(),
+            np.asarray(a.edge_rel)[sel].tolist(),
+            np.asarray(a.edge_declared)[sel].tolist(),
+            src[sel].tolist(),
+            ev[sel].tolist(),
+            np.asarray(a.edge_confidence)[sel].view(np.uint32).tolist(),
+            strict=True,
+        )
+        out: dict[int, list[tuple[int, ...]]] = {}
+        for row in cols:
+            out.setdefault(row[0], []).append(row)
+        return out
+
+    before = rows(base, b, None, b_src, np.asarray(base.edge_evidence).astype(np.int64))
+    after = rows(small, sm, work_of_small, s_src, s_ev)
+    nodes = np.flatnonzero(touched)
+    same = [v for v in nodes.tolist() if sorted(before.get(v, [])) == sorted(after.get(v, []))]
+    return np.array(same, np.int64)
+
+
+def _by_renown(live: np.ndarray, score: np.ndarray, likes: np.ndarray) -> np.ndarray:
+    """``live`` ordered by score, then likes (both descending), then number: a check that
+    they already are (the usual small change, new nodes of no renown last) costs a pass,
+    a sort of every node ten times more."""
+    if len(live) < 2:
+        return live
+    s0, s1, l0, l1 = score[:-1], score[1:], likes[:-1], likes[1:]
+    if bool(((s0 > s1) | ((s0 == s1) & (l0 >= l1))).all()):
+        return live
+    return live[np.lexsort((live, -likes, -score))]
 
 
 def _append_blob(
@@ -395,6 +472,9 @@ def _merge_layouts(
             name = prefix + side
             ptr = np.asarray(getattr(base, name + "ptr"))
             eid = np.asarray(getattr(base, name + "edge"))
+            if kept == len(keep):
+                _insert_entries(base, out, name, row_of, nbr_of, sel, n)
+                continue
             ok = keep[eid]
             rows = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))[ok]
             nbr = np.asarray(getattr(base, name + "nbr"))[ok]
@@ -408,6 +488,77 @@ def _merge_layouts(
             setattr(out, name + "nbr", np.insert(nbr, pos, nbr_of[add]).astype(np.int32))
             setattr(out, name + "edge", np.insert(edge, pos, add).astype(np.int32))
             setattr(out, name + "rel", np.insert(rel, pos, out.edge_rel[add]).astype(np.int8))
+
+
+def _recite(
+    base: IndexArrays, out: IndexArrays, new_of_work: np.ndarray, cited_work: np.ndarray
+) -> np.ndarray:
+    """Citations: the base's, but for the parents of links the change removed or brought,
+    counted again from their children in the new layout (what ``indicators.citations``
+    counts over every link, on the few nodes whose count may differ)."""
+    n = out.n_nodes
+    n_base = base.n_nodes
+    cites = np.zeros(n, np.int32)
+    old = new_of_work[:n_base]
+    alive = old >= 0
+    cites[old[alive]] = np.asarray(base.citations)[alive]
+    redo = np.unique(new_of_work[cited_work])
+    redo = redo[redo >= 0]
+    if not len(redo):
+        return cites
+    starts = out.down_ptr[redo]
+    lens = out.down_ptr[redo + 1] - starts
+    idx = spans(starts, lens)
+    rows = np.repeat(redo, lens)
+    child = np.asarray(out.down_nbr)[idx]
+    ok = (
+        (np.asarray(out.down_rel)[idx] != RELATION_CODES[Relation.PUBLISHED_BY])
+        & (out.kind[child] == KIND_CODES[NodeKind.MODEL])
+        & (child != rows)
+    )
+    pairs = np.unique(rows[ok].astype(np.int64) * n + child[ok])
+    counts = np.bincount(pairs // n, minlength=n).astype(np.int32)
+    cites[redo] = counts[redo]
+    return cites
+
+
+def _insert_entries(
+    base: IndexArrays,
+    out: IndexArrays,
+    name: str,
+    row_of: np.ndarray,
+    nbr_of: np.ndarray,
+    sel: np.ndarray,
+    n: int,
+) -> None:
+    """One layout of ``out``: the base's with the links ``sel`` inserted, when every base
+    link is kept (link numbers unchanged). Only the rows that gain entries are searched for
+    their place; the rest is one insertion pass."""
+    ptr = np.asarray(getattr(base, name + "ptr"))
+    nbr = np.asarray(getattr(base, name + "nbr"))
+    rel = np.asarray(getattr(base, name + "rel"))
+    eid = np.asarray(getattr(base, name + "edge"))
+    ptr = np.concatenate([ptr, np.full(n + 1 - len(ptr), ptr[-1], ptr.dtype)])
+    add_key = _combine(row_of[sel], nbr_of[sel], out.edge_rel[sel], n)
+    by_key = np.argsort(add_key, kind="stable")
+    add = sel[by_key]
+    add_key = add_key[by_key]
+    add_rows = row_of[add].astype(np.int64)
+    rows = np.unique(add_rows)
+    starts = ptr[rows]
+    lens = ptr[rows + 1] - starts
+    idx = spans(starts, lens)
+    sub_key = _combine(np.repeat(rows, lens), nbr[idx], rel[idx], n)
+    at = np.searchsorted(sub_key, add_key)
+    end = ptr[add_rows + 1]
+    pos = end if not len(idx) else np.where(at < len(idx), idx[np.minimum(at, len(idx) - 1)], end)
+    pos = np.minimum(pos, end)
+    more = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(add_rows, minlength=n), out=more[1:])
+    setattr(out, name + "ptr", ptr + more)
+    setattr(out, name + "nbr", np.insert(nbr, pos, nbr_of[add]).astype(np.int32))
+    setattr(out, name + "edge", np.insert(eid, pos, add).astype(np.int32))
+    setattr(out, name + "rel", np.insert(rel, pos, out.edge_rel[add]).astype(np.int8))
 
 
 def _ancestors(a: IndexArrays, seeds: np.ndarray, lineage: np.ndarray) -> np.ndarray:
@@ -434,14 +585,14 @@ def _recount(
     new_of_work: np.ndarray,
     touched: np.ndarray,
     n_base: int,
-) -> None:
+) -> bool:
     """Descendants and generations: the base's, but for the ancestors (before or after the
-    change) of touched nodes, counted again by a walk each; many of them, all counted again."""
+    change) of touched nodes, counted again by a walk each; many of them, all counted again
+    (with the cycles: then True)."""
     from filiation.lineage.traverse import Traverser
 
     n = out.n_nodes
-    lineage = np.zeros(len(RELATION_CODES), bool)
-    lineage[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
+    lineage = _LINEAGE
     seeds_work = np.flatnonzero(touched)
     before = _ancestors(base, seeds_work[seeds_work < n_base], lineage)
     after_seeds = new_of_work[seeds_work]
@@ -451,7 +602,7 @@ def _recount(
     if len(redo) > EXACT_WALKS:
         sel = lineage[out.edge_rel] & np.isnan(out.edge_confidence)
         _descendant_counts(out, out.edge_child[sel], out.edge_parent[sel], n, lineage)
-        return
+        return True
     work_of_new = np.flatnonzero(new_of_work >= 0)[np.argsort(new_of_work[new_of_work >= 0])]
     desc = np.zeros(n, np.int32)
     gen = np.zeros(n, np.int32)
@@ -467,7 +618,26 @@ def _recount(
         )
         desc[v] = len(res.nodes)
         gen[v] = int(res.depth.max()) if len(res.depth) else 0
-    _cycles(out, lineage)
+    return False
+
+
+def _off_cycles(a: IndexArrays, child: np.ndarray, parent: np.ndarray) -> bool:
+    """True when none of these links of ``a`` can lie on a cycle of declared lineage links:
+    each one's child has no child of its own or its parent no parent (the usual small
+    change, new models under existing ones). Otherwise the cycles are counted again."""
+    if not len(child):
+        return True
+
+    def has(ptr: np.ndarray, rel: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        starts = np.asarray(ptr)[nodes]
+        lens = np.asarray(ptr)[nodes + 1] - starts
+        hit = _LINEAGE[np.asarray(rel)[spans(starts, lens)]]
+        return np.bincount(np.repeat(np.arange(len(nodes)), lens)[hit], minlength=len(nodes)) > 0
+
+    child = np.asarray(child, np.int64)
+    parent = np.asarray(parent, np.int64)
+    stuck = has(a.down_ptr, a.down_rel, child) & has(a.up_ptr, a.up_rel, parent)
+    return not bool(stuck.any())
 
 
 def _cycles(out: IndexArrays, lineage: np.ndarray) -> None:
