@@ -100,21 +100,31 @@ def _encode(parts: list[pa.Array | pa.ChunkedArray]) -> tuple[np.ndarray, pa.Arr
 
 
 def _take_sections(sections: list[pa.Array | pa.ChunkedArray], positions: np.ndarray) -> pa.Array:
-    """``concat(sections).take(positions)`` without building the concatenation."""
+    """``concat(sections).take(positions)`` without building the concatenation, as large
+    strings (what the index's id blob is made of, so that no other copy is needed there).
+
+    The list is emptied as each section is read: when the caller holds no other reference,
+    the sections' memory goes before the result's is allocated."""
     sizes = np.array([len(x) for x in sections], np.int64)
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     which = np.searchsorted(bounds, positions, side="right") - 1
     parts: list[pa.Array] = []
     where: list[np.ndarray] = []
-    for i, section in enumerate(sections):
+    for i in range(len(sections)):
+        section, sections[i] = sections[i], pa.array([], pa.string())
         sel = np.flatnonzero(which == i)
         if len(sel):
             taken = pc.take(section, pa.array(positions[sel] - bounds[i]))
             parts.append(taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken)
             where.append(sel)
+            del taken
+        del section
+    del which
+    sections.clear()
     if not parts:
-        return pa.array([], pa.string())
-    combined = pa.concat_arrays([p.cast(pa.string()) for p in parts])
+        return pa.array([], pa.large_string())
+    combined = pa.concat_arrays([p.cast(pa.large_string()) for p in parts])
+    del parts
     order = np.concatenate(where)
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
@@ -315,13 +325,17 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
         setattr(arrays, name, pick(codes, -1).astype(np.int32))
     nodes = nodes.select(["id"])
     pa.default_memory_pool().release_unused()
-    display = _take_sections(
-        [nodes["id"], links["child_id"], links["parent_id"], author_names], first_pos[order]
-    )
-    arrays.set_ids(display, pc.take(key_values, pa.array(node_key[order])))
-    # The parsed rows are all read now: free them before the layouts need the room.
-    del display, key_values, nodes, links, author_names, node_key, first_pos, order
-    del stub, kind_p
+    lower = pc.take(key_values, pa.array(node_key[order]))
+    del key_values, node_key, stub, kind_p
+    # The parsed rows are all read with the display ids: free them (and the allocator's
+    # pages) as they are taken, before the id blobs and the layouts need the room.
+    sections = [nodes["id"], links["child_id"], links["parent_id"], author_names]
+    del nodes, links, author_names
+    display = _take_sections(sections, first_pos[order])
+    del first_pos, order
+    pa.default_memory_pool().release_unused()
+    arrays.set_ids(display, lower)
+    del display, lower
     pa.default_memory_pool().release_unused()
     m = len(e_child)
     e_child = arrays.edge_child = e_child.astype(np.int32, copy=False)
