@@ -100,21 +100,31 @@ def _encode(parts: list[pa.Array | pa.ChunkedArray]) -> tuple[np.ndarray, pa.Arr
 
 
 def _take_sections(sections: list[pa.Array | pa.ChunkedArray], positions: np.ndarray) -> pa.Array:
-    """``concat(sections).take(positions)`` without building the concatenation."""
+    """``concat(sections).take(positions)`` without building the concatenation, as large
+    strings (what the index's id blob is made of, so that no other copy is needed there).
+
+    The list is emptied as each section is read: when the caller holds no other reference,
+    the sections' memory goes before the result's is allocated."""
     sizes = np.array([len(x) for x in sections], np.int64)
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     which = np.searchsorted(bounds, positions, side="right") - 1
     parts: list[pa.Array] = []
     where: list[np.ndarray] = []
-    for i, section in enumerate(sections):
+    for i in range(len(sections)):
+        section, sections[i] = sections[i], pa.array([], pa.string())
         sel = np.flatnonzero(which == i)
         if len(sel):
             taken = pc.take(section, pa.array(positions[sel] - bounds[i]))
             parts.append(taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken)
             where.append(sel)
+            del taken
+        del section
+    del which
+    sections.clear()
     if not parts:
-        return pa.array([], pa.string())
-    combined = pa.concat_arrays([p.cast(pa.string()) for p in parts])
+        return pa.array([], pa.large_string())
+    combined = pa.concat_arrays([p.cast(pa.large_string()) for p in parts])
+    del parts
     order = np.concatenate(where)
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
@@ -179,19 +189,19 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     )
     links = links.drop_columns(["child_kind", "child_key", "parent_kind", "parent_key"])
     del row_author
+    pa.default_memory_pool().release_unused()  # else Arrow's allocator keeps their pages
     kinds = np.concatenate(
         [row_kind, child_kind, parent_kind, np.full(n_auth, author_code, np.int8)]
     )
-    combo = key_code.astype(np.int64) * len(KIND_CODES) + kinds
-    uniq, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
-    del combo
+    del row_kind, child_kind, parent_kind
+    first, inverse = _first_and_inverse(key_code, kinds)
     # Provisional numbers in order of first appearance: rows (by source priority), then
     # link ends no row describes (stubs), then authors.
     appearance = np.argsort(first, kind="stable")
-    prov_of_uniq = np.empty(len(uniq), np.int32)
-    prov_of_uniq[appearance] = np.arange(len(uniq), dtype=np.int32)
+    prov_of_uniq = np.empty(len(first), np.int32)
+    prov_of_uniq[appearance] = np.arange(len(first), dtype=np.int32)
     elem = prov_of_uniq[inverse]  # provisional node of every key element
-    del inverse, prov_of_uniq, uniq
+    del inverse, prov_of_uniq
     first_pos = first[appearance].astype(np.int32)
     node_key = key_code[first_pos]
     del key_code, first, appearance
@@ -240,7 +250,8 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     e_src = np.concatenate([link_src, np.full(len(p_child), -1, np.int16)])
     e_ev = np.concatenate([ev_codes, np.full(len(p_child), pub_ev, np.int32)])
     e_conf = np.concatenate([e_conf, np.full(len(p_child), np.nan, np.float32)])
-    del elem
+    del elem, kinds, author_of_elem, author_node, owner_pos, owner_author, has, p_child, p_parent
+    del link_src, ev_codes, e_inferred
 
     # Deduplicate links (same child, parent and relation): the first source wins.
     n_rel = len(RELATION_CODES)
@@ -254,6 +265,7 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf = (
         a[keep] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf)
     )
+    del keep
 
     pa.default_memory_pool().release_unused()
     say("ranking nodes")
@@ -282,6 +294,7 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     new_of_old[order] = np.arange(n, dtype=np.int32)
     e_child = new_of_old[e_child]
     e_parent = new_of_old[e_parent]
+    del new_of_old
 
     pa.default_memory_pool().release_unused()
     say("laying out links")
@@ -312,15 +325,22 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
         setattr(arrays, name, pick(codes, -1).astype(np.int32))
     nodes = nodes.select(["id"])
     pa.default_memory_pool().release_unused()
-    display = _take_sections(
-        [nodes["id"], links["child_id"], links["parent_id"], author_names], first_pos[order]
-    )
-    arrays.set_ids(display, pc.take(key_values, pa.array(node_key[order])))
-    del display, key_values
+    lower = pc.take(key_values, pa.array(node_key[order]))
+    del key_values, node_key, stub, kind_p
+    # The parsed rows are all read with the display ids: free them (and the allocator's
+    # pages) as they are taken, before the id blobs and the layouts need the room.
+    sections = [nodes["id"], links["child_id"], links["parent_id"], author_names]
+    del nodes, links, author_names
+    display = _take_sections(sections, first_pos[order])
+    del first_pos, order
+    pa.default_memory_pool().release_unused()
+    arrays.set_ids(display, lower)
+    del display, lower
+    pa.default_memory_pool().release_unused()
     m = len(e_child)
-    arrays.edge_child = e_child.astype(np.int32)
-    arrays.edge_parent = e_parent.astype(np.int32)
-    arrays.edge_rel = e_rel.astype(np.int8)
+    e_child = arrays.edge_child = e_child.astype(np.int32, copy=False)
+    e_parent = arrays.edge_parent = e_parent.astype(np.int32, copy=False)
+    e_rel = arrays.edge_rel = e_rel.astype(np.int8, copy=False)
     arrays.edge_declared = e_decl
     arrays.edge_source = e_src
     arrays.edge_evidence = e_ev.astype(np.int32)
@@ -336,9 +356,7 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     pub = e_rel == RELATION_CODES[Relation.PUBLISHED_BY]
     arrays.author = np.full(n, -1, np.int32)
     arrays.author[e_child[pub]] = e_parent[pub]
-
-    del nodes, links, author_names
-    pa.default_memory_pool().release_unused()
+    del pub
 
     say("counting descendants and cycles")
     lineage_mask = np.zeros(n_rel, bool)
@@ -354,6 +372,25 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
         arrays.lower_blob, arrays.lower_off
     )
     return arrays
+
+
+def _first_and_inverse(key_code: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(pairs, return_index=True, return_inverse=True)[1:]`` for the (key, kind)
+    pairs of every element, without sorting them: keys are dense dictionary codes (-1 for
+    null), so a table indexed by pair holds each pair's first element. At 7 million elements
+    the sort made the largest temporaries of the numbering step."""
+    kinds_n = len(KIND_CODES)
+    combo = (key_code + 1) * kinds_n + kinds  # int32: a few million keys, three kinds
+    size = (int(key_code.max()) + 2) * kinds_n if len(combo) else 0
+    first_of = np.full(size, len(combo), np.int64)
+    np.minimum.at(first_of, combo, np.arange(len(combo), dtype=np.int64))
+    present = first_of < len(combo)
+    first = first_of[present]
+    del first_of
+    rank = np.cumsum(present, dtype=np.int32) - 1
+    del present
+    inverse = rank[combo]
+    return first, inverse
 
 
 def _combine(a: np.ndarray, b: np.ndarray, rel: np.ndarray, n: int) -> np.ndarray:
@@ -470,14 +507,20 @@ def lay_out_links(
     declared links and of the suspected ones (``arrays.edge_confidence`` not NaN), sorted
     from scratch: by a build, and by ``lineage/delta.py`` when node numbers change."""
     sus = ~np.isnan(arrays.edge_confidence)
-    for prefix, sel in (("", np.flatnonzero(~sus)), ("sus_", np.flatnonzero(sus))):
-        down = sel[np.argsort(_combine(e_parent[sel], e_child[sel], e_rel[sel], n))]
-        up = sel[np.argsort(_combine(e_child[sel], e_parent[sel], e_rel[sel], n))]
-        setattr(arrays, prefix + "down_ptr", _indptr(e_parent[sel], n))
-        setattr(arrays, prefix + "down_nbr", e_child[down].astype(np.int32))
-        setattr(arrays, prefix + "down_edge", down.astype(np.int32))
-        setattr(arrays, prefix + "down_rel", e_rel[down])
-        setattr(arrays, prefix + "up_ptr", _indptr(e_child[sel], n))
-        setattr(arrays, prefix + "up_nbr", e_parent[up].astype(np.int32))
-        setattr(arrays, prefix + "up_edge", up.astype(np.int32))
-        setattr(arrays, prefix + "up_rel", e_rel[up])
+    for prefix, suspected in (("", False), ("sus_", True)):
+        # One direction at a time, each temporary freed before the next is made: at 4
+        # million links the int64 sort keys and orders are the peak of a whole ingest.
+        sel = np.flatnonzero(sus if suspected else ~sus).astype(np.int32)
+        for name, owner, other in (("down", e_parent, e_child), ("up", e_child, e_parent)):
+            owner_sel = owner[sel]
+            key = _combine(owner_sel, other[sel], e_rel[sel], n)
+            position = np.argsort(key)
+            del key
+            edge = sel[position]
+            del position
+            setattr(arrays, f"{prefix}{name}_ptr", _indptr(owner_sel, n))
+            del owner_sel
+            setattr(arrays, f"{prefix}{name}_nbr", other[edge].astype(np.int32, copy=False))
+            setattr(arrays, f"{prefix}{name}_edge", edge)
+            setattr(arrays, f"{prefix}{name}_rel", e_rel[edge])
+            del edge
