@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 import filiation
 from filiation.errors import SourceError
 from filiation.inference import metadata as md
+from filiation.inference.candidates import SIZE_LEVEL
 from filiation.inference.run import infer_genealogy, refresh_after_ingest
 from filiation.lineage.build import SourceTables, build
 from filiation.lineage.index import LineageIndex, suspected_confidence
@@ -524,3 +525,111 @@ def test_an_ingest_recomputes_suspects_once_they_exist(tmp_path: Path, fresh_db)
     current = [s for s in g.store.current_snapshots() if s.source == md.SOURCE]
     assert len(current) == 1 and current[0].id != first.snapshot_id
     assert g.index.a.n_suspected == first.stored
+
+
+# -- candidate generation ---------------------------------------------------------------------
+def _best(feat: md.Features, sus: md.Suspects) -> dict[str, tuple[str, str]]:
+    ids = feat.ids.to_pylist()
+    order = sus.order()
+    best: dict[str, tuple[str, str]] = {}
+    for i in order.tolist():
+        best.setdefault(ids[sus.child[i]], (ids[sus.parent[i]], str(sus.relation[i])))
+    return best
+
+
+def test_a_quantised_copy_by_another_org_is_proposed_with_its_parent_not_the_grandparent(
+    tmp_path: Path,
+) -> None:
+    # TheBloke's GGUF of Llama-2-7b-chat-hf: another org, the name without ``-hf`` and with
+    # ``-GGUF``; the grandparent (Llama-2-7b-hf, more downloaded, same size) must not win.
+    size = 6_738_415_616
+    rows = [
+        {
+            "id": "meta-llama/Llama-2-7b-hf",
+            "author": "meta-llama",
+            "created": datetime(2023, 7, 1),
+            "downloads": 900_000,
+            "params": size,
+        },
+        {
+            "id": "meta-llama/Llama-2-7b-chat-hf",
+            "author": "meta-llama",
+            "created": datetime(2023, 7, 2),
+            "downloads": 500_000,
+            "params": size,
+            "parents": ["meta-llama/Llama-2-7b-hf"],
+        },
+        {
+            "id": "TheBloke/Llama-2-7B-Chat-GGUF",
+            "author": "TheBloke",
+            "created": datetime(2023, 9, 1),
+            "downloads": 40_000,
+            "library": "gguf",
+            "tags": ["gguf"],
+            "gguf": f'{{"total": {size}, "architecture": "llama"}}',
+        },
+    ]
+    feat = md.read_features(_dump(tmp_path / "m.parquet", rows))
+    best = _best(feat, md.infer(feat, min_confidence=0.0))
+    assert best["TheBloke/Llama-2-7B-Chat-GGUF"] == ("meta-llama/Llama-2-7b-chat-hf", "quantized")
+
+
+def test_a_finetune_whose_name_says_nothing_meets_the_popular_base_of_its_size(
+    tmp_path: Path,
+) -> None:
+    # A fine-tune that resized its vocabulary: 0.02 % more or less parameters than its base,
+    # same architecture, a name of its own. Its base is the popular model of that size
+    # class, not an unrelated model of another architecture with the same count.
+    day = datetime(2024, 9, 1)
+    rows = [
+        {
+            "id": "Qwen/Qwen2.5-3B",
+            "author": "Qwen",
+            "created": day,
+            "downloads": 300_000,
+            "params": 3_085_938_688,
+            "tags": ["qwen2"],
+        },
+        {
+            "id": "other/Unrelated-3B",
+            "author": "other",
+            "created": day,
+            "downloads": 900_000,
+            "params": 3_085_938_688,
+            "tags": ["llama"],
+        },
+        {
+            "id": "q/Qwen2.5-3B-GGUF",  # puts ``qwen2`` and ``llama`` in the vocabulary
+            "author": "q",
+            "created": day + timedelta(days=2),
+            "gguf": '{"total": 3085938688, "architecture": "qwen2"}',
+            "tags": ["gguf"],
+        },
+        {
+            "id": "l/Unrelated-3B-GGUF",
+            "author": "l",
+            "created": day + timedelta(days=2),
+            "gguf": '{"total": 3085938688, "architecture": "llama"}',
+            "tags": ["gguf"],
+        },
+        {
+            "id": "maziyarpanahi/calme-baguette",
+            "author": "maziyarpanahi",
+            "created": day + timedelta(days=60),
+            "downloads": 50,
+            "params": 3_085_383_680,
+            "tags": ["qwen2"],
+        },
+    ]
+    feat = md.read_features(_dump(tmp_path / "m.parquet", rows))
+    ids = feat.ids.to_pylist()
+    pairs = md.candidates(feat, ~feat.dump_declared)
+    child = ids.index("maziyarpanahi/calme-baguette")
+    found = {
+        ids[p]: int(lv)
+        for c, p, lv in zip(pairs.child, pairs.parent, pairs.level, strict=True)
+        if c == child
+    }
+    assert found == {"Qwen/Qwen2.5-3B": SIZE_LEVEL}
+    best = _best(feat, md.infer(feat, min_confidence=0.0))
+    assert best["maziyarpanahi/calme-baguette"] == ("Qwen/Qwen2.5-3B", "finetune")

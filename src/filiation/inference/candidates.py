@@ -28,6 +28,16 @@ from filiation.inference.names import CUT_LEVELS
 MAX_HEADS = 5
 #: The level of pairs found by an equal parameter count rather than by name.
 PARAMS_LEVEL = 2 + 2 * CUT_LEVELS
+#: The level of pairs found by a near parameter count in the same architecture: a fine-tune
+#: that resized its vocabulary or added a head (``calme-3.2-baguette-3b`` from
+#: ``Qwen2.5-3B``, 0.02 % apart) whose name says nothing of its base.
+SIZE_LEVEL = PARAMS_LEVEL + 1
+#: Width of a size class, in natural log of the parameter count (0.2 %); a child meets its
+#: own class and both neighbours, so bases up to 0.4 % apart.
+SIZE_STEP = 0.002
+#: Candidate parents kept per size class: the most downloaded bases of that architecture
+#: and size (most fine-tunes descend from a few hundred popular bases).
+SIZE_HEADS = 3
 
 
 @dataclass
@@ -80,7 +90,15 @@ class _Heads:
     count: np.ndarray  # how many heads it has
 
 
-def _heads(feat: Features, key: np.ndarray) -> _Heads:
+def size_key(feat: Features) -> np.ndarray:
+    """Each model's size class: architecture and parameter count to :data:`SIZE_STEP` (-1
+    when either is unknown). Neighbouring classes differ by one."""
+    known = (feat.arch >= 0) & (feat.params > 0)
+    bucket = np.floor(np.log(np.maximum(feat.params, 1)) / SIZE_STEP).astype(np.int64)
+    return np.where(known, (feat.arch.astype(np.int64) + 1) * (1 << 32) + bucket, -1)
+
+
+def _heads(feat: Features, key: np.ndarray, max_heads: int = MAX_HEADS) -> _Heads:
     """Per block: not a format copy or adapter first, then most downloaded, then oldest."""
     # A model in a format made to run (GGUF, AWQ, MLX...) heads no block: nobody's parent.
     valid = np.flatnonzero((key >= 0) & ((feat.flags & TERMINAL) == 0))
@@ -95,9 +113,9 @@ def _heads(feat: Features, key: np.ndarray) -> _Heads:
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     sizes = np.diff(np.r_[starts, len(k)])
     rank = np.arange(len(k)) - np.repeat(starts, sizes)
-    head = rank < MAX_HEADS
+    head = rank < max_heads
     block = np.repeat(sizes, sizes)[head].astype(np.int32)
-    count = np.minimum(sizes, MAX_HEADS)
+    count = np.minimum(sizes, max_heads)
     first = np.cumsum(count) - count
     return _Heads(
         order[head].astype(np.int32),
@@ -116,9 +134,11 @@ def _lookup(
     """Children needing a parent, paired with the heads of the block their key names (one
     search); the child itself, parents younger than it and copies of copies left out."""
     kids = np.flatnonzero(needs & (child_key >= 0)).astype(np.int32)
+    if not len(heads.first_key):  # no block of this key has a head: nobody to pair with
+        kids = kids[:0]
     wanted = child_key[kids]
     pos = np.minimum(np.searchsorted(heads.first_key, wanted), max(len(heads.first_key) - 1, 0))
-    hit = heads.first_key[pos] == wanted if len(heads.first_key) else np.zeros(len(kids), bool)
+    hit = heads.first_key[pos] == wanted
     lo = heads.first[pos]
     counts = np.where(hit, heads.count[pos], 0)
     idx = _spans(lo, counts)
@@ -144,8 +164,18 @@ def candidates(feat: Features, needs: np.ndarray) -> Pairs:
     lookups += [(exact_heads, cut) for cut in feat.cuts]
     # Same exact parameter count: a full fine-tune keeps its parent's, to the unit.
     lookups.append((_heads(feat, feat.params), feat.params))
+    # Near parameter count, same architecture: the popular bases of the child's size class
+    # and of both neighbouring classes (one level: the closest match is kept per pair).
+    size = size_key(feat)
+    size_heads = _heads(feat, size, SIZE_HEADS)
+    size_parts = [
+        _lookup(feat, size_heads, np.where(size >= 0, size + d, -1), needs) for d in (0, -1, 1)
+    ]
+    del size, size_heads
     parts = [_lookup(feat, heads, key, needs) for heads, key in lookups]
     del lookups, exact_heads
+    parts.append(tuple(np.concatenate(a) for a in zip(*size_parts, strict=True)))
+    del size_parts
     level = np.concatenate([np.full(len(p[0]), i, np.int8) for i, p in enumerate(parts)])
     child = np.concatenate([p[0] for p in parts])
     parent = np.concatenate([p[1] for p in parts])

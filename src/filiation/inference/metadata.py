@@ -146,6 +146,7 @@ NAME_MATCH = (
     "two segments + parent name",
     "three segments + parent name",
     "same parameter count",
+    "same architecture, parameter count within 0.4 %",
 )
 
 

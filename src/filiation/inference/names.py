@@ -28,6 +28,9 @@ _FORMAT_TOKENS = (
     r"[2-8]-?bits?|q[2-8](?:-k)?(?:-[a-z0-9]{1,2})*|iq[1-4](?:-[a-z0-9]{1,3})*|\d+(?:\.\d+)?bpw|h[468]|hf|"
     r"dynamic|unsloth|lite"
 )
+#: ``-hf`` says "converted to the transformers layout": the name key drops it, but it marks
+#: no format copy (``Llama-2-7b-chat-hf`` is the parent of the GGUF and AWQ copies).
+_COPY_TOKENS = _FORMAT_TOKENS.replace("|hf|", "|")
 #: Format tokens of repositories made to run, not to train from (see ``TERMINAL``).
 _TERMINAL_TOKENS = (
     r"gguf|ggml|awq|gptq|exl2|exl3|mlx|onnx|openvino|"
@@ -61,9 +64,9 @@ def name_keys(name: pa.Array) -> dict[str, pa.Array]:
         return pc.if_else(pc.greater_equal(pc.utf8_length(key), 4), key, none)
 
     out: dict[str, Any] = {
-        "name_format": pc.fill_null(pc.not_equal(no_fmt, name), False).to_numpy(
-            zero_copy_only=False
-        ),
+        "name_format": pc.fill_null(
+            pc.match_substring_regex(name, _suffix(_COPY_TOKENS)), False
+        ).to_numpy(zero_copy_only=False),
         "name_adapter": pc.fill_null(pc.not_equal(exact, no_fmt), False).to_numpy(
             zero_copy_only=False
         ),

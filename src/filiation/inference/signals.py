@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from filiation.inference.candidates import PARAMS_LEVEL, Pairs
+from filiation.inference.candidates import PARAMS_LEVEL, SIZE_LEVEL, Pairs
 from filiation.inference.features import (
     ADAPTER,
     FMT,
@@ -30,6 +30,7 @@ FEATURES = (
     "end_cut",
     "start_cut",
     "params_block",
+    "size_block",
     "child_format",
     "parent_format",
     "child_adapter",
@@ -132,6 +133,7 @@ def signals(feat: Features, ctx: Context, pairs: Pairs) -> np.ndarray:
         np.where((level >= 2 + CUT_LEVELS) & (level < PARAMS_LEVEL), level - 1 - CUT_LEVELS, 0),
     )
     col("params_block", level == PARAMS_LEVEL)
+    col("size_block", level == SIZE_LEVEL)
     col("child_format", child_fmt)
     col("parent_format", (fp & FMT) > 0)
     col("child_adapter", child_adapter)
@@ -183,6 +185,6 @@ def signals(feat: Features, ctx: Context, pairs: Pairs) -> np.ndarray:
     col("own_base", same_pub & (level == 1) & ((fc & INSTRUCTED) > 0) & ((fp & INSTRUCTED) == 0))
     # Two models of one publisher's series met by their size only: as often siblings
     # (``calme-2.2``, ``calme-2.3``) as parent and child.
-    col("publisher_series", same_pub & (level == PARAMS_LEVEL))
+    col("publisher_series", same_pub & (level >= PARAMS_LEVEL))
     col("parent_has_instruct_twin", ctx.instruct_twin[p] & ((fc & INSTRUCTED) == 0))
     return out
