@@ -17,6 +17,13 @@ const r = (v) => Math.round(v * 10) / 10;
 const px = (v) => parseFloat(v) || 0;
 
 function linkPath(e) {
+  if (e.cy().headless()) {
+    // A WebGL drawing (webgl.js): no rendered geometry, straight links from box to box.
+    const a = e.source(), b = e.target(), from = a.position(), to = b.position();
+    const s = { x: from.x, y: from.y + Math.sign(to.y - from.y) * a.data("h") / 2 };
+    const t = { x: to.x, y: to.y - Math.sign(to.y - from.y) * b.data("h") / 2 };
+    return { d: "M" + r(s.x) + " " + r(s.y) + " L" + r(t.x) + " " + r(t.y), from: s, to: t };
+  }
   const s = e.sourceEndpoint(), t = e.targetEndpoint();
   const cps = e.controlPoints() || [];
   let d = "M" + r(s.x) + " " + r(s.y);
@@ -80,6 +87,26 @@ export function save(blob, name) {
   setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
 }
 
-export function png(cy) {
-  return cy.png({ output: "blob", full: true, scale: 2, bg: "#ffffff", maxWidth: 16000, maxHeight: 16000 });
+// The PNG at 2× (at most 16,000 px a side): Cytoscape's own, or for a WebGL drawing (whose
+// canvas holds only the view) the SVG export rasterised.
+export function png(cy, svg) {
+  if (!cy.headless()) {
+    return Promise.resolve(cy.png({ output: "blob", full: true, scale: 2, bg: "#ffffff", maxWidth: 16000, maxHeight: 16000 }));
+  }
+  return new Promise((done, fail) => {
+    const img = new Image();
+    img.onload = () => {
+      const scale = Math.min(2, 16000 / Math.max(img.width, img.height));
+      const c = document.createElement("canvas");
+      c.width = Math.ceil(img.width * scale);
+      c.height = Math.ceil(img.height * scale);
+      const ctx = c.getContext("2d");
+      ctx.scale(scale, scale);
+      ctx.drawImage(img, 0, 0);
+      URL.revokeObjectURL(img.src);
+      c.toBlob(done, "image/png");
+    };
+    img.onerror = fail;
+    img.src = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
+  });
 }

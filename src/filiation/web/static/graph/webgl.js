@@ -1,0 +1,105 @@
+// Large drawings in WebGL: sigma.js (v3) over a graphology graph, for drawings of more than
+// LARGE items, where Cytoscape's canvas redraws every label and link on each frame of a pan or
+// zoom (5.5 frames/s with 5,000 items, benchmarks/README.md). The items keep the layered
+// layout and the data of the Cytoscape model (main.js builds it headless, lays it out with
+// ELK, and keeps it for the table, the side panel and the exports); sigma only draws it.
+// Items are WebGL discs; once a label is legible (≥ MIN_PX) it is drawn whole, in its box of
+// the layout, which the layout keeps apart from every other (so labels never overlap), and
+// sigma's label grid draws only those of items in view. Suspected links are grey and labelled
+// with their confidence ("suspected 0.87"); WebGL lines are not dashed.
+import { FONT, FAMILY, LINE, MIN_PX } from "./labels.js";
+
+export const LARGE = 300;        // items beyond which a drawing is drawn in WebGL
+
+// Whether this browser can draw in WebGL (without a GPU, Chromium falls back to SwiftShader).
+export function webglAvailable() {
+  if (typeof window.Sigma !== "function" || !window.graphology) { return false; }
+  try {
+    const c = document.createElement("canvas");
+    return !!(c.getContext("webgl2") || c.getContext("webgl"));
+  } catch (err) {
+    return false;
+  }
+}
+
+// Page pixels per layout unit at the camera's current zoom.
+function scaleOf(renderer) {
+  const a = renderer.graphToViewport({ x: 0, y: 0 }), b = renderer.graphToViewport({ x: 100, y: 0 });
+  return Math.hypot(b.x - a.x, b.y - a.y) / 100;
+}
+
+// The label in its box, as the Cytoscape drawing shows it: border by kind, lines centred.
+function box(ctx, d, s) {
+  const w = d.w * s, h = d.h * s, x = d.x - w / 2, y = d.y - h / 2;
+  ctx.beginPath();
+  if (ctx.roundRect) { ctx.roundRect(x, y, w, h, 6 * s); } else { ctx.rect(x, y, w, h); }
+  ctx.fillStyle = d.fill;
+  ctx.fill();
+  ctx.lineWidth = (d.root ? 4 : 2) * s;
+  ctx.strokeStyle = d.color;
+  if (d.dashed) { ctx.setLineDash([5 * s, 3 * s]); }
+  ctx.stroke();
+  ctx.setLineDash([]);
+  ctx.fillStyle = d.ink;
+  ctx.font = (d.root ? "bold " : "") + FONT * s + "px " + FAMILY;
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  const lines = String(d.label).split("\n");
+  const first = d.y - ((lines.length - 1) * LINE * s) / 2;
+  lines.forEach((line, i) => ctx.fillText(line, d.x, first + i * LINE * s));
+}
+
+// `cy` is the laid-out model; `look(n)` gives an item's colours ({color, fill, ink, dashed}).
+export function sigmaView(container, cy, look) {
+  const graph = new window.graphology.MultiDirectedGraph();
+  cy.nodes().forEach((n) => {
+    const p = n.position();
+    // sigma's y axis points up, the layout's down.
+    graph.addNode(n.id(), Object.assign({ x: p.x, y: -p.y, size: n.data("h") / 2, label: n.data("label"),
+      w: n.data("w"), h: n.data("h"), root: !!n.data("root") }, look(n)));
+  });
+  cy.edges().forEach((e) => {
+    const suspected = !!e.data("suspected");
+    graph.addDirectedEdgeWithKey(e.id(), e.data("source"), e.data("target"), {
+      color: suspected ? "#6b7280" : e.data("colour"), size: 1.5, type: "arrow",
+      label: suspected ? e.data("label") : undefined, forceLabel: suspected });
+  });
+  let renderer = null;
+  // (Nothing in the frame sigma draws while it is being made: sigmaFit redraws it.)
+  const drawLabel = (ctx, d) => {
+    const s = renderer ? scaleOf(renderer) : 0;
+    if (FONT * s >= MIN_PX) { box(ctx, d, s); }
+  };
+  // Hovered, an item shows its label at a legible size whatever the zoom.
+  const drawHover = (ctx, d) => { if (renderer) { box(ctx, d, Math.max(scaleOf(renderer), (MIN_PX + 0.5) / FONT)); } };
+  renderer = new window.Sigma(graph, container, {
+    itemSizesReference: "positions", zoomToSizeRatioFunction: (r) => r,
+    labelRenderedSizeThreshold: 0, labelDensity: 4, labelGridCellSize: 120,
+    defaultDrawNodeLabel: drawLabel, defaultDrawNodeHover: drawHover,
+    renderEdgeLabels: true, edgeLabelSize: 11, edgeLabelFont: FAMILY, edgeLabelColor: { color: "#444" },
+    enableEdgeEvents: true, minCameraRatio: 0.02, maxCameraRatio: 4, allowInvalidContainer: true,
+    stagePadding: 20,
+  });
+  return {
+    renderer, graph,
+    scale: () => scaleOf(renderer),
+    // Whether sigma's label grid drew an item's label in the last frame.
+    labelled: (id) => !!(renderer.displayedNodeLabels && renderer.displayedNodeLabels.has(id)),
+    viewport: (p) => renderer.graphToViewport({ x: p.x, y: -p.y }),
+    // The camera at `s` pixels a unit with the layout point `p` at the viewport point `at`.
+    look: (p, at, s) => {
+      const cam = renderer.getCamera();
+      const ratio = cam.ratio * scaleOf(renderer) / s;
+      // sigma's conversions use the matrix of the last frame unless given the camera's state.
+      const o = { cameraState: Object.assign(cam.getState(), { ratio }) };
+      // Moved by the difference, in the camera's own (framed) coordinates, of where p is and
+      // where it should be.
+      const f1 = renderer.viewportToFramedGraph(renderer.graphToViewport({ x: p.x, y: -p.y }, o), o);
+      const f2 = renderer.viewportToFramedGraph(at, o);
+      cam.setState({ x: o.cameraState.x + f1.x - f2.x, y: o.cameraState.y + f1.y - f2.y, ratio });
+      renderer.refresh();
+    },
+    fit: () => renderer.getCamera().setState({ x: 0.5, y: 0.5, ratio: 1, angle: 0 }),
+    kill: () => renderer.kill(),
+  };
+}
