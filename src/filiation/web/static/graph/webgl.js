@@ -3,10 +3,14 @@
 // zoom (5.5 frames/s with 5,000 items, benchmarks/README.md). The items keep the layered
 // layout and the data of the Cytoscape model (main.js builds it headless, lays it out with
 // ELK, and keeps it for the table, the side panel and the exports); sigma only draws it.
-// Items are WebGL discs; once a label is legible (≥ MIN_PX) it is drawn whole, in its box of
-// the layout, which the layout keeps apart from every other (so labels never overlap), and
+// Items are WebGL points and links thin WebGL lines (generations are rows, parents above: the
+// rows give the direction; sigma's arrow and disc programs cost 10 to 50 times more in software
+// GL, benchmarks/README.md). Once a label is legible (≥ MIN_PX) it is drawn whole, in its box
+// of the layout, which the layout keeps apart from every other (so labels never overlap), and
 // sigma's label grid draws only those of items in view. Suspected links are grey and labelled
-// with their confidence ("suspected 0.87"); WebGL lines are not dashed.
+// with their confidence ("suspected 0.87"); WebGL lines are not dashed. With software GL (no
+// GPU: SwiftShader, llvmpipe) links and labels are hidden while the view moves, drawn again
+// when it stops: that keeps a pan or zoom of thousands of items smooth.
 import { FONT, FAMILY, LINE, MIN_PX } from "./labels.js";
 
 export const LARGE = 300;        // items beyond which a drawing is drawn in WebGL
@@ -17,6 +21,18 @@ export function webglAvailable() {
   try {
     const c = document.createElement("canvas");
     return !!(c.getContext("webgl2") || c.getContext("webgl"));
+  } catch (err) {
+    return false;
+  }
+}
+
+// Whether WebGL runs on the CPU (the renderer's name, when the browser tells it).
+function softwareGL() {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl");
+    const info = gl && gl.getExtension("WEBGL_debug_renderer_info");
+    const name = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+    return /swiftshader|llvmpipe|software/i.test(name);
   } catch (err) {
     return false;
   }
@@ -50,18 +66,19 @@ function box(ctx, d, s) {
 }
 
 // `cy` is the laid-out model; `look(n)` gives an item's colours ({color, fill, ink, dashed}).
-export function sigmaView(container, cy, look) {
+// `more`: sigma settings that override these (benchmarks/browser.py compares some).
+export function sigmaView(container, cy, look, more = {}) {
   const graph = new window.graphology.MultiDirectedGraph();
   cy.nodes().forEach((n) => {
     const p = n.position();
     // sigma's y axis points up, the layout's down.
-    graph.addNode(n.id(), Object.assign({ x: p.x, y: -p.y, size: n.data("h") / 2, label: n.data("label"),
+    graph.addNode(n.id(), Object.assign({ type: "point", x: p.x, y: -p.y, size: n.data("h") / 2, label: n.data("label"),
       w: n.data("w"), h: n.data("h"), root: !!n.data("root") }, look(n)));
   });
   cy.edges().forEach((e) => {
     const suspected = !!e.data("suspected");
     graph.addDirectedEdgeWithKey(e.id(), e.data("source"), e.data("target"), {
-      color: suspected ? "#6b7280" : e.data("colour"), size: 1.5, type: "arrow",
+      color: suspected ? "#6b7280" : e.data("colour"), size: 1, type: "line",
       label: suspected ? e.data("label") : undefined, forceLabel: suspected });
   });
   let renderer = null;
@@ -72,14 +89,18 @@ export function sigmaView(container, cy, look) {
   };
   // Hovered, an item shows its label at a legible size whatever the zoom.
   const drawHover = (ctx, d) => { if (renderer) { box(ctx, d, Math.max(scaleOf(renderer), (MIN_PX + 0.5) / FONT)); } };
-  renderer = new window.Sigma(graph, container, {
+  const R = window.Sigma.rendering;
+  const slow = softwareGL();
+  renderer = new window.Sigma(graph, container, Object.assign({
+    nodeProgramClasses: { point: R.NodePointProgram }, edgeProgramClasses: { line: R.EdgeLineProgram },
+    hideEdgesOnMove: slow, hideLabelsOnMove: slow,
     itemSizesReference: "positions", zoomToSizeRatioFunction: (r) => r,
     labelRenderedSizeThreshold: 0, labelDensity: 4, labelGridCellSize: 120,
     defaultDrawNodeLabel: drawLabel, defaultDrawNodeHover: drawHover,
     renderEdgeLabels: true, edgeLabelSize: 11, edgeLabelFont: FAMILY, edgeLabelColor: { color: "#444" },
     enableEdgeEvents: true, minCameraRatio: 0.02, maxCameraRatio: 4, allowInvalidContainer: true,
     stagePadding: 20,
-  });
+  }, more));
   return {
     renderer, graph,
     scale: () => scaleOf(renderer),
