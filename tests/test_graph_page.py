@@ -291,6 +291,13 @@ def test_a_large_drawing_is_drawn_in_webgl(server: str, page: Any, web_db: Path)
         if el.get("class") == "node"
     }
     assert labels == {n["id"]: n["label"].replace("\n", "") for n in nodes}
+    # The PNG: the whole drawing, at twice its size up to 16,000 px.
+    with pg.expect_download() as info:
+        pg.click("#graph-view .download-png")
+    data = Path(info.value.path()).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width = int.from_bytes(data[16:20], "big")
+    assert width >= min(16_000, 2 * float(svg.get("width", 0)) - 90) * 0.95
     # Fit to view: the whole family, its labels too small to read, so none is drawn.
     pg.click("#graph-view .graph-fit")
     pg.wait_for_timeout(300)

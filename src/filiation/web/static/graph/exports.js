@@ -87,26 +87,22 @@ export function save(blob, name) {
   setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
 }
 
-// The PNG at 2× (at most 16,000 px a side): Cytoscape's own, or for a WebGL drawing (whose
-// canvas holds only the view) the SVG export rasterised.
-export function png(cy, svg) {
-  if (!cy.headless()) {
-    return Promise.resolve(cy.png({ output: "blob", full: true, scale: 2, bg: "#ffffff", maxWidth: 16000, maxHeight: 16000 }));
+// The PNG at 2× (at most 16,000 px a side), drawn by Cytoscape: for a WebGL drawing (whose
+// canvas holds only the view, and whose model is headless) by a Cytoscape drawn off-screen
+// from the same model, positions and styles (an image of the SVG would be a blob: URL, which
+// the page's Content-Security-Policy refuses).
+export function png(cy) {
+  const options = { output: "blob", full: true, scale: 2, bg: "#ffffff", maxWidth: 16000, maxHeight: 16000 };
+  if (!cy.headless()) { return Promise.resolve(cy.png(options)); }
+  const box = document.createElement("div");
+  box.style.cssText = "position:absolute;left:-10000px;top:0;width:800px;height:600px";
+  document.body.appendChild(box);
+  const json = cy.json();
+  const copy = window.cytoscape({ container: box, elements: json.elements, style: json.style, layout: { name: "preset" } });
+  try {
+    return Promise.resolve(copy.png(options));
+  } finally {
+    copy.destroy();
+    box.remove();
   }
-  return new Promise((done, fail) => {
-    const img = new Image();
-    img.onload = () => {
-      const scale = Math.min(2, 16000 / Math.max(img.width, img.height));
-      const c = document.createElement("canvas");
-      c.width = Math.ceil(img.width * scale);
-      c.height = Math.ceil(img.height * scale);
-      const ctx = c.getContext("2d");
-      ctx.scale(scale, scale);
-      ctx.drawImage(img, 0, 0);
-      URL.revokeObjectURL(img.src);
-      c.toBlob(done, "image/png");
-    };
-    img.onerror = fail;
-    img.src = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
-  });
 }

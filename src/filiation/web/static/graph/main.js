@@ -326,7 +326,7 @@ function mount(view) {
   view.querySelector(".graph-fit").addEventListener("click", () => { if (sg) { sg.fit(); } else if (cy) { cy.fit(undefined, 20); } });
   const name = (rootId.replace(/[^\w.-]+/g, "_") || "graph");
   const pngButton = view.querySelector(".download-png");
-  if (pngButton) { pngButton.addEventListener("click", () => { if (cy) { png(cy, svgText(cy, rootId, F.t)).then((blob) => save(blob, name + ".png")); } }); }
+  if (pngButton) { pngButton.addEventListener("click", () => { if (cy) { png(cy).then((blob) => save(blob, name + ".png")); } }); }
   const svgButton = view.querySelector(".download-svg");
   if (svgButton) { svgButton.addEventListener("click", () => { if (cy) { save(new Blob([svgText(cy, rootId, F.t)], { type: "image/svg+xml" }), name + ".svg"); } }); }
   const restored = restore(view, form);
