@@ -174,7 +174,7 @@ function mount(view) {
           kind: n.data("kind"), layer: n.data("layer"), more: !!n.data("more"), suspected: !!n.data("suspected") };
       }),
       edges: cy.edges().map((e) => ({ source: e.data("source"), target: e.data("target"), relation: e.data("relation"),
-        suspected: !!e.data("suspected"), label: e.data("label") || "", dashed: false,
+        suspected: !!e.data("suspected"), label: e.data("label") || "", dashed: !!e.data("suspected"),
         evidence: e.data("evidence") || null })),
     };
   }
@@ -231,11 +231,9 @@ function mount(view) {
       const n = item(node);
       if (n.data("kind") !== "group") { event.preventSigmaDefault(); window.location.href = F.page(n.data("kind"), n.id()); }
     });
-    view.renderer.on("clickEdge", ({ edge }) => { const e = item(edge); if (e.data("suspected")) { showEdgePanel(e); } });
+    // A suspected link's evidence: on its items (its dashed line is not a WebGL edge).
     view.renderer.on("enterNode", (ev) => showTip({ target: item(ev.node), renderedPosition: at(ev) }));
-    view.renderer.on("enterEdge", (ev) => showTip({ target: item(ev.edge), renderedPosition: at(ev) }));
     view.renderer.on("leaveNode", () => { if (tip) { tip.hidden = true; } });
-    view.renderer.on("leaveEdge", () => { if (tip) { tip.hidden = true; } });
   }
 
   async function draw(options = {}) {

@@ -7,8 +7,9 @@
 // rows give the direction; sigma's arrow and disc programs cost 10 to 50 times more in software
 // GL, benchmarks/README.md). Once a label is legible (≥ MIN_PX) it is drawn whole, in its box
 // of the layout, which the layout keeps apart from every other (so labels never overlap), and
-// sigma's label grid draws only those of items in view. Suspected links are grey and labelled
-// with their confidence ("suspected 0.87"); WebGL lines are not dashed. With software GL (no
+// sigma's label grid draws only those of items in view. Suspected links (few: at most a
+// generation's width) are drawn dashed, grey and labelled with their confidence ("suspected
+// 0.87") on sigma's 2D layer under the items, WebGL lines having no dashes. With software GL (no
 // GPU: SwiftShader, llvmpipe) links and labels are hidden while the view moves, drawn again
 // when it stops: that keeps a pan or zoom of thousands of items smooth.
 import { FONT, FAMILY, LINE, MIN_PX } from "./labels.js";
@@ -75,11 +76,12 @@ export function sigmaView(container, cy, look, more = {}) {
     graph.addNode(n.id(), Object.assign({ type: "point", x: p.x, y: -p.y, size: n.data("h") / 2, label: n.data("label"),
       w: n.data("w"), h: n.data("h"), root: !!n.data("root") }, look(n)));
   });
+  const dashed = [];
   cy.edges().forEach((e) => {
     const suspected = !!e.data("suspected");
+    if (suspected) { dashed.push({ source: e.data("source"), target: e.data("target"), label: e.data("label") }); }
     graph.addDirectedEdgeWithKey(e.id(), e.data("source"), e.data("target"), {
-      color: suspected ? "#6b7280" : e.data("colour"), size: 1, type: "line",
-      label: suspected ? e.data("label") : undefined, forceLabel: suspected });
+      color: e.data("colour"), size: 1, type: "line", hidden: suspected });
   });
   let renderer = null;
   // (Nothing in the frame sigma draws while it is being made: sigmaFit redraws it.)
@@ -97,10 +99,35 @@ export function sigmaView(container, cy, look, more = {}) {
     itemSizesReference: "positions", zoomToSizeRatioFunction: (r) => r,
     labelRenderedSizeThreshold: 0, labelDensity: 4, labelGridCellSize: 120,
     defaultDrawNodeLabel: drawLabel, defaultDrawNodeHover: drawHover,
-    renderEdgeLabels: true, edgeLabelSize: 11, edgeLabelFont: FAMILY, edgeLabelColor: { color: "#444" },
-    enableEdgeEvents: true, minCameraRatio: 0.02, maxCameraRatio: 4, allowInvalidContainer: true,
+    enableEdgeEvents: false, minCameraRatio: 0.02, maxCameraRatio: 4, allowInvalidContainer: true,
     stagePadding: 20,
   }, more));
+  renderer.on("afterRender", () => {
+    if (!dashed.length) { return; }
+    const ctx = renderer.getCanvases().edgeLabels.getContext("2d");
+    const at = (id) => renderer.graphToViewport(graph.getNodeAttributes(id));
+    ctx.save();
+    ctx.setLineDash([6, 4]);
+    ctx.strokeStyle = "#6b7280";
+    ctx.lineWidth = 1.5;
+    ctx.font = "11px " + FAMILY;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (const l of dashed) {
+      const a = at(l.source), b = at(l.target);
+      ctx.beginPath();
+      ctx.moveTo(a.x, a.y);
+      ctx.lineTo(b.x, b.y);
+      ctx.stroke();
+      const mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2, w = ctx.measureText(l.label).width + 4;
+      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillRect(mx - w / 2, my - 8, w, 16);
+      ctx.fillStyle = "#444";
+      ctx.fillText(l.label, mx, my);
+    }
+    ctx.restore();
+  });
+  renderer.refresh();
   return {
     renderer, graph,
     scale: () => scaleOf(renderer),
