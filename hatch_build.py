@@ -1,8 +1,9 @@
 """Build hook: the wheel carries the web explorer's graph libraries, installed from npm.
 
-The libraries (Cytoscape.js, elkjs) are pinned by ``src/filiation/web/package-lock.json`` and
-never copied into the repository; ``node_modules`` is git-ignored. So that ``pip install .``
-from a fresh clone gives an explorer with graphs, building a wheel runs
+The libraries (Cytoscape.js, elkjs; sigma.js and graphology for large drawings) are pinned
+by ``src/filiation/web/package-lock.json`` and never copied into the repository;
+``node_modules`` is git-ignored. So that ``pip install .`` from a fresh clone gives an
+explorer with graphs, building a wheel runs
 ``scripts/setup-web.sh`` (``npm ci`` from the lock file, nothing when already installed) and
 packages the browser builds. Without npm the build stops with a message saying what to install;
 ``FILIATION_WITHOUT_GRAPH=1`` builds a wheel without the graph (its pages then say how to add
@@ -24,9 +25,16 @@ WEB = Path("src") / "filiation" / "web"
 ASSETS = (
     "node_modules/cytoscape/dist/cytoscape.min.js",
     "node_modules/elkjs/lib/elk.bundled.js",
+    "node_modules/sigma/dist/sigma.min.js",
+    "node_modules/graphology/dist/graphology.umd.min.js",
 )
-#: Their licences (MIT, EPL-2.0), shipped beside them.
-LICENCES = ("node_modules/cytoscape/LICENSE", "node_modules/elkjs/LICENSE.md")
+#: Their licences (MIT, EPL-2.0, MIT, MIT), shipped beside them.
+LICENCES = (
+    "node_modules/cytoscape/LICENSE",
+    "node_modules/elkjs/LICENSE.md",
+    "node_modules/sigma/LICENSE.txt",
+    "node_modules/graphology/LICENSE.txt",
+)
 
 
 class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]

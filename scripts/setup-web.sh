@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the web explorer's front-end libraries (cytoscape, elkjs) from the npm registry into
+# Install the web explorer's front-end libraries (cytoscape, elkjs, sigma, graphology) from the npm registry into
 # src/filiation/web/node_modules, exactly as pinned by package-lock.json. Idempotent and quiet:
 # nothing is done when every package of the lock file is already installed at its version.
 set -euo pipefail
@@ -16,9 +16,13 @@ if node -e '
     const have = JSON.parse(fs.readFileSync(dir + "/package.json"));
     if (have.version !== info.version) process.exit(1);
   }' 2>/dev/null && [ -f node_modules/cytoscape/dist/cytoscape.min.js ] \
-  && [ -f node_modules/elkjs/lib/elk.bundled.js ]; then
+  && [ -f node_modules/elkjs/lib/elk.bundled.js ] \
+  && [ -f node_modules/sigma/dist/sigma.min.js ] \
+  && [ -f node_modules/graphology/dist/graphology.umd.min.js ]; then
   exit 0
 fi
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
 test -f node_modules/cytoscape/dist/cytoscape.min.js
 test -f node_modules/elkjs/lib/elk.bundled.js
+test -f node_modules/sigma/dist/sigma.min.js
+test -f node_modules/graphology/dist/graphology.umd.min.js

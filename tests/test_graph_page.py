@@ -238,6 +238,76 @@ def test_all_generations_and_the_overview(server: str, page: Any) -> None:
     assert pg.problems == [] and pg.warnings == []
 
 
+def test_a_large_drawing_is_drawn_in_webgl(server: str, page: Any, web_db: Path) -> None:
+    """Beyond 300 items (static/graph/webgl.js) sigma.js draws in WebGL, from the same layered
+    layout: labels legible where shown and never overlapping, generations in rows, the side
+    panel on click, the SVG export whole; zoomed out to the whole, labels too small to read
+    are not drawn."""
+    pg = page
+    open_graph(pg, server, "en", "models", BASE, "?max_depth=all&budget=2000&width=100")
+    st = state(pg)
+    nodes = st["nodes"]
+    g = filiation.open(web_db)
+    family = g.graph(BASE, max_depth=None, width=100, budget=2000)
+    assert st["renderer"] == "webgl" and len(nodes) == len(family.nodes) > 300
+    shown = [n for n in nodes if n["labelVisible"]]
+    # It opens on the start, readable: the start and a good part of its children labelled.
+    assert any(n["id"] == BASE for n in shown)
+    assert sum(1 for n in shown if n["layer"] == 1) >= 5
+    assert st["fontPx"] >= MIN_PX and all(n["h"] >= 2 * MIN_PX for n in shown)
+    for n in shown:
+        if n["kind"] != "group":
+            assert "".join(n["label"].split("\n")[: -1 if n["more"] else None]) == n["id"]
+    for a, b in itertools.combinations(nodes, 2):
+        assert (
+            a["x"] + a["w"] <= b["x"] + 0.5
+            or b["x"] + b["w"] <= a["x"] + 0.5
+            or a["y"] + a["h"] <= b["y"] + 0.5
+            or b["y"] + b["h"] <= a["y"] + 0.5
+        ), (a["id"], b["id"])
+    rows: dict[int, list[dict[str, Any]]] = {}
+    for n in nodes:
+        rows.setdefault(n["layer"], []).append(n)
+    for upper, lower in itertools.pairwise(sorted(rows)):
+        assert max(n["y"] + n["h"] for n in rows[upper]) < min(n["y"] for n in rows[lower])
+    shot(pg, "en-webgl")
+    # A real click on a child's box opens the side panel on it.
+    child = next(n for n in shown if n["layer"] == 1 and n["kind"] != "group")
+    pg.evaluate(f"() => window.scrollTo(0, {child['y'] - 200})")
+    scroll = pg.evaluate("() => [window.scrollX, window.scrollY]")
+    pg.mouse.click(child["x"] + child["w"] / 2 - scroll[0], child["y"] + child["h"] / 2 - scroll[1])
+    pg.wait_for_selector("#graph-view .graph-panel:not([hidden])", timeout=5_000)
+    panel = pg.locator("#graph-view .gp-id").inner_text().replace("\u200b", "")
+    assert panel == child["id"]
+    # The SVG export: every item, every label whole.
+    pg.click("#graph-view-expert summary")
+    with pg.expect_download() as info:
+        pg.click("#graph-view .download-svg")
+    svg = ET.fromstring(Path(info.value.path()).read_bytes())
+    ns = "{http://www.w3.org/2000/svg}"
+    labels = {
+        el.get("data-id"): "".join(t.text or "" for t in el.iter(f"{ns}text"))
+        for el in svg.iter(f"{ns}g")
+        if el.get("class") == "node"
+    }
+    assert labels == {n["id"]: n["label"].replace("\n", "") for n in nodes}
+    # The PNG: the whole drawing, at twice its size up to 16,000 px.
+    with pg.expect_download() as info:
+        pg.click("#graph-view .download-png")
+    data = Path(info.value.path()).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width = int.from_bytes(data[16:20], "big")
+    assert width >= min(16_000, 2 * float(svg.get("width", 0)) - 90) * 0.95
+    # Fit to view: the whole family, its labels too small to read, so none is drawn.
+    pg.click("#graph-view .graph-fit")
+    pg.wait_for_timeout(300)
+    whole = state(pg)
+    assert whole["fontPx"] < MIN_PX and not any(n["labelVisible"] for n in whole["nodes"])
+    assert pg.problems == []
+    # Chromium's notes on its software GL ("GPU stall due to ReadPixels") are not the page's.
+    assert [w for w in pg.warnings if "GL Driver Message" not in w] == []
+
+
 def test_a_family_of_50k_descendants(huge_server: str, page: Any) -> None:
     pg = page
     open_graph(pg, huge_server, "en", "models", HUGE)

@@ -165,3 +165,36 @@ def test_the_graph_draws_suspects_dashed_with_their_confidence(
     assert not any(e["suspected"] for e in plain["edges"])
     assert not any(n["suspected"] for n in plain["nodes"])
     assert pg.problems == [] and pg.warnings == []
+
+
+def test_a_large_drawing_in_webgl_draws_suspects_dashed_with_their_confidence(
+    suspects_server: str, page: Any
+) -> None:
+    """Beyond 300 items the drawing is WebGL (static/graph/webgl.js): suspected links are drawn
+    on sigma's 2D layer, labelled with their confidence where the link's middle is in view."""
+    pg = page
+    query = "?max_depth=all&budget=2000&width=100&include_suspected=true&min_confidence=0"
+    open_graph(pg, suspects_server, "en", "models", LLAMA, query)
+    st = state(pg)
+    assert st["renderer"] == "webgl" and len(st["nodes"]) > 300
+    sus = [e for e in st["edges"] if e["suspected"]]
+    assert sus and all(re.fullmatch(r"suspected \d\.\d\d", e["label"]) for e in sus)
+    assert any(n["suspected"] for n in st["nodes"])
+    # The middle of a suspected link brought to the view's centre: its label's box is there,
+    # on the 2D layer under the items.
+    drawn = pg.evaluate(
+        """([s, t]) => { const g = window.filiationGraph, sg = g.sigma(), cy = g.cy();
+            const a = cy.getElementById(s).position(), b = cy.getElementById(t).position();
+            const box = document.querySelector('#graph-view .graph');
+            const mid = { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+            sg.look(mid, { x: box.clientWidth / 2, y: box.clientHeight / 2 }, 1);
+            const c = sg.renderer.getCanvases().edgeLabels, r = c.width / box.clientWidth;
+            const px = c.getContext('2d').getImageData(Math.round(c.width / 2),
+              Math.round(box.clientHeight / 2 * r), 1, 1).data;
+            return px[3]; }""",
+        [sus[0]["source"], sus[0]["target"]],
+    )
+    assert drawn > 0
+    shot(pg, "suspects-webgl")
+    assert pg.problems == []
+    assert [w for w in pg.warnings if "GL Driver Message" not in w] == []

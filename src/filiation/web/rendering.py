@@ -33,6 +33,11 @@ HERE = Path(str(resources.files("filiation.web")))
 VENDOR = {
     "cytoscape.min.js": [HERE / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js"],
     "elk.bundled.js": [HERE / "node_modules" / "elkjs" / "lib" / "elk.bundled.js"],
+    # The WebGL renderer of large drawings (static/graph/webgl.js).
+    "sigma.min.js": [HERE / "node_modules" / "sigma" / "dist" / "sigma.min.js"],
+    "graphology.umd.min.js": [
+        HERE / "node_modules" / "graphology" / "dist" / "graphology.umd.min.js"
+    ],
 }
 #: Rows per page of the lists (search hits, a data set's models, an author's models).
 PAGE_SIZE = 50

@@ -17,6 +17,13 @@ const r = (v) => Math.round(v * 10) / 10;
 const px = (v) => parseFloat(v) || 0;
 
 function linkPath(e) {
+  if (e.cy().headless()) {
+    // A WebGL drawing (webgl.js): no rendered geometry, straight links from box to box.
+    const a = e.source(), b = e.target(), from = a.position(), to = b.position();
+    const s = { x: from.x, y: from.y + Math.sign(to.y - from.y) * a.data("h") / 2 };
+    const t = { x: to.x, y: to.y - Math.sign(to.y - from.y) * b.data("h") / 2 };
+    return { d: "M" + r(s.x) + " " + r(s.y) + " L" + r(t.x) + " " + r(t.y), from: s, to: t };
+  }
   const s = e.sourceEndpoint(), t = e.targetEndpoint();
   const cps = e.controlPoints() || [];
   let d = "M" + r(s.x) + " " + r(s.y);
@@ -80,6 +87,22 @@ export function save(blob, name) {
   setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
 }
 
+// The PNG at 2× (at most 16,000 px a side), drawn by Cytoscape: for a WebGL drawing (whose
+// canvas holds only the view, and whose model is headless) by a Cytoscape drawn off-screen
+// from the same model, positions and styles (an image of the SVG would be a blob: URL, which
+// the page's Content-Security-Policy refuses).
 export function png(cy) {
-  return cy.png({ output: "blob", full: true, scale: 2, bg: "#ffffff", maxWidth: 16000, maxHeight: 16000 });
+  const options = { output: "blob", full: true, scale: 2, bg: "#ffffff", maxWidth: 16000, maxHeight: 16000 };
+  if (!cy.headless()) { return Promise.resolve(cy.png(options)); }
+  const box = document.createElement("div");
+  box.style.cssText = "position:absolute;left:-10000px;top:0;width:800px;height:600px";
+  document.body.appendChild(box);
+  const json = cy.json();
+  const copy = window.cytoscape({ container: box, elements: json.elements, style: json.style, layout: { name: "preset" } });
+  try {
+    return Promise.resolve(copy.png(options));
+  } finally {
+    copy.destroy();
+    box.remove();
+  }
 }

@@ -1,6 +1,7 @@
 // The graph of a family (model, data set and author pages; templates/_graph.html). The server
 // plans what to draw (/api/graph/…: a few dozen items, the rest in group nodes); this module
-// lays it out in layers (layout.js), draws it with Cytoscape (render.js), and wires the
+// lays it out in layers (layout.js), draws it with Cytoscape (render.js) or, beyond LARGE
+// items, in WebGL with sigma.js (webgl.js, the Cytoscape model then headless), and wires the
 // controls (controls.js), the overview (overview.js), the table and the downloads (exports.js).
 // What was drawn is exposed as window.filiationGraph.state() for tests and tools.
 import { FONT, MIN_PX } from "./labels.js";
@@ -10,6 +11,7 @@ import { depthOptions, emptyGroup, params, remember, restore, status } from "./c
 import { png, save, svgText } from "./exports.js";
 import { overview } from "./overview.js";
 import { table } from "./table.js";
+import { LARGE, sigmaView, webglAvailable } from "./webgl.js";
 
 const F = window.filiation;
 const ITEM = 150;               // a first guess of a label's box and spacing, px at zoom 1
@@ -29,7 +31,7 @@ function mount(view) {
   const vocab = vocabulary(view);
   // The view's least height: it grows with the drawing.
   const baseHeight = 420;
-  let cy = null, last = null, opened = {}, focus = null, depthsSet = false, draws = 0, timing = null;
+  let cy = null, sg = null, last = null, opened = {}, focus = null, depthsSet = false, draws = 0, timing = null;
 
   // Items per generation: the user's choice, else a first guess from the page's width,
   // narrowed by draw() until the drawing fits the width at a legible size.
@@ -138,6 +140,7 @@ function mount(view) {
   function state() {
     if (!cy) { return { nodes: [] }; }
     const rect = container.getBoundingClientRect();
+    if (sg) { return sigmaState(rect); }
     const zoom = cy.zoom();
     return {
       zoom, fontPx: FONT * zoom, draws, timing,
@@ -153,6 +156,48 @@ function mount(view) {
         suspected: !!e.data("suspected"), label: e.data("label") || "", dashed: e.style("line-style") === "dashed",
         evidence: e.data("evidence") || null })),
     };
+  }
+
+  // The same, read from sigma: a label box is the layout's box at the camera's scale, visible
+  // when sigma's label grid drew it at a legible size inside the view.
+  function sigmaState(rect) {
+    const s = sg.scale();
+    return {
+      zoom: s, fontPx: FONT * s, draws, timing, renderer: "webgl",
+      nodes: cy.nodes().map((n) => {
+        const c = sg.viewport(n.position()), w = n.data("w") * s, h = n.data("h") * s;
+        const bx = c.x - w / 2, by = c.y - h / 2;
+        const inside = bx + w > 0 && by + h > 0 && bx < container.clientWidth && by < container.clientHeight;
+        return { id: n.id(), label: n.data("label"), title: n.data("title"), x: rect.left + window.scrollX + bx,
+          y: rect.top + window.scrollY + by, w, h, fontPx: FONT * s,
+          labelVisible: inside && FONT * s >= MIN_PX && sg.labelled(n.id()), members: n.data("members"),
+          kind: n.data("kind"), layer: n.data("layer"), more: !!n.data("more"), suspected: !!n.data("suspected") };
+      }),
+      edges: cy.edges().map((e) => ({ source: e.data("source"), target: e.data("target"), relation: e.data("relation"),
+        suspected: !!e.data("suspected"), label: e.data("label") || "", dashed: !!e.data("suspected"),
+        evidence: e.data("evidence") || null })),
+    };
+  }
+
+  // A large drawing in a view of its own height; opened like fit() does, on the start at a
+  // readable size when the whole is too small to read.
+  function sigmaFit() {
+    container.style.height = Math.max(baseHeight, Math.min(800, window.innerHeight - 80)) + "px";
+    sg.renderer.resize();
+    sg.fit();
+    sg.renderer.refresh();
+    if (sg.scale() >= READABLE) { return false; }
+    const root = cy.nodes("[root = 1]");
+    const bb = cy.nodes().boundingBox();
+    sg.look({ x: root.nonempty() ? root.position("x") : bb.x1 + bb.w / 2, y: bb.y1 }, { x: container.clientWidth / 2, y: 24 }, READABLE);
+    sg.renderer.refresh();
+    return true;
+  }
+
+  // The items' colours in WebGL, those of the Cytoscape styles.
+  function look(n) {
+    return { color: n.style("border-color"), fill: n.style("background-color"), ink: n.style("color"),
+      dashed: n.style("border-style") === "dashed" };
   }
 
   // The drawing fills the width at a readable zoom, the view growing taller for deep
@@ -175,6 +220,20 @@ function mount(view) {
     cy.zoom(READABLE);
     cy.pan({ x: container.clientWidth / 2 - root.position("x") * READABLE, y: 24 - bb.y1 * READABLE });
     return true;
+  }
+
+  // The side panel, the tips and the links of a WebGL drawing: sigma's events, the model's items.
+  function wire(view) {
+    const item = (id) => cy.getElementById(id);
+    const at = (ev) => ({ x: ev.event.x, y: ev.event.y });
+    view.renderer.on("clickNode", ({ node }) => { const n = item(node); showPanel(n); if (n.data("kind") === "group") { openGroup(n); } });
+    view.renderer.on("doubleClickNode", ({ node, event }) => {
+      const n = item(node);
+      if (n.data("kind") !== "group") { event.preventSigmaDefault(); window.location.href = F.page(n.data("kind"), n.id()); }
+    });
+    // A suspected link's evidence: on its items (its dashed line is not a WebGL edge).
+    view.renderer.on("enterNode", (ev) => showTip({ target: item(ev.node), renderedPosition: at(ev) }));
+    view.renderer.on("leaveNode", () => { if (tip) { tip.hidden = true; } });
   }
 
   async function draw(options = {}) {
@@ -203,9 +262,12 @@ function mount(view) {
         arrived = performance.now();
         first = first || arrived;
         tries += 1;
+        if (sg) { sg.kill(); sg = null; }
         if (cy) { cy.destroy(); }
-        cy = window.cytoscape({ container, elements: elements(data, vocab, F.t, F.num), style: styles(),
-          minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
+        const large = data.nodes.length > LARGE && webglAvailable();
+        cy = window.cytoscape(Object.assign(large ? { headless: true, styleEnabled: true } : { container },
+          { elements: elements(data, vocab, F.t, F.num), style: styles(), minZoom: 0.05, maxZoom: 4,
+            boxSelectionEnabled: false }));
         await layered(cy);
         const room = (container.clientWidth - 40) / Math.max(1, cy.elements().boundingBox().w);
         if (chosenWidth() || room >= READABLE || width <= 3) { break; }
@@ -216,7 +278,17 @@ function mount(view) {
       // The panel of an opened group follows its new count; any other panel closes.
       const again = options.panelFor ? cy.getElementById(options.panelFor) : null;
       if (again && again.nonempty()) { showPanel(again); } else { panel.hidden = true; }
-      const wide = fit();
+      if (cy.headless()) {
+        container.textContent = "";
+        try { sg = sigmaView(container, cy, look); } catch (err) {
+          // No WebGL after all: Cytoscape's canvas draws it, slower.
+          if (window.console) { console.info(err); }
+          const json = cy.json();
+          cy.destroy();
+          cy = window.cytoscape({ container, elements: json.elements, style: styles(), minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
+        }
+      }
+      const wide = sg ? sigmaFit() : fit();
       if (!depthsSet) { depthOptions(form.elements.max_depth, data.generations, F.t); depthsSet = true; }
       const groups = cy.nodes('[kind = "group"]');
       statusEl.textContent = status(data, { items: cy.nodes().length, links: cy.edges().length,
@@ -225,6 +297,7 @@ function mount(view) {
         + (wide ? " — " + F.t("graph.wide") : "");
       table(view, cy, F);
       overview(view, data, F, (cell) => { focus = cell; opened = {}; draw(); });
+      if (sg) { wire(sg); }
       cy.on("tap", "node", (ev) => { showPanel(ev.target); if (ev.target.data("kind") === "group") { openGroup(ev.target); } });
       cy.on("tap", "edge[suspected = 1]", (ev) => showEdgePanel(ev.target));
       cy.on("mouseover", "[suspected = 1]", showTip);
@@ -248,15 +321,15 @@ function mount(view) {
     if (!emptyGroup(view)) { remember(form); }
     draw();
   });
-  view.querySelector(".graph-fit").addEventListener("click", () => { if (cy) { cy.fit(undefined, 20); } });
+  view.querySelector(".graph-fit").addEventListener("click", () => { if (sg) { sg.fit(); } else if (cy) { cy.fit(undefined, 20); } });
   const name = (rootId.replace(/[^\w.-]+/g, "_") || "graph");
   const pngButton = view.querySelector(".download-png");
-  if (pngButton) { pngButton.addEventListener("click", () => { if (cy) { save(png(cy), name + ".png"); } }); }
+  if (pngButton) { pngButton.addEventListener("click", () => { if (cy) { png(cy).then((blob) => save(blob, name + ".png")); } }); }
   const svgButton = view.querySelector(".download-svg");
   if (svgButton) { svgButton.addEventListener("click", () => { if (cy) { save(new Blob([svgText(cy, rootId, F.t)], { type: "image/svg+xml" }), name + ".svg"); } }); }
   const restored = restore(view, form);
   updateDownloads();
-  return { draw, drawn: () => cy !== null, restored, state, cy: () => cy, view: () => last };
+  return { draw, drawn: () => cy !== null, restored, state, cy: () => cy, sigma: () => sg, view: () => last };
 }
 
 F.graphs = {};
