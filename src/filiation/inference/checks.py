@@ -41,12 +41,9 @@ import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from filiation.domain import (
@@ -58,6 +55,12 @@ from filiation.domain import (
     Relation,
 )
 from filiation.errors import SourceError
+
+# pyarrow reads the facts from a dump (then kept beside the index): a model's checks in
+# ``show`` evaluate the rules over numpy arrays only and do not load it.
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 from filiation.lineage.arrays import NULL_INT, IndexArrays
 
 RULES: dict[str, str] = {
@@ -152,6 +155,9 @@ class Facts:
 def _node_of_ids(arrays: IndexArrays, lower_ids: pa.Array) -> np.ndarray:
     """The model node of each lower-cased id (-1 when absent), through the index's own id
     hashes (sorted): one vectorised hash and binary search, then a check of the strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from filiation.lineage.arrays import _blob, hash_ids
 
     lower_ids = pc.cast(lower_ids, pa.large_string())
@@ -207,6 +213,10 @@ def add_dump_facts(
 
     The tags are the costly column (tens of millions of strings at Hub scale): they are read
     batch by batch and only the rows of link ends are looked at."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     try:
         pf = pq.ParquetFile(dump)
     except (OSError, pa.ArrowException) as exc:
@@ -257,6 +267,9 @@ def _tag_architectures(
 ) -> None:
     """Fill ``arch`` (rows without a GGUF header's) from the tags: the Hub tags a model with
     its config's ``model_type``, the names GGUF headers use. A row naming two stays unknown."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     value_set = pa.array(vocab)
     start = 0
     for batch in pf.iter_batches(batch_size=batch_size, columns=["tags"]):
@@ -296,6 +309,8 @@ def add_extra_facts(facts: Facts, arrays: IndexArrays, extras: Iterable[tuple[st
             codes.append(facts._code(arch.strip().lower()))
     if not keys:
         return 0
+    import pyarrow as pa
+
     nodes = _node_of_ids(arrays, pa.array(keys, pa.string()))
     ok = nodes >= 0
     unknown = facts.architecture[nodes[ok]] < 0

@@ -12,11 +12,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+
+# pyarrow is loaded by what builds an index or hands ids to Arrow (the build, a delta, an
+# export), not by opening one nor by the questions of a fresh ``show`` or ``search``.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: Stands for "unknown" in integer columns (downloads of a stub node, a missing date...).
 NULL_INT = np.iinfo(np.int64).min
@@ -117,18 +120,26 @@ class IndexArrays:
     def id_array(self) -> pa.LargeStringArray:
         """Every id as one Arrow array over the (mapped) blob, without copying it."""
         if self._ids is None:
+            import pyarrow as pa
+
             self._ids = pa.LargeStringArray.from_buffers(
                 self.n_nodes, pa.py_buffer(self.id_off), pa.py_buffer(self.id_blob)
             )
         return self._ids
 
     def ids_of(self, nodes: np.ndarray) -> list[str]:
+        """The ids of ``nodes``, in their order: their bytes gathered from the blob with a
+        separator after each, in array operations, then decoded and split once (numpy only:
+        a fresh process answering a question need not load pyarrow)."""
         if len(nodes) == 0:
             return []
-        # from_buffers, not pa.array(ndarray): the latter imports pandas to check its input
-        picks = np.ascontiguousarray(nodes, np.int64)
-        take = pa.Array.from_buffers(pa.int64(), len(picks), [None, pa.py_buffer(picks)])
-        return self.id_array().take(take).to_pylist()
+        picks = np.asarray(nodes, np.int64)
+        starts = self.id_off[picks]
+        lengths = self.id_off[picks + 1] - starts
+        ends = np.cumsum(lengths + 1) - 1  # where each id's separator goes
+        out = np.full(int(ends[-1]) + 1, SEPARATOR, np.uint8)
+        out[spans(ends - lengths, lengths)] = self.id_blob[spans(starts, lengths)]
+        return out[:-1].tobytes().decode().split("\n")
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, target: Path) -> None:
@@ -223,6 +234,9 @@ def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def _blob(values: pa.Array, separator: str) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate strings, each followed by ``separator``; offsets give where each starts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     values = pc.cast(values, pa.large_string())
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()

@@ -12,20 +12,20 @@ from __future__ import annotations
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from filiation.lineage.index import LineageIndex
-from filiation.store import schema
 from filiation.store.store import Store
 
-_EVIDENCE = pa.schema(
-    [("child_key", pa.string()), ("parent_key", pa.string()), ("evidence", pa.string())]
-)
+# Every lineage answer carries a reader of its suspects' evidence (``Lineage.evidence_reader``),
+# used only when suspects are shown: pyarrow and the store's tables load with that first use.
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+_COLUMNS = ("child_key", "parent_key", "evidence")
 #: The evidence columns of the inferred snapshots read lately, by store and snapshot id: a
 #: snapshot never changes once written, and a page showing suspects asks for the same one
 #: again and again (it is stored as compressed parts, read whole).
@@ -34,10 +34,15 @@ _KEEP = 2
 
 
 def _evidence_table(store: Store, snap: int) -> pa.Table:
+    import pyarrow as pa
+
+    from filiation.store import schema
+
     known = _READ.setdefault(store, {})
     table = known.get(snap)
     if table is None:
-        table = store.read_columns(schema.links, _EVIDENCE.names, _EVIDENCE, snap)
+        columns = pa.schema([(name, pa.string()) for name in _COLUMNS])
+        table = store.read_columns(schema.links, list(_COLUMNS), columns, snap)
         while len(known) >= _KEEP:
             known.pop(next(iter(known)))
         known[snap] = table
@@ -84,6 +89,9 @@ def suspect_evidence(store: Store, index: LineageIndex, edges: Iterable[int]) ->
     out: dict[int, Any] = {}
     if not wanted:
         return out
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     for snap, pairs in wanted.items():
         table = _evidence_table(store, snap)
         keys = pa.array(sorted({child for child, _ in pairs}), pa.string())

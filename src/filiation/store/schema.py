@@ -26,11 +26,9 @@ from sqlalchemy import (
     text,
 )
 
+# SCHEMA_VERSION lives beside HEAD, which a store's open reads without SQLAlchemy.
+from filiation.store.migrations import SCHEMA_VERSION as SCHEMA_VERSION
 from filiation.store.migrations.columns import node_ref, record_dates, record_name, serial_id
-
-#: Bumped only by a migration that older filiations cannot read (they refuse such a store);
-#: the Alembic revision (``filiation.store.migrations.HEAD``) follows every change.
-SCHEMA_VERSION = 2
 
 metadata = MetaData()
 

@@ -24,15 +24,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from .store import SnapshotInfo
 
 FOLDER = "snapshots"
 #: Batches of this many rows: big enough for zstd, small enough to bound the writer's memory.
 BATCH_ROWS = 65_536
-_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
 #: A copy is written only when the disk has this many times the rows' size in memory free
 #: (the compressed copy takes about a third of it): the store, on the same disk beside a
 #: SQLite file, must never run out of room for the sake of its cache.
@@ -61,6 +60,8 @@ def read(
     With ``keys``, only the node rows with one of these keys and the links with an end among
     them, filtered batch by batch: a delta reads what it needs of a 3-million-row dump
     without holding the dump in memory."""
+    import pyarrow as pa  # loaded when an index is built or a delta applied, not by questions
+
     paths = _paths(folder, snap)
     if paths is None or not all(p.exists() for p in paths):
         return None
@@ -124,6 +125,8 @@ class Staged:
 def stage(folder: Path, nodes: pa.Table, links: pa.Table) -> Staged | None:
     """Write a copy of a snapshot about to be committed; None when it cannot be written (a
     read-only or full disk: the store stays the only copy, which is all that is needed)."""
+    import pyarrow as pa
+
     base = folder / FOLDER
     files: list[Path] = []
     try:
@@ -135,7 +138,9 @@ def stage(folder: Path, nodes: pa.Table, links: pa.Table) -> Staged | None:
             files.append(tmp)
             with (
                 pa.OSFile(str(tmp), "wb") as sink,
-                pa.ipc.new_file(sink, table.schema, options=_OPTIONS) as out,
+                pa.ipc.new_file(
+                    sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")
+                ) as out,
             ):
                 out.write_table(table, max_chunksize=BATCH_ROWS)
     except (OSError, pa.ArrowException):

@@ -11,10 +11,10 @@ The schema is created and upgraded by the Alembic migrations in
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import os
-import tempfile
+import sqlite3
 import time
 import uuid
 import weakref
@@ -23,26 +23,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-from sqlalchemy import URL, Connection, Engine, create_engine, event, func, inspect, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import (
-    ArgumentError,
-    DatabaseError,
-    DBAPIError,
-    IntegrityError,
-    OperationalError,
-)
-from sqlalchemy.pool import NullPool
+from typing import TYPE_CHECKING, Any
 
 from filiation.errors import StoreError
-from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA, Records
-from filiation.store import migrations, schema
-from filiation.store.transaction import SnapshotTransaction, decode_part, is_psycopg
+from filiation.store import migrations
+
+# SQLAlchemy (about 0.1-0.2 s to import), pyarrow and the schema's tables are loaded when
+# first used: a question asked of a SQLite store reads its few rows (the schema's revision,
+# the current snapshots) through the standard library's sqlite3, so that a fresh ``show``
+# loads neither (tests/test_lazy_imports.py). Writes, PostgreSQL and the rest use SQLAlchemy.
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from sqlalchemy import URL, Connection, Engine
+
+    from filiation.sources.records import Records
+    from filiation.store.transaction import SnapshotTransaction
 
 CHUNK = 50_000
 #: The PostgreSQL advisory lock held while migrations run ("filiatio" in ASCII).
@@ -64,6 +59,18 @@ class SnapshotInfo:
 
 #: URL schemes taken to mean PostgreSQL through psycopg (version 3).
 PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+#: The table of the store's own facts (its id, its schema version): ``schema.meta``.
+META_TABLE = "filiation_meta"
+
+
+def _sqlite_path(location: str | os.PathLike[str]) -> Path | None:
+    """The file of a SQLite store (a path, or a ``sqlite:///`` URL); None for a server."""
+    text_loc = os.fspath(location)
+    if text_loc.startswith("sqlite:///"):
+        return Path(text_loc.removeprefix("sqlite:///"))
+    if "://" in text_loc:
+        return None
+    return Path(text_loc).expanduser()
 
 
 def _url(location: str | os.PathLike[str]) -> tuple[URL, Path | None]:
@@ -71,20 +78,19 @@ def _url(location: str | os.PathLike[str]) -> tuple[URL, Path | None]:
 
     ``postgresql://`` and ``postgres://`` URLs are served by psycopg 3.
     """
-    text_loc = os.fspath(location)
-    if "://" in text_loc:
-        if text_loc.startswith("sqlite:///"):
-            path = Path(text_loc.removeprefix("sqlite:///"))
-            return make_url(f"sqlite:///{path}"), path
-        try:
-            url = make_url(text_loc)
-        except (ArgumentError, ValueError) as exc:
-            raise StoreError(f"not a database URL: {exc}") from None
-        if url.drivername in PG_SCHEMES:
-            url = url.set(drivername="postgresql+psycopg")
-        return url, None
-    path = Path(text_loc).expanduser()
-    return make_url(f"sqlite:///{path}"), path
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    path = _sqlite_path(location)
+    if path is not None:
+        return make_url(f"sqlite:///{path}"), path
+    try:
+        url = make_url(os.fspath(location))
+    except (ArgumentError, ValueError) as exc:
+        raise StoreError(f"not a database URL: {exc}") from None
+    if url.drivername in PG_SCHEMES:
+        url = url.set(drivername="postgresql+psycopg")
+    return url, None
 
 
 #: Every engine this process opened, so that a forked child can drop the pooled connections
@@ -113,21 +119,42 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _moment(value: Any) -> datetime | None:
+    """A date-time column as read: a datetime from PostgreSQL, text from SQLite (the form
+    SQLAlchemy writes there, ``2026-12-05 06:47:00.000000``)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value  # type: ignore[no-any-return]
+
+
 class Store:
-    """The durable record of every snapshot each source produced."""
+    """The durable record of every snapshot each source produced.
+
+    A SQLite store opens without SQLAlchemy when it is at the current schema: its engine is
+    made on first use (a write, a registry or rights question), and the reads every
+    question starts with (:meth:`snapshots`, :meth:`snapshots_with_extra`...) go through
+    :meth:`read_rows`, which uses the standard library's sqlite3 there.
+    """
 
     def __init__(self, location: str | os.PathLike[str]) -> None:
-        url, self.path = _url(location)
-        #: The full URL, password included: handed to the writer process, never printed
-        #: (:meth:`describe` is what messages show).
-        self.url = url.render_as_string(hide_password=False)
-        if self.path is not None:
+        self.path = _sqlite_path(location)
+        #: How the standard library's sqlite3 opens the file (None: a database server).
+        self._sqlite: tuple[str, bool] | None = None
+        if self.path is None:
+            url, _ = _url(location)
+            #: The full URL, password included: handed to the writer process, never printed
+            #: (:meth:`describe` is what messages show).
+            self.url = url.render_as_string(hide_password=False)
+            self.__dict__["engine"] = self._make_engine(url)  # checks the URL now
+        else:
+            self.url = f"sqlite:///{self.path}"
             if self.path.is_dir():
                 raise StoreError(f"{self.path} is a folder; give the path of a database file")
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the folder for {self.path}: {exc}") from exc
+            self._sqlite = (str(self.path), False)
             if self.path.exists() and not (
                 os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
             ):
@@ -138,7 +165,28 @@ class Store:
                 # without any -shm or lock file.
                 frozen = os.statvfs(self.path).f_flag & os.ST_RDONLY
                 query = "mode=ro&immutable=1" if frozen else "mode=ro"
-                url = make_url(f"sqlite:///file:{self.path}?{query}&uri=true")
+                self._sqlite = (f"file:{self.path}?{query}", True)
+        self._store_id: str | None = None
+        self._ensure_schema()
+
+    @functools.cached_property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, made on first use for a SQLite store (at open for a
+        database server, so that a bad URL is an error at once)."""
+        from sqlalchemy.engine import make_url
+
+        assert self._sqlite is not None
+        where, uri = self._sqlite
+        return self._make_engine(
+            make_url(f"sqlite:///{where}&uri=true" if uri else f"sqlite:///{where}")
+        )
+
+    @staticmethod
+    def _make_engine(url: URL) -> Engine:
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.exc import ArgumentError
+        from sqlalchemy.pool import NullPool
+
         connect_args: dict[str, Any] = {}
         if url.get_backend_name() == "postgresql":
             # A server that does not answer is an error within seconds, not minutes.
@@ -156,44 +204,94 @@ class Store:
             # before use, so that a restarted server costs one reconnection, not an error.
             pool = {"pool_size": 4, "max_overflow": 8, "pool_pre_ping": True}
         try:
-            self.engine: Engine = create_engine(url, connect_args=connect_args, **pool)
+            engine = create_engine(url, connect_args=connect_args, **pool)
         except (ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot use {url.render_as_string()}: {exc}") from None
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        _ENGINES.add(self.engine)
-        self._store_id: str | None = None
-        self._ensure_schema()
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        _ENGINES.add(engine)
+        return engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``, without making the engine of a SQLite store."""
+        return "sqlite" if self._sqlite is not None else self.engine.dialect.name
+
+    def read_rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """The rows of a read-only query (plain SQL that both back ends speak, ``:name``
+        parameters). On a SQLite store through the standard library's sqlite3, a connection
+        per call as the engine's pool does: a fresh process answering a question never
+        loads SQLAlchemy. A store that cannot be read is a :class:`StoreError`."""
+        if self._sqlite is None:
+            from sqlalchemy import text
+
+            with self.reading() as conn:
+                return [tuple(row) for row in conn.execute(text(sql), params or {})]
+        where, uri = self._sqlite
+        try:
+            con = sqlite3.connect(where, uri=uri, timeout=30, check_same_thread=False)
+            try:
+                return con.execute(sql, params or {}).fetchall()
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            raise StoreError(self.explain(exc)) from exc
 
     # -- set-up ---------------------------------------------------------------------------
-    def _schema_state(self, conn: Connection) -> tuple[str | None, dict[str, str]]:
-        """The store's Alembic revision and its ``filiation_meta`` rows.
+    def _schema_state(
+        self, tables: set[str], run: Callable[[str], list[tuple[Any, ...]]]
+    ) -> tuple[str | None, dict[str, str]]:
+        """The store's Alembic revision and its ``filiation_meta`` rows, given its tables'
+        names and a way to run a query.
 
         Refuses a database of another application and a store written by a newer filiation.
         """
-        existing = set(inspect(conn).get_table_names())
-        if existing and schema.meta.name not in existing:
+        if tables and META_TABLE not in tables:
             raise StoreError(
                 f"{self.describe()} is a database of another application (it has tables "
-                f"{', '.join(sorted(existing)[:5])}); give filiation a "
+                f"{', '.join(sorted(tables)[:5])}); give filiation a "
                 f"{'file' if self.path is not None else 'database'} of its own"
             )
-        if not existing:
+        if not tables:
             return None, {}
         values = {
-            str(name): str(value)
-            for name, value in conn.execute(select(schema.meta.c.name, schema.meta.c.value))
+            str(name): str(value) for name, value in run(f"SELECT name, value FROM {META_TABLE}")
         }
         version = values.get("schema_version")
-        if version is not None and int(version) > schema.SCHEMA_VERSION:
+        if version is not None and int(version) > migrations.SCHEMA_VERSION:
             raise StoreError(
                 f"{self.describe()} was written by a newer filiation (schema {version}); "
                 "upgrade filiation to read it"
             )
         revision = None
-        if "alembic_version" in existing:
-            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if "alembic_version" in tables:
+            found = run("SELECT version_num FROM alembic_version")
+            revision = str(found[0][0]) if found else None
         return revision, values
+
+    def _engine_state(self, conn: Connection) -> tuple[str | None, dict[str, str]]:
+        from sqlalchemy import inspect, text
+
+        tables = set(inspect(conn).get_table_names())
+        return self._schema_state(tables, lambda sql: list(conn.execute(text(sql)).all()))
+
+    def _current_sqlite(self) -> bool:
+        """Whether a SQLite store's file is at the current schema, read with sqlite3 (which
+        then records the store's id): nothing to migrate, no engine needed to open it."""
+        if self._sqlite is None or self.path is None or not self.path.exists():
+            return False
+        try:
+            found = self.read_rows("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {str(name) for (name,) in found}
+            revision, values = self._schema_state(tables, self.read_rows)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, sqlite3.Error):
+                return False  # the engine's path says what is wrong, as it always did
+            raise
+        if revision != migrations.HEAD:
+            return False
+        self._store_id = values.get("store_id")
+        return True
 
     def _ensure_schema(self) -> None:
         """:meth:`_migrate`, retried a few times when SQLite answers "locked" at once.
@@ -201,6 +299,8 @@ class Store:
         SQLite refuses some lock upgrades immediately instead of waiting (to avoid a
         deadlock), which happens when several processes open a brand-new store together.
         """
+        if self._current_sqlite():
+            return
         for attempt in range(6):
             try:
                 return self._migrate()
@@ -216,9 +316,14 @@ class Store:
         migrations run in one transaction that holds the store's write lock (SQLite) or an
         advisory lock (PostgreSQL), so two processes opening a new store do not race.
         """
+        from sqlalchemy import text
+        from sqlalchemy.exc import DatabaseError, OperationalError
+
+        from filiation.store import schema
+
         try:
             with self.engine.connect() as conn:
-                revision, values = self._schema_state(conn)
+                revision, values = self._engine_state(conn)
                 if revision == migrations.HEAD and (self.path is not None or "store_id" in values):
                     self._store_id = values.get("store_id")
                     return
@@ -232,7 +337,7 @@ class Store:
                         raise
                 elif self.engine.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-                revision, values = self._schema_state(conn)  # another process may have done it
+                revision, values = self._engine_state(conn)  # another process may have done it
                 if revision not in (None, migrations.HEAD) and not migrations.known(revision):
                     raise StoreError(
                         f"{self.describe()} was written by a newer filiation (schema "
@@ -296,6 +401,8 @@ class Store:
         """
         if self.path is not None:
             return self.path.with_name(self.path.name + ".index")
+        import hashlib
+
         from platformdirs import user_cache_dir
 
         url = self.engine.url
@@ -318,6 +425,8 @@ class Store:
     def reading(self) -> Iterator[Connection]:
         """A connection for a read; a server that is down or a file that cannot be read
         is a :class:`StoreError` that says so (a server answers it with a 503)."""
+        from sqlalchemy.exc import DBAPIError
+
         try:
             with self.engine.connect() as conn:
                 yield conn
@@ -329,6 +438,8 @@ class Store:
         """A transaction, committed on the way out; a store that cannot be written is a
         :class:`StoreError` that says why. An :class:`IntegrityError` (a row that is
         already there) is left to the caller, who knows what it means."""
+        from sqlalchemy.exc import DBAPIError, IntegrityError
+
         try:
             with self.engine.begin() as conn:
                 yield conn
@@ -340,12 +451,23 @@ class Store:
     def snapshots(self) -> list[SnapshotInfo]:
         """Every snapshot, oldest first: a row of ``snapshots`` is a :class:`SnapshotInfo`
         field for field, its JSON report decoded."""
-        with self.reading() as conn:
-            rows = conn.execute(select(schema.snapshots).order_by(schema.snapshots.c.id))
-            return [
-                SnapshotInfo(**{**r, "report": json.loads(r["report"]) if r["report"] else {}})
-                for r in rows.mappings()
-            ]
+        rows = self.read_rows(
+            "SELECT id, source, label, taken_at, finished_at, status, report, started_at "
+            "FROM snapshots ORDER BY id"
+        )
+        return [
+            SnapshotInfo(
+                id=int(id_),
+                source=str(source),
+                label=str(label),
+                taken_at=_moment(taken),
+                finished_at=_moment(finished),
+                status=str(status),
+                report=json.loads(report) if report else {},
+                started_at=_moment(started),
+            )
+            for id_, source, label, taken, finished, status, report, started in rows
+        ]
 
     def current_snapshots(self) -> list[SnapshotInfo]:
         """The newest complete snapshot of each source: together they are the genealogy."""
@@ -356,22 +478,21 @@ class Store:
         return sorted(latest.values(), key=lambda s: s.id)
 
     def is_empty(self) -> bool:
-        with self.reading() as conn:
-            count = conn.execute(
-                select(func.count())
-                .select_from(schema.snapshots)
-                .where(schema.snapshots.c.status == "complete")
-            ).scalar_one()
-        return count == 0
+        found = self.read_rows("SELECT 1 FROM snapshots WHERE status = 'complete' LIMIT 1")
+        return not found
 
     def begin_snapshot(
         self, source: str, label: str, taken_at: datetime | None
     ) -> SnapshotTransaction:
         """Start writing a snapshot; it becomes visible only when the transaction commits."""
+        from filiation.store.transaction import SnapshotTransaction
+
         return SnapshotTransaction(self, source, label, taken_at, chunk_rows=CHUNK)
 
     def write_snapshot(self, records: Records, progress: ProgressCallback | None = None) -> int:
         """Store a source's records as its new snapshot, all or nothing."""
+        import pyarrow as pa
+
         tx = self.begin_snapshot(records.source, records.label, records.taken_at)
         try:
             for batch_nodes in records.nodes.to_batches(max_chunksize=CHUNK):
@@ -401,6 +522,10 @@ class Store:
             doomed += [s.id for s in snaps if s.status != "complete"]
         if not doomed:
             return []
+        from sqlalchemy.exc import DatabaseError, OperationalError
+
+        from filiation.store import schema
+
         try:
             with self.engine.begin() as conn:
                 for table in (
@@ -422,6 +547,11 @@ class Store:
         """``columns`` of ``table``'s rows in snapshot ``snap``, as an Arrow table of
         ``arrow_schema``: from the snapshot's stored parts, or, for a snapshot written
         before migration 0009, from its rows (streamed: by ``COPY`` from PostgreSQL)."""
+        import pyarrow as pa
+        from sqlalchemy import text
+
+        from filiation.store.transaction import is_psycopg
+
         stored = self._read_parts(table.name, columns, arrow_schema, snap)
         if stored is not None:
             return stored
@@ -450,6 +580,13 @@ class Store:
     ) -> pa.Table | None:
         """The snapshot's parts of ``rows_of``, decoded one at a time and cut to
         ``columns``; None when the snapshot has none (written before migration 0009)."""
+        import pyarrow as pa
+        from sqlalchemy import select
+        from sqlalchemy.exc import DatabaseError, OperationalError
+
+        from filiation.store import schema
+        from filiation.store.transaction import decode_part
+
         parts = schema.snapshot_parts.c
         query = (
             select(parts.data)
@@ -477,6 +614,13 @@ class Store:
         Arrow parses them on every core. Every non-NULL value is quoted, which tells an
         empty string (``""``) from NULL (nothing).
         """
+        import tempfile
+
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pa_csv
+        from sqlalchemy.exc import DatabaseError, OperationalError
+
         names = [*columns, "seq"]
         sql = (
             f"COPY (SELECT {', '.join(names)} FROM {table.name} "
@@ -518,45 +662,45 @@ class Store:
         return got.drop_columns(["seq"]).take(order).cast(arrow_schema).combine_chunks()
 
     def read_nodes(self, snapshot_id: int) -> pa.Table:
+        from filiation.sources.records import NODE_SCHEMA
+        from filiation.store import schema
+
         return self.read_columns(schema.nodes, schema.NODE_COLUMNS, NODE_SCHEMA, snapshot_id)
 
     def read_links(self, snapshot_id: int) -> pa.Table:
+        from filiation.sources.records import LINK_SCHEMA
+        from filiation.store import schema
+
         return self.read_columns(schema.links, schema.LINK_COLUMNS, LINK_SCHEMA, snapshot_id)
 
     def ping(self) -> None:
-        with self.reading() as conn:
-            conn.execute(text("SELECT 1"))
+        self.read_rows("SELECT 1")
 
     def snapshots_with_extra(self, snapshot_ids: list[int]) -> list[int]:
         """Those of these snapshots that hold any ``extra`` field (an index look-up each)."""
-        out = []
-        with self.reading() as conn:
-            for snap in snapshot_ids:
-                found = conn.execute(
-                    select(schema.nodes.c.snapshot_id)
-                    .where(schema.nodes.c.snapshot_id == snap, schema.nodes.c.extra.is_not(None))
-                    # in the order of the partial index nodes_extra: SQLite then reads it
-                    # rather than every row of the snapshot
-                    .order_by(schema.nodes.c.kind, schema.nodes.c.key)
-                    .limit(1)
-                ).first()
-                if found is not None:
-                    out.append(snap)
-        return out
+        return [
+            snap
+            for snap in snapshot_ids
+            if self.read_rows(
+                "SELECT snapshot_id FROM nodes WHERE snapshot_id = :snap AND extra IS NOT NULL "
+                # in the order of the partial index nodes_extra: SQLite then reads it rather
+                # than every row of the snapshot
+                "ORDER BY kind, key LIMIT 1",
+                {"snap": int(snap)},
+            )
+        ]
 
     def read_extra(self, snapshot_ids: list[int], kind: str, key: str) -> list[str]:
         """The ``extra`` JSON texts of one node in these snapshots (source-specific fields)."""
         if not snapshot_ids:
             return []
-        with self.reading() as conn:
-            rows = conn.execute(
-                select(schema.nodes.c.extra).where(
-                    schema.nodes.c.snapshot_id.in_(snapshot_ids),
-                    schema.nodes.c.kind == kind,
-                    schema.nodes.c.key == key,
-                    schema.nodes.c.extra.is_not(None),
-                )
-            ).all()
+        snaps = {f"s{i}": int(snap) for i, snap in enumerate(snapshot_ids)}
+        rows = self.read_rows(
+            "SELECT extra FROM nodes WHERE snapshot_id IN ("
+            + ", ".join(f":{name}" for name in snaps)
+            + ") AND kind = :kind AND key = :key AND extra IS NOT NULL",
+            {**snaps, "kind": kind, "key": key},
+        )
         return [str(text_) for (text_,) in rows]
 
 
@@ -570,6 +714,9 @@ def _chunks(result: Any, size: int) -> Iterator[list[Any]]:
 
 def _timestamps(values: tuple[Any, ...]) -> pa.Array:
     """SQLite hands back text, other databases datetimes; both become Arrow timestamps."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     arr = pa.array(values)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         return pc.cast(arr, pa.timestamp("us"))
