@@ -140,7 +140,9 @@ TreeOpt = Annotated[bool, typer.Option("--tree", help="Draw the result as a tree
 @contextmanager
 def steps() -> Iterator[Callable[[str], None]]:
     """A spinner for long steps whose size is unknown (building the index...)."""
-    if state.quiet or not err.is_terminal:
+    # A script's stderr (piped, redirected) shows no spinner: asked of the stream itself, so
+    # that a question answered from a built index does not make a rich console for nothing.
+    if state.quiet or not sys.stderr.isatty() or not err.is_terminal:
         yield lambda _msg: None
         return
     with err.status("working…") as status:

@@ -10,14 +10,6 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 from rich.tree import Tree
 
@@ -28,6 +20,8 @@ from filiation.i18n import counted
 from filiation.safe_text import console_text as escape
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from filiation.results import Lineage, NodeDetails
 
 
@@ -38,6 +32,16 @@ def count(value: int | None) -> str | None:
 
 # -- ingest ---------------------------------------------------------------------------------
 def ingest_progress() -> Progress:
+    # rich's progress bars (and its live display) load here, for an ingest, not for a show
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
