@@ -356,10 +356,12 @@ def _reach(
     via: np.ndarray,
     ok: Callable[[np.ndarray], np.ndarray],
     start: int,
+    within: np.ndarray | None = None,
 ) -> np.ndarray:
     """Nodes reachable from ``start`` along one direction of the index's adjacency, through
-    the edges ``ok`` keeps, as a boolean mask (a frontier walk: one numpy step a generation)."""
-    seen = np.zeros(len(ptr) - 1, bool)
+    the edges ``ok`` keeps (and, with ``within``, a mask, through those nodes only), as a
+    boolean mask (a frontier walk: one numpy step a generation)."""
+    seen = np.zeros(len(ptr) - 1, bool) if within is None else ~within
     seen[start] = True
     frontier = np.array([start], np.int64)
     while frontier.size:
@@ -370,7 +372,7 @@ def _reach(
         nxt = np.unique(nbr[slots])
         frontier = nxt[~seen[nxt]]
         seen[frontier] = True
-    return seen
+    return seen if within is None else seen & within
 
 
 def _evaluate(a: IndexArrays, facts: Facts, node: int | None = None) -> _Flagged:
@@ -462,10 +464,11 @@ def _evaluate(a: IndexArrays, facts: Facts, node: int | None = None) -> _Flagged
             return _own_lineage(a, e)
 
         up = _reach(np.asarray(a.up_ptr), np.asarray(a.up_nbr), np.asarray(a.up_edge), own, node)
-        down = _reach(
-            np.asarray(a.down_ptr), np.asarray(a.down_nbr), np.asarray(a.down_edge), own, node
+        # The component lies among the ancestors, and a path inside it never leaves it: the
+        # walk down goes through ancestors only (a base model's whole family is not walked).
+        component = _reach(
+            np.asarray(a.down_ptr), np.asarray(a.down_nbr), np.asarray(a.down_edge), own, node, up
         )
-        component = up & down
         size[component] = int(component.sum())
         add("cycle", (component[c] & component[p] & (size[c] > 1)) | (c == p))
     return _Flagged(
