@@ -49,6 +49,20 @@ NOT_FOR_QUESTIONS = {
     "filiation.web",
 }
 
+#: What a question never needs of the store and the index, whatever the back end: Arrow (the
+#: index is numpy arrays, ids are read with numpy) and the ingest's readers.
+NO_ARROW = {"pyarrow", "filiation.sources.records", "filiation.store.transaction"}
+#: What a question asked of a SQLite store does not load either: its few reads (the schema's
+#: revision, the current snapshots) go through the standard library's sqlite3. A PostgreSQL
+#: store is read through SQLAlchemy.
+NO_SQLALCHEMY = {"sqlalchemy", "filiation.store.schema"}
+
+
+def _store_free(db: Any) -> set[str]:
+    """Modules a question of store ``db`` must not load (SQLAlchemy too for a SQLite file)."""
+    return NO_ARROW | (set() if "://" in str(db) else NO_SQLALCHEMY)
+
+
 PROBE = (
     "import sys\n"
     "from filiation.cli import main\n"
@@ -85,14 +99,15 @@ def test_show_loads_neither_ingest_rights_exports_nor_pandas(sample_db: Any) -> 
     _loaded(sample_db, "show", MODEL)
     loaded = _loaded(sample_db, "show", MODEL)
     assert "filiation.lineage.index" in loaded  # it did answer from the index
-    assert not _packages(loaded, NEVER | NOT_FOR_QUESTIONS)
+    assert "filiation.inference.checks" in loaded  # with the model's checks
+    assert not _packages(loaded, NEVER | NOT_FOR_QUESTIONS | _store_free(sample_db))
 
 
 def test_search_loads_no_checks_and_no_rich_table(sample_db: Any) -> None:
     loaded = _loaded(sample_db, "search", "llama")
     assert "filiation.service.searching" in loaded
     unused = NEVER | NOT_FOR_QUESTIONS | {"filiation.inference", "rich.table"}
-    assert not _packages(loaded, unused)
+    assert not _packages(loaded, unused | _store_free(sample_db))
 
 
 def test_a_piped_lineage_loads_no_pandas_nor_rich_table(sample_db: Any) -> None:
@@ -100,7 +115,42 @@ def test_a_piped_lineage_loads_no_pandas_nor_rich_table(sample_db: Any) -> None:
     of a numpy array would import it), and ``-f ids`` prints them without a rich table."""
     loaded = _loaded(sample_db, "descendants", MODEL, "-f", "ids")
     assert "filiation.service.walks" in loaded
-    assert not _packages(loaded, NEVER | NOT_FOR_QUESTIONS | {"rich.table", "filiation.inference"})
+    unused = NEVER | NOT_FOR_QUESTIONS | {"rich.table", "filiation.inference"}
+    assert not _packages(loaded, unused | _store_free(sample_db))
+
+
+def test_a_lineage_with_its_table_loads_neither_arrow_nor_the_evidence_reader(
+    sample_db: Any,
+) -> None:
+    """The table of a family (the ids of a few hundred nodes, their figures) is read from the
+    index with numpy; suspects' evidence (pyarrow, the store's tables) loads only when a
+    lineage shows suspects."""
+    loaded = _loaded(sample_db, "descendants", MODEL)
+    assert "filiation.cli.lists" in loaded  # it did print the table
+    assert not _packages(loaded, NEVER | NOT_FOR_QUESTIONS | _store_free(sample_db))
+
+
+def test_a_sqlite_store_is_read_as_sqlalchemy_reads_it(sample_db: Any) -> None:
+    """What the standard library's sqlite3 reads of a store (the snapshots every question
+    starts from, dates included) is what SQLAlchemy reads of it, and opening a SQLite store
+    makes no engine; on PostgreSQL both are SQLAlchemy's."""
+    from sqlalchemy import select
+
+    from filiation.store import schema
+    from filiation.store.store import SnapshotInfo, Store
+
+    store = Store(sample_db)
+    quick = store.snapshots()
+    assert ("engine" in vars(store)) == ("://" in str(sample_db))
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(schema.snapshots).order_by(schema.snapshots.c.id))
+        slow = [
+            SnapshotInfo(**{**r, "report": json.loads(r["report"]) if r["report"] else {}})
+            for r in rows.mappings()
+        ]
+    assert quick == slow and quick
+    assert all(s.started_at is not None for s in quick)
+    assert store.is_empty() is False
 
 
 def test_help_opens_no_store_and_loads_no_index(tmp_path: Any) -> None:
