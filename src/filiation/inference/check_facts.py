@@ -52,7 +52,11 @@ def _extras(genealogy: Any, snapshot_ids: list[int]) -> list[tuple[str, str]]:
     return [(str(k), str(x)) for k, x in rows]
 
 
-CACHE_FILE = "checks-facts.npz"
+#: The facts' description (the dumps they came from, the architectures' names), naming the
+#: file of their arrays: one structured ``.npy`` mapped, not read, by a fresh ``show``.
+CACHE_FILE = "checks-facts.json"
+_ARRAYS = "checks-facts-{token}.npy"
+_FIELDS = [("architecture", np.int32), ("gguf_only", np.int8)]
 
 
 def _cache_path(genealogy: Any, arrays: IndexArrays) -> Path | None:
@@ -90,35 +94,59 @@ def genealogy_facts(genealogy: Any, arrays: IndexArrays) -> Facts:
     stamp = _stamp(dumps)
     cache = _cache_path(genealogy, arrays)
     if cache is not None and cache.exists():
-        try:
-            with np.load(cache, allow_pickle=False) as saved:
-                meta = json.loads(bytes(saved["meta"]).decode())
-                if meta["stamp"] == stamp and len(saved["architecture"]) == arrays.n_nodes:
-                    return Facts(
-                        saved["architecture"], meta["vocab"], saved["gguf_only"], meta["sources"]
-                    )
-        except (OSError, ValueError, KeyError):
-            pass  # damaged or from another version: computed again below
+        saved = _read_cache(cache, stamp, arrays.n_nodes)
+        if saved is not None:
+            return saved
     facts = Facts.unknown(arrays.n_nodes)
     for dump in dumps:
         add_dump_facts(facts, arrays, dump)
     with_extra = genealogy.store.snapshots_with_extra([int(s["id"]) for s in snaps])
     add_extra_facts(facts, arrays, _extras(genealogy, with_extra))
     if cache is not None:
-        meta = json.dumps({"stamp": stamp, "vocab": facts.arch_vocab, "sources": facts.sources})
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        try:
-            with tmp.open("wb") as out:
-                np.savez(
-                    out,
-                    architecture=facts.architecture,
-                    gguf_only=facts.gguf_only,
-                    meta=np.frombuffer(meta.encode(), np.uint8),
-                )
-            os.replace(tmp, cache)
-        except OSError:
-            tmp.unlink(missing_ok=True)  # a read-only place: computed again next time
+        _write_cache(cache, stamp, facts)
     return facts
+
+
+def _read_cache(cache: Path, stamp: str, n_nodes: int) -> Facts | None:
+    """The facts saved at ``cache`` for these dumps, their arrays mapped; None when they are
+    for other dumps, damaged, or from another version (then computed again)."""
+    try:
+        meta = json.loads(cache.read_text())
+        if meta["stamp"] != stamp:
+            return None
+        table = np.load(cache.with_name(meta["arrays"]), mmap_mode="r", allow_pickle=False)
+        if table.dtype != np.dtype(_FIELDS) or len(table) != n_nodes:
+            return None
+        return Facts(table["architecture"], meta["vocab"], table["gguf_only"], meta["sources"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_cache(cache: Path, stamp: str, facts: Facts) -> None:
+    """Save the facts beside the index: their arrays under a new name, then the description
+    naming them (each written then renamed, so a reader sees the old facts or the new)."""
+    import uuid
+
+    name = _ARRAYS.format(token=uuid.uuid4().hex[:12])
+    table = np.empty(len(facts.architecture), _FIELDS)
+    table["architecture"] = facts.architecture
+    table["gguf_only"] = facts.gguf_only
+    meta = {"stamp": stamp, "vocab": facts.arch_vocab, "sources": facts.sources, "arrays": name}
+    tmp_arrays = cache.with_name(f"{name}.{os.getpid()}.tmp")
+    tmp_meta = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    try:
+        with tmp_arrays.open("wb") as out:
+            np.save(out, table, allow_pickle=False)
+        os.replace(tmp_arrays, cache.with_name(name))
+        tmp_meta.write_text(json.dumps(meta))
+        os.replace(tmp_meta, cache)
+    except OSError:
+        for tmp in (tmp_arrays, tmp_meta):
+            tmp.unlink(missing_ok=True)  # a read-only place: computed again next time
+        return
+    for old in cache.parent.glob(_ARRAYS.format(token="*")):
+        if old.name != name:
+            old.unlink(missing_ok=True)  # the facts of dumps that changed since
 
 
 def check_genealogy(
