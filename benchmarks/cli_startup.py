@@ -6,8 +6,8 @@ read), as a user typing it would: ``--version``, ``--help``, ``show ID``, ``sear
 ``descendants ID`` with its table. For each, the median wall time of ``--runs`` processes, the
 time Python spends importing (``-X importtime``, the sum of the top-level imports), the median
 CPU time (user + system, steadier than wall time when other processes share the machine), the
-top offenders of ``-X importtime`` (self time summed per top-level package), and which heavy
-libraries the process loaded.
+top offenders of ``-X importtime`` (self time summed per top-level package), which heavy
+libraries the process loaded, and the machine's load average at the start and the end.
 
     python benchmarks/cli_startup.py                      # this checkout's src/
     python benchmarks/cli_startup.py --src /tmp/before/src --runs 15
@@ -213,7 +213,12 @@ def main() -> None:
             # the facts show's checks read, cached beside it); fills the page cache.
             run_once(src, db, ["show", args.model], importtime=False)
             run_once(src, db, ["show", args.model], importtime=False)
+        load_before = os.getloadavg()[0]
         rows = measure(sources, dbs, cmds, args.runs)
+        load_after = os.getloadavg()[0]
+    # Other processes on the machine slow wall times most: say how busy it was.
+    print(f"load average (1 min) {load_before:.1f} at the start, {load_after:.1f} at the end")
+    print()
     for src, lines in zip(sources, rows, strict=True):
         print(f"source: {src} ({args.runs} fresh processes a command)")
         print()
