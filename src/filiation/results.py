@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from filiation.domain import KINDS_BY_CODE, RELATIONS_BY_CODE, NodeKind, Relation
 from filiation.lineage.arrays import NULL_INT
@@ -37,6 +37,14 @@ def hub_url(kind: NodeKind, node_id: str) -> str | None:
     return None
 
 
+class ResultModel(BaseModel):
+    """The results' base: each model's validator is built on its first use, not at import
+    (pydantic's ``defer_build``), so a fresh ``show`` pays for the few results it returns
+    (about 50 ms less CPU than building all of them at import)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 #: What ``citations`` counts, said once for every result that carries it.
 CITATIONS_HELP = (
     "distinct models naming this node as a parent (declared links of any relation but "
@@ -44,7 +52,7 @@ CITATIONS_HELP = (
 )
 
 
-class NodeSummary(BaseModel):
+class NodeSummary(ResultModel):
     """A node as listed among others: enough to recognise and rank it."""
 
     id: str
@@ -57,7 +65,7 @@ class NodeSummary(BaseModel):
     stub: bool = Field(False, description="named as a parent but absent from every source")
 
 
-class Link(BaseModel):
+class Link(ResultModel):
     """A typed parent→child link and who said so."""
 
     parent: str
@@ -90,7 +98,7 @@ class SearchHit(NodeSummary):
     )
 
 
-class SearchPage(BaseModel):
+class SearchPage(ResultModel):
     """One page of search results, with how many there are in all."""
 
     query: str
@@ -103,7 +111,7 @@ class SearchPage(BaseModel):
     next_offset: int | None = Field(None, description="where the next page starts, if any")
 
 
-class NodeDetails(BaseModel):
+class NodeDetails(ResultModel):
     """Everything ``show`` says about one node."""
 
     id: str
@@ -135,28 +143,28 @@ class NodeDetails(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-class Family(BaseModel):
+class Family(ResultModel):
     """A family an author's models sit in: its root ancestor and how many of them it holds."""
 
     root: NodeSummary = Field(description="a model with no known parent, ancestor of them")
     members: int = Field(description="how many of the author's models descend from it (or are it)")
 
 
-class Families(BaseModel):
+class Families(ResultModel):
     author: str
     models: int = Field(description="models the author published")
     families: list[Family] = Field(description="most members first, then best known root")
     total: int = Field(description="how many families were found")
 
 
-class PathResult(BaseModel):
+class PathResult(ResultModel):
     source: str
     target: str
     found: bool
     links: list[Link]
 
 
-class Stats(BaseModel):
+class Stats(ResultModel):
     nodes_by_kind: dict[str, int]
     stubs_by_kind: dict[str, int] = Field(
         description="nodes only named by a link (a parent absent from the dump, a data set)"
@@ -172,14 +180,14 @@ class Stats(BaseModel):
     store: str
 
 
-class NodeRef(BaseModel):
+class NodeRef(ResultModel):
     """A node found by its id: the id as published, and what it is."""
 
     id: str
     kind: NodeKind
 
 
-class EntryPoints(BaseModel):
+class EntryPoints(ResultModel):
     """Where to start exploring (the home page): the most derived families and the newest
     models, each best first."""
 
@@ -187,7 +195,7 @@ class EntryPoints(BaseModel):
     recent: list[NodeSummary] = Field(description="the most recently created models")
 
 
-class Health(BaseModel):
+class Health(ResultModel):
     """What a server process answers from."""
 
     status: str = "ok"
@@ -198,7 +206,7 @@ class Health(BaseModel):
     worker: int = Field(0, description="id of the server process that answered")
 
 
-class Limits(BaseModel):
+class Limits(ResultModel):
     """Bounds of what the genealogy accepts, for interfaces to check input early."""
 
     max_id_length: int = Field(description="no source keeps a longer id")
