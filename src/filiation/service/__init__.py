@@ -3,6 +3,7 @@
 - ``genealogy.py``: the questions (lineage, impact, show, search, export...);
 - ``walks.py`` and ``summaries.py``: how they are answered from the lineage index;
 - ``index_cache.py``: the index's lifecycle (cache folder, locks, background refresh, pins);
+- ``overview.py``: the genealogy as a whole (snapshots, counts, entry points, health);
 - ``ingest.py``: sources' records to snapshots of the store, and their index;
 - ``rights.py``: rights requests and the watch list, as ``Genealogy.rights``.
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
         bundled_snapshot,
     )
     from filiation.service.genealogy import (
-        ENTRY_POINTS,
         ENV_DB,
         MAX_ID_LENGTH,
         SUGGEST_MAX,
@@ -36,13 +36,13 @@ if TYPE_CHECKING:
         default_db,
         open,
     )
+    from filiation.service.overview import ENTRY_POINTS
     from filiation.service.rights import Rights, WatchList
 
 #: Where each public name lives.
 _HOMES = {
     **dict.fromkeys(
         (
-            "ENTRY_POINTS",
             "ENV_DB",
             "MAX_ID_LENGTH",
             "SUGGEST_MAX",
@@ -58,6 +58,7 @@ _HOMES = {
         ("BUNDLED", "BUNDLED_LABEL", "DEFAULT_KEEP", "ENV_KEEP", "bundled_snapshot"),
         "filiation.service.defaults",
     ),
+    "ENTRY_POINTS": "filiation.service.overview",
     **dict.fromkeys(("Rights", "WatchList"), "filiation.service.rights"),
 }
 
