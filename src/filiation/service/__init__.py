@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         bundled_snapshot,
     )
     from filiation.service.genealogy import (
+        ENTRY_POINTS,
         ENV_DB,
         MAX_ID_LENGTH,
         SUGGEST_MAX,
@@ -36,13 +37,13 @@ if TYPE_CHECKING:
         default_db,
         open,
     )
-    from filiation.service.overview import ENTRY_POINTS
     from filiation.service.rights import Rights, WatchList
 
 #: Where each public name lives.
 _HOMES = {
     **dict.fromkeys(
         (
+            "ENTRY_POINTS",
             "ENV_DB",
             "MAX_ID_LENGTH",
             "SUGGEST_MAX",
@@ -58,7 +59,6 @@ _HOMES = {
         ("BUNDLED", "BUNDLED_LABEL", "DEFAULT_KEEP", "ENV_KEEP", "bundled_snapshot"),
         "filiation.service.defaults",
     ),
-    "ENTRY_POINTS": "filiation.service.overview",
     **dict.fromkeys(("Rights", "WatchList"), "filiation.service.rights"),
 }
 

@@ -236,9 +236,10 @@ class Genealogy:
     ) -> IngestReport:
         """Ingest a lineage edge list (``parent_id,child_id,relation``) and optional nodes
         (suspects, once they exist, recomputed as after :meth:`ingest_hub_stats`)."""
-        report = self._ingester.ingest_edges(edges, nodes, name=name)
         from filiation.inference.run import refresh_if_suspected
+        from filiation.sources import edge_csv
 
+        report = self._ingester.ingest(edge_csv.read(edges, nodes, name=name))
         refresh_if_suspected(self, self._say)
         return report
 
