@@ -79,6 +79,19 @@ class Ingester:
             rows=len(scan.keep),
         )
 
+    def scan(self, path: str | os.PathLike[str], *, weights: bool = False) -> ScanResult:
+        """Models found under ``path`` (a model folder, a tree of them or the Hugging Face
+        cache) and what each derives from, with the file that says so; nothing is stored.
+        With ``weights``, the links the weights show are added (``source="weights"``)."""
+        from filiation.sources import local_folder
+
+        result = local_folder.scan(path)
+        if weights:
+            from filiation.inference.weights.scan import add_weight_links
+
+            add_weight_links(result)
+        return result
+
     def ingest_scan(
         self, scan: ScanResult | str | os.PathLike[str], *, name: str | None = None
     ) -> IngestReport:
