@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from filiation import __version__
 from filiation.domain import AUTHOR_ORGANISATION, AUTHOR_PERSON, NodeKind
-from filiation.exports import ExportFormat, register
-from filiation.exports.facts import TOOL, ModelFacts, json_render
+from filiation.exports.facts import TOOL, ModelFacts, model_format
 from filiation.results import hub_url
 
 if TYPE_CHECKING:
@@ -73,6 +72,12 @@ def _component(facts: ModelFacts, node_id: str, author: str | None) -> Component
     )
 
 
+@model_format(
+    name="cyclonedx",
+    media_type="application/vnd.cyclonedx+json",
+    extension="cdx.json",
+    description="CycloneDX 1.6 ML-BOM: the model, its model card, ancestors, data sets",
+)
 def build(facts: ModelFacts) -> dict[str, Any]:
     """The BOM as a JSON document (a dict), ready to be written."""
     from cyclonedx.contrib.license.factories import LicenseFactory
@@ -151,18 +156,3 @@ def _model_card(facts: ModelFacts) -> dict[str, Any]:
         {"name": "filiation:base-model", "value": link.parent} for link in facts.base_models
     ] or [{"name": "filiation:base-model", "value": "none known"}]
     return card
-
-
-render = json_render(build)
-
-
-register(
-    ExportFormat(
-        name="cyclonedx",
-        media_type="application/vnd.cyclonedx+json",
-        extension="cdx.json",
-        description="CycloneDX 1.6 ML-BOM: the model, its model card, ancestors, data sets",
-        render=render,
-        describes_model=True,
-    )
-)

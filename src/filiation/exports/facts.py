@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from filiation.domain import NodeKind, Relation
 from filiation.errors import InvalidArgumentError
@@ -96,16 +96,32 @@ def gather(answer: ExportInput) -> ModelFacts:
     )
 
 
-def json_render(
-    build: Callable[[ModelFacts], dict[str, Any]],
-) -> Callable[[ExportInput], bytes]:
-    """The ``render`` of a standard whose document is JSON built from a model's facts
-    (CycloneDX, SPDX): they write it alike, indented, in UTF-8 rather than escapes."""
+#: Writes a model's document from its facts: JSON (a dict) or text (Markdown).
+Writer = TypeVar("Writer", bound=Callable[[ModelFacts], dict[str, Any] | str])
 
-    def render(answer: ExportInput) -> bytes:
-        return json.dumps(build(gather(answer)), indent=2, ensure_ascii=False).encode()
 
-    return render
+def model_format(
+    *, name: str, media_type: str, extension: str, description: str
+) -> Callable[[Writer], Writer]:
+    """Register the decorated writer as the export format ``name`` that describes one model
+    (CycloneDX, SPDX, the model card): every such format gathers the model's facts from the
+    export's answer the same way, and writes its document alike, JSON indented and in UTF-8
+    rather than escapes, text in UTF-8. The writer itself is returned unchanged."""
+    from filiation.exports import ExportFormat, register
+
+    def registered(write: Writer) -> Writer:
+        def render(answer: ExportInput) -> bytes:
+            document = write(gather(answer))
+            if isinstance(document, str):
+                return document.encode()
+            return json.dumps(document, indent=2, ensure_ascii=False).encode()
+
+        register(
+            ExportFormat(name, media_type, extension, description, render, describes_model=True)
+        )
+        return write
+
+    return registered
 
 
 def _link(edge: dict[str, Any]) -> DerivedFrom:

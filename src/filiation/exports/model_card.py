@@ -21,8 +21,7 @@ from urllib.parse import quote
 import yaml
 
 from filiation.domain import NodeKind, Relation
-from filiation.exports import ExportFormat, ExportInput, register
-from filiation.exports.facts import ModelFacts, gather
+from filiation.exports.facts import ModelFacts, model_format
 from filiation.i18n import counted
 from filiation.results import hub_url
 from filiation.safe_text import md_text
@@ -79,6 +78,12 @@ def front_matter(facts: ModelFacts) -> dict[str, Any]:
     return meta
 
 
+@model_format(
+    name="model-card",
+    media_type="text/markdown; charset=utf-8",
+    extension="md",
+    description="a Hub model card (README.md): Mitchell et al. sections, lineage front matter",
+)
 def render_card(facts: ModelFacts) -> str:
     d = facts.details
     meta = front_matter(facts)
@@ -184,19 +189,3 @@ def render_card(facts: ModelFacts) -> str:
     w(f"{UNKNOWN}")
     w("")
     return "\n".join(out)
-
-
-def render(answer: ExportInput) -> bytes:
-    return render_card(gather(answer)).encode()
-
-
-register(
-    ExportFormat(
-        name="model-card",
-        media_type="text/markdown; charset=utf-8",
-        extension="md",
-        description="a Hub model card (README.md): Mitchell et al. sections, lineage front matter",
-        render=render,
-        describes_model=True,
-    )
-)

@@ -22,8 +22,7 @@ from urllib.parse import quote
 
 from filiation import __version__
 from filiation.domain import AUTHOR_ORGANISATION, AUTHOR_PERSON, NodeKind
-from filiation.exports import ExportFormat, register
-from filiation.exports.facts import TOOL, ModelFacts, json_render
+from filiation.exports.facts import TOOL, ModelFacts, model_format
 from filiation.i18n import counted
 from filiation.results import hub_url
 
@@ -45,6 +44,12 @@ def _spdx_license(value: str) -> str:
     return "LicenseRef-" + (_LICENSE_REF.sub("-", value).strip("-") or "unknown")
 
 
+@model_format(
+    name="spdx",
+    media_type="application/spdx+json",
+    extension="spdx.json",
+    description="SPDX 3.0.1 JSON-LD (AI and Dataset profiles): ancestry, trainedOn data sets",
+)
 def build(facts: ModelFacts) -> dict[str, Any]:
     """The SPDX document as JSON-LD (a dict)."""
     from spdx_python_model import v3_0_1 as spdx
@@ -78,12 +83,19 @@ def build(facts: ModelFacts) -> dict[str, Any]:
             elements.append(authors[name])
         return authors[name]
 
+    def on_the_hub(kind: NodeKind, node_id: str) -> dict[str, Any]:
+        """What a model's and a data set's packages say alike: their IRI, their id as name,
+        the document's creation and where the Hub serves them."""
+        return {
+            "_id": iri(kind.value, node_id),
+            "name": node_id,
+            "creationInfo": info,
+            "software_downloadLocation": hub_url(kind, node_id),
+        }
+
     def package(node_id: str, author: str | None) -> Any:
         pkg = spdx.ai_AIPackage(
-            _id=iri("model", node_id),
-            name=node_id,
-            creationInfo=info,
-            software_downloadLocation=hub_url(NodeKind.MODEL, node_id),
+            **on_the_hub(NodeKind.MODEL, node_id),
             software_primaryPurpose=spdx.software_SoftwarePurpose.model,
         )
         supplier = agent(author)
@@ -141,10 +153,7 @@ def build(facts: ModelFacts) -> dict[str, Any]:
     datasets = []
     for ds in facts.datasets:
         pkg = spdx.dataset_DatasetPackage(
-            _id=iri("dataset", ds),
-            name=ds,
-            creationInfo=info,
-            software_downloadLocation=hub_url(NodeKind.DATASET, ds),
+            **on_the_hub(NodeKind.DATASET, ds),
             software_primaryPurpose=spdx.software_SoftwarePurpose.data,
             dataset_datasetType=[spdx.dataset_DatasetType.noAssertion],
         )
@@ -186,18 +195,3 @@ def build(facts: ModelFacts) -> dict[str, Any]:
     out = io.BytesIO()
     spdx.JSONLDSerializer().write(objects, out)
     return json.loads(out.getvalue())
-
-
-render = json_render(build)
-
-
-register(
-    ExportFormat(
-        name="spdx",
-        media_type="application/spdx+json",
-        extension="spdx.json",
-        description="SPDX 3.0.1 JSON-LD (AI and Dataset profiles): ancestry, trainedOn data sets",
-        render=render,
-        describes_model=True,
-    )
-)

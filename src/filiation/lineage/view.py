@@ -21,7 +21,7 @@ does not draw.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -93,18 +93,8 @@ class GraphView:
     left_out: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "root": self.root,
-            "nodes": self.nodes,
-            "edges": self.edges,
-            "generations": self.generations,
-            "cut": self.cut,
-            "overview": self.overview,
-            "family": self.family,
-            "width": self.width,
-            "budget": self.budget,
-            "left_out": self.left_out,
-        }
+        """Every field, by name (shallow: ``dataclasses.asdict`` would copy the drawing)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _neighbours(

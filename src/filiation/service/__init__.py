@@ -3,6 +3,7 @@
 - ``genealogy.py``: the questions (lineage, impact, show, search, export...);
 - ``walks.py`` and ``summaries.py``: how they are answered from the lineage index;
 - ``index_cache.py``: the index's lifecycle (cache folder, locks, background refresh, pins);
+- ``overview.py``: the genealogy as a whole (snapshots, counts, entry points, health);
 - ``ingest.py``: sources' records to snapshots of the store, and their index;
 - ``rights.py``: rights requests and the watch list, as ``Genealogy.rights``.
 

@@ -2,8 +2,9 @@
 
 ``filiation.open(db)`` returns a :class:`Genealogy`. The CLI, the JSON API and the web pages
 are thin layers over its methods, so each question is answered in exactly one place. What
-it stands on lives beside it: the index's lifecycle in ``index_cache.py``, ingest in
-``ingest.py``, rights requests in ``rights.py`` (``g.rights``), the registry in
+it stands on lives beside it: the index's lifecycle in ``index_cache.py``, the questions
+about the genealogy as a whole (snapshots, stats, entry points, health) in ``overview.py``,
+ingest in ``ingest.py``, rights requests in ``rights.py`` (``g.rights``), the registry in
 :mod:`filiation.registry` (``g.registry``).
 """
 
@@ -16,7 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from filiation import __version__
 from filiation.domain import (
     DEFAULT_RANKING,
     NodeKind,
@@ -44,6 +44,7 @@ from filiation.results import (
 from filiation.service import summaries, walks
 from filiation.service.defaults import keep_snapshots
 from filiation.service.index_cache import IndexCache
+from filiation.service.overview import ENTRY_POINTS, Overview
 from filiation.store.store import Store
 
 # What a question needs is imported above; the rest (ingest and its sources, rights requests,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from filiation.registry.service import Registry
     from filiation.service.ingest import Ingester
     from filiation.service.rights import Rights
+    from filiation.sources.hub_api import FamilyOptions
     from filiation.sources.local_folder import ScanResult
     from filiation.sources.records import IngestReport, Records
 
@@ -67,8 +69,6 @@ ENV_DB = "FILIATION_DB"
 #: Ids longer than this get no near-id suggestions when unknown: suggestions search ever
 #: shorter prefixes of the id, and no Hub id is that long (names have at most 96 characters).
 SUGGEST_MAX = 160
-#: How many entry points of each kind the home page lists.
-ENTRY_POINTS = 12
 
 Step = Callable[[str], None]
 
@@ -132,7 +132,7 @@ class Genealogy:
         self._cache = IndexCache(self.store, self._say, fill if load_bundled else None)
         self._keep = keep_snapshots()  # a bad $FILIATION_KEEP_SNAPSHOTS is an error at open
         self._registry: Registry | None = None
-        self._entry_points: tuple[LineageIndex, EntryPoints] | None = None
+        self._overview = Overview(self.store, self._cache)
 
     def __repr__(self) -> str:
         return f"Genealogy({self.store.describe()!r})"
@@ -236,9 +236,10 @@ class Genealogy:
     ) -> IngestReport:
         """Ingest a lineage edge list (``parent_id,child_id,relation``) and optional nodes
         (suspects, once they exist, recomputed as after :meth:`ingest_hub_stats`)."""
-        report = self._ingester.ingest_edges(edges, nodes, name=name)
         from filiation.inference.run import refresh_if_suspected
+        from filiation.sources import edge_csv
 
+        report = self._ingester.ingest(edge_csv.read(edges, nodes, name=name))
         refresh_if_suspected(self, self._say)
         return report
 
@@ -254,42 +255,15 @@ class Genealogy:
         """Record a scan's findings as a snapshot of source ``scan`` (or ``scan:NAME``)."""
         return self._ingester.ingest_scan(scan, name=name)
 
-    def refresh_family(
-        self,
-        model_id: str,
-        *,
-        depth: int = 1,
-        token: str | None = None,
-        endpoint: str | None = None,
-        max_models: int = 10_000,
-        backoff: float = 1.0,
-    ) -> IngestReport:
-        """Bring one family up to date from the Hub API, as a snapshot of ``hub-api:<id>``."""
-        return self._ingester.refresh_family(
-            model_id,
-            depth=depth,
-            token=token,
-            endpoint=endpoint,
-            max_models=max_models,
-            backoff=backoff,
-        )
+    def refresh_family(self, model_id: str, **options: Unpack[FamilyOptions]) -> IngestReport:
+        """Bring one family up to date from the Hub API, as a snapshot of ``hub-api:<id>``:
+        ``depth`` generations of descendants (1), at most ``max_models`` models (10,000),
+        with ``token``, ``endpoint`` and ``backoff`` (seconds) for the calls."""
+        return self._ingester.refresh_family(model_id, **options)
 
     def snapshots(self) -> list[dict[str, Any]]:
         """Every snapshot in the store, and whether it is one of the current ones."""
-        current = {s.id for s in self.store.current_snapshots()}
-        return [
-            {
-                "id": s.id,
-                "source": s.source,
-                "label": s.label,
-                "taken_at": s.taken_at,
-                "finished_at": s.finished_at,
-                "status": s.status,
-                "current": s.id in current,
-                "report": s.report,
-            }
-            for s in self.store.snapshots()
-        ]
+        return self._overview.snapshots()
 
     # -- look-ups -------------------------------------------------------------------------
     @property
@@ -594,27 +568,19 @@ class Genealogy:
 
         return searching.search_page(self.index, text, offset, limit, kinds, count=count)
 
+    # -- the genealogy as a whole (service/overview.py) -------------------------------------
     def stats(self) -> Stats:
         """What is loaded: nodes per kind, links per relation, cycles, current snapshots."""
-        current = [s for s in self.snapshots() if s["current"]]
-        return summaries.stats(self.index, current, self.store.describe())
+        return self._overview.stats()
 
     def entry_points(self, count: int = ENTRY_POINTS) -> EntryPoints:
         """Where to start exploring (the home page): the most derived families and the
-        newest models. Computed once per index (a pass over two arrays), then kept."""
-        index = self.index
-        known = self._entry_points
-        if count == ENTRY_POINTS and known is not None and known[0] is index:
-            return known[1]
-        value = summaries.entry_points(index, count)
-        if count == ENTRY_POINTS:
-            self._entry_points = (index, value)
-        return value
+        newest models, computed once per index."""
+        return self._overview.entry_points(count)
 
     def health(self) -> Health:
         """What this process answers from (each ``serve --workers`` process moves on alone)."""
-        covered = [int(s["id"]) for s in self.index.a.meta.get("snapshots", [])]
-        return Health(version=__version__, snapshots=covered, worker=os.getpid())
+        return self._overview.health()
 
 
 def open(db: str | os.PathLike[str] | None = None, *, load_bundled: bool = True) -> Genealogy:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Unpack
 
 import pyarrow as pa
 
@@ -21,6 +22,9 @@ from filiation.sources.local_folder import ScanResult
 from filiation.sources.records import IngestReport, Records, empty_links, empty_nodes
 from filiation.store import snapshot_cache
 from filiation.store.store import Store
+
+if TYPE_CHECKING:
+    from filiation.sources.hub_api import FamilyOptions
 
 #: A snapshot of at most this many rows (nodes and links) is applied as a delta over the
 #: index of the previous snapshots (``lineage/delta.py``) when that index is at hand.
@@ -74,18 +78,6 @@ class Ingester:
             hub_stats.batches(scan, progress=progress),
             rows=len(scan.keep),
         )
-
-    def ingest_edges(
-        self,
-        edges: str | os.PathLike[str],
-        nodes: str | os.PathLike[str] | None = None,
-        *,
-        name: str | None = None,
-    ) -> IngestReport:
-        """Ingest a lineage edge list (``parent_id,child_id,relation``) and optional nodes."""
-        from filiation.sources import edge_csv
-
-        return self.ingest(edge_csv.read(edges, nodes, name=name))
 
     def scan(self, path: str | os.PathLike[str], *, weights: bool = False) -> ScanResult:
         """Models found under ``path`` (a model folder, a tree of them or the Hugging Face
@@ -191,28 +183,11 @@ class Ingester:
         snapshot_cache.prune(self.store.index_dir(), self.store.snapshots())
         return report
 
-    def refresh_family(
-        self,
-        model_id: str,
-        *,
-        depth: int = 1,
-        token: str | None = None,
-        endpoint: str | None = None,
-        max_models: int = 10_000,
-        backoff: float = 1.0,
-    ) -> IngestReport:
+    def refresh_family(self, model_id: str, **options: Unpack[FamilyOptions]) -> IngestReport:
         """Bring one family up to date from the Hub API (``huggingface_hub``): the model and
         its descendants down to ``depth`` generations, stored as a snapshot of source
         ``hub-api:<id>`` (see :mod:`filiation.sources.hub_api`)."""
         from filiation.sources import hub_api
 
-        records = hub_api.fetch_family(
-            model_id,
-            depth=depth,
-            token=token,
-            endpoint=endpoint,
-            max_models=max_models,
-            backoff=backoff,
-            progress=self._say,
-        )
+        records = hub_api.fetch_family(model_id, progress=self._say, **options)
         return self.ingest(records)

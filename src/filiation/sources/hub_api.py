@@ -26,7 +26,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import pyarrow as pa
 
@@ -247,6 +247,17 @@ def _naive(value: Any) -> datetime | None:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class FamilyOptions(TypedDict, total=False):
+    """What a refresh may say about how to ask the Hub (defaults: :func:`fetch_family`'s);
+    :meth:`filiation.Genealogy.refresh_family` passes them on as given."""
+
+    depth: int
+    token: str | None
+    endpoint: str | None
+    max_models: int
+    backoff: float
 
 
 def fetch_family(
