@@ -203,6 +203,11 @@ def candidates(feat: Features, needs: np.ndarray) -> Pairs:
         & (feat.author[pairs.child] >= 0)
     )
     pairs = pairs.select(~own_base)
+    # A format copy named like a full-weight model is that model's copy, never its parent
+    # (``Llama-4-Maverick-…-Instruct-FP8`` is made from ``…-Instruct``, whatever the dates).
+    fc, fp = feat.flags[pairs.child], feat.flags[pairs.parent]
+    copy_parent = ((fp & FMT) > 0) & ((fc & (FMT | ADAPTER)) == 0) & (pairs.level <= 1)
+    pairs = pairs.select(~copy_parent)
     # A copy or an adapter keeps its original's name: when a model of exactly its name key
     # is a candidate, the looser matches of that child are not.
     copy = (feat.flags[pairs.child] & (FMT | ADAPTER)) > 0
