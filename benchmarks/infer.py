@@ -204,7 +204,6 @@ def by_match(rows: list[dict], relations: tuple[str, ...] = CORE) -> list[dict]:
     return out
 
 
-
 def pr(rows: list[dict], at: float, relations: tuple[str, ...] | None) -> dict:
     sel = [r for r in rows if relations is None or r["relation"] in relations]
     said = [r for r in sel if r["confidence"] is not None and r["confidence"] >= at]
@@ -279,10 +278,10 @@ def quality(seeds: int, write_model: bool) -> dict:
     assert shipped is not None
     shipped.fitted_on = (
         "bundled hub-stats sample (4,167 rows), fold A of seed 1 (benchmarks/infer.py: the "
-        "families of the declared links, split 50/50 by numpy default_rng(1)); stage 1 on the "
-        "finetune, quantized and adapter children of fold A, ids as they are and reduced to "
-        "ids and publishers; stage 2 on scores of fold-A families stage 1 did not see; "
-        "evaluated on fold B"
+        "families of the declared links, split 50/50 by numpy default_rng(1)); stage 1 on "
+        "every child of fold A (merges included) with its parents hidden; stage 2 on "
+        "out-of-family scores (fold A's families in four parts, each part scored by a stage 1 "
+        "fitted on the other three); evaluated on fold B"
     )
     if write_model:
         MODEL_FILE.write_text(json.dumps(shipped.to_json(), indent=1) + "\n")
