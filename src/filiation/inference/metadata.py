@@ -304,9 +304,9 @@ def fit(
     ``groups`` (a family label per child of ``fit_children``): stage 2 is then fitted on
     out-of-family scores, as the confidence will be used on unseen families: the families
     are dealt into :data:`CALIBRATION_FOLDS` parts, and each part's children are scored by a
-    stage 1 fitted on the other parts (a half, as before, left each scoring fit with half
-    the data and scores of another scale than the shipped fit's). Without ``groups``, stage
-    2 is fitted on the scores of the same children (optimistic: only for tiny samples)."""
+    stage 1 fitted on the other parts (two halves would leave each scoring fit half the
+    data, and its scores on another scale than the shipped fit's). Without ``groups``,
+    stage 2 is fitted on the scores of the same children (optimistic: for tiny samples)."""
     ctx, pairs, x, y = _design(feat, declared, truth, fit_children)
     stage1 = fit_logistic(x, y)
     scored = [(fit_children, stage1)]
