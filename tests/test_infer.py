@@ -633,3 +633,90 @@ def test_a_finetune_whose_name_says_nothing_meets_the_popular_base_of_its_size(
     assert found == {"Qwen/Qwen2.5-3B": SIZE_LEVEL}
     best = _best(feat, md.infer(feat, min_confidence=0.0))
     assert best["maziyarpanahi/calme-baguette"] == ("Qwen/Qwen2.5-3B", "finetune")
+
+
+def test_a_release_base_created_just_after_its_instruct_model_is_still_its_parent(
+    tmp_path: Path,
+) -> None:
+    # Qwen created Qwen2-7B an hour after Qwen2-7B-Instruct: one release, so the base stays a
+    # candidate of its own instruct model. The slack is the publisher's own and short: a
+    # model of another publisher an hour younger, or the publisher's a month younger, is not.
+    size = 7_615_616_512
+    t0 = datetime(2024, 6, 6, 12)
+    rows = [
+        {
+            "id": "Qwen/Qwen2-7B-Instruct",
+            "author": "Qwen",
+            "created": t0,
+            "downloads": 500_000,
+            "params": size,
+        },
+        {
+            "id": "Qwen/Qwen2-7B",
+            "author": "Qwen",
+            "created": t0 + timedelta(hours=1),
+            "downloads": 300_000,
+            "params": size,
+        },
+        {
+            "id": "other/Qwen2-7B",
+            "author": "other",
+            "created": t0 + timedelta(hours=1),
+            "downloads": 900_000,
+            "params": size,
+        },
+        {
+            "id": "Qwen/Qwen2-7B-Chat",
+            "author": "Qwen",
+            "created": t0 - timedelta(days=3),
+            "params": size,
+        },
+        {
+            "id": "Qwen/Qwen2-7B-Base",
+            "author": "Qwen",
+            "created": t0 + timedelta(days=30),
+            "params": size,
+        },
+    ]
+    feat = md.read_features(_dump(tmp_path / "m.parquet", rows))
+    ids = feat.ids.to_pylist()
+    pairs = md.candidates(feat, ~feat.dump_declared)
+    child = ids.index("Qwen/Qwen2-7B-Instruct")
+    found = {ids[p] for c, p in zip(pairs.child, pairs.parent, strict=True) if c == child}
+    assert "Qwen/Qwen2-7B" in found
+    assert not found & {"other/Qwen2-7B", "Qwen/Qwen2-7B-Base"}
+    chat = ids.index("Qwen/Qwen2-7B-Chat")  # three days older than the base: past the slack
+    assert not any(
+        c == chat and ids[p] == "Qwen/Qwen2-7B"
+        for c, p in zip(pairs.child, pairs.parent, strict=True)
+    )
+    best = _best(feat, md.infer(feat, min_confidence=0.0))
+    assert best["Qwen/Qwen2-7B-Instruct"] == ("Qwen/Qwen2-7B", "finetune")
+
+
+def test_a_format_copy_is_never_the_parent_of_the_model_it_copies(tmp_path: Path) -> None:
+    # The FP8 copy of Llama-4-Maverick-...-Instruct, created the same day and named like it,
+    # must not be proposed as the instruct model's parent: it is its child.
+    t0 = datetime(2025, 4, 5)
+    rows = [
+        {
+            "id": "meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8",
+            "author": "meta-llama",
+            "created": t0,
+            "downloads": 90_000,
+            "params": 401_583_781_376,
+            "tags": ["fp8"],
+        },
+        {
+            "id": "meta-llama/Llama-4-Maverick-17B-128E-Instruct",
+            "author": "meta-llama",
+            "created": t0 + timedelta(minutes=5),
+            "downloads": 50_000,
+            "params": 401_583_781_376,
+        },
+    ]
+    feat = md.read_features(_dump(tmp_path / "m.parquet", rows))
+    ids = feat.ids.to_pylist()
+    pairs = md.candidates(feat, ~feat.dump_declared)
+    original = ids.index("meta-llama/Llama-4-Maverick-17B-128E-Instruct")
+    assert original not in pairs.child.tolist()

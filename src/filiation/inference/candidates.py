@@ -35,6 +35,9 @@ SIZE_LEVEL = PARAMS_LEVEL + 1
 #: Width of a size class, in natural log of the parameter count (0.2 %); a child meets its
 #: own class and both neighbours, so bases up to 0.4 % apart.
 SIZE_STEP = 0.002
+#: How much younger than its child a parent of the same publisher and name may be (µs): the
+#: repositories of one release are created within hours of each other, in either order.
+RELEASE_SLACK_US = 2 * 86_400 * 1_000_000
 #: Candidate parents kept per size class: the most downloaded bases of that architecture
 #: and size (most fine-tunes descend from a few hundred popular bases).
 SIZE_HEADS = 3
@@ -129,10 +132,19 @@ def _heads(feat: Features, key: np.ndarray, max_heads: int = MAX_HEADS) -> _Head
 
 
 def _lookup(
-    feat: Features, heads: _Heads, child_key: np.ndarray, needs: np.ndarray
+    feat: Features,
+    heads: _Heads,
+    child_key: np.ndarray,
+    needs: np.ndarray,
+    *,
+    release_slack: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Children needing a parent, paired with the heads of the block their key names (one
-    search); the child itself, parents younger than it and copies of copies left out."""
+    search); the child itself, parents younger than it and copies of copies left out.
+
+    ``release_slack``: a parent of the child's own publisher may be up to
+    :data:`RELEASE_SLACK_US` younger (a release's base and instruct repositories are
+    created together, in either order: ``Qwen2-7B`` an hour after ``Qwen2-7B-Instruct``)."""
     kids = np.flatnonzero(needs & (child_key >= 0)).astype(np.int32)
     if not len(heads.first_key):  # no block of this key has a head: nobody to pair with
         kids = kids[:0]
@@ -146,8 +158,12 @@ def _lookup(
     del lo, counts, kids, wanted, pos, hit
     parent = heads.rows[idx]
     cc, cp = feat.created[child], feat.created[parent]
-    keep = (child != parent) & ((cc == UNKNOWN) | (cp == UNKNOWN) | (cp < cc))
-    del cc, cp
+    older = cp < cc
+    if release_slack:
+        same = (feat.author[child] == feat.author[parent]) & (feat.author[child] >= 0)
+        older |= same & (cp < cc + RELEASE_SLACK_US)
+    keep = (child != parent) & ((cc == UNKNOWN) | (cp == UNKNOWN) | older)
+    del cc, cp, older
     # A format copy is made from full weights, not from another copy: two copies of one
     # model (``X-GGUF``, ``X-AWQ``) are siblings, never parent and child.
     keep &= ~(((feat.flags[child] & FMT) > 0) & ((feat.flags[parent] & FMT) > 0))
@@ -172,7 +188,10 @@ def candidates(feat: Features, needs: np.ndarray) -> Pairs:
         _lookup(feat, size_heads, np.where(size >= 0, size + d, -1), needs) for d in (0, -1, 1)
     ]
     del size, size_heads
-    parts = [_lookup(feat, heads, key, needs) for heads, key in lookups]
+    parts = [
+        _lookup(feat, heads, key, needs, release_slack=i < 2)
+        for i, (heads, key) in enumerate(lookups)
+    ]
     del lookups, exact_heads
     parts.append(tuple(np.concatenate(a) for a in zip(*size_parts, strict=True)))
     del size_parts
@@ -203,6 +222,11 @@ def candidates(feat: Features, needs: np.ndarray) -> Pairs:
         & (feat.author[pairs.child] >= 0)
     )
     pairs = pairs.select(~own_base)
+    # A format copy named like a full-weight model is that model's copy, never its parent
+    # (``Llama-4-Maverick-…-Instruct-FP8`` is made from ``…-Instruct``, whatever the dates).
+    fc, fp = feat.flags[pairs.child], feat.flags[pairs.parent]
+    copy_parent = ((fp & FMT) > 0) & ((fc & (FMT | ADAPTER)) == 0) & (pairs.level <= 1)
+    pairs = pairs.select(~copy_parent)
     # A copy or an adapter keeps its original's name: when a model of exactly its name key
     # is a candidate, the looser matches of that child are not.
     copy = (feat.flags[pairs.child] & (FMT | ADAPTER)) > 0

@@ -125,6 +125,8 @@ __all__ = [
 SOURCE = "inferred:metadata"
 #: Suspects below this confidence are not kept at all (not worth showing, even on request).
 MIN_KEPT = 0.05
+#: Parts the fitting families are dealt into for stage 2's out-of-family scores.
+CALIBRATION_FOLDS = 4
 
 
 def relation_of(flags_child: np.ndarray, flags_parent: np.ndarray) -> np.ndarray:
@@ -300,21 +302,29 @@ def fit(
     hidden: ``declared`` is false for them) against their hidden parents ``truth``.
 
     ``groups`` (a family label per child of ``fit_children``): stage 2 is then fitted on
-    scores of families stage 1 did not see (two halves, each scored by a fit on the other),
-    so the confidence is calibrated as it will be used, on unseen families; without it, on
-    the scores of the same children."""
+    out-of-family scores, as the confidence will be used on unseen families: the families
+    are dealt into :data:`CALIBRATION_FOLDS` parts, and each part's children are scored by a
+    stage 1 fitted on the other parts (two halves would leave each scoring fit half the
+    data, and its scores on another scale than the shipped fit's). Without ``groups``,
+    stage 2 is fitted on the scores of the same children (optimistic: for tiny samples)."""
     ctx, pairs, x, y = _design(feat, declared, truth, fit_children)
     stage1 = fit_logistic(x, y)
-    halves = [(fit_children, stage1)]
+    scored = [(fit_children, stage1)]
     if groups is not None:
         labels = np.unique(groups)
-        first = np.isin(groups, labels[::2])
-        halves = []
-        for held in (first, ~first):
+        part = np.arange(len(labels)) % CALIBRATION_FOLDS
+        np.random.default_rng(0).shuffle(part)
+        part_of = dict(zip(labels.tolist(), part.tolist(), strict=True))
+        parts = np.array([part_of[g] for g in np.asarray(groups).tolist()], np.int64)
+        scored = []
+        for i in range(CALIBRATION_FOLDS):
+            held = parts == i
+            if not held.any():
+                continue
             seen = np.isin(pairs.child, fit_children[~held])
-            halves.append((fit_children[held], fit_logistic(x[seen], y[seen])))
+            scored.append((fit_children[held], fit_logistic(x[seen], y[seen])))
     s2x, s2y = [], []
-    for children, w in halves:
+    for children, w in scored:
         sel = np.isin(pairs.child, children)
         best = best_per_child(feat, ctx, pairs.select(sel), x[sel].astype(np.float64) @ w)
         s2x.append(best.stage2)
