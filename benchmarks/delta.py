@@ -1,5 +1,5 @@
 """How fast a small change reaches a running server: an edge list of N links ingested beside
-a big store's dump is applied as a delta over the published index (``lineage/delta.py``).
+a big store's dump is applied as a delta over the published index (``lineage/delta/``).
 
 A "server" process opens the store, loads its index and checks for a newer one every 20 ms,
 as ``IndexCache.refresh`` does for ``filiation serve``; it notes when it first answers with a

@@ -1,4 +1,4 @@
-"""A change applied as a delta over the previous index (``lineage/delta.py``) gives the index a
+"""A change applied as a delta over the previous index (``lineage/delta/``) gives the index a
 full rebuild gives: same nodes and fields, same links and provenance, same descendant counts,
 same walks, parents and children, search hits and stats, with nodes in the same order of
 renown (ties aside, see the module). Random deltas over the real sample: links added and

@@ -23,7 +23,7 @@ from filiation.store import snapshot_cache
 from filiation.store.store import Store
 
 #: A snapshot of at most this many rows (nodes and links) is applied as a delta over the
-#: index of the previous snapshots (``lineage/delta.py``) when that index is at hand.
+#: index of the previous snapshots (``lineage/delta/``) when that index is at hand.
 DELTA_MAX_ROWS = 250_000
 
 

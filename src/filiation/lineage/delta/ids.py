@@ -1,0 +1,141 @@
+"""A delta's ids: which nodes of the change the previous index already holds, the id blobs
+and their look-up for the new numbering, and the search filter over them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from filiation.lineage import search as search_mod
+from filiation.lineage.arrays import IndexArrays, _blob, hash_ids
+
+
+def lower_array(a: IndexArrays) -> pa.LargeStringArray:
+    """Lower-case ids as one Arrow array over the blob (each with its trailing separator)."""
+    return pa.LargeStringArray.from_buffers(
+        a.n_nodes, pa.py_buffer(np.ascontiguousarray(a.lower_off)), pa.py_buffer(a.lower_blob)
+    )
+
+
+def match_nodes(base: IndexArrays, small: IndexArrays) -> np.ndarray:
+    """For each node of ``small``, the same node (id and kind) in ``base``, or -1."""
+    out = np.full(small.n_nodes, -1, np.int64)
+    if small.n_nodes == 0 or base.n_nodes == 0:
+        return out
+    hashes = hash_ids(small.lower_blob, small.lower_off)
+    lo = np.searchsorted(base.id_hash, hashes, side="left")
+    hi = np.searchsorted(base.id_hash, hashes, side="right")
+    base_lower = lower_array(base)
+    small_lower = lower_array(small)
+    for i in np.flatnonzero(hi > lo).tolist():
+        want = small_lower[i].as_py()
+        for pos in range(int(lo[i]), int(hi[i])):
+            node = int(base.id_hash_node[pos])
+            if base.kind[node] == small.kind[i] and base_lower[node].as_py() == want:
+                out[i] = node
+                break
+    return out
+
+
+def nodes_with_keys(a: IndexArrays, keys: pa.Array) -> np.ndarray:
+    """The nodes of ``a`` (of any kind) whose lower-case id is one of ``keys``."""
+    if not len(keys) or not a.n_nodes:
+        return np.zeros(0, np.int64)
+    blob, off = _blob(keys, separator="\n")
+    hashes = hash_ids(blob, off)
+    lo = np.searchsorted(a.id_hash, hashes, side="left")
+    hi = np.searchsorted(a.id_hash, hashes, side="right")
+    found: list[int] = []
+    for i in np.flatnonzero(hi > lo).tolist():
+        want = bytes(blob[off[i] : off[i + 1] - 1])
+        for pos in range(int(lo[i]), int(hi[i])):
+            node = int(a.id_hash_node[pos])
+            if a.lower_of(node) == want:
+                found.append(node)
+    return np.array(found, np.int64)
+
+
+
+def renumber_ids(
+    base: IndexArrays,
+    small: IndexArrays,
+    out: IndexArrays,
+    order: np.ndarray,
+    new_small: np.ndarray,
+    identity: bool,
+) -> None:
+    """``out``'s ids and look-up: the base's nodes then the small index's new ones
+    (``new_small``), in the new numbering ``order`` (working numbers, ``identity`` when it
+    keeps every number and only appends)."""
+    n_base = base.n_nodes
+    new_ids = small.id_array().take(pa.array(new_small))
+    new_lower = pc.utf8_slice_codeunits(lower_array(small), 0, -1).take(pa.array(new_small))
+    if identity:
+        # New nodes last, none removed (an edge list naming new models): append.
+        out.id_blob, out.id_off = append_blob(base.id_blob, base.id_off, new_ids, "")
+        out.lower_blob, out.lower_off = append_blob(
+            base.lower_blob, base.lower_off, new_lower, "\n"
+        )
+    else:
+        idx = pa.array(order)
+        ids = pa.chunked_array([base.id_array(), new_ids])
+        lower_all = pa.chunked_array(
+            [pc.utf8_slice_codeunits(lower_array(base), 0, -1), new_lower]
+        )
+        out.id_blob, out.id_off = _blob(ids.take(idx), separator="")
+        out.lower_blob, out.lower_off = _blob(lower_all.take(idx), separator="\n")
+    added = hash_ids(small.lower_blob, small.lower_off)[new_small]
+    if identity:
+        # The base's look-up is still right: the new ids are merged in at their place (after
+        # equal hashes, as a stable sort of every id would put them).
+        sort = np.argsort(added, kind="stable")
+        pos = np.searchsorted(base.id_hash, added[sort], side="right")
+        out.id_hash = np.insert(np.asarray(base.id_hash), pos, added[sort])
+        nodes = (n_base + sort).astype(np.int32)
+        out.id_hash_node = np.insert(np.asarray(base.id_hash_node), pos, nodes)
+    else:
+        hashes = np.zeros(n_base + len(new_small), np.uint64)
+        hashes[np.asarray(base.id_hash_node)] = base.id_hash
+        hashes[n_base:] = added
+        hashes = hashes[order]
+        by_hash = np.argsort(hashes, kind="stable")
+        out.id_hash = hashes[by_hash]
+        out.id_hash_node = by_hash.astype(np.int32)
+
+
+def append_blob(
+    blob: np.ndarray, off: np.ndarray, values: pa.Array, separator: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A blob and its offsets with ``values`` added at the end."""
+    more, more_off = _blob(values, separator=separator)
+    end = int(off[-1])
+    return (
+        np.concatenate([np.asarray(blob[:end]), more]),
+        np.concatenate([np.asarray(off), more_off[1:] + end]),
+    )
+
+
+def search_filter(base: IndexArrays, out: IndexArrays, order: np.ndarray, n_base: int) -> None:
+    """The search filter: the base's blocks up to the first node whose id changed, built
+    again from there."""
+    block = int(base.meta.get("search_block", search_mod.BLOCK))
+    same = min(len(order), n_base)
+    prefix = order[:same] == np.arange(same)
+    first = int(np.argmin(prefix)) if not prefix.all() else same
+    if first == same and len(order) == n_base and block == search_mod.BLOCK:
+        out.search_bits = base.search_bits
+        out.meta["search_block"] = block
+        return
+    keep_blocks = first // search_mod.BLOCK if block == search_mod.BLOCK else 0
+    start = keep_blocks * search_mod.BLOCK
+    lo = int(out.lower_off[start])
+    tail_bits, blk = search_mod.build_filter(
+        np.asarray(out.lower_blob[lo:]), np.asarray(out.lower_off[start:]) - lo
+    )
+    if keep_blocks and base.search_bits.ndim == 2:
+        head = np.asarray(base.search_bits)[:, :keep_blocks]
+        out.search_bits = np.ascontiguousarray(np.concatenate([head, tail_bits], axis=1))
+    else:
+        out.search_bits = tail_bits
+    out.meta["search_block"] = blk
