@@ -16,7 +16,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from filiation.service.defaults import BUNDLED_LABEL, bundled_snapshot, keep_snapshots
-from filiation.service.index_cache import IndexCache, Say, index_lock, source_priority
+from filiation.service.index_cache import (
+    IndexCache,
+    Say,
+    index_lock,
+    source_priority,
+    staging_folder,
+)
 from filiation.sources.local_folder import ScanResult
 from filiation.sources.records import IngestReport, Records, empty_links, empty_nodes
 from filiation.store import snapshot_cache
@@ -164,7 +170,8 @@ class Ingester:
                 tables = [new, *(self.cache.read_snapshot(s, keys) for s in others)]
                 tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))
                 del new, old
-                arrays = apply_delta(base, tables, keys, step=self._say)
+                staging = publishing.enter_context(staging_folder(self.store.index_dir()))
+                arrays = apply_delta(base, tables, keys, step=self._say, folder=staging)
             else:
                 tables = [new, *(self.cache.read_snapshot(s) for s in others)]
                 tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))

@@ -28,6 +28,8 @@ appearance in the sources and a delta by the previous index's order, new nodes l
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -69,14 +71,17 @@ def apply_delta(
     keys: pa.Array,
     *,
     step: Step | None = None,
+    folder: Path | None = None,
 ) -> IndexArrays:
     """The index of ``sources`` (every current snapshot, in the order :func:`build` takes
     them), from ``base`` (the index of the same snapshots but for the changes to ``keys``).
 
     ``keys`` must hold every id whose rows or links differ between the two sets of snapshots
-    (:func:`touched_keys` of the changed source's old and new records)."""
+    (:func:`touched_keys` of the changed source's old and new records). With ``folder``
+    (empty, on the file system of the index cache), the new index's arrays are written
+    there as they are made and saving it links them (``staging.py``)."""
     say = step or (lambda _msg: None)
     say("indexing the change")
     small = build([restrict(s, keys) for s in sources])
     labels = [f"{s.source}#{s.snapshot_id}" for s in sources]
-    return patch(base, small, keys, labels, say)
+    return patch(base, small, keys, labels, say, folder)

@@ -8,6 +8,7 @@ import numpy as np
 from filiation.domain import KIND_CODES, LINEAGE_RELATIONS, RELATION_CODES, NodeKind, Relation
 from filiation.lineage.arrays import IndexArrays, spans
 from filiation.lineage.build import _descendant_counts
+from filiation.lineage.delta.staging import Stage
 
 LINEAGE = np.zeros(len(RELATION_CODES), bool)
 LINEAGE[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
@@ -19,20 +20,24 @@ EXACT_WALKS = 20_000
 
 def update_counts(
     base: IndexArrays,
-    out: IndexArrays,
+    stage: Stage,
     new_of_work: np.ndarray,
     touched: np.ndarray,
     cited_work: np.ndarray,
     gone: tuple[np.ndarray, np.ndarray],
     came: tuple[np.ndarray, np.ndarray],
 ) -> None:
-    """``out``'s citations, descendant counts and cycle figures from the base's: ``touched``
+    """The new index's citations, descendant counts and cycle figures from the base's: ``touched``
     (working numbers) are the nodes the change describes, ``cited_work`` the parents of links
     it removed or brought, ``gone`` the base's links (child, parent) that did not survive and
     ``came`` the new ones (working numbers)."""
-    out.citations = _recite(base, out, new_of_work, cited_work)
+    out = stage.out
+    stage.keep("citations", _recite(base, out, new_of_work, cited_work))
     came_new = (new_of_work[came[0]], new_of_work[came[1]])
-    if _recount(base, out, new_of_work, touched, base.n_nodes):
+    every_count = _recount(base, out, new_of_work, touched, base.n_nodes)
+    stage.keep("descendants", out.descendants)
+    stage.keep("generations", out.generations)
+    if every_count:
         pass  # every count done again, the cycles' with them
     elif _off_cycles(base, *gone) and _off_cycles(out, *came_new):
         # No link that changed can lie on a cycle: the base's cycles are the new ones.

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from filiation.lineage import search as search_mod
 from filiation.lineage.arrays import IndexArrays, _blob, hash_ids
+from filiation.lineage.delta.staging import Stage
 
 
 def lower_array(a: IndexArrays) -> pa.LargeStringArray:
@@ -60,12 +61,12 @@ def nodes_with_keys(a: IndexArrays, keys: pa.Array) -> np.ndarray:
 def renumber_ids(
     base: IndexArrays,
     small: IndexArrays,
-    out: IndexArrays,
+    stage: Stage,
     order: np.ndarray,
     new_small: np.ndarray,
     identity: bool,
 ) -> None:
-    """``out``'s ids and look-up: the base's nodes then the small index's new ones
+    """The new index's ids and look-up: the base's nodes then the small index's new ones
     (``new_small``), in the new numbering ``order`` (working numbers, ``identity`` when it
     keeps every number and only appends)."""
     n_base = base.n_nodes
@@ -73,58 +74,51 @@ def renumber_ids(
     new_lower = pc.utf8_slice_codeunits(lower_array(small), 0, -1).take(pa.array(new_small))
     if identity:
         # New nodes last, none removed (an edge list naming new models): append.
-        out.id_blob, out.id_off = append_blob(base.id_blob, base.id_off, new_ids, "")
-        out.lower_blob, out.lower_off = append_blob(
-            base.lower_blob, base.lower_off, new_lower, "\n"
-        )
+        for name, values, separator in (("id", new_ids, ""), ("lower", new_lower, "\n")):
+            blob, off = getattr(base, f"{name}_blob"), getattr(base, f"{name}_off")
+            end = int(off[-1])
+            more, more_off = _blob(values, separator=separator)
+            stage.grown(f"{name}_blob", blob if len(blob) == end else blob[:end], base, more)
+            stage.grown(f"{name}_off", off, base, more_off[1:] + end)
     else:
         idx = pa.array(order)
         ids = pa.chunked_array([base.id_array(), new_ids])
         lower_all = pa.chunked_array(
             [pc.utf8_slice_codeunits(lower_array(base), 0, -1), new_lower]
         )
-        out.id_blob, out.id_off = _blob(ids.take(idx), separator="")
-        out.lower_blob, out.lower_off = _blob(lower_all.take(idx), separator="\n")
+        for name, values, separator in (("id", ids, ""), ("lower", lower_all, "\n")):
+            blob, off = _blob(values.take(idx), separator=separator)
+            stage.keep(f"{name}_blob", blob)
+            stage.keep(f"{name}_off", off)
     added = hash_ids(small.lower_blob, small.lower_off)[new_small]
     if identity:
         # The base's look-up is still right: the new ids are merged in at their place (after
         # equal hashes, as a stable sort of every id would put them).
         sort = np.argsort(added, kind="stable")
         pos = np.searchsorted(base.id_hash, added[sort], side="right")
-        out.id_hash = np.insert(np.asarray(base.id_hash), pos, added[sort])
+        stage.keep("id_hash", np.insert(np.asarray(base.id_hash), pos, added[sort]))
         nodes = (n_base + sort).astype(np.int32)
-        out.id_hash_node = np.insert(np.asarray(base.id_hash_node), pos, nodes)
+        stage.keep("id_hash_node", np.insert(np.asarray(base.id_hash_node), pos, nodes))
     else:
         hashes = np.zeros(n_base + len(new_small), np.uint64)
         hashes[np.asarray(base.id_hash_node)] = base.id_hash
         hashes[n_base:] = added
         hashes = hashes[order]
         by_hash = np.argsort(hashes, kind="stable")
-        out.id_hash = hashes[by_hash]
-        out.id_hash_node = by_hash.astype(np.int32)
+        stage.keep("id_hash", hashes[by_hash])
+        stage.keep("id_hash_node", by_hash.astype(np.int32))
 
 
-def append_blob(
-    blob: np.ndarray, off: np.ndarray, values: pa.Array, separator: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """A blob and its offsets with ``values`` added at the end."""
-    more, more_off = _blob(values, separator=separator)
-    end = int(off[-1])
-    return (
-        np.concatenate([np.asarray(blob[:end]), more]),
-        np.concatenate([np.asarray(off), more_off[1:] + end]),
-    )
-
-
-def search_filter(base: IndexArrays, out: IndexArrays, order: np.ndarray, n_base: int) -> None:
+def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray, n_base: int) -> None:
     """The search filter: the base's blocks up to the first node whose id changed, built
     again from there."""
+    out = stage.out
     block = int(base.meta.get("search_block", search_mod.BLOCK))
     same = min(len(order), n_base)
     prefix = order[:same] == np.arange(same)
     first = int(np.argmin(prefix)) if not prefix.all() else same
     if first == same and len(order) == n_base and block == search_mod.BLOCK:
-        out.search_bits = base.search_bits
+        stage.keep("search_bits", base.search_bits)
         out.meta["search_block"] = block
         return
     keep_blocks = first // search_mod.BLOCK if block == search_mod.BLOCK else 0
@@ -135,7 +129,7 @@ def search_filter(base: IndexArrays, out: IndexArrays, order: np.ndarray, n_base
     )
     if keep_blocks and base.search_bits.ndim == 2:
         head = np.asarray(base.search_bits)[:, :keep_blocks]
-        out.search_bits = np.ascontiguousarray(np.concatenate([head, tail_bits], axis=1))
+        stage.keep("search_bits", np.ascontiguousarray(np.concatenate([head, tail_bits], axis=1)))
     else:
-        out.search_bits = tail_bits
+        stage.keep("search_bits", tail_bits)
     out.meta["search_block"] = blk

@@ -8,14 +8,22 @@ import numpy as np
 
 from filiation.lineage.arrays import IndexArrays, spans
 from filiation.lineage.build import _combine, _indptr
+from filiation.lineage.delta.staging import Stage
+
+#: The arrays of the adjacency layouts (declared links, then suspected ones).
+LAYOUT_ARRAYS = tuple(
+    f"{prefix}{side}{part}"
+    for prefix in ("", "sus_")
+    for side in ("down_", "up_")
+    for part in ("ptr", "nbr", "edge", "rel")
+)
 
 
-def merge_layouts(
-    base: IndexArrays, out: IndexArrays, keep: np.ndarray, kept: int, n: int
-) -> None:
-    """Both adjacency layouts of ``out`` from the base's, when node numbers did not change:
-    the base's entries of kept links (in order already), the new links' merged in at their
-    place, instead of sorting every link again."""
+def merge_layouts(base: IndexArrays, stage: Stage, keep: np.ndarray, kept: int, n: int) -> None:
+    """Both adjacency layouts of the new index from the base's, when node numbers did not
+    change: the base's entries of kept links (in order already), the new links' merged in at
+    their place, instead of sorting every link again."""
+    out = stage.out
     remap = np.cumsum(keep) - 1  # base link number -> new link number
     new_edges = np.arange(kept, len(out.edge_child))
     new_sus = ~np.isnan(out.edge_confidence[new_edges])
@@ -28,7 +36,7 @@ def merge_layouts(
             ptr = np.asarray(getattr(base, name + "ptr"))
             eid = np.asarray(getattr(base, name + "edge"))
             if kept == len(keep):
-                _insert_entries(base, out, name, row_of, nbr_of, sel, n)
+                _insert_entries(base, stage, name, row_of, nbr_of, sel, n)
                 continue
             ok = keep[eid]
             rows = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))[ok]
@@ -39,15 +47,15 @@ def merge_layouts(
             add = sel[np.argsort(add_key)]
             pos = np.searchsorted(_combine(rows, nbr, rel, n), np.sort(add_key))
             rows = np.insert(rows, pos, row_of[add])
-            setattr(out, name + "ptr", _indptr(rows, n))
-            setattr(out, name + "nbr", np.insert(nbr, pos, nbr_of[add]).astype(np.int32))
-            setattr(out, name + "edge", np.insert(edge, pos, add).astype(np.int32))
-            setattr(out, name + "rel", np.insert(rel, pos, out.edge_rel[add]).astype(np.int8))
+            stage.keep(name + "ptr", _indptr(rows, n))
+            stage.keep(name + "nbr", np.insert(nbr, pos, nbr_of[add]).astype(np.int32))
+            stage.keep(name + "edge", np.insert(edge, pos, add).astype(np.int32))
+            stage.keep(name + "rel", np.insert(rel, pos, out.edge_rel[add]).astype(np.int8))
 
 
 def _insert_entries(
     base: IndexArrays,
-    out: IndexArrays,
+    stage: Stage,
     name: str,
     row_of: np.ndarray,
     nbr_of: np.ndarray,
@@ -57,11 +65,18 @@ def _insert_entries(
     """One layout of ``out``: the base's with the links ``sel`` inserted, when every base
     link is kept (link numbers unchanged). Only the rows that gain entries are searched for
     their place; the rest is one insertion pass."""
-    ptr = np.asarray(getattr(base, name + "ptr"))
-    nbr = np.asarray(getattr(base, name + "nbr"))
-    rel = np.asarray(getattr(base, name + "rel"))
-    eid = np.asarray(getattr(base, name + "edge"))
-    ptr = np.concatenate([ptr, np.full(n + 1 - len(ptr), ptr[-1], ptr.dtype)])
+    out = stage.out
+    old_ptr = getattr(base, name + "ptr")
+    nbr = getattr(base, name + "nbr")
+    rel = getattr(base, name + "rel")
+    eid = getattr(base, name + "edge")
+    if not len(sel):
+        # Nothing to insert (no new link of this kind): the base's entries as they are.
+        stage.grown(name + "ptr", old_ptr, base, np.full(n + 1 - len(old_ptr), old_ptr[-1]))
+        for part, value in (("nbr", nbr), ("rel", rel), ("edge", eid)):
+            stage.keep(name + part, value)
+        return
+    ptr = np.concatenate([old_ptr, np.full(n + 1 - len(old_ptr), old_ptr[-1], old_ptr.dtype)])
     add_key = _combine(row_of[sel], nbr_of[sel], out.edge_rel[sel], n)
     by_key = np.argsort(add_key, kind="stable")
     add = sel[by_key]
@@ -78,7 +93,7 @@ def _insert_entries(
     pos = np.minimum(pos, end)
     more = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(add_rows, minlength=n), out=more[1:])
-    setattr(out, name + "ptr", ptr + more)
-    setattr(out, name + "nbr", np.insert(nbr, pos, nbr_of[add]).astype(np.int32))
-    setattr(out, name + "edge", np.insert(eid, pos, add).astype(np.int32))
-    setattr(out, name + "rel", np.insert(rel, pos, out.edge_rel[add]).astype(np.int8))
+    stage.keep(name + "ptr", ptr + more)
+    stage.keep(name + "nbr", np.insert(nbr, pos, nbr_of[add]).astype(np.int32))
+    stage.keep(name + "edge", np.insert(eid, pos, add).astype(np.int32))
+    stage.keep(name + "rel", np.insert(rel, pos, out.edge_rel[add]).astype(np.int8))

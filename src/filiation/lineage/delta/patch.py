@@ -5,6 +5,7 @@ the touched ones, the nodes nothing holds any more dropped, the rest renumbered 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +22,8 @@ from filiation.lineage.delta.ids import (
     renumber_ids,
     search_filter,
 )
-from filiation.lineage.delta.layouts import merge_layouts
+from filiation.lineage.delta.layouts import LAYOUT_ARRAYS, merge_layouts
+from filiation.lineage.delta.staging import Stage
 
 Step = Callable[[str], None]
 
@@ -54,8 +56,15 @@ def _remap_codes(codes: np.ndarray, old: list[str], vocab: list[str]) -> np.ndar
 
 
 def patch(
-    base: IndexArrays, small: IndexArrays, keys: pa.Array, labels: list[str], say: Step
+    base: IndexArrays,
+    small: IndexArrays,
+    keys: pa.Array,
+    labels: list[str],
+    say: Step,
+    folder: Path | None = None,
 ) -> IndexArrays:
+    """``base`` patched with ``small`` (the index of every source's rows about ``keys``),
+    its arrays staged in ``folder`` when there is one (``staging.py``)."""
     n_base = base.n_nodes
     matched = match_nodes(base, small)
     small_keys = pc.utf8_slice_codeunits(lower_array(small), 0, -1)
@@ -72,19 +81,18 @@ def patch(
 
     say("patching nodes")
     out = IndexArrays.empty()
+    stage = Stage(out, base, folder)
     touched_work = work_of_small[is_touched]
     touched_small = np.flatnonzero(is_touched)
     for name in _NODE_FIELDS:
-        old = np.asarray(getattr(base, name))
-        col = np.concatenate([old, np.asarray(getattr(small, name))[new_small]])
-        col[touched_work] = np.asarray(getattr(small, name))[touched_small]
-        setattr(out, name, col)
+        fresh = np.asarray(getattr(small, name))
+        old = getattr(base, name)
+        stage.grown(name, old, base, fresh[new_small], touched_work, fresh[touched_small])
     for name in _CODED:
         vocab = list(base.vocab.get(name, []))
         mapped = _remap_codes(np.asarray(getattr(small, name)), small.vocab.get(name, []), vocab)
-        col = np.concatenate([np.asarray(getattr(base, name)), mapped[new_small]])
-        col[touched_work] = mapped[touched_small]
-        setattr(out, name, col)
+        old = getattr(base, name)
+        stage.grown(name, old, base, mapped[new_small], touched_work, mapped[touched_small])
         out.vocab[name] = vocab
     touched_node = np.zeros(n_work, bool)
     touched_node[touched_work] = True
@@ -169,51 +177,59 @@ def patch(
     if aggregated.any() and len(e_child):
         sums = np.bincount(e_parent, weights=score[e_child], minlength=n_work)
         score = np.where(aggregated, sums, score)
-    out.score = score
     live = np.flatnonzero(alive)
     likes = np.maximum(out.likes[live], 0)
     order = _by_renown(live, score[live], likes)
     n = len(order)
     new_of_work = np.full(n_work, -1, np.int64)
     new_of_work[order] = np.arange(n)
-    for name in (*_NODE_FIELDS, *_CODED, "score"):
-        setattr(out, name, getattr(out, name)[order])
+    identity = n == n_work and bool((order == np.arange(n)).all())
+    stage.keep("score", score if identity else score[order])
+    if not identity:
+        for name in (*_NODE_FIELDS, *_CODED):
+            stage.keep(name, getattr(out, name)[order])
 
     say("renumbering ids")
-    identity = n == n_work and bool((order == np.arange(n)).all())
     say(f"{n:,} nodes ({n - n_base:+,}), numbers {'kept' if identity else 'changed'}")
-    renumber_ids(base, small, out, order, new_small, identity)
+    renumber_ids(base, small, stage, order, new_small, identity)
 
     say("laying out links")
     e_child = new_of_work[e_child]
     e_parent = new_of_work[e_parent]
-    out.edge_child = e_child.astype(np.int32)
-    out.edge_parent = e_parent.astype(np.int32)
-    out.edge_rel = e_rel.astype(np.int8)
-    out.edge_declared = e_decl.astype(bool)
-    out.edge_source = e_src
-    out.edge_evidence = e_ev
-    out.edge_confidence = e_conf.astype(np.float32)
+    for name, value, dtype in (
+        ("edge_child", e_child, np.int32),
+        ("edge_parent", e_parent, np.int32),
+        ("edge_rel", e_rel, np.int8),
+        ("edge_declared", e_decl, bool),
+        ("edge_source", e_src, np.int16),
+        ("edge_evidence", e_ev, np.int32),
+        ("edge_confidence", e_conf, np.float32),
+    ):
+        stage.keep(name, value.astype(dtype, copy=False))
+    del e_rel, e_decl, e_src, e_ev, e_conf
     out.vocab["sources"] = sources
     out.vocab["evidence"] = evidence
     sus = ~np.isnan(out.edge_confidence)
     if identity:
-        merge_layouts(base, out, keep, int(keep.sum()), n)
+        merge_layouts(base, stage, keep, int(keep.sum()), n)
     else:
         lay_out_links(out, e_child, e_parent, out.edge_rel, n)
+        for name in LAYOUT_ARRAYS:
+            stage.keep(name, getattr(out, name))
     pub = out.edge_rel == pub_code
-    out.author = np.full(n, -1, np.int32)
-    out.author[e_child[pub]] = e_parent[pub]
+    author = np.full(n, -1, np.int32)
+    author[e_child[pub]] = e_parent[pub]
+    stage.keep("author", author)
     out.meta = {k: v for k, v in base.meta.items() if k not in ("snapshots", "built_at")}
     out.meta["suspected"] = int(sus.sum())
     out.meta["links"] = len(e_child)
     out.meta["nodes"] = n
 
     say("counting descendants")
-    update_counts(base, out, new_of_work, touched_node | was_touched_base, cited_work, gone, came)
+    update_counts(base, stage, new_of_work, touched_node | was_touched_base, cited_work, gone, came)
 
     say("preparing search")
-    search_filter(base, out, order, n_base)
+    search_filter(base, stage, order, n_base)
     return out
 
 

@@ -1,0 +1,107 @@
+"""Where a delta puts the arrays of the index it makes: written ahead into the folder that
+will be published, as each one is final, rather than all held in memory and saved at the end.
+
+A 1,000-link delta over the 3.1 M-model index made every array (about 1 GB) in anonymous
+memory, then wrote it all again to publish it. Staged, an array is written once, its memory
+handed back to the page cache at once (the process's peak is one step's arrays, not the
+whole index), and :meth:`IndexArrays.save` links the staged file into the published folder
+instead of writing it again. An array the delta takes unchanged from the base is linked
+from the base's folder; one the delta only grows (new nodes or links last, a few rows
+changed) is copied file to file by the kernel (``copy_file_range``), never through this
+process's memory, and only its new tail and changed rows are written.
+
+Without a folder (tests, a read-only place) everything stays in memory, as arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from filiation.lineage.arrays import IndexArrays
+
+
+class Stage:
+    """The arrays of ``out`` as they become final, written to ``folder`` when there is one."""
+
+    def __init__(self, out: IndexArrays, base: IndexArrays, folder: Path | None) -> None:
+        self.out = out
+        self.folder = folder
+        # An array taken unchanged from the base is saved by linking the base's file.
+        out._files.update(base._files)
+
+    def keep(self, name: str, value: np.ndarray) -> np.ndarray:
+        """Set ``out.<name>``, written to the stage (and mapped back) when there is one."""
+        if self.folder is None or self._on_disk(name, value):
+            setattr(self.out, name, value)
+            return value
+        path = self.folder / f"{name}.npy"
+        np.save(path, value, allow_pickle=False)
+        return self._map(name, path)
+
+    def grown(
+        self,
+        name: str,
+        old: np.ndarray,
+        source: IndexArrays,
+        tail: np.ndarray,
+        rows: np.ndarray | None = None,
+        values: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Set ``out.<name>`` to ``old`` (an array of ``source``, as long as it or shorter)
+        followed by ``tail``, then ``rows`` set to ``values``."""
+        tail = np.asarray(tail, old.dtype)
+        on_disk = source._files.get(name)
+        if self.folder is None or on_disk is None or on_disk[1] is not old:
+            col = np.concatenate([np.asarray(old), tail])
+            if rows is not None:
+                col[rows] = values
+            return self.keep(name, col)
+        path = self.folder / f"{name}.npy"
+        shape = (len(old) + len(tail), *old.shape[1:])
+        mapped = np.lib.format.open_memmap(path, mode="w+", dtype=old.dtype, shape=shape)
+        start, size = int(mapped.offset), old.nbytes
+        del mapped
+        if not _copy_range(on_disk[0], path, size, start):
+            np.load(path, mmap_mode="r+")[: len(old)] = old
+        col = np.load(path, mmap_mode="r+")
+        col[len(old) :] = tail
+        if rows is not None and len(rows):
+            col[rows] = values
+        del col
+        return self._map(name, path)
+
+    def _on_disk(self, name: str, value: np.ndarray) -> bool:
+        on_disk = self.out._files.get(name)
+        return on_disk is not None and on_disk[1] is value
+
+    def _map(self, name: str, path: Path) -> np.ndarray:
+        mapped = np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
+        setattr(self.out, name, mapped)
+        self.out._files[name] = (path, mapped)
+        return mapped
+
+
+def _copy_range(source: Path, target: Path, size: int, target_start: int) -> bool:
+    """Copy the data of the ``.npy`` file ``source`` (its first ``size`` bytes after its
+    header) into ``target`` from ``target_start``, in the kernel; False if it cannot."""
+    if not hasattr(os, "copy_file_range"):
+        return False
+    try:
+        with open(source, "rb") as src, open(target, "r+b") as dst:
+            version = np.lib.format.read_magic(src)
+            if version == (1, 0):
+                np.lib.format.read_array_header_1_0(src)
+            else:
+                np.lib.format.read_array_header_2_0(src)
+            at, to, left = src.tell(), target_start, size
+            while left > 0:
+                done = os.copy_file_range(src.fileno(), dst.fileno(), left, at, to)
+                if done <= 0:
+                    return False
+                at, to, left = at + done, to + done, left - done
+        return True
+    except (OSError, ValueError):
+        return False
