@@ -28,15 +28,25 @@ class Stage:
 
     def __init__(self, out: IndexArrays, base: IndexArrays, folder: Path | None) -> None:
         self.out = out
+        self.base = base
         self.folder = folder
         # An array taken unchanged from the base is saved by linking the base's file.
         out._files.update(base._files)
 
     def keep(self, name: str, value: np.ndarray) -> np.ndarray:
-        """Set ``out.<name>``, written to the stage (and mapped back) when there is one."""
+        """Set ``out.<name>``, written to the stage (and mapped back) when there is one:
+        as the base's file grown, when ``value`` is the base's array but for a few rows
+        and a tail (new nodes or links last), else in full."""
         if self.folder is None or self._on_disk(name, value):
             setattr(self.out, name, value)
             return value
+        old = getattr(self.base, name)
+        if name in self.base._files and _grows(old, value):
+            n = len(old)
+            same = _bits(value[:n]) == _bits(old)
+            if np.count_nonzero(same) > n - n // 8:
+                rows = np.flatnonzero(~same)
+                return self.grown(name, old, self.base, value[n:], rows, value[rows])
         path = self.folder / f"{name}.npy"
         np.save(path, value, allow_pickle=False)
         return self._map(name, path)
@@ -82,6 +92,22 @@ class Stage:
         setattr(self.out, name, mapped)
         self.out._files[name] = (path, mapped)
         return mapped
+
+
+def _grows(old: np.ndarray, value: np.ndarray) -> bool:
+    """Whether ``value`` may be ``old`` with rows added at the end (same type and row shape)."""
+    return (
+        value.dtype == old.dtype
+        and value.ndim == 1
+        and old.ndim == 1
+        and len(old) > 0
+        and len(value) >= len(old)
+    )
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    """``a`` as unsigned integers of its width: equal bits compare equal (NaN included)."""
+    return a.view(f"u{a.dtype.itemsize}") if a.dtype.kind == "f" else a
 
 
 def _copy_range(source: Path, target: Path, size: int, target_start: int) -> bool:
