@@ -13,8 +13,10 @@ from filiation.lineage.delta.staging import Stage
 LINEAGE = np.zeros(len(RELATION_CODES), bool)
 LINEAGE[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
 
-#: Above this many nodes whose descendant counts may change, they are all counted again
-#: (one pass over the whole graph) rather than walked one by one.
+#: Above this many nodes whose descendant counts may change (and above as many as the last
+#: full count walked exactly: ``meta["exact_counts"]``, the ancestors of merges and
+#: cycles), they are all counted again in one pass over the whole graph rather than walked
+#: one by one: a full count walks those ancestors too, so fewer walks never cost more.
 EXACT_WALKS = 20_000
 
 
@@ -117,7 +119,7 @@ def _recount(
     after = _ancestors(out, after_seeds[after_seeds >= 0], lineage)
     moved = new_of_work[before]
     redo = np.unique(np.concatenate([moved[moved >= 0], after]))
-    if len(redo) > EXACT_WALKS:
+    if len(redo) > max(EXACT_WALKS, int(base.meta.get("exact_counts", 0))):
         sel = lineage[out.edge_rel] & np.isnan(out.edge_confidence)
         _descendant_counts(out, out.edge_child[sel], out.edge_parent[sel], n, lineage)
         return True
