@@ -347,6 +347,18 @@ def test_random_deltas_match_a_full_rebuild(
     check_delta(hub, hub_ids, seed, None)
 
 
+@pytest.mark.parametrize("seed", [2, 9, 58])
+def test_random_deltas_counting_every_node_again_match_a_full_rebuild(
+    hub: SourceTables, hub_ids: list[str], seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delta reaching more nodes than it walks one by one counts every node again (with
+    the cycles): the same answers."""
+    from filiation.lineage.delta import counts
+
+    monkeypatch.setattr(counts, "walk_limit", lambda _base: -1)
+    check_delta(hub, hub_ids, seed, None)
+
+
 @pytest.mark.parametrize("seed", [5, 11, 23, 31, 47, 64, 80, 99])
 def test_random_deltas_staged_on_disk_match_a_full_rebuild(
     hub: SourceTables, hub_ids: list[str], seed: int, tmp_path: Path

@@ -20,6 +20,11 @@ LINEAGE[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
 EXACT_WALKS = 20_000
 
 
+def walk_limit(base: IndexArrays) -> int:
+    """How many nodes a delta walks one by one before counting every node again."""
+    return max(EXACT_WALKS, int(base.meta.get("exact_counts", 0)))
+
+
 def update_counts(
     base: IndexArrays,
     stage: Stage,
@@ -119,7 +124,7 @@ def _recount(
     after = _ancestors(out, after_seeds[after_seeds >= 0], lineage)
     moved = new_of_work[before]
     redo = np.unique(np.concatenate([moved[moved >= 0], after]))
-    if len(redo) > max(EXACT_WALKS, int(base.meta.get("exact_counts", 0))):
+    if len(redo) > walk_limit(base):
         sel = lineage[out.edge_rel] & np.isnan(out.edge_confidence)
         _descendant_counts(out, out.edge_child[sel], out.edge_parent[sel], n, lineage)
         return True
