@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filiation.lineage import search as search_mod
-from filiation.lineage.arrays import IndexArrays, _blob, hash_ids
+from filiation.lineage.arrays import IndexArrays, _blob, hash_ids, spans
 from filiation.lineage.delta.staging import Stage
 
 
@@ -19,23 +19,35 @@ def lower_array(a: IndexArrays) -> pa.LargeStringArray:
     )
 
 
+def _candidates(
+    a: IndexArrays, blob: np.ndarray, off: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, node): the nodes of ``a`` whose id has the hash of the i-th id of ``blob``
+    (separator-terminated, lower-case), i.e. the same id but for rare hash collisions."""
+    hashes = hash_ids(blob, off)
+    lo = np.searchsorted(a.id_hash, hashes, side="left")
+    hi = np.searchsorted(a.id_hash, hashes, side="right")
+    which = np.repeat(np.arange(len(hashes)), hi - lo)
+    return which, np.asarray(a.id_hash_node)[spans(lo, hi - lo)].astype(np.int64)
+
+
+def _same_ids(a: IndexArrays, nodes: np.ndarray, ids: pa.Array) -> np.ndarray:
+    """Whether each node of ``a`` has the lower-case id at the same place in ``ids``."""
+    if not len(nodes):
+        return np.zeros(0, bool)
+    mine = lower_array(a).take(pa.array(nodes))
+    return pc.equal(mine, ids).to_numpy(zero_copy_only=False)
+
+
 def match_nodes(base: IndexArrays, small: IndexArrays) -> np.ndarray:
     """For each node of ``small``, the same node (id and kind) in ``base``, or -1."""
     out = np.full(small.n_nodes, -1, np.int64)
     if small.n_nodes == 0 or base.n_nodes == 0:
         return out
-    hashes = hash_ids(small.lower_blob, small.lower_off)
-    lo = np.searchsorted(base.id_hash, hashes, side="left")
-    hi = np.searchsorted(base.id_hash, hashes, side="right")
-    base_lower = lower_array(base)
-    small_lower = lower_array(small)
-    for i in np.flatnonzero(hi > lo).tolist():
-        want = small_lower[i].as_py()
-        for pos in range(int(lo[i]), int(hi[i])):
-            node = int(base.id_hash_node[pos])
-            if base.kind[node] == small.kind[i] and base_lower[node].as_py() == want:
-                out[i] = node
-                break
+    which, node = _candidates(base, small.lower_blob, small.lower_off)
+    same = base.kind[node] == small.kind[which]
+    same &= _same_ids(base, node, lower_array(small).take(pa.array(which)))
+    out[which[same]] = node[same]  # (id, kind) is unique in an index: one match at most
     return out
 
 
@@ -44,18 +56,13 @@ def nodes_with_keys(a: IndexArrays, keys: pa.Array) -> np.ndarray:
     if not len(keys) or not a.n_nodes:
         return np.zeros(0, np.int64)
     blob, off = _blob(keys, separator="\n")
-    hashes = hash_ids(blob, off)
-    lo = np.searchsorted(a.id_hash, hashes, side="left")
-    hi = np.searchsorted(a.id_hash, hashes, side="right")
-    found: list[int] = []
-    for i in np.flatnonzero(hi > lo).tolist():
-        want = bytes(blob[off[i] : off[i + 1] - 1])
-        for pos in range(int(lo[i]), int(hi[i])):
-            node = int(a.id_hash_node[pos])
-            if a.lower_of(node) == want:
-                found.append(node)
-    return np.array(found, np.int64)
-
+    which, node = _candidates(a, blob, off)
+    wanted = pc.binary_join_element_wise(
+        pc.cast(keys, pa.large_string()).take(pa.array(which)),
+        pa.scalar("", pa.large_string()),
+        pa.scalar("\n", pa.large_string()),
+    )
+    return node[_same_ids(a, node, wanted)]
 
 
 def renumber_ids(

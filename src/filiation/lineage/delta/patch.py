@@ -107,10 +107,9 @@ def patch(
     ev_small = _remap_codes(
         np.arange(len(small.vocab.get("evidence", []))), small.vocab.get("evidence", []), evidence
     )
-    b_src = np.asarray(base.edge_source).astype(np.int64)
-    s_src = np.asarray(small.edge_source).astype(np.int64)
-    b_src = np.where(b_src >= 0, base_src[np.maximum(b_src, 0)], -1)
-    s_src = np.where(s_src >= 0, small_src[np.maximum(s_src, 0)], -1)
+    # Codes shifted by one so that -1 (no source) maps to -1: a look-up in 16 bits.
+    b_src = np.concatenate([[-1], base_src]).astype(np.int16)[np.asarray(base.edge_source) + 1]
+    s_src = np.concatenate([[-1], small_src]).astype(np.int16)[np.asarray(small.edge_source) + 1]
     s_ev = (
         ev_small[np.asarray(small.edge_evidence).astype(np.int64)]
         if len(ev_small)
@@ -123,15 +122,19 @@ def patch(
     keep = ~replace[np.asarray(base.edge_child)]
     take = replace[work_of_small[np.asarray(small.edge_child)]]
 
-    def both(base_part: np.ndarray, small_part: np.ndarray) -> np.ndarray:
-        return np.concatenate([base_part[keep], small_part[take]])
+    every = bool(keep.all())  # the usual small change: no base link replaced
 
-    e_child = both(np.asarray(base.edge_child), work_of_small[small.edge_child])
-    e_parent = both(np.asarray(base.edge_parent), work_of_small[small.edge_parent])
+    def both(base_part: np.ndarray, small_part: np.ndarray) -> np.ndarray:
+        return np.concatenate([base_part if every else base_part[keep], small_part[take]])
+
+    work32 = work_of_small.astype(np.int32)
+    e_child = both(np.asarray(base.edge_child), work32[small.edge_child])
+    e_parent = both(np.asarray(base.edge_parent), work32[small.edge_parent])
     e_rel = both(np.asarray(base.edge_rel), np.asarray(small.edge_rel))
     e_decl = both(np.asarray(base.edge_declared), np.asarray(small.edge_declared))
-    e_src = both(b_src, s_src).astype(np.int16)
-    e_ev = both(np.asarray(base.edge_evidence).astype(np.int32), s_ev).astype(np.int32)
+    e_src = both(b_src, s_src)
+    del b_src
+    e_ev = both(np.asarray(base.edge_evidence), s_ev.astype(np.int32, copy=False))
     e_conf = both(np.asarray(base.edge_confidence), np.asarray(small.edge_confidence))
 
     # Who still exists: a stub is the end of a source's link, an author has a model.
@@ -166,9 +169,10 @@ def patch(
     ).astype(np.int64)
     gone = (np.asarray(base.edge_child)[~survives], np.asarray(base.edge_parent)[~survives])
     came = (e_child[n_kept:][live_edge[n_kept:]], e_parent[n_kept:][live_edge[n_kept:]])
-    e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf = (
-        a[live_edge] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf)
-    )
+    if not live_edge.all():
+        e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf = (
+            a[live_edge] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf)
+        )
 
     say("ranking nodes")
     downloads = out.downloads
@@ -194,8 +198,9 @@ def patch(
     renumber_ids(base, small, stage, order, new_small, identity)
 
     say("laying out links")
-    e_child = new_of_work[e_child]
-    e_parent = new_of_work[e_parent]
+    if not identity:
+        e_child = new_of_work[e_child]
+        e_parent = new_of_work[e_parent]
     for name, value, dtype in (
         ("edge_child", e_child, np.int32),
         ("edge_parent", e_parent, np.int32),

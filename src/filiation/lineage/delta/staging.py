@@ -22,6 +22,10 @@ import numpy as np
 
 from filiation.lineage.arrays import IndexArrays
 
+#: Above this many insertions into an array, it is written whole rather than copied from the
+#: base's file piece by piece (a system call per piece).
+MAX_PIECES = 20_000
+
 
 class Stage:
     """The arrays of ``out`` as they become final, written to ``folder`` when there is one."""
@@ -72,14 +76,47 @@ class Stage:
         path = self.folder / f"{name}.npy"
         shape = (len(old) + len(tail), *old.shape[1:])
         mapped = np.lib.format.open_memmap(path, mode="w+", dtype=old.dtype, shape=shape)
-        start, size = int(mapped.offset), old.nbytes
+        start = int(mapped.offset)
         del mapped
-        if not _copy_range(on_disk[0], path, size, start):
+        if not _copy_pieces(on_disk[0], path, [(0, old.nbytes, start)]):
             np.load(path, mmap_mode="r+")[: len(old)] = old
         col = np.load(path, mmap_mode="r+")
         col[len(old) :] = tail
         if rows is not None and len(rows):
             col[rows] = values
+        del col
+        return self._map(name, path)
+
+    def inserted(
+        self, name: str, old: np.ndarray, source: IndexArrays, pos: np.ndarray, values: np.ndarray
+    ) -> np.ndarray:
+        """Set ``out.<name>`` to ``np.insert(old, pos, values)`` (``old`` an array of
+        ``source``): the base's file copied piece by piece between the insertions, when they
+        are few enough for a copy each to cost less than writing the whole array."""
+        values = np.asarray(values, old.dtype)
+        on_disk = source._files.get(name)
+        few = len(pos) <= MAX_PIECES and old.ndim == 1
+        if self.folder is None or on_disk is None or on_disk[1] is not old or not few:
+            return self.keep(name, np.insert(old, pos, values))
+        by_pos = np.argsort(pos, kind="stable")
+        pos, values = np.asarray(pos, np.int64)[by_pos], values[by_pos]
+        path = self.folder / f"{name}.npy"
+        shape = (len(old) + len(values),)
+        mapped = np.lib.format.open_memmap(path, mode="w+", dtype=old.dtype, shape=shape)
+        start, item = int(mapped.offset), old.itemsize
+        del mapped
+        cuts = np.concatenate([[0], np.unique(pos), [len(old)]])
+        shift = np.searchsorted(pos, cuts[:-1], side="right")
+        pieces = [
+            (a * item, (b - a) * item, start + (a + k) * item)
+            for a, b, k in zip(cuts[:-1].tolist(), cuts[1:].tolist(), shift.tolist(), strict=True)
+            if b > a
+        ]
+        col = np.load(path, mmap_mode="r+")
+        if _copy_pieces(on_disk[0], path, pieces):
+            col[pos + np.arange(len(pos))] = values
+        else:
+            col[:] = np.insert(old, pos, values)
         del col
         return self._map(name, path)
 
@@ -110,9 +147,9 @@ def _bits(a: np.ndarray) -> np.ndarray:
     return a.view(f"u{a.dtype.itemsize}") if a.dtype.kind == "f" else a
 
 
-def _copy_range(source: Path, target: Path, size: int, target_start: int) -> bool:
-    """Copy the data of the ``.npy`` file ``source`` (its first ``size`` bytes after its
-    header) into ``target`` from ``target_start``, in the kernel; False if it cannot."""
+def _copy_pieces(source: Path, target: Path, pieces: list[tuple[int, int, int]]) -> bool:
+    """Copy byte ranges of the ``.npy`` file ``source``'s data (``(start in its data, size,
+    position in target)``) into ``target``, in the kernel; False if it cannot."""
     if not hasattr(os, "copy_file_range"):
         return False
     try:
@@ -122,12 +159,14 @@ def _copy_range(source: Path, target: Path, size: int, target_start: int) -> boo
                 np.lib.format.read_array_header_1_0(src)
             else:
                 np.lib.format.read_array_header_2_0(src)
-            at, to, left = src.tell(), target_start, size
-            while left > 0:
-                done = os.copy_file_range(src.fileno(), dst.fileno(), left, at, to)
-                if done <= 0:
-                    return False
-                at, to, left = at + done, to + done, left - done
+            data = src.tell()
+            for begin, size, to in pieces:
+                at, left = data + begin, size
+                while left > 0:
+                    done = os.copy_file_range(src.fileno(), dst.fileno(), left, at, to)
+                    if done <= 0:
+                        return False
+                    at, to, left = at + done, to + done, left - done
         return True
     except (OSError, ValueError):
         return False
