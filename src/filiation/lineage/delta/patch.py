@@ -45,13 +45,12 @@ def _remap_codes(codes: np.ndarray, old: list[str], vocab: list[str]) -> np.ndar
     """Codes into ``old`` as codes into ``vocab`` (extended with the values it lacks)."""
     if not len(old):
         return codes.astype(np.int32)
-    where = {v: i for i, v in enumerate(vocab)}
-    table = np.empty(len(old), np.int32)
-    for i, v in enumerate(old):
-        if v not in where:
-            where[v] = len(vocab)
-            vocab.append(v)
-        table[i] = where[v]
+    # A hash look-up in Arrow: the evidence vocabulary holds a string per edge-list row.
+    found = pc.index_in(pa.array(old, pa.string()), value_set=pa.array(vocab, pa.string()))
+    table = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    lacking = np.flatnonzero(table < 0)
+    table[lacking] = len(vocab) + np.arange(len(lacking))
+    vocab.extend(old[i] for i in lacking.tolist())
     return np.where(codes >= 0, table[np.maximum(codes, 0)], codes).astype(np.int32)
 
 
