@@ -180,14 +180,16 @@ def patch(
     if aggregated.any() and len(e_child):
         sums = np.bincount(e_parent, weights=score[e_child], minlength=n_work)
         score = np.where(aggregated, sums, score)
+        del sums
     live = np.flatnonzero(alive)
-    likes = np.maximum(out.likes[live], 0)
-    order = _by_renown(live, score[live], likes)
+    order = _by_renown(live, score[live], np.maximum(out.likes[live], 0))
+    del live
     n = len(order)
-    new_of_work = np.full(n_work, -1, np.int64)
-    new_of_work[order] = np.arange(n)
+    new_of_work = np.full(n_work, -1, np.int32)
+    new_of_work[order] = np.arange(n, dtype=np.int32)
     identity = n == n_work and bool((order == np.arange(n)).all())
     stage.keep("score", score if identity else score[order])
+    del score, aggregated
     if not identity:
         for name in (*_NODE_FIELDS, *_CODED):
             stage.keep(name, getattr(out, name)[order])
@@ -210,7 +212,9 @@ def patch(
         ("edge_confidence", e_conf, np.float32),
     ):
         stage.keep(name, value.astype(dtype, copy=False))
+    # From here on, the staged columns (mapped): the ones in memory are let go.
     del e_rel, e_decl, e_src, e_ev, e_conf
+    e_child, e_parent = out.edge_child, out.edge_parent
     out.vocab["sources"] = sources
     out.vocab["evidence"] = evidence
     sus = ~np.isnan(out.edge_confidence)
