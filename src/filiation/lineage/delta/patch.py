@@ -161,8 +161,8 @@ def patch(
     # Whose citations may change: the parents of every base link that does not survive as
     # it was and of every link the change brings (work numbering).
     n_kept = int(keep.sum())
-    survives = np.zeros(len(keep), bool)
-    survives[np.flatnonzero(keep)[live_edge[:n_kept]]] = True
+    survives = keep.copy()
+    survives[keep] = live_edge[:n_kept]
     cited_work = np.concatenate(
         [np.asarray(base.edge_parent)[~survives], e_parent[n_kept:]]
     ).astype(np.int64)
@@ -193,13 +193,6 @@ def patch(
     if not identity:
         for name in (*_NODE_FIELDS, *_CODED):
             stage.keep(name, getattr(out, name)[order])
-
-    say("renumbering ids")
-    say(f"{n:,} nodes ({n - n_base:+,}), numbers {'kept' if identity else 'changed'}")
-    renumber_ids(base, small, stage, order, new_small, identity)
-
-    say("laying out links")
-    if not identity:
         e_child = new_of_work[e_child]
         e_parent = new_of_work[e_parent]
     for name, value, dtype in (
@@ -215,6 +208,12 @@ def patch(
     # From here on, the staged columns (mapped): the ones in memory are let go.
     del e_rel, e_decl, e_src, e_ev, e_conf
     e_child, e_parent = out.edge_child, out.edge_parent
+
+    say("renumbering ids")
+    say(f"{n:,} nodes ({n - n_base:+,}), numbers {'kept' if identity else 'changed'}")
+    renumber_ids(base, small, stage, order, new_small, identity)
+
+    say("laying out links")
     out.vocab["sources"] = sources
     out.vocab["evidence"] = evidence
     sus = ~np.isnan(out.edge_confidence)
