@@ -359,6 +359,36 @@ def test_random_deltas_counting_every_node_again_match_a_full_rebuild(
     check_delta(hub, hub_ids, seed, None)
 
 
+@pytest.mark.parametrize("failure", ["no kernel copy", "full disk"])
+def test_a_delta_that_cannot_copy_or_write_its_files_still_matches_a_full_rebuild(
+    hub: SourceTables,
+    hub_ids: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+) -> None:
+    """Without ``copy_file_range`` (another file system) the staged arrays are written in
+    full; on a full disk the rest of the index is made in memory (the store's commit then
+    reports the disk): the same answers either way."""
+    import errno
+    import os
+
+    from filiation.lineage.delta import staging
+
+    if failure == "no kernel copy":
+        monkeypatch.setattr(staging, "_copy_pieces", lambda *_args: False)
+    else:
+
+        def full(*_args: Any) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(staging.os, "posix_fallocate", full)
+    for seed in (7, 13):
+        work = tmp_path / str(seed)
+        work.mkdir()
+        check_delta(hub, hub_ids, seed, work)
+
+
 @pytest.mark.parametrize("seed", [5, 11, 23, 31, 47, 64, 80, 99])
 def test_random_deltas_staged_on_disk_match_a_full_rebuild(
     hub: SourceTables, hub_ids: list[str], seed: int, tmp_path: Path

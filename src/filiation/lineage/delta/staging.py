@@ -41,19 +41,26 @@ class Stage:
         """Set ``out.<name>``, written to the stage (and mapped back) when there is one:
         as the base's file grown, when ``value`` is the base's array but for a few rows
         and a tail (new nodes or links last), else in full."""
-        if self.folder is None or self._on_disk(name, value):
-            setattr(self.out, name, value)
-            return value
-        old = getattr(self.base, name)
-        if name in self.base._files and _grows(old, value):
-            n = len(old)
-            same = _bits(value[:n]) == _bits(old)
-            if np.count_nonzero(same) > n - n // 8:
-                rows = np.flatnonzero(~same)
-                return self.grown(name, old, self.base, value[n:], rows, value[rows])
-        path = self.folder / f"{name}.npy"
-        np.save(path, value, allow_pickle=False)
-        return self._map(name, path)
+        if self.folder is not None and not self._on_disk(name, value):
+            old = getattr(self.base, name)
+            if name in self.base._files and _grows(old, value):
+                n = len(old)
+                same = _bits(value[:n]) == _bits(old)
+                if np.count_nonzero(same) > n - n // 8:
+                    rows = np.flatnonzero(~same)
+                    return self.grown(name, old, self.base, value[n:], rows, value[rows])
+        return self._save(name, value)
+
+    def _save(self, name: str, value: np.ndarray) -> np.ndarray:
+        """Set ``out.<name>``, written in full to the stage when there is one."""
+        if self.folder is not None and not self._on_disk(name, value):
+            try:
+                np.save(self.folder / f"{name}.npy", value, allow_pickle=False)
+                return self._map(name)
+            except OSError:
+                self._in_memory()
+        setattr(self.out, name, value)
+        return value
 
     def grown(
         self,
@@ -64,28 +71,28 @@ class Stage:
         rows: np.ndarray | None = None,
         values: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Set ``out.<name>`` to ``old`` (an array of ``source``, as long as it or shorter)
-        followed by ``tail``, then ``rows`` set to ``values``."""
+        """Set ``out.<name>`` to ``old`` (an array of ``source``) followed by ``tail``, then
+        ``rows`` set to ``values``."""
         tail = np.asarray(tail, old.dtype)
         on_disk = source._files.get(name)
-        if self.folder is None or on_disk is None or on_disk[1] is not old:
-            col = np.concatenate([np.asarray(old), tail])
-            if rows is not None:
-                col[rows] = values
-            return self.keep(name, col)
-        path = self.folder / f"{name}.npy"
-        shape = (len(old) + len(tail), *old.shape[1:])
-        mapped = np.lib.format.open_memmap(path, mode="w+", dtype=old.dtype, shape=shape)
-        start = int(mapped.offset)
-        del mapped
-        if not _copy_pieces(on_disk[0], path, [(0, old.nbytes, start)]):
-            np.load(path, mmap_mode="r+")[: len(old)] = old
-        col = np.load(path, mmap_mode="r+")
-        col[len(old) :] = tail
-        if rows is not None and len(rows):
+        if self.folder is not None and self._copies(on_disk, old):
+            assert on_disk is not None
+            path = self.folder / f"{name}.npy"
+            try:
+                start = _create(path, old.dtype, (len(old) + len(tail), *old.shape[1:]))
+                if _copy_pieces(on_disk[0], path, [(0, old.nbytes, start)]):
+                    col = np.load(path, mmap_mode="r+")
+                    col[len(old) :] = tail
+                    if rows is not None and len(rows):
+                        col[rows] = values
+                    del col
+                    return self._map(name)
+            except OSError:
+                self._in_memory()
+        col = np.concatenate([np.asarray(old), tail])
+        if rows is not None:
             col[rows] = values
-        del col
-        return self._map(name, path)
+        return self._save(name, col)
 
     def inserted(
         self, name: str, old: np.ndarray, source: IndexArrays, pos: np.ndarray, values: np.ndarray
@@ -96,35 +103,48 @@ class Stage:
         values = np.asarray(values, old.dtype)
         on_disk = source._files.get(name)
         few = len(pos) <= MAX_PIECES and old.ndim == 1
-        if self.folder is None or on_disk is None or on_disk[1] is not old or not few:
-            return self.keep(name, np.insert(old, pos, values))
-        by_pos = np.argsort(pos, kind="stable")
-        pos, values = np.asarray(pos, np.int64)[by_pos], values[by_pos]
-        path = self.folder / f"{name}.npy"
-        shape = (len(old) + len(values),)
-        mapped = np.lib.format.open_memmap(path, mode="w+", dtype=old.dtype, shape=shape)
-        start, item = int(mapped.offset), old.itemsize
-        del mapped
-        cuts = np.concatenate([[0], np.unique(pos), [len(old)]])
-        shift = np.searchsorted(pos, cuts[:-1], side="right")
-        pieces = [
-            (a * item, (b - a) * item, start + (a + k) * item)
-            for a, b, k in zip(cuts[:-1].tolist(), cuts[1:].tolist(), shift.tolist(), strict=True)
-            if b > a
-        ]
-        col = np.load(path, mmap_mode="r+")
-        if _copy_pieces(on_disk[0], path, pieces):
-            col[pos + np.arange(len(pos))] = values
-        else:
-            col[:] = np.insert(old, pos, values)
-        del col
-        return self._map(name, path)
+        if self.folder is not None and self._copies(on_disk, old) and few:
+            assert on_disk is not None
+            by_pos = np.argsort(pos, kind="stable")
+            at, sorted_values = np.asarray(pos, np.int64)[by_pos], values[by_pos]
+            path, item = self.folder / f"{name}.npy", old.itemsize
+            cuts = np.concatenate([[0], np.unique(at), [len(old)]])
+            shift = np.searchsorted(at, cuts[:-1], side="right")
+            try:
+                start = _create(path, old.dtype, (len(old) + len(at),))
+                pieces = [
+                    (a * item, (b - a) * item, start + (a + k) * item)
+                    for a, b, k in zip(
+                        cuts[:-1].tolist(), cuts[1:].tolist(), shift.tolist(), strict=True
+                    )
+                    if b > a
+                ]
+                if _copy_pieces(on_disk[0], path, pieces):
+                    col = np.load(path, mmap_mode="r+")
+                    col[at + np.arange(len(at))] = sorted_values
+                    del col
+                    return self._map(name)
+            except OSError:
+                self._in_memory()
+        return self.keep(name, np.insert(old, pos, values))
+
+    def _in_memory(self) -> None:
+        """A full disk (or another write error): the rest of the index is made in memory,
+        as :meth:`IndexCache.publish` keeps an index it cannot save; the store's commit
+        reports the full disk."""
+        self.folder = None
+
+    def _copies(self, on_disk: tuple[Path, np.ndarray] | None, old: np.ndarray) -> bool:
+        """Whether a staged array can start as a copy of the file that holds ``old``."""
+        return on_disk is not None and on_disk[1] is old and hasattr(os, "posix_fallocate")
 
     def _on_disk(self, name: str, value: np.ndarray) -> bool:
         on_disk = self.out._files.get(name)
         return on_disk is not None and on_disk[1] is value
 
-    def _map(self, name: str, path: Path) -> np.ndarray:
+    def _map(self, name: str) -> np.ndarray:
+        assert self.folder is not None
+        path = self.folder / f"{name}.npy"
         mapped = np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
         setattr(self.out, name, mapped)
         self.out._files[name] = (path, mapped)
@@ -145,6 +165,17 @@ def _grows(old: np.ndarray, value: np.ndarray) -> bool:
 def _bits(a: np.ndarray) -> np.ndarray:
     """``a`` as unsigned integers of its width: equal bits compare equal (NaN included)."""
     return a.view(f"u{a.dtype.itemsize}") if a.dtype.kind == "f" else a
+
+
+def _create(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> int:
+    """An ``.npy`` file of that type and shape, its blocks allocated (a full disk is an
+    ``OSError`` here, not a ``SIGBUS`` when its mapping is written); where its data starts."""
+    mapped = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    start = int(mapped.offset)
+    del mapped
+    with open(path, "r+b") as f:
+        os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+    return start
 
 
 def _copy_pieces(source: Path, target: Path, pieces: list[tuple[int, int, int]]) -> bool:
