@@ -1,4 +1,4 @@
-"""A change applied as a delta over the previous index (``lineage/delta.py``) gives the index a
+"""A change applied as a delta over the previous index (``lineage/delta/``) gives the index a
 full rebuild gives: same nodes and fields, same links and provenance, same descendant counts,
 same walks, parents and children, search hits and stats, with nodes in the same order of
 renown (ties aside, see the module). Random deltas over the real sample: links added and
@@ -8,6 +8,7 @@ removed, parents changed, cycles created and broken, nodes added, removed, re-de
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,28 @@ def walks(a: IndexArrays, picks: list[str]) -> dict[str, Any]:
     return out
 
 
-def check_delta(hub: SourceTables, hub_ids: list[str], seed: int) -> None:
+def on_disk(a: IndexArrays, folder: Path) -> IndexArrays:
+    """``a`` published and mapped back, as every process reads an index."""
+    a.save(folder)
+    return IndexArrays.load(folder)
+
+
+def staged(
+    base: IndexArrays, sources: list[SourceTables], keys: pa.Array, work: Path | None
+) -> IndexArrays:
+    """The delta as ``apply_delta`` makes it in memory, or (with ``work``) as an ingest
+    does: from a published base, its arrays staged in a folder, then published itself."""
+    if work is None:
+        return apply_delta(base, sources, keys)
+    mapped = on_disk(base, work / "base")
+    stage = work / "stage"
+    stage.mkdir()
+    published = on_disk(apply_delta(mapped, sources, keys, folder=stage), work / "delta")
+    shutil.rmtree(stage)  # as the ingest does: the published index keeps its links
+    return published
+
+
+def check_delta(hub: SourceTables, hub_ids: list[str], seed: int, work: Path | None) -> None:
     rng = random.Random(seed)
     pool = rng.sample(hub_ids[:400], 30) + [f"acme/New-{i}" for i in range(12)]
     pool += ["ds/corpus-a", "ds/corpus-b"]
@@ -218,7 +240,7 @@ def check_delta(hub: SourceTables, hub_ids: list[str], seed: int) -> None:
     base = build(tables(hub, old, 3, edges, sus))
     full = build(tables(hub, new, 4, edges, sus))
     keys = touched_keys(records(*old), records(*new))
-    delta = apply_delta(base, tables(hub, new, 4, edges, sus), keys)
+    delta = staged(base, tables(hub, new, 4, edges, sus), keys, work)
     assert canon(delta) == canon(full)
     picks = [p for p in pool if rng.random() < 0.5] + [hub_ids[0]]
     assert walks(delta, picks) == walks(full, picks)
@@ -249,11 +271,12 @@ def test_a_new_family_and_its_removal_match_a_rebuild(
 
 @pytest.mark.parametrize("seed", [3, 17, 40])
 def test_new_models_under_known_ones_keep_every_link_in_place(
-    hub: SourceTables, hub_ids: list[str], seed: int
+    hub: SourceTables, hub_ids: list[str], seed: int, tmp_path: Path
 ) -> None:
     """The usual small change (an edge list of new models under known ones) leaves every
     link of the base where it was, the new ones inserted in the layouts, and still gives
-    what a rebuild gives."""
+    what a rebuild gives; published, it shares the files it did not change with the base
+    (linked, not written again: no suspected link changed)."""
     rng = random.Random(seed)
     known = rng.sample(hub_ids[:400], 20)
     edges = ([], [(f"team/m-{i}", rng.choice(known), rng.choice(RELS)) for i in range(6)])
@@ -262,7 +285,7 @@ def test_new_models_under_known_ones_keep_every_link_in_place(
     grown = (edges[0], edges[1] + more)
     base = build(tables(hub, api, 3, edges))
     keys = touched_keys(records(*edges), records(*grown))
-    delta = apply_delta(base, tables(hub, api, 3, grown), keys)
+    delta = staged(base, tables(hub, api, 3, grown), keys, tmp_path)
     full = build(tables(hub, api, 3, grown))
     assert canon(delta) == canon(full)
     picks = [*known[:8], "team/n-0"]
@@ -273,6 +296,8 @@ def test_new_models_under_known_ones_keep_every_link_in_place(
     assert delta.ids_of(same) == base.ids_of(same)  # no node renumbered
     assert (delta.edge_child[:kept] == base.edge_child).all()
     assert (delta.edge_parent[:kept] == base.edge_parent).all()
+    for name in ("sus_down_nbr", "sus_up_edge"):
+        assert (tmp_path / "delta" / f"{name}.npy").samefile(tmp_path / "base" / f"{name}.npy")
 
 
 def test_a_long_edge_list_keeps_each_links_evidence(hub: SourceTables, hub_ids: list[str]) -> None:
@@ -319,7 +344,58 @@ def test_a_cycle_made_then_broken_matches_a_rebuild(hub: SourceTables, hub_ids: 
 def test_random_deltas_match_a_full_rebuild(
     hub: SourceTables, hub_ids: list[str], seed: int
 ) -> None:
-    check_delta(hub, hub_ids, seed)
+    check_delta(hub, hub_ids, seed, None)
+
+
+@pytest.mark.parametrize("seed", [2, 9, 58])
+def test_random_deltas_counting_every_node_again_match_a_full_rebuild(
+    hub: SourceTables, hub_ids: list[str], seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delta reaching more nodes than it walks one by one counts every node again (with
+    the cycles): the same answers."""
+    from filiation.lineage.delta import counts
+
+    monkeypatch.setattr(counts, "walk_limit", lambda _base: -1)
+    check_delta(hub, hub_ids, seed, None)
+
+
+@pytest.mark.parametrize("failure", ["no kernel copy", "full disk"])
+def test_a_delta_that_cannot_copy_or_write_its_files_still_matches_a_full_rebuild(
+    hub: SourceTables,
+    hub_ids: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+) -> None:
+    """Without ``copy_file_range`` (another file system) the staged arrays are written in
+    full; on a full disk the rest of the index is made in memory (the store's commit then
+    reports the disk): the same answers either way."""
+    import errno
+    import os
+
+    from filiation.lineage.delta import staging
+
+    if failure == "no kernel copy":
+        monkeypatch.setattr(staging, "_copy_pieces", lambda *_args: False)
+    else:
+
+        def full(*_args: Any) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(staging.os, "posix_fallocate", full)
+    for seed in (7, 13):
+        work = tmp_path / str(seed)
+        work.mkdir()
+        check_delta(hub, hub_ids, seed, work)
+
+
+@pytest.mark.parametrize("seed", [5, 11, 23, 31, 47, 64, 80, 99])
+def test_random_deltas_staged_on_disk_match_a_full_rebuild(
+    hub: SourceTables, hub_ids: list[str], seed: int, tmp_path: Path
+) -> None:
+    """The same comparison when the delta writes its arrays ahead into a folder, copies the
+    base's files and links those it keeps (``staging.py``), as an ingest does."""
+    check_delta(hub, hub_ids, seed, tmp_path)
 
 
 # -- through the store and the ingest, on both back ends ---------------------------------

@@ -6,6 +6,7 @@ on the full Hub in well under a second, and several processes share the same pag
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -87,6 +88,11 @@ class IndexArrays:
     vocab: dict[str, list[str]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     _ids: pa.LargeStringArray | None = field(default=None, repr=False, compare=False)
+    #: arrays already held by a ``.npy`` file (mapped by :meth:`load`, or written ahead by a
+    #: delta): :meth:`save` links the file instead of writing the array again
+    _files: dict[str, tuple[Path, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def empty(cls) -> IndexArrays:
@@ -150,6 +156,11 @@ class IndexArrays:
             for f in fields(self):
                 value = getattr(self, f.name)
                 if isinstance(value, np.ndarray):
+                    on_disk = self._files.get(f.name)
+                    if on_disk is not None and on_disk[1] is value:
+                        with contextlib.suppress(OSError):
+                            os.link(on_disk[0], tmp / f"{f.name}.npy")
+                            continue
                     np.save(tmp / f"{f.name}.npy", value, allow_pickle=False)
             meta = {"format": FORMAT_VERSION, "vocab": self.vocab, "meta": self.meta}
             (tmp / "meta.json").write_text(json.dumps(meta))
@@ -175,9 +186,10 @@ class IndexArrays:
             if path.exists():
                 # A plain ndarray view of the mapping: numpy's memmap subclass costs a
                 # microsecond on every slice, which small traversals do by the dozen.
-                mapped = np.load(path, mmap_mode="r", allow_pickle=False)
-                setattr(out, f.name, np.asarray(mapped))
-            elif f.name not in ("vocab", "meta", "_ids"):
+                mapped = np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
+                setattr(out, f.name, mapped)
+                out._files[f.name] = (path, mapped)
+            elif f.name not in ("vocab", "meta", "_ids", "_files"):
                 raise ValueError(f"index file {path.name} is missing")
         out.vocab = meta["vocab"]
         out.meta = meta["meta"]

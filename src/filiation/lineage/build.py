@@ -505,7 +505,7 @@ def lay_out_links(
 ) -> None:
     """Both adjacency layouts (children and parents of each node, in renown order) of the
     declared links and of the suspected ones (``arrays.edge_confidence`` not NaN), sorted
-    from scratch: by a build, and by ``lineage/delta.py`` when node numbers change."""
+    from scratch: by a build, and by ``lineage/delta/`` when node numbers change."""
     sus = ~np.isnan(arrays.edge_confidence)
     for prefix, suspected in (("", False), ("sus_", True)):
         # One direction at a time, each temporary freed before the next is made: at 4

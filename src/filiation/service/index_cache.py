@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +62,23 @@ def index_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def staging_folder(folder: Path) -> Iterator[Path | None]:
+    """An empty folder beside the published indexes where a delta writes the arrays of the
+    index it makes (``lineage/delta/staging.py``): publishing links them from there. Removed
+    on the way out (the published index keeps its links); None in a read-only place."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="delta-", suffix=".tmp", dir=folder))
+    except OSError:
+        yield None
+        return
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def source_priority(source: str, snapshot_id: int) -> tuple[bool, bool, int]:

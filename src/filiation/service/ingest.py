@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Unpack
 import pyarrow as pa
 
 from filiation.service.defaults import BUNDLED_LABEL, bundled_snapshot, keep_snapshots
-from filiation.service.index_cache import IndexCache, Say, index_lock, source_priority
+from filiation.service.index_cache import (
+    IndexCache,
+    Say,
+    index_lock,
+    source_priority,
+    staging_folder,
+)
 from filiation.sources.local_folder import ScanResult
 from filiation.sources.records import IngestReport, Records, empty_links, empty_nodes
 from filiation.store import snapshot_cache
@@ -27,7 +33,7 @@ if TYPE_CHECKING:
     from filiation.sources.hub_api import FamilyOptions
 
 #: A snapshot of at most this many rows (nodes and links) is applied as a delta over the
-#: index of the previous snapshots (``lineage/delta.py``) when that index is at hand.
+#: index of the previous snapshots (``lineage/delta/``) when that index is at hand.
 DELTA_MAX_ROWS = 250_000
 
 
@@ -156,7 +162,8 @@ class Ingester:
                 tables = [new, *(self.cache.read_snapshot(s, keys) for s in others)]
                 tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))
                 del new, old
-                arrays = apply_delta(base, tables, keys, step=self._say)
+                staging = publishing.enter_context(staging_folder(self.store.index_dir()))
+                arrays = apply_delta(base, tables, keys, step=self._say, folder=staging)
             else:
                 tables = [new, *(self.cache.read_snapshot(s) for s in others)]
                 tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))

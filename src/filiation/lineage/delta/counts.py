@@ -1,0 +1,184 @@
+"""A delta's counts over the graph: citations, descendants and generations of the nodes the
+change reaches (a walk each, or every count again when they are many), and the cycles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from filiation.domain import KIND_CODES, LINEAGE_RELATIONS, RELATION_CODES, NodeKind, Relation
+from filiation.lineage.arrays import IndexArrays, spans
+from filiation.lineage.build import _descendant_counts
+from filiation.lineage.delta.staging import Stage
+
+LINEAGE = np.zeros(len(RELATION_CODES), bool)
+LINEAGE[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
+
+#: Above this many nodes whose descendant counts may change (and above as many as the last
+#: full count walked exactly: ``meta["exact_counts"]``, the ancestors of merges and
+#: cycles), they are all counted again in one pass over the whole graph rather than walked
+#: one by one: a full count walks those ancestors too, so fewer walks never cost more.
+EXACT_WALKS = 20_000
+
+
+def walk_limit(base: IndexArrays) -> int:
+    """How many nodes a delta walks one by one before counting every node again."""
+    return max(EXACT_WALKS, int(base.meta.get("exact_counts", 0)))
+
+
+def update_counts(
+    base: IndexArrays,
+    stage: Stage,
+    new_of_work: np.ndarray,
+    touched: np.ndarray,
+    cited_work: np.ndarray,
+    gone: tuple[np.ndarray, np.ndarray],
+    came: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """The new index's citations, descendant counts and cycle figures from the base's: ``touched``
+    (working numbers) are the nodes the change describes, ``cited_work`` the parents of links
+    it removed or brought, ``gone`` the base's links (child, parent) that did not survive and
+    ``came`` the new ones (working numbers)."""
+    out = stage.out
+    stage.keep("citations", _recite(base, out, new_of_work, cited_work))
+    came_new = (new_of_work[came[0]], new_of_work[came[1]])
+    every_count = _recount(base, out, new_of_work, touched, base.n_nodes)
+    stage.keep("descendants", out.descendants)
+    stage.keep("generations", out.generations)
+    if every_count:
+        pass  # every count done again, the cycles' with them
+    elif _off_cycles(base, *gone) and _off_cycles(out, *came_new):
+        # No link that changed can lie on a cycle: the base's cycles are the new ones.
+        out.meta["cycles"] = base.meta.get("cycles", 0)
+        out.meta["nodes_in_cycles"] = base.meta.get("nodes_in_cycles", 0)
+    else:
+        _cycles(out, LINEAGE)
+
+
+def _recite(
+    base: IndexArrays, out: IndexArrays, new_of_work: np.ndarray, cited_work: np.ndarray
+) -> np.ndarray:
+    """Citations: the base's, but for the parents of links the change removed or brought,
+    counted again from their children in the new layout (what ``indicators.citations``
+    counts over every link, on the few nodes whose count may differ)."""
+    n = out.n_nodes
+    n_base = base.n_nodes
+    cites = np.zeros(n, np.int32)
+    old = new_of_work[:n_base]
+    alive = old >= 0
+    cites[old[alive]] = np.asarray(base.citations)[alive]
+    redo = np.unique(new_of_work[cited_work])
+    redo = redo[redo >= 0]
+    if not len(redo):
+        return cites
+    starts = out.down_ptr[redo]
+    lens = out.down_ptr[redo + 1] - starts
+    idx = spans(starts, lens)
+    rows = np.repeat(redo, lens)
+    child = np.asarray(out.down_nbr)[idx]
+    ok = (
+        (np.asarray(out.down_rel)[idx] != RELATION_CODES[Relation.PUBLISHED_BY])
+        & (out.kind[child] == KIND_CODES[NodeKind.MODEL])
+        & (child != rows)
+    )
+    pairs = np.unique(rows[ok].astype(np.int64) * n + child[ok])
+    counts = np.bincount(pairs // n, minlength=n).astype(np.int32)
+    cites[redo] = counts[redo]
+    return cites
+
+
+def _ancestors(a: IndexArrays, seeds: np.ndarray, lineage: np.ndarray) -> np.ndarray:
+    """``seeds`` and every node above them by declared lineage links."""
+    seen = np.zeros(a.n_nodes, bool)
+    seen[seeds] = True
+    frontier = np.unique(seeds)
+    while len(frontier):
+        starts = a.up_ptr[frontier]
+        lens = a.up_ptr[frontier + 1] - starts
+        if lens.sum() == 0:
+            break
+        idx = spans(starts, lens)
+        idx = idx[lineage[a.up_rel[idx]]]
+        nxt = np.unique(a.up_nbr[idx])
+        frontier = nxt[~seen[nxt]]
+        seen[frontier] = True
+    return np.flatnonzero(seen)
+
+
+def _recount(
+    base: IndexArrays,
+    out: IndexArrays,
+    new_of_work: np.ndarray,
+    touched: np.ndarray,
+    n_base: int,
+) -> bool:
+    """Descendants and generations: the base's, but for the ancestors (before or after the
+    change) of touched nodes, counted again by a walk each; many of them, all counted again
+    (with the cycles: then True)."""
+    from filiation.lineage.traverse import Traverser
+
+    n = out.n_nodes
+    lineage = LINEAGE
+    seeds_work = np.flatnonzero(touched)
+    before = _ancestors(base, seeds_work[seeds_work < n_base], lineage)
+    after_seeds = new_of_work[seeds_work]
+    after = _ancestors(out, after_seeds[after_seeds >= 0], lineage)
+    moved = new_of_work[before]
+    redo = np.unique(np.concatenate([moved[moved >= 0], after]))
+    if len(redo) > walk_limit(base):
+        sel = lineage[out.edge_rel] & np.isnan(out.edge_confidence)
+        _descendant_counts(out, out.edge_child[sel], out.edge_parent[sel], n, lineage)
+        return True
+    work_of_new = np.flatnonzero(new_of_work >= 0)[np.argsort(new_of_work[new_of_work >= 0])]
+    desc = np.zeros(n, np.int32)
+    gen = np.zeros(n, np.int32)
+    from_base = work_of_new < n_base
+    desc[from_base] = np.asarray(base.descendants)[work_of_new[from_base]]
+    gen[from_base] = np.asarray(base.generations)[work_of_new[from_base]]
+    out.descendants = desc
+    out.generations = gen
+    trav = Traverser(out)
+    for v in redo.tolist():
+        res = trav.run(
+            [v], down=True, allowed=lineage, max_depth=None, limit=None, with_edges=False
+        )
+        desc[v] = len(res.nodes)
+        gen[v] = int(res.depth.max()) if len(res.depth) else 0
+    return False
+
+
+def _off_cycles(a: IndexArrays, child: np.ndarray, parent: np.ndarray) -> bool:
+    """True when none of these links of ``a`` can lie on a cycle of declared lineage links:
+    each one's child has no child of its own or its parent no parent (the usual small
+    change, new models under existing ones). Otherwise the cycles are counted again."""
+    if not len(child):
+        return True
+
+    def has(ptr: np.ndarray, rel: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        starts = np.asarray(ptr)[nodes]
+        lens = np.asarray(ptr)[nodes + 1] - starts
+        hit = LINEAGE[np.asarray(rel)[spans(starts, lens)]]
+        return np.bincount(np.repeat(np.arange(len(nodes)), lens)[hit], minlength=len(nodes)) > 0
+
+    child = np.asarray(child, np.int64)
+    parent = np.asarray(parent, np.int64)
+    stuck = has(a.down_ptr, a.down_rel, child) & has(a.up_ptr, a.up_rel, parent)
+    return not bool(stuck.any())
+
+
+def _cycles(out: IndexArrays, lineage: np.ndarray) -> None:
+    """How many cycles the declared lineage links make (the figures ``stats`` shows)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = out.n_nodes
+    sel = lineage[out.edge_rel] & np.isnan(out.edge_confidence)
+    child, parent = out.edge_child[sel], out.edge_parent[sel]
+    if not len(child):
+        out.meta["cycles"] = 0
+        out.meta["nodes_in_cycles"] = 0
+        return
+    graph = csr_matrix((np.ones(len(child), np.int8), (parent, child)), shape=(n, n))
+    n_comp, labels = connected_components(graph, directed=True, connection="strong")
+    sizes = np.bincount(labels, minlength=n_comp)
+    out.meta["cycles"] = int((sizes > 1).sum())
+    out.meta["nodes_in_cycles"] = int((sizes[labels] > 1).sum())

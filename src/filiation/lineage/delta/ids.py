@@ -1,0 +1,142 @@
+"""A delta's ids: which nodes of the change the previous index already holds, the id blobs
+and their look-up for the new numbering, and the search filter over them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from filiation.lineage import search as search_mod
+from filiation.lineage.arrays import IndexArrays, _blob, hash_ids, spans
+from filiation.lineage.delta.staging import Stage
+
+
+def lower_array(a: IndexArrays) -> pa.LargeStringArray:
+    """Lower-case ids as one Arrow array over the blob (each with its trailing separator)."""
+    return pa.LargeStringArray.from_buffers(
+        a.n_nodes, pa.py_buffer(np.ascontiguousarray(a.lower_off)), pa.py_buffer(a.lower_blob)
+    )
+
+
+def _candidates(
+    a: IndexArrays, blob: np.ndarray, off: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, node): the nodes of ``a`` whose id has the hash of the i-th id of ``blob``
+    (separator-terminated, lower-case), i.e. the same id but for rare hash collisions."""
+    hashes = hash_ids(blob, off)
+    lo = np.searchsorted(a.id_hash, hashes, side="left")
+    hi = np.searchsorted(a.id_hash, hashes, side="right")
+    which = np.repeat(np.arange(len(hashes)), hi - lo)
+    return which, np.asarray(a.id_hash_node)[spans(lo, hi - lo)].astype(np.int64)
+
+
+def _same_ids(a: IndexArrays, nodes: np.ndarray, ids: pa.Array) -> np.ndarray:
+    """Whether each node of ``a`` has the lower-case id at the same place in ``ids``."""
+    if not len(nodes):
+        return np.zeros(0, bool)
+    mine = lower_array(a).take(pa.array(nodes))
+    return pc.equal(mine, ids).to_numpy(zero_copy_only=False)
+
+
+def match_nodes(base: IndexArrays, small: IndexArrays) -> np.ndarray:
+    """For each node of ``small``, the same node (id and kind) in ``base``, or -1."""
+    out = np.full(small.n_nodes, -1, np.int64)
+    if small.n_nodes == 0 or base.n_nodes == 0:
+        return out
+    which, node = _candidates(base, small.lower_blob, small.lower_off)
+    same = base.kind[node] == small.kind[which]
+    same &= _same_ids(base, node, lower_array(small).take(pa.array(which)))
+    out[which[same]] = node[same]  # (id, kind) is unique in an index: one match at most
+    return out
+
+
+def nodes_with_keys(a: IndexArrays, keys: pa.Array) -> np.ndarray:
+    """The nodes of ``a`` (of any kind) whose lower-case id is one of ``keys``."""
+    if not len(keys) or not a.n_nodes:
+        return np.zeros(0, np.int64)
+    blob, off = _blob(keys, separator="\n")
+    which, node = _candidates(a, blob, off)
+    wanted = pc.binary_join_element_wise(
+        pc.cast(keys, pa.large_string()).take(pa.array(which)),
+        pa.scalar("", pa.large_string()),
+        pa.scalar("\n", pa.large_string()),
+    )
+    return node[_same_ids(a, node, wanted)]
+
+
+def renumber_ids(
+    base: IndexArrays,
+    small: IndexArrays,
+    stage: Stage,
+    order: np.ndarray,
+    new_small: np.ndarray,
+    identity: bool,
+) -> None:
+    """The new index's ids and look-up: the base's nodes then the small index's new ones
+    (``new_small``), in the new numbering ``order`` (working numbers, ``identity`` when it
+    keeps every number and only appends)."""
+    n_base = base.n_nodes
+    new_ids = small.id_array().take(pa.array(new_small))
+    new_lower = pc.utf8_slice_codeunits(lower_array(small), 0, -1).take(pa.array(new_small))
+    if identity:
+        # New nodes last, none removed (an edge list naming new models): append.
+        for name, values, separator in (("id", new_ids, ""), ("lower", new_lower, "\n")):
+            blob, off = getattr(base, f"{name}_blob"), getattr(base, f"{name}_off")
+            end = int(off[-1])
+            more, more_off = _blob(values, separator=separator)
+            stage.grown(f"{name}_blob", blob if len(blob) == end else blob[:end], base, more)
+            stage.grown(f"{name}_off", off, base, more_off[1:] + end)
+    else:
+        idx = pa.array(order)
+        ids = pa.chunked_array([base.id_array(), new_ids])
+        lower_all = pa.chunked_array(
+            [pc.utf8_slice_codeunits(lower_array(base), 0, -1), new_lower]
+        )
+        for name, values, separator in (("id", ids, ""), ("lower", lower_all, "\n")):
+            blob, off = _blob(values.take(idx), separator=separator)
+            stage.keep(f"{name}_blob", blob)
+            stage.keep(f"{name}_off", off)
+    added = hash_ids(small.lower_blob, small.lower_off)[new_small]
+    if identity:
+        # The base's look-up is still right: the new ids are merged in at their place (after
+        # equal hashes, as a stable sort of every id would put them).
+        sort = np.argsort(added, kind="stable")
+        pos = np.searchsorted(base.id_hash, added[sort], side="right")
+        stage.keep("id_hash", np.insert(np.asarray(base.id_hash), pos, added[sort]))
+        nodes = (n_base + sort).astype(np.int32)
+        stage.keep("id_hash_node", np.insert(np.asarray(base.id_hash_node), pos, nodes))
+    else:
+        hashes = np.zeros(n_base + len(new_small), np.uint64)
+        hashes[np.asarray(base.id_hash_node)] = base.id_hash
+        hashes[n_base:] = added
+        hashes = hashes[order]
+        by_hash = np.argsort(hashes, kind="stable")
+        stage.keep("id_hash", hashes[by_hash])
+        stage.keep("id_hash_node", by_hash.astype(np.int32))
+
+
+def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray, n_base: int) -> None:
+    """The search filter: the base's blocks up to the first node whose id changed, built
+    again from there."""
+    out = stage.out
+    block = int(base.meta.get("search_block", search_mod.BLOCK))
+    same = min(len(order), n_base)
+    prefix = order[:same] == np.arange(same)
+    first = int(np.argmin(prefix)) if not prefix.all() else same
+    if first == same and len(order) == n_base and block == search_mod.BLOCK:
+        stage.keep("search_bits", base.search_bits)
+        out.meta["search_block"] = block
+        return
+    keep_blocks = first // search_mod.BLOCK if block == search_mod.BLOCK else 0
+    start = keep_blocks * search_mod.BLOCK
+    lo = int(out.lower_off[start])
+    tail_bits, blk = search_mod.build_filter(
+        np.asarray(out.lower_blob[lo:]), np.asarray(out.lower_off[start:]) - lo
+    )
+    if keep_blocks and base.search_bits.ndim == 2:
+        head = np.asarray(base.search_bits)[:, :keep_blocks]
+        stage.keep("search_bits", np.ascontiguousarray(np.concatenate([head, tail_bits], axis=1)))
+    else:
+        stage.keep("search_bits", tail_bits)
+    out.meta["search_block"] = blk

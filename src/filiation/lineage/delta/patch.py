@@ -1,0 +1,295 @@
+"""A delta's patch of the previous index: its nodes and links with the small index's word on
+the touched ones, the nodes nothing holds any more dropped, the rest renumbered by renown
+(the ids, layouts and counts that follow are in ``ids.py``, ``layouts.py``, ``counts.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from filiation.domain import KIND_CODES, RELATION_CODES, NodeKind, Relation
+from filiation.lineage.arrays import IndexArrays
+from filiation.lineage.build import lay_out_links
+from filiation.lineage.delta.counts import update_counts
+from filiation.lineage.delta.ids import (
+    lower_array,
+    match_nodes,
+    nodes_with_keys,
+    renumber_ids,
+    search_filter,
+)
+from filiation.lineage.delta.layouts import LAYOUT_ARRAYS, merge_layouts
+from filiation.lineage.delta.staging import Stage
+
+Step = Callable[[str], None]
+
+_NODE_FIELDS = (
+    "kind",
+    "stub",
+    "downloads",
+    "downloads_all_time",
+    "likes",
+    "parameters",
+    "trending",
+    "created",
+    "modified",
+)
+_CODED = ("pipeline_tag", "library_name", "license")
+
+
+def _remap_codes(codes: np.ndarray, old: list[str], vocab: list[str]) -> np.ndarray:
+    """Codes into ``old`` as codes into ``vocab`` (extended with the values it lacks)."""
+    if not len(old):
+        return codes.astype(np.int32)
+    # A hash look-up in Arrow: the evidence vocabulary holds a string per edge-list row.
+    found = pc.index_in(pa.array(old, pa.string()), value_set=pa.array(vocab, pa.string()))
+    table = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    lacking = np.flatnonzero(table < 0)
+    table[lacking] = len(vocab) + np.arange(len(lacking))
+    vocab.extend(old[i] for i in lacking.tolist())
+    return np.where(codes >= 0, table[np.maximum(codes, 0)], codes).astype(np.int32)
+
+
+def patch(
+    base: IndexArrays,
+    small: IndexArrays,
+    keys: pa.Array,
+    labels: list[str],
+    say: Step,
+    folder: Path | None = None,
+) -> IndexArrays:
+    """``base`` patched with ``small`` (the index of every source's rows about ``keys``),
+    its arrays staged in ``folder`` when there is one (``staging.py``)."""
+    n_base = base.n_nodes
+    matched = match_nodes(base, small)
+    small_keys = pc.utf8_slice_codeunits(lower_array(small), 0, -1)
+    in_keys = pc.is_in(small_keys, value_set=pc.cast(keys, pa.large_string()))
+    is_touched = in_keys.to_numpy(zero_copy_only=False)
+    author_code = KIND_CODES[NodeKind.AUTHOR]
+    # Authors are derived from their models: the small index's word on them is final.
+    is_touched |= small.kind == author_code
+    new_small = np.flatnonzero(matched < 0)
+    # Working numbering: base nodes, then the small index's new nodes.
+    work_of_small = matched.copy()
+    work_of_small[new_small] = n_base + np.arange(len(new_small))
+    n_work = n_base + len(new_small)
+
+    say("patching nodes")
+    out = IndexArrays.empty()
+    stage = Stage(out, base, folder)
+    touched_work = work_of_small[is_touched]
+    touched_small = np.flatnonzero(is_touched)
+    for name in _NODE_FIELDS:
+        fresh = np.asarray(getattr(small, name))
+        old = getattr(base, name)
+        stage.grown(name, old, base, fresh[new_small], touched_work, fresh[touched_small])
+    for name in _CODED:
+        vocab = list(base.vocab.get(name, []))
+        mapped = _remap_codes(np.asarray(getattr(small, name)), small.vocab.get(name, []), vocab)
+        old = getattr(base, name)
+        stage.grown(name, old, base, mapped[new_small], touched_work, mapped[touched_small])
+        out.vocab[name] = vocab
+    touched_node = np.zeros(n_work, bool)
+    touched_node[touched_work] = True
+
+    say("patching links")
+    # Sources: the new snapshots' labels; links kept from the base map theirs by label.
+    sources = list(labels)
+    where = {lbl: i for i, lbl in enumerate(sources)}
+    base_src = np.array([where.get(lbl, -1) for lbl in base.vocab.get("sources", [])] or [-1])
+    small_src = np.array([where.get(lbl, -1) for lbl in small.vocab.get("sources", [])] or [-1])
+    evidence = list(base.vocab.get("evidence", []))
+    ev_small = _remap_codes(
+        np.arange(len(small.vocab.get("evidence", []))), small.vocab.get("evidence", []), evidence
+    )
+    # Codes shifted by one so that -1 (no source) maps to -1: a look-up in 16 bits.
+    b_src = np.concatenate([[-1], base_src]).astype(np.int16)[np.asarray(base.edge_source) + 1]
+    s_src = np.concatenate([[-1], small_src]).astype(np.int16)[np.asarray(small.edge_source) + 1]
+    s_ev = (
+        ev_small[np.asarray(small.edge_evidence).astype(np.int64)]
+        if len(ev_small)
+        else np.zeros(len(small.edge_evidence), np.int32)
+    )
+    # The links out of a touched node are replaced by the small index's, unless they are
+    # the same (a parent the change merely names): then every base link may stay in place.
+    replace = touched_node.copy()
+    replace[_same_links(base, small, work_of_small, touched_node, b_src, s_src, s_ev)] = False
+    keep = ~replace[np.asarray(base.edge_child)]
+    take = replace[work_of_small[np.asarray(small.edge_child)]]
+
+    every = bool(keep.all())  # the usual small change: no base link replaced
+
+    def both(base_part: np.ndarray, small_part: np.ndarray) -> np.ndarray:
+        return np.concatenate([base_part if every else base_part[keep], small_part[take]])
+
+    work32 = work_of_small.astype(np.int32)
+    e_child = both(np.asarray(base.edge_child), work32[small.edge_child])
+    e_parent = both(np.asarray(base.edge_parent), work32[small.edge_parent])
+    e_rel = both(np.asarray(base.edge_rel), np.asarray(small.edge_rel))
+    e_decl = both(np.asarray(base.edge_declared), np.asarray(small.edge_declared))
+    e_src = both(b_src, s_src)
+    del b_src
+    e_ev = both(np.asarray(base.edge_evidence), s_ev.astype(np.int32, copy=False))
+    e_conf = both(np.asarray(base.edge_confidence), np.asarray(small.edge_confidence))
+
+    # Who still exists: a stub is the end of a source's link, an author has a model.
+    pub_code = RELATION_CODES[Relation.PUBLISHED_BY]
+    pub = e_rel == pub_code
+    linked = np.zeros(n_work, bool)
+    linked[e_child[~pub]] = True
+    linked[e_parent[~pub]] = True
+    has_model = np.zeros(n_work, bool)
+    has_model[e_parent[pub]] = True
+    is_author = out.kind == author_code
+    alive = np.where(is_author, has_model, ~out.stub | linked)
+    # A touched node the small index does not hold is described by no source any more.
+    present = np.ones(n_work, bool)
+    was_touched_base = np.zeros(n_work, bool)
+    was_touched_base[nodes_with_keys(base, keys)] = True
+    present[was_touched_base & ~touched_node & (out.kind != author_code)] = False
+    alive &= present
+    # An author of a removed node may have lost its last model.
+    live_edge = alive[e_child] & alive[e_parent]
+    has_model[:] = False
+    has_model[e_parent[live_edge & pub]] = True
+    alive &= ~is_author | has_model
+    live_edge = alive[e_child] & alive[e_parent]
+    # Whose citations may change: the parents of every base link that does not survive as
+    # it was and of every link the change brings (work numbering).
+    n_kept = int(keep.sum())
+    survives = keep.copy()
+    survives[keep] = live_edge[:n_kept]
+    cited_work = np.concatenate(
+        [np.asarray(base.edge_parent)[~survives], e_parent[n_kept:]]
+    ).astype(np.int64)
+    gone = (np.asarray(base.edge_child)[~survives], np.asarray(base.edge_parent)[~survives])
+    came = (e_child[n_kept:][live_edge[n_kept:]], e_parent[n_kept:][live_edge[n_kept:]])
+    if not live_edge.all():
+        e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf = (
+            a[live_edge] for a in (e_child, e_parent, e_rel, e_decl, e_src, e_ev, e_conf)
+        )
+
+    say("ranking nodes")
+    downloads = out.downloads
+    score = np.maximum(downloads, 0).astype(np.float64)
+    aggregated = out.kind != KIND_CODES[NodeKind.MODEL]
+    if aggregated.any() and len(e_child):
+        sums = np.bincount(e_parent, weights=score[e_child], minlength=n_work)
+        score = np.where(aggregated, sums, score)
+        del sums
+    live = np.flatnonzero(alive)
+    order = _by_renown(live, score[live], np.maximum(out.likes[live], 0))
+    del live
+    n = len(order)
+    new_of_work = np.full(n_work, -1, np.int32)
+    new_of_work[order] = np.arange(n, dtype=np.int32)
+    identity = n == n_work and bool((order == np.arange(n)).all())
+    stage.keep("score", score if identity else score[order])
+    del score, aggregated
+    if not identity:
+        for name in (*_NODE_FIELDS, *_CODED):
+            stage.keep(name, getattr(out, name)[order])
+        e_child = new_of_work[e_child]
+        e_parent = new_of_work[e_parent]
+    for name, value, dtype in (
+        ("edge_child", e_child, np.int32),
+        ("edge_parent", e_parent, np.int32),
+        ("edge_rel", e_rel, np.int8),
+        ("edge_declared", e_decl, bool),
+        ("edge_source", e_src, np.int16),
+        ("edge_evidence", e_ev, np.int32),
+        ("edge_confidence", e_conf, np.float32),
+    ):
+        stage.keep(name, value.astype(dtype, copy=False))
+    # From here on, the staged columns (mapped): the ones in memory are let go.
+    del e_rel, e_decl, e_src, e_ev, e_conf
+    e_child, e_parent = out.edge_child, out.edge_parent
+
+    say("renumbering ids")
+    say(f"{n:,} nodes ({n - n_base:+,}), numbers {'kept' if identity else 'changed'}")
+    renumber_ids(base, small, stage, order, new_small, identity)
+
+    say("laying out links")
+    out.vocab["sources"] = sources
+    out.vocab["evidence"] = evidence
+    sus = ~np.isnan(out.edge_confidence)
+    if identity:
+        merge_layouts(base, stage, keep, int(keep.sum()), n)
+    else:
+        lay_out_links(out, e_child, e_parent, out.edge_rel, n)
+        for name in LAYOUT_ARRAYS:
+            stage.keep(name, getattr(out, name))
+    pub = out.edge_rel == pub_code
+    author = np.full(n, -1, np.int32)
+    author[e_child[pub]] = e_parent[pub]
+    stage.keep("author", author)
+    out.meta = {k: v for k, v in base.meta.items() if k not in ("snapshots", "built_at")}
+    out.meta["suspected"] = int(sus.sum())
+    out.meta["links"] = len(e_child)
+    out.meta["nodes"] = n
+
+    say("counting descendants")
+    update_counts(base, stage, new_of_work, touched_node | was_touched_base, cited_work, gone, came)
+
+    say("preparing search")
+    search_filter(base, stage, order, n_base)
+    return out
+
+
+def _same_links(
+    base: IndexArrays,
+    small: IndexArrays,
+    work_of_small: np.ndarray,
+    touched: np.ndarray,
+    b_src: np.ndarray,
+    s_src: np.ndarray,
+    s_ev: np.ndarray,
+) -> np.ndarray:
+    """The touched nodes (working numbers) whose links out are the same, field for field,
+    in the base and in the small index (sources and evidence in the new vocabularies)."""
+    b = np.flatnonzero(touched[np.asarray(base.edge_child)])
+    sm = np.flatnonzero(touched[work_of_small[np.asarray(small.edge_child)]])
+
+    def rows(
+        a: IndexArrays, sel: np.ndarray, num: np.ndarray | None, src: np.ndarray, ev: np.ndarray
+    ) -> dict[int, list[tuple[int, ...]]]:
+        child = np.asarray(a.edge_child)[sel].astype(np.int64)
+        parent = np.asarray(a.edge_parent)[sel].astype(np.int64)
+        if num is not None:
+            child, parent = num[child], num[parent]
+        cols = zip(
+            child.tolist(),
+            parent.tolist(),
+            np.asarray(a.edge_rel)[sel].tolist(),
+            np.asarray(a.edge_declared)[sel].tolist(),
+            src[sel].tolist(),
+            ev[sel].tolist(),
+            np.asarray(a.edge_confidence)[sel].view(np.uint32).tolist(),
+            strict=True,
+        )
+        out: dict[int, list[tuple[int, ...]]] = {}
+        for row in cols:
+            out.setdefault(row[0], []).append(row)
+        return out
+
+    before = rows(base, b, None, b_src, np.asarray(base.edge_evidence).astype(np.int64))
+    after = rows(small, sm, work_of_small, s_src, s_ev)
+    nodes = np.flatnonzero(touched)
+    same = [v for v in nodes.tolist() if sorted(before.get(v, [])) == sorted(after.get(v, []))]
+    return np.array(same, np.int64)
+
+
+def _by_renown(live: np.ndarray, score: np.ndarray, likes: np.ndarray) -> np.ndarray:
+    """``live`` ordered by score, then likes (both descending), then number: a check that
+    they already are (the usual small change, new nodes of no renown last) costs a pass,
+    a sort of every node ten times more."""
+    if len(live) < 2:
+        return live
+    s0, s1, l0, l1 = score[:-1], score[1:], likes[:-1], likes[1:]
+    if bool(((s0 > s1) | ((s0 == s1) & (l0 >= l1))).all()):
+        return live
+    return live[np.lexsort((live, -likes, -score))]
