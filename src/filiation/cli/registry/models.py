@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from filiation.cli.common import OptionSpec, dump, err, escape, option_set, out, print_json
+from filiation.cli.common import OptionSpec, dump, escape, option_set, out, print_json
 from filiation.cli.output import Column, FormatOpt
 from filiation.cli.registry.base import (
     JsonOpt,
@@ -17,6 +17,7 @@ from filiation.cli.registry.base import (
     grid,
     print_table,
     registry,
+    retire,
     show_record,
     table,
 )
@@ -188,9 +189,7 @@ def _save(
 @model_app.command("retire")
 def model_retire(ref: ModelName) -> None:
     """Retire a model (kept with its history, no longer listed)."""
-    reg = registry()
-    m = reg.retire_model(ref, actor=acting_user(reg))
-    err.print(f"retired model {escape(m.name)} (#{m.id})")
+    retire("model", ref)
 
 
 @model_app.command("show")
