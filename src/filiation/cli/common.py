@@ -8,8 +8,11 @@ loaded by the first command that uses them.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
-from collections.abc import Callable, Iterator
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -134,6 +137,52 @@ MinConfidenceOpt = Annotated[
     ),
 ]
 TreeOpt = Annotated[bool, typer.Option("--tree", help="Draw the result as a tree.")]
+
+
+#: One option of a set several commands take: its parameter name, its annotation (the type
+#: and the ``typer.Option``), its default.
+OptionSpec = tuple[str, Any, Any]
+
+
+def option_set(
+    placeholder: str,
+    options: Sequence[OptionSpec],
+    build: Callable[[dict[str, Any], dict[str, Any]], Any],
+    stand_ins: Mapping[str, Any] | None = None,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator giving a command the ``options`` in place of its ``placeholder`` parameter,
+    so that a set of options several commands take is declared once.
+
+    Typer reads a command's options from its signature: the wrapper's signature has the
+    options where ``placeholder`` was, and the wrapper passes the command, as that parameter,
+    ``build(values, given)``: the options' values, and the command's own arguments. Typer
+    needs the annotations as objects: ``stand_ins`` resolves the names imported only for type
+    checking (``placeholder``'s type, say, when importing it would be costly).
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        hints = typing.get_type_hints(command, localns=dict(stand_ins or {}), include_extras=True)
+        signature = inspect.signature(command)
+        params: list[inspect.Parameter] = []
+        for p in signature.parameters.values():
+            if p.name != placeholder:
+                params.append(p.replace(annotation=hints[p.name]))
+                continue
+            params += [
+                inspect.Parameter(name, p.kind, default=default, annotation=hint)
+                for name, hint, default in options
+            ]
+
+        @functools.wraps(command)
+        def with_options(**given: Any) -> None:
+            values = {name: given.pop(name) for name, _, _ in options}
+            command(**{placeholder: build(values, given)}, **given)
+
+        with_options.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        with_options.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+        return with_options
+
+    return decorate
 
 
 # -- the genealogy -------------------------------------------------------------------------------

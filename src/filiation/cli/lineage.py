@@ -8,11 +8,7 @@ from them, which goes to the service unchanged.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import sys
-import typing
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,6 +22,7 @@ from filiation.cli.common import (
     LimitOpt,
     MinConfidenceOpt,
     MinDownloadsOpt,
+    OptionSpec,
     RelationOpt,
     SinceOpt,
     SuspectedOpt,
@@ -35,6 +32,7 @@ from filiation.cli.common import (
     err,
     escape,
     open_genealogy,
+    option_set,
     out,
     print_json,
     run,
@@ -52,7 +50,7 @@ app = typer.Typer()
 
 #: The traversal options, in the order ``--help`` lists them, with their defaults; their
 #: values build the query.
-_TRAVERSAL_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+_TRAVERSAL_OPTIONS: tuple[OptionSpec, ...] = (
     ("relation", RelationOpt, None),
     ("max_depth", DepthOpt, None),
     ("limit", LimitOpt, None),
@@ -65,40 +63,19 @@ _TRAVERSAL_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
 )
 
 
-def traversal(command: Callable[..., None]) -> Callable[..., None]:
-    """Give ``command`` the traversal options in place of its ``query`` parameter.
+def _query(values: dict[str, Any], given: dict[str, Any]) -> TraversalQuery:
+    # Imported here, when a command runs: the query's module loads numpy. A bad value is a
+    # clear error (exit code 2).
+    from filiation.lineage.query import TraversalQuery
 
-    Typer reads a command's options from its signature: the wrapper's signature has the
-    seven options where ``query`` was, and the wrapper turns their values into the query
-    (with ``node_kind``, when the command has that option, as the starting node's kind).
-    """
-    # Typer needs the annotations as objects; ``query``'s names a class imported only for
-    # type checking (importing it would load numpy), so it resolves to a stand-in here.
-    hints = typing.get_type_hints(command, localns={"TraversalQuery": object}, include_extras=True)
-    signature = inspect.signature(command)
-    params: list[inspect.Parameter] = []
-    for p in signature.parameters.values():
-        if p.name != "query":
-            params.append(p.replace(annotation=hints[p.name]))
-            continue
-        params += [
-            inspect.Parameter(name, p.POSITIONAL_OR_KEYWORD, default=default, annotation=hint)
-            for name, hint, default in _TRAVERSAL_OPTIONS
-        ]
+    return TraversalQuery.from_options(**values, node_kind=given.get("node_kind"))
 
-    @functools.wraps(command)
-    def with_query(**given: Any) -> None:
-        # Imported here, when a command runs: the query's module loads numpy. A bad value
-        # is a clear error (exit code 2).
-        from filiation.lineage.query import TraversalQuery
 
-        options = {name: given.pop(name) for name, _, _ in _TRAVERSAL_OPTIONS}
-        query = TraversalQuery.from_options(**options, node_kind=given.get("node_kind"))
-        command(query=query, **given)
-
-    with_query.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    with_query.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
-    return with_query
+#: Gives a command the traversal options in place of its ``query`` parameter, and the query
+#: built from their values (with ``node_kind``, when the command has that option, as the
+#: starting node's kind). ``TraversalQuery`` is imported only for type checking (importing it
+#: would load numpy): its annotation resolves to a stand-in.
+traversal = option_set("query", _TRAVERSAL_OPTIONS, _query, {"TraversalQuery": object})
 
 
 NodeArg = Annotated[str, typer.Argument(metavar="ID", help="A model id, e.g. author/name.")]

@@ -49,13 +49,8 @@ class UserAccounts(RegistryBase):
     # -- users, tokens, sessions ----------------------------------------------------------
     @staticmethod
     def _user(row: Mapping[str, Any]) -> User:
-        return User(
-            id=row["id"],
-            name=row["name"],
-            role=Role(row["role"]),
-            created_at=row["created_at"],
-            disabled=row["disabled_at"] is not None,
-        )
+        """A user from their row (pydantic reads the columns of the same names)."""
+        return User.model_validate({**row, "disabled": row["disabled_at"] is not None})
 
     def users(self) -> list[User]:
         u = schema.registry_users

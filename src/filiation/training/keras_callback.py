@@ -41,14 +41,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Unpack
 
 from filiation.errors import MissingExtraError
 
 from .learning import from_keras_loss
-from .recorder import TrainingRecorder
+from .recorder import RecorderOptions, RecordingCallback
 
 
 def _default_backend() -> None:
@@ -69,63 +69,42 @@ except ImportError as exc:  # the optional extra (or the back end Keras was told
     missing = "keras" if exc.name in (None, "keras") else f"{exc.name} (Keras's back end)"
     raise MissingExtraError("train", missing) from exc
 
-if TYPE_CHECKING:
-    from filiation.service import Genealogy
 
-
-class KerasCallback(keras.callbacks.Callback):  # type: ignore[misc]
+class KerasCallback(RecordingCallback, keras.callbacks.Callback):  # type: ignore[misc]
     """Records a Keras model's training run, evaluations and predictions in the registry.
 
-    ``db`` and ``user``: where and as whom to record (see
-    :class:`~filiation.training.recorder.TrainingRecorder`).
+    The options are the :class:`~filiation.training.recorder.RecorderOptions`, and
+    ``batch_size`` (Keras cannot tell a callback the one ``fit`` was given), recorded as a
+    hyper-parameter, and ``output_dir``, where the model is saved.
     """
+
+    framework = "keras"
 
     def __init__(
         self,
         *,
-        model_name: str | None = None,
-        base_model: str | None = None,
-        relation: str = "finetune",
-        datasets: Sequence[str] | None = None,
         batch_size: int | None = None,
-        hyper_parameters: Mapping[str, Any] | None = None,
         output_dir: str | os.PathLike[str] | None = None,
-        db: Genealogy | str | os.PathLike[str] | None = None,
-        user: str | None = None,
+        **options: Unpack[RecorderOptions],
     ) -> None:
-        super().__init__()
-        given = dict(hyper_parameters or {})
         if batch_size is not None:
-            given["batch_size"] = batch_size
-        self.recorder = TrainingRecorder(
-            framework="keras",
-            model_name=model_name,
-            base_model=base_model,
-            relation=relation,
-            datasets=datasets,
-            hyper_parameters=given,
-            db=db,
-            user=user,
-        )
+            options["hyper_parameters"] = {
+                **(options.get("hyper_parameters") or {}),
+                "batch_size": batch_size,
+            }
+        super().__init__(**options)
         self.recorder.output_dir = os.fspath(output_dir) if output_dir is not None else None
         self.history: dict[str, list[Any]] = {}
         self._fitting = False
-        self._trained = False
         self._predicted_batches = 0
         self._start_iterations: int | None = None
-
-    @property
-    def failures(self) -> int:
-        return self.recorder.failures
 
     # -- training -----------------------------------------------------------------------------
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         rec, model = self.recorder, self.model
         self._fitting = True
         self._start_iterations = _iterations(model)
-        if self._trained:  # trained again with the same callback: a new run
-            rec.new_run()
-            self._trained = False
+        if self._training_begins():  # a new run: a new history
             self.history = {}
         if rec.model_name is None:
             rec.model_name = model.name

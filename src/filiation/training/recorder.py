@@ -19,7 +19,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, Unpack
 
 from filiation.errors import InvalidArgumentError
 from filiation.registry.models import TRAINING_STEPS
@@ -137,3 +137,47 @@ class TrainingRecorder:
             logger.warning(message)
             warnings.warn(message, TrainingRecordWarning, stacklevel=2)
             return None
+
+
+class RecorderOptions(TypedDict, total=False):
+    """The options of the training callbacks, handed to their :class:`TrainingRecorder`: what
+    the run is known by before the framework says more (each callback reads the rest from the
+    training it sees; a ``base_model`` given is kept over what the model says), and where
+    (``db``) and as whom (``user``) it is recorded. Each is the recorder's parameter."""
+
+    model_name: str | None
+    base_model: str | None
+    relation: str
+    datasets: Sequence[str] | None
+    hyper_parameters: Mapping[str, Any] | None
+    db: Genealogy | str | os.PathLike[str] | None
+    user: str | None
+
+
+class RecordingCallback:
+    """What the Keras and the transformers callbacks share; each is this and its framework's
+    callback class: the recorder of the run, made from the :class:`RecorderOptions`; the count
+    of failed saves; a second training with the same callback is a new run."""
+
+    #: The framework's name, recorded with each run.
+    framework: ClassVar[str]
+
+    def __init__(self, **options: Unpack[RecorderOptions]) -> None:
+        super().__init__()
+        self.recorder = TrainingRecorder(framework=self.framework, **options)
+        self._explicit_base = options.get("base_model") is not None
+        #: Whether the current run's training has ended (then evaluations update it).
+        self._trained = False
+
+    @property
+    def failures(self) -> int:
+        return self.recorder.failures
+
+    def _training_begins(self) -> bool:
+        """A training begins: after one that ended, the same callback trains again, which is
+        a new run (then True)."""
+        if not self._trained:
+            return False
+        self.recorder.new_run()
+        self._trained = False
+        return True

@@ -32,23 +32,18 @@ or ``adapter`` for a ``peft`` model (whose base is the adapter's base model).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from filiation.errors import MissingExtraError
 
 from .learning import from_transformers
-from .recorder import TrainingRecorder
+from .recorder import RecordingCallback
 
 try:
     from transformers import TrainerCallback
 except ImportError as exc:  # the optional extra is not installed
     raise MissingExtraError("train", "transformers") from exc
-
-if TYPE_CHECKING:
-    from filiation.service import Genealogy
 
 #: The TrainingArguments recorded as hyper-parameters (when the installed version has them).
 HYPER_PARAMETERS = (
@@ -72,45 +67,20 @@ HYPER_PARAMETERS = (
 )
 
 
-class TransformersCallback(TrainerCallback):  # type: ignore[misc]
+class TransformersCallback(RecordingCallback, TrainerCallback):  # type: ignore[misc]
     """Records the training run of a ``transformers.Trainer`` in filiation's registry.
 
-    ``db`` and ``user``: where and as whom to record (see
-    :class:`~filiation.training.recorder.TrainingRecorder`); ``datasets``: the training data
-    sets' ids, when the training set does not name itself.
+    The options are the :class:`~filiation.training.recorder.RecorderOptions`; ``datasets``:
+    the training data sets' ids, when the training set does not name itself.
     """
 
-    def __init__(
-        self,
-        *,
-        model_name: str | None = None,
-        base_model: str | None = None,
-        datasets: Sequence[str] | None = None,
-        db: Genealogy | str | os.PathLike[str] | None = None,
-        user: str | None = None,
-    ) -> None:
-        self.recorder = TrainingRecorder(
-            framework="transformers",
-            model_name=model_name,
-            base_model=base_model,
-            datasets=datasets,
-            db=db,
-            user=user,
-        )
-        self._explicit_base = base_model is not None
-        self._trained = False
-
-    @property
-    def failures(self) -> int:
-        return self.recorder.failures
+    framework = "transformers"
 
     # -- the steps ----------------------------------------------------------------------------
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         rec = self.recorder
         model = kwargs.get("model")
-        if self._trained:  # trained again with the same callback: a new run
-            rec.new_run()
-            self._trained = False
+        self._training_begins()
         rec.output_dir = str(args.output_dir) if args.output_dir else None
         if rec.model_name is None:
             rec.model_name = Path(args.output_dir or "model").resolve().name

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from filiation.cli.common import dump, open_genealogy, out, print_json
+from filiation.cli.common import dump, err, escape, open_genealogy, out, print_json
 from filiation.cli.output import Column
 
 if TYPE_CHECKING:
@@ -53,6 +53,14 @@ def registry() -> Registry:
 
 def acting_user(reg: Registry) -> User:
     return reg.actor(who.name)
+
+
+def retire(kind: str, ref: str) -> None:
+    """Retire a registered ``model`` or ``system`` as the acting user (the registry's
+    ``retire_{kind}``; kept with its history), and say so."""
+    reg = registry()
+    record = getattr(reg, f"retire_{kind}")(ref, actor=acting_user(reg))
+    err.print(f"retired {kind} {escape(record.name)} (#{record.id})")
 
 
 def table(**options: Any) -> Table:

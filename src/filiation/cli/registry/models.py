@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from filiation.cli.common import dump, err, escape, out, print_json
+from filiation.cli.common import OptionSpec, dump, escape, option_set, out, print_json
 from filiation.cli.output import Column, FormatOpt
 from filiation.cli.registry.base import (
     JsonOpt,
@@ -16,6 +17,7 @@ from filiation.cli.registry.base import (
     grid,
     print_table,
     registry,
+    retire,
     show_record,
     table,
 )
@@ -24,7 +26,7 @@ from filiation.registry.vocabulary import LEARNING_TYPE_DEFINITIONS
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from filiation.registry.models import RegisteredModel
+    from filiation.registry.models import RegisteredModel, User
     from filiation.registry.service import Registry
 
 app = typer.Typer()
@@ -60,10 +62,11 @@ _CLEARED = {Unstatable.OPEN: "open_weights", Unstatable.PERSONAL_DATA: "personal
 
 def _model_fields(options: dict[str, Any]) -> dict[str, Any]:
     """The record fields the options of ``model add``/``update`` give (those left out are
-    None); ``--dataset ''`` means no data set; ``--clear open`` sets "open" back to not
-    stated (``None``), which its own option cannot say at the same time."""
+    None; ``described`` holds the options both take); ``--dataset ''`` means no data set;
+    ``--clear open`` sets "open" back to not stated (``None``), which its own option cannot
+    say at the same time."""
     fields: dict[str, Any] = {}
-    for option, value in options.items():
+    for option, value in {**options.pop("described"), **options}.items():
         if value is None or option in ("ref", "as_json", "clear"):
             continue
         if option == "dataset" and value == [""]:
@@ -83,38 +86,54 @@ LT_HELP = "Learning type: " + "; ".join(
     f"{k.value} ({v})" for k, v in LEARNING_TYPE_DEFINITIONS.items()
 )
 
-# The options both ``model add`` and ``model update`` take, alike.
-DescriptionOpt = Annotated[str | None, O(help="What the model does.")]
-LearningTypeOpt = Annotated[str | None, O("--learning-type", help=LT_HELP)]
-ProviderOpt = Annotated[str | None, O(help="Who provides the model.")]
-VersionOpt = Annotated[str | None, O(help="Version.")]
-ModelCardOpt = Annotated[str | None, O("--model-card", help="Model card link.")]
-RepositoryOpt = Annotated[str | None, O("--repository", help="Source code repository link.")]
-OpenOpt = Annotated[bool | None, O("--open/--not-open", help="Whether the trained model is open.")]
-WeightsUrlOpt = Annotated[str | None, O("--weights-url", help="Link to the open trained model.")]
-UpdatedOnOpt = Annotated[str | None, O("--updated-on", help="Last update, YYYY-MM-DD.")]
-PersonalDataOpt = Annotated[
-    bool | None,
-    O("--personal-data/--no-personal-data", help="Personal data was used in training."),
-]
+#: The options that describe a model, which ``model add`` and ``model update`` both take,
+#: alike (in the order ``--help`` lists them).
+_DESCRIBING_OPTIONS: tuple[OptionSpec, ...] = (
+    ("description", Annotated[str | None, O(help="What the model does.")], None),
+    ("learning_type", Annotated[str | None, O("--learning-type", help=LT_HELP)], None),
+    ("provider", Annotated[str | None, O(help="Who provides the model.")], None),
+    ("version", Annotated[str | None, O(help="Version.")], None),
+    ("model_card", Annotated[str | None, O("--model-card", help="Model card link.")], None),
+    (
+        "repository",
+        Annotated[str | None, O("--repository", help="Source code repository link.")],
+        None,
+    ),
+    (
+        "open_weights",
+        Annotated[bool | None, O("--open/--not-open", help="Whether the trained model is open.")],
+        None,
+    ),
+    (
+        "weights_url",
+        Annotated[str | None, O("--weights-url", help="Link to the open trained model.")],
+        None,
+    ),
+    ("updated_on", Annotated[str | None, O("--updated-on", help="Last update, YYYY-MM-DD.")], None),
+    (
+        "personal_data",
+        Annotated[
+            bool | None,
+            O("--personal-data/--no-personal-data", help="Personal data was used in training."),
+        ],
+        None,
+    ),
+)
+
+#: Gives a command the describing options in place of its ``described`` parameter, which
+#: receives their values by name.
+describing = option_set("described", _DESCRIBING_OPTIONS, lambda values, _given: values)
 
 
 @model_app.command("add")
+@describing
 def model_add(
     name: Annotated[str, O("--name", help="Name of the model in your organisation.")],
-    description: DescriptionOpt = None,
-    learning_type: LearningTypeOpt = None,
-    provider: ProviderOpt = None,
-    version: VersionOpt = None,
-    model_card: ModelCardOpt = None,
-    repository: RepositoryOpt = None,
-    open_weights: OpenOpt = None,
-    weights_url: WeightsUrlOpt = None,
-    updated_on: UpdatedOnOpt = None,
+    *,
+    described: dict[str, Any],
     dataset: Annotated[
         list[str] | None, O("--dataset", help="Training data set (repeat; '' for none).")
     ] = None,
-    personal_data: PersonalDataOpt = None,
     hub_id: Annotated[
         str | None, O("--hub-id", help="The Hub model it is (joins its genealogy).")
     ] = None,
@@ -128,32 +147,19 @@ def model_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a model."""
-    fields = _model_fields(locals())
-    reg = registry()
-    m = reg.create_model(
-        fields,
-        actor=acting_user(reg),
-    )
-    _show_model(reg, m, as_json)
+    _save(locals(), lambda reg, fields, actor: reg.create_model(fields, actor=actor))
 
 
 @model_app.command("update")
+@describing
 def model_update(
     ref: ModelName,
     name: Annotated[str | None, O("--name", help="New name.")] = None,
-    description: DescriptionOpt = None,
-    learning_type: LearningTypeOpt = None,
-    provider: ProviderOpt = None,
-    version: VersionOpt = None,
-    model_card: ModelCardOpt = None,
-    repository: RepositoryOpt = None,
-    open_weights: OpenOpt = None,
-    weights_url: WeightsUrlOpt = None,
-    updated_on: UpdatedOnOpt = None,
+    *,
+    described: dict[str, Any],
     dataset: Annotated[
         list[str] | None, O("--dataset", help="Training data sets (repeat; replaces the list).")
     ] = None,
-    personal_data: PersonalDataOpt = None,
     hub_id: Annotated[str | None, O("--hub-id", help="The Hub model it is ('' to unset).")] = None,
     derived_from: Annotated[
         str | None, O("--derived-from", help="Registered model it derives from ('' to unset).")
@@ -166,22 +172,24 @@ def model_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change some fields of a registered model (the others are kept)."""
-    fields = _model_fields(locals())
+    _save(locals(), lambda reg, fields, actor: reg.update_model(ref, fields, actor=actor))
+
+
+def _save(
+    options: dict[str, Any],
+    write: Callable[[Registry, dict[str, Any], User], RegisteredModel],
+) -> None:
+    """Write the model that the options of ``model add`` or ``update`` describe, as the acting
+    user, and show it."""
     reg = registry()
-    m = reg.update_model(
-        ref,
-        fields,
-        actor=acting_user(reg),
-    )
-    _show_model(reg, m, as_json)
+    model = write(reg, _model_fields(options), acting_user(reg))
+    _show_model(reg, model, options["as_json"])
 
 
 @model_app.command("retire")
 def model_retire(ref: ModelName) -> None:
     """Retire a model (kept with its history, no longer listed)."""
-    reg = registry()
-    m = reg.retire_model(ref, actor=acting_user(reg))
-    err.print(f"retired model {escape(m.name)} (#{m.id})")
+    retire("model", ref)
 
 
 @model_app.command("show")

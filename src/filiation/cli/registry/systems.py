@@ -18,6 +18,7 @@ from filiation.cli.registry.base import (
     print_history,
     print_table,
     registry,
+    retire,
     show_record,
 )
 from filiation.i18n import counted
@@ -86,9 +87,7 @@ def system_update(
 @system_app.command("retire")
 def system_retire(ref: SystemName) -> None:
     """Retire a system (status retired; kept with its history)."""
-    reg = registry()
-    s = reg.retire_system(ref, actor=acting_user(reg))
-    err.print(f"retired system {escape(s.name)} (#{s.id})")
+    retire("system", ref)
 
 
 @system_app.command("attach")

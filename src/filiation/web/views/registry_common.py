@@ -11,7 +11,9 @@ problems come back as the same form with each message next to its field.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -28,7 +30,14 @@ from filiation.registry.errors import (
     RecordNotFoundError,
     RegistryValidationError,
 )
-from filiation.registry.models import LearningType, OrgRole, Role, SystemStatus
+from filiation.registry.models import (
+    AISystem,
+    LearningType,
+    OrgRole,
+    RegisteredModel,
+    Role,
+    SystemStatus,
+)
 
 from .. import i18n
 from ..rendering import Lang, render
@@ -322,6 +331,35 @@ def record_url(request: Request, lang: str, kind: RecordKind, record_id: int) ->
     return f"{base(request, lang)}/registry/{kind}s/{record_id}"
 
 
+@dataclass(frozen=True)
+class RecordVisit:
+    """A visit to the pages of one registered model or system, ``/registry/{kind}s/{id}/…``:
+    who visits, in which language, and the record, read and written through the registry as
+    the visitor."""
+
+    request: Request
+    lang: str
+    who: Requester
+    kind: RecordKind
+    id: int
+
+    def find(self) -> RegisteredModel | AISystem:
+        """The record (:class:`RecordNotFoundError` if there is none)."""
+        record: RegisteredModel | AISystem = getattr(registry_of(self.request), self.kind)(self.id)
+        return record
+
+    def write(self, action: str, *args: object) -> RegisteredModel | AISystem:
+        """The registry's ``{action}_{kind}`` (``update``, ``retire``) of the record."""
+        write = getattr(registry_of(self.request), f"{action}_{self.kind}")
+        record: RegisteredModel | AISystem = write(self.id, *args, actor=self.who.user)
+        return record
+
+    @property
+    def url(self) -> str:
+        """The record's page."""
+        return record_url(self.request, self.lang, self.kind, self.id)
+
+
 def record_routes(router: APIRouter, kind: RecordKind, blank: dict[str, Any]) -> None:
     """Declare the pages a model and a system have alike, under ``/registry/{kind}s``: the new
     form (``blank`` its first values) and its creation, the edit form and its update, and
@@ -329,8 +367,12 @@ def record_routes(router: APIRouter, kind: RecordKind, blank: dict[str, Any]) ->
     ``retire_{kind}``; each kind's module adds its detail page and what only it has."""
     path = f"/registry/{kind}s"
 
-    def find(reg: RegistryDep, record_id: int) -> Callable[[], Any]:
-        return lambda: getattr(reg, kind)(record_id)
+    def visit(request: Request, lang: Lang, who: Viewer, record_id: int) -> RecordVisit:
+        return RecordVisit(request, lang, who, kind, record_id)
+
+    # The dependency is this kind's, so it is a default: an ``Annotated`` alias of this
+    # function's would be a local name, which FastAPI cannot resolve from the annotations.
+    at_record = Depends(visit)
 
     @router.get(f"{path}/new", response_class=HTMLResponse, name=f"new_{kind}")
     def new(request: Request, lang: Lang, who: Viewer) -> Response:
@@ -348,38 +390,19 @@ def record_routes(router: APIRouter, kind: RecordKind, blank: dict[str, Any]) ->
         )
 
     @router.get(f"{path}/{{record_id:int}}/edit", response_class=HTMLResponse, name=f"edit_{kind}")
-    def edit(
-        request: Request, lang: Lang, who: Viewer, reg: RegistryDep, record_id: int
-    ) -> Response:
-        return edit_page(request, lang, who, kind, find(reg, record_id))
+    def edit(v: RecordVisit = at_record) -> Response:
+        return edit_page(v.request, v.lang, v.who, kind, v.find)
 
     @router.post(
         f"{path}/{{record_id:int}}/edit", response_class=HTMLResponse, name=f"update_{kind}"
     )
-    async def update(
-        request: Request, lang: Lang, who: Viewer, reg: RegistryDep, record_id: int
-    ) -> Response:
-        return await save_edit(
-            request,
-            lang,
-            who,
-            kind,
-            find(reg, record_id),
-            lambda values: getattr(reg, f"update_{kind}")(record_id, values, actor=who.user),
-            record_url(request, lang, kind, record_id),
-        )
+    async def update(v: RecordVisit = at_record) -> Response:
+        save = functools.partial(v.write, "update")
+        return await save_edit(v.request, v.lang, v.who, kind, v.find, save, v.url)
 
     @router.post(f"{path}/{{record_id:int}}/retire", name=f"retire_{kind}")
-    async def retire(
-        request: Request, lang: Lang, who: Viewer, reg: RegistryDep, record_id: int
-    ) -> Response:
-        return await act(
-            request,
-            lang,
-            who,
-            lambda: getattr(reg, f"retire_{kind}")(record_id, actor=who.user),
-            record_url(request, lang, kind, record_id),
-        )
+    async def retire(v: RecordVisit = at_record) -> Response:
+        return await act(v.request, v.lang, v.who, functools.partial(v.write, "retire"), v.url)
 
 
 def safe_next(value: str, base: str) -> str:
