@@ -151,6 +151,10 @@ export function sigmaView(container, cy, look, more = {}) {
     look: (p, at, s) => {
       const cam = renderer.getCamera();
       const ratio = cam.ratio * scaleOf(renderer) / s;
+      // The camera's zoom-in bound follows the drawing: a wide family in a narrow view (a
+      // phone) needs a smaller ratio than a fixed bound allows to reach a legible size, and
+      // the camera would silently stop short of it. Up to four times the asked scale.
+      if (ratio < renderer.getSetting("minCameraRatio")) { renderer.setSetting("minCameraRatio", ratio / 4); }
       // sigma's conversions use the matrix of the last frame unless given the camera's state.
       const o = { cameraState: Object.assign(cam.getState(), { ratio }) };
       // Moved by the difference, in the camera's own (framed) coordinates, of where p is and
