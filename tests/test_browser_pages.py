@@ -50,6 +50,32 @@ SPLIT_SEGMENTS = """sel => {
 }"""
 
 
+#: Where a line of `main`'s visible text starts between two letters or digits of one word (a
+#: word broken inside), with a little context.
+MID_WORD = """() => {
+  const bad = [], inWord = /[\\p{L}\\p{N}]/u;
+  const walker = document.createTreeWalker(document.querySelector("main"), NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const t = node.textContent, el = node.parentElement;
+    if (t.trim().length < 2 || !el || el.offsetParent === null) { continue; }
+    let last = null;
+    for (let i = 0; i < t.length; i++) {
+      const r = document.createRange();
+      r.setStart(node, i);
+      r.setEnd(node, i + 1);
+      const b = r.getClientRects()[0];
+      if (!b) { continue; }
+      const top = Math.round(b.top);
+      if (last !== null && top > last + 2 && inWord.test(t[i - 1]) && inWord.test(t[i])) {
+        bad.push(t.slice(Math.max(0, i - 15), i) + "|" + t.slice(i, i + 10));
+      }
+      last = top;
+    }
+  }
+  return bad;
+}"""
+
+
 def _open(pg: Any, base: str, lang: str, kind: str, node_id: str) -> None:
     pg.goto(base + page_url(lang, kind, node_id))
     if kind == "models":
@@ -69,7 +95,8 @@ def _open(pg: Any, base: str, lang: str, kind: str, node_id: str) -> None:
 )
 def test_a_page_fits_a_phone(server: str, page: Any, lang: str, kind: str, node_id: str) -> None:
     """At 390 px nothing makes the page wider than the screen (long French names of the
-    indicators, unbreakable ids in the checks' list); tables that are wider scroll inside."""
+    indicators, unbreakable ids in the checks' list); tables that are wider scroll inside; no
+    word is broken inside, in the page, the graph's view or the tree."""
     pg = page
     pg.set_viewport_size(PHONE)
     _open(pg, server, lang, kind, node_id)
@@ -78,6 +105,12 @@ def test_a_page_fits_a_phone(server: str, page: Any, lang: str, kind: str, node_
     width = pg.evaluate("() => document.documentElement.scrollWidth")
     pg.screenshot(path=str(ARTIFACTS / f"phone-{lang}-{node_id.split('/')[-1]}.png"))
     assert width <= PHONE["width"], width
+    # No word broken inside: ids after their separators, "47 téléchargements" whole.
+    assert pg.evaluate(MID_WORD) == []
+    if kind == "models":
+        pg.click("#tab-tree")
+        pg.wait_for_selector("#view-tree .tree li.node")
+        assert pg.evaluate(MID_WORD) == []
     assert pg.problems == []
 
 
