@@ -176,3 +176,20 @@ def test_a_french_model_page_reads_french(server: str, page: Any, web_db: Path) 
     assert not _english_left(text, ids), _english_left(text, ids)[:5]
     pg.screenshot(path=str(ARTIFACTS / "fr-model-page.png"), full_page=True)
     assert pg.problems == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"), [("en", "{id} derives from it"), ("fr", "{id} en dérive")]
+)
+def test_the_tree_phrases_ancestors_in_the_direction_of_derivation(
+    server: str, page: Any, web_db: Path, lang: str, says: str
+) -> None:
+    """An ancestor's row says the model derives from it ("meta-llama/Llama-3.1-8B-Instruct
+    derives from it"), not that the ancestor was fine-tuned from the model."""
+    pg = page
+    pg.goto(server + page_url(lang, "models", LLAMA))
+    parent = filiation.open(web_db).parents(LLAMA)[0]
+    row = pg.locator(".ancestors .generation li", has_text=parent.id).first
+    row.wait_for()
+    assert row.locator(".meta").inner_text().replace("\u200b", "") == says.format(id=LLAMA)
+    assert pg.problems == []
