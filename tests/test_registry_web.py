@@ -193,6 +193,8 @@ def test_import_page_reports_each_line_and_model_pages_say_not_stated(
     report = re.search(r'<section id="import-report">(.*?)</section>', page, re.S)
     assert report and "inventaire.csv importé (cp1252, lignes lues\u202f: 3)" in report.group(1)
     assert "Modèles créés\u202f: 2" in report.group(1)
+    # A partial import is a notice to heed (amber), not a success, and not an error either.
+    assert '<p class="notice" role="status" id="import-summary">' in report.group(1)
     assert (
         "Ligne 4, date_derniere_mise_a_jour\u202f: "
         "Donnez une date au format AAAA-MM-JJ ou JJ/MM/AAAA." in report.group(1)
@@ -208,6 +210,14 @@ def test_import_page_reports_each_line_and_model_pages_say_not_stated(
     [entry] = g.registry.history("inventory")
     assert entry.record_key == "inventaire.csv" and entry.after
     assert (entry.after["imported"], entry.after["skipped"]) == (2, 1)
+    # The good rows again: every row read, none skipped, so the notice is styled a success.
+    good = "\r\n".join(";".join(c) for c in cells[:3]) + "\r\n"
+    r = client.post(
+        "/fr/registry/import",
+        data={"csrf": csrf},
+        files={"file": ("inventaire.csv", good.encode("cp1252"), "text/csv")},
+    )
+    assert '<p class="notice success" role="status" id="import-summary">' in page_ok(r)
 
 
 # -- the web forms --------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date, format_time
-from babel.numbers import format_decimal
+from babel.numbers import format_compact_decimal, format_decimal
 
 from filiation.errors import InvalidArgumentError
 
@@ -141,14 +141,30 @@ def decimal(lang: str, value: float | None, places: int = 2) -> str:
 
 
 def compact(lang: str, value: int | None) -> str:
-    """A large count in short form (parameters): ``8.0 B`` / ``8,0 Md``."""
+    """A large count in words, the way a reader of ``lang`` says it (parameters): ``8 billion``,
+    ``779.6 million``; ``8 milliards``, ``779,6 millions``. Babel's CLDR long compact forms
+    (number and agreement per locale) rather than abbreviations: French "Md" or "G" for a
+    milliard are not read at a glance, and English "B" is ambiguous. Below a million the
+    count is written whole ("1,5 millier" is not French). The number and its word never part
+    at the end of a line."""
     if value is None:
         return "—"
-    units = [(1e12, "unit.T"), (1e9, "unit.B"), (1e6, "unit.M"), (1e3, "unit.k")]
-    for size, key in units:
-        if abs(value) >= size:
-            return f"{decimal(lang, value / size, 1)}\u00a0{translate(lang, key)}"
-    return number(lang, value)
+    if abs(value) < 1_000_000:
+        return number(lang, value)
+    text = format_compact_decimal(
+        value, format_type="long", fraction_digits=1, locale=_locale(lang)
+    )
+    return text.replace(" ", "\u00a0")
+
+
+def task(lang: str, tag: str | None) -> str:
+    """The Hub's pipeline tag (``text-generation``) as a reader of ``lang`` names the task
+    ("text generation", « génération de texte »); a tag the catalogue does not know yet (the
+    Hub adds some) is shown as is."""
+    if not tag:
+        return "—"
+    key = f"task.{tag}"
+    return translate(lang, key) if key in table(lang) else tag
 
 
 def date(lang: str, value: datetime | Date | None) -> str:
@@ -190,6 +206,7 @@ __all__ = [
     "number",
     "plural_categories",
     "table",
+    "task",
     "time",
     "translate",
     "typography",

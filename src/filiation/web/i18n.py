@@ -11,10 +11,12 @@ from filiation.i18n import (
     LANGUAGES,
     compact,
     date,
+    date_time,
     decimal,
     negotiate,
     number,
     table,
+    task,
     translate,
 )
 
@@ -23,9 +25,11 @@ __all__ = [
     "LANGUAGES",
     "compact",
     "date",
+    "date_time",
     "decimal",
     "negotiate",
     "number",
     "table",
+    "task",
     "translate",
 ]

@@ -20,7 +20,11 @@
     return loading;
   };
   F.t = function (key, values) {
-    var text = texts && Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key;
+    var known = texts && Object.prototype.hasOwnProperty.call(texts, key);
+    // A key missing from the catalogue would show as "kind.group" on the page: said in the
+    // console, where the browser tests (which allow no warning) see it.
+    if (texts && !known && window.console) { console.warn("filiation: no text for " + key + " in " + F.lang + ".json"); }
+    var text = known ? texts[key] : key;
     // A plural message: one text per CLDR category, chosen by the browser's own CLDR rules.
     if (typeof text === "object") {
       var count = values && values.count !== undefined ? values.count : null;
@@ -34,6 +38,16 @@
   var plurals = new Intl.PluralRules(F.lang);
   var fmt = new Intl.NumberFormat(F.lang === "fr" ? "fr-FR" : "en-US");
   F.num = function (n) { return n === null || n === undefined ? "—" : fmt.format(n); };
+  // An id written into `e` with a break opportunity after each separator (/ - _ .) only, so
+  // that a narrow box (a phone, the graph's side panel) wraps it between words, never inside.
+  F.breakable = function (e, id) {
+    e.textContent = "";
+    String(id).split(/(?<=[-_./])/).forEach(function (part) {
+      e.appendChild(document.createTextNode(part));
+      e.appendChild(document.createElement("wbr"));
+    });
+    return e;
+  };
   // Ids keep their slashes; every other special character is escaped.
   F.encId = function (id) { return id.split("/").map(encodeURIComponent).join("/"); };
   F.api = function (path, params) {
@@ -81,7 +95,7 @@
       hits.forEach(function (h, i) {
         var a = F.el("a", { href: F.page(h.kind, h.id), tabindex: "-1" }, [
           F.el("span", { class: "dot kind-" + h.kind, "aria-hidden": "true" }),
-          F.el("span", { class: "sid", text: h.id }),
+          F.breakable(F.el("span", { class: "sid" }), h.id),
           F.el("span", { class: "badge", text: F.t("kind." + h.kind) }),
           F.el("span", { class: "meta", text: F.t("node.downloads_short", { count: h.downloads }) }),
         ]);

@@ -20,7 +20,8 @@
   function meta(n) {
     return el("span", { class: "meta", text: F.t("node.downloads_short", { count: n.downloads }) + " · " + F.t("node.descendants_short", { count: n.descendants }) });
   }
-  function link(n) { return el("a", { href: F.page(n.kind, n.id), text: n.id }); }
+  // Ids break after their separators only (F.breakable), never inside a word.
+  function link(n) { return F.breakable(el("a", { href: F.page(n.kind, n.id) }), n.id); }
   function failed(where) { where.appendChild(el("p", { class: "error", text: F.t("tree.error") })); }
 
   // -- tree ----------------------------------------------------------------------------------

@@ -49,7 +49,9 @@ export function svgText(cy, title, t) {
   const links = node("g", { class: "links" });
   cy.edges().forEach((e) => {
     const g = node("g", { class: "link", "data-relation": e.data("relation") });
-    g.appendChild(node("title", {}, e.data("source") + " \u2192 " + e.data("target") + " (" + t("rel." + e.data("relation")) + ")"));
+    // A group is named by what it stands for ("+46 fine-tunes"), not by its internal id.
+    const name = (n) => (n.data("kind") === "group" ? String(n.data("label")) : n.id());
+    g.appendChild(node("title", {}, name(e.source()) + " \u2192 " + name(e.target()) + " (" + t("rel." + e.data("relation")) + ")"));
     const path = linkPath(e), colour = e.style("line-color");
     g.appendChild(node("path", { d: path.d, fill: "none", stroke: colour, "stroke-width": r(px(e.style("width"))) }));
     g.appendChild(node("polygon", { points: arrow(path.from, path.to, 8), fill: colour }));

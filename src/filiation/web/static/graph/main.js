@@ -112,12 +112,7 @@ function mount(view) {
     const d = n.data();
     showEvidence(suspectedEdge(n));
     // Break points after the id's separators only, never inside a word.
-    const idEl = panel.querySelector(".gp-id");
-    idEl.textContent = "";
-    for (const part of (d.kind === "group" ? d.label : d.id).split(/(?<=[-_./])/)) {
-      idEl.appendChild(document.createTextNode(part));
-      idEl.appendChild(document.createElement("wbr"));
-    }
+    F.breakable(panel.querySelector(".gp-id"), d.kind === "group" ? d.label : d.id);
     const meta = d.kind === "group"
       ? F.t("graph.group_meta", { n: F.num(d.members), total: F.num(d.total), what: F.t("relp." + d.relation), anchor: d.anchor })
       : F.t("graph.meta", { kind: F.t("kind." + d.kind), downloads: F.num(d.downloads), descendants: F.num(d.descendants) });

@@ -102,6 +102,19 @@ export function sigmaView(container, cy, look, more = {}) {
     enableEdgeEvents: false, minCameraRatio: 0.02, maxCameraRatio: 4, allowInvalidContainer: true,
     stagePadding: 20,
   }, more));
+  // Picking by the layout's boxes, in script: sigma's own picking reads a pixel back from the
+  // GPU at every mouse move (gl.readPixels, a pipeline stall), and finds only the item's point;
+  // with boxes a label is clickable all over. A scan of the items per move: 5,000 boxes take
+  // well under a millisecond. (Without a GPU, Chromium still logs "GPU stall due to
+  // ReadPixels": that is its compositor reading any drawn WebGL canvas back, page or not.)
+  renderer.getNodeAtPosition = (pos) => {
+    const p = renderer.viewportToGraph(pos);
+    let found = null;
+    graph.forEachNode((id, d) => {
+      if (!found && Math.abs(p.x - d.x) <= d.w / 2 && Math.abs(p.y - d.y) <= d.h / 2) { found = id; }
+    });
+    return found;
+  };
   renderer.on("afterRender", () => {
     if (!dashed.length) { return; }
     const ctx = renderer.getCanvases().edgeLabels.getContext("2d");
@@ -138,6 +151,10 @@ export function sigmaView(container, cy, look, more = {}) {
     look: (p, at, s) => {
       const cam = renderer.getCamera();
       const ratio = cam.ratio * scaleOf(renderer) / s;
+      // The camera's zoom-in bound follows the drawing: a wide family in a narrow view (a
+      // phone) needs a smaller ratio than a fixed bound allows to reach a legible size, and
+      // the camera would silently stop short of it. Up to four times the asked scale.
+      if (ratio < renderer.getSetting("minCameraRatio")) { renderer.setSetting("minCameraRatio", ratio / 4); }
       // sigma's conversions use the matrix of the last frame unless given the camera's state.
       const o = { cameraState: Object.assign(cam.getState(), { ratio }) };
       // Moved by the difference, in the camera's own (framed) coordinates, of where p is and
