@@ -10,8 +10,10 @@ starts a :class:`SnapshotTransaction`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import traceback
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -129,22 +131,29 @@ def decode_part(data: bytes | memoryview) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
-def _write_parts(conn: Any, rows_of: str, data: pa.Table, snap_id: int, first: int) -> int:
-    """Store ``data`` as parts numbered from ``first``; the number of parts written."""
-    count = 0
+def encode_parts(data: pa.Table) -> Iterator[tuple[int, bytes]]:
+    """``data`` cut into parts of at most :data:`PART_ROWS` rows: (rows, encoded part) each.
+
+    Encoded once per ingest: the same bytes go to the store and to the snapshot's copy beside
+    the index (``store/snapshot_cache.py``), so the rows are compressed once."""
     for start in range(0, data.num_rows, PART_ROWS):
         piece = data.slice(start, PART_ROWS)
-        conn.execute(
-            schema.snapshot_parts.insert().values(
-                snapshot_id=snap_id,
-                rows_of=rows_of,
-                part=first + count,
-                row_count=piece.num_rows,
-                data=encode_part(piece),
-            )
-        )
-        count += 1
-    return count
+        yield piece.num_rows, encode_part(piece)
+
+
+def stored(rows_of: str, data: pa.Table) -> pa.Table:
+    """The columns of ``data`` that a part of ``rows_of`` (``nodes`` or ``links``) keeps."""
+    return data.select(schema.NODE_COLUMNS if rows_of == "nodes" else schema.LINK_COLUMNS)
+
+
+def rows_with_extra(nodes: pa.Table) -> pa.Table:
+    """Node rows with a source-specific ``extra`` field: stored as rows too (looked up one by
+    one); a hub-stats dump has none."""
+    return nodes.filter(pc.is_valid(nodes["extra"]))
+
+
+#: Called with every part written (``rows_of``, its bytes): the snapshot's copy.
+PartCopy = Callable[[str, bytes], None]
 
 
 class SnapshotTransaction:
@@ -160,8 +169,8 @@ class SnapshotTransaction:
     ) -> None:
         self.store = store
         self.chunk_rows = chunk_rows  # rows per INSERT batch or COPY part
-        self._written = [0, 0]  # nodes, links: the position of the next row of each
-        self._parts = [0, 0]  # nodes, links: the number of the next part of each
+        self._written = 0  # the position (``seq``) of the next node row with an extra field
+        self._parts = {"nodes": 0, "links": 0}  # the number of the next part of each
         self._conn = store.engine.connect()
         self._tx = self._conn.begin()
         try:
@@ -180,33 +189,55 @@ class SnapshotTransaction:
             self.rollback()
             raise StoreError(store.explain(exc) + " (nothing was stored)") from exc
 
-    def write(self, nodes: pa.Table | None, links: pa.Table | None) -> None:
+    def write(
+        self, nodes: pa.Table | None, links: pa.Table | None, copy: PartCopy | None = None
+    ) -> None:
+        """Store rows: encoded as parts here, each part also handed to ``copy``."""
+        for rows_of, data in (("nodes", nodes), ("links", links)):
+            if data is None or not data.num_rows:
+                continue
+            for rows, part in encode_parts(stored(rows_of, data)):
+                self.write_part(rows_of, rows, part)
+                if copy is not None:
+                    copy(rows_of, part)
+        if nodes is not None and nodes.num_rows:
+            self.write_rows(rows_with_extra(stored("nodes", nodes)))
+
+    def write_part(self, rows_of: str, rows: int, data: bytes) -> None:
+        """Store one part already encoded (:func:`encode_parts`) of ``rows_of``."""
+        with self._failing():
+            self._conn.execute(
+                schema.snapshot_parts.insert().values(
+                    snapshot_id=self.snapshot_id,
+                    rows_of=rows_of,
+                    part=self._parts[rows_of],
+                    row_count=rows,
+                    data=data,
+                )
+            )
+            self._parts[rows_of] += 1
+
+    def write_rows(self, extra: pa.Table) -> None:
+        """Store node rows with an ``extra`` field (:func:`rows_with_extra`) as rows too."""
+        if not extra.num_rows:
+            return
+        with self._failing():
+            _bulk(
+                self._conn,
+                schema.nodes,
+                schema.NODE_COLUMNS,
+                extra,
+                self.snapshot_id,
+                self._written,
+                self.chunk_rows,
+            )
+            self._written += extra.num_rows
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """A failed write ends the transaction: nothing of the snapshot is kept."""
         try:
-            if nodes is not None and nodes.num_rows:
-                nodes = nodes.select(schema.NODE_COLUMNS)
-                self._parts[0] += _write_parts(
-                    self._conn, "nodes", nodes, self.snapshot_id, self._parts[0]
-                )
-                extra = nodes.filter(pc.is_valid(nodes["extra"]))
-                if extra.num_rows:
-                    _bulk(
-                        self._conn,
-                        schema.nodes,
-                        schema.NODE_COLUMNS,
-                        extra,
-                        self.snapshot_id,
-                        self._written[0],
-                        self.chunk_rows,
-                    )
-                    self._written[0] += extra.num_rows
-            if links is not None and links.num_rows:
-                self._parts[1] += _write_parts(
-                    self._conn,
-                    "links",
-                    links.select(schema.LINK_COLUMNS),
-                    self.snapshot_id,
-                    self._parts[1],
-                )
+            yield
         except (OperationalError, DatabaseError) as exc:
             self.rollback()
             raise StoreError(self.store.explain(exc) + " (nothing was stored)") from exc
