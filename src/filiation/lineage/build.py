@@ -10,8 +10,10 @@ descendants and generations exactly, find cycles, and prepare the search filter.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -358,6 +360,11 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     arrays.author[e_child[pub]] = e_parent[pub]
     del pub
 
+    # The search filter needs only the ids: it is built by another thread (numpy releases
+    # the GIL) while this one counts descendants, whose traversals hold it; on two cores
+    # that takes the filter off the ingest's critical path. 70 MB at 3.1 M models.
+    search = _Background(search_mod.build_filter, arrays.lower_blob, arrays.lower_off)
+
     say("counting descendants and cycles")
     lineage_mask = np.zeros(n_rel, bool)
     lineage_mask[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
@@ -368,10 +375,32 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     arrays.meta["nodes"] = int(n)
 
     say("preparing search")
-    arrays.search_bits, arrays.meta["search_block"] = search_mod.build_filter(
-        arrays.lower_blob, arrays.lower_off
-    )
+    arrays.search_bits, arrays.meta["search_block"] = search.result()
     return arrays
+
+
+class _Background(threading.Thread):
+    """A function run by another thread; :meth:`result` waits for it (and re-raises)."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        super().__init__(name="filiation-build", daemon=True)
+        self._call = (fn, args)
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        fn, args = self._call
+        try:
+            self._value = fn(*args)
+        except BaseException as exc:  # handed to the waiting thread
+            self._error = exc
+
+    def result(self) -> Any:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _first_and_inverse(key_code: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
