@@ -20,7 +20,9 @@ sources and with metadata inference); ``clean_id`` and ``clean_ids`` stay import
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -202,25 +204,54 @@ def _as_timestamp(table: pa.Table, name: str, n: int) -> pa.Array:
         return pa.nulls(n, pa.timestamp("us"))
 
 
+#: Batches parsed at once by separate threads (Arrow's kernels release the GIL): on two
+#: cores, the parsing of the full Hub takes about half the time.
+PARSERS = 2
+
+
 def batches(
     scan: Scan, *, batch_size: int = 65_536, progress: ProgressCallback | None = None
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
-    """Parse the dump batch by batch into (nodes, links) tables in the store's schema."""
-    offset = 0
+    """Parse the dump batch by batch into (nodes, links) tables in the store's schema, in
+    the dump's order. :data:`PARSERS` batches are parsed at once, each counting what it
+    skips in a report of its own, added to the scan's in order."""
+    offset = 0  # rows handed out
+    read = 0  # rows read from the file
+    pending: deque[tuple[int, IngestReport, Future[tuple[pa.Table, pa.Table]]]] = deque()
     try:
-        for batch in scan.file.iter_batches(batch_size=batch_size, columns=scan.columns):
-            keep = scan.keep[offset : offset + batch.num_rows]
-            nodes, links = _parse_batch(batch, keep, scan.report)
-            offset += batch.num_rows
-            scan.report.rows_read = offset
-            scan.report.nodes += nodes.num_rows
-            scan.report.links += links.num_rows
-            if progress:
-                progress(batch.num_rows)
-            # Hand the batch's temporary buffers back to the system: Arrow's allocator
-            # otherwise keeps them, and at 3 million rows that is half a gigabyte.
-            pa.default_memory_pool().release_unused()
-            yield nodes, links
+        with ThreadPoolExecutor(PARSERS, thread_name_prefix="filiation-parse") as pool:
+            reader = scan.file.iter_batches(batch_size=batch_size, columns=scan.columns)
+            while True:
+                while len(pending) < PARSERS:
+                    batch = next(reader, None)
+                    if batch is None:
+                        break
+                    keep = scan.keep[read : read + batch.num_rows]
+                    own = IngestReport(source=scan.report.source, label=scan.report.label)
+                    job = pool.submit(_parse_batch, batch, keep, own)
+                    pending.append((batch.num_rows, own, job))
+                    read += batch.num_rows
+                    del batch
+                if not pending:
+                    break
+                rows, own, job = pending.popleft()
+                nodes, links = job.result()
+                del job
+                for reason, count in own.skipped.items():
+                    scan.report.skip(reason, count)
+                for what, count in own.notes.items():
+                    scan.report.note(what, count)
+                offset += rows
+                scan.report.rows_read = offset
+                scan.report.nodes += nodes.num_rows
+                scan.report.links += links.num_rows
+                if progress:
+                    progress(rows)
+                # Hand the batch's temporary buffers back to the system: Arrow's allocator
+                # otherwise keeps them, and at 3 million rows that is half a gigabyte.
+                pa.default_memory_pool().release_unused()
+                yield nodes, links
+                del nodes, links
     except pa.ArrowException as exc:
         raise SourceError(
             f"{scan.path} is damaged after row {offset} ({exc}); nothing was stored. "
