@@ -65,6 +65,11 @@ class SnapshotWriter:
         self.label = label
         self.taken_at = taken_at
         self.copy = copy  # given every part written (the snapshot's copy beside the index)
+        self._open()
+
+    def _open(self) -> None:
+        """Start the snapshot's transaction."""
+        raise NotImplementedError
 
     def write(self, nodes: pa.Table | None = None, links: pa.Table | None = None) -> None:
         raise NotImplementedError
@@ -84,16 +89,8 @@ class SnapshotWriter:
 
 
 class InProcessWriter(SnapshotWriter):
-    def __init__(
-        self,
-        store: Any,
-        source: str,
-        label: str,
-        taken_at: datetime | None,
-        copy: PartCopy | None = None,
-    ) -> None:
-        super().__init__(store, source, label, taken_at, copy)
-        self._tx = store.begin_snapshot(source, label, taken_at)
+    def _open(self) -> None:
+        self._tx = self.store.begin_snapshot(self.source, self.label, self.taken_at)
 
     def write(self, nodes: pa.Table | None = None, links: pa.Table | None = None) -> None:
         self._tx.write(nodes, links, self.copy)
@@ -115,22 +112,15 @@ class ProcessWriter(SnapshotWriter):
     tables), then the commit.
     """
 
-    def __init__(
-        self,
-        store: Any,
-        source: str,
-        label: str,
-        taken_at: datetime | None,
-        copy: PartCopy | None = None,
-    ) -> None:
-        super().__init__(store, source, label, taken_at, copy)
+    def _open(self) -> None:
+        taken_at = self.taken_at
         # The arguments (the store's URL may hold a password) go through the pipe, not the
         # command line, which every user of the machine can read.
         args = json.dumps(
             {
-                "url": store.url,
-                "source": source,
-                "label": label,
+                "url": self.store.url,
+                "source": self.source,
+                "label": self.label,
                 "taken_at": taken_at.isoformat() if taken_at else None,
             }
         ).encode()
