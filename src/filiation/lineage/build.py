@@ -10,8 +10,10 @@ descendants and generations exactly, find cycles, and prepare the search filter.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -358,6 +360,11 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     arrays.author[e_child[pub]] = e_parent[pub]
     del pub
 
+    # The search filter needs only the ids: it is built by another thread (numpy releases
+    # the GIL) while this one counts descendants, whose traversals hold it; on two cores
+    # that takes the filter off the ingest's critical path. 70 MB at 3.1 M models.
+    search = _Background(search_mod.build_filter, arrays.lower_blob, arrays.lower_off)
+
     say("counting descendants and cycles")
     lineage_mask = np.zeros(n_rel, bool)
     lineage_mask[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
@@ -368,10 +375,32 @@ def build(sources: list[SourceTables], step: Step | None = None) -> IndexArrays:
     arrays.meta["nodes"] = int(n)
 
     say("preparing search")
-    arrays.search_bits, arrays.meta["search_block"] = search_mod.build_filter(
-        arrays.lower_blob, arrays.lower_off
-    )
+    arrays.search_bits, arrays.meta["search_block"] = search.result()
     return arrays
+
+
+class _Background(threading.Thread):
+    """A function run by another thread; :meth:`result` waits for it (and re-raises)."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        super().__init__(name="filiation-build", daemon=True)
+        self._call = (fn, args)
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        fn, args = self._call
+        try:
+            self._value = fn(*args)
+        except BaseException as exc:  # handed to the waiting thread
+            self._error = exc
+
+    def result(self) -> Any:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _first_and_inverse(key_code: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -391,6 +420,18 @@ def _first_and_inverse(key_code: np.ndarray, kinds: np.ndarray) -> tuple[np.ndar
     del present
     inverse = rank[combo]
     return first, inverse
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` by a sort: numpy 2's hashing ``unique`` takes seconds where the
+    sort takes tens of milliseconds on the full Hub's millions of link keys."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    first = np.empty(len(ordered), bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
 
 
 def _combine(a: np.ndarray, b: np.ndarray, rel: np.ndarray, n: int) -> np.ndarray:
@@ -429,7 +470,7 @@ def _descendant_counts(
         arrays.meta["nodes_in_cycles"] = 0
         arrays.meta["exact_counts"] = 0
         return
-    pair = np.unique(child.astype(np.int64) * n + parent)
+    pair = sorted_unique(child.astype(np.int64) * n + parent)
     child_u, parent_u = pair // n, pair % n
     n_parents = np.bincount(child_u, minlength=n)
 
@@ -457,7 +498,7 @@ def _descendant_counts(
         if lens.sum() == 0:
             break
         idx = spans(starts, lens)
-        nxt = np.unique(up_nbr[idx])
+        nxt = sorted_unique(up_nbr[idx])
         needs_exact[nxt] = True
         frontier = nxt[~seen[nxt]]
         seen[frontier] = True
@@ -479,7 +520,7 @@ def _descendant_counts(
         np.add.at(desc, par, desc[src] + 1)
         np.maximum.at(gen, par, gen[src] + 1)
         np.subtract.at(pending, par, 1)
-        cand = np.unique(par)
+        cand = sorted_unique(par)
         frontier = cand[(pending[cand] == 0) & ~done[cand]]
 
     # Exact traversals where the tree sum would be wrong.

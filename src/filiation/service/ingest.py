@@ -134,7 +134,14 @@ class Ingester:
         node_parts: list[pa.Table] = []
         link_parts: list[pa.Table] = []
         publishing = contextlib.ExitStack()
-        with publishing, open_writer(self.store, source, label, taken_at, rows) as writer:
+        # A copy for the next rebuild of the index, of the very parts the store gets, named
+        # once the commit gives the snapshot its id (see store/snapshot_cache.py).
+        staged = snapshot_cache.Staged(self.store.index_dir())
+        publishing.callback(staged.discard)  # unless published below
+        with (
+            publishing,
+            open_writer(self.store, source, label, taken_at, rows, staged.add) as writer,
+        ):
             for nodes, links in parts:
                 writer.write(nodes, links)
                 node_parts.append(nodes)
@@ -147,11 +154,6 @@ class Ingester:
                 links=pa.concat_tables(link_parts) if link_parts else empty_links(),
             )
             del node_parts, link_parts
-            # A copy for the next rebuild of the index, named once the commit gives the
-            # snapshot its id (see store/snapshot_cache.py).
-            staged = snapshot_cache.stage(self.store.index_dir(), new.nodes, new.links)
-            if staged is not None:
-                publishing.callback(staged.discard)  # unless published below
             if base is not None and new.nodes.num_rows + new.links.num_rows <= DELTA_MAX_ROWS:
                 # A small change: patch the index of the previous snapshots, reading only
                 # the other snapshots' rows about the ids the change names.
@@ -177,10 +179,9 @@ class Ingester:
             publishing.enter_context(index_lock(self.store.index_dir()))
             snap_id = writer.commit(report.as_dict())
             report.snapshot_id = snap_id
-            if staged is not None:
-                committed = next((x for x in self.store.snapshots() if x.id == snap_id), None)
-                if committed is not None:
-                    staged.publish(committed)
+            committed = next((x for x in self.store.snapshots() if x.id == snap_id), None)
+            if committed is not None:
+                staged.publish(committed)
             arrays.vocab["sources"] = [
                 lbl.replace("#0", f"#{snap_id}") if lbl == f"{source}#0" else lbl
                 for lbl in arrays.vocab["sources"]

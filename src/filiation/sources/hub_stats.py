@@ -1,8 +1,9 @@
 """Read the Hub's public metadata dump (``cfahlgren1/hub-stats``, ``models.parquet``).
 
-The dump is streamed in record batches and parsed column-wise with Arrow compute, so the
-3 million rows of the full Hub take well under a minute and memory stays bounded by the
-batch size plus the compact result. Model-card JSON is parsed only for rows whose card can
+The dump is streamed in record batches and parsed column-wise with Arrow compute, two
+batches at once by separate threads (Arrow's kernels release the GIL), so the 3 million rows
+of the full Hub take seconds and memory stays bounded by the batch size plus the compact
+result. Model-card JSON is parsed only for rows whose card can
 add something (training data sets, or a parent nothing else names).
 
 Where parents come from, in order of trust:
@@ -20,7 +21,9 @@ sources and with metadata inference); ``clean_id`` and ``clean_ids`` stay import
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -164,7 +167,10 @@ def open_dump(path: str | Path) -> Scan:
     modified = _as_timestamp(head, "lastModified", n)
     keep = usable.copy()
     keys = pc.utf8_lower(ids)
-    if pc.count_distinct(pc.filter(keys, pa.array(usable))).as_py() != int(usable.sum()):
+    # Distinct ids counted as the size of their dictionary: the same hash table as
+    # ``count_distinct`` takes, built three times faster (no grouping machinery).
+    distinct = len(pc.dictionary_encode(pc.filter(keys, pa.array(usable))).dictionary)
+    if distinct != int(usable.sum()):
         # Several rows for one id: keep the most recently modified, then the last one.
         rows = np.arange(n, dtype=np.int64)
         order = pa.table({"k": keys, "m": modified, "r": rows, "u": pa.array(usable)}).sort_by(
@@ -183,8 +189,8 @@ def open_dump(path: str | Path) -> Scan:
     taken = [pc.max(_as_timestamp(head, c, n)).as_py() for c in dates]
     taken_at = max((t for t in taken if t is not None), default=None)
     del head, ids, keys, modified
-    # Counting distinct ids takes a hash table of every id (half a gigabyte at 3 million
-    # rows) that Arrow's allocator would otherwise keep for the rest of the ingest.
+    # Counting distinct ids takes a hash table of every id (hundreds of megabytes at 3
+    # million rows) that Arrow's allocator would otherwise keep for the rest of the ingest.
     pa.default_memory_pool().release_unused()
     return Scan(path, pf, [c for c in COLUMNS if c in present], keep, report, taken_at)
 
@@ -199,25 +205,54 @@ def _as_timestamp(table: pa.Table, name: str, n: int) -> pa.Array:
         return pa.nulls(n, pa.timestamp("us"))
 
 
+#: Batches parsed at once by separate threads (Arrow's kernels release the GIL): on two
+#: cores, the parsing of the full Hub takes about half the time.
+PARSERS = 2
+
+
 def batches(
     scan: Scan, *, batch_size: int = 65_536, progress: ProgressCallback | None = None
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
-    """Parse the dump batch by batch into (nodes, links) tables in the store's schema."""
-    offset = 0
+    """Parse the dump batch by batch into (nodes, links) tables in the store's schema, in
+    the dump's order. :data:`PARSERS` batches are parsed at once, each counting what it
+    skips in a report of its own, added to the scan's in order."""
+    offset = 0  # rows handed out
+    read = 0  # rows read from the file
+    pending: deque[tuple[int, IngestReport, Future[tuple[pa.Table, pa.Table]]]] = deque()
     try:
-        for batch in scan.file.iter_batches(batch_size=batch_size, columns=scan.columns):
-            keep = scan.keep[offset : offset + batch.num_rows]
-            nodes, links = _parse_batch(batch, keep, scan.report)
-            offset += batch.num_rows
-            scan.report.rows_read = offset
-            scan.report.nodes += nodes.num_rows
-            scan.report.links += links.num_rows
-            if progress:
-                progress(batch.num_rows)
-            # Hand the batch's temporary buffers back to the system: Arrow's allocator
-            # otherwise keeps them, and at 3 million rows that is half a gigabyte.
-            pa.default_memory_pool().release_unused()
-            yield nodes, links
+        with ThreadPoolExecutor(PARSERS, thread_name_prefix="filiation-parse") as pool:
+            reader = scan.file.iter_batches(batch_size=batch_size, columns=scan.columns)
+            while True:
+                while len(pending) < PARSERS:
+                    batch = next(reader, None)
+                    if batch is None:
+                        break
+                    keep = scan.keep[read : read + batch.num_rows]
+                    own = IngestReport(source=scan.report.source, label=scan.report.label)
+                    job = pool.submit(_parse_batch, batch, keep, own)
+                    pending.append((batch.num_rows, own, job))
+                    read += batch.num_rows
+                    del batch
+                if not pending:
+                    break
+                rows, own, job = pending.popleft()
+                nodes, links = job.result()
+                del job
+                for reason, count in own.skipped.items():
+                    scan.report.skip(reason, count)
+                for what, count in own.notes.items():
+                    scan.report.note(what, count)
+                offset += rows
+                scan.report.rows_read = offset
+                scan.report.nodes += nodes.num_rows
+                scan.report.links += links.num_rows
+                if progress:
+                    progress(rows)
+                # Hand the batch's temporary buffers back to the system: Arrow's allocator
+                # otherwise keeps them, and at 3 million rows that is half a gigabyte.
+                pa.default_memory_pool().release_unused()
+                yield nodes, links
+                del nodes, links
     except pa.ArrowException as exc:
         raise SourceError(
             f"{scan.path} is damaged after row {offset} ({exc}); nothing was stored. "
@@ -474,7 +509,7 @@ def _parse_batch(
         part = _link_part(
             first["row"].to_numpy(),
             first["pid"].combine_chunks(),
-            pa.array(np.full(first.num_rows, Relation.TRAINED_ON.value, object), pa.string()),
+            _constant(Relation.TRAINED_ON.value, first.num_rows),
             None,
             "",
             NodeKind.DATASET,
@@ -494,7 +529,7 @@ def _parse_batch(
     extra = pa.nulls(n, pa.string())
     nodes = pa.table(
         {
-            "kind": pa.array(np.full(n, NodeKind.MODEL.value, dtype=object), pa.string()),
+            "kind": _constant(NodeKind.MODEL.value, n),
             "key": keys,
             "id": ids,
             "author": author,
@@ -513,6 +548,11 @@ def _parse_batch(
         schema=NODE_SCHEMA,
     ).filter(pa.array(keep))
     return clean_text_fields(nodes, report), links.cast(LINK_SCHEMA)
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    """``n`` times the same text (without a Python object per row)."""
+    return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
 def _empty_links_with_row() -> pa.Table:
@@ -536,15 +576,15 @@ def _link_part(
         declared = pc.fill_null(pc.equal(pc.take(card_rel, row_arr), relations), False)
     return pa.table(
         {
-            "child_kind": pa.array(np.full(m, NodeKind.MODEL.value, object), pa.string()),
+            "child_kind": _constant(NodeKind.MODEL.value, m),
             "child_key": pa.nulls(m, pa.string()),
             "child_id": pa.nulls(m, pa.string()),
-            "parent_kind": pa.array(np.full(m, parent_kind.value, object), pa.string()),
+            "parent_kind": _constant(parent_kind.value, m),
             "parent_key": pc.utf8_lower(parent_ids),
             "parent_id": parent_ids,
             "relation": relations,
             "declared": declared,
-            "evidence": pa.array(np.full(m, evidence, object), pa.string()),
+            "evidence": _constant(evidence, m),
             "row": row_arr,
         }
     )

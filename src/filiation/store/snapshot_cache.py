@@ -1,11 +1,15 @@
-"""Committed snapshots kept beside the lineage index as Arrow files.
+"""Committed snapshots kept beside the lineage index as files of their stored parts.
 
 Rebuilding the index needs every current snapshot's rows. After a small ingest (``refresh``
 of one family, an edge list, a scan) beside a full Hub dump, reading the dump's 3.1 million
-node rows and 1.2 million link rows back from SQLite takes about 25 s; the same rows from a
-zstd-compressed Arrow IPC file take under a second. So an ingest leaves a copy of the
-snapshot it committed in ``<index cache>/snapshots/``, and a snapshot read back from the
+node rows and 1.2 million link rows back from SQLite took about 25 s; the same rows from a
+local file of zstd-compressed Arrow parts take under a second. So an ingest leaves a copy of
+the snapshot it committed in ``<index cache>/snapshots/``, and a snapshot read back from the
 store is copied there too.
+
+A copy holds the very parts the store holds (``store/transaction.py``: Arrow IPC streams,
+zstd-compressed), each preceded by its size, after a magic header: an ingest encodes each
+part once and hands the same bytes to the store and to the copy, as it goes.
 
 It is a cache, with a cache's rules: a snapshot never changes once committed, so a copy is
 valid for as long as the snapshot exists; files are keyed by the snapshot's id *and* start
@@ -20,9 +24,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import struct
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,12 +37,13 @@ if TYPE_CHECKING:
     from .store import SnapshotInfo
 
 FOLDER = "snapshots"
-#: Batches of this many rows: big enough for zstd, small enough to bound the writer's memory.
-BATCH_ROWS = 65_536
-#: A copy is written only when the disk has this many times the rows' size in memory free
-#: (the compressed copy takes about a third of it): the store, on the same disk beside a
-#: SQLite file, must never run out of room for the sake of its cache.
-ROOM = 4
+#: The first bytes of a copy (a copy of another format, or none, is not used).
+MAGIC = b"filiation-parts-1\n"
+_SIZE = struct.Struct("<Q")
+#: A copy is written only while the disk keeps this many times its size free (about four
+#: times the rows' size in memory): the store, on the same disk beside a SQLite file, must
+#: never run out of room for the sake of its cache.
+ROOM = 12
 
 
 def _key(snap: SnapshotInfo) -> str | None:
@@ -49,7 +57,7 @@ def _paths(folder: Path, snap: SnapshotInfo) -> tuple[Path, Path] | None:
     if key is None:
         return None
     base = folder / FOLDER
-    return base / f"{key}.nodes.arrow", base / f"{key}.links.arrow"
+    return base / f"{key}.nodes.parts", base / f"{key}.links.parts"
 
 
 def read(
@@ -62,25 +70,42 @@ def read(
     without holding the dump in memory."""
     import pyarrow as pa  # loaded when an index is built or a delta applied, not by questions
 
+    from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA
+
     paths = _paths(folder, snap)
     if paths is None or not all(p.exists() for p in paths):
         return None
     try:
         tables = []
-        for path, ends in zip(paths, (("key",), ("child_key", "parent_key")), strict=True):
+        for path, ends, schema in zip(
+            paths, (("key",), ("child_key", "parent_key")), (NODE_SCHEMA, LINK_SCHEMA), strict=True
+        ):
             with pa.memory_map(str(path)) as source:
-                reader = pa.ipc.open_file(source)
-                if keys is None:
-                    tables.append(reader.read_all())
-                    continue
-                batches = [
-                    _about(reader.get_batch(i), ends, keys)
-                    for i in range(reader.num_record_batches)
-                ]
-                tables.append(pa.Table.from_batches(batches, schema=reader.schema))
+                batches = [b if keys is None else _about(b, ends, keys) for b in _batches(source)]
+            table = pa.Table.from_batches(batches) if batches else schema.empty_table()
+            tables.append(table.select(schema.names).cast(schema))
         return tables[0], tables[1]
-    except (OSError, pa.ArrowException):
-        return None  # damaged or deleted meanwhile: the store has the rows
+    except (OSError, KeyError, ValueError, pa.ArrowException):
+        return None  # damaged, foreign or deleted meanwhile: the store has the rows
+
+
+def _batches(source: pa.MemoryMappedFile) -> Iterator[pa.RecordBatch]:
+    """The record batches of every part of a copy, checking its framing."""
+    import pyarrow as pa
+
+    data = source.read_buffer()
+    if data[: len(MAGIC)].to_pybytes() != MAGIC:
+        raise ValueError("not a copy of this format")
+    pos, end = len(MAGIC), data.size
+    while pos < end:
+        if pos + _SIZE.size > end:
+            raise ValueError("truncated copy")
+        (size,) = _SIZE.unpack(data[pos : pos + _SIZE.size].to_pybytes())
+        pos += _SIZE.size
+        if pos + size > end:
+            raise ValueError("truncated copy")
+        yield from pa.ipc.open_stream(data.slice(pos, size))
+        pos += size
 
 
 def _about(batch: pa.RecordBatch, ends: tuple[str, ...], keys: pa.Array) -> pa.RecordBatch:
@@ -94,66 +119,104 @@ def _about(batch: pa.RecordBatch, ends: tuple[str, ...], keys: pa.Array) -> pa.R
 
 
 class Staged:
-    """A copy written before its snapshot is committed (an ingest frees its rows while it
-    indexes them, before the commit gives the snapshot its id): :meth:`publish` names it
-    after the committed snapshot, :meth:`discard` drops it."""
+    """A copy written as its snapshot is (the parts come as the store gets them, from the
+    ingest's encoding thread), before the commit gives the snapshot its id: :meth:`publish`
+    names it after the committed snapshot, :meth:`discard` drops it. A copy that cannot be
+    written (read-only or full disk) is given up: the store is the only copy needed."""
 
-    def __init__(self, folder: Path, files: list[Path]) -> None:
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.files = files
+        base = folder / FOLDER
+        self.files = [base / f"staged-{os.getpid()}-{id(self)}.{n}.parts.tmp" for n in _NAMES]
+        self._out: list[IO[bytes]] = []
+        self._size = 0
+        self._lock = threading.Lock()
+        self._done = False  # discarded, given up or published: nothing more is written
 
-    def publish(self, snap: SnapshotInfo) -> bool:
-        paths = _paths(self.folder, snap)
-        if paths is None:
-            self.discard()
-            return False
-        try:
-            # The links file is renamed last: a reader needs both files.
-            for tmp, path in zip(self.files, paths, strict=True):
-                os.replace(tmp, path)
-        except OSError:
-            self.discard()
-            return False
-        return True
+    def add(self, rows_of: str, data: bytes) -> None:
+        """Append one part of ``rows_of`` (``nodes`` or ``links``)."""
+        with self._lock:
+            if self._done:
+                return
+            try:
+                if not self._out:
+                    self._open()
+                self._size += len(data) + _SIZE.size
+                if shutil.disk_usage(self.files[0].parent).free < ROOM * self._size:
+                    raise OSError("the disk is nearly full: the store needs the room more")
+                out = self._out[_NAMES.index(rows_of)]
+                out.write(_SIZE.pack(len(data)))
+                out.write(data)
+            except OSError:
+                self._give_up()
 
-    def discard(self) -> None:
+    def _open(self) -> None:
+        self.files[0].parent.mkdir(parents=True, exist_ok=True)
+        for path in self.files:
+            out = open(path, "wb")  # noqa: SIM115 - closed by publish() or discard()
+            self._out.append(out)
+            out.write(MAGIC)
+
+    def _close(self) -> None:
+        for out in self._out:
+            with contextlib.suppress(OSError):
+                out.close()
+        self._out = []
+
+    def _give_up(self) -> None:
+        self._done = True
+        self._close()
         for tmp in self.files:
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
+    def publish(self, snap: SnapshotInfo) -> bool:
+        with self._lock:
+            if self._done:
+                return False
+            try:
+                if not self._out:
+                    self._open()  # a snapshot without rows
+                for out in self._out:
+                    out.close()
+                self._out = []
+                paths = _paths(self.folder, snap)
+                if paths is None:
+                    raise OSError("no start time to name the copy after")
+                # The links file is renamed last: a reader needs both files.
+                for tmp, path in zip(self.files, paths, strict=True):
+                    os.replace(tmp, path)
+            except OSError:
+                self._give_up()
+                return False
+            self._done = True
+            return True
 
-def stage(folder: Path, nodes: pa.Table, links: pa.Table) -> Staged | None:
-    """Write a copy of a snapshot about to be committed; None when it cannot be written (a
-    read-only or full disk: the store stays the only copy, which is all that is needed)."""
-    import pyarrow as pa
+    def discard(self) -> None:
+        with self._lock:
+            if not self._done:
+                self._give_up()
 
-    base = folder / FOLDER
-    files: list[Path] = []
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        if shutil.disk_usage(base).free < ROOM * (nodes.nbytes + links.nbytes):
-            return None  # the store needs the room more than its cache does
-        for name, table in (("nodes", nodes), ("links", links)):
-            tmp = base / f"staged-{os.getpid()}-{id(table)}.{name}.arrow.tmp"
-            files.append(tmp)
-            with (
-                pa.OSFile(str(tmp), "wb") as sink,
-                pa.ipc.new_file(
-                    sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")
-                ) as out,
-            ):
-                out.write_table(table, max_chunksize=BATCH_ROWS)
-    except (OSError, pa.ArrowException):
-        Staged(folder, files).discard()
-        return None
-    return Staged(folder, files)
+
+_NAMES = ("nodes", "links")
 
 
 def write(folder: Path, snap: SnapshotInfo, nodes: pa.Table, links: pa.Table) -> bool:
     """Keep a copy of a committed snapshot (read back from the store); False when it could
     not be written."""
-    staged = stage(folder, nodes, links)
-    return staged is not None and staged.publish(snap)
+    import pyarrow as pa
+
+    from filiation.store.transaction import encode_parts, stored
+
+    staged = Staged(folder)
+    try:
+        for rows_of, table in zip(_NAMES, (nodes, links), strict=True):
+            for _, part in encode_parts(stored(rows_of, table)):
+                staged.add(rows_of, part)
+    except pa.ArrowException:
+        staged.discard()
+        return False
+    return staged.publish(snap)
 
 
 #: Temporary files older than this are left-overs of a process that died while writing.
@@ -192,5 +255,5 @@ def prune(folder: Path, keep: list[SnapshotInfo]) -> None:
             if name.endswith(".tmp"):
                 if not _writer_alive(name) or now - path.stat().st_mtime > STALE_SECONDS:
                     path.unlink()
-            elif name.split(".", 1)[0] not in wanted:
-                path.unlink()
+            elif name.split(".", 1)[0] not in wanted or not name.endswith(".parts"):
+                path.unlink()  # a deleted snapshot's copy, or one of an older format

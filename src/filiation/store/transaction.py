@@ -10,8 +10,10 @@ starts a :class:`SnapshotTransaction`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import traceback
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,83 @@ def is_psycopg(dialect: Any) -> bool:
     return dialect.name == "postgresql" and dialect.driver == "psycopg"
 
 
+def _bulk(
+    conn: Any,
+    table: Any,
+    columns: list[str],
+    data: pa.Table,
+    snap_id: int,
+    start: int,
+    chunk_rows: int,
+) -> None:
+    """Insert Arrow rows: ``COPY`` on PostgreSQL (rows numbered from ``start`` in ``seq``),
+    else the driver's executemany."""
+    if is_psycopg(conn.dialect):
+        _copy_in(conn, table, columns, data, snap_id, start, chunk_rows)
+        return
+    names = ", ".join(["snapshot_id", *columns])
+    marks = ", ".join(["?"] * (len(columns) + 1))
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+    for chunk in data.to_batches(max_chunksize=chunk_rows):
+        cols = []
+        for name in columns:
+            col = chunk.column(name)
+            if pa.types.is_timestamp(col.type):
+                # The text SQLAlchemy's DateTime stores in SQLite ("YYYY-MM-DD HH:MM:SS.ffffff");
+                # a cast is ten times faster than strftime.
+                col = pc.cast(col, pa.string())
+            cols.append(col.to_pylist())
+        rows = list(zip([snap_id] * chunk.num_rows, *cols, strict=True))
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(sql, rows)
+        else:
+            keys = ["snapshot_id", *columns]
+            conn.execute(table.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
+
+
+def _copy_in(
+    conn: Any,
+    table: Any,
+    columns: list[str],
+    data: pa.Table,
+    snap_id: int,
+    start: int,
+    chunk_rows: int,
+) -> None:
+    """Send Arrow rows to PostgreSQL with ``COPY ... FROM STDIN``, one chunk per COPY.
+
+    Arrow writes each chunk as CSV (in C++, no Python object per value): strings are always
+    quoted, so an empty string stays one and NULL is the empty field. PostgreSQL's text
+    cannot hold NUL characters; they become U+FFFD.
+    """
+    names = ["snapshot_id", "seq", *columns]
+    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
+    raw = conn.connection.driver_connection
+    dbapi = conn.dialect.loaded_dbapi
+    options = pa_csv.WriteOptions(include_header=False)
+    for chunk in data.select(columns).to_batches(max_chunksize=chunk_rows):
+        rows = chunk.num_rows
+        arrays = [
+            pa.array(np.full(rows, snap_id, np.int64)),
+            pa.array(np.arange(start, start + rows, dtype=np.int64)),
+        ]
+        start += rows
+        for col in chunk.columns:
+            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                col = pc.replace_substring(col, "\x00", "\ufffd")
+            arrays.append(col)
+        batch = pa.RecordBatch.from_arrays(arrays, names=names)
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(batch, sink, options)
+        body = sink.getvalue()
+        del arrays, batch, sink
+        try:
+            with raw.cursor() as cur, cur.copy(sql) as copy:
+                copy.write(memoryview(body))
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+
+
 #: Rows per stored part: a few MB compressed, so that writing or reading one bounds memory.
 PART_ROWS = 262_144
 #: Rows per record batch inside a part (zstd compresses each batch's buffers).
@@ -52,22 +131,29 @@ def decode_part(data: bytes | memoryview) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
-def _write_parts(conn: Any, rows_of: str, data: pa.Table, snap_id: int, first: int) -> int:
-    """Store ``data`` as parts numbered from ``first``; the number of parts written."""
-    count = 0
+def encode_parts(data: pa.Table) -> Iterator[tuple[int, bytes]]:
+    """``data`` cut into parts of at most :data:`PART_ROWS` rows: (rows, encoded part) each.
+
+    Encoded once per ingest: the same bytes go to the store and to the snapshot's copy beside
+    the index (``store/snapshot_cache.py``), so the rows are compressed once."""
     for start in range(0, data.num_rows, PART_ROWS):
         piece = data.slice(start, PART_ROWS)
-        conn.execute(
-            schema.snapshot_parts.insert().values(
-                snapshot_id=snap_id,
-                rows_of=rows_of,
-                part=first + count,
-                row_count=piece.num_rows,
-                data=encode_part(piece),
-            )
-        )
-        count += 1
-    return count
+        yield piece.num_rows, encode_part(piece)
+
+
+def stored(rows_of: str, data: pa.Table) -> pa.Table:
+    """The columns of ``data`` that a part of ``rows_of`` (``nodes`` or ``links``) keeps."""
+    return data.select(schema.NODE_COLUMNS if rows_of == "nodes" else schema.LINK_COLUMNS)
+
+
+def rows_with_extra(nodes: pa.Table) -> pa.Table:
+    """Node rows with a source-specific ``extra`` field: stored as rows too (looked up one by
+    one); a hub-stats dump has none."""
+    return nodes.filter(pc.is_valid(nodes["extra"]))
+
+
+#: Called with every part written (``rows_of``, its bytes): the snapshot's copy.
+PartCopy = Callable[[str, bytes], None]
 
 
 class SnapshotTransaction:
@@ -83,8 +169,8 @@ class SnapshotTransaction:
     ) -> None:
         self.store = store
         self.chunk_rows = chunk_rows  # rows per INSERT batch or COPY part
-        self._written = [0, 0]  # nodes, links: the position of the next row of each
-        self._parts = [0, 0]  # nodes, links: the number of the next part of each
+        self._written = 0  # the position (``seq``) of the next node row with an extra field
+        self._parts = {"nodes": 0, "links": 0}  # the number of the next part of each
         self._conn = store.engine.connect()
         self._tx = self._conn.begin()
         try:
@@ -103,25 +189,55 @@ class SnapshotTransaction:
             self.rollback()
             raise StoreError(store.explain(exc) + " (nothing was stored)") from exc
 
-    def write(self, nodes: pa.Table | None, links: pa.Table | None) -> None:
+    def write(
+        self, nodes: pa.Table | None, links: pa.Table | None, copy: PartCopy | None = None
+    ) -> None:
+        """Store rows: encoded as parts here, each part also handed to ``copy``."""
+        for rows_of, data in (("nodes", nodes), ("links", links)):
+            if data is None or not data.num_rows:
+                continue
+            for rows, part in encode_parts(stored(rows_of, data)):
+                self.write_part(rows_of, rows, part)
+                if copy is not None:
+                    copy(rows_of, part)
+        if nodes is not None and nodes.num_rows:
+            self.write_rows(rows_with_extra(stored("nodes", nodes)))
+
+    def write_part(self, rows_of: str, rows: int, data: bytes) -> None:
+        """Store one part already encoded (:func:`encode_parts`) of ``rows_of``."""
+        with self._failing():
+            self._conn.execute(
+                schema.snapshot_parts.insert().values(
+                    snapshot_id=self.snapshot_id,
+                    rows_of=rows_of,
+                    part=self._parts[rows_of],
+                    row_count=rows,
+                    data=data,
+                )
+            )
+            self._parts[rows_of] += 1
+
+    def write_rows(self, extra: pa.Table) -> None:
+        """Store node rows with an ``extra`` field (:func:`rows_with_extra`) as rows too."""
+        if not extra.num_rows:
+            return
+        with self._failing():
+            _bulk(
+                self._conn,
+                schema.nodes,
+                schema.NODE_COLUMNS,
+                extra,
+                self.snapshot_id,
+                self._written,
+                self.chunk_rows,
+            )
+            self._written += extra.num_rows
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """A failed write ends the transaction: nothing of the snapshot is kept."""
         try:
-            if nodes is not None and nodes.num_rows:
-                nodes = nodes.select(schema.NODE_COLUMNS)
-                self._parts[0] += _write_parts(
-                    self._conn, "nodes", nodes, self.snapshot_id, self._parts[0]
-                )
-                extra = nodes.filter(pc.is_valid(nodes["extra"]))
-                if extra.num_rows:
-                    self._insert_rows(schema.nodes, extra, self._written[0])
-                    self._written[0] += extra.num_rows
-            if links is not None and links.num_rows:
-                self._parts[1] += _write_parts(
-                    self._conn,
-                    "links",
-                    links.select(schema.LINK_COLUMNS),
-                    self.snapshot_id,
-                    self._parts[1],
-                )
+            yield
         except (OperationalError, DatabaseError) as exc:
             self.rollback()
             raise StoreError(self.store.explain(exc) + " (nothing was stored)") from exc
@@ -131,68 +247,6 @@ class SnapshotTransaction:
             traceback.clear_frames(exc.__traceback__)
             self.rollback()
             raise
-
-    def _insert_rows(self, table: Any, data: pa.Table, start: int) -> None:
-        """Insert Arrow rows into ``table`` (``data``'s columns, after ``snapshot_id``):
-        ``COPY`` on PostgreSQL (rows numbered from ``start`` in ``seq``), else the driver's
-        executemany."""
-        conn = self._conn
-        if is_psycopg(conn.dialect):
-            self._copy_in(table, data, start)
-            return
-        columns = data.column_names
-        names = ", ".join(["snapshot_id", *columns])
-        marks = ", ".join(["?"] * (len(columns) + 1))
-        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-        for chunk in data.to_batches(max_chunksize=self.chunk_rows):
-            cols = []
-            for name in columns:
-                col = chunk.column(name)
-                if pa.types.is_timestamp(col.type):
-                    # The text SQLAlchemy's DateTime stores in SQLite ("YYYY-MM-DD
-                    # HH:MM:SS.ffffff"); a cast is ten times faster than strftime.
-                    col = pc.cast(col, pa.string())
-                cols.append(col.to_pylist())
-            rows = list(zip([self.snapshot_id] * chunk.num_rows, *cols, strict=True))
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql(sql, rows)
-            else:
-                keys = ["snapshot_id", *columns]
-                conn.execute(table.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
-
-    def _copy_in(self, table: Any, data: pa.Table, start: int) -> None:
-        """Send Arrow rows to PostgreSQL with ``COPY ... FROM STDIN``, one chunk per COPY.
-
-        Arrow writes each chunk as CSV (in C++, no Python object per value): strings are
-        always quoted, so an empty string stays one and NULL is the empty field.
-        PostgreSQL's text cannot hold NUL characters; they become U+FFFD.
-        """
-        names = ["snapshot_id", "seq", *data.column_names]
-        sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
-        raw = self._conn.connection.driver_connection
-        dbapi = self._conn.dialect.loaded_dbapi
-        options = pa_csv.WriteOptions(include_header=False)
-        for chunk in data.to_batches(max_chunksize=self.chunk_rows):
-            rows = chunk.num_rows
-            arrays = [
-                pa.array(np.full(rows, self.snapshot_id, np.int64)),
-                pa.array(np.arange(start, start + rows, dtype=np.int64)),
-            ]
-            start += rows
-            for col in chunk.columns:
-                if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-                    col = pc.replace_substring(col, "\x00", "\ufffd")
-                arrays.append(col)
-            batch = pa.RecordBatch.from_arrays(arrays, names=names)
-            sink = pa.BufferOutputStream()
-            pa_csv.write_csv(batch, sink, options)
-            body = sink.getvalue()
-            del arrays, batch, sink
-            try:
-                with raw.cursor() as cur, cur.copy(sql) as copy:
-                    copy.write(memoryview(body))
-            except dbapi.Error as exc:
-                raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
 
     def commit(self, report: dict[str, Any]) -> int:
         report = {**report, "snapshot_id": self.snapshot_id}

@@ -1,14 +1,17 @@
 """Write one snapshot, all or nothing, while the caller goes on parsing and indexing.
 
-Storing millions of rows is the slowest step of an ingest, and it is independent of building
-the lineage index. For large inputs the rows are therefore written by a separate process fed
-through a pipe (the machine's second core does it); small inputs are written in-process. In
-both cases the snapshot is one transaction, committed only when :meth:`commit` is called: if
-the caller dies, the writer sees the pipe close and rolls back.
+Storing millions of rows is independent of building the lineage index. For large inputs the
+rows are therefore encoded (zstd Arrow parts) by a thread of the caller, whose work runs
+beside the parsing and the index build (Arrow releases the GIL), and stored by a separate
+process fed the encoded parts through a pipe; small inputs are written in-process. Each part
+is encoded once, for the store and for the snapshot's copy beside the index. In both cases
+the snapshot is one transaction, committed only when :meth:`commit` is called: if the caller
+dies, the writer sees the pipe close and rolls back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import struct
@@ -22,13 +25,16 @@ from typing import Any
 import pyarrow as pa
 
 from filiation.errors import StoreError
+from filiation.store.transaction import PartCopy, encode_parts, rows_with_extra, stored
 
 #: Inputs with at least this many rows are written by a separate process.
 PROCESS_THRESHOLD = 200_000
 
 _ARGS = b"A"
-_NODES = b"N"
-_LINKS = b"L"
+_NODES = b"N"  # caller side only: a table of nodes to encode
+_LINKS = b"L"  # caller side only: a table of links to encode
+_PART = b"P"  # one encoded part: rows_of (N or L), its row count (8 bytes), its bytes
+_ROWS = b"R"  # node rows with an ``extra`` field, as an Arrow IPC stream
 _COMMIT = b"C"
 
 
@@ -46,11 +52,24 @@ def _from_ipc(data: bytes) -> pa.Table:
 class SnapshotWriter:
     """Stores a snapshot's nodes and links; nothing is visible before :meth:`commit`."""
 
-    def __init__(self, store: Any, source: str, label: str, taken_at: datetime | None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        source: str,
+        label: str,
+        taken_at: datetime | None,
+        copy: PartCopy | None = None,
+    ) -> None:
         self.store = store
         self.source = source
         self.label = label
         self.taken_at = taken_at
+        self.copy = copy  # given every part written (the snapshot's copy beside the index)
+        self._open()
+
+    def _open(self) -> None:
+        """Start the snapshot's transaction."""
+        raise NotImplementedError
 
     def write(self, nodes: pa.Table | None = None, links: pa.Table | None = None) -> None:
         raise NotImplementedError
@@ -70,12 +89,11 @@ class SnapshotWriter:
 
 
 class InProcessWriter(SnapshotWriter):
-    def __init__(self, store: Any, source: str, label: str, taken_at: datetime | None) -> None:
-        super().__init__(store, source, label, taken_at)
-        self._tx = store.begin_snapshot(source, label, taken_at)
+    def _open(self) -> None:
+        self._tx = self.store.begin_snapshot(self.source, self.label, self.taken_at)
 
     def write(self, nodes: pa.Table | None = None, links: pa.Table | None = None) -> None:
-        self._tx.write(nodes, links)
+        self._tx.write(nodes, links, self.copy)
 
     def commit(self, report: dict[str, Any]) -> int:
         return self._tx.commit(report)
@@ -85,22 +103,24 @@ class InProcessWriter(SnapshotWriter):
 
 
 class ProcessWriter(SnapshotWriter):
-    """A child process owns the transaction; a sender thread keeps the caller from waiting.
+    """A child process owns the transaction; a sender thread encodes the parts, so that the
+    caller never waits.
 
     The child is a plain ``python -m filiation.store.writer`` fed framed messages on its
     standard input (not multiprocessing, which would re-run the caller's script): first its
-    arguments as JSON, then Arrow IPC tables, then the commit.
+    arguments as JSON, then encoded parts (and node rows with an ``extra`` field as Arrow IPC
+    tables), then the commit.
     """
 
-    def __init__(self, store: Any, source: str, label: str, taken_at: datetime | None) -> None:
-        super().__init__(store, source, label, taken_at)
+    def _open(self) -> None:
+        taken_at = self.taken_at
         # The arguments (the store's URL may hold a password) go through the pipe, not the
         # command line, which every user of the machine can read.
         args = json.dumps(
             {
-                "url": store.url,
-                "source": source,
-                "label": label,
+                "url": self.store.url,
+                "source": self.source,
+                "label": self.label,
                 "taken_at": taken_at.isoformat() if taken_at else None,
             }
         ).encode()
@@ -111,7 +131,7 @@ class ProcessWriter(SnapshotWriter):
             stderr=subprocess.PIPE,
         )
         # Tables, not bytes: the caller keeps the tables anyway, so a writer that lags behind
-        # costs no memory; each is serialised only when the pipe is ready for it.
+        # costs no memory; each is encoded only when the pipe is ready for it.
         self._queue: queue.Queue[tuple[bytes, pa.Table | bytes] | None] = queue.Queue()
         self._queue.put((_ARGS, args))
         self._sender = threading.Thread(target=self._send, name="filiation-sender", daemon=True)
@@ -125,12 +145,35 @@ class ProcessWriter(SnapshotWriter):
                 if item is None:
                     break
                 tag, payload = item
-                body = payload if isinstance(payload, bytes) else _ipc(payload)
-                self._proc.stdin.write(tag + struct.pack("<Q", len(body)) + body)
-                del body, payload, item
-            self._proc.stdin.close()
-        except (OSError, ValueError):
-            pass  # the writer died; commit() reports why
+                if isinstance(payload, bytes):
+                    self._frame(tag, payload)
+                    continue
+                rows_of = "nodes" if tag == _NODES else "links"
+                table = stored(rows_of, payload)
+                del payload, item
+                # zstd runs without the GIL: this overlaps the caller's parsing and indexing.
+                for rows, part in encode_parts(table):
+                    if self.copy is not None:
+                        self.copy(rows_of, part)
+                    self._frame(_PART, tag + struct.pack("<Q", rows) + part)
+                    del part
+                if tag == _NODES:
+                    extra = rows_with_extra(table)
+                    if extra.num_rows:
+                        self._frame(_ROWS, _ipc(extra))
+                del table
+        except (OSError, ValueError, pa.ArrowException):
+            pass  # the writer died (commit() reports why), or a part could not be encoded
+        finally:
+            # The writer commits only on the commit frame: a closed pipe before it means
+            # roll back, whatever stopped this thread.
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+
+    def _frame(self, tag: bytes, body: bytes) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(tag + struct.pack("<Q", len(body)))
+        self._proc.stdin.write(body)
 
     def write(self, nodes: pa.Table | None = None, links: pa.Table | None = None) -> None:
         if nodes is not None and nodes.num_rows:
@@ -166,10 +209,15 @@ class ProcessWriter(SnapshotWriter):
 
 
 def open_writer(
-    store: Any, source: str, label: str, taken_at: datetime | None, rows: int
+    store: Any,
+    source: str,
+    label: str,
+    taken_at: datetime | None,
+    rows: int,
+    copy: PartCopy | None = None,
 ) -> SnapshotWriter:
     cls = ProcessWriter if rows >= PROCESS_THRESHOLD else InProcessWriter
-    return cls(store, source, label, taken_at)
+    return cls(store, source, label, taken_at, copy)
 
 
 def _read_exact(stream: Any, size: int) -> bytes | None:
@@ -217,10 +265,11 @@ def _child_main() -> int:
                 tx.rollback()  # the caller is gone: keep nothing
                 return 3
             tag, body = frame
-            if tag == _NODES:
-                tx.write(_from_ipc(body), None)
-            elif tag == _LINKS:
-                tx.write(None, _from_ipc(body))
+            if tag == _PART:
+                rows_of = "nodes" if body[:1] == _NODES else "links"
+                tx.write_part(rows_of, struct.unpack("<Q", body[1:9])[0], body[9:])
+            elif tag == _ROWS:
+                tx.write_rows(_from_ipc(body))
             elif tag == _COMMIT:
                 snap_id = tx.commit(json.loads(body))
                 out.write(json.dumps({"ok": snap_id}) + "\n")
