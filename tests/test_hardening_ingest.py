@@ -195,3 +195,27 @@ def test_invalid_utf8_in_a_string_column_is_counted_not_a_traceback(
     report = g.ingest_hub_stats(path)
     assert report.nodes == records.nodes.num_rows
     assert pc.sum(pc.utf8_length(records.nodes["id"])).as_py() > 0
+
+
+def test_dates_outside_any_calendar_do_not_stop_the_ingest(
+    hub_sample: Path, tmp_path: Path
+) -> None:
+    """A dump whose lastModified holds a 64-bit number outside any calendar (found by the
+    property test: year 0 and below) is still read, dated by its real latest date."""
+    table = pq.read_table(hub_sample).slice(0, 50)
+    i = table.schema.get_field_index("lastModified")
+    stamps = pc.cast(table["lastModified"], pa.timestamp("us")).to_pylist()
+    real_latest = max(s for s in stamps if s is not None)
+    micros = pc.cast(pc.cast(table["lastModified"], pa.timestamp("us")), pa.int64()).to_pylist()
+    micros[0], micros[1] = -(2**62), 2**62
+    table = table.set_column(
+        i, "lastModified", pa.array(micros, pa.int64()).cast(pa.timestamp("us"))
+    )
+    path = tmp_path / "models.parquet"
+    pq.write_table(table, path)
+
+    scan = hub_stats.open_dump(path)
+    assert scan.taken_at is not None
+    assert scan.taken_at.replace(tzinfo=None) == real_latest.replace(tzinfo=None)
+    g = filiation.open(tmp_path / "s.db", load_bundled=False)
+    assert g.ingest_hub_stats(path).nodes == 50

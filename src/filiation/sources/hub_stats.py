@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -186,13 +186,27 @@ def open_dump(path: str | Path) -> Scan:
         keep = np.zeros(n, bool)
         keep[chosen] = True
         report.skip(SKIP_DUPLICATE, int(usable.sum() - keep.sum()))
-    taken = [pc.max(_as_timestamp(head, c, n)).as_py() for c in dates]
+    taken = [_latest(_as_timestamp(head, c, n)) for c in dates]
     taken_at = max((t for t in taken if t is not None), default=None)
     del head, ids, keys, modified
     # Counting distinct ids takes a hash table of every id (hundreds of megabytes at 3
     # million rows) that Arrow's allocator would otherwise keep for the rest of the ingest.
     pa.default_memory_pool().release_unused()
     return Scan(path, pf, [c for c in COLUMNS if c in present], keep, report, taken_at)
+
+
+#: The dates a Python ``datetime`` can hold, in microseconds since 1970 (a hostile dump may
+#: hold any 64-bit number).
+_REPRESENTABLE = (-62_135_596_800_000_000, 253_402_300_799_999_999)
+
+
+def _latest(stamps: pa.Array) -> datetime | None:
+    """The latest of ``stamps`` that a ``datetime`` can hold (others are not a date)."""
+    micros = pc.cast(stamps, pa.int64())
+    low, high = _REPRESENTABLE
+    kept = pc.filter(micros, pc.and_(pc.greater_equal(micros, low), pc.less_equal(micros, high)))
+    latest = pc.max(kept).as_py()
+    return None if latest is None else datetime(1970, 1, 1) + timedelta(microseconds=latest)
 
 
 def _as_timestamp(table: pa.Table, name: str, n: int) -> pa.Array:

@@ -19,9 +19,7 @@ def lower_array(a: IndexArrays) -> pa.LargeStringArray:
     )
 
 
-def _candidates(
-    a: IndexArrays, blob: np.ndarray, off: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(a: IndexArrays, blob: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i, node): the nodes of ``a`` whose id has the hash of the i-th id of ``blob``
     (separator-terminated, lower-case), i.e. the same id but for rare hash collisions."""
     hashes = hash_ids(blob, off)
@@ -90,9 +88,7 @@ def renumber_ids(
     else:
         idx = pa.array(order)
         ids = pa.chunked_array([base.id_array(), new_ids])
-        lower_all = pa.chunked_array(
-            [pc.utf8_slice_codeunits(lower_array(base), 0, -1), new_lower]
-        )
+        lower_all = pa.chunked_array([pc.utf8_slice_codeunits(lower_array(base), 0, -1), new_lower])
         for name, values, separator in (("id", ids, ""), ("lower", lower_all, "\n")):
             blob, off = _blob(values.take(idx), separator=separator)
             stage.keep(f"{name}_blob", blob)
