@@ -20,9 +20,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import filiation
+from filiation import i18n
 from filiation.api import create_app
 from filiation.cli import app as cli_app
-from filiation.web import i18n, views
+from filiation.web import views
 from tests.serving import serving
 from tests.test_web import CHROMIUM, CHROMIUM_ARGS, shot
 

@@ -20,8 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 import filiation
+from filiation import i18n
 from filiation.api import create_app
-from filiation.web import i18n, rendering
+from filiation.web import rendering
 from filiation.web.views import author as author_view
 from tests.serving import serving
 

@@ -35,83 +35,6 @@ def is_psycopg(dialect: Any) -> bool:
     return dialect.name == "postgresql" and dialect.driver == "psycopg"
 
 
-def _bulk(
-    conn: Any,
-    table: Any,
-    columns: list[str],
-    data: pa.Table,
-    snap_id: int,
-    start: int,
-    chunk_rows: int,
-) -> None:
-    """Insert Arrow rows: ``COPY`` on PostgreSQL (rows numbered from ``start`` in ``seq``),
-    else the driver's executemany."""
-    if is_psycopg(conn.dialect):
-        _copy_in(conn, table, columns, data, snap_id, start, chunk_rows)
-        return
-    names = ", ".join(["snapshot_id", *columns])
-    marks = ", ".join(["?"] * (len(columns) + 1))
-    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-    for chunk in data.to_batches(max_chunksize=chunk_rows):
-        cols = []
-        for name in columns:
-            col = chunk.column(name)
-            if pa.types.is_timestamp(col.type):
-                # The text SQLAlchemy's DateTime stores in SQLite ("YYYY-MM-DD HH:MM:SS.ffffff");
-                # a cast is ten times faster than strftime.
-                col = pc.cast(col, pa.string())
-            cols.append(col.to_pylist())
-        rows = list(zip([snap_id] * chunk.num_rows, *cols, strict=True))
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql(sql, rows)
-        else:
-            keys = ["snapshot_id", *columns]
-            conn.execute(table.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
-
-
-def _copy_in(
-    conn: Any,
-    table: Any,
-    columns: list[str],
-    data: pa.Table,
-    snap_id: int,
-    start: int,
-    chunk_rows: int,
-) -> None:
-    """Send Arrow rows to PostgreSQL with ``COPY ... FROM STDIN``, one chunk per COPY.
-
-    Arrow writes each chunk as CSV (in C++, no Python object per value): strings are always
-    quoted, so an empty string stays one and NULL is the empty field. PostgreSQL's text
-    cannot hold NUL characters; they become U+FFFD.
-    """
-    names = ["snapshot_id", "seq", *columns]
-    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
-    raw = conn.connection.driver_connection
-    dbapi = conn.dialect.loaded_dbapi
-    options = pa_csv.WriteOptions(include_header=False)
-    for chunk in data.select(columns).to_batches(max_chunksize=chunk_rows):
-        rows = chunk.num_rows
-        arrays = [
-            pa.array(np.full(rows, snap_id, np.int64)),
-            pa.array(np.arange(start, start + rows, dtype=np.int64)),
-        ]
-        start += rows
-        for col in chunk.columns:
-            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-                col = pc.replace_substring(col, "\x00", "\ufffd")
-            arrays.append(col)
-        batch = pa.RecordBatch.from_arrays(arrays, names=names)
-        sink = pa.BufferOutputStream()
-        pa_csv.write_csv(batch, sink, options)
-        body = sink.getvalue()
-        del arrays, batch, sink
-        try:
-            with raw.cursor() as cur, cur.copy(sql) as copy:
-                copy.write(memoryview(body))
-        except dbapi.Error as exc:
-            raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
-
-
 #: Rows per stored part: a few MB compressed, so that writing or reading one bounds memory.
 PART_ROWS = 262_144
 #: Rows per record batch inside a part (zstd compresses each batch's buffers).
@@ -222,16 +145,70 @@ class SnapshotTransaction:
         if not extra.num_rows:
             return
         with self._failing():
-            _bulk(
-                self._conn,
-                schema.nodes,
-                schema.NODE_COLUMNS,
-                extra,
-                self.snapshot_id,
-                self._written,
-                self.chunk_rows,
-            )
+            self._insert_rows(schema.nodes, extra, self._written)
             self._written += extra.num_rows
+
+    def _insert_rows(self, table: Any, data: pa.Table, start: int) -> None:
+        """Insert Arrow rows into ``table`` (``data``'s columns, after ``snapshot_id``):
+        ``COPY`` on PostgreSQL (rows numbered from ``start`` in ``seq``), else the driver's
+        executemany."""
+        conn = self._conn
+        if is_psycopg(conn.dialect):
+            self._copy_in(table, data, start)
+            return
+        columns = data.column_names
+        names = ", ".join(["snapshot_id", *columns])
+        marks = ", ".join(["?"] * (len(columns) + 1))
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        for chunk in data.to_batches(max_chunksize=self.chunk_rows):
+            cols = []
+            for name in columns:
+                col = chunk.column(name)
+                if pa.types.is_timestamp(col.type):
+                    # The text SQLAlchemy's DateTime stores in SQLite ("YYYY-MM-DD
+                    # HH:MM:SS.ffffff"); a cast is ten times faster than strftime.
+                    col = pc.cast(col, pa.string())
+                cols.append(col.to_pylist())
+            rows = list(zip([self.snapshot_id] * chunk.num_rows, *cols, strict=True))
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql(sql, rows)
+            else:
+                keys = ["snapshot_id", *columns]
+                conn.execute(table.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
+
+    def _copy_in(self, table: Any, data: pa.Table, start: int) -> None:
+        """Send Arrow rows to PostgreSQL with ``COPY ... FROM STDIN``, one chunk per COPY.
+
+        Arrow writes each chunk as CSV (in C++, no Python object per value): strings are
+        always quoted, so an empty string stays one and NULL is the empty field.
+        PostgreSQL's text cannot hold NUL characters; they become U+FFFD.
+        """
+        names = ["snapshot_id", "seq", *data.column_names]
+        sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
+        raw = self._conn.connection.driver_connection
+        dbapi = self._conn.dialect.loaded_dbapi
+        options = pa_csv.WriteOptions(include_header=False)
+        for chunk in data.to_batches(max_chunksize=self.chunk_rows):
+            rows = chunk.num_rows
+            arrays = [
+                pa.array(np.full(rows, self.snapshot_id, np.int64)),
+                pa.array(np.arange(start, start + rows, dtype=np.int64)),
+            ]
+            start += rows
+            for col in chunk.columns:
+                if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                    col = pc.replace_substring(col, "\x00", "\ufffd")
+                arrays.append(col)
+            batch = pa.RecordBatch.from_arrays(arrays, names=names)
+            sink = pa.BufferOutputStream()
+            pa_csv.write_csv(batch, sink, options)
+            body = sink.getvalue()
+            del arrays, batch, sink
+            try:
+                with raw.cursor() as cur, cur.copy(sql) as copy:
+                    copy.write(memoryview(body))
+            except dbapi.Error as exc:
+                raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
 
     @contextlib.contextmanager
     def _failing(self) -> Iterator[None]:

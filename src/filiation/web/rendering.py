@@ -19,13 +19,12 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from filiation import i18n
 from filiation.domain import LINEAGE_RELATIONS, RELATION_COLOURS, NodeKind, Relation
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.http.context import genealogy_of, root_path
 from filiation.http.ids import resolve_id
 from filiation.service import Genealogy
-
-from . import i18n
 
 HERE = Path(str(resources.files("filiation.web")))
 #: Where the graph library's browser build is: left by ``npm ci`` (scripts/setup-web.sh) in

@@ -7,9 +7,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from filiation import i18n
 from filiation.http.context import root_path
 
-from . import i18n, views
+from . import views
 from .rendering import HERE, vendor_file
 from .views import registry_common
 

@@ -20,11 +20,11 @@ from filiation.domain import ERASURE_GROUNDS, NodeKind
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.http.auth import requester_or_nobody
 from filiation.http.context import GenealogyDep, root_path
+from filiation.i18n import translate
 from filiation.limits import MAX_BODY_BYTES
 from filiation.registry.models import Role
 from filiation.service import Genealogy
 
-from ..i18n import translate
 from ..rendering import Lang, bounded_int, not_found, page_links, render
 
 router = APIRouter(include_in_schema=False)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from filiation import i18n
 from filiation.http.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE,
@@ -27,7 +28,6 @@ from filiation.registry.errors import (
     PermissionDeniedError,
 )
 
-from .. import i18n
 from ..rendering import Lang
 from .registry_common import base, checked_form, page, refused, safe_next, set_cookie
 

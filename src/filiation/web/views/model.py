@@ -11,12 +11,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from filiation import exports
+from filiation import exports, i18n
 from filiation.domain import CNIL_RANKING, DEFAULT_RANKING, LINEAGE_RELATIONS, NodeKind
 from filiation.http.context import root_path
 from filiation.service import Genealogy
 
-from .. import i18n
 from ..rendering import Lang, node_page, ranking_rule, render
 
 router = APIRouter(include_in_schema=False)

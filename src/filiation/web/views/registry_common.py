@@ -20,6 +20,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from filiation import i18n
 from filiation.domain import LINEAGE_RELATIONS
 from filiation.http.auth import Requester, requester_or_nobody, same_token
 from filiation.http.context import RegistryDep, registry_of, root_path
@@ -39,7 +40,6 @@ from filiation.registry.models import (
     SystemStatus,
 )
 
-from .. import i18n
 from ..rendering import Lang, render
 
 #: The forms' fields: (name, input type, choices). Labels and help are i18n keys
