@@ -12,6 +12,7 @@ task) are shortened and counted; files are reported as unreadable; requests get 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 
 
 def _env_int(name: str, default: int) -> int:
@@ -72,3 +73,12 @@ FOLLOWUP_PAST_DAYS = _env_int("FOLLOWUP_PAST_DAYS", 3650)
 #: Days after today a follow-up date may be (a state is something that happened; one day
 #: leaves room for time zones).
 FOLLOWUP_FUTURE_DAYS = _env_int("FOLLOWUP_FUTURE_DAYS", 1)
+
+#: The instants a Python ``datetime`` can hold, in microseconds since 1970 (UTC), ends
+#: included: a date argument outside them is refused, a dump's date outside them is not a date.
+DATETIME_MICROS: tuple[int, int] = (
+    (datetime.min.replace(tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC))
+    // timedelta(microseconds=1),
+    (datetime.max.replace(tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC))
+    // timedelta(microseconds=1),
+)

@@ -20,7 +20,7 @@ import numpy as np
 
 from filiation.domain import KIND_CODES, NodeKind, parse_kind
 from filiation.errors import InvalidArgumentError
-from filiation.limits import MAX_QUERY_INT
+from filiation.limits import DATETIME_MICROS, MAX_QUERY_INT
 from filiation.lineage.arrays import NULL_INT, IndexArrays
 from filiation.lineage.traverse import Walk
 
@@ -61,8 +61,7 @@ def parse_date(value: DateArg, *, end: bool, name: str) -> int | None:
 
 
 _DAY = 86_400_000_000
-_FIRST = _micros(datetime.min.replace(tzinfo=UTC))
-_LAST = _micros(datetime.max.replace(tzinfo=UTC))
+_FIRST, _LAST = DATETIME_MICROS
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from filiation.errors import SourceError
-from filiation.limits import MAX_ID_LENGTH
+from filiation.limits import DATETIME_MICROS, MAX_ID_LENGTH
 from filiation.sources.hub_columns import clean_id, clean_ids
 from filiation.sources.hub_stats_parse import (
     NOTE_BAD_UTF8,
@@ -199,15 +199,10 @@ def open_dump(path: str | Path) -> Scan:
     return Scan(path, pf, [c for c in COLUMNS if c in present], keep, report, taken_at)
 
 
-#: The dates a Python ``datetime`` can hold, in microseconds since 1970 (a hostile dump may
-#: hold any 64-bit number).
-_REPRESENTABLE = (-62_135_596_800_000_000, 253_402_300_799_999_999)
-
-
 def _latest(stamps: pa.Array) -> datetime | None:
     """The latest of ``stamps`` that a ``datetime`` can hold (others are not a date)."""
     micros = pc.cast(stamps, pa.int64())
-    low, high = _REPRESENTABLE
+    low, high = DATETIME_MICROS
     kept = pc.filter(micros, pc.and_(pc.greater_equal(micros, low), pc.less_equal(micros, high)))
     latest = pc.max(kept).as_py()
     return None if latest is None else datetime(1970, 1, 1) + timedelta(microseconds=latest)
