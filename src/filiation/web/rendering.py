@@ -49,12 +49,14 @@ _env = Environment(
 )
 
 #: Where an id may end a line: after a separator (``meta-llama/Llama_3.1_8b``), never
-#: between two letters or digits.
-_ID_BREAK = re.compile(r"(?<=[/_\-.])(?=.)")
+#: between two letters or digits, nor after the point of a version number ("3.1", "V1.01"):
+#: "Llama-3." then "1-8B" on the next line reads as another model.
+_ID_BREAK = re.compile(r"(?<=[/_\-])(?=.)|(?<=(?<!\d)\.)(?=.)|(?<=\.)(?=\D)")
 
 
 def breakable_id(value: object) -> Markup:
-    """An id (or URL) as HTML with a ``<wbr>`` after each ``/ _ - .``: a browser breaks a
+    """An id (or URL) as HTML with a ``<wbr>`` after each ``/ _ - .`` (``_ID_BREAK``; the
+    pages' scripts break ids alike, ``F.breakable`` in common.js): a browser breaks a
     line after ``/`` and ``-`` by itself but not after ``_`` or ``.``, so
     ``Nexesenex/Llama_3.1_8b_Dolermed_V1.01`` ran out of a phone's screen."""
     return Markup("<wbr>").join(escape(part) for part in _ID_BREAK.split(str(value)))

@@ -39,10 +39,11 @@
   var fmt = new Intl.NumberFormat(F.lang === "fr" ? "fr-FR" : "en-US");
   F.num = function (n) { return n === null || n === undefined ? "—" : fmt.format(n); };
   // An id written into `e` with a break opportunity after each separator (/ - _ .) only, so
-  // that a narrow box (a phone, the graph's side panel) wraps it between words, never inside.
+  // that a narrow box (a phone, the graph's side panel) wraps it between words, never inside,
+  // nor after the point of a version number ("3.1"): as the pages' `breakable` filter does.
   F.breakable = function (e, id) {
     e.textContent = "";
-    String(id).split(/(?<=[-_./])/).forEach(function (part) {
+    String(id).split(/(?<=[-_/])|(?<=(?<!\d)\.)|(?<=\.)(?!\d)/).forEach(function (part) {
       e.appendChild(document.createTextNode(part));
       e.appendChild(document.createElement("wbr"));
     });
