@@ -193,3 +193,42 @@ def test_the_tree_phrases_ancestors_in_the_direction_of_derivation(
     row.wait_for()
     assert row.locator(".meta").inner_text().replace("\u200b", "") == says.format(id=LLAMA)
     assert pg.problems == []
+
+
+def test_the_registry_reads_on_a_phone_in_french(server: str, page: Any, web_db: Path) -> None:
+    """A registered model's record, its history and the lists fit 390 px: the fields stack
+    (two columns left each value a few letters wide, broken inside its words), the history
+    is a card per change with the date as a French reader writes it, the lists scroll."""
+    from tests.test_registry_web import INVENTORY
+
+    reg = filiation.open(web_db).registry
+    admin = reg.add_user("ines", "admin", "a long enough password", actor=None)
+    reg.import_etalab(INVENTORY.read_text(encoding="utf-8"), actor=admin)
+    system = reg.create_system(
+        {"name": "Assistant de rédaction des courriers aux usagers", "owner": "Direction du "
+         "numérique", "role": "deployer"}, actor=admin
+    )
+    legal = reg.model("Assistant juridique interne")
+    reg.attach(system.id, legal.id, "brouillons de réponses, relus par un agent", actor=admin)
+    pg = page
+    pg.set_viewport_size(PHONE)
+    pg.goto(server + "/fr/registry")
+    pg.fill("#login-name", "ines")
+    pg.fill("#login-password", "a long enough password")
+    pg.click("button[type=submit]")
+    pg.wait_for_url(re.compile(r".*/fr/registry/?$"))
+    for name, path in [
+        ("home", "/fr/registry"),
+        ("model", f"/fr/registry/models/{legal.id}"),
+        ("system", f"/fr/registry/systems/{system.id}"),
+    ]:
+        pg.goto(server + path)
+        pg.screenshot(path=str(ARTIFACTS / f"phone-fr-registry-{name}.png"), full_page=True)
+        assert pg.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], name
+        assert pg.evaluate(MID_WORD) == [], name
+    pg.goto(server + f"/fr/registry/models/{legal.id}")
+    when = pg.locator("#history td.when").first.inner_text()
+    assert re.fullmatch(r"\d{1,2}(er)?\s\w+\s\d{4}\sà\s\d{1,2}\sh\s\d{2}\sUTC", when), when
+    # a field created empty is not a change "from — to —"
+    assert "— → —" not in pg.locator("#history").inner_text().replace("\u00a0", " ")
+    assert pg.problems == []

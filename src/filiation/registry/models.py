@@ -141,9 +141,19 @@ class HistoryEntry(BaseModel):
     after: dict[str, Any] | None = None
 
     def changes(self) -> list[tuple[str, Any, Any]]:
-        """(field, before, after) for every field that differs."""
+        """(field, before, after) for every field that differs. An empty value (``{}``,
+        ``[]``, ``""``) counts as no value: a record created without extra columns did not
+        change them from "—" to "—"."""
         b, a = self.before or {}, self.after or {}
-        return [(k, b.get(k), a.get(k)) for k in sorted({*b, *a}) if b.get(k) != a.get(k)]
+        return [
+            (k, b.get(k), a.get(k))
+            for k in sorted({*b, *a})
+            if _given(b.get(k)) != _given(a.get(k))
+        ]
+
+
+def _given(value: Any) -> Any:
+    return None if value in ("", [], {}) else value
 
 
 #: The six steps of making a model, in their usual order (a training run's ``steps``).

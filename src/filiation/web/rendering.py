@@ -121,6 +121,8 @@ def render(
         dec=partial(i18n.decimal, lang),
         compact=partial(i18n.compact, lang),
         date=partial(i18n.date, lang),
+        date_time=partial(i18n.date_time, lang),
+        time=partial(i18n.time, lang),
         href=lambda kind, node_id: f"{root}/{lang}{node_path(kind, node_id)}",
         rel_label=lambda rel: t(f"rel.{rel}"),
         kind_label=lambda kind: t(f"kind.{kind}"),
