@@ -195,6 +195,13 @@ def test_checks_against_the_registry_and_the_genealogy(reg: Registry, editor: An
     assert reg.model("child").retired  # retired, never deleted
     with pytest.raises(RecordNotFoundError):
         reg.model("nothing")
+    assert reg.system(f"#{system.id}") == reg.system(system.id) == reg.system("helpdesk")
+    # "2" is a name, not a number: the error says how a number is written
+    hint = rf"named '{system.id}' \(by number: '#{system.id}'\)"
+    with pytest.raises(RecordNotFoundError, match=hint):
+        reg.system(str(system.id))
+    with pytest.raises(RecordNotFoundError, match=r"no registered system #999;"):
+        reg.system(999)
 
 
 # -- history ------------------------------------------------------------------------------------

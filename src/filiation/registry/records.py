@@ -115,8 +115,13 @@ class Records(RegistryBase):
             key = str(ref).strip().lower()
             row = conn.execute(select(table).where(table.c.key == key)).mappings().first()
         if row is None:
+            if isinstance(ref, int) or str(ref).startswith("#"):
+                named = f"#{str(ref).lstrip('#')}"
+            else:  # "12" is a name: a number is written "#12"
+                hint = f" (by number: '#{ref}')" if str(ref).isdigit() else ""
+                named = f"named {ref!r}{hint}"
             raise RecordNotFoundError(
-                f"no registered {what} {ref!r}; `filiation registry {what}s` lists them"
+                f"no registered {what} {named}; `filiation registry {what}s` lists them"
             )
         return dict(row)
 

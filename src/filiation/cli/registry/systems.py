@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from filiation.cli.common import dump, err, escape, print_json
+from filiation.cli.common import dump, err, escape, print_json, write_atomically
 from filiation.cli.output import Column, FormatOpt
 from filiation.cli.registry.base import (
     JsonOpt,
@@ -243,13 +243,13 @@ def export(
     ] = None,
 ) -> None:
     """Export the registered models as an Etalab inventory CSV (French codes; UTF-8 and
-    ``,`` unless ``--like`` says otherwise)."""
+    commas unless --like says otherwise)."""
     data = registry().export_etalab(include_retired=include_retired, like=like)
     if path is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        path.write_bytes(data)
+        write_atomically(path, data)  # a full disk or Ctrl-C leaves no half inventory
 
 
 @app.command("import")
@@ -262,10 +262,10 @@ def import_(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import an Etalab inventory CSV as people publish it (UTF-8 or Windows-1252, ``;``,
-    ``,`` or tab, headers in their own words): good rows are imported, bad rows are listed
-    with their line numbers and skipped (``--strict``: nothing imported then). One
-    transaction; the history records the import."""
+    """Import an Etalab inventory CSV as people publish it (UTF-8 or Windows-1252,
+    semicolons, commas or tabs, headers in their own words): good rows are imported, bad
+    rows are listed with their line numbers and skipped (--strict: nothing imported then).
+    One transaction; the history records the import."""
     reg = registry()
     with path.open("rb") as stream:
         report = reg.import_etalab(stream, actor=acting_user(reg), name=path.name, strict=strict)
