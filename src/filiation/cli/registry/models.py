@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,13 +39,8 @@ ModelName = Annotated[
 ]
 
 
-#: Option names whose record field is named otherwise.
-_FIELD_OF = {
-    "model_card": "model_card_url",
-    "repository": "repository_url",
-    "dataset": "training_datasets",
-    "relation": "derived_relation",
-}
+#: Describing options whose record field is named otherwise.
+_FIELD_OF = {"model_card": "model_card_url", "repository": "repository_url"}
 
 
 class Unstatable(StrEnum):
@@ -60,19 +55,29 @@ class Unstatable(StrEnum):
 _CLEARED = {Unstatable.OPEN: "open_weights", Unstatable.PERSONAL_DATA: "personal_data"}
 
 
-def _model_fields(options: dict[str, Any]) -> dict[str, Any]:
-    """The record fields the options of ``model add``/``update`` give (those left out are
-    None; ``described`` holds the options both take); ``--dataset ''`` means no data set;
-    ``--clear open`` sets "open" back to not stated (``None``), which its own option cannot
-    say at the same time."""
-    fields: dict[str, Any] = {}
-    for option, value in {**options.pop("described"), **options}.items():
-        if value is None or option in ("ref", "as_json", "clear"):
-            continue
-        if option == "dataset" and value == [""]:
-            value = []
-        fields[_FIELD_OF.get(option, option)] = value
-    for choice in options.get("clear") or []:
+def _model_fields(
+    described: dict[str, Any],
+    name: str | None,
+    datasets: list[str] | None,
+    hub_id: str | None,
+    derived_from: str | None,
+    relation: str | None,
+    clear: Sequence[Unstatable] = (),
+) -> dict[str, Any]:
+    """The record fields the options of ``model add``/``update`` give, those left out
+    (None) omitted: ``described`` holds the options both take; ``--dataset ''`` means no
+    data set; ``--clear open`` sets "open" back to not stated (``None``), which its own
+    option cannot say at the same time."""
+    given = {
+        **{_FIELD_OF.get(option, option): value for option, value in described.items()},
+        "name": name,
+        "training_datasets": [] if datasets == [""] else datasets,
+        "hub_id": hub_id,
+        "derived_from": derived_from,
+        "derived_relation": relation,
+    }
+    fields = {field: value for field, value in given.items() if value is not None}
+    for choice in clear:
         field = _CLEARED[Unstatable(choice)]
         if field in fields:
             raise typer.BadParameter(
@@ -147,7 +152,8 @@ def model_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a model."""
-    _save(locals(), lambda reg, fields, actor: reg.create_model(fields, actor=actor))
+    fields = _model_fields(described, name, dataset, hub_id, derived_from, relation)
+    _save(as_json, lambda reg, actor: reg.create_model(fields, actor=actor))
 
 
 @model_app.command("update")
@@ -172,18 +178,15 @@ def model_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change some fields of a registered model (the others are kept)."""
-    _save(locals(), lambda reg, fields, actor: reg.update_model(ref, fields, actor=actor))
+    fields = _model_fields(described, name, dataset, hub_id, derived_from, relation, clear or ())
+    _save(as_json, lambda reg, actor: reg.update_model(ref, fields, actor=actor))
 
 
-def _save(
-    options: dict[str, Any],
-    write: Callable[[Registry, dict[str, Any], User], RegisteredModel],
-) -> None:
-    """Write the model that the options of ``model add`` or ``update`` describe, as the acting
-    user, and show it."""
+def _save(as_json: bool, write: Callable[[Registry, User], RegisteredModel]) -> None:
+    """Write a model (``model add`` or ``update``) as the acting user, and show it: the
+    fields are checked (``_model_fields``) before the registry is opened."""
     reg = registry()
-    model = write(reg, _model_fields(options), acting_user(reg))
-    _show_model(reg, model, options["as_json"])
+    _show_model(reg, write(reg, acting_user(reg)), as_json)
 
 
 @model_app.command("retire")
