@@ -39,7 +39,7 @@ from filiation.cli.common import (
     write_atomically,
 )
 from filiation.cli.output import FormatOpt
-from filiation.domain import DEFAULT_RANKING, RANKING_KEYS
+from filiation.domain import DEFAULT_RANKING, RANKING_KEYS, NodeKind, listed
 from filiation.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def show(
         ),
     ] = ",".join(DEFAULT_RANKING),
     kind: Annotated[
-        str | None, typer.Option("--kind", help="model, dataset or author, when ids clash.")
+        str | None, typer.Option("--kind", help=f"{listed(NodeKind, ' or ')}, when ids clash.")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -214,7 +214,7 @@ def search(
     text: Annotated[str, typer.Argument(help="Part of an id or author name (case-insensitive).")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 20,
     kind: Annotated[
-        list[str] | None, typer.Option("--kind", help="Only these kinds: model, dataset, author.")
+        list[str] | None, typer.Option("--kind", help=f"Only these kinds: {listed(NodeKind)}.")
     ] = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from filiation.domain import LINEAGE_RELATIONS
+from filiation.domain import LINEAGE_RELATIONS, listed
 
 from .errors import FieldProblem, RegistryValidationError
 from .vocabulary import (
@@ -473,5 +473,5 @@ def parse_role(value: Any) -> Role:
         return Role(str(value).strip().lower())
     except ValueError:
         raise RegistryValidationError(
-            {"role": FieldProblem("choice", "one of: viewer, editor, admin")}, "user"
+            {"role": FieldProblem("choice", f"one of: {listed(Role)}")}, "user"
         ) from None

@@ -21,6 +21,7 @@ from filiation.cli.registry.base import (
     show_record,
     table,
 )
+from filiation.domain import LINEAGE_RELATIONS, listed
 from filiation.registry.vocabulary import LEARNING_TYPE_DEFINITIONS
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def model_add(
     ] = None,
     relation: Annotated[
         str | None,
-        O("--relation", help="How it derives: finetune, quantized, adapter, merge, unspecified."),
+        O("--relation", help=f"How it derives: {listed(LINEAGE_RELATIONS)}."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -10,6 +10,8 @@ import typer
 from filiation.cli.common import err, escape, out
 from filiation.cli.output import Column, FormatOpt
 from filiation.cli.registry.base import JsonOpt, O, acting_user, print_table, registry
+from filiation.domain import listed
+from filiation.registry.vocabulary import Role
 
 app = typer.Typer()
 user_app = typer.Typer(help="Registry users and their roles.", no_args_is_help=True)
@@ -28,7 +30,7 @@ def _password(from_stdin: bool) -> str:
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
-    role: Annotated[str, O("--role", help="viewer, editor or admin.")] = "viewer",
+    role: Annotated[str, O("--role", help=f"{listed(Role, ' or ')}.")] = "viewer",
     password_stdin: Annotated[
         bool, O("--password-stdin", help="Read the password from the first line of stdin.")
     ] = False,
