@@ -79,9 +79,15 @@ def _chosen(values: dict[str, Any], _given: dict[str, Any]) -> str:
     return choose(values["fmt"], values["as_json"])
 
 
-#: Gives a list command ``--format`` and ``--json`` in place of its ``fmt`` parameter, which
-#: receives the format asked (:func:`choose`): declared and resolved once for every command.
-formatted = option_set("fmt", (("fmt", FormatOpt, None), ("as_json", JsonOpt, False)), _chosen)
+def format_options(json_option: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator giving a list command ``--format`` and ``json_option`` (``--json`` as its
+    command group words it) in place of its ``fmt`` parameter, which receives the format
+    asked (:func:`choose`): declared and resolved once for every list command."""
+    return option_set("fmt", (("fmt", FormatOpt, None), ("as_json", json_option, False)), _chosen)
+
+
+#: ``--format`` and ``--json`` (see :func:`format_options`).
+formatted = format_options(JsonOpt)
 
 
 def num(value: int | None) -> str:

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from filiation.cli.common import OptionSpec, dump, escape, option_set, out, print_json
-from filiation.cli.output import Column, FormatOpt
+from filiation.cli.output import Column
 from filiation.cli.registry.base import (
     JsonOpt,
     O,
     acting_user,
+    formatted,
     grid,
     print_table,
     registry,
@@ -221,10 +222,10 @@ def _show_model(reg: Registry, m: RegisteredModel, as_json: bool) -> None:
 
 
 @app.command("models")
+@formatted
 def models(
     include_retired: Annotated[bool, O("--all", help="Include retired models.")] = False,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """The registered models."""
     items = registry().models(include_retired=include_retired)
@@ -251,7 +252,6 @@ def models(
             for m in items
         ),
         fmt=fmt,
-        as_json=as_json,
         data=items,
     )
 
@@ -320,7 +320,8 @@ def _short(value: Any) -> str:
 
 
 @model_app.command("ancestry")
-def model_ancestry(ref: ModelName, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+@formatted
+def model_ancestry(ref: ModelName, fmt: str = "table") -> None:
     """The model's full ancestry; '!' marks ancestors trained on personal data."""
     a = registry().ancestry(ref)
     print_table(
@@ -345,6 +346,5 @@ def model_ancestry(ref: ModelName, fmt: FormatOpt = None, as_json: JsonOpt = Fal
         ),
         title=f"ancestry of {a.model}",
         fmt=fmt,
-        as_json=as_json,
         data=a,
     )
