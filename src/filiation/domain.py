@@ -127,7 +127,7 @@ def listed(values: Iterable[StrEnum], last: str = ", ") -> str:
     """A vocabulary's names as a message or a help text lists them, ``last`` before the
     last one: ``model, dataset, author``, or ``model, dataset or author``."""
     names = [v.value for v in values]
-    return last.join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+    return ", ".join(names[:-1]) + last + names[-1] if len(names) > 1 else "".join(names)
 
 
 def parse_kind(value: NodeKind | str | None) -> NodeKind | None:
