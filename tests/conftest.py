@@ -21,6 +21,9 @@ import filiation
 from filiation.service import bundled_snapshot
 from tests.backends import BACKENDS, PostgresCluster, Stores
 
+#: The browser tests' fixtures (``web_db``, ``server``, ``browser``, ``page``), for any module.
+pytest_plugins = ("tests.web_fixtures",)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 HUB_SAMPLE = SHARED_DATA / "hub-stats-sample" / "models.parquet"

@@ -1,11 +1,10 @@
-"""The explorer's pages as a reader sees them in Chromium (tests/test_web.py's fixtures:
+"""The explorer's pages as a reader sees them in Chromium (tests/web_fixtures.py:
 `filiation serve` over a SQLite store of the bundled sample): on a phone (390 px) no page is
 wider than the screen and no id is broken inside a word; a French page reads French (tasks
 named, parameter counts in words, a check's figures named in French, no catalogue key left,
 no English word); the overview's cells say their generation without a wrong plural.
 Screenshots go to artifacts/."""
 
-# ruff: noqa: F811  (pytest fixtures imported from tests/test_web.py)
 from __future__ import annotations
 
 import re
@@ -17,18 +16,7 @@ import pytest
 import filiation
 from filiation import i18n
 from tests.test_i18n import _english_left
-from tests.test_web import (  # noqa: F401
-    ARTIFACTS,
-    AUTHOR,
-    DATASET,
-    GRAPH_READY,
-    LLAMA,
-    browser,
-    page,
-    page_url,
-    server,
-    web_db,
-)
+from tests.web_fixtures import ARTIFACTS, AUTHOR, DATASET, GRAPH_READY, LLAMA, page_url
 
 BASE = "meta-llama/Llama-3.1-8B"
 PHONE = {"width": 390, "height": 844}

@@ -1,11 +1,10 @@
-"""The graph of a family in a real Chromium (tests/test_web.py's fixtures: `filiation serve`
+"""The graph of a family in a real Chromium (tests/web_fixtures.py: `filiation serve`
 over a SQLite store of the bundled sample): what is drawn is read back from the page with
 ``window.filiationGraph.state()`` (label boxes in page pixels) and must read at every family
 size: a bounded number of items, every label legible (≥ 11 px) and whole, no two labels
 overlapping, generations in rows; a group opens on click; the exports carry the same labels.
 Also on a generated family of 50 k descendants. Screenshots go to artifacts/."""
 
-# ruff: noqa: F811  (pytest fixtures imported from tests/test_web.py)
 from __future__ import annotations
 
 import itertools
@@ -20,17 +19,7 @@ import filiation
 from filiation.lineage.index import DEFAULT_RANKING
 from tests.serving import serving
 from tests.test_graph_view import HUGE, HUGE_CHILDREN, synthetic_family
-from tests.test_web import (  # noqa: F401
-    ARTIFACTS,
-    DATASET,
-    GRAPH_READY,
-    LLAMA,
-    browser,
-    page,
-    page_url,
-    server,
-    web_db,
-)
+from tests.web_fixtures import ARTIFACTS, DATASET, GRAPH_READY, LLAMA, page_url
 
 BASE = "meta-llama/Llama-3.1-8B"
 MIN_PX = 11

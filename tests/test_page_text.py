@@ -3,7 +3,6 @@ separator of an id, ``/ - _ .``, or at a space, never between two letters or dig
 graph's side panel, the search results and the dossier's tables and publishers, at a desktop
 and a phone width, none running out of the page; and no console warning on these pages."""
 
-# ruff: noqa: F811  (pytest fixtures imported from tests/test_web.py)
 from __future__ import annotations
 
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.test_graph_page import open_graph
-from tests.test_web import LLAMA, browser, page, server, web_db  # noqa: F401
+from tests.web_fixtures import LLAMA
 
 #: For every element matched by the selector, the places where a line ends between two
 #: letters or digits (each character's box, read with a Range, starts a new line).

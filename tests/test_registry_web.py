@@ -25,7 +25,7 @@ from filiation.api import create_app
 from filiation.cli import app as cli_app
 from filiation.web import views
 from tests.serving import serving
-from tests.test_web import CHROMIUM, CHROMIUM_ARGS, shot
+from tests.web_fixtures import shot
 
 INVENTORY = Path(__file__).resolve().parent / "data" / "registry-etalab.csv"
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
@@ -418,21 +418,7 @@ def test_cli_attributes_writes_and_checks_roles(reg_db: Any, tmp_path: Path) -> 
     assert len(g.registry.models()) == 13
 
 
-# -- a real browser -------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        pytest.fail("no /usr/bin/chromium: run scripts/setup-browser.sh")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
+# -- a real browser (tests/web_fixtures.py) ------------------------------------------------------
 def test_browser_system_with_two_models_and_the_impact_view(browser: Any, tmp_path: Path) -> None:
     db = tmp_path / "web.sqlite"
     g = filiation.open(db)

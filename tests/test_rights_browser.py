@@ -1,5 +1,5 @@
-"""The dossier page in a real browser against `filiation serve` (tests/test_web.py's
-fixtures: a SQLite store of the bundled sample, Chromium through Playwright)."""
+"""The dossier page in a real browser against `filiation serve` (tests/web_fixtures.py: a
+SQLite store of the bundled sample, Chromium through Playwright)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from urllib.parse import quote
 from pypdf import PdfReader
 
 import filiation
-from tests.test_web import browser, page, server, shot, web_db  # noqa: F401
+from tests.web_fixtures import shot
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 PASSWORD = "a long enough password"
 
 
-def test_browser_dossier_page_records_a_follow_up(server: str, page: Any, web_db: Any) -> None:  # noqa: F811
+def test_browser_dossier_page_records_a_follow_up(server: str, page: Any, web_db: Any) -> None:
     g = filiation.open(web_db)
     d = g.rights.dossier(model=MODEL)
     pg = page

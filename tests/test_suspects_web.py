@@ -4,7 +4,6 @@ them dashed, labelled "suspected 0.87" ("supposé 0,87"), the evidence on hover 
 panel, and the drawing stays readable. The store is the bundled sample with the suspects
 ``filiation infer`` finds in it (stored at every confidence, shown from the page's bound)."""
 
-# ruff: noqa: F811  (pytest fixtures imported from tests/test_web.py)
 from __future__ import annotations
 
 import re
@@ -18,8 +17,8 @@ import pytest
 import filiation
 from tests.serving import serving
 from tests.test_graph_page import check_readable, open_graph, shot, state
-from tests.test_web import ARTIFACTS as SHOTS
-from tests.test_web import LLAMA, browser, page, page_url  # noqa: F401
+from tests.web_fixtures import ARTIFACTS as SHOTS
+from tests.web_fixtures import LLAMA, page_url
 
 #: The suspects ``infer`` stored, by (parent, child): their evidence.
 INFERRED: dict[tuple[str, str], Any] = {}

@@ -24,30 +24,10 @@ from filiation import i18n
 from filiation.api import create_app
 from filiation.web import rendering
 from filiation.web.views import author as author_view
-from tests.serving import serving
+from tests.web_fixtures import AUTHOR, DATASET, GRAPH_READY, LLAMA, page_url, shot
 
-REPO = Path(__file__).resolve().parents[1]
-WEB = REPO / "src" / "filiation" / "web"
-ARTIFACTS = REPO / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-LLAMA = "meta-llama/Llama-3.1-8B-Instruct"  # 50 fine-tunes, 5 adapters, 10 merges
-DATASET = "HuggingFaceH4/ultrachat_200k"
-AUTHOR = "meta-llama"
+WEB = Path(__file__).resolve().parents[1] / "src" / "filiation" / "web"
 HOSTILE = "<script>alert(1)</script>/x\"'&"
-GRAPH_READY = '#graph-view .graph[data-ready="true"]'
-
-
-def page_url(lang: str, kind: str, node_id: str) -> str:
-    return f"/{lang}/{kind}/{quote(node_id, safe='/')}"
 
 
 # -- the HTML routes, through the test client ------------------------------------------------------
@@ -207,66 +187,7 @@ def test_every_text_is_translated() -> None:
     assert json.loads((WEB / "package.json").read_text())["dependencies"]["cytoscape"]
 
 
-# -- a real browser against `filiation serve` ---------------------------------------------------
-@pytest.fixture(scope="module")
-def web_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite store of the bundled sample (the browser tests run on one back end)."""
-    db = tmp_path_factory.mktemp("web") / "web.sqlite"
-    _ = filiation.open(db).index
-    return db
-
-
-@pytest.fixture(scope="module")
-def server(web_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with serving(web_db, tmp_path_factory.mktemp("serve") / "serve.log") as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        pytest.fail("no /usr/bin/chromium: run scripts/setup-browser.sh")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture()
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(10_000)
-    problems: list[str] = []
-    # Errors and warnings both (a text missing from the catalogue is a warning of common.js);
-    # not Chromium's notes on its software GL ("GL Driver Message … GPU stall due to
-    # ReadPixels"): without a GPU its compositor reads any drawn WebGL canvas back, page or not.
-    pg.on(
-        "console",
-        lambda m: (
-            problems.append(m.text)
-            if m.type == "error" or (m.type == "warning" and "GL Driver Message" not in m.text)
-            else None
-        ),
-    )
-    pg.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    pg.on("pageerror", lambda e: problems.append(str(e)))
-    pg.problems = problems
-    ARTIFACTS.mkdir(exist_ok=True)
-    try:
-        yield pg
-    finally:
-        context.close()
-
-
-def shot(pg: Any, name: str) -> None:
-    pg.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
-
-
+# -- a real browser against `filiation serve` (tests/web_fixtures.py) -------------------------
 def test_browser_search_model_tree_graph_and_language(server: str, page: Any, web_db: Path) -> None:
     g = filiation.open(web_db)
     pg = page

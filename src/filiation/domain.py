@@ -7,6 +7,7 @@ relation is normalised exactly once, where a record enters.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
 
@@ -114,13 +115,19 @@ def parse_relations(names: list[str] | tuple[str, ...] | None) -> tuple[Relation
                 continue
             rel = normalise_relation(part)
             if rel is None:
-                valid = ", ".join(r.value for r in Relation)
                 raise InvalidArgumentError(
-                    f"unknown relation {part.strip()!r}; use one of: {valid}"
+                    f"unknown relation {part.strip()!r}; use one of: {listed(Relation)}"
                 )
             if rel not in out:
                 out.append(rel)
     return tuple(out) or None
+
+
+def listed(values: Iterable[StrEnum], last: str = ", ") -> str:
+    """A vocabulary's names as a message or a help text lists them, ``last`` before the
+    last one: ``model, dataset, author``, or ``model, dataset or author``."""
+    names = [v.value for v in values]
+    return ", ".join(names[:-1]) + last + names[-1] if len(names) > 1 else "".join(names)
 
 
 def parse_kind(value: NodeKind | str | None) -> NodeKind | None:
@@ -132,8 +139,25 @@ def parse_kind(value: NodeKind | str | None) -> NodeKind | None:
     try:
         return NodeKind(str(value).strip().lower())
     except ValueError:
-        valid = ", ".join(k.value for k in NodeKind)
-        raise InvalidArgumentError(f"unknown kind {value!r}; use one of: {valid}") from None
+        raise InvalidArgumentError(
+            f"unknown kind {value!r}; use one of: {listed(NodeKind)}"
+        ) from None
+
+
+def parse_kinds(values: Sequence[NodeKind | str] | str | None) -> tuple[NodeKind, ...] | None:
+    """User-given node kinds (CLI ``--kind``, API ``kind=``), repeated or comma-separated,
+    each checked by :func:`parse_kind`, in their order without repeats; None: every kind."""
+    if isinstance(values, str):
+        values = [values]
+    out: list[NodeKind] = []
+    for raw in values or ():
+        for part in raw.split(",") if isinstance(raw, str) else [raw]:
+            if isinstance(part, str) and not part.strip():
+                continue
+            kind = parse_kind(part)
+            if kind is not None and kind not in out:
+                out.append(kind)
+    return tuple(out) or None
 
 
 def author_of(hub_id: str) -> str | None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import orjson
@@ -261,32 +261,54 @@ def link_of(index: LineageIndex, edge: int) -> Link:
     )
 
 
+#: A node kind or a relation as a :class:`LineageNode` holds it: its name (the JSON's string),
+#: documented with the names it takes.
+KindName = Annotated[str, Field(json_schema_extra={"enum": [k.value for k in NodeKind]})]
+RelationName = Annotated[str, Field(json_schema_extra={"enum": [r.value for r in Relation]})]
+
+
 @dataclass(frozen=True, slots=True)
 class LineageNode:
-    """One node of a :class:`Lineage`, typed: the fields of its JSON record (docs/json.md).
+    """One node of a traversal's answer: the fields of its JSON record (docs/json.md), which
+    the API's OpenAPI document shows as they are written here.
 
-    Built on demand from the answer's arrays (``for node in lineage``); the root(s) come
-    first at depth 0, with no ``relation``, ``via`` nor ``declared``.
+    Built on demand from the answer's arrays (for node in lineage); the root(s) come first
+    at depth 0, with no relation, via nor declared.
     """
 
     id: str
-    kind: str
+    kind: KindName
     author: str | None
-    depth: int
-    relation: str | None
-    via: str | None
-    declared: bool | None
+    depth: Annotated[
+        int,
+        Field(
+            description="shortest number of links from the root; negative for ancestors in /lineage"
+        ),
+    ]
+    relation: Annotated[
+        RelationName | None, Field(description="the link by which the node was first reached")
+    ]
+    via: Annotated[str | None, Field(description="the node at the other end of that link")]
+    declared: Annotated[
+        bool | None, Field(description="whether the publisher declared that relation")
+    ]
     downloads: int | None
     likes: int | None
-    descendants: int
-    stub: bool
-    created_at: str | None
-    #: Distinct models naming it as a parent (see ``NodeSummary.citations``).
-    citations: int = 0
-    #: Reached through a suspected link (inferred by filiation, followed only when asked).
-    suspected: bool = False
-    #: That link's confidence; None when the node was reached through a declared one.
-    confidence: float | None = None
+    descendants: Annotated[int, Field(description="the node's own number of descendants")]
+    stub: Annotated[bool, Field(description="named by a link but described by no source")]
+    created_at: Annotated[str | None, Field(description="creation date (ISO 8601, UTC), if known")]
+    citations: Annotated[int, Field(description=CITATIONS_HELP)] = 0
+    suspected: Annotated[
+        bool,
+        Field(
+            description="reached through a suspected link (inferred by filiation, followed "
+            "only when asked)"
+        ),
+    ] = False
+    confidence: Annotated[
+        float | None,
+        Field(description="that link's confidence; null when reached through a declared one"),
+    ] = None
 
 
 class Lineage:

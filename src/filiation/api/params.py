@@ -15,7 +15,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from fastapi import Path as PathParam
 
-from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation, parse_relations
+from filiation.domain import (
+    LINEAGE_RELATIONS,
+    NodeKind,
+    Relation,
+    listed,
+    parse_kinds,
+    parse_relations,
+)
 from filiation.errors import InvalidArgumentError
 from filiation.limits import MAX_QUERY_INT
 from filiation.lineage.index import DEFAULT_RANKING, RANKING_KEYS
@@ -39,7 +46,7 @@ RelationQ = Annotated[
     list[str] | None,
     Query(
         description="Relation types to follow (repeat or comma-separate): "
-        + ", ".join(r.value for r in Relation)
+        + listed(Relation)
         + ". Default: the model-to-model ones.",
     ),
 ]
@@ -47,7 +54,7 @@ TraversalRelationQ = Annotated[
     list[str] | None,
     Query(
         description="Relation types to follow (repeat or comma-separate): "
-        + ", ".join(r.value for r in Relation)
+        + listed(Relation)
         + ". Default: the model-to-model ones; from an author, published_by first (its "
         "models, depth 1), then the model-to-model ones (what derives from them).",
     ),
@@ -70,8 +77,8 @@ RankByQ = Annotated[
 KindFilterQ = Annotated[
     list[str] | None,
     Query(
-        description="Keep only these node kinds (repeat or comma-separate): model, dataset, "
-        "author. The walk goes on through the others."
+        description=f"Keep only these node kinds (repeat or comma-separate): {listed(NodeKind)}. "
+        "The walk goes on through the others."
     ),
 ]
 MinDownloadsQ = Annotated[
@@ -163,17 +170,8 @@ def ranking(values: Sequence[str] | None, default: Sequence[str]) -> list[str]:
 
 
 def kinds(values: Sequence[str] | None) -> list[NodeKind] | None:
-    """Node kinds from ``kind`` (comma-separated or repeated); None: every kind."""
-    names = [k.strip().lower() for v in values or () for k in v.split(",") if k.strip()]
-    out: list[NodeKind] = []
-    for name in names:
-        try:
-            out.append(NodeKind(name))
-        except ValueError:
-            raise InvalidArgumentError(
-                f"unknown kind {name!r}; use one of: {', '.join(k.value for k in NodeKind)}"
-            ) from None
-    return out or None
+    """Node kinds from ``kind`` (comma-separated or repeated, checked); None: every kind."""
+    return list(parse_kinds(values) or ()) or None
 
 
 def relations(values: Sequence[str] | None) -> list[Relation]:

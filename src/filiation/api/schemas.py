@@ -13,25 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from filiation.domain import NodeKind, Relation
-from filiation.results import Neighbour
-
-
-class LineageNode(BaseModel):
-    id: str
-    kind: NodeKind
-    author: str | None
-    depth: int = Field(
-        description="shortest number of links from the root; negative for ancestors in /lineage"
-    )
-    relation: Relation | None = Field(description="the link by which the node was first reached")
-    via: str | None = Field(description="the node at the other end of that link")
-    declared: bool | None = Field(description="whether the publisher declared that relation")
-    downloads: int | None
-    likes: int | None
-    descendants: int = Field(description="the node's own number of descendants")
-    stub: bool = Field(description="named by a link but described by no source")
-    created_at: str | None = Field(None, description="creation date (ISO 8601, UTC), if known")
+from filiation.domain import Relation
+from filiation.results import LineageNode, Neighbour
 
 
 class LineageEdge(BaseModel):
@@ -40,6 +23,11 @@ class LineageEdge(BaseModel):
     relation: Relation
     declared: bool
     source: str = Field(description="the snapshot holding the link, or 'derived'")
+    suspected: bool = Field(False, description="a suspected link (followed only when asked)")
+    confidence: float | None = Field(None, description="a suspected link's confidence")
+    evidence: dict[str, Any] | str | None = Field(
+        None, description="a suspected link's signals, as `filiation infer --json` gives them"
+    )
 
 
 class LineageOut(BaseModel):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from filiation.domain import Relation
+from filiation.domain import NodeKind, Relation, listed
 from filiation.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def escape(text: object) -> str:
 # -- options shared by several commands -------------------------------------------------------
 RELATION_HELP = (
     "Relation types to follow (repeat or comma-separate): "
-    + ", ".join(r.value for r in Relation)
+    + listed(Relation)
     + ". Default: the model-to-model ones."
 )
 RelationOpt = Annotated[list[str] | None, typer.Option("--relation", "-r", help=RELATION_HELP)]
@@ -102,8 +102,8 @@ KindsOpt = Annotated[
     typer.Option(
         "--kind",
         "-k",
-        help="Keep only these kinds (repeat or comma-separate): model, dataset, "
-        "author. With -r trained_on,published_by the walk reaches data sets and authors.",
+        help=f"Keep only these kinds (repeat or comma-separate): {listed(NodeKind)}. With -r "
+        "trained_on,published_by the walk reaches data sets and authors.",
     ),
 ]
 MinDownloadsOpt = Annotated[

@@ -18,7 +18,7 @@ from filiation.cli.common import (
     print_json,
     steps,
 )
-from filiation.cli.output import FormatOpt
+from filiation.cli.output import formatted
 
 app = typer.Typer()
 
@@ -67,6 +67,7 @@ def verify(
 
 
 @app.command()
+@formatted
 def check(
     node_id: Annotated[
         str | None,
@@ -79,13 +80,11 @@ def check(
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=0, help="Flags listed at most (all counted).")
     ] = 50,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """Flag links of the genealogy that the evidence contradicts: a parent of another
     architecture or size, a child older than its parent, a GGUF-only "finetune", a one-parent
     merge, a cycle."""
-    fmt = output.choose(fmt, as_json)
     rules = [r.strip() for item in rule or [] for r in item.split(",") if r.strip()] or None
     g = open_genealogy()
     ensure_index(g)

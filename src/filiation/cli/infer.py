@@ -10,13 +10,14 @@ from typing import Annotated
 import typer
 
 from filiation.cli import output
-from filiation.cli.common import JsonOpt, open_genealogy, steps
-from filiation.cli.output import FormatOpt
+from filiation.cli.common import open_genealogy, steps
+from filiation.cli.output import formatted
 
 app = typer.Typer()
 
 
 @app.command()
+@formatted
 def infer(
     dump: Annotated[
         Path | None,
@@ -35,8 +36,7 @@ def infer(
     limit: Annotated[
         int | None, typer.Option("--limit", min=0, help="Show at most this many suspects.")
     ] = 50,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """Suspect the parents of models that declare none, from the Hub's metadata.
 
@@ -44,7 +44,6 @@ def infer(
     declared links; walks follow them only when asked. Each has a relation, a calibrated
     confidence and its evidence (docs/inference.md).
     """
-    fmt = output.choose(fmt, as_json)
     g = open_genealogy()
     with steps() as say, g.reporting(say):
         result = g.infer(dump, min_confidence=min_confidence, limit=limit)

@@ -10,7 +10,7 @@ import typer
 
 from filiation.cli import output
 from filiation.cli.common import JsonOpt, err, escape, open_genealogy, print_json, state, steps
-from filiation.cli.output import FormatOpt
+from filiation.cli.output import formatted
 
 app = typer.Typer()
 ingest_app = typer.Typer(
@@ -91,6 +91,7 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
 
 
 @app.command()
+@formatted
 def scan(
     path: Annotated[
         Path, typer.Argument(help="A model folder, a tree of them, or the Hugging Face cache.")
@@ -134,13 +135,11 @@ def scan(
             "with a confidence and the statistic as evidence.",
         ),
     ] = False,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """Find models on disk and what each derives from, with the file that says so."""
     import getpass
 
-    fmt = output.choose(fmt, as_json)
     g = open_genealogy()
     result = g.scan(path, weights=weights)
     registered = None

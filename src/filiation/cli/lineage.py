@@ -38,8 +38,8 @@ from filiation.cli.common import (
     run,
     write_atomically,
 )
-from filiation.cli.output import FormatOpt
-from filiation.domain import DEFAULT_RANKING, RANKING_KEYS
+from filiation.cli.output import formatted
+from filiation.domain import DEFAULT_RANKING, RANKING_KEYS, NodeKind, listed
 from filiation.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -81,11 +81,10 @@ traversal = option_set("query", _TRAVERSAL_OPTIONS, _query, {"TraversalQuery": o
 NodeArg = Annotated[str, typer.Argument(metavar="ID", help="A model id, e.g. author/name.")]
 
 
-def _print_lineage(lin: Lineage, fmt: str | None, as_json: bool, tree: bool) -> None:
+def _print_lineage(lin: Lineage, fmt: str, tree: bool) -> None:
     from filiation.cli import lists
 
     listing = lists.lineage(lin)
-    fmt = output.choose(fmt, as_json)
     if not tree:
         output.emit(listing, fmt)
         return
@@ -104,16 +103,15 @@ def _walk_command(question: str, doc: str) -> None:
     def command(
         node_id: NodeArg,
         query: TraversalQuery,
-        fmt: FormatOpt = None,
-        as_json: JsonOpt = False,
+        fmt: str = "table",  # given by @formatted
         tree: TreeOpt = False,
     ) -> None:
         lin = run(lambda g: getattr(g, question)(node_id, query=query))
-        _print_lineage(lin, fmt, as_json, tree)
+        _print_lineage(lin, fmt, tree)
 
     command.__doc__ = doc
     command.__name__ = question
-    app.command(question)(traversal(command))
+    app.command(question)(formatted(traversal(command)))
 
 
 _walk_command("ancestors", "Everything a model derives from, nearest first.")
@@ -121,29 +119,28 @@ _walk_command("descendants", "Everything derived from a model, nearest first, be
 
 
 @app.command()
+@formatted
 @traversal
 def impact(
     dataset: Annotated[
         str, typer.Option("--dataset", help="A data set id, e.g. HuggingFaceH4/ultrachat_200k.")
     ],
     query: TraversalQuery,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
     tree: TreeOpt = False,
 ) -> None:
     """Every model trained on a data set, and all their descendants."""
-    _print_lineage(run(lambda g: g.impact(dataset, query=query)), fmt, as_json, tree)
+    _print_lineage(run(lambda g: g.impact(dataset, query=query)), fmt, tree)
 
 
 @app.command()
+@formatted
 def families(
     author: Annotated[str, typer.Argument(metavar="AUTHOR", help="An author id, e.g. meta-llama.")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="How many families.")] = 20,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """The families an author's models sit in: their root ancestors, most models first."""
-    fmt = output.choose(fmt, as_json)
     result = run(lambda g: g.families(author, limit=limit))
     from filiation.cli import lists
 
@@ -190,7 +187,7 @@ def show(
         ),
     ] = ",".join(DEFAULT_RANKING),
     kind: Annotated[
-        str | None, typer.Option("--kind", help="model, dataset or author, when ids clash.")
+        str | None, typer.Option("--kind", help=f"{listed(NodeKind, ' or ')}, when ids clash.")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -210,17 +207,16 @@ def show(
 
 
 @app.command()
+@formatted
 def search(
     text: Annotated[str, typer.Argument(help="Part of an id or author name (case-insensitive).")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 20,
     kind: Annotated[
-        list[str] | None, typer.Option("--kind", help="Only these kinds: model, dataset, author.")
+        list[str] | None, typer.Option("--kind", help=f"Only these kinds: {listed(NodeKind)}.")
     ] = None,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """Find ids and authors containing TEXT, best known first."""
-    fmt = output.choose(fmt, as_json)
     hits = run(lambda g: g.search(text, limit=limit, kinds=kind))
     from filiation.cli import lists
 
@@ -240,9 +236,9 @@ def stats(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def snapshots(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+@formatted
+def snapshots(fmt: str = "table") -> None:
     """Every snapshot in the store, and which ones make up the current genealogy."""
-    fmt = output.choose(fmt, as_json)
     snaps = open_genealogy().snapshots()
     from filiation.cli import lists
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from filiation.cli.common import err, out, print_json
+from filiation.cli.common import JsonOpt, err, option_set, out, print_json
 from filiation.errors import InvalidArgumentError
 from filiation.safe_text import csv_cell, printable
 
@@ -73,6 +73,21 @@ def choose(fmt: str | None, as_json: bool = False) -> str:
     if as_json and fmt != "json":
         raise InvalidArgumentError(f"--json and --format {fmt} ask for two formats; give one")
     return fmt
+
+
+def _chosen(values: dict[str, Any], _given: dict[str, Any]) -> str:
+    return choose(values["fmt"], values["as_json"])
+
+
+def format_options(json_option: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator giving a list command ``--format`` and ``json_option`` (``--json`` as its
+    command group words it) in place of its ``fmt`` parameter, which receives the format
+    asked (:func:`choose`): declared and resolved once for every list command."""
+    return option_set("fmt", (("fmt", FormatOpt, None), ("as_json", json_option, False)), _chosen)
+
+
+#: ``--format`` and ``--json`` (see :func:`format_options`).
+formatted = format_options(JsonOpt)
 
 
 def num(value: int | None) -> str:

@@ -22,13 +22,14 @@ from filiation.cli.common import (
     run,
     write_atomically,
 )
-from filiation.cli.output import FormatOpt
+from filiation.cli.output import formatted
 from filiation.errors import InvalidArgumentError
 
 app = typer.Typer()
 
 
 @app.command()
+@formatted
 def diff(
     since: Annotated[
         str, typer.Option("--since", help="Compare the snapshots of this date (ISO) with now.")
@@ -40,11 +41,9 @@ def diff(
         str | None,
         typer.Option("--source", help="Only this source's snapshots, e.g. hub-api:ID."),
     ] = None,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """Models that appeared, disappeared or changed parents since a date (kept snapshots)."""
-    fmt = output.choose(fmt, as_json)
     g = open_genealogy()
     ensure_index(g)
     d = g.rights.diff(since, node_id, source=source)
@@ -73,9 +72,9 @@ def watch_add(
 
 
 @watch_app.command("list")
-def watch_list(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+@formatted
+def watch_list(fmt: str = "table") -> None:
     """The watched ids and their last check."""
-    fmt = output.choose(fmt, as_json)
     items = open_genealogy().rights.watch.list()
     from filiation.cli import lists
 
@@ -92,15 +91,14 @@ def watch_remove(
 
 
 @watch_app.command("check")
+@formatted
 def watch_check(
     post: Annotated[
         str | None, typer.Option("--post", help="Also POST the report as JSON to this URL.")
     ] = None,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """Print the new descendants of every watched id since its last check."""
-    fmt = output.choose(fmt, as_json)
     reports = run(lambda g: g.rights.watch.check(post=post))
     from filiation.cli import lists
 

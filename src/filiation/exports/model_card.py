@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import yaml
 
-from filiation.domain import NodeKind, Relation
+from filiation.domain import LINEAGE_RELATIONS, NodeKind, Relation
 from filiation.exports.facts import ModelFacts, model_format
 from filiation.i18n import counted
 from filiation.results import hub_url
@@ -28,13 +28,9 @@ from filiation.safe_text import md_text
 
 UNKNOWN = "**Unknown to filiation: to be completed by the model's publisher.**"
 
-#: The Hub's ``base_model_relation`` values (a plain fine-tune is the Hub's default).
-HUB_RELATIONS = {
-    Relation.FINETUNE: "finetune",
-    Relation.QUANTIZED: "quantized",
-    Relation.ADAPTER: "adapter",
-    Relation.MERGE: "merge",
-}
+#: The relations the Hub's ``base_model_relation`` names, by the same words as ours (a plain
+#: fine-tune is the Hub's default): the model-to-model ones but ``unspecified``.
+HUB_RELATIONS = frozenset(LINEAGE_RELATIONS) - {Relation.UNSPECIFIED}
 
 #: Plain text safe inside Markdown: no HTML, no emphasis, links or tables, one line.
 md = md_text
@@ -52,10 +48,9 @@ def base_model_relation(facts: ModelFacts) -> str | None:
     if not relations:
         return None
     if Relation.MERGE in relations:
-        return "merge"
-    if len(relations) == 1:
-        return HUB_RELATIONS.get(next(iter(relations)))
-    return None
+        return Relation.MERGE.value
+    relation = next(iter(relations))
+    return relation.value if len(relations) == 1 and relation in HUB_RELATIONS else None
 
 
 def front_matter(facts: ModelFacts) -> dict[str, Any]:

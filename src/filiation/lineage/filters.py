@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
-from filiation.domain import KIND_CODES, NodeKind, parse_kind
+from filiation.domain import KIND_CODES, NodeKind, parse_kinds
 from filiation.errors import InvalidArgumentError
 from filiation.limits import DATETIME_MICROS, MAX_QUERY_INT
 from filiation.lineage.arrays import NULL_INT, IndexArrays
@@ -81,16 +81,7 @@ class NodeFilter:
         since: DateArg = None,
         until: DateArg = None,
     ) -> NodeFilter:
-        if isinstance(kinds, str):
-            kinds = [kinds]
-        parsed: list[NodeKind] = []
-        for raw in kinds or ():
-            for part in raw.split(",") if isinstance(raw, str) else [raw]:
-                if isinstance(part, str) and not part.strip():
-                    continue
-                k = parse_kind(part)
-                if k is not None and k not in parsed:
-                    parsed.append(k)
+        parsed = parse_kinds(kinds)  # a bad kind is the first error reported
         if min_downloads is not None and not 0 <= min_downloads <= MAX_QUERY_INT:
             raise InvalidArgumentError(
                 f"min_downloads must be between 0 and {MAX_QUERY_INT}, not {min_downloads}"
@@ -99,7 +90,7 @@ class NodeFilter:
         hi = parse_date(until, end=True, name="until")
         if lo is not None and hi is not None and lo > hi:
             raise InvalidArgumentError("since must not be after until")
-        return cls(tuple(parsed) or None, min_downloads or None, lo, hi)
+        return cls(parsed, min_downloads or None, lo, hi)
 
     @property
     def active(self) -> bool:

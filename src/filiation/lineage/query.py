@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from filiation.domain import NodeKind, Relation, parse_kind, parse_relations
 from filiation.errors import InvalidArgumentError
@@ -28,6 +29,9 @@ __all__ = [
 
 RelationsArg = Sequence[str | Relation] | str | None
 KindsArg = Sequence[NodeKind | str] | str | None
+
+#: The traversal options whose name in the API and the CLI differs from :meth:`parse`'s.
+OPTION_NAMES = {"relation": "relations", "kind": "kinds", "node_kind": "kind"}
 
 #: The confidence below which suspected (inferred) links are not followed unless asked.
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -99,35 +103,12 @@ class TraversalQuery:
         )
 
     @classmethod
-    def from_options(
-        cls,
-        *,
-        relation: RelationsArg = None,
-        max_depth: int | None = None,
-        limit: int | None = None,
-        kind: KindsArg = None,
-        min_downloads: int | None = None,
-        since: DateArg = None,
-        until: DateArg = None,
-        include_suspected: bool = False,
-        min_confidence: float | None = None,
-        node_kind: NodeKind | str | None = None,
-    ) -> TraversalQuery:
+    def from_options(cls, **options: Any) -> TraversalQuery:
         """A query from the traversal options as the API and the CLI both name them
         (``relation``, ``kind`` for the kinds kept, ``node_kind`` for the starting node's):
-        the one place that maps those names to :meth:`parse`'s."""
-        return cls.parse(
-            relations=relation,
-            max_depth=max_depth,
-            limit=limit,
-            kinds=kind,
-            min_downloads=min_downloads,
-            since=since,
-            until=until,
-            kind=node_kind,
-            include_suspected=include_suspected,
-            min_confidence=min_confidence,
-        )
+        the names of :meth:`parse`, the one list of parameters, but for those
+        (:data:`OPTION_NAMES`); an unknown option is a ``TypeError``, as for :meth:`parse`."""
+        return cls.parse(**{OPTION_NAMES.get(name, name): v for name, v in options.items()})
 
     def with_(self, **changes: object) -> TraversalQuery:
         """A copy with some fields changed (checked again)."""

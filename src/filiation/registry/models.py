@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from filiation.domain import LINEAGE_RELATIONS
+from filiation.domain import LINEAGE_RELATIONS, listed
 
 from .errors import FieldProblem, RegistryValidationError
 from .vocabulary import (
@@ -46,6 +46,40 @@ EXTRA_MAX = 50
 
 
 # -- records --------------------------------------------------------------------------------
+#: The fields a person edits (a form, an update, an import), as each ``parse_*`` takes them.
+MODEL_FIELDS = (
+    "name",
+    "description",
+    "learning_type",
+    "provider",
+    "version",
+    "model_card_url",
+    "repository_url",
+    "open_weights",
+    "weights_url",
+    "updated_on",
+    "training_datasets",
+    "personal_data",
+    "hub_id",
+    "derived_from",
+    "derived_relation",
+    "derived_provenance",
+    "derived_evidence",
+    "extra",
+)
+SYSTEM_FIELDS = ("name", "purpose", "owner", "role", "status")
+
+
+class _Editable(BaseModel):
+    """A record whose editable fields (``EDITABLE``) a form shows and an update merges."""
+
+    EDITABLE: ClassVar[tuple[str, ...]] = ()
+
+    def fields(self) -> dict[str, Any]:
+        """The editable fields, as the record's ``parse_*`` function takes them back."""
+        return self.model_dump(include=set(self.EDITABLE))
+
+
 class User(BaseModel):
     id: int
     name: str
@@ -69,7 +103,9 @@ class Use(BaseModel):
     system_status: SystemStatus | None = None
 
 
-class RegisteredModel(BaseModel):
+class RegisteredModel(_Editable):
+    EDITABLE = MODEL_FIELDS
+
     id: int
     name: str
     description: str | None = None
@@ -104,12 +140,10 @@ class RegisteredModel(BaseModel):
     def retired(self) -> bool:
         return self.retired_at is not None
 
-    def fields(self) -> dict[str, Any]:
-        """The editable fields, as :func:`parse_model` takes them back."""
-        return self.model_dump(include=set(MODEL_FIELDS))
 
+class AISystem(_Editable):
+    EDITABLE = SYSTEM_FIELDS
 
-class AISystem(BaseModel):
     id: int
     name: str
     purpose: str | None = None
@@ -119,9 +153,6 @@ class AISystem(BaseModel):
     created_at: datetime
     retired_at: datetime | None = None
     uses: list[Use] = []
-
-    def fields(self) -> dict[str, Any]:
-        return self.model_dump(include=set(SYSTEM_FIELDS))
 
 
 class FlaggedDataset(BaseModel):
@@ -200,29 +231,6 @@ class TokenInfo(BaseModel):
     name: str | None
     created_at: datetime
     revoked_at: datetime | None = None
-
-
-MODEL_FIELDS = (
-    "name",
-    "description",
-    "learning_type",
-    "provider",
-    "version",
-    "model_card_url",
-    "repository_url",
-    "open_weights",
-    "weights_url",
-    "updated_on",
-    "training_datasets",
-    "personal_data",
-    "hub_id",
-    "derived_from",
-    "derived_relation",
-    "derived_provenance",
-    "derived_evidence",
-    "extra",
-)
-SYSTEM_FIELDS = ("name", "purpose", "owner", "role", "status")
 
 
 # -- parsing ----------------------------------------------------------------------------------
@@ -475,5 +483,5 @@ def parse_role(value: Any) -> Role:
         return Role(str(value).strip().lower())
     except ValueError:
         raise RegistryValidationError(
-            {"role": FieldProblem("choice", "one of: viewer, editor, admin")}, "user"
+            {"role": FieldProblem("choice", f"one of: {listed(Role)}")}, "user"
         ) from None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from filiation.cli.common import dump, err, escape, open_genealogy, out, print_json
-from filiation.cli.output import Column
+from filiation.cli.output import Column, format_options
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 ENV_USER = "FILIATION_USER"
 #: ``--json`` of the registry commands (their JSON is the records', not in docs/json.md).
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+#: A registry list command's ``--format`` and ``--json``: its ``fmt`` is the format asked.
+formatted = format_options(JsonOpt)
 O = typer.Option  # noqa: E741
 
 
@@ -88,8 +90,7 @@ def print_table(
     rows: Iterable[Sequence[Any]],
     title: str = "",
     *,
-    fmt: str | None = None,
-    as_json: bool = False,
+    fmt: str = "table",
     data: Any = None,
     key: str | None = None,
 ) -> None:
@@ -97,7 +98,6 @@ def print_table(
     ``data`` as JSON): one way for every registry listing, the same as the other commands'."""
     from filiation.cli import output
 
-    fmt = output.choose(fmt, as_json)
     rows = [] if fmt == "json" else list(rows)
     output.emit(output.Listing(columns, rows, json=dump(data), title=title, key=key), fmt)
 
@@ -133,11 +133,9 @@ HISTORY_COLUMNS = (
 )
 
 
-def print_history(
-    history: list[Any], fmt: str | None = None, as_json: bool = False, title: str = "history"
-) -> None:
+def print_history(history: list[Any], fmt: str = "table", title: str = "history") -> None:
     """The registry's history, oldest first: one row per change, its record the key."""
-    if not history and not as_json and fmt in (None, "table"):
+    if not history and fmt == "table":
         return
     print_table(
         HISTORY_COLUMNS,
@@ -155,6 +153,5 @@ def print_history(
         ),
         title,
         fmt=fmt,
-        as_json=as_json,
         data=history,
     )

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from filiation.cli.common import OptionSpec, dump, escape, option_set, out, print_json
-from filiation.cli.output import Column, FormatOpt
+from filiation.cli.output import Column
 from filiation.cli.registry.base import (
     JsonOpt,
     O,
     acting_user,
+    formatted,
     grid,
     print_table,
     registry,
@@ -21,6 +22,7 @@ from filiation.cli.registry.base import (
     show_record,
     table,
 )
+from filiation.domain import LINEAGE_RELATIONS, listed
 from filiation.registry.vocabulary import LEARNING_TYPE_DEFINITIONS
 
 if TYPE_CHECKING:
@@ -39,13 +41,8 @@ ModelName = Annotated[
 ]
 
 
-#: Option names whose record field is named otherwise.
-_FIELD_OF = {
-    "model_card": "model_card_url",
-    "repository": "repository_url",
-    "dataset": "training_datasets",
-    "relation": "derived_relation",
-}
+#: Describing options whose record field is named otherwise.
+_FIELD_OF = {"model_card": "model_card_url", "repository": "repository_url"}
 
 
 class Unstatable(StrEnum):
@@ -60,19 +57,29 @@ class Unstatable(StrEnum):
 _CLEARED = {Unstatable.OPEN: "open_weights", Unstatable.PERSONAL_DATA: "personal_data"}
 
 
-def _model_fields(options: dict[str, Any]) -> dict[str, Any]:
-    """The record fields the options of ``model add``/``update`` give (those left out are
-    None; ``described`` holds the options both take); ``--dataset ''`` means no data set;
-    ``--clear open`` sets "open" back to not stated (``None``), which its own option cannot
-    say at the same time."""
-    fields: dict[str, Any] = {}
-    for option, value in {**options.pop("described"), **options}.items():
-        if value is None or option in ("ref", "as_json", "clear"):
-            continue
-        if option == "dataset" and value == [""]:
-            value = []
-        fields[_FIELD_OF.get(option, option)] = value
-    for choice in options.get("clear") or []:
+def _model_fields(
+    described: dict[str, Any],
+    name: str | None,
+    datasets: list[str] | None,
+    hub_id: str | None,
+    derived_from: str | None,
+    relation: str | None,
+    clear: Sequence[Unstatable] = (),
+) -> dict[str, Any]:
+    """The record fields the options of ``model add``/``update`` give, those left out
+    (None) omitted: ``described`` holds the options both take; ``--dataset ''`` means no
+    data set; ``--clear open`` sets "open" back to not stated (``None``), which its own
+    option cannot say at the same time."""
+    given = {
+        **{_FIELD_OF.get(option, option): value for option, value in described.items()},
+        "name": name,
+        "training_datasets": [] if datasets == [""] else datasets,
+        "hub_id": hub_id,
+        "derived_from": derived_from,
+        "derived_relation": relation,
+    }
+    fields = {field: value for field, value in given.items() if value is not None}
+    for choice in clear:
         field = _CLEARED[Unstatable(choice)]
         if field in fields:
             raise typer.BadParameter(
@@ -142,12 +149,13 @@ def model_add(
     ] = None,
     relation: Annotated[
         str | None,
-        O("--relation", help="How it derives: finetune, quantized, adapter, merge, unspecified."),
+        O("--relation", help=f"How it derives: {listed(LINEAGE_RELATIONS)}."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a model."""
-    _save(locals(), lambda reg, fields, actor: reg.create_model(fields, actor=actor))
+    fields = _model_fields(described, name, dataset, hub_id, derived_from, relation)
+    _save(as_json, lambda reg, actor: reg.create_model(fields, actor=actor))
 
 
 @model_app.command("update")
@@ -172,18 +180,15 @@ def model_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change some fields of a registered model (the others are kept)."""
-    _save(locals(), lambda reg, fields, actor: reg.update_model(ref, fields, actor=actor))
+    fields = _model_fields(described, name, dataset, hub_id, derived_from, relation, clear or ())
+    _save(as_json, lambda reg, actor: reg.update_model(ref, fields, actor=actor))
 
 
-def _save(
-    options: dict[str, Any],
-    write: Callable[[Registry, dict[str, Any], User], RegisteredModel],
-) -> None:
-    """Write the model that the options of ``model add`` or ``update`` describe, as the acting
-    user, and show it."""
+def _save(as_json: bool, write: Callable[[Registry, User], RegisteredModel]) -> None:
+    """Write a model (``model add`` or ``update``) as the acting user, and show it: the
+    fields are checked (``_model_fields``) before the registry is opened."""
     reg = registry()
-    model = write(reg, _model_fields(options), acting_user(reg))
-    _show_model(reg, model, options["as_json"])
+    _show_model(reg, write(reg, acting_user(reg)), as_json)
 
 
 @model_app.command("retire")
@@ -217,10 +222,10 @@ def _show_model(reg: Registry, m: RegisteredModel, as_json: bool) -> None:
 
 
 @app.command("models")
+@formatted
 def models(
     include_retired: Annotated[bool, O("--all", help="Include retired models.")] = False,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """The registered models."""
     items = registry().models(include_retired=include_retired)
@@ -247,7 +252,6 @@ def models(
             for m in items
         ),
         fmt=fmt,
-        as_json=as_json,
         data=items,
     )
 
@@ -316,7 +320,8 @@ def _short(value: Any) -> str:
 
 
 @model_app.command("ancestry")
-def model_ancestry(ref: ModelName, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+@formatted
+def model_ancestry(ref: ModelName, fmt: str = "table") -> None:
     """The model's full ancestry; '!' marks ancestors trained on personal data."""
     a = registry().ancestry(ref)
     print_table(
@@ -341,6 +346,5 @@ def model_ancestry(ref: ModelName, fmt: FormatOpt = None, as_json: JsonOpt = Fal
         ),
         title=f"ancestry of {a.model}",
         fmt=fmt,
-        as_json=as_json,
         data=a,
     )

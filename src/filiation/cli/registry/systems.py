@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from filiation.cli.common import dump, err, escape, print_json, write_atomically
-from filiation.cli.output import Column, FormatOpt
+from filiation.cli.output import Column
 from filiation.cli.registry.base import (
     JsonOpt,
     O,
     acting_user,
+    formatted,
     print_history,
     print_table,
     registry,
@@ -126,10 +127,10 @@ def _show_system(reg: Registry, s: AISystem, as_json: bool) -> None:
 
 
 @app.command("systems")
+@formatted
 def systems(
     include_retired: Annotated[bool, O("--all", help="Include retired systems.")] = False,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """The AI systems."""
     items = registry().systems(include_retired=include_retired)
@@ -147,20 +148,19 @@ def systems(
             for s in items
         ),
         fmt=fmt,
-        as_json=as_json,
         data=items,
     )
 
 
 # -- impact, history, data sets -------------------------------------------------------------------
 @app.command("impact")
+@formatted
 def impact(
     model: Annotated[
         str | None, O("--model", "-m", help="A registered model or a Hub model id.")
     ] = None,
     dataset: Annotated[str | None, O("--dataset", "-d", help="A data set id.")] = None,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """Which of your systems rely, directly or through any ancestor, on a model or data set."""
     reg = registry()
@@ -176,10 +176,9 @@ def impact(
         ((h.system, h.status, h.model, h.usage, " → ".join(h.through)) for h in res.systems),
         title=f"systems relying on {res.target}",
         fmt=fmt,
-        as_json=as_json,
         data=res,
     )
-    if not res.systems and not as_json:
+    if not res.systems and fmt != "json":
         err.print(
             f"no system relies on {escape(res.target)} "
             f"({counted(len(res.models), 'registered model does', 'registered models do')})"
@@ -187,14 +186,14 @@ def impact(
 
 
 @app.command("history")
+@formatted
 def history(
     kind: Annotated[str | None, O("--kind", help="model, system, user or dataset.")] = None,
     ref: Annotated[str | None, O("--ref", help="The record (name or #number).")] = None,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    fmt: str = "table",  # given by @formatted
 ) -> None:
     """Every change to the registry (who, when, what, before/after)."""
-    print_history(registry().history(kind, ref), fmt, as_json)
+    print_history(registry().history(kind, ref), fmt)
 
 
 @dataset_app.command("flag")
@@ -212,14 +211,14 @@ def dataset_flag(
 
 
 @dataset_app.command("list")
-def dataset_list(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+@formatted
+def dataset_list(fmt: str = "table") -> None:
     """Flagged data sets."""
     items = registry().datasets()
     print_table(
         (Column("id", "id"), Column("personal data", drop=1), Column("note", drop=0)),
         ((d.id, "yes" if d.personal_data else "no", d.note or "") for d in items),
         fmt=fmt,
-        as_json=as_json,
         data=items,
     )
 

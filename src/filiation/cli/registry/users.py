@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from filiation.cli.common import err, escape, out
-from filiation.cli.output import Column, FormatOpt
-from filiation.cli.registry.base import JsonOpt, O, acting_user, print_table, registry
+from filiation.cli.output import Column
+from filiation.cli.registry.base import O, acting_user, formatted, print_table, registry
+from filiation.domain import listed
+from filiation.registry.vocabulary import Role
 
 app = typer.Typer()
 user_app = typer.Typer(help="Registry users and their roles.", no_args_is_help=True)
@@ -28,7 +30,7 @@ def _password(from_stdin: bool) -> str:
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
-    role: Annotated[str, O("--role", help="viewer, editor or admin.")] = "viewer",
+    role: Annotated[str, O("--role", help=f"{listed(Role, ' or ')}.")] = "viewer",
     password_stdin: Annotated[
         bool, O("--password-stdin", help="Read the password from the first line of stdin.")
     ] = False,
@@ -45,14 +47,14 @@ def user_add(
 
 
 @user_app.command("list")
-def user_list(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+@formatted
+def user_list(fmt: str = "table") -> None:
     """Users and their roles."""
     items = registry().users()
     print_table(
         (Column("name", "id"), Column("role", drop=2), Column("disabled", drop=1)),
         ((u.name, u.role, "disabled" if u.disabled else "") for u in items),
         fmt=fmt,
-        as_json=as_json,
         data=items,
     )
 
@@ -100,7 +102,8 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+@formatted
+def token_list(fmt: str = "table") -> None:
     """API tokens (never the secrets)."""
     items = registry().tokens()
     print_table(
@@ -112,7 +115,6 @@ def token_list(fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
         ),
         ((t.id, t.user, t.name or "", "revoked" if t.revoked_at else "active") for t in items),
         fmt=fmt,
-        as_json=as_json,
         data=items,
         key="id",
     )
