@@ -166,26 +166,23 @@ def test_a_delta_finds_the_dumps_rows_by_key(
     db: Any, edges_csv: Path, hub_sample: Path, keyed: None
 ) -> None:
     g = filiation.open(db, load_bundled=False)
-    _ = g.index  # the dump's copy is written from the store, with its by-key files
+    _ = g.index  # the dump's copy is written from the store
+    assert keyed_files(g) == []
+    rows = pq.read_table(hub_sample, columns=["id", "baseModels"]).to_pylist()
+    parents = [m["id"].lower() for r in rows if r["baseModels"] for m in r["baseModels"]["models"]]
+    keys = [rows[0]["id"].lower(), rows[5]["id"].lower(), *parents[:20], "acme/not-in-the-dump"]
+    expected_nodes = {r["id"].lower() for r in rows} & set(keys)
+    scanned = rows_about(g, keys)  # the whole copy read: its by-key files written
     assert [n.split(".", 1)[1] for n in keyed_files(g)] == [
         "links.keys",
         "links.rows",
         "nodes.keys",
         "nodes.rows",
     ]
-    rows = pq.read_table(hub_sample, columns=["id", "baseModels"]).to_pylist()
-    parents = [m["id"].lower() for r in rows if r["baseModels"] for m in r["baseModels"]["models"]]
-    keys = [rows[0]["id"].lower(), rows[5]["id"].lower(), *parents[:20], "acme/not-in-the-dump"]
-    expected_nodes = {r["id"].lower() for r in rows} & set(keys)
     nodes, links = rows_about(g, keys)
+    assert (nodes, links) == scanned
     assert {n["key"] for n in nodes} == expected_nodes
     assert links and all(x["child_key"] in keys or x["parent_key"] in keys for x in links)
-    # the same rows as a scan of the whole copy (by-key files removed, then written again)
-    for name in keyed_files(g):
-        (g.store.index_dir() / snapshot_cache.FOLDER / name).unlink()
-    assert rows_about(g, keys) == (nodes, links)
-    assert len(keyed_files(g)) == 4
-
     # an edge list applied as a delta over the dump: the answers of a rebuild from scratch
     report = g.ingest_edges(edges_csv)
     assert report.links == 2
@@ -202,7 +199,7 @@ def test_keys_sharing_a_hash_are_told_apart(
     ids = pq.read_table(hub_sample, columns=["id"]).column("id").to_pylist()
     keys = [i.lower() for i in ids[:3]]
     expected = rows_about(g, keys)
-    assert len(keyed_files(g)) == 4 and expected[0]
+    assert len(keyed_files(g)) == 4 and expected[0] and rows_about(g, keys) == expected
 
     def few_hashes(values: Any) -> Any:  # every key in one of two buckets
         import numpy as np
@@ -223,6 +220,7 @@ def test_damaged_by_key_files_are_not_used(db: Any, keyed: None, hub_sample: Pat
     ids = pq.read_table(hub_sample, columns=["id"]).column("id").to_pylist()
     keys = [i.lower() for i in ids[10:14]]
     expected = rows_about(g, keys)
+    assert len(keyed_files(g)) == 4
     folder = g.store.index_dir() / snapshot_cache.FOLDER
     for name in keyed_files(g):
         if name.endswith(".keys"):
@@ -233,7 +231,8 @@ def test_damaged_by_key_files_are_not_used(db: Any, keyed: None, hub_sample: Pat
 
 def test_by_key_files_go_with_their_copy(db: Any, edges_csv: Path, keyed: None) -> None:
     g = filiation.open(db, load_bundled=False)
-    _ = g.index
+    _ = g.index  # the dump's copy written
+    g.ingest_edges(edges_csv)  # a delta over the dump: its by-key files written
     before = keyed_files(g)
     assert len(before) == 4
     for _ in range(2):
@@ -243,18 +242,20 @@ def test_by_key_files_go_with_their_copy(db: Any, edges_csv: Path, keyed: None) 
     assert keyed_files(g) == []
 
 
-def test_an_ingest_writes_the_by_key_files_with_the_copy(
-    fresh_db: Any, hub_sample: Path, keyed: None
+def test_the_first_delta_over_a_new_dump_writes_its_by_key_files(
+    fresh_db: Any, hub_sample: Path, edges_csv: Path, keyed: None
 ) -> None:
     g = filiation.open(fresh_db, load_bundled=False)
     g.ingest_hub_stats(hub_sample)
+    assert keyed_files(g) == []  # the ingest writes the copy alone
+    g.ingest_edges(edges_csv)  # a delta: the dump's rows about the edge list's ids
     written = keyed_files(g)
     assert len(written) == 4
     ids = pq.read_table(hub_sample, columns=["id"]).column("id").to_pylist()
     keys = [i.lower() for i in ids[20:30]]
-    from_ingest = rows_about(g, keys)
-    assert len(from_ingest[0]) == len(set(keys))
+    by_key = rows_about(g, keys)
+    assert len(by_key[0]) == len(set(keys))
     folder = g.store.index_dir() / snapshot_cache.FOLDER
     for name in written:
         (folder / name).unlink()
-    assert rows_about(g, keys) == from_ingest  # the same rows as the copy's own
+    assert rows_about(g, keys) == by_key  # the same rows as the copy's own

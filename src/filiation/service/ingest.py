@@ -167,7 +167,6 @@ class Ingester:
                 staging = publishing.enter_context(staging_folder(self.store.index_dir()))
                 arrays = apply_delta(base, tables, keys, step=self._say, folder=staging)
             else:
-                staged.index_keys(new.nodes, new.links)  # for the deltas to come
                 tables = [new, *(self.cache.read_snapshot(s) for s in others)]
                 tables.sort(key=lambda t: source_priority(t.source, t.snapshot_id or 1 << 62))
                 del new  # build() empties `tables`, freeing the parsed rows as it goes

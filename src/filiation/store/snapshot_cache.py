@@ -239,10 +239,14 @@ KEYED_MIN_ROWS = 250_000
 
 
 class _KeyedWriter:
-    """Writes a copy's by-key files as its batches come: the rows uncompressed, and their
-    keys' hashes sorted with the row numbers. Temporary names until :meth:`publish` names
-    them after the copy (rows first: a reader starts from the keys file); a full or
-    read-only disk, or a copy too small to need them, just leaves the copy without them."""
+    """Writes a copy's by-key files as its batches are read: the rows uncompressed, and
+    their keys' hashes sorted with the row numbers. Temporary names until :meth:`publish`
+    names them after the copy (rows first: a reader starts from the keys file); a full or
+    read-only disk, or a copy too small to need them, just leaves the copy without them.
+
+    Not written by the ingest itself: 750 MB more to write at 3.1 M models cost the full
+    ingest 16 s of wall time (the store's commit waits for the disk), for 1.7 s of CPU; the
+    first delta over a new dump pays it instead, once."""
 
     def __init__(self, folder: Path, ends: tuple[str, ...]) -> None:
         self.ends = ends
@@ -255,7 +259,6 @@ class _KeyedWriter:
         self._rows = 0
         self._size = 0
         self._failed = False
-        self._sealed = False
 
     def add(self, batch: pa.RecordBatch) -> None:
         import pyarrow as pa
@@ -276,14 +279,14 @@ class _KeyedWriter:
         self._hashes.extend((_hashes(batch.column(name)), self._rows) for name in self.ends)
         self._rows += batch.num_rows
 
-    def seal(self) -> None:
-        """Write the keys file (the slow part: done before the copy's name is known)."""
+    def publish(self, copy: Path) -> bool:
+        """Write the keys file and name both after ``copy`` (its ``.parts`` file); False
+        when they could not be written, or the copy is too small to need them."""
         import numpy as np
         import pyarrow as pa
 
         if self._failed or self._out is None or self._rows < KEYED_MIN_ROWS:
-            self._failed = True
-            return
+            return False
         try:
             self._out.close()
             self._sink.close()  # type: ignore[union-attr]
@@ -297,20 +300,9 @@ class _KeyedWriter:
             entries = entries[:, np.argsort(entries[0])]
             with open(self.tmp[1], "wb") as out:
                 np.save(out, entries)
-            self._sealed = True
-        except (OSError, pa.ArrowException):
-            self._failed = True
-
-    def publish(self, copy: Path) -> bool:
-        """Name the files after ``copy`` (its ``.parts`` file); False if there are none."""
-        if not self._sealed:
-            self.seal()
-        if self._failed:
-            return False
-        try:
             for tmp, path in zip(self.tmp, _keyed_paths(copy), strict=True):
                 os.replace(tmp, path)
-        except OSError:
+        except (OSError, pa.ArrowException):
             self._failed = True
             return False
         return True
@@ -339,25 +331,6 @@ class Staged:
         self._size = 0
         self._lock = threading.Lock()
         self._done = False  # discarded, given up or published: nothing more is written
-        self._keyed: dict[str, _KeyedWriter] = {}
-
-    def index_keys(self, nodes: pa.Table, links: pa.Table) -> None:
-        """Write the by-key files of a big copy from its rows (the same rows in the same
-        order as the parts :meth:`add` gets), so that the first delta over it is as quick as
-        the next ones; :meth:`publish` names them."""
-        from filiation.store.transaction import BATCH_ROWS, stored
-
-        for rows_of, table, ends in zip(_NAMES, (nodes, links), _ENDS, strict=True):
-            if table.num_rows < KEYED_MIN_ROWS:
-                continue
-            try:
-                self.files[0].parent.mkdir(parents=True, exist_ok=True)
-            except OSError:
-                return
-            keyed = self._keyed[rows_of] = _KeyedWriter(self.files[0].parent, ends)
-            for batch in stored(rows_of, table).to_batches(max_chunksize=BATCH_ROWS):
-                keyed.add(batch)
-            keyed.seal()
 
     def add(self, rows_of: str, data: bytes) -> None:
         """Append one part of ``rows_of`` (``nodes`` or ``links``)."""
@@ -392,8 +365,6 @@ class Staged:
     def _give_up(self) -> None:
         self._done = True
         self._close()
-        for keyed in self._keyed.values():
-            keyed.discard()
         for tmp in self.files:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -418,9 +389,6 @@ class Staged:
                 self._give_up()
                 return False
             self._done = True
-            for rows_of, keyed in self._keyed.items():
-                keyed.publish(paths[_NAMES.index(rows_of)])
-                keyed.discard()
             return True
 
     def discard(self) -> None:
@@ -444,7 +412,6 @@ def write(folder: Path, snap: SnapshotInfo, nodes: pa.Table, links: pa.Table) ->
         for rows_of, table in zip(_NAMES, (nodes, links), strict=True):
             for _, part in encode_parts(stored(rows_of, table)):
                 staged.add(rows_of, part)
-        staged.index_keys(nodes, links)
     except pa.ArrowException:
         staged.discard()
         return False
