@@ -115,7 +115,8 @@ def _filtered(
     """The copy's rows (about ``keys`` if given, then writing its by-key files)."""
     import pyarrow as pa
 
-    keyed = _KeyedWriter(path.parent, ends) if keys is not None else None
+    big = keys is not None and path.stat().st_size >= KEYED_MIN_BYTES
+    keyed = _KeyedWriter(path.parent, ends) if big else None
     try:
         with pa.memory_map(str(path)) as source:
             batches = []
@@ -234,15 +235,16 @@ def _keyed(path: Path, ends: tuple[str, ...], keys: pa.Array) -> pa.Table | None
     return _about(table, ends, keys)
 
 
-#: Copies of fewer rows than this get no by-key files: decompressing them costs less.
-KEYED_MIN_ROWS = 250_000
+#: Copies smaller than this (about 250,000 rows) get no by-key files: decompressing them
+#: costs less than writing the files, which a delta over them would do each time.
+KEYED_MIN_BYTES = 16 << 20
 
 
 class _KeyedWriter:
     """Writes a copy's by-key files as its batches are read: the rows uncompressed, and
     their keys' hashes sorted with the row numbers. Temporary names until :meth:`publish`
     names them after the copy (rows first: a reader starts from the keys file); a full or
-    read-only disk, or a copy too small to need them, just leaves the copy without them.
+    read-only disk just leaves the copy without them.
 
     Not written by the ingest itself: at 3.1 M models they are 840 MB more to write (4 s of
     this disk at 200 MB/s, beside the store's own writes) and 1.7 s of CPU, against the full
@@ -282,11 +284,11 @@ class _KeyedWriter:
 
     def publish(self, copy: Path) -> bool:
         """Write the keys file and name both after ``copy`` (its ``.parts`` file); False
-        when they could not be written, or the copy is too small to need them."""
+        when they could not be written."""
         import numpy as np
         import pyarrow as pa
 
-        if self._failed or self._out is None or self._rows < KEYED_MIN_ROWS:
+        if self._failed or self._out is None:
             return False
         try:
             self._out.close()
