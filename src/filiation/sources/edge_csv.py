@@ -30,7 +30,7 @@ import pyarrow.csv as pa_csv
 from filiation.domain import NodeKind, Relation, author_of, normalise_relation
 from filiation.errors import SourceError
 from filiation.sources.hub_columns import clean_id, clean_ids
-from filiation.sources.hub_stats import drop_self_loops
+from filiation.sources.hub_stats_parse import drop_self_loops
 from filiation.sources.records import (
     LINK_SCHEMA,
     NODE_SCHEMA,
