@@ -13,12 +13,13 @@ part once and hands the same bytes to the store and to the copy, as it goes.
 
 A delta needs only the rows about the ids it touches; finding them in the compressed copy
 of a 3.1-million-row dump meant decompressing all of it (1.6 s of CPU for every small
-ingest). So the first delta that asks writes, beside a big copy, the same rows uncompressed
-(``.rows``, an Arrow IPC file read through a memory map) and a by-key index of them
-(``.keys``: a hash of each row's key, or of each link end, sorted, with the row numbers):
-later deltas hash their keys, find the rows by binary search and take those rows alone, in
-time proportional to the change (0.06 s for a 1,000-link edge list at 3.1 M models). A copy
-without them (older copies, a full disk) is read as before, and that read writes them.
+ingest). So beside a big copy are kept the same rows uncompressed (``.rows``, an Arrow IPC
+file read through a memory map) and a by-key index of them (``.keys``: a hash of each row's
+key, or of each link end, sorted, with the row numbers), written once the ingest that made
+the copy is published, or by the first delta that reads an older copy. A delta hashes its
+keys, finds the rows by binary search and takes those rows alone, in time proportional to
+the change (0.06 s for a 1,000-link edge list at 3.1 M models). A copy without them (older
+copies, a full disk) is read as before.
 
 It is a cache, with a cache's rules: a snapshot never changes once committed, so a copy is
 valid for as long as the snapshot exists; files are keyed by the snapshot's id *and* start
@@ -112,24 +113,53 @@ _ENDS = (("key",), ("child_key", "parent_key"))
 def _filtered(
     path: Path, ends: tuple[str, ...], keys: pa.Array | None, schema: pa.Schema
 ) -> pa.Table:
-    """The copy's rows (about ``keys`` if given, then writing its by-key files)."""
+    """The copy's rows (about ``keys`` if given: then a big copy's by-key files are written
+    on the way, for the next time)."""
     import pyarrow as pa
 
     big = keys is not None and path.stat().st_size >= KEYED_MIN_BYTES
-    keyed = _KeyedWriter(path.parent, ends) if big else None
+    batches = _scan(path, ends, keys, keep=True, index=big)
+    return pa.Table.from_batches(batches) if batches else schema.empty_table()
+
+
+def _scan(
+    path: Path, ends: tuple[str, ...], keys: pa.Array | None, *, keep: bool, index: bool
+) -> list[pa.RecordBatch]:
+    """Read a copy batch by batch: the batches (about ``keys``) if ``keep``, and its by-key
+    files written if ``index``."""
+    import pyarrow as pa
+
+    keyed = _KeyedWriter(path.parent, ends) if index else None
+    batches = []
     try:
         with pa.memory_map(str(path)) as source:
-            batches = []
             for batch in _batches(source):
                 if keyed is not None:
                     keyed.add(batch)
-                batches.append(batch if keys is None else _about(batch, ends, keys))
+                if keep:
+                    batches.append(batch if keys is None else _about(batch, ends, keys))
         if keyed is not None:
             keyed.publish(path)
     finally:
         if keyed is not None:
             keyed.discard()
-    return pa.Table.from_batches(batches) if batches else schema.empty_table()
+    return batches
+
+
+def index_keys(folder: Path, snap: SnapshotInfo) -> None:
+    """Write the by-key files of a snapshot's copy if it is big and has none: called once a
+    full ingest is published (nothing waits for it then), so that the first delta over a new
+    dump is as quick as the next ones. A copy that cannot be read or indexed is left as is:
+    the next delta reads it whole."""
+    import pyarrow as pa
+
+    paths = _paths(folder, snap)
+    if paths is None:
+        return
+    for path, ends in zip(paths, _ENDS, strict=True):
+        with contextlib.suppress(OSError, ValueError, pa.ArrowException):
+            if path.stat().st_size >= KEYED_MIN_BYTES and not _keyed_paths(path)[1].exists():
+                _scan(path, ends, None, keep=False, index=True)
 
 
 def _batches(source: pa.MemoryMappedFile) -> Iterator[pa.RecordBatch]:
@@ -246,10 +276,9 @@ class _KeyedWriter:
     names them after the copy (rows first: a reader starts from the keys file); a full or
     read-only disk just leaves the copy without them.
 
-    Not written by the ingest itself: at 3.1 M models they are 840 MB more to write (4 s of
-    this disk at 200 MB/s, beside the store's own writes) and 1.7 s of CPU, against the full
-    ingest's 30 s budget; the first delta over a new dump pays it instead, once (about 3 s
-    of CPU on top of the 1.6 s it took to scan the copy)."""
+    Written from the copy once a full ingest is published (:func:`index_keys`), not while
+    it runs: at 3.1 M models they are 840 MB more to write, which the store's commit would
+    wait for; and by the first delta over a copy that has none (an older one)."""
 
     def __init__(self, folder: Path, ends: tuple[str, ...]) -> None:
         self.ends = ends
