@@ -323,3 +323,153 @@ def test_edge_list_and_hub_stats_together(
     assert shown.downloads == both["downloads"]
     record = described[both["id"].lower()]
     assert shown.extra == {k: v for k, v in record.items() if k not in ("id", "owner") and v}
+
+
+# -- the reader's line numbers and row shapes ------------------------------------------------------
+
+
+def csv_module_links(path: Path) -> tuple[dict[tuple[str, str, str], str], list[int], int]:
+    """What the edge list says, read row by row with the csv module (the reference): each
+    usable link's first evidence (``name:line``, the line its row ends on), the lines of
+    unusable rows, and the rows read."""
+    from filiation.domain import Relation, normalise_relation
+    from filiation.sources.hub_columns import clean_id
+
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = [h.strip().lower() for h in next(reader)]
+        ip, ic, ir = header.index("parent_id"), header.index("child_id"), header.index("relation")
+        first: dict[tuple[str, str, str], str] = {}
+        bad: list[int] = []
+        rows = 0
+        for row in reader:
+            rows += 1
+            if all(not cell.strip() for cell in row):
+                continue
+            if len(row) <= max(ip, ic, ir):
+                bad.append(reader.line_num)
+                continue
+            parent, child = clean_id(row[ip]), clean_id(row[ic])
+            if parent is None or child is None:
+                bad.append(reader.line_num)
+                continue
+            rel = normalise_relation(row[ir]) if row[ir].strip() else Relation.UNSPECIFIED
+            if rel is None or rel is Relation.PUBLISHED_BY:
+                rel = Relation.UNSPECIFIED
+            if parent.lower() != child.lower():
+                key = (parent.lower(), child.lower(), rel.value)
+                first.setdefault(key, f"{path.name}:{reader.line_num}")
+    return first, bad, rows
+
+
+def messy_edge_list(edges: list[list[str]], newline: str, stray_quote: bool) -> str:
+    """Real links written the way hand-made files are: blank and whitespace-only lines,
+    quoted values (some holding a line break), rows with a field too many or too few,
+    repeated links, and (optionally) a quote inside an unquoted id."""
+    out = ["parent_id,child_id,relation"]
+    for i, (p, c, r) in enumerate(edges):
+        if i % 7 == 3:
+            out.append("")
+        if i % 11 == 5:
+            out.append("   ")
+        if i % 13 == 6:
+            out.append(",,")
+        if i % 5 == 1:
+            out.append(f'"{p}","{c}",{r}')
+        elif i % 9 == 2:
+            out.append(f'"{p}","{c}{newline}v2",{r}')  # an id with a line break: unusable
+        elif i % 9 == 4:
+            out.append(f'{p},{c},"{r}",{newline}"a note{newline}on two lines"')  # one more field
+        elif i % 17 == 8:
+            out.append(f"{p},{c}")  # one field too few
+        elif stray_quote and i == 12:
+            out.append(f'{p}"x,{c},{r}')
+        else:
+            out.append(f"{p},{c},{r}")
+        if i % 8 == 0:
+            out.append(f"{p.upper()},{c},{r}")  # the same link again
+    return newline.join(out) + newline
+
+
+@pytest.mark.parametrize(
+    ("newline", "bom", "stray_quote"),
+    [("\n", False, False), ("\r\n", True, False), ("\r", False, False), ("\n", False, True)],
+    ids=["lf", "crlf-bom", "cr", "stray-quote"],
+)
+def test_evidence_names_the_line_each_row_ends_on(
+    tmp_path: Path, raw, newline: str, bom: bool, stray_quote: bool
+) -> None:
+    from filiation.sources import edge_csv
+
+    edges = [e for e in raw["edges"][:120] if e[0].lower() != e[1].lower()]
+    path = tmp_path / "edges.csv"
+    text = messy_edge_list(edges, newline, stray_quote)
+    path.write_text(text, encoding="utf-8-sig" if bom else "utf-8", newline="")
+    expected, bad, rows = csv_module_links(path)
+    assert len(expected) > 50 and len(bad) > 10  # the file does hold both kinds of rows
+
+    records = edge_csv.read(path)
+    links = records.links.to_pylist()
+    got = {(x["parent_key"], x["child_key"], x["relation"]): x["evidence"] for x in links}
+    assert got == expected
+    assert len(links) == len(got)  # duplicates merged
+    assert records.report.rows_read == rows
+    key, count = reason(records.report.skipped, "lines")
+    assert count == len(bad)
+    shown = [int(n) for n in key.split("lines ")[1].rstrip(")").removesuffix(" ...").split(", ")]
+    assert shown == bad[:10]
+
+
+@pytest.mark.parametrize(
+    "text", [b"parent_id,child_id,relation\n", b"parent_id,child_id,relation", b"child,parent\n\n"]
+)
+def test_a_header_alone_is_an_empty_edge_list(tmp_path: Path, text: bytes) -> None:
+    from filiation.sources import edge_csv
+
+    path = tmp_path / "edges.csv"
+    path.write_bytes(text)
+    records = edge_csv.read(path)
+    assert records.links.num_rows == 0
+    assert records.report.skipped == {}
+    assert records.report.rows_read == text.count(b"\n\n")
+
+
+def test_bad_bytes_are_a_source_error_naming_the_line(tmp_path: Path, raw) -> None:
+    from filiation.sources import edge_csv
+
+    lines = ["parent_id,child_id,relation"] + [",".join(e) for e in raw["edges"][:5]]
+    path = tmp_path / "edges.csv"
+    data = "\n".join(lines).encode() + b"\nabc/\xff\xfe,def/ghi,merged\n"
+    path.write_bytes(data)
+    with pytest.raises(filiation.SourceError, match=r"edges\.csv is not a UTF-8 CSV file \(line 7"):
+        edge_csv.read(path)
+
+
+def test_node_list_rows_of_any_shape(tmp_path: Path, raw) -> None:
+    """Node rows with fewer or more fields than the header, quoted line breaks, blank rows
+    and repeated ids: counted as the csv module reads them."""
+    from filiation.sources import edge_csv
+
+    ids = [e[1] for e in raw["edges"][:6]]
+    nodes = tmp_path / "nodes.csv"
+    nodes.write_text(
+        "id,owner,architecture,notes\n"
+        f'{ids[0]},alice,llama,"two\nlines"\n'
+        f"{ids[1]}\n"  # the id alone
+        f"{ids[2]},bob,mistral,n,surplus\n"  # a field too many
+        "\n,,,\n"
+        f",carol,llama,\n"  # no id
+        f"{ids[0].upper()},dave,,\n"  # the first id again
+        f"{ids[3]},  ,gpt2,\n",
+        encoding="utf-8",
+    )
+    edges = write_edges(tmp_path, ["parent_id,child_id,relation", f"{ids[4]},{ids[5]},merged"])
+    records = edge_csv.read(edges, nodes)
+    got = {n["id"]: (n["author"], n["extra"]) for n in records.nodes.to_pylist()}
+    assert got == {
+        ids[0]: ("alice", '{"architecture": "llama", "notes": "two\\nlines"}'),
+        ids[1]: (ids[1].split("/")[0] if "/" in ids[1] else None, None),
+        ids[2]: ("bob", '{"architecture": "mistral", "notes": "n"}'),
+        ids[3]: (ids[3].split("/")[0] if "/" in ids[3] else None, '{"architecture": "gpt2"}'),
+    }
+    assert records.report.skipped == {"node rows without a usable id": 1, "duplicate node rows": 1}

@@ -83,7 +83,8 @@ def test_a_small_ingest_rebuilds_from_the_copies_not_the_store(
 
     current = g.store.current_snapshots()
     assert report.snapshot_id in {s.id for s in current}
-    # one nodes file and one links file per current snapshot, the new one included
+    # one nodes file and one links file per current snapshot, the new one included (and no
+    # by-key files: the sample's copy is small enough to decompress whole)
     assert sorted(n.split(".")[0].split("-")[0] for n in copies(g)) == sorted(
         [str(s.id) for s in current] * 2
     )
@@ -130,3 +131,132 @@ def test_copies_of_deleted_snapshots_are_deleted(db: Any, edges_csv: Path) -> No
         g.ingest_edges(edges_csv)
     kept = {str(s.id) for s in g.store.snapshots()}
     assert {n.split("-")[0] for n in copies(g)} == kept
+
+
+# -- the by-key files of a big copy (what a delta reads) ---------------------------------------
+
+
+def keyed_files(g: filiation.Genealogy) -> list[str]:
+    folder = g.store.index_dir() / snapshot_cache.FOLDER
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith((".rows", ".keys")))
+
+
+def rows_about(g: filiation.Genealogy, keys: list[str]) -> tuple[Any, Any]:
+    """The dump's rows about ``keys`` as the cache gives them, in a comparable order."""
+    import pyarrow as pa
+
+    (dump,) = [s for s in g.store.current_snapshots() if s.source == "hub-stats"]
+    found = snapshot_cache.read(g.store.index_dir(), dump, pa.array(keys, pa.string()))
+    assert found is not None
+    nodes, links = found
+    return (
+        nodes.sort_by([("key", "ascending")]).to_pylist(),
+        links.sort_by(
+            [(c, "ascending") for c in ("child_key", "parent_key", "relation")]
+        ).to_pylist(),
+    )
+
+
+@pytest.fixture()
+def keyed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """By-key files for copies of any size (the sample is smaller than the threshold)."""
+    monkeypatch.setattr(snapshot_cache, "KEYED_MIN_BYTES", 0)
+
+
+def test_a_delta_finds_the_dumps_rows_by_key(
+    db: Any, edges_csv: Path, hub_sample: Path, keyed: None
+) -> None:
+    g = filiation.open(db, load_bundled=False)
+    _ = g.index  # the dump's copy is written from the store
+    assert keyed_files(g) == []
+    rows = pq.read_table(hub_sample, columns=["id", "baseModels"]).to_pylist()
+    parents = [m["id"].lower() for r in rows if r["baseModels"] for m in r["baseModels"]["models"]]
+    keys = [rows[0]["id"].lower(), rows[5]["id"].lower(), *parents[:20], "acme/not-in-the-dump"]
+    expected_nodes = {r["id"].lower() for r in rows} & set(keys)
+    scanned = rows_about(g, keys)  # the whole copy read: its by-key files written
+    assert [n.split(".", 1)[1] for n in keyed_files(g)] == [
+        "links.keys",
+        "links.rows",
+        "nodes.keys",
+        "nodes.rows",
+    ]
+    nodes, links = rows_about(g, keys)
+    assert (nodes, links) == scanned
+    assert {n["key"] for n in nodes} == expected_nodes
+    assert links and all(x["child_key"] in keys or x["parent_key"] in keys for x in links)
+    # an edge list applied as a delta over the dump: the answers of a rebuild from scratch
+    report = g.ingest_edges(edges_csv)
+    assert report.links == 2
+    from_keys = answers(g)
+    shutil.rmtree(g.store.index_dir() / snapshot_cache.FOLDER)
+    assert answers(rebuilt(db)) == from_keys
+
+
+def test_keys_sharing_a_hash_are_told_apart(
+    db: Any, keyed: None, monkeypatch: pytest.MonkeyPatch, hub_sample: Path
+) -> None:
+    g = filiation.open(db, load_bundled=False)
+    _ = g.index
+    ids = pq.read_table(hub_sample, columns=["id"]).column("id").to_pylist()
+    keys = [i.lower() for i in ids[:3]]
+    expected = rows_about(g, keys)
+    assert len(keyed_files(g)) == 4 and expected[0] and rows_about(g, keys) == expected
+
+    def few_hashes(values: Any) -> Any:  # every key in one of two buckets
+        import numpy as np
+        import pyarrow.compute as pc
+
+        return np.asarray(pc.utf8_length(values), dtype=np.uint64) % 2
+
+    monkeypatch.setattr(snapshot_cache, "_hashes", few_hashes)
+    for name in keyed_files(g):
+        (g.store.index_dir() / snapshot_cache.FOLDER / name).unlink()
+    assert rows_about(g, keys)  # written with the colliding hash
+    assert rows_about(g, keys) == expected  # and read through it
+
+
+def test_damaged_by_key_files_are_not_used(db: Any, keyed: None, hub_sample: Path) -> None:
+    g = filiation.open(db, load_bundled=False)
+    _ = g.index
+    ids = pq.read_table(hub_sample, columns=["id"]).column("id").to_pylist()
+    keys = [i.lower() for i in ids[10:14]]
+    expected = rows_about(g, keys)
+    assert len(keyed_files(g)) == 4
+    folder = g.store.index_dir() / snapshot_cache.FOLDER
+    for name in keyed_files(g):
+        if name.endswith(".keys"):
+            data = (folder / name).read_bytes()
+            (folder / name).write_bytes(data[: len(data) // 2])
+    assert rows_about(g, keys) == expected
+
+
+def test_by_key_files_go_with_their_copy(db: Any, edges_csv: Path, keyed: None) -> None:
+    g = filiation.open(db, load_bundled=False)
+    g.keep_snapshots = 1
+    _ = g.index  # the dump's copy written
+    first = g.ingest_edges(edges_csv)  # its by-key files, and the dump's, are written
+    assert {n.split("-")[0] for n in keyed_files(g)} == {"1", str(first.snapshot_id)}
+    second = g.ingest_edges(edges_csv)  # the first edge list's snapshot is deleted
+    current = {str(s.id) for s in g.store.current_snapshots()}
+    assert current == {"1", str(second.snapshot_id)}
+    assert {n.split("-")[0] for n in keyed_files(g)} == current
+    snapshot_cache.prune(g.store.index_dir(), [])
+    assert keyed_files(g) == []
+
+
+def test_an_ingest_writes_the_by_key_files_of_its_copy(
+    fresh_db: Any, hub_sample: Path, edges_csv: Path, keyed: None
+) -> None:
+    g = filiation.open(fresh_db, load_bundled=False)
+    g.ingest_hub_stats(hub_sample)
+    written = keyed_files(g)
+    assert len(written) == 4  # once the index is published
+    ids = pq.read_table(hub_sample, columns=["id"]).column("id").to_pylist()
+    keys = [i.lower() for i in ids[20:30]]
+    by_key = rows_about(g, keys)
+    assert len(by_key[0]) == len(set(keys))
+    folder = g.store.index_dir() / snapshot_cache.FOLDER
+    for name in written:
+        (folder / name).unlink()
+    assert rows_about(g, keys) == by_key  # the same rows as the copy's own
+    assert keyed_files(g) == written  # written again by that read

@@ -189,6 +189,8 @@ class Ingester:
             self.cache.publish(arrays)
         self.store.prune(keep=self.keep_snapshots)
         snapshot_cache.prune(self.store.index_dir(), self.store.snapshots())
+        if committed is not None:  # the by-key files a delta over a big snapshot reads
+            snapshot_cache.index_keys(self.store.index_dir(), committed)
         return report
 
     def refresh_family(self, model_id: str, **options: Unpack[FamilyOptions]) -> IngestReport:
