@@ -682,7 +682,14 @@ def test_writer_process_gets_the_password_through_its_pipe(stores: Stores, fresh
     store = filiation.open(fresh_db, load_bundled=False).store
     writer = writer_mod.ProcessWriter(store, "hub-stats", "test", None)
     try:
-        cmdline = Path(f"/proc/{writer._proc.pid}/cmdline").read_bytes()
+        # Read once the exec is over: the kernel fills a new program's arguments after it
+        # wakes the parent (vfork), and a read in between finds them empty.
+        cmdline = b""
+        for _ in range(500):
+            cmdline = Path(f"/proc/{writer._proc.pid}/cmdline").read_bytes()
+            if cmdline or writer._proc.poll() is not None:
+                break
+            time.sleep(0.01)
         assert b"filiation.store.writer" in cmdline
         assert stores.pg.password.encode() not in cmdline
         assert fresh_db.rsplit("/", 1)[1].encode() not in cmdline
