@@ -28,7 +28,7 @@ def walk_limit(base: IndexArrays) -> int:
 def update_counts(
     base: IndexArrays,
     stage: Stage,
-    new_of_work: np.ndarray,
+    new_of_work: np.ndarray | None,
     touched: np.ndarray,
     cited_work: np.ndarray,
     gone: tuple[np.ndarray, np.ndarray],
@@ -37,13 +37,18 @@ def update_counts(
     """The new index's citations, descendant counts and cycle figures from the base's: ``touched``
     (working numbers) are the nodes the change describes, ``cited_work`` the parents of links
     it removed or brought, ``gone`` the base's links (child, parent) that did not survive and
-    ``came`` the new ones (working numbers)."""
+    ``came`` the new ones (working numbers). ``new_of_work`` None: every number kept, new
+    nodes last; the counts are then the base's files grown, with the changed rows patched."""
     out = stage.out
-    stage.keep("citations", _recite(base, out, new_of_work, cited_work))
-    came_new = (new_of_work[came[0]], new_of_work[came[1]])
-    every_count = _recount(base, out, new_of_work, touched, base.n_nodes)
-    stage.keep("descendants", out.descendants)
-    stage.keep("generations", out.generations)
+    if new_of_work is None:
+        came_new = came
+        every_count = _grow_counts(base, stage, touched, cited_work)
+    else:
+        stage.keep("citations", _recite(base, out, new_of_work, cited_work))
+        came_new = (new_of_work[came[0]], new_of_work[came[1]])
+        every_count = _recount(base, out, new_of_work, touched, base.n_nodes)
+        stage.keep("descendants", out.descendants)
+        stage.keep("generations", out.generations)
     if every_count:
         pass  # every count done again, the cycles' with them
     elif _off_cycles(base, *gone) and _off_cycles(out, *came_new):
@@ -52,6 +57,59 @@ def update_counts(
         out.meta["nodes_in_cycles"] = base.meta.get("nodes_in_cycles", 0)
     else:
         _cycles(out, LINEAGE)
+
+
+def _cites(out: IndexArrays, redo: np.ndarray) -> np.ndarray:
+    """The citations of ``redo`` (sorted, unique): distinct models naming each as a parent,
+    read from its row of the children layout."""
+    n = out.n_nodes
+    starts = out.down_ptr[redo]
+    lens = out.down_ptr[redo + 1] - starts
+    idx = spans(starts, lens)
+    rows = np.repeat(redo, lens)
+    child = np.asarray(out.down_nbr)[idx]
+    ok = (
+        (np.asarray(out.down_rel)[idx] != RELATION_CODES[Relation.PUBLISHED_BY])
+        & (out.kind[child] == KIND_CODES[NodeKind.MODEL])
+        & (child != rows)
+    )
+    pairs = np.unique(rows[ok].astype(np.int64) * n + child[ok])
+    return np.bincount(np.searchsorted(redo, pairs // n), minlength=len(redo)).astype(np.int32)
+
+
+def _grow_counts(base: IndexArrays, stage: Stage, touched: np.ndarray, cited: np.ndarray) -> bool:
+    """Citations, descendants and generations when numbers are kept and nodes only added:
+    the base's, grown by the new nodes, with the rows of the cited nodes and of the
+    touched nodes' ancestors counted again (a walk each; beyond ``walk_limit`` of them,
+    every count again, the cycles' with them: then True)."""
+    from filiation.lineage.traverse import Traverser
+
+    out = stage.out
+    n, n_base = out.n_nodes, base.n_nodes
+    tail = np.zeros(n - n_base, np.int32)
+    redo = np.unique(cited)
+    stage.grown("citations", base.citations, base, tail, redo, _cites(out, redo))
+    touched = np.asarray(touched, np.int64)
+    before = _ancestors(base, touched[touched < n_base], LINEAGE)
+    walk = np.union1d(before, _ancestors(out, touched, LINEAGE))
+    if len(walk) > walk_limit(base):
+        sel = LINEAGE[out.edge_rel] & np.isnan(out.edge_confidence)
+        _descendant_counts(out, out.edge_child[sel], out.edge_parent[sel], n, LINEAGE)
+        stage.keep("descendants", out.descendants)
+        stage.keep("generations", out.generations)
+        return True
+    desc = np.zeros(len(walk), np.int32)
+    gen = np.zeros(len(walk), np.int32)
+    trav = Traverser(out)
+    for i, v in enumerate(walk.tolist()):
+        res = trav.run(
+            [v], down=True, allowed=LINEAGE, max_depth=None, limit=None, with_edges=False
+        )
+        desc[i] = len(res.nodes)
+        gen[i] = int(res.depth.max()) if len(res.depth) else 0
+    stage.grown("descendants", base.descendants, base, tail, walk, desc)
+    stage.grown("generations", base.generations, base, tail, walk, gen)
+    return False
 
 
 def _recite(
@@ -68,21 +126,8 @@ def _recite(
     cites[old[alive]] = np.asarray(base.citations)[alive]
     redo = np.unique(new_of_work[cited_work])
     redo = redo[redo >= 0]
-    if not len(redo):
-        return cites
-    starts = out.down_ptr[redo]
-    lens = out.down_ptr[redo + 1] - starts
-    idx = spans(starts, lens)
-    rows = np.repeat(redo, lens)
-    child = np.asarray(out.down_nbr)[idx]
-    ok = (
-        (np.asarray(out.down_rel)[idx] != RELATION_CODES[Relation.PUBLISHED_BY])
-        & (out.kind[child] == KIND_CODES[NodeKind.MODEL])
-        & (child != rows)
-    )
-    pairs = np.unique(rows[ok].astype(np.int64) * n + child[ok])
-    counts = np.bincount(pairs // n, minlength=n).astype(np.int32)
-    cites[redo] = counts[redo]
+    if len(redo):
+        cites[redo] = _cites(out, redo)
     return cites
 
 
@@ -118,7 +163,7 @@ def _recount(
 
     n = out.n_nodes
     lineage = LINEAGE
-    seeds_work = np.flatnonzero(touched)
+    seeds_work = np.asarray(touched, np.int64)
     before = _ancestors(base, seeds_work[seeds_work < n_base], lineage)
     after_seeds = new_of_work[seeds_work]
     after = _ancestors(out, after_seeds[after_seeds >= 0], lineage)

@@ -67,7 +67,7 @@ def renumber_ids(
     base: IndexArrays,
     small: IndexArrays,
     stage: Stage,
-    order: np.ndarray,
+    order: np.ndarray | None,
     new_small: np.ndarray,
     identity: bool,
 ) -> None:
@@ -86,6 +86,7 @@ def renumber_ids(
             stage.grown(f"{name}_blob", blob if len(blob) == end else blob[:end], base, more)
             stage.grown(f"{name}_off", off, base, more_off[1:] + end)
     else:
+        assert order is not None
         idx = pa.array(order)
         ids = pa.chunked_array([base.id_array(), new_ids])
         lower_all = pa.chunked_array([pc.utf8_slice_codeunits(lower_array(base), 0, -1), new_lower])
@@ -103,6 +104,7 @@ def renumber_ids(
         nodes = (n_base + sort).astype(np.int32)
         stage.keep("id_hash_node", np.insert(np.asarray(base.id_hash_node), pos, nodes))
     else:
+        assert order is not None
         hashes = np.zeros(n_base + len(new_small), np.uint64)
         hashes[np.asarray(base.id_hash_node)] = base.id_hash
         hashes[n_base:] = added
@@ -112,15 +114,19 @@ def renumber_ids(
         stage.keep("id_hash_node", by_hash.astype(np.int32))
 
 
-def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray, n_base: int) -> None:
+def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray | None, n_base: int) -> None:
     """The search filter: the base's blocks up to the first node whose id changed, built
-    again from there."""
+    again from there (``order`` None: every number kept, new nodes last)."""
     out = stage.out
     block = int(base.meta.get("search_block", search_mod.BLOCK))
-    same = min(len(order), n_base)
-    prefix = order[:same] == np.arange(same)
-    first = int(np.argmin(prefix)) if not prefix.all() else same
-    if first == same and len(order) == n_base and block == search_mod.BLOCK:
+    n = out.n_nodes if order is None else len(order)
+    if order is None:
+        first = same = n_base
+    else:
+        same = min(len(order), n_base)
+        prefix = order[:same] == np.arange(same)
+        first = int(np.argmin(prefix)) if not prefix.all() else same
+    if first == same and n == n_base and block == search_mod.BLOCK:
         stage.keep("search_bits", base.search_bits)
         out.meta["search_block"] = block
         return
