@@ -30,11 +30,31 @@ def _candidates(a: IndexArrays, blob: np.ndarray, off: np.ndarray) -> tuple[np.n
 
 
 def _same_ids(a: IndexArrays, nodes: np.ndarray, ids: pa.Array) -> np.ndarray:
-    """Whether each node of ``a`` has the lower-case id at the same place in ``ids``."""
+    """Whether each node of ``a`` has the lower-case id (separator-terminated) at the same
+    place in ``ids``: the nodes' bytes gathered from the blob (only their pages are read:
+    an Arrow array over the whole mapped blob made Arrow read all of it)."""
     if not len(nodes):
         return np.zeros(0, bool)
-    mine = lower_array(a).take(pa.array(nodes))
-    return pc.equal(mine, ids).to_numpy(zero_copy_only=False)
+    nodes = np.asarray(nodes, np.int64)
+    starts = np.asarray(a.lower_off[nodes], np.int64)
+    lens = np.asarray(a.lower_off[nodes + 1], np.int64) - starts
+    ids = pc.cast(ids, pa.large_binary())
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    offsets = np.frombuffer(ids.buffers()[1], np.int64)[ids.offset : ids.offset + len(ids) + 1]
+    data = ids.buffers()[2]
+    theirs = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    their_lens = np.diff(offsets)
+    same = lens == their_lens
+    mine = np.asarray(a.lower_blob)[spans(starts[same], lens[same])]
+    other = theirs[spans(offsets[:-1][same], their_lens[same])]
+    differs = mine != other
+    owner = np.repeat(np.arange(int(same.sum())), lens[same])
+    bad = np.zeros(int(same.sum()), bool)
+    bad[owner[differs]] = True
+    out = np.zeros(len(nodes), bool)
+    out[np.flatnonzero(same)] = ~bad
+    return out
 
 
 def match_nodes(base: IndexArrays, small: IndexArrays) -> np.ndarray:
