@@ -398,6 +398,69 @@ def test_random_deltas_staged_on_disk_match_a_full_rebuild(
     check_delta(hub, hub_ids, seed, tmp_path)
 
 
+def new_models(
+    rng: random.Random, known: list[str], tag: str, n: int
+) -> list[tuple[str, str, str]]:
+    """An edge list of ``n`` new models of no renown: under known ones, under each other
+    (chains), some with two parents (merges), some trained on a new data set."""
+    out: list[tuple[str, str, str]] = []
+    for i in range(n):
+        child = f"team-{tag}/m-{i}"
+        out.append((child, rng.choice(known), rng.choice(["finetune", "adapter", "merge"])))
+        if i and rng.random() < 0.3:
+            out.append((child, f"team-{tag}/m-{rng.randrange(i)}", "quantized"))
+        if rng.random() < 0.2:
+            out.append((child, rng.choice(known), "merge"))
+        if rng.random() < 0.1:
+            out.append((child, f"ds/new-{tag}", "trained_on"))
+    return out
+
+
+@pytest.mark.parametrize("seed", [4, 21, 77])
+def test_chained_appending_deltas_grow_the_base_files_and_match_a_full_rebuild(
+    hub: SourceTables, hub_ids: list[str], seed: int, tmp_path: Path
+) -> None:
+    """The common change (new models of no renown under known ones) takes the appending
+    path: every array of the published delta is the base's own file grown in place (the
+    base's readers keep their bytes), with its few changed rows as a patch; a chain of such
+    deltas, then one that re-describes and removes (the patched copy), then appending
+    again, each equals a full build of the same snapshots."""
+    rng = random.Random(seed)
+    known = rng.sample(hub_ids[:400], 25)
+    api: tuple[list[Any], list[Any]] = ([], [])
+    edges: tuple[list[Any], list[Any]] = ([], [])
+    current = on_disk(build(tables(hub, api, 3, edges)), tmp_path / "0")
+    plan = ["append", "append", "append", "rewrite", "append"]
+    for step, how in enumerate(plan, start=1):
+        if how == "append":
+            grown = (edges[0], edges[1] + new_models(rng, known, str(step), rng.randint(3, 12)))
+        else:  # a model re-described with many downloads, links removed: numbers change
+            grown = ([(known[0], 10**10, 9, "mit")], edges[1][: len(edges[1]) // 2])
+        keys = touched_keys(records(*edges), records(*grown))
+        said: list[str] = []
+        stage = tmp_path / f"stage-{step}"
+        stage.mkdir()
+        made = apply_delta(
+            current, tables(hub, api, 3, grown), keys, step=said.append, folder=stage
+        )
+        published = on_disk(made, tmp_path / str(step))
+        shutil.rmtree(stage)
+        full = build(tables(hub, api, 3, grown))
+        assert canon(published) == canon(full), (step, how)
+        picks = [*known[:6], f"team-{step}/m-0"]
+        assert walks(published, picks) == walks(full, picks)
+        appended = any("appended" in msg for msg in said)
+        assert appended == (how == "append"), said
+        if appended:
+            before, after = tmp_path / str(step - 1), tmp_path / str(step)
+            for name in ("kind", "edge_child", "id_blob", "up_nbr", "descendants"):
+                assert (after / f"{name}.npy").samefile(before / f"{name}.npy"), name
+            # the base still reads what it read: its arrays' lengths are its own
+            assert IndexArrays.load(before).n_nodes == current.n_nodes
+            assert (after / "descendants.rows.npy").exists()  # the ancestors' counts
+        current, edges = published, grown
+
+
 # -- through the store and the ingest, on both back ends ---------------------------------
 
 

@@ -48,8 +48,10 @@ class Stage:
         self.out = out
         self.base = base
         self.folder = folder
-        # An array taken unchanged from the base is saved by linking the base's file.
+        # An array taken unchanged from the base is saved by linking the base's file (and
+        # keeping its patch, if it has one).
         out._files.update(base._files)
+        out._patches.update(base._patches)
 
     def keep(self, name: str, value: np.ndarray) -> np.ndarray:
         """Set ``out.<name>``, written to the stage (and mapped back) when there is one:
