@@ -114,7 +114,7 @@ def _add_new_below(base: IndexArrays, stage: Stage) -> bool:
     n, n_base = out.n_nodes, base.n_nodes
     owner = np.arange(n_base, n, dtype=np.int64)
     at = owner.copy()
-    seen = owner * n + at
+    seen = _Seen(owner * n + at)
     found_at, found_owner, found_depth = [], [], []
     depth = 0
     while len(at):
@@ -123,13 +123,9 @@ def _add_new_below(base: IndexArrays, stage: Stage) -> bool:
         lens = np.asarray(out.up_ptr[at + 1], np.int64) - starts
         idx = spans(starts, lens)
         ok = LINEAGE[np.asarray(out.up_rel)[idx]]
-        keys = np.unique(np.repeat(owner, lens)[ok] * n + np.asarray(out.up_nbr)[idx][ok])
-        pos = np.searchsorted(seen, keys)
-        old = (pos < len(seen)) & (seen[np.minimum(pos, len(seen) - 1)] == keys)
-        keys = keys[~old]
-        if len(seen) + len(keys) > MAX_PAIRS:
+        keys = seen.add(np.unique(np.repeat(owner, lens)[ok] * n + np.asarray(out.up_nbr)[idx][ok]))
+        if seen.size > MAX_PAIRS:
             return False
-        seen = np.union1d(seen, keys)
         owner, at = keys // n, keys % n
         other = at != owner  # a cycle back to the new node itself
         found_at.append(at[other])
@@ -154,6 +150,31 @@ def _add_new_below(base: IndexArrays, stage: Stage) -> bool:
     stage.grown("descendants", base.descendants, base, _zeros(out, base), rows, desc)
     stage.grown("generations", base.generations, base, _zeros(out, base), rows, gen)
     return True
+
+
+class _Seen:
+    """A growing set of int64 keys, as sorted runs merged two by two when the newer one is
+    as large (a binary counter): a long walk of many small levels costs each level a few
+    binary searches, not a pass over everything seen so far."""
+
+    def __init__(self, first: np.ndarray) -> None:
+        self.runs = [np.unique(first)]
+        self.size = len(self.runs[0])
+
+    def add(self, keys: np.ndarray) -> np.ndarray:
+        """Add ``keys`` (sorted, unique); return those that were not in the set yet."""
+        for run in self.runs:
+            if not len(keys):
+                break
+            pos = np.searchsorted(run, keys)
+            keys = keys[~((pos < len(run)) & (run[np.minimum(pos, len(run) - 1)] == keys))]
+        if len(keys):
+            self.runs.append(keys)
+            self.size += len(keys)
+            while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+                last = self.runs.pop()
+                self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]))
+        return keys
 
 
 def _new_cycles(base: IndexArrays, out: IndexArrays, came: tuple[np.ndarray, np.ndarray]) -> None:

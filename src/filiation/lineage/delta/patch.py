@@ -483,36 +483,42 @@ def _same_links(
     """The touched nodes (working numbers, sorted) whose links out are the same, field for
     field, in the base and in the small index (sources and evidence in the new
     vocabularies; ``src_table`` maps the base's source codes, shifted by one)."""
+    touched = np.unique(np.asarray(touched, np.int64))
     b = links_out(base, touched[touched < base.n_nodes])
     sm = np.flatnonzero(np.isin(work_of_small[np.asarray(small.edge_child)], touched))
 
     def rows(
         a: IndexArrays, sel: np.ndarray, num: np.ndarray | None, src: np.ndarray, ev: np.ndarray
-    ) -> dict[int, list[tuple[int, ...]]]:
+    ) -> np.ndarray:
+        """The links ``sel`` of ``a`` as rows of their fields, sorted (child first)."""
         child = np.asarray(a.edge_child)[sel].astype(np.int64)
         parent = np.asarray(a.edge_parent)[sel].astype(np.int64)
         if num is not None:
             child, parent = num[child], num[parent]
-        cols = zip(
-            child.tolist(),
-            parent.tolist(),
-            np.asarray(a.edge_rel)[sel].tolist(),
-            np.asarray(a.edge_declared)[sel].tolist(),
-            src.tolist(),
-            ev.tolist(),
-            np.asarray(a.edge_confidence)[sel].view(np.uint32).tolist(),
-            strict=True,
-        )
-        out: dict[int, list[tuple[int, ...]]] = {}
-        for row in cols:
-            out.setdefault(row[0], []).append(row)
-        return out
+        cols = [
+            child,
+            parent,
+            np.asarray(a.edge_rel)[sel].astype(np.int64),
+            np.asarray(a.edge_declared)[sel].astype(np.int64),
+            src.astype(np.int64),
+            ev.astype(np.int64),
+            np.asarray(a.edge_confidence)[sel].view(np.uint32).astype(np.int64),
+        ]
+        table = np.stack(cols, axis=1) if len(sel) else np.zeros((0, len(cols)), np.int64)
+        return table[np.lexsort(table.T[::-1])] if len(table) else table
 
     b_src = src_table[np.asarray(base.edge_source)[b] + 1]
-    before = rows(base, b, None, b_src, np.asarray(base.edge_evidence)[b].astype(np.int64))
+    before = rows(base, b, None, b_src, np.asarray(base.edge_evidence)[b])
     after = rows(small, sm, work_of_small, s_src[sm], s_ev[sm])
-    same = [v for v in touched.tolist() if sorted(before.get(v, [])) == sorted(after.get(v, []))]
-    return np.array(same, np.int64)
+    # Same multiset of rows per node: as many rows, and the sorted rows equal one by one.
+    n_before = np.bincount(np.searchsorted(touched, before[:, 0]), minlength=len(touched))
+    n_after = np.bincount(np.searchsorted(touched, after[:, 0]), minlength=len(touched))
+    same = n_before == n_after
+    pick_b = same[np.searchsorted(touched, before[:, 0])]
+    pick_a = same[np.searchsorted(touched, after[:, 0])]
+    differs = (before[pick_b] != after[pick_a]).any(axis=1)
+    same[np.searchsorted(touched, before[pick_b][differs, 0])] = False
+    return touched[same]
 
 
 def _by_renown(live: np.ndarray, score: np.ndarray, likes: np.ndarray) -> np.ndarray:
