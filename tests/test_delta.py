@@ -518,3 +518,95 @@ def test_an_edge_list_ingested_beside_the_dump_is_applied_as_a_delta(
     for folder in g.store.index_dir().glob("f*"):
         shutil.rmtree(folder)
     assert store_answers(filiation.open(db, load_bundled=False), ids) == by_delta
+
+
+def test_a_format_7_index_opens_and_a_chain_of_deltas_then_a_full_ingest_match_a_rebuild(
+    tmp_path: Path,
+    stores: Any,
+    sample_db: Any,
+    hub_ids: list[str],
+    hub_sample: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An index published by the previous version (format 7: no lengths in ``meta.json``)
+    is opened as it is, not rebuilt; edge lists of new models are applied over it by the
+    appending path one after the other while a server reads along; a full ingest of the
+    dump then folds everything back into plain files. Each step answers as a rebuild of
+    the same snapshots does."""
+    import json
+    import shutil
+
+    import filiation
+    import importlib
+
+    from filiation.lineage import build as build_mod
+
+    # (``filiation.lineage.delta.patch`` is also the name of the function it defines)
+    patch_mod = importlib.import_module("filiation.lineage.delta.patch")
+
+    db = stores.copy(sample_db, tmp_path)
+    _ = filiation.open(db, load_bundled=False).index
+    index_dir = filiation.open(db, load_bundled=False).store.index_dir()
+    (current,) = list(index_dir.glob("f8-*"))
+    meta = json.loads((current / "meta.json").read_text())
+    meta["format"] = 7
+    del meta["shapes"], meta["patched"]
+    (current / "meta.json").write_text(json.dumps(meta))
+    current.rename(index_dir / current.name.replace("f8-", "f7-", 1))
+
+    def no_build(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the format 7 index was rebuilt")
+
+    with monkeypatch.context() as m:
+        m.setattr(build_mod, "build", no_build)
+        g = filiation.open(db, load_bundled=False)
+        _ = g.index
+    server = filiation.open(db, load_bundled=False)
+    _ = server.index
+    appended: list[bool] = []
+    real = patch_mod._appended
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        appended.append(out is not None)
+        return out
+
+    monkeypatch.setattr(patch_mod, "_appended", spy)
+    rng = random.Random(5)
+    known = hub_ids[:40]
+    ids = [*known[:4], "team-1/m-0"]
+
+    def rebuilt() -> tuple[Any, ...]:
+        fresh = tmp_path / "rebuilt"
+        shutil.rmtree(fresh, ignore_errors=True)
+        for folder in index_dir.glob("f*"):
+            shutil.copytree(folder, fresh / folder.name)
+            shutil.rmtree(folder)
+        try:
+            return store_answers(filiation.open(db, load_bundled=False), ids)
+        finally:
+            for folder in index_dir.glob("f*"):
+                shutil.rmtree(folder)
+            for folder in fresh.iterdir():
+                shutil.move(folder, index_dir / folder.name)
+
+    for step in (1, 2, 3):
+        csv = tmp_path / f"edges-{step}.csv"
+        rows = new_models(rng, known, str(step), 8)
+        csv.write_text("parent,child,relation\n" + "".join(f"{p},{c},{r}\n" for c, p, r in rows))
+        g.ingest_edges(csv, name=f"team-{step}")
+        assert appended[-1], step
+        ids[-1] = f"team-{step}/m-1"
+        by_delta = store_answers(g, ids)
+        assert server.refresh() and store_answers(server, ids) == by_delta
+        assert rebuilt() == by_delta
+    assert len(list(index_dir.glob("f*/descendants.rows.npy"))) == 1  # a patch, not a copy
+    from filiation.service import ingest as ingest_mod
+
+    # a full ingest (the sample is small enough for a delta: as the full Hub's dump is not)
+    monkeypatch.setattr(ingest_mod, "DELTA_MAX_ROWS", 0)
+    g.ingest_hub_stats(hub_sample)  # every array written whole again
+    assert not list(index_dir.glob("f*/*.rows.npy"))
+    by_full = store_answers(g, ids)
+    assert server.refresh() and store_answers(server, ids) == by_full
+    assert rebuilt() == by_full

@@ -27,6 +27,9 @@ NULL_INT = np.iinfo(np.int64).min
 #: ``meta.json`` (a file may hold more rows than its index uses: a delta grows the previous
 #: index's files in place) and patches of a few rows kept beside a shared file.
 FORMAT_VERSION = 8
+#: Formats :meth:`IndexArrays.load` still opens: a format 7 folder is a format 8 one whose
+#: files are all exactly as long as their headers say, with no patches.
+READABLE_FORMATS = (7, 8)
 SEPARATOR = 0x0A  # "\n" between ids in the blobs; ids never contain control characters.
 
 
@@ -208,7 +211,7 @@ class IndexArrays:
     @classmethod
     def load(cls, folder: Path) -> IndexArrays:
         meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("format") != FORMAT_VERSION:
+        if meta.get("format") not in READABLE_FORMATS:
             raise ValueError("index format changed")
         shapes = meta.get("shapes", {})
         patched = set(meta.get("patched", []))
