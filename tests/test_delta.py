@@ -533,12 +533,11 @@ def test_a_format_7_index_opens_and_a_chain_of_deltas_then_a_full_ingest_match_a
     appending path one after the other while a server reads along; a full ingest of the
     dump then folds everything back into plain files. Each step answers as a rebuild of
     the same snapshots does."""
+    import importlib
     import json
     import shutil
 
     import filiation
-    import importlib
-
     from filiation.lineage import build as build_mod
 
     # (``filiation.lineage.delta.patch`` is also the name of the function it defines)

@@ -120,9 +120,10 @@ def renumber_ids(
         # equal hashes, as a stable sort of every id would put them).
         sort = np.argsort(added, kind="stable")
         pos = np.searchsorted(base.id_hash, added[sort], side="right")
-        stage.keep("id_hash", np.insert(np.asarray(base.id_hash), pos, added[sort]))
+        # (the base's files copied by the kernel between the insertions, when they are few)
+        stage.inserted("id_hash", base.id_hash, base, pos, added[sort])
         nodes = (n_base + sort).astype(np.int32)
-        stage.keep("id_hash_node", np.insert(np.asarray(base.id_hash_node), pos, nodes))
+        stage.inserted("id_hash_node", base.id_hash_node, base, pos, nodes)
     else:
         assert order is not None
         hashes = np.zeros(n_base + len(new_small), np.uint64)

@@ -106,9 +106,14 @@ def _insert_entries(
     end = ptr[add_rows + 1]
     pos = end if not len(idx) else np.where(at < len(idx), idx[np.minimum(at, len(idx) - 1)], end)
     pos = np.minimum(pos, end)
-    more = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(add_rows, minlength=n), out=more[1:])
-    stage.keep(name + "ptr", ptr + more)
+    # Each row's start moves by the entries inserted in the rows before it: a constant
+    # added to each stretch between two rows that gain entries (one pass, in place).
+    gains, counts = np.unique(add_rows, return_counts=True)
+    shift = np.cumsum(counts)
+    bounds = np.append(gains + 1, n + 1).tolist()
+    for i, by in enumerate(shift.tolist()):
+        ptr[bounds[i] : bounds[i + 1]] += by
+    stage.keep(name + "ptr", ptr, changed=True)
     stage.inserted(name + "nbr", nbr, base, pos, nbr_of[add])
     stage.inserted(name + "edge", eid, base, pos, add)
     stage.inserted(name + "rel", rel, base, pos, out.edge_rel[add])

@@ -53,11 +53,12 @@ class Stage:
         out._files.update(base._files)
         out._patches.update(base._patches)
 
-    def keep(self, name: str, value: np.ndarray) -> np.ndarray:
+    def keep(self, name: str, value: np.ndarray, changed: bool = False) -> np.ndarray:
         """Set ``out.<name>``, written to the stage (and mapped back) when there is one:
         as the base's file grown, when ``value`` is the base's array but for a few rows
-        and a tail (new nodes or links last), else in full."""
-        if self.folder is not None and not self._on_disk(name, value):
+        and a tail (new nodes or links last), else in full (at once when the caller knows
+        it ``changed`` throughout: no comparison with the base's)."""
+        if self.folder is not None and not changed and not self._on_disk(name, value):
             old = getattr(self.base, name)
             if name in self.base._files and _grows(old, value):
                 n = len(old)
