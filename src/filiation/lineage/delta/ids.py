@@ -158,8 +158,12 @@ def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray | None, n_b
         np.asarray(out.lower_blob[lo:]), np.asarray(out.lower_off[start:]) - lo
     )
     if keep_blocks and base.search_bits.ndim == 2:
-        head = np.asarray(base.search_bits)[:, :keep_blocks]
-        stage.keep("search_bits", np.ascontiguousarray(np.concatenate([head, tail_bits], axis=1)))
+        # One copy of the base's blocks (stored hash-major: each row is a hash's flag per
+        # block, so new blocks go at the end of every row).
+        bits = np.empty((tail_bits.shape[0], keep_blocks + tail_bits.shape[1]), np.uint8)
+        bits[:, :keep_blocks] = np.asarray(base.search_bits)[:, :keep_blocks]
+        bits[:, keep_blocks:] = tail_bits
+        stage.keep("search_bits", bits, changed=True)
     else:
         stage.keep("search_bits", tail_bits)
     out.meta["search_block"] = blk
