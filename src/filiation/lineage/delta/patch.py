@@ -285,9 +285,17 @@ def _appended(
     ).any():
         return None
 
-    sources = list(labels)
+    # The base's sources keep their codes when they are all still current (a new source
+    # goes last): the links' source column is then only grown. Readers look labels up by
+    # code; the order is no priority.
+    before = list(base.vocab.get("sources", []))
+    fresh_labels = set(labels)
+    if all(lbl in fresh_labels for lbl in before):
+        sources = before + [lbl for lbl in labels if lbl not in set(before)]
+    else:
+        sources = list(labels)
     where = {lbl: i for i, lbl in enumerate(sources)}
-    base_src = np.array([where.get(lbl, -1) for lbl in base.vocab.get("sources", [])] or [-1])
+    base_src = np.array([where.get(lbl, -1) for lbl in before] or [-1])
     small_src = np.array([where.get(lbl, -1) for lbl in small.vocab.get("sources", [])] or [-1])
     src_table = np.concatenate([[-1], base_src]).astype(np.int16)
     s_src = np.concatenate([[-1], small_src]).astype(np.int16)[np.asarray(small.edge_source) + 1]
@@ -381,7 +389,8 @@ def _appended(
         "edge_confidence": np.asarray(small.edge_confidence)[take],
     }
     for name, tail in small_cols.items():
-        if name == "edge_source" and not np.array_equal(base_src, np.arange(len(base_src))):
+        identity = np.array_equal(base_src, np.arange(len(base_src))) or not len(before)
+        if name == "edge_source" and not identity:
             # The sources' order changed (a new source among them): every code again.
             whole = np.concatenate([src_table[np.asarray(base.edge_source) + 1], tail])
             stage.keep(name, whole.astype(np.int16))
