@@ -101,25 +101,17 @@ def patch(
 
     say("patching links")
     # Sources: the new snapshots' labels; links kept from the base map theirs by label.
-    sources = list(labels)
-    where = {lbl: i for i, lbl in enumerate(sources)}
-    base_src = np.array([where.get(lbl, -1) for lbl in base.vocab.get("sources", [])] or [-1])
-    small_src = np.array([where.get(lbl, -1) for lbl in small.vocab.get("sources", [])] or [-1])
-    evidence = list(base.vocab.get("evidence", []))
-    ev_small = _remap_codes(
-        np.arange(len(small.vocab.get("evidence", []))), small.vocab.get("evidence", []), evidence
+    codes = _LinkCodes(base, small, list(labels))
+    sources, evidence, src_table, s_src, s_ev = (
+        codes.sources,
+        codes.evidence,
+        codes.src_table,
+        codes.s_src,
+        codes.s_ev,
     )
-    # Codes shifted by one so that -1 (no source) maps to -1: a look-up in 16 bits.
-    b_src = np.concatenate([[-1], base_src]).astype(np.int16)[np.asarray(base.edge_source) + 1]
-    s_src = np.concatenate([[-1], small_src]).astype(np.int16)[np.asarray(small.edge_source) + 1]
-    s_ev = (
-        ev_small[np.asarray(small.edge_evidence).astype(np.int64)]
-        if len(ev_small)
-        else np.zeros(len(small.edge_evidence), np.int32)
-    )
+    b_src = src_table[np.asarray(base.edge_source) + 1]
     # The links out of a touched node are replaced by the small index's, unless they are
     # the same (a parent the change merely names): then every base link may stay in place.
-    src_table = np.concatenate([[-1], base_src]).astype(np.int16)
     replace = touched_node.copy()
     same = _same_links(base, small, work_of_small, touched_work, src_table, s_src, s_ev)
     replace[same] = False
@@ -294,20 +286,8 @@ def _appended(
         sources = before + [lbl for lbl in labels if lbl not in set(before)]
     else:
         sources = list(labels)
-    where = {lbl: i for i, lbl in enumerate(sources)}
-    base_src = np.array([where.get(lbl, -1) for lbl in before] or [-1])
-    small_src = np.array([where.get(lbl, -1) for lbl in small.vocab.get("sources", [])] or [-1])
-    src_table = np.concatenate([[-1], base_src]).astype(np.int16)
-    s_src = np.concatenate([[-1], small_src]).astype(np.int16)[np.asarray(small.edge_source) + 1]
-    evidence = list(base.vocab.get("evidence", []))
-    ev_small = _remap_codes(
-        np.arange(len(small.vocab.get("evidence", []))), small.vocab.get("evidence", []), evidence
-    )
-    s_ev = (
-        ev_small[np.asarray(small.edge_evidence).astype(np.int64)]
-        if len(ev_small)
-        else np.zeros(len(small.edge_evidence), np.int32)
-    )
+    codes = _LinkCodes(base, small, sources)
+    evidence, src_table, s_src, s_ev = codes.evidence, codes.src_table, codes.s_src, codes.s_ev
     same = _same_links(base, small, work_of_small, touched_work, src_table, s_src, s_ev)
     replace = np.setdiff1d(touched_work, same)
     if len(links_out(base, replace[replace < n_base])):
@@ -389,7 +369,7 @@ def _appended(
         "edge_confidence": np.asarray(small.edge_confidence)[take],
     }
     for name, tail in small_cols.items():
-        identity = np.array_equal(base_src, np.arange(len(base_src))) or not len(before)
+        identity = np.array_equal(src_table[1:], np.arange(len(src_table) - 1))
         if name == "edge_source" and not identity:
             # The sources' order changed (a new source among them): every code again.
             whole = np.concatenate([src_table[np.asarray(base.edge_source) + 1], tail])
@@ -478,6 +458,29 @@ def links_out(a: IndexArrays, nodes: np.ndarray) -> np.ndarray:
         lens = np.asarray(ptr[nodes + 1], np.int64) - starts
         parts.append(np.asarray(getattr(a, prefix + "up_edge"))[spans(starts, lens)])
     return np.concatenate(parts).astype(np.int64)
+
+
+class _LinkCodes:
+    """The new index's source and evidence vocabularies (``sources`` given, evidence the
+    base's extended), the base's source codes in them (``src_table``, indexed by code + 1
+    so that -1, no source, stays -1: a look-up in 16 bits) and the small index's links'
+    codes in them (``s_src``, ``s_ev``)."""
+
+    def __init__(self, base: IndexArrays, small: IndexArrays, sources: list[str]) -> None:
+        self.sources = sources
+        where = {lbl: i for i, lbl in enumerate(sources)}
+        base_src = [where.get(lbl, -1) for lbl in base.vocab.get("sources", [])]
+        small_src = [where.get(lbl, -1) for lbl in small.vocab.get("sources", [])]
+        self.src_table = np.array([-1, *base_src], np.int16)
+        self.s_src = np.array([-1, *small_src], np.int16)[np.asarray(small.edge_source) + 1]
+        self.evidence = list(base.vocab.get("evidence", []))
+        small_ev = small.vocab.get("evidence", [])
+        ev_small = _remap_codes(np.arange(len(small_ev)), small_ev, self.evidence)
+        self.s_ev = (
+            ev_small[np.asarray(small.edge_evidence).astype(np.int64)]
+            if len(ev_small)
+            else np.zeros(len(small.edge_evidence), np.int32)
+        )
 
 
 def _same_links(
