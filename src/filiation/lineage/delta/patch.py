@@ -368,9 +368,9 @@ def _appended(
         "edge_evidence": s_ev[take].astype(np.int32),
         "edge_confidence": np.asarray(small.edge_confidence)[take],
     }
+    same_codes = np.array_equal(src_table[1:], np.arange(len(src_table) - 1))
     for name, tail in small_cols.items():
-        identity = np.array_equal(src_table[1:], np.arange(len(src_table) - 1))
-        if name == "edge_source" and not identity:
+        if name == "edge_source" and not same_codes:
             # The sources' order changed (a new source among them): every code again.
             whole = np.concatenate([src_table[np.asarray(base.edge_source) + 1], tail])
             stage.keep(name, whole.astype(np.int16))
