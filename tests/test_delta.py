@@ -398,6 +398,69 @@ def test_random_deltas_staged_on_disk_match_a_full_rebuild(
     check_delta(hub, hub_ids, seed, tmp_path)
 
 
+def new_models(
+    rng: random.Random, known: list[str], tag: str, n: int
+) -> list[tuple[str, str, str]]:
+    """An edge list of ``n`` new models of no renown: under known ones, under each other
+    (chains), some with two parents (merges), some trained on a new data set."""
+    out: list[tuple[str, str, str]] = []
+    for i in range(n):
+        child = f"team-{tag}/m-{i}"
+        out.append((child, rng.choice(known), rng.choice(["finetune", "adapter", "merge"])))
+        if i and rng.random() < 0.3:
+            out.append((child, f"team-{tag}/m-{rng.randrange(i)}", "quantized"))
+        if rng.random() < 0.2:
+            out.append((child, rng.choice(known), "merge"))
+        if rng.random() < 0.1:
+            out.append((child, f"ds/new-{tag}", "trained_on"))
+    return out
+
+
+@pytest.mark.parametrize("seed", [4, 21, 77])
+def test_chained_appending_deltas_grow_the_base_files_and_match_a_full_rebuild(
+    hub: SourceTables, hub_ids: list[str], seed: int, tmp_path: Path
+) -> None:
+    """The common change (new models of no renown under known ones) takes the appending
+    path: every array of the published delta is the base's own file grown in place (the
+    base's readers keep their bytes), with its few changed rows as a patch; a chain of such
+    deltas, then one that re-describes and removes (the patched copy), then appending
+    again, each equals a full build of the same snapshots."""
+    rng = random.Random(seed)
+    known = rng.sample(hub_ids[:400], 25)
+    api: tuple[list[Any], list[Any]] = ([], [])
+    edges: tuple[list[Any], list[Any]] = ([], [])
+    current = on_disk(build(tables(hub, api, 3, edges)), tmp_path / "0")
+    plan = ["append", "append", "append", "rewrite", "append"]
+    for step, how in enumerate(plan, start=1):
+        if how == "append":
+            grown = (edges[0], edges[1] + new_models(rng, known, str(step), rng.randint(3, 12)))
+        else:  # a model re-described with many downloads, links removed: numbers change
+            grown = ([(known[0], 10**10, 9, "mit")], edges[1][: len(edges[1]) // 2])
+        keys = touched_keys(records(*edges), records(*grown))
+        said: list[str] = []
+        stage = tmp_path / f"stage-{step}"
+        stage.mkdir()
+        made = apply_delta(
+            current, tables(hub, api, 3, grown), keys, step=said.append, folder=stage
+        )
+        published = on_disk(made, tmp_path / str(step))
+        shutil.rmtree(stage)
+        full = build(tables(hub, api, 3, grown))
+        assert canon(published) == canon(full), (step, how)
+        picks = [*known[:6], f"team-{step}/m-0"]
+        assert walks(published, picks) == walks(full, picks)
+        appended = any("appended" in msg for msg in said)
+        assert appended == (how == "append"), said
+        if appended:
+            before, after = tmp_path / str(step - 1), tmp_path / str(step)
+            for name in ("kind", "edge_child", "id_blob", "up_nbr", "descendants"):
+                assert (after / f"{name}.npy").samefile(before / f"{name}.npy"), name
+            # the base still reads what it read: its arrays' lengths are its own
+            assert IndexArrays.load(before).n_nodes == current.n_nodes
+            assert (after / "descendants.rows.npy").exists()  # the ancestors' counts
+        current, edges = published, grown
+
+
 # -- through the store and the ingest, on both back ends ---------------------------------
 
 
@@ -455,3 +518,94 @@ def test_an_edge_list_ingested_beside_the_dump_is_applied_as_a_delta(
     for folder in g.store.index_dir().glob("f*"):
         shutil.rmtree(folder)
     assert store_answers(filiation.open(db, load_bundled=False), ids) == by_delta
+
+
+def test_a_format_7_index_opens_and_a_chain_of_deltas_then_a_full_ingest_match_a_rebuild(
+    tmp_path: Path,
+    stores: Any,
+    sample_db: Any,
+    hub_ids: list[str],
+    hub_sample: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An index published by the previous version (format 7: no lengths in ``meta.json``)
+    is opened as it is, not rebuilt; edge lists of new models are applied over it by the
+    appending path one after the other while a server reads along; a full ingest of the
+    dump then folds everything back into plain files. Each step answers as a rebuild of
+    the same snapshots does."""
+    import importlib
+    import json
+    import shutil
+
+    import filiation
+    from filiation.lineage import build as build_mod
+
+    # (``filiation.lineage.delta.patch`` is also the name of the function it defines)
+    patch_mod = importlib.import_module("filiation.lineage.delta.patch")
+
+    db = stores.copy(sample_db, tmp_path)
+    _ = filiation.open(db, load_bundled=False).index
+    index_dir = filiation.open(db, load_bundled=False).store.index_dir()
+    (current,) = list(index_dir.glob("f8-*"))
+    meta = json.loads((current / "meta.json").read_text())
+    meta["format"] = 7
+    del meta["shapes"], meta["patched"]
+    (current / "meta.json").write_text(json.dumps(meta))
+    current.rename(index_dir / current.name.replace("f8-", "f7-", 1))
+
+    def no_build(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the format 7 index was rebuilt")
+
+    with monkeypatch.context() as m:
+        m.setattr(build_mod, "build", no_build)
+        g = filiation.open(db, load_bundled=False)
+        _ = g.index
+    server = filiation.open(db, load_bundled=False)
+    _ = server.index
+    appended: list[bool] = []
+    real = patch_mod._appended
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        appended.append(out is not None)
+        return out
+
+    monkeypatch.setattr(patch_mod, "_appended", spy)
+    rng = random.Random(5)
+    known = hub_ids[:40]
+    ids = [*known[:4], "team-1/m-0"]
+
+    def rebuilt() -> tuple[Any, ...]:
+        fresh = tmp_path / "rebuilt"
+        shutil.rmtree(fresh, ignore_errors=True)
+        for folder in index_dir.glob("f*"):
+            shutil.copytree(folder, fresh / folder.name)
+            shutil.rmtree(folder)
+        try:
+            return store_answers(filiation.open(db, load_bundled=False), ids)
+        finally:
+            for folder in index_dir.glob("f*"):
+                shutil.rmtree(folder)
+            for folder in fresh.iterdir():
+                shutil.move(folder, index_dir / folder.name)
+
+    for step in (1, 2, 3):
+        csv = tmp_path / f"edges-{step}.csv"
+        rows = new_models(rng, known, str(step), 8)
+        csv.write_text("parent,child,relation\n" + "".join(f"{p},{c},{r}\n" for c, p, r in rows))
+        g.ingest_edges(csv, name=f"team-{step}")
+        assert appended[-1], step
+        ids[-1] = f"team-{step}/m-1"
+        by_delta = store_answers(g, ids)
+        assert server.refresh() and store_answers(server, ids) == by_delta
+        assert rebuilt() == by_delta
+    assert len(list(index_dir.glob("f*/descendants.rows.npy"))) == 1  # a patch, not a copy
+    from filiation.service import ingest as ingest_mod
+
+    # a full ingest (the sample is small enough for a delta: as the full Hub's dump is not)
+    monkeypatch.setattr(ingest_mod, "DELTA_MAX_ROWS", 0)
+    g.ingest_hub_stats(hub_sample)  # every array written whole again
+    assert not list(index_dir.glob("f*/*.rows.npy"))
+    by_full = store_answers(g, ids)
+    assert server.refresh() and store_answers(server, ids) == by_full
+    assert rebuilt() == by_full

@@ -6,7 +6,6 @@ on the full Hub in well under a second, and several processes share the same pag
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -24,7 +23,13 @@ if TYPE_CHECKING:
 
 #: Stands for "unknown" in integer columns (downloads of a stub node, a missing date...).
 NULL_INT = np.iinfo(np.int64).min
-FORMAT_VERSION = 7  # 7: evidence codes int32 (an edge list of 32,768+ rows wrapped them)
+#: 7: evidence codes int32 (an edge list of 32,768+ rows wrapped them); 8: each array's shape in
+#: ``meta.json`` (a file may hold more rows than its index uses: a delta grows the previous
+#: index's files in place) and patches of a few rows kept beside a shared file.
+FORMAT_VERSION = 8
+#: Formats :meth:`IndexArrays.load` still opens: a format 7 folder is a format 8 one whose
+#: files are all exactly as long as their headers say, with no patches.
+READABLE_FORMATS = (7, 8)
 SEPARATOR = 0x0A  # "\n" between ids in the blobs; ids never contain control characters.
 
 
@@ -93,6 +98,12 @@ class IndexArrays:
     _files: dict[str, tuple[Path, np.ndarray]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    #: rows of a file-held array that differ from its file (``rows``, ``values``): a delta
+    #: shares the previous index's file and keeps its few changed rows beside it; they are
+    #: applied to a copy-on-write mapping on load, so only the pages they touch are copied
+    _patches: dict[str, tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def empty(cls) -> IndexArrays:
@@ -153,16 +164,27 @@ class IndexArrays:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent))
         try:
+            shapes: dict[str, list[int]] = {}
+            patched: list[str] = []
             for f in fields(self):
                 value = getattr(self, f.name)
                 if isinstance(value, np.ndarray):
-                    on_disk = self._files.get(f.name)
-                    if on_disk is not None and on_disk[1] is value:
-                        with contextlib.suppress(OSError):
-                            os.link(on_disk[0], tmp / f"{f.name}.npy")
-                            continue
+                    shapes[f.name] = list(value.shape)
+                    if self._link(f.name, value, tmp):
+                        if f.name in self._patches:
+                            rows, values = self._patches[f.name]
+                            np.save(tmp / f"{f.name}.rows.npy", rows, allow_pickle=False)
+                            np.save(tmp / f"{f.name}.values.npy", values, allow_pickle=False)
+                            patched.append(f.name)
+                        continue
                     np.save(tmp / f"{f.name}.npy", value, allow_pickle=False)
-            meta = {"format": FORMAT_VERSION, "vocab": self.vocab, "meta": self.meta}
+            meta = {
+                "format": FORMAT_VERSION,
+                "vocab": self.vocab,
+                "meta": self.meta,
+                "shapes": shapes,
+                "patched": patched,
+            }
             (tmp / "meta.json").write_text(json.dumps(meta))
             try:
                 os.rename(tmp, target)
@@ -175,25 +197,83 @@ class IndexArrays:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
+    def _link(self, name: str, value: np.ndarray, folder: Path) -> bool:
+        """Link the file already holding ``value`` into ``folder``; False if there is none."""
+        on_disk = self._files.get(name)
+        if on_disk is None or on_disk[1] is not value:
+            return False
+        try:
+            os.link(on_disk[0], folder / f"{name}.npy")
+        except OSError:
+            return False
+        return True
+
     @classmethod
     def load(cls, folder: Path) -> IndexArrays:
         meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("format") != FORMAT_VERSION:
+        if meta.get("format") not in READABLE_FORMATS:
             raise ValueError("index format changed")
+        shapes = meta.get("shapes", {})
+        patched = set(meta.get("patched", []))
         out = cls()
         for f in fields(cls):
             path = folder / f"{f.name}.npy"
             if path.exists():
-                # A plain ndarray view of the mapping: numpy's memmap subclass costs a
-                # microsecond on every slice, which small traversals do by the dozen.
-                mapped = np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
+                patch = None
+                if f.name in patched:
+                    patch = (
+                        np.load(folder / f"{f.name}.rows.npy", allow_pickle=False),
+                        np.load(folder / f"{f.name}.values.npy", allow_pickle=False),
+                    )
+                    out._patches[f.name] = patch
+                mapped = map_array(path, shapes.get(f.name), patch)
                 setattr(out, f.name, mapped)
                 out._files[f.name] = (path, mapped)
-            elif f.name not in ("vocab", "meta", "_ids", "_files"):
+            elif f.name not in ("vocab", "meta", "_ids", "_files", "_patches"):
                 raise ValueError(f"index file {path.name} is missing")
         out.vocab = meta["vocab"]
         out.meta = meta["meta"]
         return out
+
+
+def npy_layout(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
+    """An ``.npy`` file's element type, the shape its header states, and where its data
+    starts (a file a delta grew in place holds more rows than its header says)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        if fortran and len(shape) > 1:
+            raise ValueError(f"{path.name}: Fortran-ordered arrays are not index arrays")
+        return dtype, tuple(shape), f.tell()
+
+
+def map_array(
+    path: Path,
+    shape: list[int] | tuple[int, ...] | None = None,
+    patch: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The array of an ``.npy`` file, memory-mapped: its first ``shape`` rows (the header's
+    shape by default), with ``patch`` (rows, values) applied to a copy-on-write mapping
+    (only the pages the patch touches are copied, in this process only). Read-only.
+
+    A plain ndarray view of the mapping: numpy's memmap subclass costs a microsecond on
+    every slice, which small traversals do by the dozen."""
+    dtype, stated, offset = npy_layout(path)
+    want = tuple(int(x) for x in shape) if shape is not None else stated
+    if int(np.prod(want)) == 0:
+        return np.zeros(want, dtype)
+    if offset + int(np.prod(want)) * dtype.itemsize > os.path.getsize(path):
+        raise ValueError(f"index file {path.name} is shorter than its index says")
+    mode = "c" if patch is not None and len(patch[0]) else "r"
+    mapped = np.asarray(np.memmap(path, dtype=dtype, mode=mode, offset=offset, shape=want))
+    if mode == "c":
+        assert patch is not None
+        mapped[patch[0]] = patch[1]
+        mapped.flags.writeable = False
+    return mapped
 
 
 #: Multiplier of the polynomial id hash (the 64-bit FNV prime); arithmetic wraps at 2**64.

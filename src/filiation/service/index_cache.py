@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from filiation.errors import StoreError
-from filiation.lineage.arrays import FORMAT_VERSION, IndexArrays
+from filiation.lineage.arrays import FORMAT_VERSION, READABLE_FORMATS, IndexArrays
 from filiation.lineage.index import LineageIndex
 from filiation.store import snapshot_cache
 from filiation.store.store import SnapshotInfo, Store
@@ -194,10 +194,24 @@ class IndexCache:
             "index was loaded; try again"
         )
 
+    def _published(self, fingerprint: str) -> Path | None:
+        """The published folder of the index named ``fingerprint``, or of the same snapshots
+        in an older format this version still reads (an upgrade opens the index it finds
+        rather than rebuilding it; the next delta or ingest publishes the current format)."""
+        name = fingerprint.split("-", 1)[1] if "-" in fingerprint else ""
+        for fmt in (
+            FORMAT_VERSION,
+            *sorted(set(READABLE_FORMATS) - {FORMAT_VERSION}, reverse=True),
+        ):
+            folder = self.store.index_dir() / (f"f{fmt}-{name}" if name else f"f{fmt}-")
+            if (folder / "meta.json").exists():
+                return folder
+        return None
+
     def _open_cached(self, fingerprint: str) -> LineageIndex | None:
         """The cached index of these snapshots, if one is published; records what it covers."""
-        folder = self.store.index_dir() / fingerprint
-        if not (folder / "meta.json").exists():
+        folder = self._published(fingerprint)
+        if folder is None:
             return None
         try:
             index = LineageIndex(IndexArrays.load(folder))
@@ -215,8 +229,8 @@ class IndexCache:
         index = self._index
         if index is not None and self._fingerprint == fingerprint:
             return index.a
-        folder = self.store.index_dir() / fingerprint
-        if not (folder / "meta.json").exists():
+        folder = self._published(fingerprint)
+        if folder is None:
             return None
         try:
             return IndexArrays.load(folder)

@@ -82,6 +82,6 @@ def apply_delta(
     there as they are made and saving it links them (``staging.py``)."""
     say = step or (lambda _msg: None)
     say("indexing the change")
-    small = build([restrict(s, keys) for s in sources])
+    small = build([restrict(s, keys) for s in sources], rows_only=True)
     labels = [f"{s.source}#{s.snapshot_id}" for s in sources]
     return patch(base, small, keys, labels, say, folder)

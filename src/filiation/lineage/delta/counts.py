@@ -28,7 +28,7 @@ def walk_limit(base: IndexArrays) -> int:
 def update_counts(
     base: IndexArrays,
     stage: Stage,
-    new_of_work: np.ndarray,
+    new_of_work: np.ndarray | None,
     touched: np.ndarray,
     cited_work: np.ndarray,
     gone: tuple[np.ndarray, np.ndarray],
@@ -37,13 +37,28 @@ def update_counts(
     """The new index's citations, descendant counts and cycle figures from the base's: ``touched``
     (working numbers) are the nodes the change describes, ``cited_work`` the parents of links
     it removed or brought, ``gone`` the base's links (child, parent) that did not survive and
-    ``came`` the new ones (working numbers)."""
+    ``came`` the new ones (working numbers). ``new_of_work`` None: every number kept, new
+    nodes last; the counts are then the base's files grown, with the changed rows patched."""
     out = stage.out
-    stage.keep("citations", _recite(base, out, new_of_work, cited_work))
-    came_new = (new_of_work[came[0]], new_of_work[came[1]])
-    every_count = _recount(base, out, new_of_work, touched, base.n_nodes)
-    stage.keep("descendants", out.descendants)
-    stage.keep("generations", out.generations)
+    n_base = base.n_nodes
+    if new_of_work is None and bool((np.asarray(came[0]) >= n_base).all()):
+        # Every new link hangs a new node: no base node reaches another one it did not
+        # reach before, so each count is the base's plus the new nodes below it.
+        stage.grown("citations", base.citations, base, _zeros(out, base), *_cited(out, cited_work))
+        if _add_new_below(base, stage):
+            _new_cycles(base, out, came)
+            return
+        every_count = _grow_counts(base, stage, touched, None)
+        came_new = came
+    elif new_of_work is None:
+        came_new = came
+        every_count = _grow_counts(base, stage, touched, cited_work)
+    else:
+        stage.keep("citations", _recite(base, out, new_of_work, cited_work))
+        came_new = (new_of_work[came[0]], new_of_work[came[1]])
+        every_count = _recount(base, out, new_of_work, touched, base.n_nodes)
+        stage.keep("descendants", out.descendants)
+        stage.keep("generations", out.generations)
     if every_count:
         pass  # every count done again, the cycles' with them
     elif _off_cycles(base, *gone) and _off_cycles(out, *came_new):
@@ -52,6 +67,181 @@ def update_counts(
         out.meta["nodes_in_cycles"] = base.meta.get("nodes_in_cycles", 0)
     else:
         _cycles(out, LINEAGE)
+
+
+def _cites(out: IndexArrays, redo: np.ndarray) -> np.ndarray:
+    """The citations of ``redo`` (sorted, unique): distinct models naming each as a parent,
+    read from its row of the children layout."""
+    n = out.n_nodes
+    starts = out.down_ptr[redo]
+    lens = out.down_ptr[redo + 1] - starts
+    idx = spans(starts, lens)
+    rows = np.repeat(redo, lens)
+    child = np.asarray(out.down_nbr)[idx]
+    ok = (
+        (np.asarray(out.down_rel)[idx] != RELATION_CODES[Relation.PUBLISHED_BY])
+        & (out.kind[child] == KIND_CODES[NodeKind.MODEL])
+        & (child != rows)
+    )
+    pairs = np.unique(rows[ok].astype(np.int64) * n + child[ok])
+    return np.bincount(np.searchsorted(redo, pairs // n), minlength=len(redo)).astype(np.int32)
+
+
+def _zeros(out: IndexArrays, base: IndexArrays) -> np.ndarray:
+    """A count column's tail: one zero for each new node."""
+    return np.zeros(out.n_nodes - base.n_nodes, np.int32)
+
+
+def _cited(out: IndexArrays, cited: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes whose citations may change (sorted), and their new counts."""
+    redo = np.unique(cited)
+    return redo, _cites(out, redo)
+
+
+#: Above this many (new node, ancestor) pairs, the counts of a delta that only adds nodes
+#: are not added up pair by pair (walks or a full count instead).
+MAX_PAIRS = 20_000_000
+
+
+def _add_new_below(base: IndexArrays, stage: Stage) -> bool:
+    """Descendants and generations when the change only hangs new nodes (below existing
+    ones or each other): every node's count is the base's plus the new nodes below it, and
+    its generations the larger of the base's and its distance to the farthest of them.
+    Found by one walk up from all new nodes at once, by (new node, ancestor) pairs, each
+    pair met first at its shortest distance (as a walk down from the ancestor meets it).
+    False (nothing staged) when the pairs would exceed ``MAX_PAIRS``."""
+    out = stage.out
+    n, n_base = out.n_nodes, base.n_nodes
+    owner = np.arange(n_base, n, dtype=np.int64)
+    at = owner.copy()
+    seen = _Seen(owner * n + at)
+    found_at, found_owner, found_depth = [], [], []
+    depth = 0
+    while len(at):
+        depth += 1
+        starts = np.asarray(out.up_ptr[at], np.int64)
+        lens = np.asarray(out.up_ptr[at + 1], np.int64) - starts
+        idx = spans(starts, lens)
+        ok = LINEAGE[np.asarray(out.up_rel)[idx]]
+        keys = seen.add(np.unique(np.repeat(owner, lens)[ok] * n + np.asarray(out.up_nbr)[idx][ok]))
+        if seen.size > MAX_PAIRS:
+            return False
+        owner, at = keys // n, keys % n
+        other = at != owner  # a cycle back to the new node itself
+        found_at.append(at[other])
+        found_owner.append(owner[other])
+        found_depth.append(np.full(int(other.sum()), depth, np.int32))
+    if found_at:
+        node = np.concatenate(found_at)
+        dist = np.concatenate(found_depth)
+    else:
+        node, dist = np.zeros(0, np.int64), np.zeros(0, np.int32)
+    rows = np.unique(node)
+    which = np.searchsorted(rows, node)
+    more = np.bincount(which, minlength=len(rows)).astype(np.int32)
+    far = np.zeros(len(rows), np.int32)
+    np.maximum.at(far, which, dist)
+    old_rows = rows < n_base
+    b = rows[old_rows]
+    desc = more.copy()
+    gen = far.copy()
+    desc[old_rows] += np.asarray(base.descendants)[b]
+    gen[old_rows] = np.maximum(gen[old_rows], np.asarray(base.generations)[b])
+    stage.grown("descendants", base.descendants, base, _zeros(out, base), rows, desc)
+    stage.grown("generations", base.generations, base, _zeros(out, base), rows, gen)
+    return True
+
+
+class _Seen:
+    """A growing set of int64 keys, as sorted runs merged two by two when the newer one is
+    as large (a binary counter): a long walk of many small levels costs each level a few
+    binary searches, not a pass over everything seen so far."""
+
+    def __init__(self, first: np.ndarray) -> None:
+        self.runs = [np.unique(first)]
+        self.size = len(self.runs[0])
+
+    def add(self, keys: np.ndarray) -> np.ndarray:
+        """Add ``keys`` (sorted, unique); return those that were not in the set yet."""
+        for run in self.runs:
+            if not len(keys):
+                break
+            pos = np.searchsorted(run, keys)
+            keys = keys[~((pos < len(run)) & (run[np.minimum(pos, len(run) - 1)] == keys))]
+        if len(keys):
+            self.runs.append(keys)
+            self.size += len(keys)
+            while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+                last = self.runs.pop()
+                self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]))
+        return keys
+
+
+def _new_cycles(base: IndexArrays, out: IndexArrays, came: tuple[np.ndarray, np.ndarray]) -> None:
+    """The cycle figures when the change only hangs new nodes: a new cycle is made of new
+    nodes only (no base node gained a parent), so the base's figures plus those of the new
+    links between new nodes."""
+    n_base = base.n_nodes
+    child, parent = np.asarray(came[0], np.int64), np.asarray(came[1], np.int64)
+    sel = parent >= n_base
+    if sel.any():
+        starts = np.asarray(out.up_ptr[child[sel]], np.int64)
+        lens = np.asarray(out.up_ptr[child[sel] + 1], np.int64) - starts
+        idx = spans(starts, lens)
+        ok = LINEAGE[np.asarray(out.up_rel)[idx]] & (np.asarray(out.up_nbr)[idx] >= n_base)
+        kid = np.repeat(child[sel], lens)[ok] - n_base
+        par = np.asarray(out.up_nbr)[idx][ok].astype(np.int64) - n_base
+    else:
+        kid = par = np.zeros(0, np.int64)
+    cycles = nodes_in = 0
+    if len(kid):
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        k = out.n_nodes - n_base
+        graph = csr_matrix((np.ones(len(kid), np.int8), (par, kid)), shape=(k, k))
+        n_comp, labels = connected_components(graph, directed=True, connection="strong")
+        sizes = np.bincount(labels, minlength=n_comp)
+        cycles, nodes_in = int((sizes > 1).sum()), int((sizes[labels] > 1).sum())
+    out.meta["cycles"] = base.meta.get("cycles", 0) + cycles
+    out.meta["nodes_in_cycles"] = base.meta.get("nodes_in_cycles", 0) + nodes_in
+
+
+def _grow_counts(
+    base: IndexArrays, stage: Stage, touched: np.ndarray, cited: np.ndarray | None
+) -> bool:
+    """Citations, descendants and generations when numbers are kept and nodes only added:
+    the base's, grown by the new nodes, with the rows of the cited nodes and of the
+    touched nodes' ancestors counted again (a walk each; beyond ``walk_limit`` of them,
+    every count again, the cycles' with them: then True)."""
+    from filiation.lineage.traverse import Traverser
+
+    out = stage.out
+    n, n_base = out.n_nodes, base.n_nodes
+    tail = np.zeros(n - n_base, np.int32)
+    if cited is not None:  # (None: staged already)
+        stage.grown("citations", base.citations, base, tail, *_cited(out, cited))
+    touched = np.asarray(touched, np.int64)
+    before = _ancestors(base, touched[touched < n_base], LINEAGE)
+    walk = np.union1d(before, _ancestors(out, touched, LINEAGE))
+    if len(walk) > walk_limit(base):
+        sel = LINEAGE[out.edge_rel] & np.isnan(out.edge_confidence)
+        _descendant_counts(out, out.edge_child[sel], out.edge_parent[sel], n, LINEAGE)
+        stage.keep("descendants", out.descendants)
+        stage.keep("generations", out.generations)
+        return True
+    desc = np.zeros(len(walk), np.int32)
+    gen = np.zeros(len(walk), np.int32)
+    trav = Traverser(out)
+    for i, v in enumerate(walk.tolist()):
+        res = trav.run(
+            [v], down=True, allowed=LINEAGE, max_depth=None, limit=None, with_edges=False
+        )
+        desc[i] = len(res.nodes)
+        gen[i] = int(res.depth.max()) if len(res.depth) else 0
+    stage.grown("descendants", base.descendants, base, tail, walk, desc)
+    stage.grown("generations", base.generations, base, tail, walk, gen)
+    return False
 
 
 def _recite(
@@ -68,21 +258,8 @@ def _recite(
     cites[old[alive]] = np.asarray(base.citations)[alive]
     redo = np.unique(new_of_work[cited_work])
     redo = redo[redo >= 0]
-    if not len(redo):
-        return cites
-    starts = out.down_ptr[redo]
-    lens = out.down_ptr[redo + 1] - starts
-    idx = spans(starts, lens)
-    rows = np.repeat(redo, lens)
-    child = np.asarray(out.down_nbr)[idx]
-    ok = (
-        (np.asarray(out.down_rel)[idx] != RELATION_CODES[Relation.PUBLISHED_BY])
-        & (out.kind[child] == KIND_CODES[NodeKind.MODEL])
-        & (child != rows)
-    )
-    pairs = np.unique(rows[ok].astype(np.int64) * n + child[ok])
-    counts = np.bincount(pairs // n, minlength=n).astype(np.int32)
-    cites[redo] = counts[redo]
+    if len(redo):
+        cites[redo] = _cites(out, redo)
     return cites
 
 
@@ -118,7 +295,7 @@ def _recount(
 
     n = out.n_nodes
     lineage = LINEAGE
-    seeds_work = np.flatnonzero(touched)
+    seeds_work = np.asarray(touched, np.int64)
     before = _ancestors(base, seeds_work[seeds_work < n_base], lineage)
     after_seeds = new_of_work[seeds_work]
     after = _ancestors(out, after_seeds[after_seeds >= 0], lineage)

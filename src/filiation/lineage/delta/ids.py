@@ -30,11 +30,31 @@ def _candidates(a: IndexArrays, blob: np.ndarray, off: np.ndarray) -> tuple[np.n
 
 
 def _same_ids(a: IndexArrays, nodes: np.ndarray, ids: pa.Array) -> np.ndarray:
-    """Whether each node of ``a`` has the lower-case id at the same place in ``ids``."""
+    """Whether each node of ``a`` has the lower-case id (separator-terminated) at the same
+    place in ``ids``: the nodes' bytes gathered from the blob (only their pages are read:
+    an Arrow array over the whole mapped blob made Arrow read all of it)."""
     if not len(nodes):
         return np.zeros(0, bool)
-    mine = lower_array(a).take(pa.array(nodes))
-    return pc.equal(mine, ids).to_numpy(zero_copy_only=False)
+    nodes = np.asarray(nodes, np.int64)
+    starts = np.asarray(a.lower_off[nodes], np.int64)
+    lens = np.asarray(a.lower_off[nodes + 1], np.int64) - starts
+    ids = pc.cast(ids, pa.large_binary())
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    offsets = np.frombuffer(ids.buffers()[1], np.int64)[ids.offset : ids.offset + len(ids) + 1]
+    data = ids.buffers()[2]
+    theirs = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    their_lens = np.diff(offsets)
+    same = lens == their_lens
+    mine = np.asarray(a.lower_blob)[spans(starts[same], lens[same])]
+    other = theirs[spans(offsets[:-1][same], their_lens[same])]
+    differs = mine != other
+    owner = np.repeat(np.arange(int(same.sum())), lens[same])
+    bad = np.zeros(int(same.sum()), bool)
+    bad[owner[differs]] = True
+    out = np.zeros(len(nodes), bool)
+    out[np.flatnonzero(same)] = ~bad
+    return out
 
 
 def match_nodes(base: IndexArrays, small: IndexArrays) -> np.ndarray:
@@ -67,7 +87,7 @@ def renumber_ids(
     base: IndexArrays,
     small: IndexArrays,
     stage: Stage,
-    order: np.ndarray,
+    order: np.ndarray | None,
     new_small: np.ndarray,
     identity: bool,
 ) -> None:
@@ -86,6 +106,7 @@ def renumber_ids(
             stage.grown(f"{name}_blob", blob if len(blob) == end else blob[:end], base, more)
             stage.grown(f"{name}_off", off, base, more_off[1:] + end)
     else:
+        assert order is not None
         idx = pa.array(order)
         ids = pa.chunked_array([base.id_array(), new_ids])
         lower_all = pa.chunked_array([pc.utf8_slice_codeunits(lower_array(base), 0, -1), new_lower])
@@ -99,10 +120,12 @@ def renumber_ids(
         # equal hashes, as a stable sort of every id would put them).
         sort = np.argsort(added, kind="stable")
         pos = np.searchsorted(base.id_hash, added[sort], side="right")
-        stage.keep("id_hash", np.insert(np.asarray(base.id_hash), pos, added[sort]))
+        # (the base's files copied by the kernel between the insertions, when they are few)
+        stage.inserted("id_hash", base.id_hash, base, pos, added[sort])
         nodes = (n_base + sort).astype(np.int32)
-        stage.keep("id_hash_node", np.insert(np.asarray(base.id_hash_node), pos, nodes))
+        stage.inserted("id_hash_node", base.id_hash_node, base, pos, nodes)
     else:
+        assert order is not None
         hashes = np.zeros(n_base + len(new_small), np.uint64)
         hashes[np.asarray(base.id_hash_node)] = base.id_hash
         hashes[n_base:] = added
@@ -112,15 +135,19 @@ def renumber_ids(
         stage.keep("id_hash_node", by_hash.astype(np.int32))
 
 
-def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray, n_base: int) -> None:
+def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray | None, n_base: int) -> None:
     """The search filter: the base's blocks up to the first node whose id changed, built
-    again from there."""
+    again from there (``order`` None: every number kept, new nodes last)."""
     out = stage.out
     block = int(base.meta.get("search_block", search_mod.BLOCK))
-    same = min(len(order), n_base)
-    prefix = order[:same] == np.arange(same)
-    first = int(np.argmin(prefix)) if not prefix.all() else same
-    if first == same and len(order) == n_base and block == search_mod.BLOCK:
+    n = out.n_nodes if order is None else len(order)
+    if order is None:
+        first = same = n_base
+    else:
+        same = min(len(order), n_base)
+        prefix = order[:same] == np.arange(same)
+        first = int(np.argmin(prefix)) if not prefix.all() else same
+    if first == same and n == n_base and block == search_mod.BLOCK:
         stage.keep("search_bits", base.search_bits)
         out.meta["search_block"] = block
         return
@@ -131,8 +158,12 @@ def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray, n_base: in
         np.asarray(out.lower_blob[lo:]), np.asarray(out.lower_off[start:]) - lo
     )
     if keep_blocks and base.search_bits.ndim == 2:
-        head = np.asarray(base.search_bits)[:, :keep_blocks]
-        stage.keep("search_bits", np.ascontiguousarray(np.concatenate([head, tail_bits], axis=1)))
+        # One copy of the base's blocks (stored hash-major: each row is a hash's flag per
+        # block, so new blocks go at the end of every row).
+        bits = np.empty((tail_bits.shape[0], keep_blocks + tail_bits.shape[1]), np.uint8)
+        bits[:, :keep_blocks] = np.asarray(base.search_bits)[:, :keep_blocks]
+        bits[:, keep_blocks:] = tail_bits
+        stage.keep("search_bits", bits, changed=True)
     else:
         stage.keep("search_bits", tail_bits)
     out.meta["search_block"] = blk

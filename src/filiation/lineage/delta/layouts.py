@@ -19,12 +19,17 @@ LAYOUT_ARRAYS = tuple(
 )
 
 
-def merge_layouts(base: IndexArrays, stage: Stage, keep: np.ndarray, kept: int, n: int) -> None:
+def merge_layouts(
+    base: IndexArrays, stage: Stage, keep: np.ndarray | None, kept: int, n: int
+) -> None:
     """Both adjacency layouts of the new index from the base's, when node numbers did not
-    change: the base's entries of kept links (in order already), the new links' merged in at
-    their place, instead of sorting every link again."""
+    change: the base's entries of kept links (in order already; ``keep`` None: every one),
+    the new links' merged in at their place, instead of sorting every link again."""
     out = stage.out
-    remap = np.cumsum(keep) - 1  # base link number -> new link number
+    if keep is None:
+        keep = np.ones(0, bool)  # every base link kept: only the insertions below
+    else:
+        remap = np.cumsum(keep) - 1  # base link number -> new link number
     new_edges = np.arange(kept, len(out.edge_child))
     new_sus = ~np.isnan(out.edge_confidence[new_edges])
     for prefix, sel in (("", new_edges[~new_sus]), ("sus_", new_edges[new_sus])):
@@ -35,7 +40,7 @@ def merge_layouts(base: IndexArrays, stage: Stage, keep: np.ndarray, kept: int, 
             name = prefix + side
             ptr = np.asarray(getattr(base, name + "ptr"))
             eid = np.asarray(getattr(base, name + "edge"))
-            if kept == len(keep):
+            if not len(keep) or kept == len(keep):
                 _insert_entries(base, stage, name, row_of, nbr_of, sel, n)
                 continue
             ok = keep[eid]
@@ -76,12 +81,22 @@ def _insert_entries(
         for part, value in (("nbr", nbr), ("rel", rel), ("edge", eid)):
             stage.keep(name + part, value)
         return
-    ptr = np.concatenate([old_ptr, np.full(n + 1 - len(old_ptr), old_ptr[-1], old_ptr.dtype)])
     add_key = _combine(row_of[sel], nbr_of[sel], out.edge_rel[sel], n)
     by_key = np.argsort(add_key, kind="stable")
     add = sel[by_key]
     add_key = add_key[by_key]
     add_rows = row_of[add].astype(np.int64)
+    n_old = len(old_ptr) - 1
+    if add_rows[0] >= n_old:
+        # Every entry for rows of new nodes (the parents layout of new models): the base's
+        # entries as they are, the new ones after them, the row pointers grown.
+        counts = np.bincount(add_rows - n_old, minlength=n - n_old)
+        stage.grown(name + "ptr", old_ptr, base, old_ptr[-1] + np.cumsum(counts))
+        stage.grown(name + "nbr", nbr, base, nbr_of[add])
+        stage.grown(name + "edge", eid, base, add)
+        stage.grown(name + "rel", rel, base, out.edge_rel[add])
+        return
+    ptr = np.concatenate([old_ptr, np.full(n + 1 - len(old_ptr), old_ptr[-1], old_ptr.dtype)])
     rows = np.unique(add_rows)
     starts = ptr[rows]
     lens = ptr[rows + 1] - starts
@@ -91,9 +106,14 @@ def _insert_entries(
     end = ptr[add_rows + 1]
     pos = end if not len(idx) else np.where(at < len(idx), idx[np.minimum(at, len(idx) - 1)], end)
     pos = np.minimum(pos, end)
-    more = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(add_rows, minlength=n), out=more[1:])
-    stage.keep(name + "ptr", ptr + more)
+    # Each row's start moves by the entries inserted in the rows before it: a constant
+    # added to each stretch between two rows that gain entries (one pass, in place).
+    gains, counts = np.unique(add_rows, return_counts=True)
+    shift = np.cumsum(counts)
+    bounds = np.append(gains + 1, n + 1).tolist()
+    for i, by in enumerate(shift.tolist()):
+        ptr[bounds[i] : bounds[i + 1]] += by
+    stage.keep(name + "ptr", ptr, changed=True)
     stage.inserted(name + "nbr", nbr, base, pos, nbr_of[add])
     stage.inserted(name + "edge", eid, base, pos, add)
     stage.inserted(name + "rel", rel, base, pos, out.edge_rel[add])
