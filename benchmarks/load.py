@@ -47,7 +47,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -61,21 +60,35 @@ MIX = {"model": 0.45, "search": 0.40, "descendants": 0.15}
 WRK_SCRIPT = r"""
 local paths = {}
 for line in io.lines(os.getenv("LOAD_PATHS")) do paths[#paths + 1] = line end
+local threads = {}
+function setup(thread)
+  threads[#threads + 1] = thread
+end
 function init(args)
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+  ok, missing, other = 0, 0, 0
 end
 function request()
   return wrk.format("GET", paths[math.random(#paths)])
 end
+function response(status, headers, body)
+  if status < 300 then ok = ok + 1
+  elseif status == 404 then missing = missing + 1
+  else other = other + 1 end
+end
 function done(summary, latency, requests)
   local e = summary.errors
+  local s2, s4, so = 0, 0, 0
+  for _, t in ipairs(threads) do
+    s2 = s2 + t:get("ok"); s4 = s4 + t:get("missing"); so = so + t:get("other")
+  end
   io.write(string.format(
     'LOADJSON {"requests": %d, "duration_us": %d, "bytes": %d, "p50_us": %d, "p95_us": %d, ' ..
     '"p99_us": %d, "max_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, ' ..
-    '"timeout": %d}\n',
+    '"timeout": %d, "s2xx": %d, "s404": %d, "sother": %d}\n',
     summary.requests, summary.duration, summary.bytes, latency:percentile(50),
     latency:percentile(95), latency:percentile(99), latency.max, e.connect, e.read, e.write,
-    e.status, e.timeout))
+    e.status, e.timeout, s2, s4, so))
 end
 """
 
@@ -112,19 +125,33 @@ def timed(cmd: list[str]) -> dict[str, Any]:
 
 
 # -- the traffic ---------------------------------------------------------------------------------
-def request_paths(parquet: Path, meta: dict, seed: int) -> dict[str, list[str]]:
-    """URLs for each kind of request: 2,000 model pages (half among the best known models),
-    the largest family's first descendants (and its tree's children pages), 1,000 searches
-    (prefixes of known ids as one types them, substrings of random ids, author names)."""
+def request_paths(db: str, seed: int) -> dict[str, list[str]]:
+    """URLs for each kind of request, drawn from the served store's own index (so that a store
+    given with ``--db`` gets requests for the models it holds): 2,000 model pages (half among
+    the 5,000 most downloaded models), the largest family's first descendants (and its tree's
+    children pages), 1,000 searches (prefixes of known ids as one types them, substrings of
+    random ids, authors' names)."""
+    import numpy as np
+
+    import filiation
+    from filiation.domain import NodeKind
+    from filiation.lineage.build import KIND_CODES
+
     rng = random.Random(seed)
-    table = pq.read_table(parquet, columns=["id", "author", "downloads"])
-    ids = table.column("id").to_pylist()
-    downloads = table.column("downloads").to_pylist()
-    best = sorted(range(len(ids)), key=lambda i: -(downloads[i] or 0))[:5000]
-    models = [ids[i] for i in rng.sample(best, 1000)] + rng.sample(ids, 1000)
+    a = filiation.open(db, load_bundled=False).index.a
+    # the models rows describe (not parents only named by a link), as the dump's rows were
+    rows = np.flatnonzero((np.asarray(a.kind) == KIND_CODES[NodeKind.MODEL]) & ~np.asarray(a.stub))
+    if len(rows) < 5000:
+        raise SystemExit(f"{db} holds {len(rows):,} models: too few for this benchmark")
+    downloads = np.asarray(a.downloads)[rows]
+    best = rows[np.argsort(-downloads, kind="stable")[:5000]].tolist()
+    everyone = rows.tolist()
+    models = a.ids_of(np.array(rng.sample(best, 1000) + rng.sample(everyone, 1000)))
     model_paths = [f"/api/models/{quote(m, safe='/')}" for m in models]
 
-    root = quote(meta["largest_family_root"], safe="/")
+    # the root of the largest family: the model with the most descendants
+    root_node = int(rows[np.argmax(np.asarray(a.descendants)[rows])])
+    root = quote(a.id_of(root_node), safe="/")
     family = [f"/api/models/{root}/descendants?limit=100"] * 4 + [
         f"/api/models/{root}/descendants?max_depth=1&limit=50",
         f"/api/models/{root}/lineage?max_depth=1&limit=60",  # the graph view's first call
@@ -134,18 +161,41 @@ def request_paths(parquet: Path, meta: dict, seed: int) -> dict[str, list[str]]:
         for k in range(6)
     ]
     searches = []
-    for _ in range(400):
-        m = ids[rng.choice(best)]
+    for m in a.ids_of(np.array([rng.choice(best) for _ in range(400)])):
         searches.append(m[: rng.randint(3, min(12, len(m)))])
-    for m in rng.sample(ids, 400):
+    for m in a.ids_of(np.array(rng.sample(everyone, 400))):
         name = m.split("/")[-1]
         k = rng.randint(4, 10)
         start = rng.randint(0, max(0, len(name) - k))
         searches.append(name[start : start + k])
-    authors = [a for a in table.column("author").to_pylist() if a]
-    searches += rng.sample(authors, 200)
+    authors = np.asarray(a.author)[np.array(rng.sample(everyone, 400))]
+    searches += a.ids_of(authors[authors >= 0][:200])
     search_paths = ["/api/search?" + urlencode({"q": q, "limit": 10}) for q in searches]
     return {"model": model_paths, "search": search_paths, "descendants": family}
+
+
+def preflight(base: str, paths: dict[str, list[str]]) -> dict[str, dict[str, int]]:
+    """Ask every distinct URL once and count the answers by status: a mix whose requests the
+    server cannot answer (a 404 for every model drawn from another dump) measures nothing, so
+    any answer but 200 stops the run here, before wrk."""
+    counts: dict[str, dict[str, int]] = {}
+    bad: list[str] = []
+    with httpx.Client(base_url=base, trust_env=False, timeout=60) as client:
+        for kind, urls in paths.items():
+            tally = {"2xx": 0, "404": 0, "other": 0}
+            for url in dict.fromkeys(urls):
+                status = client.get(url).status_code
+                key = "2xx" if status < 300 else "404" if status == 404 else "other"
+                tally[key] += 1
+                if key != "2xx" and len(bad) < 5:
+                    bad.append(f"{status} {url}")
+            counts[kind] = tally
+    if bad:
+        raise SystemExit(
+            f"the server does not answer the request mix ({counts}); for example:\n"
+            + "\n".join(bad)
+        )
+    return counts
 
 
 def split(clients: int) -> dict[str, int]:
@@ -188,6 +238,14 @@ class Wrk:
             r["errors"] = sum(r[k] for k in ("connect", "read", "write", "status", "timeout"))
             r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
             out[kind] = r
+        for kind, r in out.items():
+            # a latency of answers that are not the pages asked for means nothing
+            if r["requests"] and r["s2xx"] == 0:
+                raise SystemExit(
+                    f"wrk ({kind}): no 2xx answer among {r['requests']:,} requests "
+                    f"({r['s404']:,} were 404, {r['sother']:,} another status): no latency "
+                    "to report"
+                )
         return out
 
 
@@ -227,7 +285,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/filiation-bench"))
     ap.add_argument("--db", help="store URL (default: a SQLite file in --workdir)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument(
+        "--clients",
+        type=lambda v: [int(x) for x in v.split(",") if x.strip()],
+        default=[32],
+        help="clients of phase A, comma-separated to run it once per count (32,64)",
+    )
     ap.add_argument(
         "--ingest-clients",
         type=lambda v: [int(x) for x in v.split(",") if x.strip()],
@@ -268,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
 def _phase_b(
     base: str,
     db: str,
-    parquet: Path,
+    parquet: Path | None,
     files: dict[str, Path],
     clients: int,
     before: dict[int, list[int]],
@@ -326,7 +389,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit("wrk is not installed: bash benchmarks/setup-load.sh")
     args.workdir.mkdir(parents=True, exist_ok=True)
     label = size_label(args.size)
-    parquet, meta, _ = ensure_dump(args.size, args.workdir, args.seed, False)
     db = args.db or str(args.workdir / f"load-{label}" / "filiation.sqlite")
     backend = "PostgreSQL" if db.startswith("postgres") else "SQLite"
     report: dict[str, Any] = {
@@ -349,7 +411,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         s["status"] == "complete" and s["source"] == "hub-stats" and "bundled" not in s["label"]
         for s in json.loads(probe.stdout or "[]")
     )
+    # The dump: to fill an empty store, or for phase B's new snapshot of it.
+    parquet = None
+    if not has_snapshot or (args.during == "ingest" and not args.skip_ingest_phase):
+        parquet = ensure_dump(args.size, args.workdir, args.seed, False)[0]
     if not has_snapshot:
+        assert parquet is not None
         say(f"ingesting {parquet} into {backend}")
         report["first_ingest"] = timed(filiation("--db", db, "ingest", "hub-stats", str(parquet)))
         if report["first_ingest"]["rc"] != 0:
@@ -359,7 +426,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="load-", dir=args.workdir))
     files = {"script": tmp / "mix.lua"}
     files["script"].write_text(WRK_SCRIPT)
-    for kind, paths in request_paths(parquet, meta, args.seed).items():
+    say(f"drawing the requests from {db}'s index")
+    mix = request_paths(db, args.seed)
+    for kind, paths in mix.items():
         files[kind] = tmp / f"{kind}.txt"
         files[kind].write_text("\n".join(paths) + "\n")
 
@@ -381,6 +450,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.2)
         before = workers(base, args.workers)
         say(f"serving from {len(before)} workers: {before}")
+        report["preflight"] = preflight(base, mix)
+        say(f"every request of the mix answered 200: {report['preflight']}")
 
         say("warming up (10 s, 8 clients)")
         warm = Wrk(base, files, 8, 10)
@@ -389,14 +460,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         warm.results()
 
         report["load_phase_a"] = os.getloadavg()
-        say(f"phase A: {args.clients} clients, {args.seconds} s, no ingest")
-        cpu = cpu_seconds(list(before))
-        a = Wrk(base, files, args.clients, args.seconds)
-        for p in a.procs.values():
-            p.wait()
-        report["a"] = a.results()
-        served = sum(x["requests"] for x in report["a"].values())
-        report["a_cpu_ms"] = (cpu_seconds(list(before)) - cpu) * 1e3 / max(1, served)
+        report["a_all"] = []
+        for clients in args.clients:
+            say(f"phase A: {clients} clients, {args.seconds} s, no ingest")
+            cpu = cpu_seconds(list(before))
+            a = Wrk(base, files, clients, args.seconds)
+            for p in a.procs.values():
+                p.wait()
+            results = a.results()
+            served = sum(x["requests"] for x in results.values())
+            cpu_ms = (cpu_seconds(list(before)) - cpu) * 1e3 / max(1, served)
+            report["a_all"].append({"results": results, "cpu_ms": cpu_ms})
+        # the first count's figures, as run.py reads them
+        report["a"] = report["a_all"][0]["results"]
+        report["a_cpu_ms"] = report["a_all"][0]["cpu_ms"]
 
         if not args.skip_ingest_phase:
             report["b"] = []
@@ -431,7 +508,14 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"ingest process {fi['peak_children_gb']:.2f} GB",
             "",
         ]
-    phases = [("A", r["a"], "no ingest", r.get("a_cpu_ms"))] if "a" in r else []
+    if "preflight" in r:
+        lines += [
+            "Requests drawn from the served store's index, each distinct URL asked once before "
+            "the run (all answered 200): "
+            + ", ".join(f"{kind} {c['2xx']:,}" for kind, c in r["preflight"].items()),
+            "",
+        ]
+    phases = [("A", x["results"], "no ingest", x["cpu_ms"]) for x in r.get("a_all", [])]
     for b in r.get("b", []):
         what = "a new snapshot of the dump" if b["during"] == "ingest" else "a delta"
         phases.append(("B", b["results"], f"{what} ingested meanwhile", None))
@@ -440,21 +524,28 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         lines += [
             f"## Phase {title}: {clients} concurrent clients, {what}",
             "",
-            "| requests | clients | count | req/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| requests | clients | count | 2xx | 404 | req/s | p50 ms | p95 ms | p99 ms | max ms "
+            "| errors |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
-        total_req = total_err = 0
+        total_req = total_err = total_ok = total_404 = 0
         total_rps = 0.0
         for kind, x in results.items():
             total_req += x["requests"]
             total_err += x["errors"]
+            total_ok += x["s2xx"]
+            total_404 += x["s404"]
             total_rps += x["rps"]
             lines.append(
-                f"| {kind} | {x['clients']} | {x['requests']:,} | {x['rps']:.0f} | "
-                f"{x['p50_us'] / 1e3:.1f} | {x['p95_us'] / 1e3:.1f} | {x['p99_us'] / 1e3:.1f} | "
-                f"{x['max_us'] / 1e3:.0f} | {x['errors']} |"
+                f"| {kind} | {x['clients']} | {x['requests']:,} | {x['s2xx']:,} | "
+                f"{x['s404']:,} | {x['rps']:.0f} | {x['p50_us'] / 1e3:.1f} | "
+                f"{x['p95_us'] / 1e3:.1f} | {x['p99_us'] / 1e3:.1f} | {x['max_us'] / 1e3:.0f} | "
+                f"{x['errors']} |"
             )
-        lines.append(f"| all | {clients} | {total_req:,} | {total_rps:.0f} | | | | | {total_err} |")
+        lines.append(
+            f"| all | {clients} | {total_req:,} | {total_ok:,} | {total_404:,} | "
+            f"{total_rps:.0f} | | | | | {total_err} |"
+        )
         lines.append("")
         if cpu_ms is not None:
             lines += [
