@@ -115,9 +115,12 @@ def env() -> dict[str, str]:
 def timed(cmd: list[str]) -> dict[str, Any]:
     """Run a command; its wall time, exit code, output and the children's peak memory."""
     start = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(cmd, capture_output=True, text=True, env=env(), check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "wall_s": time.monotonic() - start,
+        "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
         "rc": done.returncode,
         "stderr": done.stderr[-2000:],
         "peak_children_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6,
@@ -351,6 +354,7 @@ def _phase_b(
     else:
         cmd = filiation("--db", db, "ingest", "hub-stats", str(parquet))
     out: dict[str, Any] = {"clients": clients, "load": os.getloadavg(), "during": args.during}
+    cpu = cpu_seconds(list(before))
     b = Wrk(base, files, clients, 3600)
     time.sleep(3)
     ingest = timed([*nice, *cmd])
@@ -379,6 +383,9 @@ def _phase_b(
     time.sleep(5)  # some traffic on the new snapshot too
     b.stop()
     out["results"] = b.results()
+    served = sum(x["requests"] for x in out["results"].values())
+    # the workers' CPU, their move to the new index included
+    out["cpu_ms"] = (cpu_seconds(list(before)) - cpu) * 1e3 / max(1, served)
     out["ingest"] = ingest
     return out
 
@@ -518,7 +525,7 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     phases = [("A", x["results"], "no ingest", x["cpu_ms"]) for x in r.get("a_all", [])]
     for b in r.get("b", []):
         what = "a new snapshot of the dump" if b["during"] == "ingest" else "a delta"
-        phases.append(("B", b["results"], f"{what} ingested meanwhile", None))
+        phases.append(("B", b["results"], f"{what} ingested meanwhile", b.get("cpu_ms")))
     for title, results, what, cpu_ms in phases:
         clients = sum(x["clients"] for x in results.values())
         lines += [
@@ -556,7 +563,8 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         ing = b["ingest"]
         lines += [
             f"Phase B at {b['clients']} clients: the {b['during']} (niceness "
-            f"{ing.get('nice', 0)}) took {ing['wall_s']:.1f} s wall; every worker answered "
+            f"{ing.get('nice', 0)}) took {ing['wall_s']:.1f} s wall, {ing['cpu_s']:.1f} s of "
+            "CPU; every worker answered "
             f"from the new snapshot {b['switch_s']:.1f} s after it ended "
             f"({sum(b['switched'].values())}/{len(b['switched'])} workers switched); load "
             f"average before it {', '.join(f'{x:.2f}' for x in b['load'])}.",
