@@ -252,14 +252,24 @@ class Wrk:
         return out
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes have used so far (from /proc)."""
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time each process has used so far (from /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    out = {}
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_used(since: dict[int, float], served: int) -> tuple[float, list[float]]:
+    """The workers' CPU per request (ms) since ``since``, and each worker's share of it: the
+    shared socket hands each keep-alive connection to one worker for good, so a worker that
+    took most connections does most of the work while the other waits."""
+    now = cpu_seconds(list(since))
+    used = [now[pid] - since[pid] for pid in since]
+    total = sum(used)
+    return total * 1e3 / max(1, served), [u / total if total else 0.0 for u in used]
 
 
 def workers(base: str, want: int, timeout: float = 20) -> dict[int, list[int]]:
@@ -385,7 +395,7 @@ def _phase_b(
     out["results"] = b.results()
     served = sum(x["requests"] for x in out["results"].values())
     # the workers' CPU, their move to the new index included
-    out["cpu_ms"] = (cpu_seconds(list(before)) - cpu) * 1e3 / max(1, served)
+    out["cpu_ms"], out["cpu_split"] = cpu_used(cpu, served)
     out["ingest"] = ingest
     return out
 
@@ -476,8 +486,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 p.wait()
             results = a.results()
             served = sum(x["requests"] for x in results.values())
-            cpu_ms = (cpu_seconds(list(before)) - cpu) * 1e3 / max(1, served)
-            report["a_all"].append({"results": results, "cpu_ms": cpu_ms})
+            cpu_ms, split = cpu_used(cpu, served)
+            report["a_all"].append({"results": results, "cpu_ms": cpu_ms, "cpu_split": split})
         # the first count's figures, as run.py reads them
         report["a"] = report["a_all"][0]["results"]
         report["a_cpu_ms"] = report["a_all"][0]["cpu_ms"]
@@ -522,11 +532,11 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             + ", ".join(f"{kind} {c['2xx']:,}" for kind, c in r["preflight"].items()),
             "",
         ]
-    phases = [("A", x["results"], "no ingest", x["cpu_ms"]) for x in r.get("a_all", [])]
+    phases = [("A", x["results"], "no ingest", x) for x in r.get("a_all", [])]
     for b in r.get("b", []):
         what = "a new snapshot of the dump" if b["during"] == "ingest" else "a delta"
-        phases.append(("B", b["results"], f"{what} ingested meanwhile", b.get("cpu_ms")))
-    for title, results, what, cpu_ms in phases:
+        phases.append(("B", b["results"], f"{what} ingested meanwhile", b))
+    for title, results, what, cpu in phases:
         clients = sum(x["clients"] for x in results.values())
         lines += [
             f"## Phase {title}: {clients} concurrent clients, {what}",
@@ -554,9 +564,11 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"{total_rps:.0f} | | | | | {total_err} |"
         )
         lines.append("")
-        if cpu_ms is not None:
+        if "cpu_ms" in cpu:
+            shares = " / ".join(f"{x:.0%}" for x in sorted(cpu["cpu_split"], reverse=True))
             lines += [
-                f"Workers' CPU time per request (user + system, all kinds): {cpu_ms:.2f} ms",
+                f"Workers' CPU time per request (user + system, all kinds): "
+                f"{cpu['cpu_ms']:.2f} ms, shared between the workers {shares}",
                 "",
             ]
     for b in r.get("b", []):
