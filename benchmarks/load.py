@@ -15,14 +15,18 @@ latency distribution:
      counts (``--ingest-clients 32,64``) run phase B once each, each with its own delta.
 
 The store is created (and its first ingest timed) when it is empty: a SQLite file in
-``--workdir`` by default, or ``--db postgresql://...`` (an empty database). Figures go to
+``--workdir`` by default, or ``--db`` (a SQLite file, or ``postgresql://...``; an existing
+store is served as it is). The requests are drawn from the served store's own index, so the
+mix is the same whichever store is given; every distinct URL is asked once before the run
+and must answer 200, and a kind of request that got no 2xx answer under load stops the run
+rather than giving a latency. ``--clients 32,64`` runs phase A once per count. Figures go to
 stdout and to ``<workdir>/results-load-<size>[-pg].md``. Not a test: nothing is asserted.
 
     bash benchmarks/setup-load.sh
     python benchmarks/load.py --size 300000
     python benchmarks/load.py --size 3100000 --db postgresql://filiation@127.0.0.1/bench
     python benchmarks/load.py --size 3100000 --db /tmp/copy/store.sqlite --during delta \
-        --ingest-clients 32,64
+        --clients 32,64 --ingest-clients 32,64 --seconds 20
 
 ``run`` is what ``benchmarks/run.py`` calls for its API rows.
 """
