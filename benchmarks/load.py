@@ -53,7 +53,9 @@ from urllib.parse import quote, urlencode
 import httpx
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+# this checkout's filiation in this process too (drawing the requests, writing a delta), as
+# in the server it starts (``env``)
+sys.path[:0] = [str(HERE), str(HERE.parent / "src")]
 
 import delta  # noqa: E402
 from run import ensure_dump, size_label  # noqa: E402
