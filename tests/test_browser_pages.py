@@ -7,6 +7,7 @@ Screenshots go to artifacts/."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -110,11 +111,21 @@ def test_search_suggestions_show_whole_ids_broken_between_words(
     pg.set_viewport_size({"width": width, "height": 844})
     pg.goto(server + f"/{lang}/")
     box = pg.locator("#suggest-top")
-    pg.locator("header input[type=search]").first.type("llama-3.1-8b", delay=20)
-    pg.wait_for_selector("#suggest-top li.suggestion")
-    ids = [t.replace("\u200b", "") for t in box.locator(".sid").all_inner_texts()]
     # The full ids (author included), those the search gives.
     want = [h.id for h in filiation.open(web_db).search("llama-3.1-8b", limit=8)]
+    pg.locator("header input[type=search]").first.type("llama-3.1-8b", delay=20)
+    pg.wait_for_selector("#suggest-top li.suggestion")
+    # On a busy machine a pause in the typing longer than the page's 120 ms debounce shows a
+    # prefix's suggestions first: wait (bounded) for those of the whole text.
+    shown = (
+        "(want) => Array.from(document.querySelectorAll('#suggest-top .sid'),"
+        " (s) => s.textContent.replace(/\u200b/g, '')).join('\\n') === want"
+    )
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # the assertion below says what is shown
+        pg.wait_for_function(shown, arg="\n".join(want), timeout=10_000)
+    ids = [t.replace("\u200b", "") for t in box.locator(".sid").all_inner_texts()]
     assert ids == want and all("/" in i for i in ids)
     assert pg.evaluate(SPLIT_SEGMENTS, "#suggest-top .sid") == []
     pg.screenshot(path=str(ARTIFACTS / f"suggestions-{lang}-{width}.png"))

@@ -86,3 +86,24 @@ def test_merges_count_in_each_family_and_cycles_have_no_root(tmp_path: Path) -> 
     got = {f.root.id: f.members for f in result.families}
     assert got == {"a/base": 3, "b/base": 1, "me/alone": 1}
     assert g.families("me", limit=1).families[0].root.id == "a/base"
+
+
+def test_an_authors_search_hit_counts_follow_a_new_snapshot(tmp_path: Path) -> None:
+    """The search hit's models and families (memoised per index) come from the index in use:
+    after an edge list adds a model in a new family, the same search counts it."""
+    edges = tmp_path / "edges.csv"
+    edges.write_text("parent_id,child_id,relation\na/base,me/tuned,finetune\nme/alone,x/y,merge\n")
+    g = filiation.open(tmp_path / "own.sqlite", load_bundled=False)
+    g.ingest_edges(edges, name="first")
+
+    def me() -> tuple[int | None, int | None]:
+        hit = next(h for h in g.search("me", limit=50) if h.id == "me")
+        again = next(h for h in g.search("me", limit=50) if h.id == "me")
+        assert (again.models, again.families) == (hit.models, hit.families)
+        return hit.models, hit.families
+
+    assert me() == (2, 2)
+    more = tmp_path / "more.csv"
+    more.write_text("parent_id,child_id,relation\nc/base,me/new,finetune\n")
+    g.ingest_edges(more, name="second")
+    assert me() == (3, 3)

@@ -115,6 +115,51 @@ def test_every_worker_answers_from_a_snapshot_ingested_while_it_runs(
     assert "Traceback" not in log, log
 
 
+def test_connections_are_spread_over_the_workers_and_survive_one_dying(
+    stores: Stores, sample_db: Any, tmp_path: Path
+) -> None:
+    """Keep-alive connections opened at once land on both workers (each listens on a socket
+    of its own: on a shared one, the first to wake took nearly all of them); when a worker
+    dies, new connections are answered by the other at once and uvicorn replaces it."""
+    import http.client
+    import json
+    import os
+    import signal
+
+    def workers_of(n: int) -> list[int]:
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(n)]
+        for c in conns:
+            c.connect()  # all established before the first request
+        pids = []
+        for c in conns:
+            c.request("GET", "/api/health")
+            r = c.getresponse()
+            assert r.status == 200
+            pids.append(json.loads(r.read())["worker"])
+        for c in conns:
+            c.close()
+        return pids
+
+    db = stores.copy(sample_db, tmp_path)
+    with serving(db, tmp_path / "serve.log", options=WORKERS) as base:
+        port = int(base.rsplit(":", 1)[1])
+        first = health_by_worker(base, None)
+        assert len(first) == 2
+        pids = workers_of(32)
+        counts = {pid: pids.count(pid) for pid in first}
+        assert sum(counts.values()) == 32
+        # Spread by a hash of each connection's address: a worker under 6 of 32 has a
+        # chance below 1 in 2,000 if both listen
+        assert min(counts.values()) >= 6, counts
+        dead = next(iter(first))
+        os.kill(dead, signal.SIGKILL)
+        time.sleep(0.2)
+        after = workers_of(16)  # every one answered (none hangs on the dead worker's socket)
+        assert dead not in after
+        replaced = health_by_worker(base, None)  # two workers again
+        assert dead not in replaced and len(replaced) == 2
+
+
 @only_postgresql
 def test_database_restarted_under_a_running_server(
     backend: str, hub_sample: Path, tmp_path: Path

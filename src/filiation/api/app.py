@@ -27,7 +27,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -70,6 +69,16 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+def _raw(csp: str) -> list[tuple[bytes, bytes]]:
+    """The security headers with this policy, encoded once as ASGI wants them."""
+    pairs = {"Content-Security-Policy": csp, **HEADERS}
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs.items()]
+
+
+_RAW_HEADERS = {CSP: _raw(CSP), DOCS_CSP: _raw(DOCS_CSP)}
+_RAW_NAMES = frozenset(k for k, _ in _RAW_HEADERS[CSP])
 
 
 class CurrentIndex:
@@ -164,10 +173,10 @@ class SecurityHeaders:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = csp
-                for name, value in HEADERS.items():
-                    headers[name] = value
+                # As MutableHeaders would set them (a header of the same name replaced, the
+                # others after the response's own), without building it on every response.
+                own = [h for h in message.get("headers", ()) if h[0].lower() not in _RAW_NAMES]
+                message["headers"] = own + _RAW_HEADERS[csp]
             await send(message)
 
         try:

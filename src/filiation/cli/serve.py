@@ -4,6 +4,7 @@ here (a busy port is one clear line; ``--port 0`` says which port it got)."""
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -61,7 +62,7 @@ def serve(
     g = open_genealogy(db)
     # Built (or the bundled sample loaded) once, here, before any worker starts.
     ensure_index(g)
-    sock = bind(host, port)
+    sock = bind(host, port, reuse_port=workers > 1 and _REUSE_PORT)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     err.print(
@@ -98,9 +99,15 @@ def serve(
         _supervise(sock, url, workers, refresh, options)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``, bound here rather than in uvicorn: a busy port is
-    one clear line, and the workers share this socket."""
+#: Linux spreads the connections to a port over the listening sockets bound to it with
+#: ``SO_REUSEPORT`` (elsewhere the option exists but does not balance).
+_REUSE_PORT = sys.platform.startswith("linux")
+
+
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A socket bound to ``host:port`` here rather than in uvicorn: a busy port is one clear
+    line. The workers share it, or with ``reuse_port`` it holds the port while each worker
+    listens on a socket of its own (:func:`_socket_per_worker`)."""
     import socket
 
     sock: socket.socket | None = None
@@ -110,6 +117,8 @@ def bind(host: str, port: int) -> socket.socket:
         )[0]
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
     except OSError as exc:
         if sock is not None:
@@ -126,7 +135,10 @@ def _supervise(
     """Run ``workers`` processes answering on ``sock``. They are new processes (spawned, not
     forked: nothing of this one's connections or threads is inherited) and find the store
     and settings in their environment; the URL may hold a password: the environment is
-    readable by this user only."""
+    readable by this user only. On Linux each worker listens on a socket of its own
+    (:func:`_socket_per_worker`), elsewhere they share ``sock``."""
+    import socket
+
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -138,4 +150,54 @@ def _supervise(
     config = uvicorn.Config(
         "filiation.api.app:app_from_env", factory=True, workers=workers, **options
     )
-    Multiprocess(config, sockets=[sock]).run()
+    if _REUSE_PORT and sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT):
+        _socket_per_worker()(config, sockets=[sock]).run()
+    else:
+        Multiprocess(config, sockets=[sock]).run()
+
+
+def _socket_per_worker() -> type[Any]:
+    """The supervisor that gives each worker a socket of its own, defined when serving needs
+    it (uvicorn is imported only then)."""
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    class SocketPerWorker(Multiprocess):
+        """uvicorn's supervisor, each worker listening on a socket of its own bound to the
+        port with ``SO_REUSEPORT``, so that the kernel spreads connections evenly over the
+        workers. On one shared socket, whichever worker wakes first accepts every pending
+        connection: a burst of keep-alive clients (a proxy's pool, a load test) stays on one
+        worker while the other idles (62 of 64 connections measured, benchmarks/README.md).
+
+        uvicorn reads ``sockets`` once for each worker it starts (at start, on a restart or
+        a replacement); each read makes a new socket. The supervisor closes its copy at its
+        next round (every 0.5 s), once the worker has its own: a worker that dies then takes
+        its socket with it, and the kernel sends its share to the others."""
+
+        def __init__(self, config: Any, sockets: list[socket.socket]) -> None:
+            self._held = sockets[0]  # bound, never listening: it keeps the port
+            self._handed: list[socket.socket] = []
+            super().__init__(config, sockets)
+
+        @property  # type: ignore[override]
+        def sockets(self) -> list[socket.socket]:
+            held = self._held
+            own = socket.socket(held.family, held.type, held.proto)
+            own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            own.bind(held.getsockname())
+            own.set_inheritable(True)
+            self._handed.append(own)
+            return [own]
+
+        @sockets.setter
+        def sockets(self, value: list[socket.socket]) -> None:
+            pass  # the held socket is given to __init__; workers get theirs from the getter
+
+        def keep_subprocess_alive(self) -> None:
+            while self._handed:
+                self._handed.pop().close()
+            super().keep_subprocess_alive()
+
+    return SocketPerWorker

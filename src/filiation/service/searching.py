@@ -6,6 +6,8 @@ they reach (they have no descendants of their own). What ``Genealogy.search`` an
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 
 from filiation.domain import KIND_CODES, LINEAGE_RELATIONS, NodeKind, Relation, parse_kind
@@ -21,20 +23,49 @@ from filiation.service import walks
 COUNT_BOUND = 10_000
 
 
+#: Per index, what the hits of authors and data sets reach (see :func:`_reach`), at most
+#: :data:`REACH_MEMO` nodes each; an index's memo goes with it when no request holds it.
+_REACH: weakref.WeakKeyDictionary[LineageIndex, dict[int, dict[str, int]]] = (
+    weakref.WeakKeyDictionary()
+)
+_REACH_LOCK = threading.Lock()
+REACH_MEMO = 50_000
+
+
 def hit(index: LineageIndex, node: int) -> SearchHit:
     """A search result: an author with the models it publishes and their families, a data
     set with the models of its impact set."""
     fields = summary_fields(index, node)
     kind = index.kind_of(node)
+    if kind is NodeKind.AUTHOR or kind is NodeKind.DATASET:
+        fields.update(_reach(index, node, kind))
+    return SearchHit(**fields)
+
+
+def _reach(index: LineageIndex, node: int, kind: NodeKind) -> dict[str, int]:
+    """An author's models and families, or a data set's models (its impact set), memoised per
+    index: the index never changes, and counting them walks the families of an author's
+    models or a data set's whole impact set (about half a millisecond for a known author, as
+    much as all the rest of a search), at every keystroke of a search typed letter by letter
+    that shows them again."""
+    with _REACH_LOCK:
+        memo = _REACH.get(index)
+        if memo is None:
+            memo = _REACH[index] = {}
+    known = memo.get(node)
+    if known is not None:
+        return known
     if kind is NodeKind.AUTHOR:
         published, _ = index.neighbours(node, down=True, relations=(Relation.PUBLISHED_BY,))
         models = published[index.a.kind[published] == KIND_CODES[NodeKind.MODEL]]
         roots, _ = root_members(index.a, models, relation_mask(LINEAGE_RELATIONS))
-        fields.update(models=len(models), families=len(roots))
-    elif kind is NodeKind.DATASET:
-        reached = walks.impact(index, node, TraversalQuery())
-        fields["models"] = len(reached)
-    return SearchHit(**fields)
+        known = {"models": len(models), "families": len(roots)}
+    else:
+        known = {"models": len(walks.impact(index, node, TraversalQuery()))}
+    if len(memo) >= REACH_MEMO:
+        memo.clear()  # a bound, not an eviction policy: a server's searches rarely get here
+    memo[node] = known
+    return known
 
 
 def search_page(
