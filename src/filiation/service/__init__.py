@@ -5,7 +5,10 @@
 - ``index_cache.py``: the index's lifecycle (cache folder, locks, background refresh, pins);
 - ``overview.py``: the genealogy as a whole (snapshots, counts, entry points, health);
 - ``ingest.py``: sources' records to snapshots of the store, and their index;
-- ``rights.py``: rights requests and the watch list, as ``Genealogy.rights``.
+- ``rights.py``: rights requests and the watch list, as ``Genealogy.rights``, and their
+  typed results;
+- ``registry.py``: the registry's public names (``Genealogy.registry``'s type, its records and
+  coded values) for the interfaces, each loaded on first use.
 
 The names below are loaded when first asked for (PEP 562): ``from filiation.service import
 Genealogy`` loads the questions and what they stand on, never the ingest (pyarrow's readers,
