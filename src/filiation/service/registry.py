@@ -10,8 +10,9 @@ pydantic or SQLAlchemy (``tests/test_lazy_imports.py``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from filiation.service import lazy_names
 
 if TYPE_CHECKING:
     from filiation.registry.auth import new_token
@@ -36,12 +37,11 @@ if TYPE_CHECKING:
         SystemStatus,
     )
 
-#: Public name -> (module, name there).
-_HOMES: dict[str, tuple[str, str]] = {
-    **{name: ("filiation.registry.service", name) for name in ("SESSION_HOURS", "Ref", "Registry")},
-    **{
-        name: ("filiation.registry.models", name)
-        for name in (
+#: Where each public name lives (a name of another name there: ``(module, name)``).
+_HOMES: dict[str, str | tuple[str, str]] = {
+    **dict.fromkeys(("SESSION_HOURS", "Ref", "Registry"), "filiation.registry.service"),
+    **dict.fromkeys(
+        (
             "AISystem",
             "FlaggedDataset",
             "HistoryEntry",
@@ -50,32 +50,26 @@ _HOMES: dict[str, tuple[str, str]] = {
             "TrainingRun",
             "Use",
             "User",
-        )
-    },
-    **{
-        name: ("filiation.registry.vocabulary", name)
-        for name in (
+        ),
+        "filiation.registry.models",
+    ),
+    **dict.fromkeys(
+        (
             "LEARNING_TYPE_DEFINITIONS",
             "LearningType",
             "OrgRole",
             "Provenance",
             "Role",
             "SystemStatus",
-        )
-    },
+        ),
+        "filiation.registry.vocabulary",
+    ),
     # Secrets: a new random token (CSRF, sessions), and their constant-time comparison.
-    "new_token": ("filiation.registry.auth", "new_token"),
+    "new_token": "filiation.registry.auth",
     "same_secret": ("filiation.registry.auth", "same"),
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home[0]), home[1])
-    globals()[name] = value  # found directly next time
-    return value
+__getattr__ = lazy_names(globals(), _HOMES)
 
 
 __all__ = [
