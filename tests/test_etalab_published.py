@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import filiation
-from filiation.registry.etalab import EtalabImportError
+from filiation.errors import EtalabImportError
 from filiation.registry.etalab_format import InventoryReader, hub_model_id
 from filiation.registry.service import Registry
 

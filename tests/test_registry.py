@@ -16,13 +16,14 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 import filiation
-from filiation.registry.errors import (
+from filiation.errors import (
     AuthenticationError,
+    EtalabImportError,
     PermissionDeniedError,
     RecordNotFoundError,
     RegistryValidationError,
 )
-from filiation.registry.etalab import COLUMNS, EtalabImportError
+from filiation.registry.etalab import COLUMNS
 from filiation.registry.models import LearningType, parse_model, parse_system
 from filiation.registry.service import Registry
 from tests.backends import Stores

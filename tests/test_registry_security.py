@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 import filiation
 from filiation.api import create_app
+from filiation.errors import AuthenticationError, LoginThrottledError
 from filiation.registry import users as registry_users
-from filiation.registry.errors import AuthenticationError, LoginThrottledError
 from tests.backends import Stores
 from tests.conftest import REGISTRY_PASSWORD
 from tests.serving import serving

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import filiation
 from filiation.cli import app
-from filiation.registry.errors import PermissionDeniedError
+from filiation.errors import PermissionDeniedError
 from filiation.registry.service import Registry
 from filiation.sources.local_folder import scan
 from tests import test_scan

@@ -24,8 +24,7 @@ from typer.testing import CliRunner
 
 import filiation
 from filiation.cli import app
-from filiation.errors import MissingExtraError
-from filiation.registry.errors import PermissionDeniedError
+from filiation.errors import MissingExtraError, PermissionDeniedError
 from filiation.registry.service import Registry
 from filiation.training import STEPS, TrainingRecorder, TrainingRecordWarning
 

@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 from collections.abc import Iterator
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -101,6 +102,25 @@ def test_model_page_shows_indicators_family_and_ranking(client, sample) -> None:
     fr = html(client, page_url("fr", "models", LLAMA))
     assert "Classés par nombre de descendants, puis téléchargements (30 jours)" in fr
     assert f'href="{page_url("en", "models", LLAMA)}"' in fr  # the switch keeps the id
+
+
+def test_model_page_download_menu_offers_every_export_format(client, sample) -> None:
+    """The menu is the service's list of formats (``Genealogy.export_formats``), each link
+    answering with a file of that format, labelled in the page's language."""
+    formats = sample.export_formats()
+    assert {"json", "graphml", "csv", "cyclonedx"} <= set(formats)
+    for lang in ("en", "fr"):
+        text = html(client, page_url(lang, "models", LLAMA))
+        menu = re.findall(r'<details class="downloads" id="downloads">(.*?)</details>', text, re.S)
+        links = re.findall(r'<a href="([^"]+)" download data-format="([^"]+)">([^<]+)</a>', menu[0])
+        assert [name for _, name, _ in links] == list(formats)
+        for url, name, label in links:
+            assert html_unescape(label) == i18n.table(lang).get(f"export.{name}", formats[name])
+            r = client.get(html_unescape(url))
+            assert r.status_code == 200, (url, r.text[:200])
+            expected = sample.export(LLAMA, name)
+            assert r.headers["content-type"].startswith(expected.media_type)
+            assert expected.filename in r.headers["content-disposition"]
 
 
 def test_dataset_and_author_pages_page_through_everything(client, sample) -> None:

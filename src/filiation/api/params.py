@@ -16,7 +16,9 @@ from fastapi import Depends, Query
 from fastapi import Path as PathParam
 
 from filiation.domain import (
+    DEFAULT_RANKING,
     LINEAGE_RELATIONS,
+    RANKING_KEYS,
     NodeKind,
     Relation,
     listed,
@@ -25,11 +27,9 @@ from filiation.domain import (
 )
 from filiation.errors import InvalidArgumentError
 from filiation.limits import MAX_QUERY_INT
-from filiation.lineage.index import DEFAULT_RANKING, RANKING_KEYS
 from filiation.lineage.query import TraversalQuery
 
 #: The default ranking of a node's important parents and children (``show``).
-#: Interim: the ranking keys come from ``lineage.index`` (listed in ``tests/test_imports.py``).
 SHOW_RANKING: tuple[str, ...] = tuple(DEFAULT_RANKING)
 #: The default ranking of a page of neighbours.
 PAGE_RANKING: tuple[str, ...] = ("downloads",)

@@ -14,15 +14,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from filiation.http.auth import Reader, Writer
-from filiation.http.context import RegistryDep
-from filiation.registry.errors import (
+from filiation.errors import (
     AuthenticationError,
+    EtalabImportError,
     PermissionDeniedError,
     RecordNotFoundError,
     RegistryValidationError,
 )
-from filiation.registry.etalab import EtalabImportError
+from filiation.http.auth import Reader, Writer
+from filiation.http.context import RegistryDep
 
 Fields = Annotated[dict[str, Any], Body(description="The record's fields (see /docs schemas).")]
 

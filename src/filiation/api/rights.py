@@ -17,13 +17,9 @@ from pydantic import BaseModel, Field
 
 from filiation.http.auth import Writer
 from filiation.http.context import GenealogyDep
-from filiation.registry.models import Role
-from filiation.registry.service import Registry
-from filiation.rights.dossier import Dossier, FollowUpEvent
-from filiation.rights.history import Diff
-from filiation.rights.letters import Letter
-from filiation.rights.watch import Watch
 from filiation.service import Genealogy
+from filiation.service.registry import Registry, Role
+from filiation.service.rights import Diff, Dossier, FollowUpEvent, Letter, Watch
 
 from .responses import ERRORS
 

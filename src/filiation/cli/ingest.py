@@ -33,12 +33,10 @@ def ingest_hub_stats(
     """Ingest the Hub's metadata dump (cfahlgren1/hub-stats models.parquet)."""
     import pyarrow.parquet as pq
 
-    from filiation.sources import hub_stats
-
     g = open_genealogy()
     if path is None:
-        err.print(f"Downloading {hub_stats.HUB_STATS_REPO}/{hub_stats.HUB_STATS_FILE}…")
-        path = hub_stats.download()
+        with g.reporting(err.print):
+            path = g.download_hub_stats()
     try:
         total = pq.ParquetFile(path).metadata.num_rows
     except Exception:

@@ -15,10 +15,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from filiation.registry import auth
-from filiation.registry.errors import AuthenticationError, PermissionDeniedError
-from filiation.registry.models import Role, User
-from filiation.registry.service import SESSION_HOURS, Registry
+from filiation.errors import AuthenticationError, PermissionDeniedError
+from filiation.service.registry import SESSION_HOURS, Registry, Role, User, new_token, same_secret
 
 from .context import registry_of
 
@@ -41,12 +39,12 @@ class Requester:
 
 def same_token(sent: str | None, expected: str | None) -> bool:
     """Whether a CSRF token sent with a request is the expected one (in constant time)."""
-    return auth.same(sent, expected)
+    return same_secret(sent, expected)
 
 
 def new_login_token() -> str:
     """A fresh token for the login form's double-submit cookie (it has no session yet)."""
-    return auth.new_token("l_")
+    return new_token("l_")
 
 
 def requester(request: Request) -> Requester:

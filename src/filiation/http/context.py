@@ -10,8 +10,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from filiation.registry.service import Registry
 from filiation.service import Genealogy
+from filiation.service.registry import Registry
 
 
 def genealogy_of(request: Request) -> Genealogy:

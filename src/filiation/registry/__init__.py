@@ -2,8 +2,10 @@
 
 ``Genealogy.registry`` (:class:`filiation.registry.service.Registry`) is its one entry
 point; the CLI (``filiation registry``: :mod:`filiation.cli.registry`), the JSON API
-(``/api/registry``) and the web pages (``/{lang}/registry``) call it. It is made of:
-users, tokens, sessions and logins (:mod:`.users`, password hashing in :mod:`.auth`);
+(``/api/registry``) and the web pages (``/{lang}/registry``) call it. They import its
+public names from :mod:`filiation.service.registry` and its errors from
+:mod:`filiation.errors`, never this package's modules (``tests/test_imports.py``). It is
+made of: users, tokens, sessions and logins (:mod:`.users`, password hashing in :mod:`.auth`);
 registered models, systems, uses and flagged data sets (:mod:`.records`, with the write API
 its helper modules use); the history entry of every change (:mod:`.base`). Record types and
 input validation: :mod:`.models` (coded values: :mod:`.vocabulary`); impact and ancestry:

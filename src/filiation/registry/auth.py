@@ -14,7 +14,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from .errors import FieldProblem, RegistryValidationError
+from filiation.errors import FieldProblem, RegistryValidationError
 
 _hasher = PasswordHasher()
 #: API tokens start with this, so that a leaked one is recognisable (secret scanners).

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection
 
+from filiation.errors import AuthenticationError, PermissionDeniedError
 from filiation.store import schema
 
-from .errors import AuthenticationError, PermissionDeniedError
 from .models import Role, User
 
 if TYPE_CHECKING:

@@ -27,10 +27,14 @@ from typing import IO, TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from filiation.domain import NodeKind
-from filiation.errors import InvalidArgumentError, NodeNotFoundError
+from filiation.errors import (
+    EtalabImportError,
+    InvalidArgumentError,
+    NodeNotFoundError,
+    RegistryValidationError,
+)
 from filiation.safe_text import csv_cell
 
-from .errors import RegistryValidationError
 from .etalab_format import (
     COLUMNS,
     LEARNING_TYPES_FR,
@@ -50,7 +54,7 @@ if TYPE_CHECKING:
     from .models import User
     from .service import Registry
 
-__all__ = ["COLUMNS", "EtalabImportError", "ImportReport", "RowProblem", "export_csv"]
+__all__ = ["COLUMNS", "ImportReport", "RowProblem", "export_csv"]
 
 #: Problems and warnings kept in a report (the others are counted).
 MAX_NOTICES = 1000
@@ -100,19 +104,6 @@ class ImportReport(BaseModel):
             "skipped": self.skipped,
             "warnings": self.warning_count,
         }
-
-
-class EtalabImportError(InvalidArgumentError):
-    """Rows of an inventory are invalid and the import was strict (or the header is): nothing
-    was imported."""
-
-    def __init__(self, problems: list[RowProblem], report: ImportReport | None = None) -> None:
-        self.problems = problems
-        self.report = report
-        count = report.problem_count if report else len(problems)
-        shown = "; ".join(f"line {p.line}: {p.field}: {p.message}" for p in problems[:20])
-        more = f" (and {count - 20} more)" if count > 20 else ""
-        super().__init__(f"nothing imported: {count} problem(s) in the inventory: {shown}{more}")
 
 
 # -- export ---------------------------------------------------------------------------------

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from filiation.domain import NodeKind, Relation
-from filiation.errors import NodeNotFoundError
+from filiation.errors import NodeNotFoundError, RecordNotFoundError
 
-from .errors import RecordNotFoundError
 from .models import RegisteredModel, SystemStatus
 
 if TYPE_CHECKING:

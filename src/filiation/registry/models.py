@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from filiation.domain import LINEAGE_RELATIONS, listed
+from filiation.errors import FieldProblem, RegistryValidationError
 
-from .errors import FieldProblem, RegistryValidationError
 from .vocabulary import (
     ROLE_RANK,
     LearningType,

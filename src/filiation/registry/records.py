@@ -20,11 +20,15 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from filiation.domain import NodeKind
-from filiation.errors import NodeNotFoundError
+from filiation.errors import (
+    FieldProblem,
+    NodeNotFoundError,
+    RecordNotFoundError,
+    RegistryValidationError,
+)
 from filiation.store import schema
 
 from .base import Ref, RegistryBase, utc_now
-from .errors import FieldProblem, RecordNotFoundError, RegistryValidationError
 from .models import (
     MODEL_FIELDS,
     AISystem,

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection, select, update
 
+from filiation.errors import FieldProblem, RecordNotFoundError, RegistryValidationError
 from filiation.store import schema
 
 from .base import row_fields
-from .errors import FieldProblem, RecordNotFoundError, RegistryValidationError
 from .models import (
     DERIVATIONS,
     NAME_MAX,

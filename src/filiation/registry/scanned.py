@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel, Field
 
+from filiation.errors import RegistryValidationError
 from filiation.sources.local_folder import FoundLink, FoundModel, ScanResult
 
-from .errors import RegistryValidationError
 from .models import Provenance, User, parse_model
 from .origins import by_name, dataset_ids, hub_model, known_hub_id, merged_datasets
 

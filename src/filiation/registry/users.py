@@ -11,11 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select, update
 
-from filiation.store import schema
-
-from . import auth
-from .base import RegistryBase, utc_now
-from .errors import (
+from filiation.errors import (
     AuthenticationError,
     FieldProblem,
     LoginThrottledError,
@@ -23,6 +19,10 @@ from .errors import (
     RecordNotFoundError,
     RegistryValidationError,
 )
+from filiation.store import schema
+
+from . import auth
+from .base import RegistryBase, utc_now
 from .models import Role, TokenInfo, User, parse_role, parse_user_name
 
 SESSION_HOURS = 12

@@ -5,7 +5,10 @@
 - ``index_cache.py``: the index's lifecycle (cache folder, locks, background refresh, pins);
 - ``overview.py``: the genealogy as a whole (snapshots, counts, entry points, health);
 - ``ingest.py``: sources' records to snapshots of the store, and their index;
-- ``rights.py``: rights requests and the watch list, as ``Genealogy.rights``.
+- ``rights.py``: rights requests and the watch list, as ``Genealogy.rights``, and their
+  typed results;
+- ``registry.py``: the registry's public names (``Genealogy.registry``'s type, its records and
+  coded values) for the interfaces, each loaded on first use.
 
 The names below are loaded when first asked for (PEP 562): ``from filiation.service import
 Genealogy`` loads the questions and what they stand on, never the ingest (pyarrow's readers,
@@ -16,6 +19,7 @@ the sources) nor the rights requests, which load with their first use
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -63,13 +67,27 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # found directly next time
-    return value
+def lazy_names(
+    namespace: dict[str, Any], homes: Mapping[str, str | tuple[str, str]]
+) -> Callable[[str], Any]:
+    """A module's ``__getattr__`` (PEP 562) that loads each name of ``homes`` from its module
+    (``home`` or ``(home, name there)``) when first asked for, then keeps it in the module's
+    ``namespace`` so that it is found directly next time: the service's public surfaces cost
+    nothing until used (this package, :mod:`filiation.service.registry`)."""
+
+    def getattr_(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        module, there = (home, name) if isinstance(home, str) else home
+        value = getattr(importlib.import_module(module), there)
+        namespace[name] = value
+        return value
+
+    return getattr_
+
+
+__getattr__ = lazy_names(globals(), _HOMES)
 
 
 __all__ = [

@@ -227,6 +227,11 @@ class Genealogy:
         refresh_if_suspected(self, self._say)
         return report
 
+    def download_hub_stats(self) -> Path:
+        """Download the current hub-stats dump (:meth:`ingest_hub_stats` without a path does)
+        and return its path; the step reporter hears of it first."""
+        return self._ingester.download_hub_stats()
+
     def ingest_edges(
         self,
         edges: str | os.PathLike[str],
@@ -477,6 +482,13 @@ class Genealogy:
             media_type=fmt.media_type,
             filename=exports.filename_for(found.id, fmt),
         )
+
+    def export_formats(self) -> dict[str, str]:
+        """Every format :meth:`export` writes, by name, with its English description: what
+        a download menu lists (a format added to ``filiation.exports`` appears there too)."""
+        from filiation import exports
+
+        return {name: fmt.description for name, fmt in exports.formats().items()}
 
     def children(
         self,

@@ -74,7 +74,7 @@ class Ingester:
         """Ingest a hub-stats ``models.parquet``; without a path, download the current one."""
         from filiation.sources import hub_stats
 
-        source = Path(path) if path is not None else hub_stats.download()
+        source = Path(path) if path is not None else self.download_hub_stats()
         scan = hub_stats.open_dump(source)
         return self._ingest_stream(
             scan.report,
@@ -84,6 +84,13 @@ class Ingester:
             hub_stats.batches(scan, progress=progress),
             rows=len(scan.keep),
         )
+
+    def download_hub_stats(self) -> Path:
+        """Fetch the Hub's current metadata dump (saying so first: it is large), to ingest."""
+        from filiation.sources import hub_stats
+
+        self._say(f"Downloading {hub_stats.HUB_STATS_REPO}/{hub_stats.HUB_STATS_FILE}…")
+        return hub_stats.download()
 
     def scan(self, path: str | os.PathLike[str], *, weights: bool = False) -> ScanResult:
         """Models found under ``path`` (a model folder, a tree of them or the Hugging Face

@@ -3,7 +3,8 @@ the dossier of a request about a model or a data set, its letters and exports, t
 follow-up of each publisher, what changed between snapshots, and the watch list.
 
 The rules live in :mod:`filiation.rights` (which knows nothing of the index); this facade
-asks the genealogy the lineage questions they need and hands back their typed records.
+asks the genealogy the lineage questions they need and hands back their typed records, whose
+types are this module's public names too (``__all__``): the interfaces import them from here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,19 @@ from filiation.rights.watch import Watch, WatchReport
 if TYPE_CHECKING:
     from filiation.results import Lineage, LineageNode
     from filiation.service.genealogy import Genealogy
+
+__all__ = [
+    "DOSSIER_FORMATS",
+    "Diff",
+    "Dossier",
+    "FollowUpEvent",
+    "Letter",
+    "Rights",
+    "Watch",
+    "WatchList",
+    "WatchReport",
+    "parse_when",
+]
 
 #: The formats a dossier is exported to.
 DOSSIER_FORMATS = ("md", "csv", "pdf", "json")

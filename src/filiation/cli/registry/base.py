@@ -15,8 +15,7 @@ from filiation.cli.output import Column, format_options
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from filiation.registry.models import User
-    from filiation.registry.service import Registry
+    from filiation.service.registry import Registry, User
 
 ENV_USER = "FILIATION_USER"
 #: ``--json`` of the registry commands (their JSON is the records', not in docs/json.md).

@@ -23,13 +23,12 @@ from filiation.cli.registry.base import (
     table,
 )
 from filiation.domain import LINEAGE_RELATIONS, listed
-from filiation.registry.vocabulary import LEARNING_TYPE_DEFINITIONS
+from filiation.service.registry import LEARNING_TYPE_DEFINITIONS
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from filiation.registry.models import RegisteredModel, User
-    from filiation.registry.service import Registry
+    from filiation.service.registry import RegisteredModel, Registry, User
 
 app = typer.Typer()
 model_app = typer.Typer(help="Registered models.", no_args_is_help=True)

@@ -25,8 +25,7 @@ from filiation.cli.registry.base import (
 from filiation.i18n import counted
 
 if TYPE_CHECKING:
-    from filiation.registry.models import AISystem
-    from filiation.registry.service import Registry
+    from filiation.service.registry import AISystem, Registry
 
 app = typer.Typer()
 system_app = typer.Typer(help="AI systems and the models they use.", no_args_is_help=True)

@@ -11,7 +11,7 @@ from filiation.cli.common import err, escape, out
 from filiation.cli.output import Column
 from filiation.cli.registry.base import O, acting_user, formatted, print_table, registry
 from filiation.domain import listed
-from filiation.registry.vocabulary import Role
+from filiation.service.registry import Role
 
 app = typer.Typer()
 user_app = typer.Typer(help="Registry users and their roles.", no_args_is_help=True)

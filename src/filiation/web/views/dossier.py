@@ -22,8 +22,8 @@ from filiation.http.auth import requester_or_nobody
 from filiation.http.context import GenealogyDep, root_path
 from filiation.i18n import translate
 from filiation.limits import MAX_BODY_BYTES
-from filiation.registry.models import Role
 from filiation.service import Genealogy
+from filiation.service.registry import Role
 
 from ..rendering import Lang, bounded_int, not_found, page_links, render
 

@@ -13,6 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from filiation import i18n
+from filiation.errors import (
+    AuthenticationError,
+    LoginThrottledError,
+    PermissionDeniedError,
+)
 from filiation.http.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE,
@@ -22,11 +27,6 @@ from filiation.http.auth import (
     same_token,
 )
 from filiation.http.context import RegistryDep
-from filiation.registry.errors import (
-    AuthenticationError,
-    LoginThrottledError,
-    PermissionDeniedError,
-)
 
 from ..rendering import Lang
 from .registry_common import base, checked_form, page, refused, safe_next, set_cookie

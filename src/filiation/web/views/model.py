@@ -11,9 +11,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from filiation import exports, i18n
+from filiation import i18n
 from filiation.domain import CNIL_RANKING, DEFAULT_RANKING, LINEAGE_RELATIONS, NodeKind
-from filiation.http.context import root_path
+from filiation.http.context import genealogy_of, root_path
 from filiation.service import Genealogy
 
 from ..rendering import Lang, node_page, ranking_rule, render
@@ -23,20 +23,17 @@ router = APIRouter(include_in_schema=False)
 
 def downloads(request: Request, lang: str, node_id: str) -> list[tuple[str, str, str]]:
     """(format, label, API address) for every registered export format: the model page's
-    download menu, so that a format added to the registry appears there too.
-
-    Interim: the list of formats comes from ``filiation.exports``, which the interfaces should
-    not import; it moves behind :class:`Genealogy` (listed in ``tests/test_imports.py``)."""
+    download menu, so that a format added to the registry appears there too."""
     root = root_path(request)
     texts = i18n.table(lang)
     path = quote(node_id, safe="/")
     return [
         (
             name,
-            texts.get(f"export.{name}", fmt.description),
+            texts.get(f"export.{name}", description),
             f"{root}/api/models/{path}/export?format={quote(name)}",
         )
-        for name, fmt in exports.formats().items()
+        for name, description in genealogy_of(request).export_formats().items()
     ]
 
 

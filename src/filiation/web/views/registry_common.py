@@ -22,16 +22,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from filiation import i18n
 from filiation.domain import LINEAGE_RELATIONS
-from filiation.http.auth import Requester, requester_or_nobody, same_token
-from filiation.http.context import RegistryDep, registry_of, root_path
-from filiation.registry.errors import (
+from filiation.errors import (
     AuthenticationError,
     FieldProblem,
     PermissionDeniedError,
     RecordNotFoundError,
     RegistryValidationError,
 )
-from filiation.registry.models import (
+from filiation.http.auth import Requester, requester_or_nobody, same_token
+from filiation.http.context import RegistryDep, registry_of, root_path
+from filiation.service.registry import (
     AISystem,
     LearningType,
     OrgRole,

@@ -8,10 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from filiation.errors import FiliationError, InvalidArgumentError, NodeNotFoundError
+from filiation.errors import (
+    EtalabImportError,
+    FiliationError,
+    InvalidArgumentError,
+    NodeNotFoundError,
+    RegistryValidationError,
+)
 from filiation.http.context import RegistryDep
-from filiation.registry.errors import RegistryValidationError
-from filiation.registry.etalab import EtalabImportError
 
 from ..rendering import Lang
 from .registry_common import REFUSALS, Viewer, base, checked_form, page, refused

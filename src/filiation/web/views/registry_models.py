@@ -7,8 +7,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from filiation.errors import RecordNotFoundError
 from filiation.http.context import RegistryDep
-from filiation.registry.errors import RecordNotFoundError
 
 from ..rendering import Lang
 from .registry_common import Viewer, page, record_routes, refused

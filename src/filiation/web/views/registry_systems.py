@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from filiation.errors import FieldProblem, RecordNotFoundError, RegistryValidationError
 from filiation.http.auth import Requester
 from filiation.http.context import RegistryDep, registry_of
-from filiation.registry.errors import FieldProblem, RecordNotFoundError, RegistryValidationError
 
 from ..rendering import Lang
 from .registry_common import (
