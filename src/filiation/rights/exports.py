@@ -222,6 +222,11 @@ def _widths(fontkey: str) -> dict[str, int]:
     return out
 
 
+def _width(pdf: Any, text: str) -> float:
+    """``text``'s width in the current core font, as :func:`_wrap` measures it."""
+    return sum(_widths(pdf.current_font.fontkey).get(c, 500) for c in text) * pdf.font_size / 1000
+
+
 def _wrap(pdf: Any, text: str, width: float) -> list[str]:
     """Greedy word wrapping by the font's widths (fpdf2's own line breaking costs the
     square of a line's length: 10 s for a 300-model dossier); a word longer than the line
@@ -316,7 +321,7 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
         """One line of a letter: its list of models (``- id (url)``, then the path under
         it, indented by two spaces in the text) keeps its shape when wrapped."""
         pdf.set_font("Helvetica", style, 9)
-        dash = pdf.get_string_width("- ")
+        dash = _width(pdf, "- ")
         text = line.lstrip(" ")
         if text != line:
             para(text, 9, style, 4.3, indent=dash)
