@@ -139,7 +139,7 @@ def letter(
     template = _environment().get_template(f"{lang}/{dossier.right.value}.txt.j2")
     body = template.render(
         publisher=publisher.name,
-        publisher_url=publisher.url or "-",
+        publisher_url=publisher.url,  # none for legacy ids without a namespace
         source=src,
         source_url=f"{HUB}/datasets/{src}" if dossier.source_kind == "dataset" else f"{HUB}/{src}",
         source_kind=dossier.source_kind,
