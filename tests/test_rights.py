@@ -131,10 +131,14 @@ def test_pdf_opens_with_one_entry_per_model_and_one_letter_per_publisher(sample)
     data = sample.rights.export_dossier(d, "pdf", "fr")
     reader = PdfReader(io.BytesIO(data))
     pages = [p.extract_text() for p in reader.pages]
-    letter_pages = [t for t in pages if t.lstrip().startswith("Demande au titre")]
+    # Each letter starts a page with the requester's name, and names its subject there.
+    letter_pages = [t for t in pages if re.search(r"^Objet\s: Demande au titre", t, re.M)]
     assert len(letter_pages) == len(d.publishers)
+    assert all(t.lstrip().startswith("[[VOS NOM ET PRÉNOM]]") for t in letter_pages)
+    # A letter that runs over a page never leaves its signature alone on the next one.
+    assert not any(t.strip() == "[[VOS NOM ET PRÉNOM]]" for t in pages)
     summary = "\n".join(p for p in pages if p not in letter_pages)
-    entries = re.findall(r"^(\d+)\. (\S+) - éditeur", summary, re.M)
+    entries = re.findall(r"^(\d+)\. (\S+) — éditeur", summary, re.M)
     assert [(int(n), i) for n, i in entries] == [(m.rank, m.id) for m in d.affected]
     assert "ultrachat_200k" in (reader.metadata.title or "")
 

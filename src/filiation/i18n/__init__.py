@@ -169,10 +169,14 @@ def task(lang: str, tag: str | None) -> str:
 
 def date(lang: str, value: datetime | Date | None) -> str:
     """A calendar date as the locale writes it in full: ``December 4, 2026``,
-    ``4 décembre 2026``."""
+    ``4 décembre 2026``, and ``1er décembre 2026``: French writes the first of the month as
+    an ordinal, which CLDR's pattern (``d MMMM y``) does not."""
     if value is None:
         return "—"
-    return format_date(value, format="long", locale=_locale(lang))
+    text = format_date(value, format="long", locale=_locale(lang))
+    if lang == "fr" and value.day == 1 and text.startswith("1 "):
+        text = "1er" + text[1:]
+    return text
 
 
 def time(lang: str, value: datetime | None) -> str:

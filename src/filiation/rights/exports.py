@@ -1,16 +1,21 @@
 """A dossier as Markdown (to read and edit), CSV (the affected set, for a spreadsheet) and
 PDF (to attach to a request), from the same :class:`Dossier`.
 
-The PDF is drawn with fpdf2 and its built-in Helvetica, which covers Latin-1 (French
-included); any other character becomes ``?`` rather than breaking the file.
+The PDF is drawn with fpdf2 and its built-in Helvetica (no font file to embed, so the
+costliest export stays fast), encoded as windows-1252: French and English typography holds
+(curly apostrophes and quotes, guillemets, dashes, the ellipsis, the euro sign, the "oe"
+ligature and the no-break space). The few characters the texts use beyond it are
+drawn as their nearest equivalent in one place, :func:`pdf_text`; any other becomes ``?``
+rather than breaking the file.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from bisect import bisect_right
-from functools import partial
+from functools import cache, partial
 from itertools import accumulate
 from typing import Any
 
@@ -98,6 +103,8 @@ def to_markdown(dossier: Dossier, lang: str = "en", **letter_options: Any) -> st
         "",
         f"## {t('dossier.affected')}",
         "",
+        md_text(t("dossier.affected_help")),
+        "",
         f"| {t('dossier.col_rank')} | " + " | ".join(cols) + f" | {t('dossier.col_path')} |",
         "|---|---|---|---|---|---|",
     ]
@@ -143,32 +150,81 @@ def to_markdown(dossier: Dossier, lang: str = "en", **letter_options: Any) -> st
     out += flags_markdown(d, lang)
     out += ["", f"## {t('dossier.letters')}", ""]
     for letter in letters(d, lang, **letter_options):
-        title = f"### {md_text(letter.publisher)}"
-        out += [title, "", f"**{md_text(letter.subject)}**", "", "```text"]
+        # The letter names its subject itself ("Objet :"), where a letter does.
+        out += [f"### {md_text(letter.publisher)}", "", "```text"]
         # A fenced block shows the letter as typed; no line of it may close the fence.
         out += [printable(letter.body, newlines=True).replace("```", "'''"), "```", ""]
     return "\n".join(out)
 
 
-#: Common characters outside Latin-1 (Helvetica's set) and their plain equivalents.
-_PLAIN = str.maketrans(
+#: The encoding of the PDF's core font: fpdf2 writes Helvetica with WinAnsiEncoding, and
+#: windows-1252 is that code page (Latin-1 lacks the curly apostrophe and quotes, the dashes,
+#: the ellipsis, the euro sign and "oe", which it has).
+PDF_ENCODING = "windows-1252"
+
+#: What stands for a value nobody knows (an en dash).
+NONE = "\u2013"
+
+#: What the core font has no glyph for, drawn as the nearest character it has.
+_PDF_STANDINS = str.maketrans(
     {
-        "→": "->",
-        "\u2019": "'",
-        "\u2018": "'",
-        "“": '"',
-        "”": '"',
-        "…": "...",
-        "\u2013": "-",
-        "—": "-",
-        "\u202f": " ",
-        "\u00a0": " ",
+        # The path's arrow: a single right guillemet reads as "then" and is in the font.
+        "→": "\u203a",
+        # The narrow no-break space French puts before ; : ! ? and inside « »: a plain
+        # no-break space, slightly wider but still never a line break before the sign.
+        "\u202f": "\u00a0",
+        "\u2009": " ",  # thin space
+        "\u2011": "-",  # no-break hyphen
+        "\u2212": "-",  # minus sign
+        "≥": ">=",
+        "≤": "<=",
+        "\u200b": None,  # zero-width space
     }
 )
 
 
-def _latin1(text: str) -> str:
-    return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
+def _pdf_char(c: str) -> str:
+    """One character outside the font: its letter without accents when it has one (``ő``
+    becomes ``o``), else ``?``."""
+    base = "".join(x for x in unicodedata.normalize("NFKD", c) if not unicodedata.combining(x))
+    try:
+        return base.encode(PDF_ENCODING).decode(PDF_ENCODING) or "?"
+    except UnicodeEncodeError:
+        return "?"
+
+
+def pdf_text(text: str) -> str:
+    """``text`` as the PDF's core font can draw it: the one place where what the font lacks
+    (the arrow, the narrow no-break space, the rare character in an id) is replaced, so that
+    the texts themselves keep their typography for the HTML, Markdown and text outputs."""
+    text = text.translate(_PDF_STANDINS)
+    try:
+        text.encode(PDF_ENCODING)
+    except UnicodeEncodeError:
+        return "".join(c if c.encode(PDF_ENCODING, "ignore") else _pdf_char(c) for c in text)
+    return text
+
+
+@cache
+def _widths(fontkey: str) -> dict[str, int]:
+    """A core font's character widths (1/1000 of the size) by the characters of the text:
+    fpdf2 keys them by the byte each is encoded as, read as Latin-1 (the curly apostrophe
+    is ``\\x92``)."""
+    from fpdf.fonts import CORE_FONTS_CHARWIDTHS
+
+    by_byte = CORE_FONTS_CHARWIDTHS[fontkey]
+    out: dict[str, int] = {}
+    for byte in range(256):
+        try:
+            out[bytes([byte]).decode(PDF_ENCODING)] = by_byte[chr(byte)]
+        except UnicodeDecodeError:  # the five bytes windows-1252 leaves undefined
+            continue
+    return out
+
+
+def _width(pdf: Any, text: str) -> float:
+    """``text``'s width in the current core font, as :func:`_wrap` measures it."""
+    return sum(_widths(pdf.current_font.fontkey).get(c, 500) for c in text) * pdf.font_size / 1000
 
 
 def _wrap(pdf: Any, text: str, width: float) -> list[str]:
@@ -177,7 +233,7 @@ def _wrap(pdf: Any, text: str, width: float) -> list[str]:
     (a long id) is cut."""
     # The core font's character widths (1/1000 of the size): fpdf2's get_string_width copies
     # its state on every call, which cost minutes for a 15,000-model dossier.
-    widths = pdf.current_font.cw
+    widths = _widths(pdf.current_font.fontkey)
     scale = pdf.font_size / 1000
 
     def measure(word: str) -> float:
@@ -214,6 +270,13 @@ def _wrap(pdf: Any, text: str, width: float) -> list[str]:
     return lines
 
 
+def _closing_start(lines: list[str]) -> int:
+    """Where a letter's closing starts: its last two lines of text (the closing formula and
+    the signature), which a page break must not part."""
+    written = [at for at, line in enumerate(lines) if line.strip()]
+    return written[-2] if len(written) >= 2 else len(lines)
+
+
 def to_pdf(dossier: Dossier, lang: str = "en", **letter_options: Any) -> bytes:
     """The dossier as a PDF: a summary, one numbered entry per affected model, the
     publishers with their state, then one letter per publisher on its own page. A few at a
@@ -229,34 +292,59 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
     t = partial(i18n.translate, lang)
     num = partial(i18n.number, lang)
     pdf = FPDF(format="A4")
+    pdf.core_fonts_encoding = PDF_ENCODING
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.set_title(_latin1(t("dossier.heading", id=d.source_id)))
+    pdf.set_title(t("dossier.heading", id=d.source_id))  # metadata: any Unicode text
     pdf.set_lang(lang)
     pdf.set_creator("filiation")
     pdf.add_page()
-    width = pdf.epw
 
-    def para(text: str, size: int = 10, style: str = "", h: float = 5) -> None:
+    def para(
+        text: str,
+        size: float = 10,
+        style: str = "",
+        h: float = 5,
+        indent: float = 0,
+        hanging: float = 0,
+    ) -> None:
+        """``text`` wrapped to the page, each of its lines a paragraph; ``indent`` (mm)
+        shifts every wrapped line, not only the first, and ``hanging`` every one but the
+        first (a list item's text under its text, not under its dash)."""
         pdf.set_font("Helvetica", style, size)
+        width = pdf.epw - indent - hanging
         for line in text.split("\n"):
-            for part in _wrap(pdf, _latin1(line), width):
+            for row, part in enumerate(_wrap(pdf, pdf_text(line), width)):
+                pdf.set_x(pdf.l_margin + indent + (hanging if row else 0))
                 pdf.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
+
+    def letter_line(line: str, style: str) -> None:
+        """One line of a letter: its list of models (``- id (url)``, then the path under
+        it, indented by two spaces in the text) keeps its shape when wrapped."""
+        pdf.set_font("Helvetica", style, 9)
+        dash = _width(pdf, "- ")
+        text = line.lstrip(" ")
+        if text != line:
+            para(text, 9, style, 4.3, indent=dash)
+        else:
+            para(line, 9, style, 4.3, hanging=dash if line.startswith("- ") else 0)
 
     para(t("dossier.heading", id=d.source_id), 16, "B", 8)
     para("\n".join(_summary(d, lang)))
     pdf.ln(3)
     para(t("dossier.affected"), 13, "B", 7)
+    para(t("dossier.affected_help"), 9, "I", 4.5)
+    pdf.ln(1)
     for m in d.affected[:PDF_MAX_MODELS]:
         facts = ", ".join(
             t("dossier.label", label=label.lower(), value=value)
             for label, value in (
-                (t("dossier.col_publisher"), m.publisher or "-"),
+                (t("dossier.col_publisher"), m.publisher or NONE),
                 (t("dossier.col_downloads"), num(m.downloads)),
                 (t("dossier.col_descendants"), num(m.descendants)),
             )
         )
-        para(f"{m.rank}. {m.id} - {facts}", 9, "B")
-        para(f"    {describe_path(m.path, d.source_id, lang)}", 8)
+        para(f"{m.rank}. {m.id} — {facts}", 9, "B")
+        para(describe_path(m.path, d.source_id, lang), 8, indent=5)
     if len(d.affected) > PDF_MAX_MODELS:
         para(t("dossier.more_in_exports", count=len(d.affected) - PDF_MAX_MODELS), 9, "I")
     pdf.ln(3)
@@ -264,7 +352,7 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
     for p in d.publishers:
         line = t(
             "dossier.publisher_line",
-            publisher=f"{p.name} ({p.url or '-'})",
+            publisher=f"{p.name} ({p.url or NONE})",
             models=t("dossier.models_n", count=len(p.models)),
             status=_state(p, lang),
         )
@@ -282,10 +370,23 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
             "I",
         )
     for letter in (letter_to(d, p, lang, **letter_options) for p in shown):
+        # A letter as it will be sent, on its own page: the body holds the addresses, the
+        # date and the subject line, which is set in bold as a letter's subject is.
+        # An empty line between paragraphs is half a line high, so that a letter to a
+        # publisher of a few models fits one page.
         pdf.add_page()
-        para(letter.subject, 11, "B", 6)
-        pdf.ln(2)
-        para(letter.body, 9)
+        lines = letter.body.split("\n")
+        closing = _closing_start(lines)
+        for at, line in enumerate(lines):
+            if at == closing:  # the closing formula and the signature are never parted
+                pdf.set_font("Helvetica", "", 9)
+                rows = sum(len(_wrap(pdf, pdf_text(x), pdf.epw)) for x in lines[at:] if x.strip())
+                if pdf.get_y() + rows * 4.3 + 2.5 > pdf.page_break_trigger:
+                    pdf.add_page()
+            if line.strip():
+                letter_line(line, "B" if line.endswith(letter.subject) else "")
+            else:
+                pdf.ln(2.5)
     return bytes(pdf.output())
 
 

@@ -120,20 +120,6 @@ def letter(
                 "confidence": i18n.decimal(lang, conf) if conf is not None else None,
             }
         )
-    template = _environment().get_template(f"{lang}/{dossier.right.value}.txt.j2")
-    body = template.render(
-        publisher=publisher.name,
-        publisher_url=publisher.url or "-",
-        source=src,
-        source_url=f"{HUB}/datasets/{src}" if dossier.source_kind == "dataset" else f"{HUB}/{src}",
-        source_kind=dossier.source_kind,
-        own_source=own_source,
-        models=derived,
-        several=len(concerned) > 1,
-        suspects=suspects,
-        grounds=chosen,
-        direct_marketing=direct_marketing,
-    )
     if own_source and not derived:
         subject = i18n.translate(
             lang,
@@ -150,6 +136,24 @@ def letter(
             article=dossier.article,
             publisher=publisher.name,
         )
+    template = _environment().get_template(f"{lang}/{dossier.right.value}.txt.j2")
+    body = template.render(
+        publisher=publisher.name,
+        publisher_url=publisher.url,  # none for legacy ids without a namespace
+        source=src,
+        source_url=f"{HUB}/datasets/{src}" if dossier.source_kind == "dataset" else f"{HUB}/{src}",
+        source_kind=dossier.source_kind,
+        own_source=own_source,
+        models=derived,
+        several=len(concerned) > 1,
+        suspects=suspects,
+        grounds=chosen,
+        direct_marketing=direct_marketing,
+        subject=subject,
+        # The day the dossier was drawn up, as the language writes it in full ("5 décembre
+        # 2026"): the requester may change it, but the letter is dated from the start.
+        date=i18n.date(lang, dossier.generated_at),
+    )
     return Letter(
         publisher=publisher.name,
         language=lang,
