@@ -6,6 +6,10 @@ The imports are read with ``ast`` (every ``import`` in a module, in functions to
 module that breaks the rule fails here without being run. :data:`EXCEPTIONS` lists the
 imports known to break it today, each with why and where it is going; the second test fails
 when one of them is gone, so the list only shrinks.
+
+The same reading checks that no filiation modules import each other in a circle (issue 12):
+a circle is what made ``cli.py``, ``service.py`` and the web modules impossible to read or
+change one at a time.
 """
 
 from __future__ import annotations
@@ -69,12 +73,37 @@ def _files(interface: str) -> list[Path]:
     return sorted(base.rglob("*.py")) if base.is_dir() else []
 
 
-def _imports(path: Path) -> Iterator[tuple[int, str]]:
+def _type_checking(node: ast.AST) -> bool:
+    """An ``if TYPE_CHECKING:`` block (its imports name types, and never run)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _nodes(tree: ast.AST, typing_too: bool) -> Iterator[ast.AST]:
+    """Every node of ``tree``, those under ``if TYPE_CHECKING:`` only with ``typing_too``
+    (an ``else:`` of such a block runs, so it is always read)."""
+    for node in ast.iter_child_nodes(tree):
+        if not typing_too and _type_checking(node):
+            assert isinstance(node, ast.If)
+            for other in node.orelse:
+                yield other
+                yield from _nodes(other, typing_too)
+            continue
+        yield node
+        yield from _nodes(node, typing_too)
+
+
+def _imports(path: Path, typing_too: bool = True) -> Iterator[tuple[int, str]]:
     """(line, imported module) for every import of filiation code in ``path``; a relative
-    import is made absolute, and ``from package import module`` names the module."""
+    import is made absolute, and ``from package import module`` names the module. Without
+    ``typing_too``, the imports that only name types (``if TYPE_CHECKING:``) are left out."""
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+    for node in _nodes(ast.parse(path.read_text("utf-8"), str(path)), typing_too):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield node.lineno, alias.name
@@ -141,3 +170,88 @@ def test_no_stale_exception() -> None:
     used = {_excused(importer, imported) for importer, imported, _ in _breaks()}
     stale = [key for key in EXCEPTIONS if key not in used]
     assert not stale, f"remove these from EXCEPTIONS, nothing imports them any more: {stale}"
+
+
+def _runtime_graph() -> dict[str, dict[str, int]]:
+    """Every filiation module -> the filiation modules it imports when it runs (at its top or
+    in a function, not the type-only imports), each with the line of the first such import."""
+    graph: dict[str, dict[str, int]] = {}
+    for path in sorted((SRC / "filiation").rglob("*.py")):
+        module = _module_name(path)
+        edges = graph.setdefault(module, {})
+        for line, imported in _imports(path, typing_too=False):
+            if _under(imported, "filiation") and imported != module and _is_module(imported):
+                edges.setdefault(imported, line)
+    return graph
+
+
+def _circles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm,
+    iterative: a chain of imports may be deeper than Python's recursion limit)."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for start in graph:
+        if start in order:
+            continue
+        work = [(start, iter(graph[start]))]
+        order[start] = low[start] = len(order)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, edges = work[-1]
+            nxt = next((e for e in edges if e in graph), None)
+            if nxt is not None:
+                if nxt not in order:
+                    order[nxt] = low[nxt] = len(order)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(graph[nxt])))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], order[nxt])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == order[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_the_import_graph_reads_function_imports_and_skips_type_only_ones() -> None:
+    """The graph the circle check walks is the one that runs: ``Store.read_columns`` imports
+    ``snapshot_rows`` in a function (an edge), while ``snapshot_rows`` names ``Store`` only
+    for its annotations (no edge back)."""
+    graph = _runtime_graph()
+    assert "filiation.store.snapshot_rows" in graph["filiation.store.store"]
+    assert "filiation.store.store" not in graph["filiation.store.snapshot_rows"]
+
+
+def test_circles_are_found() -> None:
+    """The check itself: a circle of three modules beside a chain is reported, the chain not."""
+    graph = {"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1, "d": 1}, "d": {}, "e": {"a": 1}}
+    assert _circles(graph) == [["a", "b", "c"]]
+
+
+def test_no_import_circle() -> None:
+    """No filiation modules import each other in a circle, in functions included: a module
+    that needs another's name at run time takes it from a module below both."""
+    graph = _runtime_graph()
+    circles = _circles(graph)
+    lines = []
+    for members in circles:
+        for module in members:
+            for imported, line in graph[module].items():
+                if imported in members:
+                    lines.append(f"  {module} imports {imported} (line {line})")
+    assert not circles, "import circles:\n" + "\n".join(lines)

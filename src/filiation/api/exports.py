@@ -8,7 +8,8 @@ first.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query
@@ -35,7 +36,7 @@ DirectionQ = Annotated[
 ]
 
 
-def _export_route(node_kind: NodeKind) -> Any:
+def _export_route(node_kind: NodeKind) -> Callable[..., Response]:
     """The export route of one node kind: the same parameters, each answered by
     :meth:`Genealogy.export` for a node of that kind."""
 
@@ -45,7 +46,7 @@ def _export_route(node_kind: NodeKind) -> Any:
         query: Traversal,
         format: FormatQ = "json",
         direction: DirectionQ = "both",
-    ) -> Any:
+    ) -> Response:
         node = target(g, node_kind, node_id, "export")
         if isinstance(node, Response):
             return node

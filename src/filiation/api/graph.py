@@ -9,7 +9,8 @@ so they run in the thread pool.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query
@@ -56,7 +57,7 @@ def _opened(values: list[str] | None) -> dict[str, int]:
     return out
 
 
-def _graph_route(kind: NodeKind) -> Any:
+def _graph_route(kind: NodeKind) -> Callable[..., Awaitable[Response]]:
     async def graph(
         g: G,
         node_id: NodeId,
@@ -73,7 +74,7 @@ def _graph_route(kind: NodeKind) -> Any:
         ] = None,
         include_suspected: SuspectedQ = False,
         min_confidence: MinConfidenceQ = None,
-    ) -> Any:
+    ) -> Response:
         depth, opened = _depth(max_depth), _opened(open)
 
         def work() -> Response:
@@ -116,7 +117,7 @@ async def graph_group(
     key: Annotated[str, Query(description="A group node's id (group:<d|u>|<relation>|<id>).")],
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-) -> Any:
+) -> Response:
     """A page of a group's members, best known first, with their number."""
     items, total = g.group(key.removeprefix("group:"), offset=offset, limit=limit)
     body = {"total": total, "offset": offset, "items": [i.model_dump(mode="json") for i in items]}

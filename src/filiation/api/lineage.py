@@ -14,8 +14,8 @@ Declared before the plain ``/{plural}/{id}`` routes (:mod:`filiation.api.nodes`)
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -38,11 +38,11 @@ def _question(g: Genealogy, sub: str) -> Callable[..., Lineage]:
     return getattr(g, sub)  # type: ignore[no-any-return]
 
 
-def _traversal_route(kind: NodeKind, sub: str) -> Any:
+def _traversal_route(kind: NodeKind, sub: str) -> Callable[..., Awaitable[Response]]:
     """The ``/api/{plural}/{id}/{sub}`` route answered by the traversal ``Genealogy.{sub}``
     from a node of ``kind``: the same parameters for every traversal."""
 
-    async def traversal(g: GenealogyDep, node_id: NodeId, query: Traversal) -> Any:
+    async def traversal(g: GenealogyDep, node_id: NodeId, query: Traversal) -> Response:
         node = target(g, kind, node_id, sub)
         if isinstance(node, Response):
             return node
@@ -96,7 +96,7 @@ def path(
     source: Annotated[str, Query(description="The supposed origin.")],
     target: Annotated[str, Query(description="The supposed derivative.")],
     relation: RelationQ = None,
-) -> Any:
+) -> PathResult:
     """How `target` derives from `source`, if it does: a shortest chain of links."""
     check_id(g, source)
     check_id(g, target)

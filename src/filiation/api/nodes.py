@@ -10,7 +10,7 @@ the plain ones so that they match first; :mod:`filiation.api.lineage` and
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -55,7 +55,7 @@ async def search(
     q: SearchTextQ,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
     kind: SearchKindsQ = None,
-) -> Any:
+) -> Response:
     """Ids and authors containing `q`, best known first (an exact id first)."""
     hits = g.search(q, limit=limit, kinds=kinds(kind))
     return json_response([hit.model_dump(mode="json") for hit in hits])
@@ -68,7 +68,7 @@ async def search_page(
     offset: Annotated[int, Query(ge=0, le=100_000, description="Results to skip.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     kind: SearchKindsQ = None,
-) -> Any:
+) -> Response:
     """A page of `/api/search`'s results with their `total` (counted up to `counted_up_to`;
     `total_exact` false beyond) and the `next_offset` of the next page, if any."""
     page = g.search_page(q, offset=offset, limit=limit, kinds=kinds(kind))
@@ -86,7 +86,7 @@ def _show_route(kind: NodeKind, plural: str, name: str, doc: str) -> None:
         relation: RelationQ = None,
         limit: ShowLimitQ = 10,
         rank_by: RankByQ = None,
-    ) -> Any:
+    ) -> Response:
         keys = ranking(rank_by, SHOW_RANKING)
         relations(relation)
         check_id(g, node_id, kind)
@@ -128,7 +128,7 @@ async def model_children(
     limit: PageLimitQ = 50,
     offset: OffsetQ = 0,
     rank_by: RankByQ = None,
-) -> Any:
+) -> Response:
     """Direct children, one page at a time (default ranking: downloads)."""
     return _model_page(g, node_id, "children", relation, limit, offset, rank_by)
 
@@ -143,7 +143,7 @@ async def model_parents(
     ] = None,
     offset: OffsetQ = 0,
     rank_by: RankByQ = None,
-) -> Any:
+) -> Response:
     """Direct parents (a merge has several), ranked like children."""
     return _model_page(g, node_id, "parents", relation, limit, offset, rank_by)
 
@@ -174,7 +174,7 @@ async def author_models(
     limit: PageLimitQ = 50,
     offset: OffsetQ = 0,
     rank_by: RankByQ = None,
-) -> Any:
+) -> Response:
     """What the author published (models, and data sets when a source names them), one page
     at a time (default ranking: downloads); `total` counts them all."""
     keys = ranking(rank_by, PAGE_RANKING)
@@ -200,7 +200,7 @@ def author_families(
     g: GenealogyDep,
     node_id: NodeId,
     limit: Annotated[int, Query(ge=0, le=1000, description="How many families.")] = 20,
-) -> Any:
+) -> Families | Response:
     """The families the author's models sit in: their root ancestors, with how many of the
     author's models descend from each, most first."""
     node = target(g, NodeKind.AUTHOR, node_id, "families")

@@ -25,6 +25,8 @@ from filiation.http.auth import Reader, Writer
 from filiation.http.context import RegistryDep
 
 Fields = Annotated[dict[str, Any], Body(description="The record's fields (see /docs schemas).")]
+#: A registry record as its JSON object (what ``filiation registry … --json`` prints).
+Record = dict[str, Any]
 
 router = APIRouter(prefix="/api/registry", tags=["registry"])
 
@@ -36,7 +38,7 @@ def _dump(value: Any) -> Any:
 
 
 @router.get("/me")
-def me(user: Reader) -> Any:
+def me(user: Reader) -> Record:
     return _dump(user)
 
 
@@ -50,15 +52,15 @@ def _record_routes(kind: str) -> None:
     item = f"/{plural}/{{record_id}}"
 
     @router.get(f"/{plural}", name=f"list_{plural}")
-    def list_records(reg: RegistryDep, _: Reader, all: bool = False) -> Any:
+    def list_records(reg: RegistryDep, _: Reader, all: bool = False) -> list[Record]:
         return _dump(getattr(reg, plural)(include_retired=all))
 
     @router.post(f"/{plural}", status_code=201, name=f"create_{kind}")
-    def create(reg: RegistryDep, user: Writer, fields: Fields) -> Any:
+    def create(reg: RegistryDep, user: Writer, fields: Fields) -> Record:
         return _dump(getattr(reg, f"create_{kind}")(fields, actor=user))
 
     @router.get(item, name=f"get_{kind}")
-    def read(reg: RegistryDep, _: Reader, record_id: int) -> Any:
+    def read(reg: RegistryDep, _: Reader, record_id: int) -> Record:
         record = {
             **_dump(getattr(reg, kind)(record_id)),
             "history": _dump(reg.history(kind, record_id)),
@@ -68,11 +70,11 @@ def _record_routes(kind: str) -> None:
         return record
 
     @router.patch(item, name=f"update_{kind}")
-    def update(reg: RegistryDep, user: Writer, record_id: int, fields: Fields) -> Any:
+    def update(reg: RegistryDep, user: Writer, record_id: int, fields: Fields) -> Record:
         return _dump(getattr(reg, f"update_{kind}")(record_id, fields, actor=user))
 
     @router.post(f"{item}/retire", name=f"retire_{kind}")
-    def retire(reg: RegistryDep, user: Writer, record_id: int) -> Any:
+    def retire(reg: RegistryDep, user: Writer, record_id: int) -> Record:
         return _dump(getattr(reg, f"retire_{kind}")(record_id, actor=user))
 
 
@@ -81,13 +83,13 @@ _record_routes("system")
 
 
 @router.get("/models/{model_id}/runs")
-def model_runs(reg: RegistryDep, _: Reader, model_id: int) -> Any:
+def model_runs(reg: RegistryDep, _: Reader, model_id: int) -> list[Record]:
     """The training runs the training callbacks recorded for the model, oldest first."""
     return _dump(reg.training_runs(model_id))
 
 
 @router.get("/models/{model_id}/ancestry")
-def model_ancestry(reg: RegistryDep, _: Reader, model_id: int) -> Any:
+def model_ancestry(reg: RegistryDep, _: Reader, model_id: int) -> Record:
     return _dump(reg.ancestry(model_id))
 
 
@@ -98,12 +100,12 @@ def attach(
     system_id: int,
     model_id: int,
     usage: Annotated[str, Body(embed=True, description="How the system uses the model.")],
-) -> Any:
+) -> Record:
     return _dump(reg.attach(system_id, model_id, usage, actor=user))
 
 
 @router.delete("/systems/{system_id}/models/{model_id}")
-def detach(reg: RegistryDep, user: Writer, system_id: int, model_id: int) -> Any:
+def detach(reg: RegistryDep, user: Writer, system_id: int, model_id: int) -> Record:
     return _dump(reg.detach(system_id, model_id, actor=user))
 
 
@@ -114,12 +116,12 @@ def impact(
     _: Reader,
     model: Annotated[str | None, Query(description="Registered model name or Hub id.")] = None,
     dataset: Annotated[str | None, Query(description="Data set id.")] = None,
-) -> Any:
+) -> Record:
     return _dump(reg.impact(model=model, dataset=dataset))
 
 
 @router.get("/datasets")
-def datasets(reg: RegistryDep, _: Reader) -> Any:
+def datasets(reg: RegistryDep, _: Reader) -> list[Record]:
     return _dump(reg.datasets())
 
 
@@ -130,12 +132,14 @@ def flag_dataset(
     dataset_id: str,
     personal_data: Annotated[bool, Body(embed=True)] = True,
     note: Annotated[str | None, Body(embed=True)] = None,
-) -> Any:
+) -> Record:
     return _dump(reg.flag_dataset(dataset_id, personal_data=personal_data, note=note, actor=user))
 
 
 @router.get("/history")
-def history(reg: RegistryDep, _: Reader, kind: str | None = None, ref: str | None = None) -> Any:
+def history(
+    reg: RegistryDep, _: Reader, kind: str | None = None, ref: str | None = None
+) -> list[Record]:
     key: int | str | None = int(ref) if ref is not None and ref.isdigit() else ref
     return _dump(reg.history(kind, key))
 
@@ -156,7 +160,7 @@ async def import_(
     user: Writer,
     strict: bool = False,
     name: str | None = None,
-) -> Any:
+) -> Record:
     """The body is the CSV (``Content-Type: text/csv``), in any usual encoding; the answer is
     the import's report (rows skipped with their line numbers, warnings). ``strict``: any bad
     row and nothing is imported (422); ``name``: the file's, for the history."""

@@ -63,7 +63,7 @@ class FollowUpIn(BaseModel):
 @router.get("/dossier", response_model=Dossier, tags=["rights"])
 def dossier(
     g: GenealogyDep, model: ModelQ = None, dataset: DatasetQ = None, right: RightQ = "erasure"
-) -> Any:
+) -> Dossier:
     """The rights dossier: affected models ranked by reach, with their path from the source;
     publishers to contact, with the follow-up of each."""
     return g.rights.dossier(model=model, dataset=dataset, right=right)
@@ -78,7 +78,7 @@ def dossier_letters(
     lang: LangQ = "en",
     grounds: GroundsQ = None,
     direct_marketing: MarketingQ = False,
-) -> Any:
+) -> list[Letter]:
     """One request letter per publisher; ``[[...]]`` marks what the requester must fill."""
     d = g.rights.dossier(model=model, dataset=dataset, right=right)
     return g.rights.letters(d, lang, grounds=grounds, direct_marketing=direct_marketing)
@@ -119,7 +119,7 @@ def dossier_export(
 
 
 @router.post("/dossier/followup", response_model=FollowUpEvent, tags=["rights"])
-def dossier_followup(g: GenealogyDep, body: FollowUpIn, who: Writer) -> Any:
+def dossier_followup(g: GenealogyDep, body: FollowUpIn, who: Writer) -> FollowUpEvent:
     """Record where the request to one publisher stands (kept with its date). Follow-ups
     are shared records: a registry editor writes them (token, or session and CSRF header)."""
     Registry.require(who, Role.EDITOR)
@@ -134,12 +134,12 @@ def diff(
     source: Annotated[
         str | None, Query(description="Only this source's snapshots, e.g. hub-api:ID.")
     ] = None,
-) -> Any:
+) -> Diff:
     """Models that appeared, disappeared or changed parents since ``since``."""
     return g.rights.diff(since, id, source=source)
 
 
 @router.get("/watch", response_model=list[Watch], tags=["history"])
-def watch_list(g: GenealogyDep) -> Any:
+def watch_list(g: GenealogyDep) -> list[Watch]:
     """The watched models and data sets and their last check (change it with the CLI)."""
     return g.rights.watch.list()

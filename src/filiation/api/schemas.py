@@ -65,12 +65,17 @@ class NeighbourPage(BaseModel):
 
 
 class SnapshotOut(BaseModel):
-    id: int
-    source: str
-    label: str
-    taken_at: datetime | None
-    finished_at: datetime | None
-    status: str
+    """One snapshot of the store (``Genealogy.snapshots``): an ingest of one source."""
+
+    id: int = Field(description="the snapshot's number, in the order ingests began")
+    source: str = Field(
+        description="what it was read from: hub-stats, edges:<name>, hub-api:<id>, "
+        "inferred:metadata..."
+    )
+    label: str = Field(description="the source's own name for it (a file, a dump's date)")
+    taken_at: datetime | None = Field(description="when the source's data was taken, if known")
+    finished_at: datetime | None = Field(description="when its ingest committed")
+    status: str = Field(description="complete, or the state of an ingest that did not finish")
     current: bool = Field(description="part of the genealogy being served")
     report: dict[str, Any] = Field(description="the ingest report")
 

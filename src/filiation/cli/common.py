@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -24,9 +24,12 @@ from filiation.domain import NodeKind, Relation, listed
 from filiation.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
     from rich.console import Console
 
     from filiation.service import Genealogy
+
+T = TypeVar("T")
 
 #: The environment variable naming the store (``--db``); the same name as
 #: ``filiation.service.ENV_DB``, which a test checks, so that ``--help`` needs no store code.
@@ -211,7 +214,7 @@ def ensure_index(g: Genealogy) -> None:
         _ = g.index
 
 
-def run(fn: Callable[[Genealogy], Any]) -> Any:
+def run(fn: Callable[[Genealogy], T]) -> T:
     """Ask ``fn`` of the genealogy once its index is loaded."""
     g = open_genealogy()
     ensure_index(g)
@@ -253,7 +256,13 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
-def dump(value: Any) -> Any:
+@typing.overload
+def dump(value: BaseModel) -> dict[str, Any]: ...
+@typing.overload
+def dump(value: list[Any]) -> list[Any]: ...
+@typing.overload
+def dump(value: T) -> T: ...
+def dump(value: object) -> object:
     """A pydantic record (or a list of them) as JSON-ready values; anything else as is."""
     if isinstance(value, list):
         return [dump(v) for v in value]

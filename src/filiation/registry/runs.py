@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 from sqlalchemy import Connection, select, update
@@ -38,8 +38,11 @@ if TYPE_CHECKING:
 
 FRAMEWORK_MAX = 32
 
+#: A value as JSON holds it.
+JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | float | bool | None
 
-def jsonable(value: Any) -> Any:
+
+def jsonable(value: object) -> JSONValue:
     """``value`` as JSON holds it (unknown types as their text, NaN as null)."""
     option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
     return orjson.loads(orjson.dumps(value, default=_text, option=option))

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from filiation.errors import StoreError
-from filiation.store.store import CHUNK
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -23,11 +22,18 @@ if TYPE_CHECKING:
 
 
 def read_columns(
-    store: Store, table: Any, columns: list[str], arrow_schema: pa.Schema, snap: int
+    store: Store,
+    table: Any,
+    columns: list[str],
+    arrow_schema: pa.Schema,
+    snap: int,
+    chunk_rows: int,
 ) -> pa.Table:
     """``columns`` of ``table``'s rows in snapshot ``snap``, as an Arrow table of
     ``arrow_schema``: from the snapshot's stored parts, or, for a snapshot written
-    before migration 0009, from its rows (streamed: by ``COPY`` from PostgreSQL)."""
+    before migration 0009, from its rows (streamed: by ``COPY`` from PostgreSQL, else
+    ``chunk_rows`` at a time, the store's batch size, given by the store so that this
+    module, which the store imports, imports nothing of it back)."""
     import pyarrow as pa
     from sqlalchemy import text
 
@@ -43,7 +49,7 @@ def read_columns(
     parts: list[pa.RecordBatch] = []
     with store.engine.connect() as conn:
         result = conn.execution_options(stream_results=True).execute(query, {"snap": snap})
-        for chunk in _chunks(result, CHUNK):
+        for chunk in _chunks(result, chunk_rows):
             cols = list(zip(*chunk, strict=True))
             arrays = []
             for field, values in zip(arrow_schema, cols, strict=True):

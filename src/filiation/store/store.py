@@ -549,7 +549,7 @@ class Store:
         ``arrow_schema`` (:func:`filiation.store.snapshot_rows.read_columns`)."""
         from filiation.store.snapshot_rows import read_columns
 
-        return read_columns(self, table, columns, arrow_schema, snap)
+        return read_columns(self, table, columns, arrow_schema, snap, CHUNK)
 
     def read_nodes(self, snapshot_id: int) -> pa.Table:
         from filiation.sources.records import NODE_SCHEMA

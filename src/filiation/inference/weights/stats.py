@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from filiation.inference.weights import TensorSource
+from filiation.inference.weights.source import TensorSource
 from filiation.inference.weights.tensors import WeightsError, f32_to_bf16
 
 ROWS = 64

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -224,10 +225,7 @@ def patch(
     author = np.full(n, -1, np.int32)
     author[e_child[pub]] = e_parent[pub]
     stage.keep("author", author)
-    out.meta = {k: v for k, v in base.meta.items() if k not in ("snapshots", "built_at")}
-    out.meta["suspected"] = int(sus.sum())
-    out.meta["links"] = len(e_child)
-    out.meta["nodes"] = n
+    out.meta = _meta(base, suspected=int(sus.sum()), links=len(e_child), nodes=n)
 
     say("counting descendants")
     touched_any = np.flatnonzero(touched_node | was_touched_base)
@@ -392,10 +390,9 @@ def _appended(
     out.vocab["evidence"] = evidence
     merge_layouts(base, stage, None, m, n)
     new_sus = ~np.isnan(small_cols["edge_confidence"])
-    out.meta = {k_: v for k_, v in base.meta.items() if k_ not in ("snapshots", "built_at")}
-    out.meta["suspected"] = base.n_suspected + int(new_sus.sum())
-    out.meta["links"] = m + len(take)
-    out.meta["nodes"] = n
+    out.meta = _meta(
+        base, suspected=base.n_suspected + int(new_sus.sum()), links=m + len(take), nodes=n
+    )
 
     say("counting descendants")
     touched = np.union1d(touched_work, named)
@@ -406,6 +403,14 @@ def _appended(
     say("preparing search")
     search_filter(base, stage, None, n_base)
     return out
+
+
+def _meta(base: IndexArrays, *, suspected: int, links: int, nodes: int) -> dict[str, Any]:
+    """The new index's ``meta.json``, alike on both paths: the base's, with the new counts,
+    and without what the publishing stamps (its snapshots, when it was built)."""
+    meta = {key: value for key, value in base.meta.items() if key not in ("snapshots", "built_at")}
+    meta.update(suspected=suspected, links=links, nodes=nodes)
+    return meta
 
 
 def _still_ranked(

@@ -11,7 +11,11 @@ checks that the migrations and the tables in ``schema.py`` agree on both back en
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection
 
 #: The newest revision; a store at this revision needs no migration (checked without
 #: loading Alembic, which keeps opening a store fast).
@@ -28,7 +32,7 @@ BASELINE = "0001"
 LOCATION = Path(__file__).resolve().parent
 
 
-def config(connection: Any) -> Any:
+def config(connection: Connection) -> Config:
     """An Alembic configuration that runs the packaged migrations on ``connection``."""
     from alembic.config import Config
 
@@ -49,7 +53,7 @@ def known(revision: str) -> bool:
         return False
 
 
-def upgrade(connection: Any, *, stamp_baseline: bool = False) -> None:
+def upgrade(connection: Connection, *, stamp_baseline: bool = False) -> None:
     """Bring the store on ``connection`` to :data:`HEAD`, inside the caller's transaction.
 
     ``stamp_baseline`` records that the store already has the baseline schema (a store

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from filiation import i18n
 from filiation.domain import LINEAGE_RELATIONS
@@ -119,7 +120,7 @@ def shown(lang: str, value: Any, field: str | None = None) -> str:
     return str(value)
 
 
-def form_values(form: Any, spec: FormSpec) -> dict[str, Any]:
+def form_values(form: FormData, spec: FormSpec) -> dict[str, Any]:
     """A record's fields from a posted form (an unticked checkbox is False; a yes/no/not
     stated choice is True, False or None)."""
     values: dict[str, Any] = {}
@@ -188,7 +189,7 @@ def refused(request: Request, lang: str, who: Requester, exc: Exception) -> HTML
     )
 
 
-async def checked_form(request: Request, who: Requester) -> Any:
+async def checked_form(request: Request, who: Requester) -> FormData:
     """The POSTed form, once its CSRF token matched the session's (else 403)."""
     form = await request.form()
     sent = form.get("csrf")
