@@ -461,6 +461,71 @@ def test_chained_appending_deltas_grow_the_base_files_and_match_a_full_rebuild(
         current, edges = published, grown
 
 
+def test_new_models_in_cycles_of_their_own_are_counted_as_a_rebuild_counts_them(
+    hub: SourceTables, hub_ids: list[str], tmp_path: Path
+) -> None:
+    """An appending delta whose new models make cycles among themselves (the only cycles
+    such a change can make) counts them without scipy: the same figures as a full build,
+    through the appending path."""
+    known = hub_ids[:3]
+    cyclic = [
+        ("team/a", known[0], "finetune"),
+        ("team/b", "team/a", "finetune"),
+        ("team/c", "team/b", "merge"),
+        ("team/a", "team/c", "merge"),  # a -> b -> c -> a
+        ("team/d", "team/c", "quantized"),  # hangs off the cycle, on none
+        ("team/e", known[1], "adapter"),
+        ("team/f", "team/e", "finetune"),
+        ("team/e", "team/f", "merge"),  # e <-> f
+    ]
+    api: tuple[list[Any], list[Any]] = ([], [])
+    edges: tuple[list[Any], list[Any]] = ([], [])
+    grown = ([], cyclic)
+    base = on_disk(build(tables(hub, api, 3, edges)), tmp_path / "0")
+    said: list[str] = []
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    made = apply_delta(
+        base,
+        tables(hub, api, 3, grown),
+        touched_keys(records(*edges), records(*grown)),
+        step=said.append,
+        folder=stage,
+    )
+    full = build(tables(hub, api, 3, grown))
+    assert any("appended" in msg for msg in said), said
+    assert canon(made) == canon(full)
+    assert made.meta["cycles"] == full.meta["cycles"] == base.meta["cycles"] + 2
+    assert made.meta["nodes_in_cycles"] == base.meta["nodes_in_cycles"] + 5
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cycle_figures_are_scipys_strong_components(seed: int) -> None:
+    """The delta's own count of cycles (trimming, then Tarjan's algorithm) against scipy's
+    strongly connected components, on random graphs: sparse and dense ones, self-links,
+    repeated links, and chains longer than the trimming rounds that end in a cycle."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from filiation.lineage.delta.counts import TRIM_ROUNDS, cycle_figures
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    m = int(rng.integers(0, 3 * n))
+    parent = rng.integers(0, n, m)
+    child = rng.integers(0, n, m)
+    if seed % 3 == 0:  # a long chain into a small cycle
+        chain = np.arange(n, n + 4 * TRIM_ROUNDS)
+        parent = np.concatenate([parent, chain[:-1], [chain[-1]]])
+        child = np.concatenate([child, chain[1:], [chain[-3]]])
+        n += len(chain)
+    graph = csr_matrix((np.ones(len(parent), np.int8), (parent, child)), shape=(n, n))
+    count, labels = connected_components(graph, directed=True, connection="strong")
+    sizes = np.bincount(labels, minlength=count)
+    expected = (int((sizes > 1).sum()), int((sizes[labels] > 1).sum()))
+    assert cycle_figures(n, parent, child) == expected
+
+
 # -- through the store and the ingest, on both back ends ---------------------------------
 
 
