@@ -674,3 +674,47 @@ def test_a_format_7_index_opens_and_a_chain_of_deltas_then_a_full_ingest_match_a
     by_full = store_answers(g, ids)
     assert server.refresh() and store_answers(server, ids) == by_full
     assert rebuilt() == by_full
+
+
+def test_searches_after_an_appending_delta_count_what_a_fresh_process_counts(
+    tmp_path: Path, stores: Any, sample_db: Any, hub_ids: list[str]
+) -> None:
+    """A server's memo of what authors and data sets reach (search hits) carries over to the
+    index of an appending delta, less what the change reaches: new models published by a
+    known author, under a model trained on a data set. Every search then answers what a
+    fresh process answers, and most of the memo was kept."""
+    import filiation
+    from filiation.service import searching
+
+    db = stores.copy(sample_db, tmp_path)
+    server = filiation.open(db, load_bundled=False)
+    _ = server.index
+    trained = next(i for i in hub_ids[:400] if server.parents(i, relations="trained_on"))
+    dataset = server.parents(trained, relations="trained_on")[0].id
+    author = server.show(trained).author
+    assert author
+    texts = ["a", "e", "ll", "mistral", "qwen", "data", author, dataset]
+    for text in texts:
+        server.search(text, limit=30)
+    index = server.index
+    csv = tmp_path / "team.csv"
+    csv.write_text(
+        "parent,child,relation\n"
+        f"{trained},{author}/new-ft,finetune\n"
+        f"{author}/new-ft,{author}/new-q4,quantized\n"
+        f"{hub_ids[5]},team-x/m,adapter\n"
+    )
+    filiation.open(db, load_bundled=False).ingest_edges(csv, name="team")
+    assert server.refresh()
+    assert server.index.a.meta["appended_to"]["nodes"] == index.n_nodes
+    kept = searching._carried(server.index)
+    assert kept and len(kept) < len(searching._REACH[index])  # most of it is kept
+    from filiation.domain import NodeKind
+
+    memo = searching._REACH[index]
+    for name, kind in ((author, NodeKind.AUTHOR), (dataset, NodeKind.DATASET)):
+        node = index.lookup(name, kind)
+        assert node in memo and node not in kept, name  # it reaches new models
+    fresh = filiation.open(db, load_bundled=False)
+    for text in texts:
+        assert server.search(text, limit=30) == fresh.search(text, limit=30), text

@@ -9,6 +9,7 @@ from filiation.domain import KIND_CODES, LINEAGE_RELATIONS, RELATION_CODES, Node
 from filiation.lineage.arrays import IndexArrays, spans
 from filiation.lineage.build import _descendant_counts
 from filiation.lineage.delta.staging import Stage
+from filiation.lineage.families import ancestors
 
 LINEAGE = np.zeros(len(RELATION_CODES), bool)
 LINEAGE[[RELATION_CODES[r] for r in LINEAGE_RELATIONS]] = True
@@ -337,20 +338,7 @@ def _recite(
 
 def _ancestors(a: IndexArrays, seeds: np.ndarray, lineage: np.ndarray) -> np.ndarray:
     """``seeds`` and every node above them by declared lineage links."""
-    seen = np.zeros(a.n_nodes, bool)
-    seen[seeds] = True
-    frontier = np.unique(seeds)
-    while len(frontier):
-        starts = a.up_ptr[frontier]
-        lens = a.up_ptr[frontier + 1] - starts
-        if lens.sum() == 0:
-            break
-        idx = spans(starts, lens)
-        idx = idx[lineage[a.up_rel[idx]]]
-        nxt = np.unique(a.up_nbr[idx])
-        frontier = nxt[~seen[nxt]]
-        seen[frontier] = True
-    return np.flatnonzero(seen)
+    return np.flatnonzero(ancestors(a, seeds, lineage))
 
 
 def _recount(

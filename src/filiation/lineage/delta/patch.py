@@ -40,6 +40,10 @@ _NODE_FIELDS = (
 )
 _CODED = ("pipeline_tag", "library_name", "license")
 
+#: What an index's ``meta`` says of that index alone, not carried to a delta made from it:
+#: which snapshots it covers, when it was published, and which index it was appended to.
+NOT_CARRIED = ("snapshots", "built_at", "appended_to")
+
 
 def _remap_codes(codes: np.ndarray, old: list[str], vocab: list[str]) -> np.ndarray:
     """Codes into ``old`` as codes into ``vocab`` (extended with the values it lacks)."""
@@ -224,7 +228,7 @@ def patch(
     author = np.full(n, -1, np.int32)
     author[e_child[pub]] = e_parent[pub]
     stage.keep("author", author)
-    out.meta = {k: v for k, v in base.meta.items() if k not in ("snapshots", "built_at")}
+    out.meta = {k: v for k, v in base.meta.items() if k not in NOT_CARRIED}
     out.meta["suspected"] = int(sus.sum())
     out.meta["links"] = len(e_child)
     out.meta["nodes"] = n
@@ -392,10 +396,13 @@ def _appended(
     out.vocab["evidence"] = evidence
     merge_layouts(base, stage, None, m, n)
     new_sus = ~np.isnan(small_cols["edge_confidence"])
-    out.meta = {k_: v for k_, v in base.meta.items() if k_ not in ("snapshots", "built_at")}
+    out.meta = {k_: v for k_, v in base.meta.items() if k_ not in NOT_CARRIED}
     out.meta["suspected"] = base.n_suspected + int(new_sus.sum())
     out.meta["links"] = m + len(take)
     out.meta["nodes"] = n
+    # the base's nodes keep their numbers, new ones follow: what a reader of the base worked
+    # out about its nodes may carry over (service/searching.py)
+    out.meta["appended_to"] = {"built_at": base.meta.get("built_at"), "nodes": base.n_nodes}
 
     say("counting descendants")
     touched = np.union1d(touched_work, named)
