@@ -461,6 +461,71 @@ def test_chained_appending_deltas_grow_the_base_files_and_match_a_full_rebuild(
         current, edges = published, grown
 
 
+def test_new_models_in_cycles_of_their_own_are_counted_as_a_rebuild_counts_them(
+    hub: SourceTables, hub_ids: list[str], tmp_path: Path
+) -> None:
+    """An appending delta whose new models make cycles among themselves (the only cycles
+    such a change can make) counts them without scipy: the same figures as a full build,
+    through the appending path."""
+    known = hub_ids[:3]
+    cyclic = [
+        ("team/a", known[0], "finetune"),
+        ("team/b", "team/a", "finetune"),
+        ("team/c", "team/b", "merge"),
+        ("team/a", "team/c", "merge"),  # a -> b -> c -> a
+        ("team/d", "team/c", "quantized"),  # hangs off the cycle, on none
+        ("team/e", known[1], "adapter"),
+        ("team/f", "team/e", "finetune"),
+        ("team/e", "team/f", "merge"),  # e <-> f
+    ]
+    api: tuple[list[Any], list[Any]] = ([], [])
+    edges: tuple[list[Any], list[Any]] = ([], [])
+    grown = ([], cyclic)
+    base = on_disk(build(tables(hub, api, 3, edges)), tmp_path / "0")
+    said: list[str] = []
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    made = apply_delta(
+        base,
+        tables(hub, api, 3, grown),
+        touched_keys(records(*edges), records(*grown)),
+        step=said.append,
+        folder=stage,
+    )
+    full = build(tables(hub, api, 3, grown))
+    assert any("appended" in msg for msg in said), said
+    assert canon(made) == canon(full)
+    assert made.meta["cycles"] == full.meta["cycles"] == base.meta["cycles"] + 2
+    assert made.meta["nodes_in_cycles"] == base.meta["nodes_in_cycles"] + 5
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cycle_figures_are_scipys_strong_components(seed: int) -> None:
+    """The delta's own count of cycles (trimming, then Tarjan's algorithm) against scipy's
+    strongly connected components, on random graphs: sparse and dense ones, self-links,
+    repeated links, and chains longer than the trimming rounds that end in a cycle."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from filiation.lineage.delta.counts import TRIM_ROUNDS, cycle_figures
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    m = int(rng.integers(0, 3 * n))
+    parent = rng.integers(0, n, m)
+    child = rng.integers(0, n, m)
+    if seed % 3 == 0:  # a long chain into a small cycle
+        chain = np.arange(n, n + 4 * TRIM_ROUNDS)
+        parent = np.concatenate([parent, chain[:-1], [chain[-1]]])
+        child = np.concatenate([child, chain[1:], [chain[-3]]])
+        n += len(chain)
+    graph = csr_matrix((np.ones(len(parent), np.int8), (parent, child)), shape=(n, n))
+    count, labels = connected_components(graph, directed=True, connection="strong")
+    sizes = np.bincount(labels, minlength=count)
+    expected = (int((sizes > 1).sum()), int((sizes[labels] > 1).sum()))
+    assert cycle_figures(n, parent, child) == expected
+
+
 # -- through the store and the ingest, on both back ends ---------------------------------
 
 
@@ -609,3 +674,47 @@ def test_a_format_7_index_opens_and_a_chain_of_deltas_then_a_full_ingest_match_a
     by_full = store_answers(g, ids)
     assert server.refresh() and store_answers(server, ids) == by_full
     assert rebuilt() == by_full
+
+
+def test_searches_after_an_appending_delta_count_what_a_fresh_process_counts(
+    tmp_path: Path, stores: Any, sample_db: Any, hub_ids: list[str]
+) -> None:
+    """A server's memo of what authors and data sets reach (search hits) carries over to the
+    index of an appending delta, less what the change reaches: new models published by a
+    known author, under a model trained on a data set. Every search then answers what a
+    fresh process answers, and most of the memo was kept."""
+    import filiation
+    from filiation.service import searching
+
+    db = stores.copy(sample_db, tmp_path)
+    server = filiation.open(db, load_bundled=False)
+    _ = server.index
+    trained = next(i for i in hub_ids[:400] if server.parents(i, relations="trained_on"))
+    dataset = server.parents(trained, relations="trained_on")[0].id
+    author = server.show(trained).author
+    assert author
+    texts = ["a", "e", "ll", "mistral", "qwen", "data", author, dataset]
+    for text in texts:
+        server.search(text, limit=30)
+    index = server.index
+    csv = tmp_path / "team.csv"
+    csv.write_text(
+        "parent,child,relation\n"
+        f"{trained},{author}/new-ft,finetune\n"
+        f"{author}/new-ft,{author}/new-q4,quantized\n"
+        f"{hub_ids[5]},team-x/m,adapter\n"
+    )
+    filiation.open(db, load_bundled=False).ingest_edges(csv, name="team")
+    assert server.refresh()
+    assert server.index.a.meta["appended_to"]["nodes"] == index.n_nodes
+    kept = searching._carried(server.index)
+    assert kept and len(kept) < len(searching._REACH[index])  # most of it is kept
+    from filiation.domain import NodeKind
+
+    memo = searching._REACH[index]
+    for name, kind in ((author, NodeKind.AUTHOR), (dataset, NodeKind.DATASET)):
+        node = index.lookup(name, kind)
+        assert node in memo and node not in kept, name  # it reaches new models
+    fresh = filiation.open(db, load_bundled=False)
+    for text in texts:
+        assert server.search(text, limit=30) == fresh.search(text, limit=30), text

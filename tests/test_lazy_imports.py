@@ -153,6 +153,55 @@ def test_a_sqlite_store_is_read_as_sqlalchemy_reads_it(sample_db: Any) -> None:
     assert store.is_empty() is False
 
 
+#: What a small ingest never loads: an edge list applied as a delta, in a process of its own
+#: that runs beside a busy server's workers on the same cores (issue 17: the API's p95 during
+#: a delta). pandas (pyarrow is told there is none), scipy (the delta counts its cycles with
+#: numpy), the inference (no suspects here), folder scans, the dump's reader, the server.
+NOT_FOR_A_DELTA = {
+    "pandas",
+    "scipy",
+    "fastapi",
+    "uvicorn",
+    "torch",
+    "huggingface_hub",
+    "alembic",
+    "filiation.inference.run",
+    "filiation.inference.metadata",
+    "filiation.sources.local_folder",
+    "filiation.sources.hub_stats",
+    "filiation.api",
+    "filiation.web",
+}
+
+
+def test_an_edge_list_ingested_as_a_delta_loads_neither_pandas_nor_scipy(
+    stores: Any, sample_db: Any, tmp_path: Any
+) -> None:
+    """A fresh ``ingest edges`` of new models (a cycle among them too) is applied as a delta
+    and writes its snapshot without SQLAlchemy on a SQLite store (the standard library's
+    sqlite3, as the reads); on PostgreSQL through SQLAlchemy."""
+    import filiation
+
+    db = stores.copy(sample_db, tmp_path)
+    g = filiation.open(db, load_bundled=False)
+    _ = g.index  # the index a delta starts from, published beside the copy
+    edges = tmp_path / "team.csv"
+    edges.write_text(
+        "parent,child,relation\n"
+        f"{MODEL},team/a,finetune\n"
+        "team/a,team/b,quantized\n"
+        "team/b,team/a,merge\n"
+        "base/new-stub,team/c,adapter\n"
+    )
+    loaded = _loaded(db, "ingest", "edges", str(edges))
+    assert "filiation.lineage.delta.patch" in loaded  # it was applied as a delta
+    store_free = set() if "://" in str(db) else NO_SQLALCHEMY
+    assert not _packages(loaded, NOT_FOR_A_DELTA | store_free)
+    after = filiation.open(db, load_bundled=False)
+    assert [n.id for n in after.ancestors("team/b")] == ["team/b", "team/a", MODEL]
+    assert after.stats().cycles == g.stats().cycles + 1
+
+
 def test_help_opens_no_store_and_loads_no_index(tmp_path: Any) -> None:
     db = tmp_path / "never-created.sqlite"
     loaded = _loaded(db, "--help")

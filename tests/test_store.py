@@ -238,6 +238,46 @@ def test_prune_keeps_the_two_newest_per_source(
 # -- ingests that fail half-way -------------------------------------------------------------------
 
 
+class HookedSqlite(sqlite3.Connection):
+    """A standard-library SQLite connection that tells :data:`AFTER` of every statement it
+    ran: where SQLAlchemy's ``after_cursor_execute`` hooks PostgreSQL, for the SQLite store,
+    whose snapshots are written through ``sqlite3`` itself."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        cursor = super().execute(sql, parameters)
+        for hook in AFTER:
+            hook(sql, parameters)
+        return cursor
+
+
+#: What :class:`HookedSqlite` calls after each statement (statement, parameters).
+AFTER: list[Callable[[str, Any], None]] = []
+
+
+@contextmanager
+def after_each_statement(
+    monkeypatch: pytest.MonkeyPatch, hook: Callable[[str, Any], None]
+) -> Iterator[None]:
+    """Call ``hook`` right after each statement the database driver runs, on both back ends
+    (SQLAlchemy's engines, and sqlite3's connections)."""
+
+    def after(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        hook(statement, parameters)
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(
+        sqlite3, "connect", lambda *args, **kw: connect(*args, factory=HookedSqlite, **kw)
+    )
+    AFTER.append(hook)
+    event.listen(Engine, "after_cursor_execute", after)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "after_cursor_execute", after)
+        AFTER.remove(hook)
+        monkeypatch.setattr(sqlite3, "connect", connect)
+
+
 @contextmanager
 def fail_after_first_chunk(
     monkeypatch: pytest.MonkeyPatch, backend: str, table: str, error: Callable[[], BaseException]
@@ -250,17 +290,14 @@ def fail_after_first_chunk(
     monkeypatch.setattr(transaction_mod, "PART_ROWS", 500)
     written: list[int] = []
 
-    def after(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def after(statement: str, parameters: Any) -> None:
         rows = part_rows(statement, parameters, table)
         if rows is not None:
             written.append(rows)
             raise error()
 
-    event.listen(Engine, "after_cursor_execute", after)
-    try:
+    with after_each_statement(monkeypatch, after):
         yield written
-    finally:
-        event.remove(Engine, "after_cursor_execute", after)
 
 
 def disk_full(backend: str) -> BaseException:
@@ -321,8 +358,7 @@ def test_failed_ingest_leaves_previous_snapshot_complete(
 
 KILL_SCRIPT = textwrap.dedent(
     """
-    import os, signal, sys
-    from contextlib import contextmanager
+    import os, signal, sqlite3, sys
 
     from sqlalchemy import Engine, event
 
@@ -332,14 +368,7 @@ KILL_SCRIPT = textwrap.dedent(
     db, parquet, target = sys.argv[1:4]
     transaction_mod.PART_ROWS = 500
 
-    @event.listens_for(Engine, "before_cursor_execute")
-    def small_cache(conn, cursor, statement, parameters, context, executemany):
-        # a small page cache, so the uncommitted rows really reach the disk (the WAL)
-        if statement.startswith("INSERT INTO snapshot_parts ") and not db.startswith("postgresql"):
-            cursor.execute("PRAGMA cache_size=10")
-
-    @event.listens_for(Engine, "after_cursor_execute")
-    def die(conn, cursor, statement, parameters, context, executemany):
+    def die(statement, parameters):
         if not statement.startswith("INSERT INTO snapshot_parts "):
             return
         values = parameters if isinstance(parameters, dict) else dict(
@@ -348,6 +377,23 @@ KILL_SCRIPT = textwrap.dedent(
         if values["rows_of"] == target:
             print(f"killed after {values['row_count']} rows of {target}", flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
+
+    class Dying(sqlite3.Connection):
+        # SQLite's snapshots are written through sqlite3 itself
+        def execute(self, sql, parameters=(), /):
+            if sql.startswith("INSERT INTO snapshot_parts "):
+                # a small page cache, so the uncommitted rows really reach the disk (the WAL)
+                super().execute("PRAGMA cache_size=10")
+            cursor = super().execute(sql, parameters)
+            die(sql, parameters)
+            return cursor
+
+    connect = sqlite3.connect
+    sqlite3.connect = lambda *args, **kw: connect(*args, factory=Dying, **kw)
+
+    @event.listens_for(Engine, "after_cursor_execute")
+    def after(conn, cursor, statement, parameters, context, executemany):
+        die(statement, parameters)
 
     filiation.open(db, load_bundled=False).ingest_hub_stats(parquet)
     print("ingest finished", flush=True)
@@ -696,3 +742,12 @@ def test_writer_process_gets_the_password_through_its_pipe(stores: Stores, fresh
     finally:
         writer.abort()
     assert filiation.open(fresh_db, load_bundled=False).snapshots() == []
+
+
+def test_parts_keep_the_columns_the_tables_declare() -> None:
+    """The columns a stored part keeps (``transaction.py``, which loads no SQLAlchemy) are
+    those the ``nodes`` and ``links`` tables declare, less the snapshot and the position."""
+    from filiation.store import schema
+
+    assert transaction_mod.NODE_COLUMNS == schema.NODE_COLUMNS
+    assert transaction_mod.LINK_COLUMNS == schema.LINK_COLUMNS

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 #: Sources whose links are suspected, not declared: the index keeps them apart.
 INFERRED_PREFIX = "inferred:"
+#: The source of the suspects ``infer`` finds from the dump's metadata (``metadata.SOURCE``),
+#: named here so that an ingest can tell whether any exist without loading the inference.
+METADATA_SOURCE = INFERRED_PREFIX + "metadata"
 
 
 def is_inferred_source(source: str) -> bool:

@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filiation.domain import Relation
+from filiation.inference import METADATA_SOURCE
 from filiation.inference.candidates import MAX_HEADS, PARAMS_LEVEL, Pairs, candidates
 from filiation.inference.features import (
     ADAPTER,
@@ -122,7 +123,7 @@ __all__ = [
     "signals",
 ]
 
-SOURCE = "inferred:metadata"
+SOURCE = METADATA_SOURCE
 #: Suspects below this confidence are not kept at all (not worth showing, even on request).
 MIN_KEPT = 0.05
 #: Parts the fitting families are dealt into for stage 2's out-of-family scores.

@@ -227,13 +227,6 @@ def refresh_after_ingest(genealogy: Genealogy, *, say: Say | None = None) -> Inf
         return None
 
 
-def refresh_if_suspected(genealogy: Genealogy, say: Say | None = None) -> None:
-    """After an ingest: recompute the suspects where the store already holds some (a user
-    who never asked for them does not pay for them)."""
-    if any(s.source == md.SOURCE for s in genealogy.store.current_snapshots()):
-        refresh_after_ingest(genealogy, say=say)
-
-
 def links_table(sus: md.Suspects) -> pa.Table:
     """The suspects as link records (``declared`` false, evidence as JSON with confidence)."""
     n = len(sus)

@@ -60,6 +60,24 @@ def root_members(
     return found[starts], np.diff(np.r_[starts, len(found)])
 
 
+def ancestors(a: IndexArrays, seeds: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+    """A mask of ``seeds`` and every node above them by declared links (of the relation
+    codes ``allowed``; all by default), one level of the walk at a time."""
+    up_ptr, up_nbr, up_rel = np.asarray(a.up_ptr), np.asarray(a.up_nbr), np.asarray(a.up_rel)
+    seen = np.zeros(a.n_nodes, bool)
+    seen[seeds] = True
+    frontier = np.unique(np.asarray(seeds, np.int64))
+    while len(frontier):
+        starts = up_ptr[frontier]
+        idx = spans(starts, up_ptr[frontier + 1] - starts)
+        if allowed is not None:
+            idx = idx[allowed[up_rel[idx]]]
+        nxt = np.unique(up_nbr[idx])
+        frontier = nxt[~seen[nxt]]
+        seen[frontier] = True
+    return seen
+
+
 def _sorted_unique(x: np.ndarray) -> np.ndarray:
     """``np.unique`` by sorting: numpy's hash-based unique is several times slower on these
     int64 keys."""

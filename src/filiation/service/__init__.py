@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         open,
     )
     from filiation.service.rights import Rights, WatchList
+    from filiation.sources.records import arrow_without_pandas
 
 #: Where each public name lives.
 _HOMES = {
@@ -64,6 +65,8 @@ _HOMES = {
         "filiation.service.defaults",
     ),
     **dict.fromkeys(("Rights", "WatchList"), "filiation.service.rights"),
+    # for the command line's ingests, processes of their own (see its docstring)
+    "arrow_without_pandas": "filiation.sources.records",
 }
 
 
@@ -104,6 +107,7 @@ __all__ = [
     "Rights",
     "Step",
     "WatchList",
+    "arrow_without_pandas",
     "bundled_snapshot",
     "default_db",
     "open",

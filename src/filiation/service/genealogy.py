@@ -222,9 +222,7 @@ class Genealogy:
         Once suspects exist (``infer`` was run), they are recomputed from the new dump, so
         that they never describe an older Hub than the declared links do."""
         report = self._ingester.ingest_hub_stats(path, progress=progress)
-        from filiation.inference.run import refresh_if_suspected
-
-        refresh_if_suspected(self, self._say)
+        self._refresh_suspects()
         return report
 
     def download_hub_stats(self) -> Path:
@@ -241,12 +239,22 @@ class Genealogy:
     ) -> IngestReport:
         """Ingest a lineage edge list (``parent_id,child_id,relation``) and optional nodes
         (suspects, once they exist, recomputed as after :meth:`ingest_hub_stats`)."""
-        from filiation.inference.run import refresh_if_suspected
         from filiation.sources import edge_csv
 
         report = self._ingester.ingest(edge_csv.read(edges, nodes, name=name))
-        refresh_if_suspected(self, self._say)
+        self._refresh_suspects()
         return report
+
+    def _refresh_suspects(self) -> None:
+        """After an ingest: recompute the suspects where the store already holds some (a
+        user who never asked for them does not pay for them, nor for loading the inference:
+        a small ingest's process starts without it)."""
+        from filiation.inference import METADATA_SOURCE
+
+        if any(s.source == METADATA_SOURCE for s in self.store.current_snapshots()):
+            from filiation.inference.run import refresh_after_ingest
+
+            refresh_after_ingest(self, say=self._say)
 
     def scan(self, path: str | os.PathLike[str], *, weights: bool = False) -> ScanResult:
         """Models found under ``path`` and what each derives from; nothing is stored. With

@@ -24,13 +24,13 @@ from filiation.service.index_cache import (
     source_priority,
     staging_folder,
 )
-from filiation.sources.local_folder import ScanResult
 from filiation.sources.records import IngestReport, Records, empty_links, empty_nodes
 from filiation.store import snapshot_cache
 from filiation.store.store import Store
 
 if TYPE_CHECKING:
     from filiation.sources.hub_api import FamilyOptions
+    from filiation.sources.local_folder import ScanResult
 
 #: A snapshot of at most this many rows (nodes and links) is applied as a delta over the
 #: index of the previous snapshots (``lineage/delta/``) when that index is at hand.

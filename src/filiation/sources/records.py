@@ -169,3 +169,39 @@ def valid_utf8(values: pa.Array) -> tuple[pa.Array, int]:
         fixed = pa.StructArray.from_arrays([p[0] for p in parts], fields=fields, mask=mask)
         return fixed, sum(p[1] for p in parts)
     return values, 0
+
+
+def arrow_without_pandas() -> None:
+    """Tell pyarrow that this process has no pandas, unless it has loaded pandas already.
+
+    pyarrow imports pandas (a quarter of a second of CPU) the first time it converts any
+    Python or numpy value (``pa.array``, ``pa.scalar``, a compute function given a number),
+    only to check whether the value is a pandas object. filiation uses no pandas and hands
+    it none, so a process of its own, such as a ``filiation ingest`` command beside a busy
+    server, need not pay for that check: pyarrow tries ``import pandas`` once (once in its
+    Cython layer, once in its C++ one) and keeps the answer, and this makes those tries
+    fail. ``to_pandas()`` still works (it imports pandas when asked). Not for a process
+    that may give pyarrow pandas objects later (a notebook): only the command line's
+    ingests call it (``tests/test_lazy_imports.py``)."""
+    import sys
+
+    if "pandas" in sys.modules:
+        return
+    import pyarrow.lib
+
+    refusal = _NoPandas()
+    sys.meta_path.insert(0, refusal)
+    try:
+        _ = pyarrow.lib._pandas_api.have_pandas  # the Cython layer's one try, answered "no"
+        pa.array(["", None])  # and its C++ layer's (converting Python values), the same
+    finally:
+        sys.meta_path.remove(refusal)
+
+
+class _NoPandas:
+    """An import finder that refuses pandas (for :func:`arrow_without_pandas`'s one try)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from filiation.errors import StoreError
 from filiation.store import migrations
+from filiation.store.sqlite import sqlite_pragmas
 
 # SQLAlchemy (about 0.1-0.2 s to import), pyarrow and the schema's tables are loaded when
 # first used: a question asked of a SQLite store reads its few rows (the schema's revision,
@@ -105,19 +106,6 @@ def _forget_inherited_connections() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    # The busy timeout first: switching a new file to WAL takes a lock other openers wait for.
-    cur.execute("PRAGMA busy_timeout=30000")
-    if not cur.execute("PRAGMA query_only").fetchone()[0]:
-        cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA cache_size=-262144")
-    cur.execute("PRAGMA temp_store=MEMORY")
-    cur.close()
 
 
 def _moment(value: Any) -> datetime | None:
@@ -209,7 +197,7 @@ class Store:
         except (ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot use {url.render_as_string()}: {exc}") from None
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", sqlite_pragmas)
         _ENGINES.add(engine)
         return engine
 
@@ -233,6 +221,47 @@ class Store:
             con = sqlite3.connect(where, uri=uri, timeout=30, check_same_thread=False)
             try:
                 return con.execute(sql, params or {}).fetchall()
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            raise StoreError(self.explain(exc)) from exc
+
+    def sqlite_location(self) -> tuple[str, bool]:
+        """Where the standard library's sqlite3 opens this SQLite store (a path or a
+        read-only URI, and whether it is a URI)."""
+        assert self._sqlite is not None, "not a SQLite store"
+        return self._sqlite
+
+    def execute(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        """Run writes (plain SQL that both back ends speak, ``:name`` parameters) in one
+        transaction. On a SQLite store through the standard library's sqlite3, as
+        :meth:`read_rows` reads: a process that ingests an edge list beside a busy server
+        never loads SQLAlchemy. A store that cannot be written is a :class:`StoreError`."""
+        if self._sqlite is None:
+            from sqlalchemy import text
+            from sqlalchemy.exc import DatabaseError, OperationalError
+
+            try:
+                with self.engine.begin() as conn:
+                    for sql, params in statements:
+                        conn.execute(text(sql), params)
+            except (OperationalError, DatabaseError) as exc:
+                raise StoreError(self.explain(exc)) from exc
+            return
+        where, uri = self._sqlite
+        try:
+            con = sqlite3.connect(where, uri=uri, timeout=30, isolation_level=None)
+            try:
+                sqlite_pragmas(con, None)
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, params in statements:
+                        con.execute(sql, params)
+                    con.execute("COMMIT")
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
             finally:
                 con.close()
         except sqlite3.Error as exc:
@@ -523,22 +552,15 @@ class Store:
             doomed += [s.id for s in snaps if s.status != "complete"]
         if not doomed:
             return []
-        from sqlalchemy.exc import DatabaseError, OperationalError
-
-        from filiation.store import schema
-
-        try:
-            with self.engine.begin() as conn:
-                for table in (
-                    schema.snapshot_parts,
-                    schema.links,
-                    schema.nodes,
-                    schema.snapshots,
-                ):
-                    col = table.c.snapshot_id if table is not schema.snapshots else table.c.id
-                    conn.execute(table.delete().where(col.in_(doomed)))
-        except (OperationalError, DatabaseError) as exc:
-            raise StoreError(self.explain(exc)) from exc
+        marks = ", ".join(f":s{i}" for i in range(len(doomed)))
+        params = {f"s{i}": int(snap) for i, snap in enumerate(doomed)}
+        self.execute(
+            [
+                (f"DELETE FROM {table} WHERE snapshot_id IN ({marks})", params)
+                for table in ("snapshot_parts", "links", "nodes")
+            ]
+            + [(f"DELETE FROM snapshots WHERE id IN ({marks})", params)]
+        )
         return doomed
 
     # -- reading --------------------------------------------------------------------------

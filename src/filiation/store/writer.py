@@ -244,16 +244,7 @@ def _child_main() -> int:
     args = json.loads(frame[1])
     taken_at = datetime.fromisoformat(args["taken_at"]) if args["taken_at"] else None
     try:
-        store = Store(args["url"])
-        if store.engine.dialect.name == "sqlite":
-            # Appending rows needs no large page cache; keep this process small.
-            from sqlalchemy import event
-
-            event.listen(
-                store.engine,
-                "connect",
-                lambda conn, _rec: conn.execute("PRAGMA cache_size=-32768"),
-            )
+        store = Store(args["url"])  # (a snapshot's connection keeps a small page cache)
         tx = store.begin_snapshot(args["source"], args["label"], taken_at)
     except Exception as exc:
         out.write(json.dumps({"error": str(exc)}) + "\n")

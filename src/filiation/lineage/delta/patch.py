@@ -41,6 +41,10 @@ _NODE_FIELDS = (
 )
 _CODED = ("pipeline_tag", "library_name", "license")
 
+#: What an index's ``meta`` says of that index alone, not carried to a delta made from it:
+#: which snapshots it covers, when it was published, and which index it was appended to.
+NOT_CARRIED = ("snapshots", "built_at", "appended_to")
+
 
 def _remap_codes(codes: np.ndarray, old: list[str], vocab: list[str]) -> np.ndarray:
     """Codes into ``old`` as codes into ``vocab`` (extended with the values it lacks)."""
@@ -393,6 +397,9 @@ def _appended(
     out.meta = _meta(
         base, suspected=base.n_suspected + int(new_sus.sum()), links=m + len(take), nodes=n
     )
+    # the base's nodes keep their numbers, new ones follow: what a reader of the base worked
+    # out about its nodes may carry over (service/searching.py)
+    out.meta["appended_to"] = {"built_at": base.meta.get("built_at"), "nodes": base.n_nodes}
 
     say("counting descendants")
     touched = np.union1d(touched_work, named)
@@ -407,8 +414,8 @@ def _appended(
 
 def _meta(base: IndexArrays, *, suspected: int, links: int, nodes: int) -> dict[str, Any]:
     """The new index's ``meta.json``, alike on both paths: the base's, with the new counts,
-    and without what the publishing stamps (its snapshots, when it was built)."""
-    meta = {key: value for key, value in base.meta.items() if key not in ("snapshots", "built_at")}
+    and without what it says of the base alone (``NOT_CARRIED``)."""
+    meta = {key: value for key, value in base.meta.items() if key not in NOT_CARRIED}
     meta.update(suspected=suspected, links=links, nodes=nodes)
     return meta
 
