@@ -113,7 +113,7 @@ class Ingester:
         evidence. A new scan of the same name replaces the previous one's findings."""
         from filiation.sources import local_folder
 
-        result = scan if isinstance(scan, ScanResult) else local_folder.scan(scan)
+        result = scan if isinstance(scan, local_folder.ScanResult) else local_folder.scan(scan)
         return self.ingest(local_folder.records(result, name=name))
 
     def _ingest_stream(
