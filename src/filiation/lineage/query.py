@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from filiation.domain import NodeKind, Relation, parse_kind, parse_relations
 from filiation.errors import InvalidArgumentError
@@ -21,8 +21,10 @@ __all__ = [
     "DateArg",
     "KindsArg",
     "NodeFilter",
+    "QueryArgs",
     "RelationsArg",
     "TraversalQuery",
+    "asked",
     "parse_date",
     "parse_relation_arg",
 ]
@@ -113,3 +115,30 @@ class TraversalQuery:
     def with_(self, **changes: object) -> TraversalQuery:
         """A copy with some fields changed (checked again)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+class QueryArgs(TypedDict, total=False):
+    """The fields of a :class:`TraversalQuery` as a person gives them, accepted as keywords
+    by every question (``g.descendants(id, max_depth=2)``): see :meth:`TraversalQuery.parse`."""
+
+    relations: RelationsArg
+    max_depth: int | None
+    limit: int | None
+    kinds: KindsArg
+    min_downloads: int | None
+    since: DateArg
+    until: DateArg
+    kind: NodeKind | str | None
+    include_suspected: bool
+    min_confidence: float | None
+
+
+def asked(query: TraversalQuery | None, params: QueryArgs) -> TraversalQuery:
+    """The query asked: ``query`` itself, else one parsed from its fields given as keywords."""
+    if query is None:
+        return TraversalQuery.parse(**params)
+    if params:
+        raise InvalidArgumentError(
+            f"give either query= or its fields ({', '.join(sorted(params))}), not both"
+        )
+    return query

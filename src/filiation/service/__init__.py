@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from filiation.lineage.query import QueryArgs
     from filiation.service.defaults import (
         BUNDLED,
         BUNDLED_LABEL,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
         MAX_ID_LENGTH,
         SUGGEST_MAX,
         Genealogy,
-        QueryArgs,
         Step,
         default_db,
         open,
@@ -53,7 +53,6 @@ _HOMES = {
             "MAX_ID_LENGTH",
             "SUGGEST_MAX",
             "Genealogy",
-            "QueryArgs",
             "Step",
             "default_db",
             "open",
@@ -65,6 +64,7 @@ _HOMES = {
         "filiation.service.defaults",
     ),
     **dict.fromkeys(("Rights", "WatchList"), "filiation.service.rights"),
+    "QueryArgs": "filiation.lineage.query",
     # for the command line's ingests, processes of their own (see its docstring)
     "arrow_without_pandas": "filiation.sources.records",
 }

@@ -15,7 +15,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from filiation.domain import (
     DEFAULT_RANKING,
@@ -24,7 +24,13 @@ from filiation.domain import (
 )
 from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.limits import MAX_ID_LENGTH
-from filiation.lineage.query import KindsArg, RelationsArg, TraversalQuery, parse_relation_arg
+from filiation.lineage.query import (
+    QueryArgs,
+    RelationsArg,
+    TraversalQuery,
+    asked,
+    parse_relation_arg,
+)
 from filiation.results import (
     EntryPoints,
     Families,
@@ -55,7 +61,6 @@ if TYPE_CHECKING:
     from filiation.inference.checks import CheckReport
     from filiation.inference.run import InferResult
     from filiation.inference.verification import VerifyReport
-    from filiation.lineage.filters import DateArg
     from filiation.lineage.index import LineageIndex
     from filiation.lineage.view import GraphView
     from filiation.registry.service import Registry
@@ -81,33 +86,6 @@ def default_db() -> str:
     from platformdirs import user_data_dir
 
     return str(Path(user_data_dir("filiation", appauthor=False)) / "filiation.sqlite")
-
-
-class QueryArgs(TypedDict, total=False):
-    """The fields of a :class:`TraversalQuery` as a person gives them, accepted as keywords
-    by every question (``g.descendants(id, max_depth=2)``): see :meth:`TraversalQuery.parse`."""
-
-    relations: RelationsArg
-    max_depth: int | None
-    limit: int | None
-    kinds: KindsArg
-    min_downloads: int | None
-    since: DateArg
-    until: DateArg
-    kind: NodeKind | str | None
-    include_suspected: bool
-    min_confidence: float | None
-
-
-def _query(query: TraversalQuery | None, params: QueryArgs) -> TraversalQuery:
-    """The query asked: ``query`` itself, else one parsed from its fields given as keywords."""
-    if query is None:
-        return TraversalQuery.parse(**params)
-    if params:
-        raise InvalidArgumentError(
-            f"give either query= or its fields ({', '.join(sorted(params))}), not both"
-        )
-    return query
 
 
 class Genealogy:
@@ -328,7 +306,7 @@ class Genealogy:
         nodes that pass them, without stopping the walk (:mod:`filiation.lineage.filters`);
         ``kind`` says what ``node_id`` is when a model, a data set and an author share it.
         """
-        q = _query(query, params)
+        q = asked(query, params)
         return self._explained(walks.one_way(self.index, self._node(node_id, q.kind), False, q))
 
     def descendants(
@@ -336,7 +314,7 @@ class Genealogy:
     ) -> Lineage:
         """Everything derived from ``node_id``, nearest first, best known first within a level
         (query and filters as in :meth:`ancestors`)."""
-        q = _query(query, params)
+        q = asked(query, params)
         return self._explained(walks.one_way(self.index, self._node(node_id, q.kind), True, q))
 
     def lineage(
@@ -344,7 +322,7 @@ class Genealogy:
     ) -> Lineage:
         """Ancestors (negative depths) and descendants (positive depths) together; ``limit``
         bounds each direction (query and filters as in :meth:`ancestors`)."""
-        q = _query(query, params)
+        q = asked(query, params)
         return self._explained(walks.both_ways(self.index, self._node(node_id, q.kind), q))
 
     def impact(
@@ -356,7 +334,7 @@ class Genealogy:
         Depth 1 is the models trained on it; ``max_depth`` counts from the data set. Query
         and filters as in :meth:`ancestors` (``kind`` is always a data set here).
         """
-        q = _query(query, params)
+        q = asked(query, params)
         return self._explained(walks.impact(self.index, self._node(dataset, NodeKind.DATASET), q))
 
     def graph(
@@ -376,7 +354,7 @@ class Genealogy:
         from filiation.service import drawing
 
         params.setdefault("max_depth", 2)
-        q = _query(query, params)
+        q = asked(query, params)
         node, store = self._node(node_id, q.kind), self.store
         return drawing.plan(
             self.index, node, q, width=width, budget=budget, opened=opened, store=store
@@ -481,7 +459,7 @@ class Genealogy:
         from filiation.exports import Export
         from filiation.service import export_input
 
-        q = _query(query, params)
+        q = asked(query, params)
         fmt = exports.get(format)
         found = self.locate(node_id, q.kind)
         answer = export_input.answer(self, fmt, found, direction, q.with_(kind=found.kind))

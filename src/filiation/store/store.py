@@ -232,41 +232,6 @@ class Store:
         assert self._sqlite is not None, "not a SQLite store"
         return self._sqlite
 
-    def execute(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
-        """Run writes (plain SQL that both back ends speak, ``:name`` parameters) in one
-        transaction. On a SQLite store through the standard library's sqlite3, as
-        :meth:`read_rows` reads: a process that ingests an edge list beside a busy server
-        never loads SQLAlchemy. A store that cannot be written is a :class:`StoreError`."""
-        if self._sqlite is None:
-            from sqlalchemy import text
-            from sqlalchemy.exc import DatabaseError, OperationalError
-
-            try:
-                with self.engine.begin() as conn:
-                    for sql, params in statements:
-                        conn.execute(text(sql), params)
-            except (OperationalError, DatabaseError) as exc:
-                raise StoreError(self.explain(exc)) from exc
-            return
-        where, uri = self._sqlite
-        try:
-            con = sqlite3.connect(where, uri=uri, timeout=30, isolation_level=None)
-            try:
-                sqlite_pragmas(con, None)
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    for sql, params in statements:
-                        con.execute(sql, params)
-                    con.execute("COMMIT")
-                except BaseException:
-                    if con.in_transaction:
-                        con.execute("ROLLBACK")
-                    raise
-            finally:
-                con.close()
-        except sqlite3.Error as exc:
-            raise StoreError(self.explain(exc)) from exc
-
     # -- set-up ---------------------------------------------------------------------------
     def _schema_state(
         self, tables: set[str], run: Callable[[str], list[tuple[Any, ...]]]
@@ -554,7 +519,10 @@ class Store:
             return []
         marks = ", ".join(f":s{i}" for i in range(len(doomed)))
         params = {f"s{i}": int(snap) for i, snap in enumerate(doomed)}
-        self.execute(
+        from filiation.store.transaction import execute
+
+        execute(
+            self,
             [
                 (f"DELETE FROM {table} WHERE snapshot_id IN ({marks})", params)
                 for table in ("snapshot_parts", "links", "nodes")

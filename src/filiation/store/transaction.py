@@ -277,6 +277,35 @@ class _EngineSession:
         self.conn.close()
 
 
+def open_session(store: Store) -> _SqliteSession | _EngineSession:
+    """A write transaction on ``store``: through ``sqlite3`` on a SQLite file, SQLAlchemy
+    on a server."""
+    return _SqliteSession(store) if store.path is not None else _EngineSession(store)
+
+
+def execute(store: Store, statements: list[tuple[str, dict[str, Any]]]) -> None:
+    """Run writes (plain SQL that both back ends speak, ``:name`` parameters) in one
+    transaction, as a snapshot is written: a process that prunes beside a busy server never
+    loads SQLAlchemy on a SQLite store. A store that cannot be written is a :class:`StoreError`
+    and nothing of the statements is kept."""
+    try:
+        db = open_session(store)
+    except sqlite3.Error as exc:
+        raise StoreError(store.explain(exc)) from exc
+    try:
+        for sql, params in statements:
+            db.run(sql, params)
+        db.commit()
+    except db.errors as exc:
+        db.rollback()
+        raise StoreError(store.explain(exc)) from exc
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
+
+
 class SnapshotTransaction:
     """One snapshot being written: a database transaction held open until commit."""
 
@@ -292,9 +321,8 @@ class SnapshotTransaction:
         self.chunk_rows = chunk_rows  # rows per INSERT batch or COPY part
         self._written = 0  # the position (``seq``) of the next node row with an extra field
         self._parts = {"nodes": 0, "links": 0}  # the number of the next part of each
-        self._db: _SqliteSession | _EngineSession
         try:
-            self._db = _SqliteSession(store) if store.path is not None else _EngineSession(store)
+            self._db = open_session(store)
         except sqlite3.Error as exc:
             raise StoreError(store.explain(exc) + " (nothing was stored)") from exc
         with self._failing():
