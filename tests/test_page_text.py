@@ -71,7 +71,10 @@ def test_the_graph_panel_breaks_no_word(server: str, page: Any) -> None:
     )
     longest = sorted(ids, key=len)[-3:]
     for node_id in longest:
-        pg.evaluate("(id) => window.filiationGraph.cy().getElementById(id).emit('tap')", node_id)
+        # Braces: the tapped element must not be returned, or Playwright serialises the whole
+        # Cytoscape graph it points to (gigabytes of the page's heap, at times a crash).
+        tap = "(id) => { window.filiationGraph.cy().getElementById(id).emit('tap'); }"
+        pg.evaluate(tap, node_id)
         assert pg.locator("#graph-view .gp-id").inner_text().replace("\n", "") == node_id
         assert pg.evaluate(MID_WORD, "#graph-view .gp-id") == []
     assert pg.warnings == [] and pg.problems == []
