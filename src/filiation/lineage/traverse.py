@@ -18,6 +18,10 @@ from filiation.lineage.arrays import IndexArrays, spans
 #: Number of links out of a level above which it is expanded with array operations.
 VECTOR_THRESHOLD = 256
 
+#: A limited walk reads only the head of each adjacency row when the level has more than
+#: this many times the nodes the limit still allows (:meth:`Traverser._level`).
+HEAD_FACTOR = 4
+
 
 @dataclass
 class Walk:
@@ -56,6 +60,7 @@ class _Layout:
 class Traverser:
     def __init__(self, arrays: IndexArrays) -> None:
         self.a = arrays
+        self._spare: list[np.ndarray] = []
 
     def layouts(self, down: bool, min_confidence: float | None) -> list[_Layout]:
         """The declared layout, and the suspected one when ``min_confidence`` is given."""
@@ -204,14 +209,58 @@ class Traverser:
         with_edges: bool,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, bool]:
         frontier_list, depth = state
-        visited = np.zeros(self.a.n_nodes, bool)
-        visited[list(depth_of)] = True
-        frontier = np.asarray(frontier_list, np.int64)
-        out_nodes = [nodes]
-        out_depth = [depths]
-        out_via = [via]
-        out_edges = [edges]
-        count = len(nodes)
+        visited = self._scratch()
+        touched = [np.fromiter(depth_of, np.int64, len(depth_of))]
+        visited[touched[0]] = True
+        try:
+            return self._levels(
+                np.asarray(frontier_list, np.int64),
+                depth,
+                visited,
+                touched,
+                [nodes],
+                [depths],
+                [via],
+                [edges],
+                layouts,
+                allowed,
+                max_depth,
+                limit,
+                with_edges,
+            )
+        finally:
+            # Leave the shared buffer all false for the next walk: only what was set.
+            for part in touched:
+                visited[part] = False
+            self._spare.append(visited)
+
+    def _scratch(self) -> np.ndarray:
+        """An all-false "visited" array of one flag per node, reused across walks: a fresh one
+        (megabytes at Hub scale) cost more than the walk of most families. One per walk
+        running at once (a walk hands it back when it ends)."""
+        try:
+            return self._spare.pop()
+        except IndexError:
+            return np.zeros(self.a.n_nodes, bool)
+
+    def _levels(
+        self,
+        frontier: np.ndarray,
+        depth: int,
+        visited: np.ndarray,
+        touched: list[np.ndarray],
+        out_nodes: list[np.ndarray],
+        out_depth: list[np.ndarray],
+        out_via: list[np.ndarray],
+        out_edges: list[np.ndarray],
+        layouts: list[_Layout],
+        allowed: np.ndarray,
+        max_depth: int | None,
+        limit: int | None,
+        with_edges: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, bool]:
+        """The walk level by level with array operations, from ``frontier`` at ``depth``."""
+        count = sum(len(part) for part in out_nodes)
         truncated = False
         depth_cut = False
         all_allowed = bool(allowed.all())
@@ -219,46 +268,147 @@ class Traverser:
             if max_depth is not None and depth >= max_depth:
                 depth_cut = self._has_more(frontier, layouts, allowed)
                 break
-            target_parts: list[np.ndarray] = []
-            edge_parts: list[np.ndarray] = []
-            for lay in layouts:
-                starts = lay.ptr[frontier]
-                lens = lay.ptr[frontier + 1] - starts
-                if int(lens.sum()) == 0:
-                    continue
-                idx = spans(starts, lens)
-                if not all_allowed or lay.conf is not None:
-                    idx = lay.entries(idx, allowed)
-                target_parts.append(lay.nbr[idx])
-                edge_parts.append(lay.eid[idx])
-            if not target_parts:
+            room = None if limit is None else limit - count
+            level = self._level(
+                frontier, layouts, allowed, all_allowed, visited, room, touched, with_edges
+            )
+            if level is None:
                 break
-            targets = np.concatenate(target_parts)
-            edge_ids = np.concatenate(edge_parts)
+            new, new_via, edge_ids, cut = level
             if with_edges:
                 out_edges.append(edge_ids)
-            fresh = ~visited[targets]
-            new, first = np.unique(targets[fresh], return_index=True)
             if len(new) == 0:
                 break
             visited[new] = True
+            touched.append(new)
             depth += 1
             out_nodes.append(new)
             out_depth.append(np.full(len(new), depth, np.int32))
-            out_via.append(edge_ids[fresh][first])
+            out_via.append(new_via)
             count += len(new)
             if limit is not None and count >= limit:
-                truncated = count > limit or self._has_more(new, layouts, allowed)
+                truncated = cut or count > limit or self._has_more(new, layouts, allowed)
                 break
             frontier = new
         return (
             np.concatenate(out_nodes),
             np.concatenate(out_depth),
             np.concatenate(out_via),
-            np.concatenate(out_edges) if with_edges else edges,
+            np.concatenate(out_edges),
             truncated,
             depth_cut,
         )
+
+    def _level(
+        self,
+        frontier: np.ndarray,
+        layouts: list[_Layout],
+        allowed: np.ndarray,
+        all_allowed: bool,
+        visited: np.ndarray,
+        room: int | None,
+        found: list[np.ndarray],
+        with_edges: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
+        """The nodes one level further (sorted), the link that reached each, the links
+        followed, and whether the level was cut to ``room`` nodes; ``None`` when the frontier
+        has no link at all (``found``: every node found before, the starts included).
+
+        With ``room`` (what the limit leaves) far smaller than the level, only the head of
+        each adjacency row is read: rows are sorted by neighbour, and a limited walk keeps the
+        best known (lowest numbered) of its last level, so when the heads already hold more
+        than ``room`` new nodes, all below the first unread entry of any row cut short, the
+        rest of the level cannot change the answer. The first level of a family with tens
+        of thousands of children then costs what a page of it does. A head that is not
+        enough is lengthened; a level no longer than its heads is read whole.
+        """
+        lens = [lay.ptr[frontier + 1] - lay.ptr[frontier] for lay in layouts]
+        total = sum(int(n.sum()) for n in lens)
+        if total == 0:
+            return None
+        head = None
+        if room is not None and room > 0 and total > HEAD_FACTOR * room + VECTOR_THRESHOLD:
+            head = max(2 * room, VECTOR_THRESHOLD)
+        while True:
+            targets, edge_ids, bound, cut = self._read(
+                frontier, layouts, lens, allowed, all_allowed, head
+            )
+            fresh = ~visited[targets]
+            new, first = np.unique(targets[fresh], return_index=True)
+            if head is None or not cut:
+                return new, edge_ids[fresh][first], edge_ids, False
+            assert room is not None
+            if len(new) > room and new[room - 1] < bound:
+                # the level is cut at ``room`` nodes: the walk ends here, truncated
+                reached_by = edge_ids[fresh][first[:room]]
+                if with_edges:
+                    extra = self._unread_links_to(cut, np.concatenate(found), allowed, all_allowed)
+                    edge_ids = np.concatenate([edge_ids, extra])
+                return new[:room], reached_by, edge_ids, True
+            head *= 4
+
+    def _read(
+        self,
+        frontier: np.ndarray,
+        layouts: list[_Layout],
+        lens: list[np.ndarray],
+        allowed: np.ndarray,
+        all_allowed: bool,
+        head: int | None,
+    ) -> tuple[np.ndarray, np.ndarray, int, list[tuple[_Layout, np.ndarray, np.ndarray]]]:
+        """The neighbours and links of the frontier's rows that may be followed, each row cut
+        to its first ``head`` entries (``None``: whole); the lowest first unread neighbour of
+        a cut row, and the cut rows' unread parts (layout, starts, ends)."""
+        target_parts: list[np.ndarray] = []
+        edge_parts: list[np.ndarray] = []
+        bound = np.iinfo(np.int64).max
+        cut: list[tuple[_Layout, np.ndarray, np.ndarray]] = []
+        for lay, n in zip(layouts, lens, strict=True):
+            starts = lay.ptr[frontier]
+            if head is not None:
+                long = n > head
+                if long.any():
+                    unread = starts[long] + head
+                    bound = min(bound, int(lay.nbr[unread].min()))
+                    cut.append((lay, unread, starts[long] + n[long]))
+                    n = np.minimum(n, head)
+            if int(n.sum()) == 0:
+                continue
+            idx = spans(starts, n)
+            if not all_allowed or lay.conf is not None:
+                idx = lay.entries(idx, allowed)
+            target_parts.append(lay.nbr[idx])
+            edge_parts.append(lay.eid[idx])
+        if not target_parts:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, bound, cut
+        return np.concatenate(target_parts), np.concatenate(edge_parts), bound, cut
+
+    def _unread_links_to(
+        self,
+        cut: list[tuple[_Layout, np.ndarray, np.ndarray]],
+        found: np.ndarray,
+        allowed: np.ndarray,
+        all_allowed: bool,
+    ) -> np.ndarray:
+        """Links of the rows' unread parts to nodes found at earlier levels: a whole walk
+        would have followed them and they join two nodes of the answer. Rows are sorted, so
+        each found node is searched, not each entry read."""
+        found = np.unique(found)
+        parts: list[np.ndarray] = []
+        for lay, starts, ends in cut:
+            for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+                row = lay.nbr[s:e]
+                lo = np.searchsorted(row, found, "left")
+                hi = np.searchsorted(row, found, "right")
+                hit = hi > lo
+                if not hit.any():
+                    continue
+                idx = s + spans(lo[hit], hi[hit] - lo[hit])
+                if not all_allowed or lay.conf is not None:
+                    idx = lay.entries(idx, allowed)
+                parts.append(lay.eid[idx])
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def path(
         self,
