@@ -114,6 +114,11 @@ class Traverser:
             if max_depth is not None and depth >= max_depth:
                 depth_cut = self._has_more(frontier, layouts, allowed)
                 break
+            if len(frontier) * len(layouts) > VECTOR_THRESHOLD:
+                # many starts (a data set's models): reading their rows one by one in Python
+                # would cost more than the level itself
+                vector_state = (frontier, depth)
+                break
             spans = [(lay, *lay.ptr[v : v + 2].tolist()) for v in frontier for lay in layouts]
             if sum(e - s for _, s, e in spans) > VECTOR_THRESHOLD:
                 vector_state = (frontier, depth)
