@@ -50,4 +50,5 @@ if [ -z "${FILIATION_TEST_NO_INSTALL:-}" ]; then
     python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 fi
 python -m ruff check .
+python -m ruff format --check .
 python -m pytest "$@"

@@ -204,8 +204,12 @@ def test_the_registry_reads_on_a_phone_in_french(server: str, page: Any, web_db:
     admin = reg.add_user("ines", "admin", "a long enough password", actor=None)
     reg.import_etalab(INVENTORY.read_text(encoding="utf-8"), actor=admin)
     system = reg.create_system(
-        {"name": "Assistant de rédaction des courriers aux usagers", "owner": "Direction du "
-         "numérique", "role": "deployer"}, actor=admin
+        {
+            "name": "Assistant de rédaction des courriers aux usagers",
+            "owner": "Direction du numérique",
+            "role": "deployer",
+        },
+        actor=admin,
     )
     legal = reg.model("Assistant juridique interne")
     reg.attach(system.id, legal.id, "brouillons de réponses, relus par un agent", actor=admin)

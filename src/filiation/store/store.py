@@ -527,7 +527,7 @@ class Store:
                 (f"DELETE FROM {table} WHERE snapshot_id IN ({marks})", params)
                 for table in ("snapshot_parts", "links", "nodes")
             ]
-            + [(f"DELETE FROM snapshots WHERE id IN ({marks})", params)]
+            + [(f"DELETE FROM snapshots WHERE id IN ({marks})", params)],
         )
         return doomed
 
