@@ -214,30 +214,55 @@ class Traverser:
         with_edges: bool,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, bool]:
         frontier_list, depth = state
+        frontier = np.asarray(frontier_list, np.int64)
+        out_nodes, out_depth, out_via, out_edges = [nodes], [depths], [via], [edges]
+        count = len(nodes)
+        truncated = False
+        depth_cut = False
+        all_allowed = bool(allowed.all())
         visited = self._scratch()
         touched = [np.fromiter(depth_of, np.int64, len(depth_of))]
         visited[touched[0]] = True
         try:
-            return self._levels(
-                np.asarray(frontier_list, np.int64),
-                depth,
-                visited,
-                touched,
-                [nodes],
-                [depths],
-                [via],
-                [edges],
-                layouts,
-                allowed,
-                max_depth,
-                limit,
-                with_edges,
-            )
+            while len(frontier):
+                if max_depth is not None and depth >= max_depth:
+                    depth_cut = self._has_more(frontier, layouts, allowed)
+                    break
+                room = None if limit is None else limit - count
+                level = self._level(
+                    frontier, layouts, allowed, all_allowed, visited, room, touched, with_edges
+                )
+                if level is None:
+                    break
+                new, new_via, edge_ids, cut = level
+                if with_edges:
+                    out_edges.append(edge_ids)
+                if len(new) == 0:
+                    break
+                visited[new] = True
+                touched.append(new)
+                depth += 1
+                out_nodes.append(new)
+                out_depth.append(np.full(len(new), depth, np.int32))
+                out_via.append(new_via)
+                count += len(new)
+                if limit is not None and count >= limit:
+                    truncated = cut or count > limit or self._has_more(new, layouts, allowed)
+                    break
+                frontier = new
         finally:
-            # Leave the shared buffer all false for the next walk: only what was set.
+            # Leave the shared flags all false for the next walk: only what was set.
             for part in touched:
                 visited[part] = False
             self._spare.append(visited)
+        return (
+            np.concatenate(out_nodes),
+            np.concatenate(out_depth),
+            np.concatenate(out_via),
+            np.concatenate(out_edges),
+            truncated,
+            depth_cut,
+        )
 
     def _scratch(self) -> np.ndarray:
         """An all-false "visited" array of one flag per node, reused across walks: a fresh one
@@ -247,62 +272,6 @@ class Traverser:
             return self._spare.pop()
         except IndexError:
             return np.zeros(self.a.n_nodes, bool)
-
-    def _levels(
-        self,
-        frontier: np.ndarray,
-        depth: int,
-        visited: np.ndarray,
-        touched: list[np.ndarray],
-        out_nodes: list[np.ndarray],
-        out_depth: list[np.ndarray],
-        out_via: list[np.ndarray],
-        out_edges: list[np.ndarray],
-        layouts: list[_Layout],
-        allowed: np.ndarray,
-        max_depth: int | None,
-        limit: int | None,
-        with_edges: bool,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, bool]:
-        """The walk level by level with array operations, from ``frontier`` at ``depth``."""
-        count = sum(len(part) for part in out_nodes)
-        truncated = False
-        depth_cut = False
-        all_allowed = bool(allowed.all())
-        while len(frontier):
-            if max_depth is not None and depth >= max_depth:
-                depth_cut = self._has_more(frontier, layouts, allowed)
-                break
-            room = None if limit is None else limit - count
-            level = self._level(
-                frontier, layouts, allowed, all_allowed, visited, room, touched, with_edges
-            )
-            if level is None:
-                break
-            new, new_via, edge_ids, cut = level
-            if with_edges:
-                out_edges.append(edge_ids)
-            if len(new) == 0:
-                break
-            visited[new] = True
-            touched.append(new)
-            depth += 1
-            out_nodes.append(new)
-            out_depth.append(np.full(len(new), depth, np.int32))
-            out_via.append(new_via)
-            count += len(new)
-            if limit is not None and count >= limit:
-                truncated = cut or count > limit or self._has_more(new, layouts, allowed)
-                break
-            frontier = new
-        return (
-            np.concatenate(out_nodes),
-            np.concatenate(out_depth),
-            np.concatenate(out_via),
-            np.concatenate(out_edges),
-            truncated,
-            depth_cut,
-        )
 
     def _level(
         self,
