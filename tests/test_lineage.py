@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pytest
 
 import filiation
 from filiation import InvalidArgumentError, NodeNotFoundError
+from filiation.lineage.arrays import NULL_INT
+from filiation.results import iso_dates
 from filiation.service import bundled_snapshot
 from tests import reference
 
@@ -358,3 +363,18 @@ def test_a_traversal_query_asks_the_same_as_its_keywords(sample, hub_sample: Pat
     assert exported == sample.export(root, "json", **asked).content
     with pytest.raises(InvalidArgumentError, match="not both"):
         sample.descendants(root, query=q, max_depth=1)
+
+
+def test_creation_dates_are_iso_8601_and_unknown_ones_null() -> None:
+    """A traversal writes its nodes' dates all at once: as ``datetime`` does one by one, and
+    ``null`` for an unknown date or one ISO 8601 cannot write (``datetime`` raised there)."""
+    rng = random.Random(5)
+    # microseconds since 1970, from year 1000 to 9999, with the instants either side of 1970
+    micros = [rng.randint(-30_610_224_000_000_000, 253_402_300_799_999_999) for _ in range(5000)]
+    micros += [-1_500_000, -1, 0, 1, 999_999, 1_000_000]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    want = [(epoch + timedelta(microseconds=m)).strftime("%Y-%m-%dT%H:%M:%SZ") for m in micros]
+    assert iso_dates(np.array(micros)) == want
+    beyond = [NULL_INT, -(2**62), 2**62, 253_402_300_800_000_000]
+    assert iso_dates(np.array(beyond)) == [None] * len(beyond)
+    assert iso_dates(np.array([-62_135_596_800_000_000])) == ["0001-01-01T00:00:00Z"]
