@@ -3,10 +3,17 @@ it enforceable and leaves a visible placeholder for what only the requester can 
 
 from __future__ import annotations
 
+import io
+from functools import partial
+
 import pytest
+from pypdf import PdfReader
 
 import filiation
+from filiation import i18n
 from filiation.errors import InvalidArgumentError
+from filiation.limits import PDF_MAX_MODELS
+from filiation.rights.exports import suspect_rows
 from filiation.rights.letters import PLACEHOLDER, parse_grounds
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -144,3 +151,30 @@ def test_suspects_stay_in_their_own_paragraph(suspected: filiation.Genealogy) ->
                     assert f"- {m.id} (" in tail and f"- {m.id} (" not in head
                     checked += 1
     assert checked, "no publisher of the sample has both affected and suspected models"
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_pdf_lists_the_possibly_affected_apart_with_their_confidence(
+    suspected: filiation.Genealogy, lang: str
+) -> None:
+    """The PDF, what a requester attaches, holds the suspects as the page and the Markdown do:
+    under their own heading, after the affected models, each with the confidence of its
+    weakest suspected link."""
+    d = suspected.rights.dossier(model=MODEL, right="erasure", suspects=0.0)
+    assert d.possibly_affected, "the sample's suspects reach none of the dossier's models"
+    data = suspected.rights.export_dossier(d, "pdf", lang)
+    text = _words(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages))
+    t = partial(i18n.translate, lang)
+    heading = _words(t("dossier.possibly", count=len(d.possibly_affected)))
+    before, _, section = text.partition(heading)
+    assert section, "no section of possibly affected models"
+    for m, confidence, _ in suspect_rows(d, lang)[:PDF_MAX_MODELS]:
+        said = t("dossier.label", label=t("dossier.col_confidence").lower(), value=confidence)
+        assert f"{m.rank}. {m.id} — " in section and _words(said) in section, m.id
+        assert f" {m.id} — " not in before  # never among the affected models
+
+
+def _words(text: str) -> str:
+    """``text`` with every run of spaces (no-break ones included) as one space: a PDF wraps
+    lines where the text does not."""
+    return " ".join(text.split())

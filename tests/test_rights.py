@@ -19,6 +19,8 @@ from filiation import i18n
 from filiation.cli import app
 from filiation.errors import InvalidArgumentError
 from filiation.i18n import translate
+from filiation.rights.dossier import NO_PUBLISHER
+from filiation.rights.exports import flag_rows
 from filiation.rights.letters import PLACEHOLDER
 from filiation.safe_text import md_text
 from tests import reference
@@ -217,3 +219,48 @@ def test_affected_models_whose_declared_link_is_contradicted_are_flagged(sample)
     )
     french = sample.rights.export_dossier(d, "md", "fr").decode()
     assert all(md_text(translate("fr", f"check.{f.rule}")) in french for f in d.flags)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_pdf_lists_the_flagged_links_with_what_contradicts_them(sample, lang: str) -> None:
+    """The PDF carries the dossier's checks as the Markdown does: each flagged model, its
+    declared link and the rule that contradicts it, in the reader's language."""
+    d = sample.rights.dossier(model=MODEL)
+    assert d.flags
+    data = sample.rights.export_dossier(d, "pdf", lang)
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).split())
+    heading = " ".join(translate(lang, "dossier.checks", n=i18n.number(lang, len(d.flags))).split())
+    section = text.partition(heading)[2]
+    assert section, "no section of flagged links"
+    for model, link, rule in flag_rows(d, lang):
+        line = f"{model} — {translate(lang, 'dossier.label', label=link, value=rule)}"
+        assert " ".join(line.split()) in section, model
+
+
+def test_a_publisher_without_a_namespace_is_named_in_the_readers_language(
+    new_db: Any, tmp_path: Path
+) -> None:
+    """A model published without a namespace (a legacy id such as ``gpt2``) has no
+    publisher: a French letter, Markdown or PDF says so in French, never "(no namespace)";
+    the JSON keeps the dossier's one name for it."""
+    edges = tmp_path / "edges.csv"
+    edges.write_text(
+        "parent,child,relation\nacme/base-7b,legacy-tuned,finetune\n"
+        "acme/base-7b,acme/base-7b-instruct,finetune\n",
+        encoding="utf-8",
+    )
+    g = filiation.open(new_db("legacy"))
+    g.ingest_edges(edges)
+    d = g.rights.dossier(model="acme/base-7b", right="erasure")
+    assert NO_PUBLISHER in {p.name for p in d.publishers}
+    french = translate("fr", "dossier.no_namespace")
+    letters = [letter.body for letter in g.rights.letters(d, "fr")]
+    md = g.rights.export_dossier(d, "md", "fr").decode()
+    data = g.rights.export_dossier(d, "pdf", "fr")
+    pdf = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).split())
+    for text in [*letters, md, pdf]:
+        assert NO_PUBLISHER not in text
+    assert any(french in body for body in letters)
+    assert md_text(french) in md and " ".join(french.split()) in pdf
+    english = [letter.body for letter in g.rights.letters(d, "en")]
+    assert any(translate("en", "dossier.no_namespace") in body for body in english)

@@ -167,6 +167,28 @@ def task(lang: str, tag: str | None) -> str:
     return translate(lang, key) if key in table(lang) else tag
 
 
+def check_figures(lang: str, rule: str, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """The figures of a check that contradicts a declared link (``filiation check``) as a
+    reader of ``lang`` reads them: named in the language, parameter counts in words, dates in
+    full ("child 2024-05-14T02:02:30" read as English on a French page or letter)."""
+    out = []
+    for key, value in values.items():
+        name = f"check.key.{key}"
+        label = translate(lang, name) if name in table(lang) else key
+        if rule == "other_size" and isinstance(value, int):
+            text = compact(lang, value)
+        elif rule == "child_older" and isinstance(value, str):
+            text = date_time(lang, datetime.fromisoformat(value))
+        elif value == "gguf only":
+            text = translate(lang, "check.value.gguf_only")
+        elif isinstance(value, int):
+            text = number(lang, value)
+        else:
+            text = "—" if value is None else str(value)
+        out.append((label, text))
+    return out
+
+
 def date(lang: str, value: datetime | Date | None) -> str:
     """A calendar date as the locale writes it in full: ``December 4, 2026``,
     ``4 décembre 2026``, and ``1er décembre 2026``: French writes the first of the month as

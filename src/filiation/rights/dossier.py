@@ -219,6 +219,13 @@ def affected_set(
     return out
 
 
+def publisher_label(name: str, lang: str = "en") -> str:
+    """How a publisher is named to a reader: its namespace, or for the models published
+    without one (legacy ids such as ``gpt2``) words of ``lang`` saying so. The dossier keeps
+    :data:`NO_PUBLISHER` as the name, in its JSON and follow-ups, whatever the language."""
+    return i18n.translate(lang, "dossier.no_namespace") if name == NO_PUBLISHER else name
+
+
 def group_publishers(affected: list[AffectedModel]) -> list[Publisher]:
     """One entry per publisher, in the order of their best-ranked model."""
     groups: dict[str, Publisher] = {}

@@ -22,7 +22,7 @@ from typing import Any
 from filiation import i18n
 from filiation.budget import costly
 from filiation.limits import PDF_MAX_MODELS
-from filiation.rights.dossier import Dossier, Publisher, describe_path
+from filiation.rights.dossier import Dossier, Publisher, describe_path, publisher_label
 from filiation.rights.letters import letter as letter_to
 from filiation.rights.letters import letters
 from filiation.safe_text import csv_cell, md_link, md_text, printable
@@ -118,7 +118,7 @@ def to_markdown(dossier: Dossier, lang: str = "en", **letter_options: Any) -> st
     for p in d.publishers:
         line = t(
             "dossier.publisher_line",
-            publisher=md_link(p.name, p.url),
+            publisher=md_link(publisher_label(p.name, lang), p.url),
             models=t("dossier.models_n", count=len(p.models)),
             status=md_text(_state(p, lang)),
         )
@@ -140,18 +140,16 @@ def to_markdown(dossier: Dossier, lang: str = "en", **letter_options: Any) -> st
             f"{t('dossier.col_confidence')} | {t('dossier.col_path')} |",
             "|---|---|---|---|---|",
         ]
-        for m in d.possibly_affected:
-            low = min((lk.confidence for lk in m.path if lk.confidence is not None), default=None)
+        for m, confidence, path in suspect_rows(d, lang):
             out.append(
                 f"| {m.rank} | {md_link(m.id, m.url)} | {md_text(m.publisher or '-')} | "
-                f"{i18n.decimal(lang, low)} | "
-                f"{md_text(describe_path(m.path, d.source_id, lang))} |"
+                f"{confidence} | {md_text(path)} |"
             )
     out += flags_markdown(d, lang)
     out += ["", f"## {t('dossier.letters')}", ""]
     for letter in letters(d, lang, **letter_options):
         # The letter names its subject itself ("Objet :"), where a letter does.
-        out += [f"### {md_text(letter.publisher)}", "", "```text"]
+        out += [f"### {md_text(publisher_label(letter.publisher, lang))}", "", "```text"]
         # A fenced block shows the letter as typed; no line of it may close the fence.
         out += [printable(letter.body, newlines=True).replace("```", "'''"), "```", ""]
     return "\n".join(out)
@@ -352,11 +350,37 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
     for p in d.publishers:
         line = t(
             "dossier.publisher_line",
-            publisher=f"{p.name} ({p.url or NONE})",
+            publisher=f"{publisher_label(p.name, lang)} ({p.url or NONE})",
             models=t("dossier.models_n", count=len(p.models)),
             status=_state(p, lang),
         )
         para(line, 9)
+    if d.possibly_affected:
+        pdf.ln(3)
+        conf = i18n.decimal(lang, d.suspect_min_confidence, 1)
+        para(t("dossier.possibly", count=len(d.possibly_affected)), 13, "B", 7)
+        para(t("dossier.possibly_help", confidence=conf), 9, "I", 4.5)
+        pdf.ln(1)
+        for m, confidence, path in suspect_rows(d, lang)[:PDF_MAX_MODELS]:
+            facts = ", ".join(
+                t("dossier.label", label=label.lower(), value=value)
+                for label, value in (
+                    (t("dossier.col_publisher"), m.publisher or NONE),
+                    (t("dossier.col_confidence"), confidence),
+                )
+            )
+            para(f"{m.rank}. {m.id} — {facts}", 9, "B")
+            para(path, 8, indent=5)
+        if len(d.possibly_affected) > PDF_MAX_MODELS:
+            rest = len(d.possibly_affected) - PDF_MAX_MODELS
+            para(t("dossier.more_in_exports", count=rest), 9, "I")
+    if d.flags:
+        pdf.ln(3)
+        para(t("dossier.checks", n=num(len(d.flags))), 13, "B", 7)
+        para(t("dossier.checks_help"), 9, "I", 4.5)
+        pdf.ln(1)
+        for model, link, rule in flag_rows(d, lang):
+            para(f"{model} — {t('dossier.label', label=link, value=rule)}", 9)
     shown = d.publishers[:PDF_LETTERS]
     if len(d.publishers) > len(shown):
         pdf.ln(3)
@@ -397,11 +421,6 @@ def flags_markdown(d: Dossier, lang: str = "en") -> list[str]:
     if not d.flags:
         return []
     t = partial(i18n.translate, lang)
-    words = i18n.table(lang)
-
-    def word(key: str, fallback: str) -> str:
-        return t(key) if key in words else fallback
-
     out = [
         "",
         f"## {t('dossier.checks', n=i18n.number(lang, len(d.flags)))}",
@@ -411,12 +430,35 @@ def flags_markdown(d: Dossier, lang: str = "en") -> list[str]:
         f"| {t('dossier.col_model')} | {t('dossier.col_link')} | {t('dossier.col_rule')} |",
         "|---|---|---|",
     ]
+    for model, link, rule in flag_rows(d, lang):
+        out.append(f"| {md_text(model)} | {md_text(link)} | {md_text(rule)} |")
+    return out
+
+
+def suspect_rows(d: Dossier, lang: str) -> list[tuple[Any, str, str]]:
+    """Each possibly affected model with the confidence of the weakest suspected link on its
+    path (what the chain is worth) and the path in words: the rows of the Markdown table
+    and of the PDF's list."""
+    rows = []
+    for m in d.possibly_affected:
+        low = min((lk.confidence for lk in m.path if lk.confidence is not None), default=None)
+        rows.append((m, i18n.decimal(lang, low), describe_path(m.path, d.source_id, lang)))
+    return rows
+
+
+def flag_rows(d: Dossier, lang: str) -> list[tuple[str, str, str]]:
+    """Each flagged declared link as (model, the link in words, what contradicts it): the
+    rows of the Markdown table and of the PDF's list."""
+    t = partial(i18n.translate, lang)
+    words = i18n.table(lang)
+
+    def word(key: str, fallback: str) -> str:
+        return t(key) if key in words else fallback
+
+    rows = []
     for f in d.flags:
         link = f"{word(f'rel.{f.relation}', f.relation)} {t('dossier.of_parent', parent=f.parent)}"
         rule = word(f"check.{f.rule}", f.explanation)
-        values = ", ".join(f"{k} {v}" for k, v in f.values.items())
-        out.append(
-            f"| {md_text(f.model)} | {md_text(link)} | "
-            f"{md_text(rule + (f' ({values})' if values else ''))} |"
-        )
-    return out
+        values = ", ".join(f"{k} {v}" for k, v in i18n.check_figures(lang, f.rule, f.values))
+        rows.append((f.model, link, rule + (f" ({values})" if values else "")))
+    return rows

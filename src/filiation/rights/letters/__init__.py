@@ -28,7 +28,14 @@ from filiation.domain import ERASURE_GROUNDS
 from filiation.errors import InvalidArgumentError
 from filiation.i18n import check_language
 from filiation.results import HUB
-from filiation.rights.dossier import ARTICLES, Dossier, Publisher, Right, describe_path
+from filiation.rights.dossier import (
+    ARTICLES,
+    Dossier,
+    Publisher,
+    Right,
+    describe_path,
+    publisher_label,
+)
 
 LANGUAGES = i18n.LANGUAGES
 
@@ -120,13 +127,14 @@ def letter(
                 "confidence": i18n.decimal(lang, conf) if conf is not None else None,
             }
         )
+    name = publisher_label(publisher.name, lang)
     if own_source and not derived:
         subject = i18n.translate(
             lang,
             "letter.subject_source",
             article=dossier.article,
             source=src,
-            publisher=publisher.name,
+            publisher=name,
         )
     else:
         subject = i18n.translate(
@@ -134,11 +142,11 @@ def letter(
             "letter.subject",
             count=len(concerned),
             article=dossier.article,
-            publisher=publisher.name,
+            publisher=name,
         )
     template = _environment().get_template(f"{lang}/{dossier.right.value}.txt.j2")
     body = template.render(
-        publisher=publisher.name,
+        publisher=name,
         publisher_url=publisher.url,  # none for legacy ids without a namespace
         source=src,
         source_url=f"{HUB}/datasets/{src}" if dossier.source_kind == "dataset" else f"{HUB}/{src}",

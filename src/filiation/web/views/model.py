@@ -3,9 +3,6 @@ tree and graph are drawn in the browser from the JSON API (``static/model.js``).
 
 from __future__ import annotations
 
-from datetime import datetime
-from functools import partial
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -37,28 +34,6 @@ def downloads(request: Request, lang: str, node_id: str) -> list[tuple[str, str,
     ]
 
 
-def check_values(lang: str, flag: Any) -> list[tuple[str, str]]:
-    """A check's figures as a reader of ``lang`` reads them: named in the language, parameter
-    counts in words, dates in full ("child 2024-05-14T02:02:30" read as English on a French
-    page)."""
-    out = []
-    for key, value in flag.values.items():
-        name = f"check.key.{key}"
-        label = i18n.translate(lang, name) if name in i18n.table(lang) else key
-        if flag.rule == "other_size" and isinstance(value, int):
-            text = i18n.compact(lang, value)
-        elif flag.rule == "child_older" and isinstance(value, str):
-            text = i18n.date_time(lang, datetime.fromisoformat(value))
-        elif value == "gguf only":
-            text = i18n.translate(lang, "check.value.gguf_only")
-        elif isinstance(value, int):
-            text = i18n.number(lang, value)
-        else:
-            text = "—" if value is None else str(value)
-        out.append((label, text))
-    return out
-
-
 @router.get("/models/{node_id:path}", response_class=HTMLResponse)
 def model(request: Request, lang: Lang, node_id: str) -> Response:
     def page(g: Genealogy, published: str) -> Response:
@@ -77,7 +52,7 @@ def model(request: Request, lang: Lang, node_id: str) -> Response:
             downloads=downloads(request, lang, d.id),
             rule=ranking_rule(lang, d.ranking),
             task=i18n.task(lang, d.pipeline_tag),
-            check_values=partial(check_values, lang),
+            check_values=lambda flag: i18n.check_figures(lang, flag.rule, flag.values),
             cnil=cnil,
             family=[
                 (r, d.parents_by_relation.get(r, 0), d.children_by_relation.get(r, 0))
