@@ -318,6 +318,7 @@ def dossier(d: Any, limit: int, lang: str = "en") -> list[Listing]:
     (widest reach first; their ids are what ``--format ids`` prints), those reached only
     through suspected links, and the publishers to contact."""
     from filiation import i18n
+    from filiation.rights.dossier import publisher_label
 
     t = partial(i18n.translate, lang)
     words = i18n.table(lang)
@@ -395,7 +396,7 @@ def dossier(d: Any, limit: int, lang: str = "en") -> list[Listing]:
             ),
             rows=[
                 (
-                    p.name,
+                    publisher_label(p.name, lang),
                     len(p.models),
                     t(f"status.{p.status.value}") + (f" ({p.ground})" if p.ground else ""),
                     i18n.date(lang, p.updated_at) if p.updated_at else "—",

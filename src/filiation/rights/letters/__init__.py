@@ -30,6 +30,7 @@ from filiation.i18n import check_language
 from filiation.results import HUB
 from filiation.rights.dossier import (
     ARTICLES,
+    NO_PUBLISHER,
     Dossier,
     Publisher,
     Right,
@@ -117,7 +118,7 @@ def letter(
     ]
     suspects = []
     for m in dossier.possibly_affected:
-        if m.publisher != publisher.name:
+        if (m.publisher or NO_PUBLISHER) != publisher.name:
             continue
         conf = min((lk.confidence for lk in m.path if lk.confidence is not None), default=None)
         suspects.append(
