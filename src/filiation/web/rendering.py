@@ -125,6 +125,8 @@ def render(
         time=partial(i18n.time, lang),
         href=lambda kind, node_id: f"{root}/{lang}{node_path(kind, node_id)}",
         rel_label=lambda rel: t(f"rel.{rel}"),
+        # a flag's figures (``filiation check``) in words of the page's language
+        check_values=lambda flag: i18n.check_figures(lang, flag.rule, flag.values),
         kind_label=lambda kind: t(f"kind.{kind}"),
         graph_ready=all(vendor_file(name) for name in VENDOR),
         all_relations=[r.value for r in Relation],

@@ -52,7 +52,6 @@ def model(request: Request, lang: Lang, node_id: str) -> Response:
             downloads=downloads(request, lang, d.id),
             rule=ranking_rule(lang, d.ranking),
             task=i18n.task(lang, d.pipeline_tag),
-            check_values=lambda flag: i18n.check_figures(lang, flag.rule, flag.values),
             cnil=cnil,
             family=[
                 (r, d.parents_by_relation.get(r, 0), d.children_by_relation.get(r, 0))
