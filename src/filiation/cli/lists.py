@@ -318,7 +318,7 @@ def dossier(d: Any, limit: int, lang: str = "en") -> list[Listing]:
     (widest reach first; their ids are what ``--format ids`` prints), those reached only
     through suspected links, and the publishers to contact."""
     from filiation import i18n
-    from filiation.rights.dossier import publisher_label
+    from filiation.service.rights import publisher_label
 
     t = partial(i18n.translate, lang)
     words = i18n.table(lang)

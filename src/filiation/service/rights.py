@@ -20,7 +20,7 @@ from filiation.errors import InvalidArgumentError, NodeNotFoundError
 from filiation.lineage.query import DEFAULT_MIN_CONFIDENCE, RelationsArg, TraversalQuery
 from filiation.rights import dossier as rd
 from filiation.rights import followup, history, watch
-from filiation.rights.dossier import Dossier, FollowUpEvent
+from filiation.rights.dossier import Dossier, FollowUpEvent, publisher_label
 from filiation.rights.history import Diff
 from filiation.rights.letters import Letter
 from filiation.rights.watch import Watch, WatchReport
@@ -40,6 +40,7 @@ __all__ = [
     "WatchList",
     "WatchReport",
     "parse_when",
+    "publisher_label",
 ]
 
 #: The formats a dossier is exported to.
