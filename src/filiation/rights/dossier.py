@@ -105,6 +105,18 @@ class AffectedModel(BaseModel):
     def inferred(self) -> bool:
         return any(not link.declared for link in self.path)
 
+    @property
+    def confidence(self) -> float | None:
+        """The confidence of the weakest suspected link of its path (what the chain is
+        worth); ``None`` when every link is declared or inferred by the Hub."""
+        return min((lk.confidence for lk in self.path if lk.confidence is not None), default=None)
+
+    @property
+    def publisher_name(self) -> str:
+        """The name of the publisher it is grouped under (:data:`NO_PUBLISHER` without a
+        namespace)."""
+        return self.publisher or NO_PUBLISHER
+
 
 class FollowUpEvent(BaseModel):
     publisher: str
@@ -230,7 +242,7 @@ def group_publishers(affected: list[AffectedModel]) -> list[Publisher]:
     """One entry per publisher, in the order of their best-ranked model."""
     groups: dict[str, Publisher] = {}
     for m in affected:
-        name = m.publisher or NO_PUBLISHER
+        name = m.publisher_name
         entry = groups.get(name)
         if entry is None:
             entry = groups[name] = Publisher(

@@ -22,7 +22,13 @@ from typing import Any
 from filiation import i18n
 from filiation.budget import costly
 from filiation.limits import PDF_MAX_MODELS
-from filiation.rights.dossier import Dossier, Publisher, describe_path, publisher_label
+from filiation.rights.dossier import (
+    AffectedModel,
+    Dossier,
+    Publisher,
+    describe_path,
+    publisher_label,
+)
 from filiation.rights.letters import letter as letter_to
 from filiation.rights.letters import letters
 from filiation.safe_text import csv_cell, md_link, md_text, printable
@@ -435,15 +441,13 @@ def flags_markdown(d: Dossier, lang: str = "en") -> list[str]:
     return out
 
 
-def suspect_rows(d: Dossier, lang: str) -> list[tuple[Any, str, str]]:
-    """Each possibly affected model with the confidence of the weakest suspected link on its
-    path (what the chain is worth) and the path in words: the rows of the Markdown table
-    and of the PDF's list."""
-    rows = []
-    for m in d.possibly_affected:
-        low = min((lk.confidence for lk in m.path if lk.confidence is not None), default=None)
-        rows.append((m, i18n.decimal(lang, low), describe_path(m.path, d.source_id, lang)))
-    return rows
+def suspect_rows(d: Dossier, lang: str) -> list[tuple[AffectedModel, str, str]]:
+    """Each possibly affected model with its confidence and its path in words of ``lang``:
+    the rows of the Markdown table and of the PDF's list."""
+    return [
+        (m, i18n.decimal(lang, m.confidence), describe_path(m.path, d.source_id, lang))
+        for m in d.possibly_affected
+    ]
 
 
 def flag_rows(d: Dossier, lang: str) -> list[tuple[str, str, str]]:

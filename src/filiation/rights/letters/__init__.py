@@ -30,7 +30,6 @@ from filiation.i18n import check_language
 from filiation.results import HUB
 from filiation.rights.dossier import (
     ARTICLES,
-    NO_PUBLISHER,
     Dossier,
     Publisher,
     Right,
@@ -118,9 +117,9 @@ def letter(
     ]
     suspects = []
     for m in dossier.possibly_affected:
-        if (m.publisher or NO_PUBLISHER) != publisher.name:
+        if m.publisher_name != publisher.name:
             continue
-        conf = min((lk.confidence for lk in m.path if lk.confidence is not None), default=None)
+        conf = m.confidence
         suspects.append(
             {
                 "id": m.id,
