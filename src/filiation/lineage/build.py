@@ -370,7 +370,7 @@ def build(
 
     # The search filter needs only the ids: it is built by another thread (numpy releases
     # the GIL) while this one counts descendants, whose traversals hold it; on two cores
-    # that takes the filter off the ingest's critical path. 70 MB at 3.1 M models.
+    # that takes the filter off the ingest's critical path. 50 MB at 3.1 M models.
     search = _Background(search_mod.build_filter, arrays.lower_blob, arrays.lower_off)
 
     say("counting descendants and cycles")
@@ -383,7 +383,8 @@ def build(
     arrays.meta["nodes"] = int(n)
 
     say("preparing search")
-    arrays.search_bits, arrays.meta["search_block"] = search.result()
+    arrays.search_bits, layout = search.result()
+    layout.record(arrays.meta)
     return arrays
 
 

@@ -200,7 +200,7 @@ class LineageIndex:
             self.a.lower_blob,
             self.a.lower_off,
             self.a.search_bits,
-            int(self.a.meta.get("search_block", search_mod.BLOCK)),
+            search_mod.Layout.of(self.a.meta),
             needle,
             limit + 1,
             accept,

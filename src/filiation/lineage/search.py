@@ -1,19 +1,33 @@
 """Substring search over every id, best known first, fast enough to type into.
 
 Ids are kept lower-cased in one byte string, in order of renown, cut into blocks of
-``BLOCK`` ids. Each block has a bit filter of the 3- to 5-byte sequences it contains,
+``BLOCK`` ids. Each block has a bit filter of the 3- to 5-byte sequences its ids contain,
 so a query only scans the blocks that may hold it; and since blocks come in order of renown,
-a frequent query stops after its first matches. A rare query still touches only a few
-blocks. No posting lists: the filter of the whole Hub is about 60 MB.
+a frequent query stops after its first matches. No posting lists: the filter of the whole
+Hub is about 50 MB.
+
+The filter is stored hash-major: for each of the ``2**log_bits`` hash values, one bit per
+block (packed eight blocks to a byte). A query ANDs the rows of its sequences' hashes, so its
+cost grows with the number of blocks divided by eight, which is what lets the blocks be small.
+Small blocks matter for rare queries: a block is a candidate when each of the query's
+sequences sits in *some* id of it, and the more ids a block holds, the more often a query
+made of common sequences (``o-tiny-d``: ``tiny``, ``y-d``...) finds them all there, in
+different ids. Blocks of 1,024 ids made such queries scan a fifth of the Hub (5-20 ms);
+blocks of 128 ids scan a few hundredths of it.
+
+Indexes written before (format 8 and older) hold blocks of 1,024 ids with one byte per block
+and hash byte (:data:`LEGACY`): their filter is still read as it is, and replaced by the
+current layout when a delta rebuilds it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-BLOCK = 1024
-LOG_BITS = 17
-BITS = 1 << LOG_BITS
 #: Lengths of the byte sequences each block's filter records. Bigrams and trigrams alone
 #: are useless here: some id of almost every block contains each common one, so a rare
 #: query made of common trigrams would still scan everything; 4- and 5-grams are selective.
@@ -22,12 +36,45 @@ _MULT = np.uint32(2654435761)
 _SEP = 0x0A
 
 
-def _hashes(b: np.ndarray) -> np.ndarray:
-    """Hash every 3-, 4- and 5-byte window of ``b`` that does not cross an id boundary."""
+@dataclass(frozen=True)
+class Layout:
+    """How a filter was built: what a query must hash the same way to read it."""
+
+    block: int  # ids per block
+    log_bits: int  # hash values: 2**log_bits
+    packed: bool  # one bit per block (rows of n_blocks / 8 bytes), else one byte per block
+
+    @classmethod
+    def of(cls, meta: dict[str, Any]) -> Layout:
+        """The layout an index's ``meta`` records (no record: the layout before formats said)."""
+        if "search_log_bits" not in meta:
+            return cls(int(meta.get("search_block", LEGACY.block)), LEGACY.log_bits, False)
+        return cls(
+            int(meta["search_block"]), int(meta["search_log_bits"]), bool(meta["search_packed"])
+        )
+
+    def record(self, meta: dict[str, Any]) -> None:
+        meta["search_block"] = self.block
+        meta["search_log_bits"] = self.log_bits
+        meta["search_packed"] = self.packed
+
+
+#: What every new filter is built with: 128 ids a block, 16,384 hash values (about 20% of a
+#: block's bits set at Hub scale, so a query of a dozen sequences has almost no false
+#: candidate), 2 KB a hash value at 3.1 M models.
+CURRENT = Layout(block=128, log_bits=14, packed=True)
+#: Filters of indexes written before the layout was recorded.
+LEGACY = Layout(block=1024, log_bits=17, packed=False)
+
+
+def _windows(b: np.ndarray, log_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hash of every 3-, 4- and 5-byte window of ``b`` that does not cross an id boundary,
+    with the window's start."""
     n = len(b)
     b32 = b.astype(np.uint32)
     sep = b == _SEP
-    out = []
+    hashes: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
     for g in GRAMS:
         if n < g:
             break
@@ -36,52 +83,96 @@ def _hashes(b: np.ndarray) -> np.ndarray:
         for j in range(g):
             ok &= ~sep[j : n - g + 1 + j]
             h = h * np.uint32(257) + b32[j : n - g + 1 + j]
-        out.append(((h + np.uint32(g << 24)) * _MULT)[ok])
-    if not out:
-        return np.zeros(0, np.uint32)
-    return (np.concatenate(out) >> np.uint32(32 - LOG_BITS)).astype(np.uint32)
+        hashes.append(((h + np.uint32(g << 24)) * _MULT)[ok])
+        starts.append(np.flatnonzero(ok))
+    if not hashes:
+        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+    out = (np.concatenate(hashes) >> np.uint32(32 - log_bits)).astype(np.uint32)
+    return out, np.concatenate(starts)
 
 
-def build_filter(blob: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, int]:
+def build_filter(
+    blob: np.ndarray, offsets: np.ndarray, layout: Layout = CURRENT
+) -> tuple[np.ndarray, Layout]:
+    """The filter of the ids ``blob`` holds (``offsets``: where each starts, n + 1), in
+    ``layout`` (packed layouts only: the legacy one is read, never written)."""
+    if not layout.packed:
+        raise ValueError("filters are built in a packed layout only")
     n = len(offsets) - 1
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    bits = np.zeros((n_blocks, BITS // 8), np.uint8)
-    group = 64  # blocks processed together, to bound temporary memory
+    n_blocks = (n + layout.block - 1) // layout.block
+    bits_n = 1 << layout.log_bits
+    bits = np.zeros((bits_n, (n_blocks + 7) // 8), np.uint8)
+    # Blocks are hashed a group at a time (whole bytes of each row), to bound the temporary
+    # bool matrix (hash values x blocks of the group: 8 MB).
+    group = 512
+    # where each block's bytes start, and where the last one ends
+    starts = np.asarray(offsets, np.int64)[np.minimum(np.arange(n_blocks + 1) * layout.block, n)]
     for g0 in range(0, n_blocks, group):
         g1 = min(n_blocks, g0 + group)
-        dense = np.zeros((g1 - g0, BITS), bool)
-        for blk in range(g0, g1):
-            lo = offsets[blk * BLOCK]
-            hi = offsets[min(n, (blk + 1) * BLOCK)]
-            dense[blk - g0, _hashes(np.asarray(blob[lo:hi]))] = True
-        bits[g0:g1] = np.packbits(dense, axis=1)
-    # Stored transposed: a query reads one contiguous row of block flags per hash.
-    return np.ascontiguousarray(bits.T), BLOCK
+        lo, hi = int(starts[g0]), int(starts[g1])
+        hashes, at = _windows(np.asarray(blob[lo:hi]), layout.log_bits)
+        block = np.searchsorted(starts[g0:g1], at + lo, side="right") - 1
+        dense = np.zeros((bits_n, g1 - g0), bool)
+        dense[hashes, block] = True
+        bits[:, g0 // 8 : (g1 + 7) // 8] = np.packbits(dense, axis=1)
+    return bits, layout
 
 
-def query_hashes(needle: bytes) -> np.ndarray:
-    return _hashes(np.frombuffer(needle, np.uint8))
+def n_blocks(bits: np.ndarray, layout: Layout, n_ids: int) -> int:
+    if bits.ndim != 2:
+        return 0
+    return (n_ids + layout.block - 1) // layout.block if layout.packed else bits.shape[1]
 
 
-def candidate_blocks(bits: np.ndarray, needle: bytes) -> np.ndarray:
-    """Blocks whose filter holds every sequence of ``needle`` (``bits`` is hash-byte major)."""
-    n_blocks = bits.shape[1] if bits.ndim == 2 else 0
-    hashes = np.unique(query_hashes(needle))
-    if n_blocks == 0:
-        return np.zeros(0, np.int64)
-    if len(hashes) == 0:
-        return np.arange(n_blocks)
-    rows = bits[(hashes >> 3).astype(np.int64)]
-    masks = (np.uint8(0x80) >> (hashes & 7).astype(np.uint8)).astype(np.uint8)
-    ok = np.all((rows & masks[:, None]) != 0, axis=0)
-    return np.flatnonzero(ok)
+def query_hashes(needle: bytes, log_bits: int) -> list[int]:
+    """:func:`_windows`' hashes of a query, distinct, in plain Python: a query is a few
+    bytes, for which numpy's per-call cost (80 µs for 30 small operations) is the whole
+    cost. ``tests/test_search_filter.py`` holds both to the same values."""
+    shift = 32 - log_bits
+    out = set()
+    sep = _SEP
+    for g in GRAMS:
+        for start in range(len(needle) - g + 1):
+            window = needle[start : start + g]
+            if sep in window:
+                continue
+            h = 0
+            for byte in window:
+                h = (h * 257 + byte) & 0xFFFFFFFF
+            out.add((((h + (g << 24)) * 2654435761) & 0xFFFFFFFF) >> shift)
+    return sorted(out)
+
+
+def candidate_blocks(bits: np.ndarray, layout: Layout, n_ids: int, needle: bytes) -> Iterator[int]:
+    """Blocks whose filter holds every sequence of ``needle``, in order, found as they are
+    read: a frequent query stops after a few blocks, so the rest is never unpacked."""
+    count = n_blocks(bits, layout, n_ids)
+    if count == 0:
+        return
+    hashes = query_hashes(needle, layout.log_bits)
+    if not hashes:
+        yield from range(count)
+        return
+    if not layout.packed:
+        h = np.asarray(hashes, np.int64)
+        masks = (0x80 >> (h & 7)).astype(np.uint8)
+        rows = np.asarray(bits[h >> 3]) & masks[:, None]
+        yield from np.flatnonzero(np.all(rows != 0, axis=0)).tolist()
+        return
+    rows = np.bitwise_and.reduce(bits[hashes], axis=0)
+    flagged = np.flatnonzero(rows)  # bytes of eight blocks with one candidate or more
+    for at in range(0, len(flagged), 64):
+        chunk = flagged[at : at + 64]
+        byte, bit = np.nonzero(np.unpackbits(rows[chunk]).reshape(-1, 8))
+        blocks = chunk[byte] * 8 + bit
+        yield from blocks[blocks < count].tolist()
 
 
 def find(
     blob: np.ndarray,
     offsets: np.ndarray,
     bits: np.ndarray,
-    block: int,
+    layout: Layout,
     needle: bytes,
     limit: int,
     accept: object = None,
@@ -94,7 +185,8 @@ def find(
     hits: list[int] = []
     if not needle or b"\n" in needle:
         return hits
-    for blk in candidate_blocks(bits, needle).tolist():
+    block = layout.block
+    for blk in candidate_blocks(bits, layout, n, needle):
         first = blk * block
         last = min(n, first + block)
         lo = int(offsets[first])

@@ -137,9 +137,11 @@ def renumber_ids(
 
 def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray | None, n_base: int) -> None:
     """The search filter: the base's blocks up to the first node whose id changed, built
-    again from there (``order`` None: every number kept, new nodes last)."""
+    again from there (``order`` None: every number kept, new nodes last). A base whose
+    filter has another layout (an index written before it changed) gets a whole new one."""
     out = stage.out
-    block = int(base.meta.get("search_block", search_mod.BLOCK))
+    layout = search_mod.CURRENT
+    same_layout = search_mod.Layout.of(base.meta) == layout
     n = out.n_nodes if order is None else len(order)
     if order is None:
         first = same = n_base
@@ -147,23 +149,25 @@ def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray | None, n_b
         same = min(len(order), n_base)
         prefix = order[:same] == np.arange(same)
         first = int(np.argmin(prefix)) if not prefix.all() else same
-    if first == same and n == n_base and block == search_mod.BLOCK:
+    if first == same and n == n_base and same_layout:
         stage.keep("search_bits", base.search_bits)
-        out.meta["search_block"] = block
+        layout.record(out.meta)
         return
-    keep_blocks = first // search_mod.BLOCK if block == search_mod.BLOCK else 0
-    start = keep_blocks * search_mod.BLOCK
+    # Whole bytes of each row are kept: eight blocks to a byte.
+    keep_blocks = first // (8 * layout.block) * 8 if same_layout else 0
+    start = keep_blocks * layout.block
     lo = int(out.lower_off[start])
-    tail_bits, blk = search_mod.build_filter(
-        np.asarray(out.lower_blob[lo:]), np.asarray(out.lower_off[start:]) - lo
+    tail_bits, _ = search_mod.build_filter(
+        np.asarray(out.lower_blob[lo:]), np.asarray(out.lower_off[start:]) - lo, layout
     )
-    if keep_blocks and base.search_bits.ndim == 2:
-        # One copy of the base's blocks (stored hash-major: each row is a hash's flag per
+    if keep_blocks:
+        # One copy of the base's blocks (stored hash-major: each row is a hash's bit per
         # block, so new blocks go at the end of every row).
-        bits = np.empty((tail_bits.shape[0], keep_blocks + tail_bits.shape[1]), np.uint8)
-        bits[:, :keep_blocks] = np.asarray(base.search_bits)[:, :keep_blocks]
-        bits[:, keep_blocks:] = tail_bits
+        keep = keep_blocks // 8
+        bits = np.empty((tail_bits.shape[0], keep + tail_bits.shape[1]), np.uint8)
+        bits[:, :keep] = np.asarray(base.search_bits)[:, :keep]
+        bits[:, keep:] = tail_bits
         stage.keep("search_bits", bits, changed=True)
     else:
         stage.keep("search_bits", tail_bits)
-    out.meta["search_block"] = blk
+    layout.record(out.meta)
