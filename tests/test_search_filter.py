@@ -52,8 +52,7 @@ def _legacy_filter(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     for blk in range(count):
         lo = int(offsets[blk * layout.block])
         hi = int(offsets[min(n, (blk + 1) * layout.block)])
-        hashes, _ = search._windows(blob[lo:hi], layout.log_bits)
-        for h in np.unique(hashes).tolist():
+        for h in search.query_hashes(bytes(blob[lo:hi]), layout.log_bits):
             bits[h >> 3, blk] |= 0x80 >> (h & 7)
     return bits
 
@@ -100,8 +99,9 @@ def test_a_querys_hashes_are_those_of_the_filters_windows() -> None:
         bytes(rng.randrange(256) for _ in range(rng.randint(0, 40))) for _ in range(200)
     ]:
         for log_bits in (10, 14, 17):
-            windows, _ = search._windows(np.frombuffer(needle, np.uint8), log_bits)
-            assert search.query_hashes(needle, log_bits) == sorted(set(windows.tolist()))
+            grams = search._grams(np.frombuffer(needle, np.uint8), log_bits)
+            windows = {x for h, ok in grams for x in h[ok].tolist()}
+            assert search.query_hashes(needle, log_bits) == sorted(windows)
 
 
 def test_an_empty_index_finds_nothing() -> None:

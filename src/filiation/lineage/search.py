@@ -67,28 +67,22 @@ CURRENT = Layout(block=128, log_bits=14, packed=True)
 LEGACY = Layout(block=1024, log_bits=17, packed=False)
 
 
-def _windows(b: np.ndarray, log_bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hash of every 3-, 4- and 5-byte window of ``b`` that does not cross an id boundary,
-    with the window's start."""
+def _grams(b: np.ndarray, log_bits: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """For each length of :data:`GRAMS`, the hash of the window starting at each byte of
+    ``b`` that has room for one, and whether that window stays inside one id."""
     n = len(b)
     b32 = b.astype(np.uint32)
-    sep = b == _SEP
-    hashes: list[np.ndarray] = []
-    starts: list[np.ndarray] = []
-    for g in GRAMS:
+    inside = b != _SEP
+    # The window of length g + 1 at i is the one of length g at i and one more byte.
+    h = np.zeros(n, np.uint32)
+    ok = np.ones(n, bool)
+    for g in range(1, GRAMS[-1] + 1):
         if n < g:
-            break
-        ok = np.ones(n - g + 1, bool)
-        h = np.zeros(n - g + 1, np.uint32)
-        for j in range(g):
-            ok &= ~sep[j : n - g + 1 + j]
-            h = h * np.uint32(257) + b32[j : n - g + 1 + j]
-        hashes.append(((h + np.uint32(g << 24)) * _MULT)[ok])
-        starts.append(np.flatnonzero(ok))
-    if not hashes:
-        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
-    out = (np.concatenate(hashes) >> np.uint32(32 - log_bits)).astype(np.uint32)
-    return out, np.concatenate(starts)
+            return
+        h = h[: n - g + 1] * np.uint32(257) + b32[g - 1 :]
+        ok = ok[: n - g + 1] & inside[g - 1 :]
+        if g in GRAMS:
+            yield ((h + np.uint32(g << 24)) * _MULT) >> np.uint32(32 - log_bits), ok
 
 
 def build_filter(
@@ -102,19 +96,22 @@ def build_filter(
     n_blocks = (n + layout.block - 1) // layout.block
     bits_n = 1 << layout.log_bits
     bits = np.zeros((bits_n, (n_blocks + 7) // 8), np.uint8)
-    # Blocks are hashed a group at a time (whole bytes of each row), to bound the temporary
-    # bool matrix (hash values x blocks of the group: 8 MB).
-    group = 512
     # where each block's bytes start, and where the last one ends
     starts = np.asarray(offsets, np.int64)[np.minimum(np.arange(n_blocks + 1) * layout.block, n)]
+    # Blocks are hashed a group at a time (whole bytes of each row), to bound the temporary
+    # arrays: the group's flags (4 MB) and a few arrays of its bytes' length. Flag ``(h << 8)
+    # | b`` is hash value h in block b of the group: rows of 256 flags, packed as they lie.
+    group = 256
     for g0 in range(0, n_blocks, group):
         g1 = min(n_blocks, g0 + group)
-        lo, hi = int(starts[g0]), int(starts[g1])
-        hashes, at = _windows(np.asarray(blob[lo:hi]), layout.log_bits)
-        block = np.searchsorted(starts[g0:g1], at + lo, side="right") - 1
-        dense = np.zeros((bits_n, g1 - g0), bool)
-        dense[hashes, block] = True
-        bits[:, g0 // 8 : (g1 + 7) // 8] = np.packbits(dense, axis=1)
+        lo = int(starts[g0])
+        chunk = np.asarray(blob[lo : int(starts[g1])])
+        block = np.repeat(np.arange(g1 - g0, dtype=np.uint32), np.diff(starts[g0 : g1 + 1]))
+        flags = np.zeros(bits_n * group, bool)
+        for h, ok in _grams(chunk, layout.log_bits):
+            flags[((h << np.uint32(8)) | block[: len(h)])[ok]] = True
+        packed = np.packbits(flags.reshape(bits_n, group), axis=1)
+        bits[:, g0 // 8 : (g1 + 7) // 8] = packed[:, : (g1 - g0 + 7) // 8]
     return bits, layout
 
 
@@ -125,7 +122,7 @@ def n_blocks(bits: np.ndarray, layout: Layout, n_ids: int) -> int:
 
 
 def query_hashes(needle: bytes, log_bits: int) -> list[int]:
-    """:func:`_windows`' hashes of a query, distinct, in plain Python: a query is a few
+    """:func:`_grams`' hashes of a query, distinct, in plain Python: a query is a few
     bytes, for which numpy's per-call cost (80 µs for 30 small operations) is the whole
     cost. ``tests/test_search_filter.py`` holds both to the same values."""
     shift = 32 - log_bits
