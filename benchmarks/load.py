@@ -114,8 +114,11 @@ def filiation(*args: str) -> list[str]:
 
 
 def env() -> dict[str, str]:
+    """The processes' environment: this checkout's code, no Hub, and bytecode written and
+    read as an installed package's would be (where PYTHONDONTWRITEBYTECODE is set, every
+    ``filiation`` process compiled the whole package again: 0.12 s of each delta's CPU)."""
     src = str(HERE.parent / "src")
-    return {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1"}
+    return {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": ""}
 
 
 def timed(cmd: list[str]) -> dict[str, Any]:
