@@ -26,6 +26,7 @@ from filiation.lineage.index import LineageIndex
 from filiation.service.index_cache import source_priority
 from filiation.sources import hub_stats
 from filiation.sources.records import LINK_SCHEMA, NODE_SCHEMA
+from tests.legacy_index import legacy_search_filter
 
 RELS = ["finetune", "quantized", "adapter", "merge", "trained_on"]
 SEARCHES = ["llama", "acme", "new-", "qwen", "-7b", "mistral"]
@@ -453,7 +454,7 @@ def test_chained_appending_deltas_grow_the_base_files_and_match_a_full_rebuild(
         assert appended == (how == "append"), said
         if appended:
             before, after = tmp_path / str(step - 1), tmp_path / str(step)
-            for name in ("kind", "edge_child", "id_blob", "up_nbr", "descendants"):
+            for name in ("kind", "edge_child", "id_blob", "up_nbr", "descendants", "search_bits"):
                 assert (after / f"{name}.npy").samefile(before / f"{name}.npy"), name
             # the base still reads what it read: its arrays' lengths are its own
             assert IndexArrays.load(before).n_nodes == current.n_nodes
@@ -538,7 +539,8 @@ def store_answers(g: Any, ids: list[str]) -> tuple[Any, ...]:
         out.append(sorted((n["id"], n["depth"]) for n in g.descendants(node).to_dict()["nodes"]))
         shown = g.show(node)
         out.append((shown.descendants, shown.generations))
-    out.append(sorted(h.id for h in g.search("acme", limit=50)))
+    for text in ("acme", "team-", "m-1", "llama"):  # (new models of no renown come last
+        out.append(sorted(h.id for h in g.search(text, limit=500)))  # in any order)
     return tuple(out)
 
 
@@ -615,6 +617,14 @@ def test_a_format_7_index_opens_and_a_chain_of_deltas_then_a_full_ingest_match_a
     meta = json.loads((current / "meta.json").read_text())
     meta["format"] = 7
     del meta["shapes"], meta["patched"]
+    # and its search filter as that version wrote it: blocks of 1,024 ids, a byte per block
+    for key in ("search_block", "search_log_bits", "search_segment"):
+        del meta["meta"][key]
+    old = IndexArrays.load(current)
+    legacy = legacy_search_filter(np.asarray(old.lower_blob), np.asarray(old.lower_off))
+    del old
+    (current / "search_bits.npy").unlink()
+    np.save(current / "search_bits.npy", legacy, allow_pickle=False)
     (current / "meta.json").write_text(json.dumps(meta))
     current.rename(index_dir / current.name.replace("f8-", "f7-", 1))
 
@@ -627,6 +637,11 @@ def test_a_format_7_index_opens_and_a_chain_of_deltas_then_a_full_ingest_match_a
         _ = g.index
     server = filiation.open(db, load_bundled=False)
     _ = server.index
+    # its legacy search filter is read as it is: every id holding the text is found
+    every = server.index.a.ids_of(np.arange(server.index.a.n_nodes))
+    for text in ("llama", "-7b", "qwen"):
+        expected = sorted(i for i in every if text in i.lower())
+        assert sorted(h.id for h in server.search(text, limit=10_000)) == expected, text
     appended: list[bool] = []
     real = patch_mod._appended
 

@@ -14,6 +14,7 @@ import pytest
 
 from filiation.lineage import search
 from filiation.lineage.arrays import _blob
+from tests.legacy_index import legacy_search_filter
 
 ALPHABET = "abcdefghij-_./0123456789é中"
 
@@ -42,25 +43,10 @@ def _queries(rng: random.Random, ids: list[str]) -> list[str]:
     return qs
 
 
-def _legacy_filter(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """A filter as indexes of format 8 and older hold it: blocks of 1,024 ids, one byte per
-    block and hash byte (bit ``0x80 >> (h & 7)`` of row ``h >> 3``)."""
-    layout = search.LEGACY
-    n = len(offsets) - 1
-    count = (n + layout.block - 1) // layout.block
-    bits = np.zeros(((1 << layout.log_bits) // 8, count), np.uint8)
-    for blk in range(count):
-        lo = int(offsets[blk * layout.block])
-        hi = int(offsets[min(n, (blk + 1) * layout.block)])
-        for h in search.query_hashes(bytes(blob[lo:hi]), layout.log_bits):
-            bits[h >> 3, blk] |= 0x80 >> (h & 7)
-    return bits
-
-
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize(
     "layout",
-    [search.CURRENT, search.Layout(block=8, log_bits=10, packed=True), search.LEGACY],
+    [search.CURRENT, search.Layout(block=8, log_bits=10, segment=1), search.LEGACY],
     ids=["current", "tiny-blocks", "legacy"],
 )
 def test_the_filter_finds_what_a_plain_scan_finds(seed: int, layout: search.Layout) -> None:
@@ -68,11 +54,11 @@ def test_the_filter_finds_what_a_plain_scan_finds(seed: int, layout: search.Layo
     ids = _ids(rng, rng.randint(1, 5000))
     lower = [i.lower() for i in ids]
     blob, offsets = _blob(pa.array(lower, pa.large_string()), separator="\n")
-    if layout.packed:
+    if layout.segment:
         bits, built = search.build_filter(blob, offsets, layout)
         assert built == layout
     else:
-        bits = _legacy_filter(blob, offsets)
+        bits = legacy_search_filter(blob, offsets)
     for query in _queries(rng, lower):
         needle = query.encode()
         if "\n" in query or not needle:

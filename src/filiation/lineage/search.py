@@ -1,19 +1,23 @@
 """Substring search over every id, best known first, fast enough to type into.
 
 Ids are kept lower-cased in one byte string, in order of renown, cut into blocks of
-``BLOCK`` ids. Each block has a bit filter of the 3- to 5-byte sequences its ids contain,
+``block`` ids. Each block has a bit filter of the 3- to 5-byte sequences its ids contain,
 so a query only scans the blocks that may hold it; and since blocks come in order of renown,
 a frequent query stops after its first matches. No posting lists: the filter of the whole
 Hub is about 50 MB.
 
-The filter is stored hash-major: for each of the ``2**log_bits`` hash values, one bit per
-block (packed eight blocks to a byte). A query ANDs the rows of its sequences' hashes, so its
-cost grows with the number of blocks divided by eight, which is what lets the blocks be small.
-Small blocks matter for rare queries: a block is a candidate when each of the query's
-sequences sits in *some* id of it, and the more ids a block holds, the more often a query
-made of common sequences (``o-tiny-d``: ``tiny``, ``y-d``...) finds them all there, in
-different ids. Blocks of 1,024 ids made such queries scan a fifth of the Hub (5-20 ms);
-blocks of 128 ids scan a few hundredths of it.
+The filter holds, for each of the ``2**log_bits`` hash values, one bit per block (eight
+blocks to a byte). A query ANDs the rows of its sequences' hashes, so its cost grows with the
+number of blocks divided by eight, which is what lets the blocks be small. Small blocks matter
+for rare queries: a block is a candidate when each of the query's sequences sits in *some* id
+of it, and the more ids a block holds, the more often a query made of common sequences
+(``o-tiny-d``: ``tiny``, ``y-d``...) finds them all there, in different ids. Blocks of 1,024
+ids made such queries scan a fifth of the Hub (5-20 ms); blocks of 128 ids a few hundredths.
+
+The rows are cut into segments of ``segment`` bytes (``8 * segment`` blocks): the array is
+``(segments, hash values, segment)``, so new ids (a delta's new models come last) add
+segments at the end, which a delta appends to the previous index's file, instead of a few
+bytes at the end of each of 16,384 rows, which made it copy the whole filter.
 
 Indexes written before (format 8 and older) hold blocks of 1,024 ids with one byte per block
 and hash byte (:data:`LEGACY`): their filter is still read as it is, and replaced by the
@@ -42,29 +46,35 @@ class Layout:
 
     block: int  # ids per block
     log_bits: int  # hash values: 2**log_bits
-    packed: bool  # one bit per block (rows of n_blocks / 8 bytes), else one byte per block
+    #: bytes of a hash value's row in each segment (0: the legacy layout, one byte per block
+    #: and hash byte, unsegmented)
+    segment: int
+
+    @property
+    def ids_per_segment(self) -> int:
+        return self.block * 8 * self.segment
 
     @classmethod
     def of(cls, meta: dict[str, Any]) -> Layout:
-        """The layout an index's ``meta`` records (no record: the layout before formats said)."""
-        if "search_log_bits" not in meta:
-            return cls(int(meta.get("search_block", LEGACY.block)), LEGACY.log_bits, False)
+        """The layout an index's ``meta`` records (none: the one before layouts were)."""
+        if "search_segment" not in meta:
+            return cls(int(meta.get("search_block", LEGACY.block)), LEGACY.log_bits, 0)
         return cls(
-            int(meta["search_block"]), int(meta["search_log_bits"]), bool(meta["search_packed"])
+            int(meta["search_block"]), int(meta["search_log_bits"]), int(meta["search_segment"])
         )
 
     def record(self, meta: dict[str, Any]) -> None:
         meta["search_block"] = self.block
         meta["search_log_bits"] = self.log_bits
-        meta["search_packed"] = self.packed
+        meta["search_segment"] = self.segment
 
 
 #: What every new filter is built with: 128 ids a block, 16,384 hash values (about 20% of a
 #: block's bits set at Hub scale, so a query of a dozen sequences has almost no false
-#: candidate), 2 KB a hash value at 3.1 M models.
-CURRENT = Layout(block=128, log_bits=14, packed=True)
+#: candidate), segments of 32,768 ids (512 KB).
+CURRENT = Layout(block=128, log_bits=14, segment=32)
 #: Filters of indexes written before the layout was recorded.
-LEGACY = Layout(block=1024, log_bits=17, packed=False)
+LEGACY = Layout(block=1024, log_bits=17, segment=0)
 
 
 def _grams(b: np.ndarray, log_bits: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -89,36 +99,38 @@ def build_filter(
     blob: np.ndarray, offsets: np.ndarray, layout: Layout = CURRENT
 ) -> tuple[np.ndarray, Layout]:
     """The filter of the ids ``blob`` holds (``offsets``: where each starts, n + 1), in
-    ``layout`` (packed layouts only: the legacy one is read, never written)."""
-    if not layout.packed:
-        raise ValueError("filters are built in a packed layout only")
+    ``layout`` (segmented layouts only: the legacy one is read, never written)."""
+    per_segment = 8 * layout.segment  # blocks
+    stride = 1 << max(8, (per_segment - 1).bit_length())  # flags of a hash value
+    if not layout.segment or layout.log_bits + stride.bit_length() - 1 > 32:
+        raise ValueError(f"cannot build a search filter in {layout}")
     n = len(offsets) - 1
     n_blocks = (n + layout.block - 1) // layout.block
+    n_segments = (n_blocks + per_segment - 1) // per_segment
     bits_n = 1 << layout.log_bits
-    bits = np.zeros((bits_n, (n_blocks + 7) // 8), np.uint8)
+    bits = np.zeros((n_segments, bits_n, layout.segment), np.uint8)
     # where each block's bytes start, and where the last one ends
     starts = np.asarray(offsets, np.int64)[np.minimum(np.arange(n_blocks + 1) * layout.block, n)]
-    # Blocks are hashed a group at a time (whole bytes of each row), to bound the temporary
-    # arrays: the group's flags (4 MB) and a few arrays of its bytes' length. Flag ``(h << 8)
-    # | b`` is hash value h in block b of the group: rows of 256 flags, packed as they lie.
-    group = 256
-    for g0 in range(0, n_blocks, group):
-        g1 = min(n_blocks, g0 + group)
-        lo = int(starts[g0])
-        chunk = np.asarray(blob[lo : int(starts[g1])])
-        block = np.repeat(np.arange(g1 - g0, dtype=np.uint32), np.diff(starts[g0 : g1 + 1]))
-        flags = np.zeros(bits_n * group, bool)
+    # A segment at a time: flag ``h * stride + b`` is hash value h in block b of the segment
+    # (rows of ``stride`` flags, packed as they lie): 4 MB of flags, a few arrays of its bytes.
+    shift = np.uint32(stride.bit_length() - 1)
+    for seg in range(n_segments):
+        b0 = seg * per_segment
+        b1 = min(n_blocks, b0 + per_segment)
+        chunk = np.asarray(blob[int(starts[b0]) : int(starts[b1])])
+        block = np.repeat(np.arange(b1 - b0, dtype=np.uint32), np.diff(starts[b0 : b1 + 1]))
+        flags = np.zeros(bits_n * stride, bool)
         for h, ok in _grams(chunk, layout.log_bits):
-            flags[((h << np.uint32(8)) | block[: len(h)])[ok]] = True
-        packed = np.packbits(flags.reshape(bits_n, group), axis=1)
-        bits[:, g0 // 8 : (g1 + 7) // 8] = packed[:, : (g1 - g0 + 7) // 8]
+            flags[((h << shift) | block[: len(h)])[ok]] = True
+        packed = np.packbits(flags.reshape(bits_n, stride), axis=1)
+        bits[seg] = packed[:, : layout.segment]
     return bits, layout
 
 
 def n_blocks(bits: np.ndarray, layout: Layout, n_ids: int) -> int:
-    if bits.ndim != 2:
-        return 0
-    return (n_ids + layout.block - 1) // layout.block if layout.packed else bits.shape[1]
+    if layout.segment:
+        return (n_ids + layout.block - 1) // layout.block if bits.ndim == 3 else 0
+    return bits.shape[1] if bits.ndim == 2 else 0
 
 
 def query_hashes(needle: bytes, log_bits: int) -> list[int]:
@@ -150,13 +162,13 @@ def candidate_blocks(bits: np.ndarray, layout: Layout, n_ids: int, needle: bytes
     if not hashes:
         yield from range(count)
         return
-    if not layout.packed:
+    if not layout.segment:
         h = np.asarray(hashes, np.int64)
         masks = (0x80 >> (h & 7)).astype(np.uint8)
         rows = np.asarray(bits[h >> 3]) & masks[:, None]
         yield from np.flatnonzero(np.all(rows != 0, axis=0)).tolist()
         return
-    rows = np.bitwise_and.reduce(bits[hashes], axis=0)
+    rows = np.bitwise_and.reduce(bits[:, hashes, :], axis=1).ravel()
     flagged = np.flatnonzero(rows)  # bytes of eight blocks with one candidate or more
     for at in range(0, len(flagged), 64):
         chunk = flagged[at : at + 64]

@@ -136,12 +136,14 @@ def renumber_ids(
 
 
 def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray | None, n_base: int) -> None:
-    """The search filter: the base's blocks up to the first node whose id changed, built
-    again from there (``order`` None: every number kept, new nodes last). A base whose
-    filter has another layout (an index written before it changed) gets a whole new one."""
+    """The search filter: the base's segments up to the first node whose id changed, built
+    again from that one's segment (``order`` None: every number kept, new nodes last). New
+    segments are appended to the base's file and the rebuilt ones written over a copy the
+    kernel makes (``Stage.grown``), so the filter is never copied through this process. A
+    base whose filter has another layout (an index written before it changed) gets a whole
+    new one."""
     out = stage.out
     layout = search_mod.CURRENT
-    same_layout = search_mod.Layout.of(base.meta) == layout
     n = out.n_nodes if order is None else len(order)
     if order is None:
         first = same = n_base
@@ -149,25 +151,25 @@ def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray | None, n_b
         same = min(len(order), n_base)
         prefix = order[:same] == np.arange(same)
         first = int(np.argmin(prefix)) if not prefix.all() else same
-    if first == same and n == n_base and same_layout:
-        stage.keep("search_bits", base.search_bits)
-        layout.record(out.meta)
+    layout.record(out.meta)
+    if search_mod.Layout.of(base.meta) != layout:
+        bits, _ = search_mod.build_filter(out.lower_blob, out.lower_off, layout)
+        stage.keep("search_bits", bits, changed=True)
         return
-    # Whole bytes of each row are kept: eight blocks to a byte.
-    keep_blocks = first // (8 * layout.block) * 8 if same_layout else 0
-    start = keep_blocks * layout.block
+    if first == same and n == n_base:
+        stage.keep("search_bits", base.search_bits)
+        return
+    seg = first // layout.ids_per_segment
+    start = seg * layout.ids_per_segment
     lo = int(out.lower_off[start])
-    tail_bits, _ = search_mod.build_filter(
+    rebuilt, _ = search_mod.build_filter(
         np.asarray(out.lower_blob[lo:]), np.asarray(out.lower_off[start:]) - lo, layout
     )
-    if keep_blocks:
-        # One copy of the base's blocks (stored hash-major: each row is a hash's bit per
-        # block, so new blocks go at the end of every row).
-        keep = keep_blocks // 8
-        bits = np.empty((tail_bits.shape[0], keep + tail_bits.shape[1]), np.uint8)
-        bits[:, :keep] = np.asarray(base.search_bits)[:, :keep]
-        bits[:, keep:] = tail_bits
+    old = base.search_bits
+    if seg + len(rebuilt) < len(old):  # fewer segments than the base's: written whole
+        bits = np.concatenate([np.asarray(old[:seg]), rebuilt])
         stage.keep("search_bits", bits, changed=True)
-    else:
-        stage.keep("search_bits", tail_bits)
-    layout.record(out.meta)
+        return
+    kept = len(old) - seg  # segments of the base built again
+    rows = np.arange(seg, len(old))
+    stage.grown("search_bits", old, base, rebuilt[kept:], rows, rebuilt[:kept])

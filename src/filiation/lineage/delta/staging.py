@@ -91,16 +91,17 @@ class Stage:
         values: np.ndarray | None = None,
     ) -> np.ndarray:
         """Set ``out.<name>`` to ``old`` (an array of ``source``) followed by ``tail``, then
-        ``rows`` set to ``values``."""
+        ``rows`` set to ``values`` (rows along the first axis: the search filter's are its
+        segments)."""
         tail = np.array(tail, old.dtype)
         on_disk = source._files.get(name)
         rows, values = _with_patch(source._patches.get(name), rows, values, old, tail)
         shared = self.folder is not None and on_disk is not None and on_disk[1] is old
-        if shared and len(rows) <= max_patch(len(old) + len(tail)) and old.ndim == 1:
+        if shared and len(rows) <= max_patch(len(old) + len(tail)):
             assert on_disk is not None
             if self._append(name, on_disk[0], old, tail) is not None:
                 patch = (rows, values) if len(rows) else None
-                return self._map(name, (len(old) + len(tail),), patch)
+                return self._map(name, (len(old) + len(tail), *old.shape[1:]), patch)
         if self.folder is not None and self._copies(on_disk, old):
             assert on_disk is not None
             path = self.folder / f"{name}.npy"
