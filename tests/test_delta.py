@@ -587,6 +587,54 @@ def test_an_edge_list_ingested_beside_the_dump_is_applied_as_a_delta(
     assert store_answers(filiation.open(db, load_bundled=False), ids) == by_delta
 
 
+def test_an_edge_list_ingested_again_grows_in_place_and_matches_a_rebuild(
+    tmp_path: Path, stores: Any, sample_db: Any, hub_ids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same edge list ingested again (a scheduled import, a family refreshed), then
+    again with new models: its links move to the new snapshot (their provenance says so)
+    through the appending path, as they would in a full build, instead of a copy of every
+    array (1.9 s and 370 MB for 1,000 links at Hub scale)."""
+    import importlib
+    import shutil
+
+    import filiation
+
+    patch_mod = importlib.import_module("filiation.lineage.delta.patch")
+    appended: list[bool] = []
+    real = patch_mod._appended
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        appended.append(out is not None)
+        return out
+
+    monkeypatch.setattr(patch_mod, "_appended", spy)
+    db = stores.copy(sample_db, tmp_path)
+    g = filiation.open(db, load_bundled=False)
+    _ = g.index
+    rng = random.Random(11)
+    rows = new_models(rng, hub_ids[:30], "1", 10)
+    csv = tmp_path / "edges.csv"
+    ids = [*hub_ids[:3], "team-1/m-0", "team-1/m-9"]
+    for step in ("first", "again", "more"):
+        if step == "more":
+            rows += new_models(rng, hub_ids[:30], "2", 5)
+            ids.append("team-2/m-4")
+        csv.write_text("parent,child,relation\n" + "".join(f"{p},{c},{r}\n" for c, p, r in rows))
+        report = g.ingest_edges(csv, name="team")
+        assert appended[-1], step
+        lineage = g.ancestors("team-1/m-0").to_dict()
+        provenance = {link["source"] for link in lineage["edges"]}
+        assert f"edges:team#{report.snapshot_id}" in provenance, provenance
+        by_delta = store_answers(g, ids)
+        for folder in g.store.index_dir().glob("f*"):
+            shutil.rmtree(folder)
+        fresh = filiation.open(db, load_bundled=False)
+        assert store_answers(fresh, ids) == by_delta, step
+        assert fresh.ancestors("team-1/m-0").to_dict() == lineage, step
+        g = fresh
+
+
 def test_a_format_7_index_opens_and_a_chain_of_deltas_then_a_full_ingest_match_a_rebuild(
     tmp_path: Path,
     stores: Any,

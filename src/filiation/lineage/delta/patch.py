@@ -282,10 +282,11 @@ def _appended(
     # The base's sources keep their codes when they are all still current (a new source
     # goes last): the links' source column is then only grown. Readers look labels up by
     # code; the order is no priority.
-    before = list(base.vocab.get("sources", []))
-    fresh_labels = set(labels)
-    if all(lbl in fresh_labels for lbl in before):
-        sources = before + [lbl for lbl in labels if lbl not in set(before)]
+    # A source ingested again (an edge list, a scan, a family refreshed) keeps its code
+    # under its new snapshot's label.
+    before = [successor(lbl, labels) for lbl in base.vocab.get("sources", [])]
+    if None not in before and len(set(before)) == len(before):
+        sources = [*before, *(lbl for lbl in labels if lbl not in set(before))]
     else:
         sources = list(labels)
     codes = _LinkCodes(base, small, sources)
@@ -481,7 +482,9 @@ class _LinkCodes:
     def __init__(self, base: IndexArrays, small: IndexArrays, sources: list[str]) -> None:
         self.sources = sources
         where = {lbl: i for i, lbl in enumerate(sources)}
-        base_src = [where.get(lbl, -1) for lbl in base.vocab.get("sources", [])]
+        base_src = [
+            where.get(successor(lbl, sources) or "", -1) for lbl in base.vocab.get("sources", [])
+        ]
         small_src = [where.get(lbl, -1) for lbl in small.vocab.get("sources", [])]
         self.src_table = np.array([-1, *base_src], np.int16)
         self.s_src = np.array([-1, *small_src], np.int16)[np.asarray(small.edge_source) + 1]
@@ -493,6 +496,17 @@ class _LinkCodes:
             if len(ev_small)
             else np.zeros(len(small.edge_evidence), np.int32)
         )
+
+
+def successor(label: str, labels: list[str]) -> str | None:
+    """``label`` (``source#snapshot``) if it is among ``labels``, else the label there of the
+    same source's newer snapshot: a source has one current snapshot, so a base link of its
+    replaced one that the new one also holds is, in a full build, that snapshot's link.
+    None if the source is gone."""
+    if label in labels:
+        return label
+    source = label.rpartition("#")[0]
+    return next((lbl for lbl in labels if lbl.rpartition("#")[0] == source), None)
 
 
 def _same_links(
