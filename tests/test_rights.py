@@ -145,6 +145,30 @@ def test_pdf_opens_with_one_entry_per_model_and_one_letter_per_publisher(sample)
     assert "ultrachat_200k" in (reader.metadata.title or "")
 
 
+@pytest.mark.parametrize("help_text", ["", "Why these models: " * 12])
+def test_no_section_heading_is_left_at_the_foot_of_a_page(help_text: str) -> None:
+    """Wherever a section starts on a page, its heading (and help) lands on the page of
+    its first entries: never alone at the foot of one, the entries overleaf."""
+    from fpdf import FPDF
+
+    from filiation.rights.exports import PDF_ENCODING, _para, _section
+
+    moved = 0
+    for tenth in range(1500, 2830, 5):  # the heading's start, every half millimetre
+        pdf = FPDF(format="A4")
+        pdf.core_fonts_encoding = PDF_ENCODING
+        pdf.set_auto_page_break(auto=True, margin=15)  # as the dossier's
+        pdf.add_page()
+        pdf.set_y(tenth / 10)
+        _section(pdf, "Publishers", help_text)
+        heading_page = pdf.page
+        _para(pdf, "1. acme/model — publisher acme", 9, "B")
+        _para(pdf, "   acme/model derives from the model concerned", 8, indent=5)
+        assert pdf.page == heading_page, tenth / 10
+        moved += heading_page == 2
+    assert moved, "no heading reached the foot of a page: the test proves nothing"
+
+
 def test_follow_up_is_stored_with_dates_and_grounds(new_db) -> None:
     db = new_db("rights")
     g = filiation.open(db)

@@ -289,6 +289,43 @@ def to_pdf(dossier: Dossier, lang: str = "en", **letter_options: Any) -> bytes:
         return _pdf(dossier, lang, letter_options)
 
 
+def _para(
+    pdf: Any,
+    text: str,
+    size: float = 10,
+    style: str = "",
+    h: float = 5,
+    indent: float = 0,
+    hanging: float = 0,
+) -> None:
+    """``text`` wrapped to the page, each of its lines a paragraph; ``indent`` (mm) shifts
+    every wrapped line, not only the first, and ``hanging`` every one but the first (a list
+    item's text under its text, not under its dash)."""
+    pdf.set_font("Helvetica", style, size)
+    width = pdf.epw - indent - hanging
+    for line in text.split("\n"):
+        for row, part in enumerate(_wrap(pdf, pdf_text(line), width)):
+            pdf.set_x(pdf.l_margin + indent + (hanging if row else 0))
+            pdf.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
+
+
+def _section(pdf: Any, title: str, help_text: str = "") -> None:
+    """A section's heading and help, kept on the page of the section's first two entry
+    lines: on the next page when those would not fit under them (a heading alone at the
+    foot of a page, its entries overleaf)."""
+    pdf.set_font("Helvetica", "I", 9)
+    help_rows = sum(len(_wrap(pdf, pdf_text(x), pdf.epw)) for x in help_text.split("\n"))
+    need = 3 + 7 + (help_rows * 4.5 + 1 if help_text else 0) + 2 * 5
+    if pdf.get_y() + need > pdf.page_break_trigger:
+        pdf.add_page()
+    else:
+        pdf.ln(3)
+    _para(pdf, title, 13, "B", 7)
+    if help_text:
+        _para(pdf, help_text, 9, "I", 4.5)
+        pdf.ln(1)
+
+
 def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
     from fpdf import FPDF
 
@@ -303,23 +340,8 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
     pdf.set_creator("filiation")
     pdf.add_page()
 
-    def para(
-        text: str,
-        size: float = 10,
-        style: str = "",
-        h: float = 5,
-        indent: float = 0,
-        hanging: float = 0,
-    ) -> None:
-        """``text`` wrapped to the page, each of its lines a paragraph; ``indent`` (mm)
-        shifts every wrapped line, not only the first, and ``hanging`` every one but the
-        first (a list item's text under its text, not under its dash)."""
-        pdf.set_font("Helvetica", style, size)
-        width = pdf.epw - indent - hanging
-        for line in text.split("\n"):
-            for row, part in enumerate(_wrap(pdf, pdf_text(line), width)):
-                pdf.set_x(pdf.l_margin + indent + (hanging if row else 0))
-                pdf.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
+    para = partial(_para, pdf)
+    section = partial(_section, pdf)
 
     def letter_line(line: str, style: str) -> None:
         """One line of a letter: its list of models (``- id (url)``, then the path under
@@ -334,10 +356,7 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
 
     para(t("dossier.heading", id=d.source_id), 16, "B", 8)
     para("\n".join(_summary(d, lang)))
-    pdf.ln(3)
-    para(t("dossier.affected"), 13, "B", 7)
-    para(t("dossier.affected_help"), 9, "I", 4.5)
-    pdf.ln(1)
+    section(t("dossier.affected"), t("dossier.affected_help"))
     for m in d.affected[:PDF_MAX_MODELS]:
         facts = ", ".join(
             t("dossier.label", label=label.lower(), value=value)
@@ -351,8 +370,7 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
         para(describe_path(m.path, d.source_id, lang), 8, indent=5)
     if len(d.affected) > PDF_MAX_MODELS:
         para(t("dossier.more_in_exports", count=len(d.affected) - PDF_MAX_MODELS), 9, "I")
-    pdf.ln(3)
-    para(t("dossier.publishers"), 13, "B", 7)
+    section(t("dossier.publishers"))
     for p in d.publishers:
         line = t(
             "dossier.publisher_line",
@@ -362,11 +380,11 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
         )
         para(line, 9)
     if d.possibly_affected:
-        pdf.ln(3)
         conf = i18n.decimal(lang, d.suspect_min_confidence, 1)
-        para(t("dossier.possibly", count=len(d.possibly_affected)), 13, "B", 7)
-        para(t("dossier.possibly_help", confidence=conf), 9, "I", 4.5)
-        pdf.ln(1)
+        section(
+            t("dossier.possibly", count=len(d.possibly_affected)),
+            t("dossier.possibly_help", confidence=conf),
+        )
         for m, confidence, path in suspect_rows(d, lang)[:PDF_MAX_MODELS]:
             facts = ", ".join(
                 t("dossier.label", label=label.lower(), value=value)
@@ -381,10 +399,7 @@ def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
             rest = len(d.possibly_affected) - PDF_MAX_MODELS
             para(t("dossier.more_in_exports", count=rest), 9, "I")
     if d.flags:
-        pdf.ln(3)
-        para(t("dossier.checks", n=num(len(d.flags))), 13, "B", 7)
-        para(t("dossier.checks_help"), 9, "I", 4.5)
-        pdf.ln(1)
+        section(t("dossier.checks", n=num(len(d.flags))), t("dossier.checks_help"))
         for model, link, rule in flag_rows(d, lang):
             para(f"{model} — {t('dossier.label', label=link, value=rule)}", 9)
     shown = d.publishers[:PDF_LETTERS]
