@@ -587,6 +587,24 @@ def test_an_edge_list_ingested_beside_the_dump_is_applied_as_a_delta(
     assert store_answers(filiation.open(db, load_bundled=False), ids) == by_delta
 
 
+def watch_appending_path(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each delta from now on takes the appending path (``_appended``), in order."""
+    import importlib
+
+    # (``filiation.lineage.delta.patch`` is also the name of the function it defines)
+    patch_mod = importlib.import_module("filiation.lineage.delta.patch")
+    taken: list[bool] = []
+    real = patch_mod._appended
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(patch_mod, "_appended", spy)
+    return taken
+
+
 def test_an_edge_list_ingested_again_grows_in_place_and_matches_a_rebuild(
     tmp_path: Path, stores: Any, sample_db: Any, hub_ids: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -594,21 +612,11 @@ def test_an_edge_list_ingested_again_grows_in_place_and_matches_a_rebuild(
     again with new models: its links move to the new snapshot (their provenance says so)
     through the appending path, as they would in a full build, instead of a copy of every
     array (1.9 s and 370 MB for 1,000 links at Hub scale)."""
-    import importlib
     import shutil
 
     import filiation
 
-    patch_mod = importlib.import_module("filiation.lineage.delta.patch")
-    appended: list[bool] = []
-    real = patch_mod._appended
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
-        appended.append(out is not None)
-        return out
-
-    monkeypatch.setattr(patch_mod, "_appended", spy)
+    appended = watch_appending_path(monkeypatch)
     db = stores.copy(sample_db, tmp_path)
     g = filiation.open(db, load_bundled=False)
     _ = g.index
@@ -648,15 +656,11 @@ def test_a_format_7_index_opens_and_a_chain_of_deltas_then_a_full_ingest_match_a
     appending path one after the other while a server reads along; a full ingest of the
     dump then folds everything back into plain files. Each step answers as a rebuild of
     the same snapshots does."""
-    import importlib
     import json
     import shutil
 
     import filiation
     from filiation.lineage import build as build_mod
-
-    # (``filiation.lineage.delta.patch`` is also the name of the function it defines)
-    patch_mod = importlib.import_module("filiation.lineage.delta.patch")
 
     db = stores.copy(sample_db, tmp_path)
     _ = filiation.open(db, load_bundled=False).index
@@ -690,15 +694,7 @@ def test_a_format_7_index_opens_and_a_chain_of_deltas_then_a_full_ingest_match_a
     for text in ("llama", "-7b", "qwen"):
         expected = sorted(i for i in every if text in i.lower())
         assert sorted(h.id for h in server.search(text, limit=10_000)) == expected, text
-    appended: list[bool] = []
-    real = patch_mod._appended
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
-        appended.append(out is not None)
-        return out
-
-    monkeypatch.setattr(patch_mod, "_appended", spy)
+    appended = watch_appending_path(monkeypatch)
     rng = random.Random(5)
     known = hub_ids[:40]
     ids = [*known[:4], "team-1/m-0"]
