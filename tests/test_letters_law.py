@@ -153,6 +153,16 @@ def test_suspects_stay_in_their_own_paragraph(suspected: filiation.Genealogy) ->
     assert checked, "no publisher of the sample has both affected and suspected models"
 
 
+def test_only_publishers_of_affected_models_get_a_letter(suspected: filiation.Genealogy) -> None:
+    """What the dossier's note on the possibly affected says: a publisher of suspected
+    models alone gets no letter (a suspicion is checked before anyone is written to)."""
+    d = suspected.rights.dossier(model=MODEL, right="erasure", suspects=0.0)
+    written = {letter.publisher for letter in suspected.rights.letters(d, "en")}
+    assert written == {p.name for p in d.publishers}
+    alone = {m.publisher_name for m in d.possibly_affected} - written
+    assert alone, "no suspect's publisher lacks affected models: the case is not exercised"
+
+
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_the_pdf_lists_the_possibly_affected_apart_with_their_confidence(
     suspected: filiation.Genealogy, lang: str
