@@ -127,7 +127,8 @@ def build_filter(
     return bits, layout
 
 
-def n_blocks(bits: np.ndarray, layout: Layout, n_ids: int) -> int:
+def _block_count(bits: np.ndarray, layout: Layout, n_ids: int) -> int:
+    """How many blocks the filter ``bits`` of ``n_ids`` ids holds (none if it is empty)."""
     if layout.segment:
         return (n_ids + layout.block - 1) // layout.block if bits.ndim == 3 else 0
     return bits.shape[1] if bits.ndim == 2 else 0
@@ -155,7 +156,7 @@ def query_hashes(needle: bytes, log_bits: int) -> list[int]:
 def candidate_blocks(bits: np.ndarray, layout: Layout, n_ids: int, needle: bytes) -> Iterator[int]:
     """Blocks whose filter holds every sequence of ``needle``, in order, found as they are
     read: a frequent query stops after a few blocks, so the rest is never unpacked."""
-    count = n_blocks(bits, layout, n_ids)
+    count = _block_count(bits, layout, n_ids)
     if count == 0:
         return
     hashes = query_hashes(needle, layout.log_bits)

@@ -138,10 +138,10 @@ def renumber_ids(
 def search_filter(base: IndexArrays, stage: Stage, order: np.ndarray | None, n_base: int) -> None:
     """The search filter: the base's segments up to the first node whose id changed, built
     again from that one's segment (``order`` None: every number kept, new nodes last). New
-    segments are appended to the base's file and the rebuilt ones written over a copy the
-    kernel makes (``Stage.grown``), so the filter is never copied through this process. A
-    base whose filter has another layout (an index written before it changed) gets a whole
-    new one."""
+    segments are appended to the base's file and the rebuilt ones kept beside it as a patch
+    (``Stage.grown``; a copy the kernel makes when the file cannot grow), so the filter is
+    never copied through this process. A base whose filter has another layout (an index
+    written before it changed) gets a whole new one."""
     out = stage.out
     layout = search_mod.CURRENT
     n = out.n_nodes if order is None else len(order)
