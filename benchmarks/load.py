@@ -131,7 +131,7 @@ def timed(cmd: list[str]) -> dict[str, Any]:
         "wall_s": time.monotonic() - start,
         "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
         "rc": done.returncode,
-        "stdout": done.stdout[-20000:],
+        "stdout": done.stdout,
         "stderr": done.stderr[-2000:],
         "peak_children_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6,
     }

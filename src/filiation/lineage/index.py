@@ -44,6 +44,8 @@ class LineageIndex:
     def __init__(self, arrays: IndexArrays) -> None:
         self.a = arrays
         self.traverser = Traverser(arrays)
+        #: how the search filter was built (read once: every search needs it)
+        self.search_layout = search_mod.Layout.of(arrays.meta)
 
     @property
     def n_nodes(self) -> int:
@@ -200,7 +202,7 @@ class LineageIndex:
             self.a.lower_blob,
             self.a.lower_off,
             self.a.search_bits,
-            search_mod.Layout.of(self.a.meta),
+            self.search_layout,
             needle,
             limit + 1,
             accept,

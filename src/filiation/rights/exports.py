@@ -313,17 +313,18 @@ def _section(pdf: Any, title: str, help_text: str = "") -> None:
     """A section's heading and help, kept on the page of the section's first two entry
     lines: on the next page when those would not fit under them (a heading alone at the
     foot of a page, its entries overleaf)."""
+    above, heading_h, help_h, below, entry_h = 3, 7, 4.5, 1, 5  # mm
     pdf.set_font("Helvetica", "I", 9)
     help_rows = sum(len(_wrap(pdf, pdf_text(x), pdf.epw)) for x in help_text.split("\n"))
-    need = 3 + 7 + (help_rows * 4.5 + 1 if help_text else 0) + 2 * 5
+    need = above + heading_h + (help_rows * help_h + below if help_text else 0) + 2 * entry_h
     if pdf.get_y() + need > pdf.page_break_trigger:
         pdf.add_page()
     else:
-        pdf.ln(3)
-    _para(pdf, title, 13, "B", 7)
+        pdf.ln(above)
+    _para(pdf, title, 13, "B", heading_h)
     if help_text:
-        _para(pdf, help_text, 9, "I", 4.5)
-        pdf.ln(1)
+        _para(pdf, help_text, 9, "I", help_h)
+        pdf.ln(below)
 
 
 def _pdf(dossier: Dossier, lang: str, letter_options: dict[str, Any]) -> bytes:
